@@ -1,0 +1,317 @@
+//! One error type for the whole API, rendered as `application/problem+json`
+//! (RFC 9457) with a stable `code` and the invalid fields in `errors[]`.
+
+use actix_web::body::{BoxBody, EitherBody};
+use actix_web::dev::ServiceResponse;
+use actix_web::http::{StatusCode, header};
+use actix_web::middleware::ErrorHandlerResponse;
+use actix_web::{HttpResponse, ResponseError};
+use http_api_problem::HttpApiProblem;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// One invalid part of a request: where it is and what is wrong with it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+pub struct FieldError {
+    /// Path of the field in the request, e.g. `parent.phone` or `children[0].birth_date`.
+    #[schema(example = "parent.phone")]
+    pub field: String,
+    #[schema(example = "is not a French phone number")]
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> FieldError {
+        FieldError {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// What a problem says besides its status.
+pub struct Problem {
+    pub code: &'static str,
+    pub detail: String,
+    pub errors: Vec<FieldError>,
+}
+
+impl Problem {
+    pub fn new(code: &'static str, detail: impl Into<String>) -> Problem {
+        Problem {
+            code,
+            detail: detail.into(),
+            errors: Vec::new(),
+        }
+    }
+
+    pub fn with_errors(mut self, errors: Vec<FieldError>) -> Problem {
+        self.errors = errors;
+        self
+    }
+}
+
+/// Its `Display` and `Debug` show the code and the names of invalid fields
+/// only: the detail of a client error may quote what the client sent (a
+/// family's name in a wrong place), and errors are logged.
+#[derive(thiserror::Error)]
+pub enum ApiError {
+    #[error("bad request ({})", .0)]
+    BadRequest(Problem),
+    #[error("unauthorized ({})", .0)]
+    Unauthorized(Problem),
+    #[error("forbidden ({})", .0)]
+    Forbidden(Problem),
+    #[error("not found ({})", .0)]
+    NotFound(Problem),
+    #[error("conflict ({})", .0)]
+    Conflict(Problem),
+    #[error("unprocessable ({})", .0)]
+    Unprocessable(Problem),
+    #[error("unavailable ({})", .0)]
+    Unavailable(Problem),
+    /// Any other HTTP status the framework produces (405, 413, 415…).
+    #[error("{status} ({})", .1, status = .0)]
+    Status(StatusCode, Problem),
+    /// A fault of ours: logged with its whole chain, answered as an opaque 500.
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.code)?;
+        if !self.errors.is_empty() {
+            let fields: Vec<&str> = self.errors.iter().map(|e| e.field.as_str()).collect();
+            write!(f, "; fields: {}", fields.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ApiError::Unexpected(e) => write!(f, "Unexpected({e:?})"),
+            other => write!(f, "{other}"),
+        }
+    }
+}
+
+impl ApiError {
+    pub fn not_found(what: impl Into<String>) -> ApiError {
+        ApiError::NotFound(Problem::new("not_found", what))
+    }
+
+    pub fn validation(errors: Vec<FieldError>) -> ApiError {
+        let detail = match errors.as_slice() {
+            [one] => format!("{}: {}", one.field, one.message),
+            _ => format!("{} fields are invalid", errors.len()),
+        };
+        ApiError::Unprocessable(Problem::new("validation_failed", detail).with_errors(errors))
+    }
+
+    /// The problem for a bare status produced outside our handlers.
+    pub fn from_status(status: StatusCode, method: &str, path: &str) -> ApiError {
+        let problem = match status {
+            StatusCode::NOT_FOUND => Problem::new("not_found", format!("no resource at {path}")),
+            StatusCode::METHOD_NOT_ALLOWED => Problem::new(
+                "method_not_allowed",
+                format!("{method} is not allowed on {path}"),
+            ),
+            StatusCode::PAYLOAD_TOO_LARGE => {
+                Problem::new("payload_too_large", "the request body is too large")
+            }
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => Problem::new(
+                "unsupported_media_type",
+                "send the body as application/json",
+            ),
+            s if s.is_server_error() => {
+                Problem::new("internal_error", "the server could not answer")
+            }
+            s => Problem::new("bad_request", s.canonical_reason().unwrap_or("bad request")),
+        };
+        match status {
+            StatusCode::NOT_FOUND => ApiError::NotFound(problem),
+            s if s.is_server_error() => {
+                ApiError::Unexpected(anyhow::anyhow!("{s} from the framework"))
+            }
+            s => ApiError::Status(s, problem),
+        }
+    }
+
+    fn problem(&self) -> Option<&Problem> {
+        match self {
+            ApiError::BadRequest(p)
+            | ApiError::Unauthorized(p)
+            | ApiError::Forbidden(p)
+            | ApiError::NotFound(p)
+            | ApiError::Conflict(p)
+            | ApiError::Unprocessable(p)
+            | ApiError::Unavailable(p)
+            | ApiError::Status(_, p) => Some(p),
+            ApiError::Unexpected(_) => None,
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Status(status, _) => *status,
+            ApiError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        let fallback;
+        let problem = match self.problem() {
+            Some(p) => p,
+            None => {
+                tracing::error!(error = ?self, "unexpected error");
+                fallback = Problem::new(
+                    "internal_error",
+                    "the server could not answer; the error is logged",
+                );
+                &fallback
+            }
+        };
+        let mut body = HttpApiProblem::try_new(status.as_u16())
+            .unwrap_or_else(|_| HttpApiProblem::empty())
+            .type_url(format!("urn:avip:problem:{}", problem.code))
+            .title(status.canonical_reason().unwrap_or("Error"))
+            .detail(problem.detail.clone());
+        body.set_value("code", &problem.code);
+        body.set_value("errors", &problem.errors);
+        let mut response = HttpResponse::build(status);
+        response.insert_header((header::CONTENT_TYPE, PROBLEM_JSON));
+        if status == StatusCode::UNAUTHORIZED {
+            response.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"avip\""));
+        }
+        response.body(body.json_bytes())
+    }
+}
+
+/// The middleware hook that turns every error response not already a problem
+/// (unknown route, wrong method, oversized body…) into one.
+pub fn problem_for_bare_errors<B>(
+    res: ServiceResponse<B>,
+) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let is_problem = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
+    if is_problem {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let status = res.status();
+    let (req, _) = res.into_parts();
+    let error = ApiError::from_status(status, req.method().as_str(), req.path());
+    let response: HttpResponse<EitherBody<B, BoxBody>> =
+        error.error_response().map_into_right_body();
+    Ok(ErrorHandlerResponse::Response(ServiceResponse::new(
+        req, response,
+    )))
+}
+
+/// The problem+json body, as documented in the OpenAPI description.
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({
+    "type": "urn:avip:problem:validation_failed",
+    "title": "Unprocessable Entity",
+    "status": 422,
+    "detail": "parent.phone: is not a French phone number",
+    "code": "validation_failed",
+    "errors": [{"field": "parent.phone", "message": "is not a French phone number"}]
+}))]
+pub struct ProblemDocument {
+    /// A URI naming the kind of problem: `urn:avip:problem:<code>`.
+    #[serde(rename = "type")]
+    pub type_url: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// Stable machine-readable code, e.g. `not_found`, `validation_failed`.
+    pub code: String,
+    pub errors: Vec<FieldError>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::body::MessageBody;
+
+    fn body_of(err: ApiError) -> (StatusCode, serde_json::Value, HttpResponse) {
+        let response = err.error_response();
+        let status = response.status();
+        let (response, body) = response.into_parts();
+        let bytes = body.try_into_bytes().unwrap();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap(),
+            response.set_body(BoxBody::new(())),
+        )
+    }
+
+    #[test]
+    fn a_validation_problem_names_each_field() {
+        let (status, body, _) = body_of(ApiError::validation(vec![
+            FieldError::new("parent.phone", "is not a French phone number"),
+            FieldError::new("consent.given", "must be true"),
+        ]));
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(body["code"], "validation_failed");
+        assert_eq!(body["status"], 422);
+        assert_eq!(body["type"], "urn:avip:problem:validation_failed");
+        assert_eq!(body["errors"][1]["field"], "consent.given");
+    }
+
+    #[test]
+    fn an_unexpected_error_reveals_nothing() {
+        let (status, body, _) = body_of(ApiError::Unexpected(anyhow::anyhow!(
+            "disk /var/lib/x full"
+        )));
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(body["code"], "internal_error");
+        assert!(!body.to_string().contains("/var/lib"));
+    }
+
+    #[test]
+    fn logs_see_codes_and_field_names_never_details() {
+        let err = ApiError::validation(vec![FieldError::new(
+            "children[0].first_name",
+            "invalid type: string \"Yanis\"",
+        )]);
+        assert_eq!(
+            format!("{err}"),
+            "unprocessable (validation_failed; fields: children[0].first_name)"
+        );
+        assert!(!format!("{err:?}").contains("Yanis"));
+    }
+
+    #[test]
+    fn unauthorized_says_how_to_authenticate() {
+        let (_, _, response) = body_of(ApiError::Unauthorized(Problem::new(
+            "unauthorized",
+            "no token",
+        )));
+        assert_eq!(
+            response.headers().get(header::WWW_AUTHENTICATE).unwrap(),
+            "Bearer realm=\"avip\""
+        );
+        assert_eq!(
+            response.headers().get(header::CONTENT_TYPE).unwrap(),
+            PROBLEM_JSON
+        );
+    }
+}

@@ -1,0 +1,234 @@
+//! Request body extractors whose every failure is a problem naming the field.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::{StatusCode, header};
+use actix_web::{FromRequest, HttpRequest, web};
+use serde::de::DeserializeOwned;
+
+use crate::error::{ApiError, FieldError, Problem};
+
+/// Largest JSON body accepted: a referral is a few kilobytes.
+pub const JSON_LIMIT: usize = 256 * 1024;
+
+/// A JSON body. Malformed JSON is `400 invalid_json`; a wrong type, an
+/// unknown enum value or a missing field is `422 validation_failed` naming
+/// the field; another media type is `415`; more than [`JSON_LIMIT`] bytes `413`.
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let media_type_ok = is_json(req);
+        let body = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            if !media_type_ok {
+                return Err(ApiError::Status(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    Problem::new(
+                        "unsupported_media_type",
+                        "send the body as application/json",
+                    ),
+                ));
+            }
+            let bytes = body.await.map_err(|e| {
+                if e.as_response_error().status_code() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::Status(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        Problem::new(
+                            "payload_too_large",
+                            format!("the request body is larger than {JSON_LIMIT} bytes"),
+                        ),
+                    )
+                } else {
+                    ApiError::BadRequest(Problem::new(
+                        "bad_request",
+                        format!("the body could not be read: {e}"),
+                    ))
+                }
+            })?;
+            parse_json(&bytes).map(ApiJson)
+        })
+    }
+}
+
+fn is_json(req: &HttpRequest) -> bool {
+    let Some(value) = req.headers().get(header::CONTENT_TYPE) else {
+        // curl -d sends form encoding unless told otherwise; a missing type is
+        // read as JSON rather than refused.
+        return true;
+    };
+    let Ok(text) = value.to_str() else {
+        return false;
+    };
+    let essence = text
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// Deserialises `bytes`, naming the path of whatever does not fit.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            return ApiError::BadRequest(
+                Problem::new(
+                    "invalid_json",
+                    format!("the body is not valid JSON: {inner}"),
+                )
+                .with_errors(vec![FieldError::new("body", inner.to_string())]),
+            );
+        }
+        let (field, message) = describe(&path, &inner.to_string());
+        ApiError::validation(vec![FieldError::new(field, message)])
+    })?;
+    deserializer.end().map_err(|e| {
+        ApiError::BadRequest(Problem::new(
+            "invalid_json",
+            format!("trailing characters after the JSON value: {e}"),
+        ))
+    })?;
+    Ok(value)
+}
+
+/// serde says "missing field `x`" at the parent's path; users want the path
+/// of the field itself. Positions ("at line 1 column 9") are dropped.
+fn describe(path: &str, message: &str) -> (String, String) {
+    let message = message
+        .split(" at line ")
+        .next()
+        .unwrap_or(message)
+        .to_owned();
+    let join = |parent: &str, child: &str| {
+        if parent.is_empty() || parent == "." {
+            child.to_owned()
+        } else {
+            format!("{parent}.{child}")
+        }
+    };
+    if let Some(name) = message
+        .strip_prefix("missing field `")
+        .and_then(|m| m.strip_suffix('`'))
+    {
+        return (join(path, name), "is required".to_owned());
+    }
+    if message.starts_with("unknown field `") {
+        // The path already ends with the unknown field's name.
+        return (path.to_owned(), format!("is not a known field ({message})"));
+    }
+    let field = if path.is_empty() || path == "." {
+        "body".to_owned()
+    } else {
+        path.to_owned()
+    };
+    (field, message)
+}
+
+/// The query string, read with the same naming of the failing parameter.
+#[derive(Debug)]
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest for ApiQuery<T> {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded::parse(
+            req.query_string().as_bytes(),
+        ));
+        std::future::ready(
+            serde_path_to_error::deserialize(deserializer)
+                .map(ApiQuery)
+                .map_err(|err| {
+                    let path = err.path().to_string();
+                    let (field, message) = describe(&path, &err.into_inner().to_string());
+                    ApiError::BadRequest(
+                        Problem::new("invalid_query", format!("{field}: {message}"))
+                            .with_errors(vec![FieldError::new(field, message)]),
+                    )
+                }),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::ResponseError;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        kind: Kind,
+        parent: Parent,
+    }
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    enum Kind {
+        FranceTravail,
+    }
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Parent {
+        name: String,
+        children: Vec<u8>,
+    }
+
+    fn field_of(json: &str) -> (StatusCode, String, String) {
+        let err = parse_json::<Body>(json.as_bytes()).unwrap_err();
+        let status = err.status_code();
+        match err {
+            ApiError::BadRequest(p) | ApiError::Unprocessable(p) => (
+                status,
+                p.errors[0].field.clone(),
+                p.errors[0].message.clone(),
+            ),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn malformed_json_is_a_bad_request() {
+        assert_eq!(field_of("{\"kind\": ").0, StatusCode::BAD_REQUEST);
+        assert_eq!(field_of("not json").0, StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn each_kind_of_mismatch_names_its_field() {
+        let (status, field, message) = field_of(r#"{"kind": "france_travail"}"#);
+        assert_eq!(
+            (status, field.as_str(), message.as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, "parent", "is required")
+        );
+        let (_, field, _) = field_of(r#"{"kind": "france_travail", "parent": {"children": []}}"#);
+        assert_eq!(field, "parent.name");
+        let (_, field, message) = field_of(r#"{"kind": "pole_emploi", "parent": {}}"#);
+        assert_eq!(field, "kind");
+        assert!(
+            message.contains("unknown variant `pole_emploi`"),
+            "{message}"
+        );
+        let (_, field, _) = field_of(
+            r#"{"kind": "france_travail", "parent": {"name": "A", "children": [1, "x"]}}"#,
+        );
+        assert_eq!(field, "parent.children[1]");
+        let (_, field, _) = field_of(r#"{"kind": "france_travail", "colour": 1}"#);
+        assert_eq!(field, "colour");
+        let (_, field, _) = field_of("[]");
+        assert_eq!(field, "body");
+    }
+}

@@ -1,0 +1,13 @@
+//! The AVIP referral tracking service: HTTP API, settings and start-up.
+
+pub mod db;
+pub mod error;
+pub mod extract;
+pub mod openapi;
+pub mod routes;
+pub mod settings;
+pub mod startup;
+pub mod telemetry;
+
+pub use settings::Settings;
+pub use startup::{Application, ServerOptions};

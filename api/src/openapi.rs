@@ -1,0 +1,52 @@
+//! The OpenAPI description, collected from the route registrations, and the
+//! offline Swagger UI page.
+
+use actix_web::App;
+use utoipa::OpenApi;
+use utoipa_actix_web::AppExt;
+
+use crate::error::{FieldError, ProblemDocument};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "AVIP referral tracking",
+        description = "System of record for referrals of job-seeking parents to crèches à vocation \
+            d'insertion professionnelle (AVIP): intake from prescribers, the coordinators' workflow, \
+            SLA escalation and CAF evaluation exports.\n\nErrors are `application/problem+json` \
+            (RFC 9457) with a stable `code` and the invalid fields in `errors[]`.",
+        license(name = "AGPL-3.0-or-later", identifier = "AGPL-3.0-or-later"),
+    ),
+    components(schemas(ProblemDocument, FieldError)),
+    tags((name = "meta", description = "Liveness, readiness and this description")),
+)]
+struct ApiDoc;
+
+/// The serialized document, shared by every worker.
+#[derive(Clone)]
+pub struct OpenApiJson(pub actix_web::web::Bytes);
+
+/// The document as the running service serves it.
+pub fn document() -> utoipa::openapi::OpenApi {
+    let (_, doc) = App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .configure(crate::routes::configure)
+        .split_for_parts();
+    doc
+}
+
+/// The document as it is checked in: pretty JSON with a final newline.
+pub fn document_json() -> String {
+    let mut json = document()
+        .to_pretty_json()
+        .expect("the OpenAPI document serializes");
+    json.push('\n');
+    json
+}
+
+/// Swagger UI at `/docs/`, its JavaScript and CSS compiled into the binary.
+pub fn swagger_ui() -> utoipa_swagger_ui::SwaggerUi {
+    utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}")
+        .config(utoipa_swagger_ui::Config::new(["/openapi.json"]))
+}

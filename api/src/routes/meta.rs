@@ -1,0 +1,101 @@
+//! Liveness, readiness and the API's own description.
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, get, web};
+use avip_db::{Backend, Pool, migrations};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::error::{ApiError, Problem, ProblemDocument};
+use crate::openapi::OpenApiJson;
+
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({"status": "ok", "version": "0.1.0"}))]
+pub struct Health {
+    /// Always `ok` when the process answers.
+    pub status: &'static str,
+    pub version: &'static str,
+}
+
+/// Liveness: the process is up and answering. Touches nothing else.
+#[utoipa::path(tag = "meta", responses((status = 200, description = "The process answers", body = Health)))]
+#[get("/health")]
+pub async fn health() -> web::Json<Health> {
+    web::Json(Health {
+        status: "ok",
+        version: env!("CARGO_PKG_VERSION"),
+    })
+}
+
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({"status": "ready", "database": "sqlite", "migrations": "up_to_date"}))]
+pub struct Readiness {
+    /// `ready`.
+    pub status: &'static str,
+    /// `sqlite` or `postgres`.
+    pub database: &'static str,
+    /// `up_to_date` when every migration this build embeds is applied.
+    pub migrations: &'static str,
+}
+
+/// Readiness: the database answers and every migration is applied. A load
+/// balancer sends traffic only to instances that answer 200.
+#[utoipa::path(tag = "meta", responses(
+    (status = 200, description = "Ready to serve", body = Readiness),
+    (status = 503, description = "Database unreachable or migrations pending", body = ProblemDocument,
+        content_type = "application/problem+json"),
+))]
+#[get("/ready")]
+pub async fn ready(pool: web::Data<Pool>) -> Result<web::Json<Readiness>, ApiError> {
+    let (backend, pending) = crate::db::run(&pool, |conn| {
+        let pending = migrations::has_pending(conn).map_err(|e| {
+            tracing::warn!(error = %e, "readiness: cannot read the migrations table");
+            ApiError::Unavailable(Problem::new(
+                "database_unavailable",
+                "the database does not answer",
+            ))
+        })?;
+        Ok::<_, ApiError>((conn.backend(), pending))
+    })
+    .await?;
+    if pending {
+        return Err(ApiError::Unavailable(Problem::new(
+            "migrations_pending",
+            "the database lacks migrations of this version: run `avip migrate`",
+        )));
+    }
+    let database = match backend {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgres",
+    };
+    Ok(web::Json(Readiness {
+        status: "ready",
+        database,
+        migrations: "up_to_date",
+    }))
+}
+
+/// This API's OpenAPI 3.1 description (the same document as
+/// `openapi/openapi.json` in the repository).
+#[utoipa::path(tag = "meta", responses(
+    (status = 200, description = "The OpenAPI document", content_type = "application/json",
+        body = Object, example = json!({"openapi": "3.1.0", "info": {"title": "AVIP referral tracking"}})),
+))]
+#[get("/openapi.json")]
+pub async fn openapi_json(doc: web::Data<OpenApiJson>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(doc.0.clone())
+}
+
+/// The interactive documentation (Swagger UI, served from the binary so it
+/// works offline) lives at `/docs/`; this redirects there.
+#[utoipa::path(tag = "meta", responses(
+    (status = 308, description = "Redirect to `/docs/`", headers(("Location" = String, description = "`/docs/`"))),
+))]
+#[get("/docs")]
+pub async fn docs_redirect() -> HttpResponse {
+    HttpResponse::PermanentRedirect()
+        .insert_header((header::LOCATION, "/docs/"))
+        .finish()
+}

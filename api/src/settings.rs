@@ -1,0 +1,394 @@
+//! Typed settings, read once at start from the environment (and an optional
+//! `.env` file) with exactly the variable names of DESIGN §10.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use avip_sla_engine::policy::{self, ClockKind, HolidayZone, Policy};
+use secrecy::SecretString;
+use url::Url;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+/// Every setting of the service. Secrets are `SecretString`: their `Debug`
+/// prints nothing.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub env: Environment,
+    pub bind: String,
+    pub database_url: String,
+    pub db_pool_size: u32,
+    pub public_url: Url,
+    pub jwt_secret: SecretString,
+    /// True when no `AVIP_JWT_SECRET` was given and one was drawn at start.
+    pub jwt_secret_generated: bool,
+    pub token_ttl: Duration,
+    pub smtp_url: Option<SecretString>,
+    pub mail_from: String,
+    pub mail_dir: PathBuf,
+    pub sla: Policy,
+    pub sla_schedule: String,
+    pub sla_digest: bool,
+    pub retention: Duration,
+    pub offer_hold: Duration,
+    pub pseudonym_key: Option<SecretString>,
+}
+
+/// One problem per variable; the message names each variable.
+#[derive(Debug, PartialEq, Eq)]
+pub struct SettingsError(pub Vec<(&'static str, String)>);
+
+impl fmt::Display for SettingsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parts: Vec<String> = self
+            .0
+            .iter()
+            .map(|(var, why)| format!("{var}: {why}"))
+            .collect();
+        write!(f, "invalid configuration: {}", parts.join("; "))
+    }
+}
+
+impl std::error::Error for SettingsError {}
+
+/// Shortest HS256 secret accepted: 32 bytes, the size of the hash.
+const MIN_SECRET_LEN: usize = 32;
+
+impl Settings {
+    /// Reads the process environment (after `.env` has been loaded).
+    pub fn from_env() -> Result<Settings, SettingsError> {
+        Settings::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads from a map: what tests use to build settings as an operator would.
+    pub fn from_map(vars: &HashMap<String, String>) -> Result<Settings, SettingsError> {
+        Settings::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Settings, SettingsError> {
+        let mut r = Reader {
+            lookup: &lookup,
+            errors: Vec::new(),
+        };
+
+        let env = r.parse("AVIP_ENV", "development", |v| match v {
+            "development" => Ok(Environment::Development),
+            "production" => Ok(Environment::Production),
+            _ => Err("expected development or production".to_owned()),
+        });
+        let bind = r.parse("AVIP_BIND", "127.0.0.1:8080", |v| {
+            v.rsplit_once(':')
+                .and_then(|(host, port)| (!host.is_empty()).then_some(port))
+                .and_then(|port| port.parse::<u16>().ok())
+                .map(|_| v.to_owned())
+                .ok_or_else(|| format!("{v:?} is not host:port"))
+        });
+        let database_url = r.parse("DATABASE_URL", "avip.db", |v| {
+            avip_db::pool::Target::parse(v)
+                .map(|_| v.to_owned())
+                .map_err(|e| e.to_string())
+        });
+        let db_pool_size = r.parse("AVIP_DB_POOL_SIZE", "8", |v| match v.parse::<u32>() {
+            Ok(n) if (1..=512).contains(&n) => Ok(n),
+            _ => Err(format!("{v:?} is not a number between 1 and 512")),
+        });
+        let public_url = r.parse("AVIP_PUBLIC_URL", "http://127.0.0.1:8080", |v| {
+            Url::parse(v)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https"))
+                .ok_or_else(|| format!("{v:?} is not an http(s) URL"))
+        });
+        let jwt_secret = r.secret("AVIP_JWT_SECRET", |v| {
+            if v.len() < MIN_SECRET_LEN {
+                Err(format!("must be at least {MIN_SECRET_LEN} characters long"))
+            } else {
+                Ok(())
+            }
+        });
+        let token_ttl = r.parse("AVIP_TOKEN_TTL", "1h", duration);
+        let smtp_url = r.secret("AVIP_SMTP_URL", |v| match Url::parse(v) {
+            Ok(u) if matches!(u.scheme(), "smtp" | "smtps") => Ok(()),
+            _ => Err("expected smtp://… or smtps://…".to_owned()),
+        });
+        let mail_from = r.parse("AVIP_MAIL_FROM", "AVIP <no-reply@localhost>", |v| {
+            if v.contains('@') {
+                Ok(v.to_owned())
+            } else {
+                Err(format!("{v:?} is not a mailbox"))
+            }
+        });
+        let mail_dir = r.parse("AVIP_MAIL_DIR", "mail-out", |v| Ok(PathBuf::from(v)));
+        let clock = r.parse("AVIP_SLA_CLOCK", "calendar", |v| {
+            v.parse::<ClockKind>().map_err(|e| e.to_string())
+        });
+        let zone = r.parse("AVIP_HOLIDAY_ZONE", "metropole", |v| {
+            v.parse::<HolidayZone>().map_err(|e| e.to_string())
+        });
+        let warning = r.parse("AVIP_SLA_WARNING", "48h", duration);
+        let breach = r.parse("AVIP_SLA_BREACH", "72h", duration);
+        let escalation = r.parse("AVIP_SLA_ESCALATION", "96h", duration);
+        let follow_up = r.parse("AVIP_SLA_FOLLOW_UP", "60d", duration);
+        let contract_notice = r.parse("AVIP_SLA_CONTRACT_NOTICE", "30d", duration);
+        let sla_schedule = r.parse("AVIP_SLA_SCHEDULE", "0 * * * * *", |v| {
+            if v.split_whitespace().count() == 6 {
+                Ok(v.to_owned())
+            } else {
+                Err(format!(
+                    "{v:?} is not a cron expression with six fields (seconds first)"
+                ))
+            }
+        });
+        let sla_digest = r.parse("AVIP_SLA_DIGEST", "false", boolean);
+        let retention = r.parse("AVIP_RETENTION", "730d", duration);
+        let offer_hold = r.parse("AVIP_OFFER_HOLD", "7d", duration);
+        let pseudonym_key = r.secret("AVIP_PSEUDONYM_KEY", |v| {
+            if v.len() < MIN_SECRET_LEN {
+                Err(format!("must be at least {MIN_SECRET_LEN} characters long"))
+            } else {
+                Ok(())
+            }
+        });
+
+        let sla = match (
+            clock,
+            zone,
+            warning,
+            breach,
+            escalation,
+            follow_up,
+            contract_notice,
+        ) {
+            (Some(clock), Some(zone), Some(w), Some(b), Some(e), Some(f), Some(c)) => {
+                match Policy::new(clock, zone, [w, b, e, f, c]) {
+                    Ok(policy) => Some(policy),
+                    Err(err) => {
+                        r.errors.push(("AVIP_SLA_WARNING", err.to_string()));
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
+
+        if env == Some(Environment::Production) {
+            for (name, missing) in [
+                (
+                    "AVIP_JWT_SECRET",
+                    jwt_secret.as_ref().is_some_and(Option::is_none),
+                ),
+                (
+                    "AVIP_SMTP_URL",
+                    smtp_url.as_ref().is_some_and(Option::is_none),
+                ),
+                (
+                    "AVIP_PSEUDONYM_KEY",
+                    pseudonym_key.as_ref().is_some_and(Option::is_none),
+                ),
+            ] {
+                if missing {
+                    r.errors
+                        .push((name, "is required when AVIP_ENV=production".to_owned()));
+                }
+            }
+        }
+
+        if !r.errors.is_empty() {
+            return Err(SettingsError(r.errors));
+        }
+        // Every value is present once no error was recorded.
+        let missing = || {
+            SettingsError(vec![(
+                "AVIP_ENV",
+                "internal: a setting was not read".to_owned(),
+            )])
+        };
+        let jwt_secret = jwt_secret.ok_or_else(missing)?;
+        let jwt_secret_generated = jwt_secret.is_none();
+        Ok(Settings {
+            env: env.ok_or_else(missing)?,
+            bind: bind.ok_or_else(missing)?,
+            database_url: database_url.ok_or_else(missing)?,
+            db_pool_size: db_pool_size.ok_or_else(missing)?,
+            public_url: public_url.ok_or_else(missing)?,
+            jwt_secret: jwt_secret.unwrap_or_else(random_secret),
+            jwt_secret_generated,
+            token_ttl: token_ttl.ok_or_else(missing)?,
+            smtp_url: smtp_url.ok_or_else(missing)?,
+            mail_from: mail_from.ok_or_else(missing)?,
+            mail_dir: mail_dir.ok_or_else(missing)?,
+            sla: sla.ok_or_else(missing)?,
+            sla_schedule: sla_schedule.ok_or_else(missing)?,
+            sla_digest: sla_digest.ok_or_else(missing)?,
+            retention: retention.ok_or_else(missing)?,
+            offer_hold: offer_hold.ok_or_else(missing)?,
+            pseudonym_key: pseudonym_key.ok_or_else(missing)?,
+        })
+    }
+}
+
+struct Reader<'a, F: Fn(&str) -> Option<String>> {
+    lookup: &'a F,
+    errors: Vec<(&'static str, String)>,
+}
+
+impl<F: Fn(&str) -> Option<String>> Reader<'_, F> {
+    /// The variable's value (or its default) parsed; `None` after recording
+    /// why it could not be.
+    fn parse<T>(
+        &mut self,
+        name: &'static str,
+        default: &str,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Option<T> {
+        let raw = (self.lookup)(name).filter(|v| !v.trim().is_empty());
+        let value = raw.as_deref().unwrap_or(default).trim();
+        match parse(value) {
+            Ok(v) => Some(v),
+            Err(why) => {
+                self.errors.push((name, why));
+                None
+            }
+        }
+    }
+
+    /// `Some(None)` when unset; the value itself never enters a message.
+    fn secret(
+        &mut self,
+        name: &'static str,
+        check: impl Fn(&str) -> Result<(), String>,
+    ) -> Option<Option<SecretString>> {
+        match (self.lookup)(name).filter(|v| !v.trim().is_empty()) {
+            None => Some(None),
+            Some(value) => match check(value.trim()) {
+                Ok(()) => Some(Some(SecretString::from(value.trim().to_owned()))),
+                Err(why) => {
+                    self.errors.push((name, why));
+                    None
+                }
+            },
+        }
+    }
+}
+
+fn duration(v: &str) -> Result<Duration, String> {
+    policy::parse_duration(v).map_err(|e| e.to_string())
+}
+
+fn boolean(v: &str) -> Result<bool, String> {
+    match v.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err(format!("{v:?} is not true or false")),
+    }
+}
+
+fn random_secret() -> SecretString {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).expect("the operating system's random source is available");
+    SecretString::from(bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+        let map = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_map(&map)
+    }
+
+    #[test]
+    fn defaults_are_the_embedded_development_setup() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.env, Environment::Development);
+        assert_eq!(s.bind, "127.0.0.1:8080");
+        assert_eq!(s.database_url, "avip.db");
+        assert_eq!(s.db_pool_size, 8);
+        assert!(s.jwt_secret_generated);
+        assert_eq!(s.jwt_secret.expose_secret().len(), 64);
+        assert_eq!(s.token_ttl, Duration::from_secs(3600));
+        assert!(s.smtp_url.is_none());
+        assert_eq!(s.mail_dir, PathBuf::from("mail-out"));
+        assert_eq!(s.sla, Policy::default());
+        assert_eq!(s.sla_schedule, "0 * * * * *");
+        assert!(!s.sla_digest);
+        assert_eq!(s.retention, Duration::from_secs(730 * 86400));
+        assert_eq!(s.offer_hold, Duration::from_secs(7 * 86400));
+    }
+
+    #[test]
+    fn each_wrong_value_is_named() {
+        let err = settings(&[
+            ("AVIP_SLA_BREACH", "three days"),
+            ("AVIP_DB_POOL_SIZE", "0"),
+            ("DATABASE_URL", "mysql://x/y"),
+            ("AVIP_BIND", "8080"),
+            ("AVIP_SLA_CLOCK", "weekdays"),
+        ])
+        .unwrap_err();
+        let names: Vec<_> = err.0.iter().map(|(n, _)| *n).collect();
+        assert_eq!(
+            names,
+            [
+                "AVIP_BIND",
+                "DATABASE_URL",
+                "AVIP_DB_POOL_SIZE",
+                "AVIP_SLA_CLOCK",
+                "AVIP_SLA_BREACH"
+            ]
+        );
+        assert!(
+            err.to_string()
+                .contains("AVIP_SLA_BREACH: \"three days\" is not a duration"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn production_refuses_to_start_without_its_secrets() {
+        let err = settings(&[("AVIP_ENV", "production")]).unwrap_err();
+        let names: Vec<_> = err.0.iter().map(|(n, _)| *n).collect();
+        assert_eq!(
+            names,
+            ["AVIP_JWT_SECRET", "AVIP_SMTP_URL", "AVIP_PSEUDONYM_KEY"]
+        );
+        let ok = settings(&[
+            ("AVIP_ENV", "production"),
+            ("AVIP_JWT_SECRET", "0123456789abcdef0123456789abcdef-prod"),
+            ("AVIP_SMTP_URL", "smtp://mail.example.org:587?tls=required"),
+            (
+                "AVIP_PSEUDONYM_KEY",
+                "fedcba9876543210fedcba9876543210-prod",
+            ),
+        ]);
+        assert!(ok.is_ok());
+    }
+
+    #[test]
+    fn secrets_never_appear_in_messages_or_debug_output() {
+        let err = settings(&[("AVIP_JWT_SECRET", "short-but-secret")]).unwrap_err();
+        assert!(!err.to_string().contains("short-but-secret"));
+        let s = settings(&[(
+            "AVIP_JWT_SECRET",
+            "a-very-long-secret-value-of-forty-characters",
+        )])
+        .unwrap();
+        assert!(!format!("{s:?}").contains("a-very-long-secret"));
+    }
+
+    #[test]
+    fn stages_out_of_order_are_a_configuration_error() {
+        let err = settings(&[("AVIP_SLA_WARNING", "80h")]).unwrap_err();
+        assert_eq!(err.0[0].0, "AVIP_SLA_WARNING");
+    }
+}

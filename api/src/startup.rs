@@ -1,0 +1,167 @@
+//! Builds the application: the pool, the migrations, the listener and the
+//! HTTP server, so that `main` and the tests start the very same thing.
+
+use std::net::TcpListener;
+
+use actix_web::dev::Server;
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::{Compress, ErrorHandlers};
+use actix_web::{App, HttpMessage, web};
+use anyhow::Context;
+use avip_db::{Backend, Pool};
+use tracing_actix_web::{RequestId, TracingLogger};
+use utoipa_actix_web::AppExt;
+
+use crate::error::{ApiError, problem_for_bare_errors};
+use crate::extract::JSON_LIMIT;
+use crate::openapi::{self, OpenApiJson};
+use crate::settings::Settings;
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    pool: Pool,
+    backend: Backend,
+}
+
+/// Options that only tests and embedders change.
+#[derive(Clone, Copy, Debug)]
+pub struct ServerOptions {
+    /// HTTP worker threads; `None` lets actix choose (one per core).
+    pub workers: Option<usize>,
+    /// Whether SIGTERM and Ctrl-C stop the server (off for in-process tests).
+    pub handle_signals: bool,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions {
+            workers: None,
+            handle_signals: true,
+        }
+    }
+}
+
+impl Application {
+    /// Opens the database (failing at once with the real reason), applies
+    /// pending migrations and binds `settings.bind` (port 0 picks a free one).
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        Application::build_with(settings, ServerOptions::default()).await
+    }
+
+    pub async fn build_with(
+        settings: Settings,
+        options: ServerOptions,
+    ) -> anyhow::Result<Application> {
+        let database_url = settings.database_url.clone();
+        let pool_size = settings.db_pool_size;
+        let (pool, backend) = web::block(move || -> anyhow::Result<_> {
+            let (pool, backend) = avip_db::open_pool(&database_url, pool_size)?;
+            let mut conn = pool
+                .get()
+                .context("cannot check out a database connection")?;
+            let applied = avip_db::migrations::run_pending(&mut conn)
+                .map_err(|e| anyhow::anyhow!("cannot apply migrations: {e}"))?;
+            if !applied.is_empty() {
+                tracing::info!(?applied, "migrations applied");
+            }
+            Ok((pool, backend))
+        })
+        .await??;
+        if settings.jwt_secret_generated {
+            tracing::warn!(
+                "AVIP_JWT_SECRET is not set: tokens are signed with a random secret drawn at start \
+                 and stop working when the service restarts"
+            );
+        }
+
+        let listener = TcpListener::bind(&settings.bind)
+            .with_context(|| format!("cannot listen on {} (AVIP_BIND)", settings.bind))?;
+        let port = listener.local_addr()?.port();
+        let server = serve(listener, pool.clone(), options)?;
+        tracing::info!(address = %settings.bind, port, database = backend.name(), "AVIP service listening");
+        Ok(Application {
+            port,
+            server,
+            pool,
+            backend,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// A handle that stops the server gracefully.
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until the server is stopped (SIGTERM, Ctrl-C or a handle).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// No route matched: a known path with another method is 405, anything else 404.
+async fn unmatched(req: actix_web::HttpRequest) -> Result<actix_web::HttpResponse, ApiError> {
+    let status = if req.resource_map().has_resource(req.path()) {
+        actix_web::http::StatusCode::METHOD_NOT_ALLOWED
+    } else {
+        actix_web::http::StatusCode::NOT_FOUND
+    };
+    Err(ApiError::from_status(
+        status,
+        req.method().as_str(),
+        req.path(),
+    ))
+}
+
+fn serve(listener: TcpListener, pool: Pool, options: ServerOptions) -> anyhow::Result<Server> {
+    let pool = web::Data::new(pool);
+    let doc = web::Data::new(OpenApiJson(web::Bytes::from(openapi::document_json())));
+    let mut server = actix_web::HttpServer::new(move || {
+        let (app, _) = App::new()
+            .into_utoipa_app()
+            .app_data(pool.clone())
+            .app_data(doc.clone())
+            .app_data(web::PayloadConfig::new(JSON_LIMIT))
+            .configure(crate::routes::configure)
+            .split_for_parts();
+        app.service(openapi::swagger_ui())
+            .default_service(web::to(unmatched))
+            .wrap(ErrorHandlers::new().default_handler(problem_for_bare_errors))
+            .wrap(Compress::default())
+            .wrap_fn(|req, srv| {
+                use actix_web::dev::Service;
+                let request_id = req.extensions().get::<RequestId>().map(|id| id.to_string());
+                let fut = srv.call(req);
+                async move {
+                    let mut res = fut.await?;
+                    if let Some(value) = request_id.and_then(|id| HeaderValue::from_str(&id).ok()) {
+                        res.headers_mut()
+                            .insert(HeaderName::from_static("x-request-id"), value);
+                    }
+                    Ok(res)
+                }
+            })
+            .wrap(TracingLogger::default())
+    })
+    .listen(listener)?
+    .shutdown_timeout(10);
+    if let Some(workers) = options.workers {
+        server = server.workers(workers);
+    }
+    if !options.handle_signals {
+        server = server.disable_signals();
+    }
+    Ok(server.run())
+}

@@ -1,0 +1,170 @@
+// The diesel schema, written to match migrations/{sqlite,postgres}; the test
+// `schema_matches_migrations` compares it with both backends' catalogues.
+
+diesel::table! {
+    organizations (id) {
+        id -> Text,
+        kind -> Text,
+        name -> Text,
+        departement -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    creches (id) {
+        id -> Text,
+        operator_id -> Text,
+        name -> Text,
+        address -> Text,
+        postal_code -> Text,
+        commune -> Text,
+        avip_places -> Integer,
+        opening_hours -> Text,
+        escalation_email -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        organization_id -> Text,
+        email -> Text,
+        name -> Text,
+        role -> Text,
+        password_hash -> Text,
+        active -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        last_login_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    creche_coordinators (creche_id, user_id) {
+        creche_id -> Text,
+        user_id -> Text,
+    }
+}
+
+diesel::table! {
+    api_clients (id) {
+        id -> Text,
+        organization_id -> Text,
+        client_id -> Text,
+        secret_hash -> Text,
+        label -> Text,
+        active -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    reference_counters (departement, year) {
+        departement -> Text,
+        year -> Integer,
+        last_value -> Integer,
+    }
+}
+
+diesel::table! {
+    referrals (id) {
+        id -> Text,
+        reference -> Text,
+        prescriber_organization_id -> Text,
+        creche_id -> Text,
+        created_by -> Text,
+        idempotency_key -> Nullable<Text>,
+        request_fingerprint -> Nullable<Text>,
+        referent_name -> Text,
+        referent_email -> Text,
+        referent_phone -> Nullable<Text>,
+        parent_situation -> Text,
+        single_parent -> Bool,
+        qpv_resident -> Bool,
+        desired_start_date -> Nullable<Date>,
+        days_per_week -> Nullable<Integer>,
+        atypical_hours -> Bool,
+        insertion_project_kind -> Text,
+        consent_given -> Bool,
+        consent_date -> Date,
+        status -> Text,
+        received_at -> Timestamp,
+        first_response_at -> Nullable<Timestamp>,
+        closed_at -> Nullable<Timestamp>,
+        updated_at -> Timestamp,
+        sla_due_at -> Nullable<Timestamp>,
+        sla_stage -> Nullable<Text>,
+        sla_policy_version -> Nullable<Integer>,
+        anonymised_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    referral_families (referral_id) {
+        referral_id -> Text,
+        parent_first_name -> Text,
+        parent_last_name -> Text,
+        parent_phone -> Nullable<Text>,
+        parent_email -> Nullable<Text>,
+        parent_postal_code -> Text,
+        parent_commune -> Text,
+        france_travail_id -> Nullable<Text>,
+        needs_notes -> Nullable<Text>,
+        insertion_project_description -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    referral_children (id) {
+        id -> Text,
+        referral_id -> Text,
+        position -> Integer,
+        first_name -> Text,
+        birth_date -> Date,
+    }
+}
+
+diesel::table! {
+    referral_events (id) {
+        id -> Text,
+        referral_id -> Text,
+        kind -> Text,
+        occurred_at -> Timestamp,
+        actor_kind -> Text,
+        actor_id -> Nullable<Text>,
+        from_status -> Nullable<Text>,
+        to_status -> Nullable<Text>,
+        reason -> Nullable<Text>,
+        note -> Nullable<Text>,
+        data -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(creches -> organizations (operator_id));
+diesel::joinable!(users -> organizations (organization_id));
+diesel::joinable!(creche_coordinators -> creches (creche_id));
+diesel::joinable!(creche_coordinators -> users (user_id));
+diesel::joinable!(api_clients -> organizations (organization_id));
+diesel::joinable!(referrals -> creches (creche_id));
+diesel::joinable!(referral_families -> referrals (referral_id));
+diesel::joinable!(referral_children -> referrals (referral_id));
+diesel::joinable!(referral_events -> referrals (referral_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    organizations,
+    creches,
+    users,
+    creche_coordinators,
+    api_clients,
+    reference_counters,
+    referrals,
+    referral_families,
+    referral_children,
+    referral_events,
+);

@@ -1,0 +1,10 @@
+DROP TABLE referral_events;
+DROP TABLE referral_children;
+DROP TABLE referral_families;
+DROP TABLE referrals;
+DROP TABLE reference_counters;
+DROP TABLE api_clients;
+DROP TABLE creche_coordinators;
+DROP TABLE users;
+DROP TABLE creches;
+DROP TABLE organizations;
