@@ -16,7 +16,7 @@ where
     ApiError: From<E>,
 {
     let pool = pool.clone();
-    let outcome = web::block(move || {
+    web::block(move || {
         let mut conn = pool.get().map_err(|e| {
             tracing::warn!(error = %e, "no database connection available");
             ApiError::Unavailable(Problem::new(
@@ -27,6 +27,5 @@ where
         work(&mut conn).map_err(ApiError::from)
     })
     .await
-    .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("database work did not complete: {e}")))?;
-    outcome
+    .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("database work did not complete: {e}")))?
 }

@@ -4,6 +4,7 @@
 use std::net::TcpListener;
 
 use actix_web::dev::Server;
+pub use actix_web::dev::ServerHandle;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::{Compress, ErrorHandlers};
 use actix_web::{App, HttpMessage, web};
@@ -101,7 +102,7 @@ impl Application {
     }
 
     /// A handle that stops the server gracefully.
-    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+    pub fn handle(&self) -> ServerHandle {
         self.server.handle()
     }
 

@@ -22,15 +22,12 @@ const CHECKOUT_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
-    #[error(
-        "DATABASE_URL {0:?} has an unsupported scheme: use a file path (SQLite) or postgres://…"
-    )]
+    #[error("{0:?} has an unsupported scheme: use a file path (SQLite) or postgres://…")]
     UnsupportedUrl(String),
-    #[error("cannot connect to {target}: {source}")]
+    #[error("cannot connect to {target}: {reason}")]
     Connect {
         target: String,
-        #[source]
-        source: ConnectionError,
+        reason: ConnectionError,
     },
     #[error("cannot build the connection pool: {0}")]
     Pool(#[from] r2d2::PoolError),
@@ -160,15 +157,15 @@ impl CustomizeConnection<DbConnection, r2d2::Error> for SqlitePragmas {
 /// One connection, outside any pool (for the command line and tests).
 pub fn connect(database_url: &str) -> Result<DbConnection, DbError> {
     let target = Target::parse(database_url)?;
-    let mut conn = establish(&target).map_err(|source| DbError::Connect {
+    let mut conn = establish(&target).map_err(|reason| DbError::Connect {
         target: target.display(),
-        source,
+        reason,
     })?;
     if let DbConnection::Sqlite(c) = &mut conn {
         c.batch_execute(SQLITE_PRAGMAS)
             .map_err(|e| DbError::Connect {
                 target: target.display(),
-                source: ConnectionError::CouldntSetupConfiguration(e),
+                reason: ConnectionError::CouldntSetupConfiguration(e),
             })?;
     }
     Ok(conn)

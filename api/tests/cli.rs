@@ -1,0 +1,167 @@
+//! The `avip` binary as an operator runs it.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn avip(dir: &std::path::Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_avip"));
+    cmd.current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    cmd
+}
+
+fn temp_dir() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+#[test]
+fn an_unreachable_database_fails_fast_with_the_reason_on_one_line() {
+    let dir = temp_dir();
+    let dir = dir.path();
+    for (url, expected) in [
+        ("postgres://avip:pw@127.0.0.1:1/avip", "Connection refused"),
+        ("/nonexistent-dir/avip.db", "/nonexistent-dir/avip.db"),
+    ] {
+        for command in ["migrate", "serve"] {
+            let started = Instant::now();
+            let output = avip(dir)
+                .arg(command)
+                .env("DATABASE_URL", url)
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert!(!output.status.success(), "{command} {url}: {stderr}");
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "{command} {url} took {:?}",
+                started.elapsed()
+            );
+            let last = stderr.lines().last().unwrap_or_default();
+            assert!(
+                last.starts_with("avip: ") && last.contains(expected),
+                "{command} {url}: {stderr}"
+            );
+            assert!(
+                !stderr.contains(":pw@"),
+                "the password was printed: {stderr}"
+            );
+        }
+    }
+}
+
+#[test]
+fn an_unsupported_database_url_is_a_configuration_error() {
+    let output = avip(temp_dir().path())
+        .arg("migrate")
+        .env("DATABASE_URL", "mysql://root@h/db")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("DATABASE_URL"), "{stderr}");
+}
+
+#[test]
+fn production_names_each_missing_secret() {
+    let output = avip(temp_dir().path())
+        .arg("serve")
+        .env("AVIP_ENV", "production")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    for name in ["AVIP_JWT_SECRET", "AVIP_SMTP_URL", "AVIP_PSEUDONYM_KEY"] {
+        assert!(stderr.contains(name), "{name} not named: {stderr}");
+    }
+}
+
+#[test]
+fn migrate_applies_then_reports_up_to_date() {
+    let dir = temp_dir();
+    let dir = dir.path();
+    let first = avip(dir).arg("migrate").output().unwrap();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(String::from_utf8_lossy(&first.stdout).starts_with("applied "));
+    assert!(
+        dir.join("avip.db").exists(),
+        "DATABASE_URL unset should mean ./avip.db"
+    );
+    let second = avip(dir).arg("migrate").output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&second.stdout).trim(),
+        "the database is up to date"
+    );
+}
+
+#[test]
+fn serve_logs_request_ids_and_stops_cleanly_on_sigterm() {
+    let dir = temp_dir();
+    let dir = dir.path();
+    let mut child = avip(dir)
+        .env("AVIP_BIND", "127.0.0.1:0")
+        .env("RUST_LOG", "info")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let port: u16 = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|line| {
+            line.split(" port=")
+                .nth(1)
+                .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+        })
+        .expect("the service logs the port it listens on");
+
+    let request_id = http_get(port, "/nope");
+    assert!(!request_id.is_empty());
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let started = Instant::now();
+    let exit = loop {
+        if let Some(exit) = child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "no exit after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(exit.success(), "{exit:?}");
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(
+        rest.iter()
+            .any(|l| l.contains(&format!("request_id={request_id}"))),
+        "no log line carries the request id {request_id}: {rest:#?}"
+    );
+}
+
+/// A bare HTTP/1.1 GET; returns the `x-request-id` response header.
+fn http_get(port: u16, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+        .lines()
+        .find_map(|l| l.strip_prefix("x-request-id: "))
+        .map(str::to_owned)
+        .unwrap_or_default()
+}

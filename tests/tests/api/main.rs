@@ -1,0 +1,6 @@
+//! Black-box tests of the service: the real application over real HTTP on a
+//! fresh database (SQLite, or PostgreSQL when `AVIP_TEST_DATABASE_URL` is set).
+
+mod errors;
+mod meta;
+mod schema;

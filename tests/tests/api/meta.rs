@@ -1,0 +1,123 @@
+use avip_db::Backend;
+use avip_tests::spawn_app;
+use diesel::connection::SimpleConnection;
+use serde_json::Value;
+
+#[tokio::test]
+async fn health_answers_ok() {
+    let app = spawn_app().await;
+    let response = app.get("/health").await;
+    assert_eq!(response.status(), 200);
+    assert!(response.headers().contains_key("x-request-id"));
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["status"], "ok");
+}
+
+#[tokio::test]
+async fn ready_reports_the_backend_in_use() {
+    let app = spawn_app().await;
+    let response = app.get("/ready").await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    let expected = match app.db.backend {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgres",
+    };
+    assert_eq!(body["database"], expected);
+    assert_eq!(body["migrations"], "up_to_date");
+}
+
+#[tokio::test]
+async fn ready_is_503_while_a_migration_is_missing() {
+    let app = spawn_app().await;
+    // As if this build embedded a migration the database has not run yet.
+    app.db
+        .connect()
+        .batch_execute("DELETE FROM __diesel_schema_migrations")
+        .unwrap();
+    let response = app.get("/ready").await;
+    assert_eq!(response.status(), 503);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["code"], "migrations_pending");
+    // Liveness does not depend on the database.
+    assert_eq!(app.get("/health").await.status(), 200);
+}
+
+#[tokio::test]
+async fn the_served_openapi_document_is_the_checked_in_file() {
+    let app = spawn_app().await;
+    let response = app.get("/openapi.json").await;
+    assert_eq!(response.status(), 200);
+    let served: Value = response.json().await.unwrap();
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi/openapi.json");
+    let file = std::fs::read_to_string(path).expect("openapi/openapi.json exists");
+    assert_eq!(
+        file,
+        avip_api::openapi::document_json(),
+        "openapi/openapi.json is stale: regenerate it with `cargo run -q -- openapi > openapi/openapi.json`"
+    );
+    assert_eq!(served, serde_json::from_str::<Value>(&file).unwrap());
+}
+
+#[tokio::test]
+async fn every_operation_is_documented_with_a_response_example() {
+    let doc: Value = serde_json::from_str(&avip_api::openapi::document_json()).unwrap();
+    let schemas = &doc["components"]["schemas"];
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let responses = operation["responses"].as_object().unwrap();
+            assert!(
+                !responses.is_empty(),
+                "{method} {path} documents no response"
+            );
+            for (status, response) in responses {
+                let Some(content) = response.get("content").and_then(Value::as_object) else {
+                    continue;
+                };
+                for (media, body) in content {
+                    let has_example = body.get("example").is_some()
+                        || body.get("examples").is_some()
+                        || body["schema"]["$ref"]
+                            .as_str()
+                            .and_then(|r| r.rsplit('/').next())
+                            .is_some_and(|name| schemas[name].get("example").is_some());
+                    assert!(
+                        has_example,
+                        "{method} {path} {status} {media} has no example"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_docs_page_works_offline() {
+    let app = spawn_app().await;
+    let redirect = app.get("/docs").await;
+    assert_eq!(redirect.status(), 308);
+    assert_eq!(redirect.headers()["location"], "/docs/");
+    let page = app.get("/docs/").await;
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("swagger-ui"), "{html}");
+    // The page's script and its configuration come from the service itself.
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "the page loads something from outside: {html}"
+    );
+    let bundle = app.get("/docs/swagger-ui-bundle.js").await;
+    assert_eq!(bundle.status(), 200);
+    assert!(bundle.bytes().await.unwrap().len() > 100_000);
+    let config = app
+        .get("/docs/swagger-initializer.js")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(config.contains("/openapi.json"), "{config}");
+}
