@@ -72,6 +72,8 @@ pub enum ApiError {
     Unprocessable(Problem),
     #[error("unavailable ({})", .0)]
     Unavailable(Problem),
+    #[error("too many requests ({problem})")]
+    TooManyRequests { problem: Problem, retry_after: u64 },
     /// Any other HTTP status the framework produces (405, 413, 415…).
     #[error("{status} ({})", .1, status = .0)]
     Status(StatusCode, Problem),
@@ -151,7 +153,8 @@ impl ApiError {
             | ApiError::Conflict(p)
             | ApiError::Unprocessable(p)
             | ApiError::Unavailable(p)
-            | ApiError::Status(_, p) => Some(p),
+            | ApiError::Status(_, p)
+            | ApiError::TooManyRequests { problem: p, .. } => Some(p),
             ApiError::Unexpected(_) => None,
         }
     }
@@ -167,6 +170,7 @@ impl ResponseError for ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Status(status, _) => *status,
             ApiError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -195,6 +199,9 @@ impl ResponseError for ApiError {
         body.set_value("errors", &problem.errors);
         let mut response = HttpResponse::build(status);
         response.insert_header((header::CONTENT_TYPE, PROBLEM_JSON));
+        if let ApiError::TooManyRequests { retry_after, .. } = self {
+            response.insert_header((header::RETRY_AFTER, retry_after.to_string()));
+        }
         if status == StatusCode::UNAUTHORIZED {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"avip\""));
         }
@@ -244,6 +251,25 @@ pub struct ProblemDocument {
     /// Stable machine-readable code, e.g. `not_found`, `validation_failed`.
     pub code: String,
     pub errors: Vec<FieldError>,
+}
+
+/// Query failures: a missing row is 404, a duplicate 409, a dangling
+/// reference 422; anything else is ours (500).
+impl From<avip_db::QueryError> for ApiError {
+    fn from(e: avip_db::QueryError) -> ApiError {
+        match avip_db::Error::from(e) {
+            avip_db::Error::NotFound => ApiError::not_found("no such resource"),
+            avip_db::Error::Duplicate { constraint } => ApiError::Conflict(Problem::new(
+                "conflict",
+                format!("already exists ({constraint})"),
+            )),
+            avip_db::Error::MissingReference => ApiError::Unprocessable(Problem::new(
+                "validation_failed",
+                "refers to something that does not exist",
+            )),
+            avip_db::Error::Other(e) => ApiError::Unexpected(anyhow::Error::new(e)),
+        }
+    }
 }
 
 #[cfg(test)]

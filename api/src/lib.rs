@@ -1,6 +1,10 @@
 //! The AVIP referral tracking service: HTTP API, settings and start-up.
 
+pub mod access;
+pub mod admin;
+pub mod auth;
 pub mod db;
+pub mod domain;
 pub mod error;
 pub mod extract;
 pub mod openapi;

@@ -25,6 +25,11 @@ enum Command {
     Migrate,
     /// Print the OpenAPI document (`avip openapi > openapi/openapi.json`).
     Openapi,
+    /// Administration: bootstrap, organisations, crèches, people, API clients, tokens.
+    Admin {
+        #[command(subcommand)]
+        command: Box<avip_api::admin::AdminCommand>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -51,6 +56,7 @@ fn main() -> ExitCode {
     let outcome = match command {
         Command::Serve => serve(settings),
         Command::Migrate => migrate(&settings),
+        Command::Admin { command } => avip_api::admin::run(&settings, *command),
         Command::Openapi => unreachable!("handled above"),
     };
     match outcome {

@@ -18,9 +18,37 @@ use crate::error::{FieldError, ProblemDocument};
         license(name = "AGPL-3.0-or-later", identifier = "AGPL-3.0-or-later"),
     ),
     components(schemas(ProblemDocument, FieldError)),
-    tags((name = "meta", description = "Liveness, readiness and this description")),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "meta", description = "Liveness, readiness and this description"),
+        (name = "auth", description = "Access tokens (OAuth 2.0 password and client-credentials grants) and who am I"),
+        (name = "organizations", description = "Organisations (admins)"),
+        (name = "creches", description = "Crèches and their AVIP places"),
+        (name = "users", description = "People (admins)"),
+        (name = "api-clients", description = "Machine identities (admins)"),
+    ),
 )]
 struct ApiDoc;
+
+/// Every `/api/v1` operation but the token request takes a bearer token.
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some("A token from POST /api/v1/auth/token"))
+                    .build(),
+            ),
+        );
+    }
+}
 
 /// The serialized document, shared by every worker.
 #[derive(Clone)]

@@ -28,6 +28,8 @@ pub struct Settings {
     pub jwt_secret: SecretString,
     /// True when no `AVIP_JWT_SECRET` was given and one was drawn at start.
     pub jwt_secret_generated: bool,
+    /// EdDSA or RS256 key files; `None` means HS256 with `jwt_secret`.
+    pub jwt_key_files: Option<JwtKeyFiles>,
     pub token_ttl: Duration,
     pub smtp_url: Option<SecretString>,
     pub mail_from: String,
@@ -38,6 +40,15 @@ pub struct Settings {
     pub retention: Duration,
     pub offer_hold: Duration,
     pub pseudonym_key: Option<SecretString>,
+}
+
+/// Asymmetric signing keys (PEM files) and their algorithm.
+#[derive(Clone, Debug)]
+pub struct JwtKeyFiles {
+    /// `EdDSA` or `RS256`.
+    pub algorithm: String,
+    pub private_key: PathBuf,
+    pub public_key: PathBuf,
 }
 
 /// One problem per variable; the message names each variable.
@@ -111,6 +122,36 @@ impl Settings {
                 Ok(())
             }
         });
+        let algorithm = r.parse("AVIP_JWT_ALGORITHM", "HS256", |v| match v {
+            "HS256" | "EdDSA" | "RS256" => Ok(v.to_owned()),
+            _ => Err(format!("{v:?} is not one of HS256, EdDSA, RS256")),
+        });
+        let private_key = lookup("AVIP_JWT_PRIVATE_KEY_FILE").filter(|v| !v.trim().is_empty());
+        let public_key = lookup("AVIP_JWT_PUBLIC_KEY_FILE").filter(|v| !v.trim().is_empty());
+        let jwt_key_files = match (algorithm.as_deref(), private_key, public_key) {
+            (Some("HS256") | None, None, None) => None,
+            (Some("HS256"), _, _) => {
+                r.errors.push((
+                    "AVIP_JWT_ALGORITHM",
+                    "set EdDSA or RS256 to sign with key files".into(),
+                ));
+                None
+            }
+            (Some(algorithm), Some(private), Some(public)) => Some(JwtKeyFiles {
+                algorithm: algorithm.to_owned(),
+                private_key: PathBuf::from(private.trim()),
+                public_key: PathBuf::from(public.trim()),
+            }),
+            (Some(_), _, _) => {
+                r.errors.push((
+                    "AVIP_JWT_PRIVATE_KEY_FILE",
+                    "EdDSA and RS256 need AVIP_JWT_PRIVATE_KEY_FILE and AVIP_JWT_PUBLIC_KEY_FILE"
+                        .into(),
+                ));
+                None
+            }
+            (None, _, _) => None,
+        };
         let token_ttl = r.parse("AVIP_TOKEN_TTL", "1h", duration);
         let smtp_url = r.secret("AVIP_SMTP_URL", |v| match Url::parse(v) {
             Ok(u) if matches!(u.scheme(), "smtp" | "smtps") => Ok(()),
@@ -209,7 +250,7 @@ impl Settings {
             )])
         };
         let jwt_secret = jwt_secret.ok_or_else(missing)?;
-        let jwt_secret_generated = jwt_secret.is_none();
+        let jwt_secret_generated = jwt_secret.is_none() && jwt_key_files.is_none();
         Ok(Settings {
             env: env.ok_or_else(missing)?,
             bind: bind.ok_or_else(missing)?,
@@ -218,6 +259,7 @@ impl Settings {
             public_url: public_url.ok_or_else(missing)?,
             jwt_secret: jwt_secret.unwrap_or_else(random_secret),
             jwt_secret_generated,
+            jwt_key_files,
             token_ttl: token_ttl.ok_or_else(missing)?,
             smtp_url: smtp_url.ok_or_else(missing)?,
             mail_from: mail_from.ok_or_else(missing)?,

@@ -79,7 +79,8 @@ impl Application {
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("cannot listen on {} (AVIP_BIND)", settings.bind))?;
         let port = listener.local_addr()?.port();
-        let server = serve(listener, pool.clone(), options)?;
+        let keys = crate::auth::TokenKeys::from_settings(&settings)?;
+        let server = serve(listener, pool.clone(), keys, options)?;
         tracing::info!(address = %settings.bind, port, database = backend.name(), "AVIP service listening");
         Ok(Application {
             port,
@@ -126,14 +127,21 @@ async fn unmatched(req: actix_web::HttpRequest) -> Result<actix_web::HttpRespons
     ))
 }
 
-fn serve(listener: TcpListener, pool: Pool, options: ServerOptions) -> anyhow::Result<Server> {
+fn serve(
+    listener: TcpListener,
+    pool: Pool,
+    keys: crate::auth::TokenKeys,
+    options: ServerOptions,
+) -> anyhow::Result<Server> {
     let pool = web::Data::new(pool);
+    let keys = web::Data::new(keys);
     let doc = web::Data::new(OpenApiJson(web::Bytes::from(openapi::document_json())));
     let mut server = actix_web::HttpServer::new(move || {
         let (app, _) = App::new()
             .into_utoipa_app()
             .app_data(pool.clone())
             .app_data(doc.clone())
+            .app_data(keys.clone())
             .app_data(web::PayloadConfig::new(JSON_LIMIT))
             .configure(crate::routes::configure)
             .split_for_parts();

@@ -167,4 +167,14 @@ diesel::allow_tables_to_appear_in_same_query!(
     referral_families,
     referral_children,
     referral_events,
+    login_throttle,
 );
+
+diesel::table! {
+    login_throttle (account) {
+        account -> Text,
+        failures -> Integer,
+        first_failure_at -> Timestamp,
+        locked_until -> Nullable<Timestamp>,
+    }
+}

@@ -110,8 +110,12 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub db: TestDatabase,
     pub mail_dir: tempfile::TempDir,
+    pub settings: Settings,
     handle: avip_api::startup::ServerHandle,
 }
+
+pub const ADMIN_EMAIL: &str = "admin@example.org";
+pub const ADMIN_PASSWORD: &str = "admin passphrase 1";
 
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
@@ -124,6 +128,81 @@ impl TestApp {
             .send()
             .await
             .expect("the request is sent")
+    }
+
+    /// `avip admin bootstrap`, as an operator runs it; returns an admin token.
+    pub async fn bootstrap(&self) -> String {
+        let settings = self.settings.clone();
+        tokio::task::spawn_blocking(move || {
+            avip_api::admin::run(
+                &settings,
+                avip_api::admin::AdminCommand::Bootstrap {
+                    email: ADMIN_EMAIL.into(),
+                    password: ADMIN_PASSWORD.into(),
+                    name: "Admin".into(),
+                },
+            )
+        })
+        .await
+        .unwrap()
+        .expect("bootstrap works on an empty database");
+        self.password_token(ADMIN_EMAIL, ADMIN_PASSWORD).await
+    }
+
+    /// POST /api/v1/auth/token with a password grant, form-encoded.
+    pub async fn password_grant(&self, email: &str, password: &str) -> reqwest::Response {
+        self.client
+            .post(self.url("/api/v1/auth/token"))
+            .form(&[
+                ("grant_type", "password"),
+                ("username", email),
+                ("password", password),
+            ])
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn password_token(&self, email: &str, password: &str) -> String {
+        let response = self.password_grant(email, password).await;
+        assert_eq!(response.status(), 200, "sign-in of {email}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// A request with a bearer token.
+    pub async fn call(
+        &self,
+        token: &str,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> reqwest::Response {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut request = self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.unwrap()
+    }
+
+    /// Like [`call`](Self::call), asserting the status; returns the JSON body.
+    pub async fn expect(
+        &self,
+        token: &str,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+        status: u16,
+    ) -> serde_json::Value {
+        let response = self.call(token, method, path, body).await;
+        let got = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        assert_eq!(got, status, "{method} {path}: {text}");
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)
     }
 
     /// Stops the server (as SIGTERM would) and waits for it.
@@ -145,7 +224,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut HashMap<String, String>)) -
     adjust(&mut env);
     let settings = Settings::from_map(&env).expect("the test settings are valid");
     let app = Application::build_with(
-        settings,
+        settings.clone(),
         ServerOptions {
             workers: Some(1),
             handle_signals: false,
@@ -165,6 +244,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut HashMap<String, String>)) -
             .unwrap(),
         db,
         mail_dir,
+        settings,
         handle,
     }
 }

@@ -1,13 +1,38 @@
 //! Every route of the service, registered through utoipa-actix-web so that
 //! the OpenAPI document is collected from the same registrations.
 
-use utoipa_actix_web::service_config::ServiceConfig;
+use utoipa_actix_web::{scope, service_config::ServiceConfig};
 
+pub mod api_clients;
+pub mod auth;
+pub mod common;
+pub mod creches;
 pub mod meta;
+pub mod organizations;
+pub mod users;
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(meta::health)
         .service(meta::ready)
         .service(meta::openapi_json)
         .service(meta::docs_redirect);
+    cfg.service(
+        scope::scope("/api/v1")
+            .service(auth::token)
+            .service(auth::me)
+            .service(organizations::list)
+            .service(organizations::create)
+            .service(organizations::get_one)
+            .service(organizations::update)
+            .service(creches::list)
+            .service(creches::create)
+            .service(creches::get_one)
+            .service(creches::update)
+            .service(users::list)
+            .service(users::create)
+            .service(users::update)
+            .service(api_clients::list)
+            .service(api_clients::create)
+            .service(api_clients::disable),
+    );
 }

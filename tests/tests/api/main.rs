@@ -2,5 +2,6 @@
 //! fresh database (SQLite, or PostgreSQL when `AVIP_TEST_DATABASE_URL` is set).
 
 mod errors;
+mod identity;
 mod meta;
 mod schema;

@@ -81,10 +81,7 @@ async fn every_operation_is_documented_with_a_response_example() {
                 for (media, body) in content {
                     let has_example = body.get("example").is_some()
                         || body.get("examples").is_some()
-                        || body["schema"]["$ref"]
-                            .as_str()
-                            .and_then(|r| r.rsplit('/').next())
-                            .is_some_and(|name| schemas[name].get("example").is_some());
+                        || schema_has_example(&body["schema"], schemas);
                     assert!(
                         has_example,
                         "{method} {path} {status} {media} has no example"
@@ -93,6 +90,19 @@ async fn every_operation_is_documented_with_a_response_example() {
             }
         }
     }
+}
+
+/// A schema shows an example itself, through its `$ref`, or (a list) through
+/// the schema of its `items`.
+fn schema_has_example(schema: &Value, schemas: &Value) -> bool {
+    if schema.get("example").is_some() {
+        return true;
+    }
+    if let Some(name) = schema["$ref"].as_str().and_then(|r| r.rsplit('/').next()) {
+        return schema_has_example(&schemas[name], schemas);
+    }
+    let items = &schema["properties"]["items"]["items"];
+    !items.is_null() && schema_has_example(items, schemas)
 }
 
 #[tokio::test]

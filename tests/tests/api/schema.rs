@@ -87,6 +87,7 @@ fn declared() -> BTreeMap<String, Vec<String>> {
         referral_families,
         referral_children,
         referral_events,
+        login_throttle,
     )
 }
 

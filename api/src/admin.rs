@@ -1,0 +1,304 @@
+//! `avip admin …`: what an administrator does over REST, for scripting, plus
+//! the bootstrap of the first administrator. Each command calls the same
+//! functions as the API, so the same rules apply.
+
+use avip_db::model::{OrganizationKind, Role, to_db_time};
+use avip_db::organizations::{self, NewOrganization};
+use avip_db::{DbConnection, users};
+use chrono::Utc;
+use clap::Subcommand;
+
+use crate::auth::{Subject, TokenKeys};
+use crate::error::ApiError;
+use crate::routes::api_clients::{CreateApiClient, create_client};
+use crate::routes::creches::{CreateCreche, CrecheBody, OpeningHours, Weekday, create_creche};
+use crate::routes::organizations::{CreateOrganization, OrganizationBody};
+use crate::routes::users::{CreateUser, UserBody, create_user};
+use crate::settings::Settings;
+
+#[derive(Subcommand, Debug)]
+pub enum AdminCommand {
+    /// Create the admin organisation and a first admin, unless an admin exists.
+    Bootstrap {
+        #[arg(long)]
+        email: String,
+        #[arg(long, env = "AVIP_BOOTSTRAP_PASSWORD")]
+        password: String,
+        #[arg(long, default_value = "Administrateur AVIP")]
+        name: String,
+    },
+    /// Create an organisation; prints it as JSON.
+    CreateOrganization {
+        #[arg(long)]
+        kind: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        departement: String,
+    },
+    /// Create a crèche; prints it as JSON.
+    CreateCreche {
+        #[arg(long)]
+        operator_id: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        address: String,
+        #[arg(long)]
+        postal_code: String,
+        #[arg(long)]
+        commune: String,
+        #[arg(long)]
+        avip_places: i32,
+        #[arg(long, default_value = "07:30")]
+        opens: String,
+        #[arg(long, default_value = "18:30")]
+        closes: String,
+        /// Comma-separated: mon,tue,wed,thu,fri
+        #[arg(long, default_value = "mon,tue,wed,thu,fri", value_delimiter = ',')]
+        days: Vec<String>,
+        #[arg(long)]
+        escalation_email: Option<String>,
+    },
+    /// Create a person; prints them as JSON.
+    CreateUser {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        organization_id: String,
+        #[arg(long, env = "AVIP_USER_PASSWORD")]
+        password: String,
+        /// Coordinators: a crèche id (repeat for several).
+        #[arg(long = "creche-id")]
+        creche_ids: Vec<String>,
+    },
+    /// Create an API client; prints its client_id and client_secret (shown once).
+    CreateApiClient {
+        #[arg(long)]
+        organization_id: String,
+        #[arg(long)]
+        label: String,
+    },
+    /// Print an access token for a person (by e-mail) or an API client.
+    Token {
+        #[arg(
+            long,
+            conflicts_with = "client_id",
+            required_unless_present = "client_id"
+        )]
+        email: Option<String>,
+        #[arg(long)]
+        client_id: Option<String>,
+    },
+}
+
+/// Runs one admin command; what it prints goes to standard output.
+pub fn run(settings: &Settings, command: AdminCommand) -> anyhow::Result<()> {
+    let mut conn = avip_db::connect(&settings.database_url)?;
+    avip_db::migrations::run_pending(&mut conn)
+        .map_err(|e| anyhow::anyhow!("cannot apply migrations: {e}"))?;
+    let now = Utc::now();
+    let out = match command {
+        AdminCommand::Bootstrap {
+            email,
+            password,
+            name,
+        } => return bootstrap(&mut conn, email, password, name),
+        AdminCommand::CreateOrganization {
+            kind,
+            name,
+            departement,
+        } => {
+            let kind = kind
+                .parse::<OrganizationKind>()
+                .map_err(|e| anyhow::anyhow!("--kind: {e}"))?;
+            let new = explain(
+                CreateOrganization {
+                    kind,
+                    name,
+                    departement,
+                }
+                .into_new(now),
+            )?;
+            serde_json::to_string_pretty(&OrganizationBody::from(explain(
+                organizations::insert(&mut conn, &new).map_err(ApiError::from),
+            )?))?
+        }
+        AdminCommand::CreateCreche {
+            operator_id,
+            name,
+            address,
+            postal_code,
+            commune,
+            avip_places,
+            opens,
+            closes,
+            days,
+            escalation_email,
+        } => {
+            let days = days
+                .iter()
+                .map(|d| {
+                    serde_json::from_value::<Weekday>(serde_json::Value::String(
+                        d.trim().to_owned(),
+                    ))
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|_| anyhow::anyhow!("--days: use mon,tue,wed,thu,fri,sat,sun"))?;
+            let body = CreateCreche {
+                operator_id,
+                name,
+                address,
+                postal_code,
+                commune,
+                avip_places,
+                opening_hours: OpeningHours {
+                    opens,
+                    closes,
+                    days,
+                },
+                escalation_email,
+                coordinator_ids: Vec::new(),
+            };
+            serde_json::to_string_pretty(&CrecheBody::from(explain(create_creche(
+                &mut conn, body, now,
+            ))?))?
+        }
+        AdminCommand::CreateUser {
+            email,
+            name,
+            role,
+            organization_id,
+            password,
+            creche_ids,
+        } => {
+            let role = role
+                .parse::<Role>()
+                .map_err(|e| anyhow::anyhow!("--role: {e}"))?;
+            let body = CreateUser {
+                email,
+                name,
+                role,
+                organization_id,
+                password,
+                creche_ids,
+            };
+            let (user, creches) = explain(create_user(&mut conn, body, now))?;
+            serde_json::to_string_pretty(&UserBody::new(user, creches))?
+        }
+        AdminCommand::CreateApiClient {
+            organization_id,
+            label,
+        } => serde_json::to_string_pretty(&explain(create_client(
+            &mut conn,
+            CreateApiClient {
+                organization_id,
+                label,
+            },
+            now,
+        ))?)?,
+        AdminCommand::Token { email, client_id } => {
+            if settings.jwt_secret_generated {
+                anyhow::bail!(
+                    "set AVIP_JWT_SECRET (the one the service uses), or the token will not be accepted"
+                );
+            }
+            let principal = match (email, client_id) {
+                (Some(email), _) => {
+                    let user = users::find_by_email(&mut conn, &email)?
+                        .ok_or_else(|| anyhow::anyhow!("no user with this e-mail"))?;
+                    crate::auth::principal::load(&mut conn, Subject::User(user.id))?
+                }
+                (None, Some(client_id)) => {
+                    let client = avip_db::api_clients::find_by_client_id(&mut conn, &client_id)?
+                        .ok_or_else(|| anyhow::anyhow!("no API client with this client_id"))?;
+                    crate::auth::principal::load(&mut conn, Subject::Client(client.id))?
+                }
+                (None, None) => anyhow::bail!("give --email or --client-id"),
+            }
+            .ok_or_else(|| anyhow::anyhow!("this identity is disabled"))?;
+            let keys = TokenKeys::from_settings(settings)?;
+            keys.issue(
+                principal.subject.to_claim(),
+                principal.organization_id.to_string(),
+                principal.role.to_string(),
+                now,
+            )?
+        }
+    };
+    println!("{out}");
+    Ok(())
+}
+
+fn bootstrap(
+    conn: &mut DbConnection,
+    email: String,
+    password: String,
+    name: String,
+) -> anyhow::Result<()> {
+    if users::any_with_role(conn, Role::Admin)? {
+        println!("an administrator already exists: nothing was changed");
+        return Ok(());
+    }
+    let now = Utc::now();
+    let org = match organizations::first_of_kind(conn, OrganizationKind::Admin)? {
+        Some(org) => org,
+        None => {
+            let at = to_db_time(now);
+            organizations::insert(
+                conn,
+                &NewOrganization {
+                    id: avip_db::model::OrganizationId::generate(),
+                    kind: OrganizationKind::Admin,
+                    name: "Administration AVIP".into(),
+                    departement: "00".into(),
+                    created_at: at,
+                    updated_at: at,
+                },
+            )?
+        }
+    };
+    let body = CreateUser {
+        email,
+        name,
+        role: Role::Admin,
+        organization_id: org.id.to_string(),
+        password,
+        creche_ids: Vec::new(),
+    };
+    let (user, _) = explain(create_user(conn, body, now))?;
+    println!(
+        "created the administrator {} ({}) in organisation {}",
+        user.email, user.id, org.id
+    );
+    Ok(())
+}
+
+/// An API error as an operator reads it: the reason and each invalid field.
+fn explain<T>(result: Result<T, ApiError>) -> anyhow::Result<T> {
+    result.map_err(|e| {
+        let detail = match &e {
+            ApiError::Unexpected(inner) => format!("{inner:#}"),
+            other => {
+                let body = actix_web::ResponseError::error_response(other);
+                let bytes = actix_web::body::MessageBody::try_into_bytes(body.into_body())
+                    .unwrap_or_default();
+                let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+                let mut text = value["detail"].as_str().unwrap_or("refused").to_owned();
+                for err in value["errors"].as_array().into_iter().flatten() {
+                    text.push_str(&format!(
+                        "\n  {}: {}",
+                        err["field"].as_str().unwrap_or(""),
+                        err["message"].as_str().unwrap_or("")
+                    ));
+                }
+                text
+            }
+        };
+        anyhow::anyhow!(detail)
+    })
+}

@@ -1,0 +1,10 @@
+//! Who is calling: password and secret hashing, signed access tokens, the
+//! sign-in throttle and the extractor that authenticates every request.
+
+pub mod password;
+pub mod principal;
+pub mod throttle;
+pub mod tokens;
+
+pub use principal::{Principal, Subject};
+pub use tokens::TokenKeys;

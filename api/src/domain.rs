@@ -1,0 +1,160 @@
+//! Parsing of the values clients send into types that cannot hold invalid
+//! data. Each parser collects every problem, naming the field.
+
+use crate::error::FieldError;
+
+/// Collects field errors while a request is parsed.
+#[derive(Default, Debug)]
+pub struct Problems(pub Vec<FieldError>);
+
+impl Problems {
+    pub fn push(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.0.push(FieldError::new(field, message));
+    }
+
+    /// Keeps `Ok` values, records the message of `Err` ones under `field`.
+    pub fn check<T>(&mut self, field: &str, result: Result<T, String>) -> Option<T> {
+        match result {
+            Ok(v) => Some(v),
+            Err(message) => {
+                self.push(field, message);
+                None
+            }
+        }
+    }
+
+    pub fn into_result(self) -> Result<(), crate::error::ApiError> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(crate::error::ApiError::validation(self.0))
+        }
+    }
+}
+
+/// A name or label: trimmed, 1 to `max` characters, no control characters.
+pub fn text(value: &str, max: usize) -> Result<String, String> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err("must not be empty".into());
+    }
+    if value.chars().count() > max {
+        return Err(format!("must be at most {max} characters"));
+    }
+    if value.chars().any(char::is_control) {
+        return Err("must not contain control characters".into());
+    }
+    Ok(value.to_owned())
+}
+
+/// A French département code: `01`–`95` (not `20`), `2A`, `2B`, `971`–`976`.
+pub fn departement(value: &str) -> Result<String, String> {
+    let value = value.trim().to_ascii_uppercase();
+    let ok = match value.as_str() {
+        "2A" | "2B" => true,
+        v if v.len() == 2 => v
+            .parse::<u8>()
+            .is_ok_and(|n| (1..=95).contains(&n) && n != 20),
+        v if v.len() == 3 => v.parse::<u16>().is_ok_and(|n| (971..=976).contains(&n)),
+        _ => false,
+    };
+    if ok {
+        Ok(value)
+    } else {
+        Err("is not a French département code (e.g. 83, 2A, 974)".into())
+    }
+}
+
+/// A French postal code: five digits.
+pub fn postal_code(value: &str) -> Result<String, String> {
+    let value = value.trim();
+    if value.len() == 5 && value.bytes().all(|b| b.is_ascii_digit()) && !value.starts_with("00") {
+        Ok(value.to_owned())
+    } else {
+        Err("is not a French postal code (five digits)".into())
+    }
+}
+
+/// An e-mail address, stored lower-case.
+pub fn email(value: &str) -> Result<String, String> {
+    let value = value.trim().to_lowercase();
+    if value.len() <= 254 && email_address::EmailAddress::is_valid(&value) && value.contains('.') {
+        Ok(value)
+    } else {
+        Err("is not an e-mail address".into())
+    }
+}
+
+pub const MIN_PASSWORD_CHARS: usize = 12;
+
+pub fn password(value: &str) -> Result<String, String> {
+    let chars = value.chars().count();
+    if chars < MIN_PASSWORD_CHARS {
+        Err(format!(
+            "must be at least {MIN_PASSWORD_CHARS} characters long"
+        ))
+    } else if value.len() > 1024 {
+        Err("must be at most 1024 bytes long".into())
+    } else {
+        Ok(value.to_owned())
+    }
+}
+
+/// `HH:MM`, 00:00 to 23:59 (24:00 allowed as a closing time).
+pub fn clock_time(value: &str) -> Result<String, String> {
+    let ok = value.len() == 5
+        && value.as_bytes()[2] == b':'
+        && match (value[..2].parse::<u8>(), value[3..].parse::<u8>()) {
+            (Ok(h), Ok(m)) => (h < 24 && m < 60) || (h == 24 && m == 0),
+            _ => false,
+        };
+    if ok {
+        Ok(value.to_owned())
+    } else {
+        Err("is not a time of day written HH:MM".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn departements() {
+        for ok in ["01", "83", "2A", "2b", "95", "971", "976"] {
+            assert!(departement(ok).is_ok(), "{ok}");
+        }
+        for bad in ["00", "20", "96", "977", "8", "830", "AB", ""] {
+            assert!(departement(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn emails_postal_codes_and_times() {
+        assert_eq!(
+            email(" C.Martin@Example.org ").unwrap(),
+            "c.martin@example.org"
+        );
+        for bad in ["", "x", "a@b", "a b@example.org", "@example.org"] {
+            assert!(email(bad).is_err(), "{bad}");
+        }
+        assert!(postal_code("83000").is_ok());
+        for bad in ["8300", "830000", "83 00", "00100", "ABCDE"] {
+            assert!(postal_code(bad).is_err(), "{bad}");
+        }
+        assert!(clock_time("07:00").is_ok() && clock_time("24:00").is_ok());
+        for bad in ["7:00", "24:01", "12:60", "ab:cd", "0700"] {
+            assert!(clock_time(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn texts_and_passwords() {
+        assert_eq!(text("  Les Petits Pas ", 200).unwrap(), "Les Petits Pas");
+        assert!(text("   ", 200).is_err());
+        assert!(text(&"x".repeat(201), 200).is_err());
+        assert!(text("a\u{0}b", 200).is_err());
+        assert!(password("short").is_err());
+        assert!(password("correct horse battery").is_ok());
+    }
+}

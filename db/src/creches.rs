@@ -1,0 +1,192 @@
+//! Crèches, their operator and their coordinators.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::DbConnection;
+use crate::model::{CrecheId, OrganizationId, UserId};
+use crate::page::{Page, PageRequest};
+use crate::schema::{creche_coordinators, creches, organizations};
+
+#[derive(Queryable, Selectable, Identifiable, Clone, Debug)]
+#[diesel(table_name = creches)]
+pub struct Creche {
+    pub id: CrecheId,
+    pub operator_id: OrganizationId,
+    pub name: String,
+    pub address: String,
+    pub postal_code: String,
+    pub commune: String,
+    pub avip_places: i32,
+    /// JSON: `{"opens": "07:00", "closes": "19:30", "days": ["mon", …]}`.
+    pub opening_hours: String,
+    pub escalation_email: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Insertable, Debug)]
+#[diesel(table_name = creches)]
+pub struct NewCreche {
+    pub id: CrecheId,
+    pub operator_id: OrganizationId,
+    pub name: String,
+    pub address: String,
+    pub postal_code: String,
+    pub commune: String,
+    pub avip_places: i32,
+    pub opening_hours: String,
+    pub escalation_email: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(AsChangeset, Debug, Default)]
+#[diesel(table_name = creches)]
+pub struct CrecheChanges {
+    pub name: Option<String>,
+    pub address: Option<String>,
+    pub postal_code: Option<String>,
+    pub commune: Option<String>,
+    pub avip_places: Option<i32>,
+    pub opening_hours: Option<String>,
+    pub escalation_email: Option<Option<String>>,
+    pub updated_at: Option<NaiveDateTime>,
+}
+
+/// A crèche with what access decisions and responses need besides its row.
+#[derive(Clone, Debug)]
+pub struct CrecheView {
+    pub creche: Creche,
+    /// The operator's département.
+    pub departement: String,
+    pub coordinator_ids: Vec<UserId>,
+}
+
+/// Insert the crèche and attach its coordinators (in the caller's transaction).
+pub fn insert(
+    conn: &mut DbConnection,
+    new: &NewCreche,
+    coordinators: &[UserId],
+) -> QueryResult<CrecheView> {
+    diesel::insert_into(creches::table)
+        .values(new)
+        .execute(conn)?;
+    set_coordinators(conn, &new.id, coordinators)?;
+    get(conn, &new.id)
+}
+
+pub fn get(conn: &mut DbConnection, id: &CrecheId) -> QueryResult<CrecheView> {
+    let (creche, departement) = creches::table
+        .inner_join(organizations::table)
+        .filter(creches::id.eq(id))
+        .select((Creche::as_select(), organizations::departement))
+        .first(conn)?;
+    let coordinator_ids = coordinators(conn, id)?;
+    Ok(CrecheView {
+        creche,
+        departement,
+        coordinator_ids,
+    })
+}
+
+pub fn find(conn: &mut DbConnection, id: &CrecheId) -> QueryResult<Option<CrecheView>> {
+    get(conn, id).optional()
+}
+
+/// Crèches in id order; `only` restricts to a set (a coordinator's own).
+pub fn list(
+    conn: &mut DbConnection,
+    only: Option<&[CrecheId]>,
+    page: &PageRequest,
+) -> QueryResult<Page<CrecheView>> {
+    let mut query = creches::table
+        .inner_join(organizations::table)
+        .select((Creche::as_select(), organizations::departement))
+        .order(creches::id)
+        .into_boxed();
+    if let Some(ids) = only {
+        query = query.filter(creches::id.eq_any(ids.to_vec()));
+    }
+    if let Some(after) = &page.after {
+        query = query.filter(creches::id.gt(after.clone()));
+    }
+    let rows: Vec<(Creche, String)> = query.limit(page.limit + 1).load(conn)?;
+    let page = Page::from_rows(rows, page.limit, |(c, _)| c.id.to_string());
+    let mut items = Vec::with_capacity(page.items.len());
+    for (creche, departement) in page.items {
+        let coordinator_ids = coordinators(conn, &creche.id)?;
+        items.push(CrecheView {
+            creche,
+            departement,
+            coordinator_ids,
+        });
+    }
+    Ok(Page {
+        items,
+        next_cursor: page.next_cursor,
+    })
+}
+
+pub fn update(
+    conn: &mut DbConnection,
+    id: &CrecheId,
+    changes: &CrecheChanges,
+) -> QueryResult<CrecheView> {
+    diesel::update(creches::table.find(id))
+        .set(changes)
+        .execute(conn)?;
+    get(conn, id)
+}
+
+pub fn coordinators(conn: &mut DbConnection, id: &CrecheId) -> QueryResult<Vec<UserId>> {
+    creche_coordinators::table
+        .filter(creche_coordinators::creche_id.eq(id))
+        .select(creche_coordinators::user_id)
+        .order(creche_coordinators::user_id)
+        .load(conn)
+}
+
+/// Replaces the crèche's coordinators.
+pub fn set_coordinators(
+    conn: &mut DbConnection,
+    id: &CrecheId,
+    users: &[UserId],
+) -> QueryResult<()> {
+    diesel::delete(creche_coordinators::table.filter(creche_coordinators::creche_id.eq(id)))
+        .execute(conn)?;
+    for user in users {
+        diesel::insert_into(creche_coordinators::table)
+            .values((
+                creche_coordinators::creche_id.eq(id),
+                creche_coordinators::user_id.eq(user),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// The crèches of these ids that the operator runs.
+pub fn of_operator(
+    conn: &mut DbConnection,
+    operator: &OrganizationId,
+    ids: &[CrecheId],
+) -> QueryResult<Vec<CrecheId>> {
+    creches::table
+        .filter(creches::operator_id.eq(operator))
+        .filter(creches::id.eq_any(ids.to_vec()))
+        .select(creches::id)
+        .load(conn)
+}
+
+/// Every crèche the operator runs.
+pub fn ids_of_operator(
+    conn: &mut DbConnection,
+    operator: &OrganizationId,
+) -> QueryResult<Vec<CrecheId>> {
+    creches::table
+        .filter(creches::operator_id.eq(operator))
+        .select(creches::id)
+        .order(creches::id)
+        .load(conn)
+}

@@ -1,0 +1,205 @@
+//! Id newtypes and the closed sets of the domain, stored as text on both
+//! backends.
+
+use diesel::backend::Backend;
+use diesel::deserialize::{self, FromSql};
+use diesel::serialize::{self, Output, ToSql};
+use diesel::sql_types::Text;
+
+/// An id newtype over a UUID v7 in its canonical text form (sortable by
+/// creation time, which cursor pagination relies on).
+macro_rules! id_type {
+    ($($(#[$meta:meta])* $name:ident),* $(,)?) => {$(
+        $(#[$meta])*
+        #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash,
+                 serde::Serialize, serde::Deserialize, diesel::AsExpression, diesel::FromSqlRow)]
+        #[serde(transparent)]
+        #[diesel(sql_type = Text)]
+        pub struct $name(String);
+
+        impl $name {
+            /// A new id: a UUID v7 drawn now.
+            pub fn generate() -> Self {
+                $name(uuid::Uuid::now_v7().to_string())
+            }
+
+            /// Reads an id as a client writes it; `None` unless it is a UUID.
+            pub fn parse(text: &str) -> Option<Self> {
+                uuid::Uuid::parse_str(text.trim()).ok().map(|u| $name(u.to_string()))
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl<DB: Backend> ToSql<Text, DB> for $name
+        where
+            str: ToSql<Text, DB>,
+        {
+            fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, DB>) -> serialize::Result {
+                <str as ToSql<Text, DB>>::to_sql(self.0.as_str(), out)
+            }
+        }
+
+        impl<DB: Backend> FromSql<Text, DB> for $name
+        where
+            String: FromSql<Text, DB>,
+        {
+            fn from_sql(bytes: DB::RawValue<'_>) -> deserialize::Result<Self> {
+                String::from_sql(bytes).map($name)
+            }
+        }
+    )*};
+}
+
+id_type!(OrganizationId, CrecheId, UserId, ApiClientId, ReferralId);
+
+/// A closed set stored as its snake_case name.
+macro_rules! text_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),* $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord,
+                 serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+                 diesel::AsExpression, diesel::FromSqlRow)]
+        #[diesel(sql_type = Text)]
+        pub enum $name {
+            $($(#[$vmeta])* #[serde(rename = $text)] $variant),*
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),*];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),* }
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                match s {
+                    $($text => Ok($name::$variant),)*
+                    other => Err(format!(
+                        "unknown value {other:?}, expected one of: {}",
+                        [$($text),*].join(", ")
+                    )),
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl<DB: Backend> ToSql<Text, DB> for $name
+        where
+            str: ToSql<Text, DB>,
+        {
+            fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, DB>) -> serialize::Result {
+                <str as ToSql<Text, DB>>::to_sql(self.as_str(), out)
+            }
+        }
+
+        impl<DB: Backend> FromSql<Text, DB> for $name
+        where
+            String: FromSql<Text, DB>,
+        {
+            fn from_sql(bytes: DB::RawValue<'_>) -> deserialize::Result<Self> {
+                let text = String::from_sql(bytes)?;
+                text.parse().map_err(|e: String| e.into())
+            }
+        }
+    };
+}
+
+text_enum!(
+    /// What an organisation is (DESIGN §3).
+    OrganizationKind {
+        FranceTravail => "france_travail",
+        ConseilDepartemental => "conseil_departemental",
+        MissionLocale => "mission_locale",
+        Caf => "caf",
+        CrecheOperator => "creche_operator",
+        Admin => "admin",
+    }
+);
+
+text_enum!(
+    /// What a person or an API client may do (DESIGN §6).
+    Role {
+        Prescriber => "prescriber",
+        Coordinator => "coordinator",
+        Caf => "caf",
+        Admin => "admin",
+    }
+);
+
+impl OrganizationKind {
+    pub fn is_prescriber(self) -> bool {
+        matches!(
+            self,
+            Self::FranceTravail | Self::ConseilDepartemental | Self::MissionLocale
+        )
+    }
+
+    /// The one role that members (people and API clients) of such an
+    /// organisation hold.
+    pub fn member_role(self) -> Role {
+        match self {
+            Self::FranceTravail | Self::ConseilDepartemental | Self::MissionLocale => {
+                Role::Prescriber
+            }
+            Self::CrecheOperator => Role::Coordinator,
+            Self::Caf => Role::Caf,
+            Self::Admin => Role::Admin,
+        }
+    }
+}
+
+/// Times are stored as UTC without a zone on both backends, truncated to the
+/// microsecond PostgreSQL keeps so that both return what was written.
+pub fn to_db_time(t: chrono::DateTime<chrono::Utc>) -> chrono::NaiveDateTime {
+    use chrono::{SubsecRound, Timelike};
+    let t = t.naive_utc();
+    t.with_nanosecond(t.nanosecond() / 1000 * 1000)
+        .unwrap_or_else(|| t.trunc_subsecs(0))
+}
+
+pub fn from_db_time(t: chrono::NaiveDateTime) -> chrono::DateTime<chrono::Utc> {
+    t.and_utc()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_canonical_uuids() {
+        let id = OrganizationId::parse("0190F0E4-0000-7000-8000-000000000001").unwrap();
+        assert_eq!(id.as_str(), "0190f0e4-0000-7000-8000-000000000001");
+        assert!(OrganizationId::parse("42").is_none());
+    }
+
+    #[test]
+    fn every_enum_value_round_trips_through_text() {
+        for kind in OrganizationKind::ALL {
+            assert_eq!(kind.as_str().parse::<OrganizationKind>(), Ok(*kind));
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+        }
+        assert!(
+            "pole_emploi"
+                .parse::<OrganizationKind>()
+                .unwrap_err()
+                .contains("france_travail")
+        );
+    }
+}
