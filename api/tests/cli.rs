@@ -165,3 +165,81 @@ fn http_get(port: u16, path: &str) -> String {
         .map(str::to_owned)
         .unwrap_or_default()
 }
+
+#[test]
+fn passwords_and_secrets_never_reach_the_logs() {
+    let dir = temp_dir();
+    let dir = dir.path();
+    let secret = "jwt-secret-that-must-not-be-logged-0123456789";
+    let password = "admin passphrase never logged";
+    let bootstrap = avip(dir)
+        .args([
+            "admin",
+            "bootstrap",
+            "--email",
+            "admin@example.org",
+            "--password",
+            password,
+        ])
+        .env("AVIP_JWT_SECRET", secret)
+        .output()
+        .unwrap();
+    assert!(
+        bootstrap.status.success(),
+        "{}",
+        String::from_utf8_lossy(&bootstrap.stderr)
+    );
+    let mut child = avip(dir)
+        .env("AVIP_BIND", "127.0.0.1:0")
+        .env("AVIP_JWT_SECRET", secret)
+        .env("RUST_LOG", "debug")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    let port: u16 = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .inspect(|l| seen.push(l.clone()))
+        .find_map(|line| {
+            line.split(" port=")
+                .nth(1)
+                .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+        })
+        .expect("the service logs the port it listens on");
+    for attempt in [password, "wrong passphrase never logged"] {
+        let body = format!(
+            "grant_type=password&username=admin%40example.org&password={}",
+            attempt.replace(' ', "+")
+        );
+        http_post_form(port, "/api/v1/auth/token", &body);
+    }
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    child.wait().unwrap();
+    seen.extend(lines.map_while(Result::ok));
+    let logs = seen.join("\n");
+    assert!(
+        logs.contains("/api/v1/auth/token"),
+        "the requests were not logged at all: {logs}"
+    );
+    for needle in [secret, password, "never logged", "passphrase"] {
+        assert!(!logs.contains(needle), "{needle:?} appears in the logs");
+    }
+}
+
+fn http_post_form(port: u16, path: &str, body: &str) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+}

@@ -719,3 +719,56 @@ async fn lists_page_with_a_cursor_without_skipping_or_repeating() {
     unique.dedup();
     assert_eq!(unique, seen);
 }
+
+#[tokio::test]
+async fn with_ed25519_key_files_an_hs256_token_made_from_the_public_key_is_refused() {
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures");
+    let public_key = format!("{fixtures}/test-only-ed25519.pub.pem");
+    let app = avip_tests::spawn_app_with(|env| {
+        env.remove("AVIP_JWT_SECRET");
+        env.insert("AVIP_JWT_ALGORITHM".into(), "EdDSA".into());
+        env.insert(
+            "AVIP_JWT_PRIVATE_KEY_FILE".into(),
+            format!("{fixtures}/test-only-ed25519.pem"),
+        );
+        env.insert("AVIP_JWT_PUBLIC_KEY_FILE".into(), public_key.clone());
+    })
+    .await;
+    let admin = app.bootstrap().await;
+    let header: Value = {
+        use base64::Engine;
+        serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(admin.split('.').next().unwrap())
+                .unwrap(),
+        )
+        .unwrap()
+    };
+    assert_eq!(header["alg"], "EdDSA");
+    app.expect(&admin, "GET", "/api/v1/me", None, 200).await;
+    // The classic confusion: HMAC-sign the claims with the (public) verification key.
+    let claims: Value = {
+        use base64::Engine;
+        serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(admin.split('.').nth(1).unwrap())
+                .unwrap(),
+        )
+        .unwrap()
+    };
+    let pem = std::fs::read(&public_key).unwrap();
+    let forged = sign_hs256(&json!({"alg": "HS256", "typ": "JWT"}), &claims, &pem);
+    assert_eq!(
+        app.call(&forged, "GET", "/api/v1/me", None).await.status(),
+        401
+    );
+    let forged = sign_hs256(
+        &json!({"alg": "HS256", "typ": "JWT"}),
+        &claims,
+        TEST_JWT_SECRET.as_bytes(),
+    );
+    assert_eq!(
+        app.call(&forged, "GET", "/api/v1/me", None).await.status(),
+        401
+    );
+}
