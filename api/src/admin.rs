@@ -2,7 +2,9 @@
 //! the bootstrap of the first administrator. Each command calls the same
 //! functions as the API, so the same rules apply.
 
-use avip_db::model::{OrganizationKind, Role, to_db_time};
+use avip_db::model::{
+    ApiClientId, CrecheId, OrganizationId, OrganizationKind, Role, UserId, to_db_time,
+};
 use avip_db::organizations::{self, NewOrganization};
 use avip_db::{DbConnection, users};
 use chrono::Utc;
@@ -10,10 +12,14 @@ use clap::Subcommand;
 
 use crate::auth::{Subject, TokenKeys};
 use crate::error::ApiError;
-use crate::routes::api_clients::{CreateApiClient, create_client};
-use crate::routes::creches::{CreateCreche, CrecheBody, OpeningHours, Weekday, create_creche};
-use crate::routes::organizations::{CreateOrganization, OrganizationBody};
-use crate::routes::users::{CreateUser, UserBody, create_user};
+use crate::routes::api_clients::{ApiClientBody, CreateApiClient, create_client, disable_client};
+use crate::routes::creches::{
+    CreateCreche, CrecheBody, OpeningHours, UpdateCreche, Weekday, create_creche, update_creche,
+};
+use crate::routes::organizations::{
+    CreateOrganization, OrganizationBody, UpdateOrganization, update_organization,
+};
+use crate::routes::users::{CreateUser, UpdateUser, UserBody, create_user, update_user};
 use crate::settings::Settings;
 
 #[derive(Subcommand, Debug)]
@@ -83,6 +89,63 @@ pub enum AdminCommand {
         #[arg(long)]
         label: String,
     },
+    /// Change an organisation's name or département; prints it as JSON.
+    UpdateOrganization {
+        id: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        departement: Option<String>,
+    },
+    /// Change a crèche; prints it as JSON. Only the options given change.
+    UpdateCreche {
+        id: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        address: Option<String>,
+        #[arg(long)]
+        postal_code: Option<String>,
+        #[arg(long)]
+        commune: Option<String>,
+        #[arg(long)]
+        avip_places: Option<i32>,
+        /// Opening hours as JSON: {"opens":"07:00","closes":"19:30","days":["mon",…]}
+        #[arg(long)]
+        opening_hours: Option<String>,
+        #[arg(long, conflicts_with = "no_escalation_email")]
+        escalation_email: Option<String>,
+        /// Remove the escalation address.
+        #[arg(long)]
+        no_escalation_email: bool,
+        /// Replaces the coordinators: a user id (repeat for several).
+        #[arg(long = "coordinator-id")]
+        coordinator_ids: Option<Vec<String>>,
+        /// Remove every coordinator.
+        #[arg(long, conflicts_with = "coordinator_ids")]
+        no_coordinators: bool,
+    },
+    /// Change a person; prints them as JSON. Only the options given change.
+    UpdateUser {
+        id: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        email: Option<String>,
+        /// A new password (or the AVIP_USER_PASSWORD variable).
+        #[arg(long, env = "AVIP_USER_PASSWORD")]
+        password: Option<String>,
+        /// Re-enable a disabled account.
+        #[arg(long)]
+        enable: bool,
+        /// Coordinators: replaces their crèches (repeat for several).
+        #[arg(long = "creche-id")]
+        creche_ids: Option<Vec<String>>,
+    },
+    /// Disable a person: their tokens stop working at once.
+    DisableUser { id: String },
+    /// Disable an API client: its tokens stop working at once.
+    DisableApiClient { id: String },
     /// Print an access token for a person (by e-mail) or an API client.
     Token {
         #[arg(
@@ -201,6 +264,91 @@ pub fn run(settings: &Settings, command: AdminCommand) -> anyhow::Result<()> {
             },
             now,
         ))?)?,
+        AdminCommand::UpdateOrganization {
+            id,
+            name,
+            departement,
+        } => {
+            let id = parse_id(&id, OrganizationId::parse)?;
+            let body = UpdateOrganization { name, departement };
+            serde_json::to_string_pretty(&OrganizationBody::from(explain(update_organization(
+                &mut conn, &id, body, now,
+            ))?))?
+        }
+        AdminCommand::UpdateCreche {
+            id,
+            name,
+            address,
+            postal_code,
+            commune,
+            avip_places,
+            opening_hours,
+            escalation_email,
+            no_escalation_email,
+            coordinator_ids,
+            no_coordinators,
+        } => {
+            let id = parse_id(&id, CrecheId::parse)?;
+            let opening_hours = opening_hours
+                .map(|raw| serde_json::from_str::<OpeningHours>(&raw))
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("--opening-hours: {e}"))?;
+            let body = UpdateCreche {
+                name,
+                address,
+                postal_code,
+                commune,
+                avip_places,
+                opening_hours,
+                escalation_email: if no_escalation_email {
+                    Some(None)
+                } else {
+                    escalation_email.map(Some)
+                },
+                coordinator_ids: if no_coordinators {
+                    Some(Vec::new())
+                } else {
+                    coordinator_ids
+                },
+            };
+            serde_json::to_string_pretty(&CrecheBody::from(explain(update_creche(
+                &mut conn, &id, body, now,
+            ))?))?
+        }
+        AdminCommand::UpdateUser {
+            id,
+            name,
+            email,
+            password,
+            enable,
+            creche_ids,
+        } => {
+            let id = parse_id(&id, UserId::parse)?;
+            let body = UpdateUser {
+                name,
+                email,
+                password,
+                active: enable.then_some(true),
+                creche_ids,
+            };
+            let (user, creches) = explain(update_user(&mut conn, &id, body, now))?;
+            serde_json::to_string_pretty(&UserBody::new(user, creches))?
+        }
+        AdminCommand::DisableUser { id } => {
+            let id = parse_id(&id, UserId::parse)?;
+            let body = UpdateUser {
+                active: Some(false),
+                ..UpdateUser::default()
+            };
+            let (user, creches) = explain(update_user(&mut conn, &id, body, now))?;
+            serde_json::to_string_pretty(&UserBody::new(user, creches))?
+        }
+        AdminCommand::DisableApiClient { id } => {
+            let id = parse_id(&id, ApiClientId::parse)?;
+            serde_json::to_string_pretty(&ApiClientBody::from(explain(disable_client(
+                &mut conn, &id, now,
+            ))?))?
+        }
         AdminCommand::Token { email, client_id } => {
             if settings.jwt_secret_generated {
                 anyhow::bail!(
@@ -276,6 +424,10 @@ fn bootstrap(
         user.email, user.id, org.id
     );
     Ok(())
+}
+
+fn parse_id<T>(raw: &str, parse: impl Fn(&str) -> Option<T>) -> anyhow::Result<T> {
+    parse(raw).ok_or_else(|| anyhow::anyhow!("{raw:?} is not an id"))
 }
 
 /// An API error as an operator reads it: the reason and each invalid field.

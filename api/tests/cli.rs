@@ -243,3 +243,240 @@ fn http_post_form(port: u16, path: &str, body: &str) {
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
 }
+
+/// Runs `avip admin …` in `dir`; returns stdout, failing with stderr.
+fn admin(dir: &std::path::Path, args: &[&str]) -> String {
+    let out = avip(dir)
+        .arg("admin")
+        .args(args)
+        .env(
+            "AVIP_JWT_SECRET",
+            "cli-test-secret-0123456789abcdef0123456789",
+        )
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "avip admin {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn admin_json(dir: &std::path::Path, args: &[&str]) -> serde_json::Value {
+    let out = admin(dir, args);
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"))
+}
+
+#[test]
+fn an_operator_scripts_every_admin_resource_from_the_command_line() {
+    let dir = temp_dir();
+    let dir = dir.path();
+    admin(
+        dir,
+        &[
+            "bootstrap",
+            "--email",
+            "admin@example.org",
+            "--password",
+            "a long admin passphrase",
+        ],
+    );
+    let ft = admin_json(
+        dir,
+        &[
+            "create-organization",
+            "--kind",
+            "france_travail",
+            "--name",
+            "France Travail Toulon",
+            "--departement",
+            "83",
+        ],
+    );
+    let ft_id = ft["id"].as_str().unwrap();
+    let renamed = admin_json(
+        dir,
+        &[
+            "update-organization",
+            ft_id,
+            "--name",
+            "France Travail Toulon Est",
+        ],
+    );
+    assert_eq!(renamed["name"], "France Travail Toulon Est");
+    assert_eq!(renamed["departement"], "83");
+
+    let operator = admin_json(
+        dir,
+        &[
+            "create-organization",
+            "--kind",
+            "creche_operator",
+            "--name",
+            "Ville de Toulon",
+            "--departement",
+            "83",
+        ],
+    );
+    let operator_id = operator["id"].as_str().unwrap();
+    let creche = admin_json(
+        dir,
+        &[
+            "create-creche",
+            "--operator-id",
+            operator_id,
+            "--name",
+            "Les Petits Pas",
+            "--address",
+            "12 rue Victor Hugo",
+            "--postal-code",
+            "83000",
+            "--commune",
+            "Toulon",
+            "--avip-places",
+            "6",
+        ],
+    );
+    let creche_id = creche["id"].as_str().unwrap();
+    let coordinator = admin_json(
+        dir,
+        &[
+            "create-user",
+            "--email",
+            "c.martin@example.org",
+            "--name",
+            "Claire Martin",
+            "--role",
+            "coordinator",
+            "--organization-id",
+            operator_id,
+            "--password",
+            "a long coordinator passphrase",
+        ],
+    );
+    let coordinator_id = coordinator["id"].as_str().unwrap();
+    let coordinator = admin_json(
+        dir,
+        &[
+            "update-user",
+            coordinator_id,
+            "--creche-id",
+            creche_id,
+            "--name",
+            "Claire Martin-Durand",
+        ],
+    );
+    assert_eq!(coordinator["creche_ids"], serde_json::json!([creche_id]));
+    assert_eq!(coordinator["name"], "Claire Martin-Durand");
+
+    let creche = admin_json(
+        dir,
+        &[
+            "update-creche",
+            creche_id,
+            "--avip-places",
+            "8",
+            "--escalation-email",
+            "direction@example.org",
+            "--opening-hours",
+            r#"{"opens":"06:30","closes":"21:00","days":["mon","tue","wed","thu","fri","sat"]}"#,
+        ],
+    );
+    assert_eq!(creche["avip_places"], 8);
+    assert_eq!(creche["escalation_email"], "direction@example.org");
+    assert_eq!(creche["opening_hours"]["closes"], "21:00");
+    assert_eq!(
+        creche["coordinator_ids"],
+        serde_json::json!([coordinator_id])
+    );
+    let creche = admin_json(dir, &["update-creche", creche_id, "--no-escalation-email"]);
+    assert_eq!(creche["escalation_email"], serde_json::Value::Null);
+    assert_eq!(creche["avip_places"], 8);
+
+    // A token works while the person is active, and is refused once disabled.
+    assert!(admin(dir, &["token", "--email", "c.martin@example.org"]).starts_with("ey"));
+    let disabled = admin_json(dir, &["disable-user", coordinator_id]);
+    assert_eq!(disabled["active"], false);
+    let refused = avip(dir)
+        .args(["admin", "token", "--email", "c.martin@example.org"])
+        .env(
+            "AVIP_JWT_SECRET",
+            "cli-test-secret-0123456789abcdef0123456789",
+        )
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("disabled"));
+    let enabled = admin_json(dir, &["update-user", coordinator_id, "--enable"]);
+    assert_eq!(enabled["active"], true);
+
+    let client = admin_json(
+        dir,
+        &[
+            "create-api-client",
+            "--organization-id",
+            ft_id,
+            "--label",
+            "SI France Travail",
+        ],
+    );
+    assert!(client["client_secret"].as_str().unwrap().len() >= 32);
+    let client_id = client["client_id"].as_str().unwrap();
+    assert!(admin(dir, &["token", "--client-id", client_id]).starts_with("ey"));
+    let disabled = admin_json(dir, &["disable-api-client", client["id"].as_str().unwrap()]);
+    assert_eq!(disabled["active"], false);
+    assert!(disabled.get("client_secret").is_none());
+}
+
+#[test]
+fn admin_commands_name_each_invalid_field_and_exit_non_zero() {
+    let dir = temp_dir();
+    let dir = dir.path();
+    let org = admin_json(
+        dir,
+        &[
+            "create-organization",
+            "--kind",
+            "mission_locale",
+            "--name",
+            "Mission locale Toulon",
+            "--departement",
+            "83",
+        ],
+    );
+    let out = avip(dir)
+        .args([
+            "admin",
+            "update-organization",
+            org["id"].as_str().unwrap(),
+            "--departement",
+            "999",
+            "--name",
+            "",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("departement:"), "{stderr}");
+    assert!(stderr.contains("name:"), "{stderr}");
+
+    let out = avip(dir)
+        .args(["admin", "disable-user", "not-an-id"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not an id"));
+
+    let out = avip(dir)
+        .args([
+            "admin",
+            "disable-api-client",
+            "0193a5b0-7c1e-7d2a-9b1e-3f4a5b6c7d8e",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no such resource"));
+}

@@ -161,10 +161,16 @@ pub async fn disable(
 ) -> Result<web::Json<ApiClientBody>, ApiError> {
     require(&who, Action::Disable, Resource::ApiClients)?;
     let id = path_id(&id, ApiClientId::parse)?;
-    let client = crate::db::run(&pool, move |conn| {
-        api_clients::get(conn, &id)?;
-        api_clients::disable(conn, &id, to_db_time(Utc::now()))
-    })
-    .await?;
+    let client = crate::db::run(&pool, move |conn| disable_client(conn, &id, Utc::now())).await?;
     Ok(web::Json(client.into()))
+}
+
+/// Disables an API client (REST and `avip admin disable-api-client`).
+pub fn disable_client(
+    conn: &mut DbConnection,
+    id: &ApiClientId,
+    now: DateTime<Utc>,
+) -> Result<ApiClient, ApiError> {
+    api_clients::get(conn, id)?;
+    Ok(api_clients::disable(conn, id, to_db_time(now))?)
 }

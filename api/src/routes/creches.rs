@@ -351,6 +351,21 @@ pub async fn update(
     if body.coordinator_ids.is_some() {
         require(&who, Action::Administer, Resource::Creche(Some(&id)))?;
     }
+    let view = crate::db::run(&pool, move |conn| {
+        update_creche(conn, &id, body, Utc::now())
+    })
+    .await?;
+    Ok(web::Json(view.into()))
+}
+
+/// Applies a crèche update (REST and `avip admin update-creche`); the caller
+/// has checked who may change the coordinators.
+pub fn update_creche(
+    conn: &mut DbConnection,
+    id: &CrecheId,
+    body: UpdateCreche,
+    now: DateTime<Utc>,
+) -> Result<CrecheView, ApiError> {
     let mut problems = Problems::default();
     if let Some(hours) = &body.opening_hours {
         hours.check("opening_hours", &mut problems);
@@ -379,26 +394,21 @@ pub async fn update(
                 .check("escalation_email", domain::email(&e))
                 .map(Some),
         },
-        updated_at: Some(to_db_time(Utc::now())),
+        updated_at: Some(to_db_time(now)),
     };
     let coordinators = body
         .coordinator_ids
         .as_deref()
         .map(|ids| parse_user_ids("coordinator_ids", ids, &mut problems));
     problems.into_result()?;
-    let view = crate::db::run(&pool, move |conn| {
-        let current = creches::get(conn, &id)?;
+    let current = creches::get(conn, id)?;
+    if let Some(ids) = &coordinators {
+        check_coordinators(conn, &current.creche.operator_id, ids)?;
+    }
+    Ok(avip_db::transaction(conn, |conn| {
         if let Some(ids) = &coordinators {
-            check_coordinators(conn, &current.creche.operator_id, ids)?;
+            creches::set_coordinators(conn, id, ids)?;
         }
-        avip_db::transaction(conn, |conn| {
-            if let Some(ids) = &coordinators {
-                creches::set_coordinators(conn, &id, ids)?;
-            }
-            creches::update(conn, &id, &changes)
-        })
-        .map_err(ApiError::from)
-    })
-    .await?;
-    Ok(web::Json(view.into()))
+        creches::update(conn, id, &changes)
+    })?)
 }

@@ -3,7 +3,7 @@
 use actix_web::{HttpResponse, get, patch, post, web};
 use avip_db::model::{OrganizationId, OrganizationKind};
 use avip_db::organizations::{self, NewOrganization, Organization, OrganizationChanges};
-use avip_db::{Pool, model::to_db_time};
+use avip_db::{DbConnection, Pool, model::to_db_time};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -169,6 +169,20 @@ pub async fn update(
     require(&who, Action::Update, Resource::Organizations)?;
     let id = path_id(&id, OrganizationId::parse)?;
     let body = body.0;
+    let org = crate::db::run(&pool, move |conn| {
+        update_organization(conn, &id, body, Utc::now())
+    })
+    .await?;
+    Ok(web::Json(org.into()))
+}
+
+/// Applies an organisation update (REST and `avip admin update-organization`).
+pub fn update_organization(
+    conn: &mut DbConnection,
+    id: &OrganizationId,
+    body: UpdateOrganization,
+    now: DateTime<Utc>,
+) -> Result<Organization, ApiError> {
     let mut problems = Problems::default();
     let changes = OrganizationChanges {
         name: body
@@ -177,13 +191,9 @@ pub async fn update(
         departement: body
             .departement
             .and_then(|d| problems.check("departement", domain::departement(&d))),
-        updated_at: Some(to_db_time(Utc::now())),
+        updated_at: Some(to_db_time(now)),
     };
     problems.into_result()?;
-    let org = crate::db::run(&pool, move |conn| {
-        organizations::get(conn, &id)?;
-        organizations::update(conn, &id, &changes)
-    })
-    .await?;
-    Ok(web::Json(org.into()))
+    organizations::get(conn, id)?;
+    Ok(organizations::update(conn, id, &changes)?)
 }

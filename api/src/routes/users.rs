@@ -267,6 +267,21 @@ pub async fn update(
     require(&who, Action::Update, Resource::Users)?;
     let id = path_id(&id, UserId::parse)?;
     let body = body.0;
+    let body = crate::db::run(&pool, move |conn| {
+        let (user, creches) = update_user(conn, &id, body, Utc::now())?;
+        Ok::<_, ApiError>(UserBody::new(user, creches))
+    })
+    .await?;
+    Ok(web::Json(body))
+}
+
+/// Applies a person update (REST and `avip admin update-user`/`disable-user`).
+pub fn update_user(
+    conn: &mut DbConnection,
+    id: &UserId,
+    body: UpdateUser,
+    now: DateTime<Utc>,
+) -> Result<(User, Vec<CrecheId>), ApiError> {
     let mut problems = Problems::default();
     let name = body
         .name
@@ -282,28 +297,24 @@ pub async fn update(
         .as_deref()
         .map(|ids| parse_creche_ids(ids, &mut problems));
     problems.into_result()?;
+    let user = users::get(conn, id)?;
+    if let Some(ids) = &creche_ids {
+        check_creches(conn, user.role, &user.organization_id, ids)?;
+    }
     let password_hash = secret.map(|s| password::hash(&s)).transpose()?;
     let changes = UserChanges {
         name,
         email,
         password_hash,
         active: body.active,
-        updated_at: Some(to_db_time(Utc::now())),
+        updated_at: Some(to_db_time(now)),
     };
-    let body = crate::db::run(&pool, move |conn| {
-        let user = users::get(conn, &id)?;
+    let user = avip_db::transaction(conn, |conn| {
         if let Some(ids) = &creche_ids {
-            check_creches(conn, user.role, &user.organization_id, ids)?;
+            users::set_creches(conn, id, ids)?;
         }
-        let user = avip_db::transaction(conn, |conn| {
-            if let Some(ids) = &creche_ids {
-                users::set_creches(conn, &id, ids)?;
-            }
-            users::update(conn, &id, &changes)
-        })?;
-        let creches = users::creche_ids(conn, &id)?;
-        Ok::<_, ApiError>(UserBody::new(user, creches))
-    })
-    .await?;
-    Ok(web::Json(body))
+        users::update(conn, id, &changes)
+    })?;
+    let creches = users::creche_ids(conn, id)?;
+    Ok((user, creches))
 }
