@@ -6,7 +6,7 @@
 //! but not on this instance (another organisation's), gets 404, so that ids
 //! cannot be probed.
 
-use avip_db::model::{CrecheId, Role};
+use avip_db::model::{CrecheId, OrganizationId, Role};
 
 use crate::auth::Principal;
 use crate::error::{ApiError, Problem};
@@ -21,6 +21,19 @@ pub enum Action {
     /// organisation runs a crèche and who coordinates it.
     Administer,
     Disable,
+    /// A coordinator's work on a referral: transitions, enrollment, exit.
+    Act,
+    /// Withdraw a referral (its prescriber, or the crèche on the family's word).
+    Withdraw,
+    /// Notes and follow-ups on a referral's timeline.
+    Annotate,
+}
+
+/// Whose a referral is: the crèche it is addressed to and its prescriber.
+#[derive(Clone, Copy, Debug)]
+pub struct ReferralOwners<'a> {
+    pub creche_id: &'a CrecheId,
+    pub prescriber: &'a OrganizationId,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -31,6 +44,8 @@ pub enum Resource<'a> {
     ApiClients,
     /// The crèches collection (`id: None`) or one crèche.
     Creche(Option<&'a CrecheId>),
+    /// The referrals collection (`None`) or one referral.
+    Referral(Option<ReferralOwners<'a>>),
     /// Who am I.
     Me,
 }
@@ -49,6 +64,7 @@ pub fn decide(who: &Principal, action: Action, resource: Resource<'_>) -> Result
     let role = who.role;
     match (resource, role) {
         (Me, _) => Ok(()),
+        (Referral(owners), _) => decide_referral(who, action, owners),
         (_, Role::Admin) => Ok(()),
         (Organizations | Users | ApiClients, _) => Err(Denial::Forbidden),
         (Creche(_), Role::Coordinator) => match (action, resource) {
@@ -59,6 +75,36 @@ pub fn decide(who: &Principal, action: Action, resource: Resource<'_>) -> Result
         },
         (Creche(_), Role::Prescriber | Role::Caf) => Err(Denial::Forbidden),
     }
+}
+
+/// DESIGN §6 for referrals: prescribers post, read, withdraw and annotate
+/// their organisation's; coordinators read and act on those addressed to
+/// their crèches; admins read everything; the CAF sees only exports.
+fn decide_referral(
+    who: &Principal,
+    action: Action,
+    owners: Option<ReferralOwners<'_>>,
+) -> Result<(), Denial> {
+    use Action::*;
+    let may = match who.role {
+        Role::Admin => matches!(action, List | Read),
+        Role::Coordinator => matches!(action, List | Read | Act | Withdraw | Annotate),
+        Role::Prescriber => matches!(action, List | Read | Create | Withdraw | Annotate),
+        Role::Caf => false,
+    };
+    if !may {
+        return Err(Denial::Forbidden);
+    }
+    let Some(owners) = owners else {
+        return Ok(());
+    };
+    let visible = match who.role {
+        Role::Admin => true,
+        Role::Coordinator => who.creche_ids.contains(owners.creche_id),
+        Role::Prescriber => owners.prescriber == &who.organization_id,
+        Role::Caf => false,
+    };
+    if visible { Ok(()) } else { Err(Denial::Hidden) }
 }
 
 /// [`decide`], as the error a handler returns.
@@ -125,6 +171,119 @@ mod tests {
             (&caf, List, Creche(None), Err(Forbidden)),
             (&caf, Read, Me, Ok(())),
         ];
+        check(cases);
+    }
+
+    #[test]
+    fn the_referral_matrix() {
+        let own = CrecheId::generate();
+        let other = CrecheId::generate();
+        let admin = who(Role::Admin, &[]);
+        let coordinator = who(Role::Coordinator, &[&own]);
+        let prescriber = who(Role::Prescriber, &[]);
+        let caf = who(Role::Caf, &[]);
+        let foreign_org = OrganizationId::generate();
+        let at_own_by_prescriber = ReferralOwners {
+            creche_id: &own,
+            prescriber: &prescriber.organization_id,
+        };
+        let at_other_by_other = ReferralOwners {
+            creche_id: &other,
+            prescriber: &foreign_org,
+        };
+        use Action::*;
+        use Denial::*;
+        use Resource::*;
+        let cases: &[(&Principal, Action, Resource, Result<(), Denial>)] = &[
+            (&prescriber, Create, Referral(None), Ok(())),
+            (&coordinator, Create, Referral(None), Err(Forbidden)),
+            (&admin, Create, Referral(None), Err(Forbidden)),
+            (&caf, List, Referral(None), Err(Forbidden)),
+            (&admin, List, Referral(None), Ok(())),
+            (&admin, Read, Referral(Some(at_other_by_other)), Ok(())),
+            (
+                &admin,
+                Act,
+                Referral(Some(at_other_by_other)),
+                Err(Forbidden),
+            ),
+            (
+                &prescriber,
+                Read,
+                Referral(Some(at_own_by_prescriber)),
+                Ok(()),
+            ),
+            (
+                &prescriber,
+                Withdraw,
+                Referral(Some(at_own_by_prescriber)),
+                Ok(()),
+            ),
+            (
+                &prescriber,
+                Annotate,
+                Referral(Some(at_own_by_prescriber)),
+                Ok(()),
+            ),
+            (
+                &prescriber,
+                Act,
+                Referral(Some(at_own_by_prescriber)),
+                Err(Forbidden),
+            ),
+            (
+                &prescriber,
+                Read,
+                Referral(Some(at_other_by_other)),
+                Err(Hidden),
+            ),
+            (
+                &prescriber,
+                Withdraw,
+                Referral(Some(at_other_by_other)),
+                Err(Hidden),
+            ),
+            (
+                &coordinator,
+                Read,
+                Referral(Some(at_own_by_prescriber)),
+                Ok(()),
+            ),
+            (
+                &coordinator,
+                Act,
+                Referral(Some(at_own_by_prescriber)),
+                Ok(()),
+            ),
+            (
+                &coordinator,
+                Annotate,
+                Referral(Some(at_own_by_prescriber)),
+                Ok(()),
+            ),
+            (
+                &coordinator,
+                Read,
+                Referral(Some(at_other_by_other)),
+                Err(Hidden),
+            ),
+            (
+                &coordinator,
+                Act,
+                Referral(Some(at_other_by_other)),
+                Err(Hidden),
+            ),
+            (
+                &caf,
+                Read,
+                Referral(Some(at_own_by_prescriber)),
+                Err(Forbidden),
+            ),
+        ];
+        check(cases);
+    }
+
+    fn check(cases: &[(&Principal, Action, Resource, Result<(), Denial>)]) {
         for (who, action, resource, expected) in cases {
             assert_eq!(
                 decide(who, *action, *resource),

@@ -36,6 +36,8 @@ pub struct Problem {
     pub code: &'static str,
     pub detail: String,
     pub errors: Vec<FieldError>,
+    /// Extension members (RFC 9457 §3.2), e.g. `allowed_next_states`.
+    pub members: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Problem {
@@ -44,7 +46,16 @@ impl Problem {
             code,
             detail: detail.into(),
             errors: Vec::new(),
+            members: serde_json::Map::new(),
         }
+    }
+
+    pub fn with_member(mut self, name: &str, value: impl Serialize) -> Problem {
+        self.members.insert(
+            name.to_owned(),
+            serde_json::to_value(value).unwrap_or_default(),
+        );
+        self
     }
 
     pub fn with_errors(mut self, errors: Vec<FieldError>) -> Problem {
@@ -197,6 +208,9 @@ impl ResponseError for ApiError {
             .detail(problem.detail.clone());
         body.set_value("code", &problem.code);
         body.set_value("errors", &problem.errors);
+        for (name, value) in &problem.members {
+            body.set_value(name.as_str(), value);
+        }
         let mut response = HttpResponse::build(status);
         response.insert_header((header::CONTENT_TYPE, PROBLEM_JSON));
         if let ApiError::TooManyRequests { retry_after, .. } = self {
@@ -251,6 +265,15 @@ pub struct ProblemDocument {
     /// Stable machine-readable code, e.g. `not_found`, `validation_failed`.
     pub code: String,
     pub errors: Vec<FieldError>,
+    /// 409 `duplicate_referral`: the active referral for the same child at the same crèche.
+    #[schema(nullable = false)]
+    pub existing_referral_id: Option<String>,
+    /// 409 `invalid_transition`: where the referral stands now.
+    #[schema(nullable = false)]
+    pub current_status: Option<String>,
+    /// 409 `invalid_transition`: the states it may move to from there.
+    #[schema(nullable = false)]
+    pub allowed_next_states: Option<Vec<String>>,
 }
 
 /// Query failures: a missing row is 404, a duplicate 409, a dangling

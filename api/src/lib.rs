@@ -8,6 +8,7 @@ pub mod domain;
 pub mod error;
 pub mod extract;
 pub mod openapi;
+pub mod referral;
 pub mod routes;
 pub mod settings;
 pub mod startup;

@@ -80,7 +80,7 @@ impl Application {
             .with_context(|| format!("cannot listen on {} (AVIP_BIND)", settings.bind))?;
         let port = listener.local_addr()?.port();
         let keys = crate::auth::TokenKeys::from_settings(&settings)?;
-        let server = serve(listener, pool.clone(), keys, options)?;
+        let server = serve(listener, pool.clone(), keys, settings.sla.clone(), options)?;
         tracing::info!(address = %settings.bind, port, database = backend.name(), "AVIP service listening");
         Ok(Application {
             port,
@@ -131,9 +131,11 @@ fn serve(
     listener: TcpListener,
     pool: Pool,
     keys: crate::auth::TokenKeys,
+    policy: avip_sla_engine::Policy,
     options: ServerOptions,
 ) -> anyhow::Result<Server> {
     let pool = web::Data::new(pool);
+    let policy = web::Data::new(policy);
     let keys = web::Data::new(keys);
     let doc = web::Data::new(OpenApiJson(web::Bytes::from(openapi::document_json())));
     let mut server = actix_web::HttpServer::new(move || {
@@ -142,6 +144,7 @@ fn serve(
             .app_data(pool.clone())
             .app_data(doc.clone())
             .app_data(keys.clone())
+            .app_data(policy.clone())
             .app_data(web::PayloadConfig::new(JSON_LIMIT))
             .configure(crate::routes::configure)
             .split_for_parts();

@@ -10,6 +10,7 @@ pub mod model;
 pub mod organizations;
 pub mod page;
 pub mod pool;
+pub mod referrals;
 pub mod schema;
 pub mod throttle;
 pub mod users;
@@ -28,4 +29,36 @@ where
 {
     use diesel::Connection;
     conn.transaction(work)
+}
+
+/// Runs `work` in one transaction that writes: on SQLite it takes the write
+/// lock first (`BEGIN IMMEDIATE`), so that a transaction which reads before
+/// it writes waits for other writers instead of failing with "database is
+/// locked" when it upgrades.
+pub fn write_transaction<T, E>(
+    conn: &mut DbConnection,
+    work: impl FnOnce(&mut DbConnection) -> std::result::Result<T, E>,
+) -> std::result::Result<T, E>
+where
+    E: From<QueryError>,
+{
+    use diesel::Connection;
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    type Manager = <DbConnection as Connection>::TransactionManager;
+    match conn {
+        DbConnection::Pg(_) => conn.transaction(work),
+        DbConnection::Sqlite(inner) => {
+            AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?;
+            match work(conn) {
+                Ok(value) => {
+                    Manager::commit_transaction(conn)?;
+                    Ok(value)
+                }
+                Err(error) => match Manager::rollback_transaction(conn) {
+                    Ok(()) | Err(QueryError::BrokenTransactionManager) => Err(error),
+                    Err(rollback) => Err(rollback.into()),
+                },
+            }
+        }
+    }
 }

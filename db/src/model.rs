@@ -59,7 +59,16 @@ macro_rules! id_type {
     )*};
 }
 
-id_type!(OrganizationId, CrecheId, UserId, ApiClientId, ReferralId);
+id_type!(
+    OrganizationId,
+    CrecheId,
+    UserId,
+    ApiClientId,
+    ReferralId,
+    EventId,
+    FollowUpId,
+    ChildId
+);
 
 /// A closed set stored as its snake_case name.
 macro_rules! text_enum {
@@ -142,6 +151,151 @@ text_enum!(
         Admin => "admin",
     }
 );
+
+text_enum!(
+    /// Where a referral stands (DESIGN §4).
+    ReferralStatus {
+        Received => "received",
+        Contacted => "contacted",
+        Offered => "offered",
+        Waitlisted => "waitlisted",
+        Enrolled => "enrolled",
+        Declined => "declined",
+        Withdrawn => "withdrawn",
+        Exited => "exited",
+    }
+);
+
+text_enum!(
+    /// The parent's situation when referred.
+    ParentSituation {
+        JobSeeker => "job_seeker",
+        Rsa => "rsa",
+        YoungUnder26 => "young_under_26",
+        Training => "training",
+        Other => "other",
+    }
+);
+
+text_enum!(
+    /// The parent's insertion project.
+    ProjectKind {
+        JobSearch => "job_search",
+        Training => "training",
+        JobInterview => "job_interview",
+        BusinessCreation => "business_creation",
+        Other => "other",
+    }
+);
+
+text_enum!(
+    /// The parent's employment status at a follow-up or at exit.
+    EmploymentStatus {
+        JobSearch => "job_search",
+        Training => "training",
+        EmployedFixedTerm => "employed_fixed_term",
+        EmployedPermanent => "employed_permanent",
+        TempWork => "temp_work",
+        BusinessCreation => "business_creation",
+        Other => "other",
+    }
+);
+
+text_enum!(
+    /// Why a crèche declines a referral.
+    DeclineReason {
+        NoPlaceAvailable => "no_place_available",
+        NoPlaceMatchingHours => "no_place_matching_hours",
+        OutsideCatchmentArea => "outside_catchment_area",
+        ChildAgeNotEligible => "child_age_not_eligible",
+        NotEligible => "not_eligible",
+        FamilyUnreachable => "family_unreachable",
+        FamilyRefusedOffer => "family_refused_offer",
+        Other => "other",
+    }
+);
+
+text_enum!(
+    /// Why a prescriber or the family withdraws a referral.
+    WithdrawReason {
+        OtherChildcareFound => "other_childcare_found",
+        FamilyMoved => "family_moved",
+        ProjectAbandoned => "project_abandoned",
+        FamilyNoLongerInterested => "family_no_longer_interested",
+        ReferralError => "referral_error",
+        Other => "other",
+    }
+);
+
+text_enum!(
+    /// Why an enrolled child leaves the AVIP place.
+    ExitReason {
+        Employment => "employment",
+        Training => "training",
+        ContractEnd => "contract_end",
+        ChildEntersSchool => "child_enters_school",
+        FamilyMoved => "family_moved",
+        FamilyChoice => "family_choice",
+        Other => "other",
+    }
+);
+
+text_enum!(
+    /// The lasting childcare solution found at exit.
+    ChildcareSolution {
+        SameCreche => "same_creche",
+        OtherEaje => "other_eaje",
+        AssistanteMaternelle => "assistante_maternelle",
+        RelaisPetiteEnfance => "relais_petite_enfance",
+        None => "none",
+        Other => "other",
+    }
+);
+
+text_enum!(
+    /// Who took part in a follow-up.
+    Participant {
+        Coordinator => "coordinator",
+        Referent => "referent",
+        Parent => "parent",
+        Other => "other",
+    }
+);
+
+text_enum!(
+    /// What a timeline event records.
+    EventKind {
+        Created => "created",
+        Transition => "transition",
+        Note => "note",
+        FollowUp => "follow_up",
+        Enrollment => "enrollment",
+        Renewal => "renewal",
+        EnrollmentAmended => "enrollment_amended",
+        Exit => "exit",
+        SlaWarning => "sla_warning",
+        SlaBreach => "sla_breach",
+        SlaEscalation => "sla_escalation",
+        EmailSent => "email_sent",
+        Exported => "exported",
+    }
+);
+
+text_enum!(
+    /// Who acted: a person, an API client or the service itself.
+    ActorKind {
+        User => "user",
+        ApiClient => "api_client",
+        System => "system",
+    }
+);
+
+impl ReferralStatus {
+    /// Declined, withdrawn and exited referrals are closed for good.
+    pub fn is_closed(self) -> bool {
+        matches!(self, Self::Declined | Self::Withdrawn | Self::Exited)
+    }
+}
 
 impl OrganizationKind {
     pub fn is_prescriber(self) -> bool {

@@ -36,3 +36,50 @@ impl<T> Page<T> {
         }
     }
 }
+
+/// A position in a list ordered by (time, id), written `<micros>.<id>`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TimeCursor {
+    pub at: chrono::NaiveDateTime,
+    pub id: String,
+}
+
+impl TimeCursor {
+    pub fn encode(&self) -> String {
+        format!("{}.{}", self.at.and_utc().timestamp_micros(), self.id)
+    }
+
+    pub fn parse(text: &str) -> Option<TimeCursor> {
+        let (micros, id) = text.split_once('.')?;
+        let at = chrono::DateTime::from_timestamp_micros(micros.parse().ok()?)?.naive_utc();
+        uuid::Uuid::parse_str(id).ok()?;
+        Some(TimeCursor {
+            at,
+            id: id.to_owned(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_cursors_round_trip_and_refuse_garbage() {
+        let cursor = TimeCursor {
+            at: chrono::DateTime::from_timestamp_micros(1_790_000_000_123_456)
+                .unwrap()
+                .naive_utc(),
+            id: "0193a5b0-7c1e-7d2a-9b1e-3f4a5b6c7d8e".into(),
+        };
+        assert_eq!(TimeCursor::parse(&cursor.encode()), Some(cursor));
+        for bad in [
+            "",
+            "x",
+            "12.not-a-uuid",
+            "abc.0193a5b0-7c1e-7d2a-9b1e-3f4a5b6c7d8e",
+        ] {
+            assert_eq!(TimeCursor::parse(bad), None, "{bad}");
+        }
+    }
+}

@@ -102,6 +102,7 @@ diesel::table! {
         sla_stage -> Nullable<Text>,
         sla_policy_version -> Nullable<Integer>,
         anonymised_at -> Nullable<Timestamp>,
+        closing_reason -> Nullable<Text>,
     }
 }
 
@@ -146,6 +147,49 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    referral_child_claims (creche_id, child_key) {
+        creche_id -> Text,
+        child_key -> Text,
+        referral_id -> Text,
+    }
+}
+
+diesel::table! {
+    referral_follow_ups (id) {
+        id -> Text,
+        referral_id -> Text,
+        date -> Date,
+        participants -> Text,
+        employment_status -> Text,
+        next_steps -> Nullable<Text>,
+        next_date -> Nullable<Date>,
+        actor_kind -> Text,
+        actor_id -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    referral_enrollments (referral_id) {
+        referral_id -> Text,
+        start_date -> Date,
+        contract_end_date -> Date,
+        days -> Text,
+        hours_from -> Nullable<Text>,
+        hours_to -> Nullable<Text>,
+        renewals -> Integer,
+        exit_date -> Nullable<Date>,
+        exit_reason -> Nullable<Text>,
+        exit_employment_status -> Nullable<Text>,
+        positive_exit -> Nullable<Bool>,
+        childcare_solution -> Nullable<Text>,
+        exit_note -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(creches -> organizations (operator_id));
 diesel::joinable!(users -> organizations (organization_id));
 diesel::joinable!(creche_coordinators -> creches (creche_id));
@@ -155,6 +199,9 @@ diesel::joinable!(referrals -> creches (creche_id));
 diesel::joinable!(referral_families -> referrals (referral_id));
 diesel::joinable!(referral_children -> referrals (referral_id));
 diesel::joinable!(referral_events -> referrals (referral_id));
+diesel::joinable!(referral_child_claims -> referrals (referral_id));
+diesel::joinable!(referral_follow_ups -> referrals (referral_id));
+diesel::joinable!(referral_enrollments -> referrals (referral_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     organizations,
@@ -168,6 +215,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     referral_children,
     referral_events,
     login_throttle,
+    referral_child_claims,
+    referral_follow_ups,
+    referral_enrollments,
 );
 
 diesel::table! {

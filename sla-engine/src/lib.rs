@@ -2,6 +2,7 @@
 //! arithmetic, sweeps, the notification outbox and mail. It knows nothing of
 //! HTTP.
 
+pub mod clock;
 pub mod policy;
 
 pub use policy::{ClockKind, HolidayZone, Policy, PolicyError};

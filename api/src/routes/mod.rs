@@ -9,6 +9,7 @@ pub mod common;
 pub mod creches;
 pub mod meta;
 pub mod organizations;
+pub mod referrals;
 pub mod users;
 
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -33,6 +34,17 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(users::update)
             .service(api_clients::list)
             .service(api_clients::create)
-            .service(api_clients::disable),
+            .service(api_clients::disable)
+            .service(referrals::create)
+            .service(referrals::list)
+            .service(referrals::get_one)
+            .service(referrals::transitions)
+            .service(referrals::events)
+            .service(referrals::notes)
+            .service(referrals::follow_ups)
+            .service(referrals::create_follow_up)
+            .service(referrals::create_enrollment)
+            .service(referrals::update_enrollment)
+            .service(referrals::create_exit),
     );
 }

@@ -4,4 +4,5 @@
 mod errors;
 mod identity;
 mod meta;
+mod referrals;
 mod schema;

@@ -88,6 +88,9 @@ fn declared() -> BTreeMap<String, Vec<String>> {
         referral_children,
         referral_events,
         login_throttle,
+        referral_child_claims,
+        referral_follow_ups,
+        referral_enrollments,
     )
 }
 

@@ -1,0 +1,901 @@
+//! The referral's rules as plain functions on plain types: what a valid
+//! intake is, the lifecycle of DESIGN §4, and what each step requires.
+//! Requests are parsed here into values that cannot hold invalid data.
+
+use avip_db::model::{
+    ChildcareSolution, DeclineReason, EmploymentStatus, ExitReason, ParentSituation, Participant,
+    ProjectKind, ReferralStatus, WithdrawReason,
+};
+use chrono::{Datelike, Months, NaiveDate};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+
+use crate::domain::{self, Problems};
+use crate::error::{ApiError, Problem};
+use crate::routes::creches::Weekday;
+
+pub const MAX_CHILDREN: usize = 6;
+const MAX_FREE_TEXT: usize = 2000;
+
+/// A French phone number: ten digits starting with 0 (spaces, dots and
+/// dashes allowed), or +33 / 0033 followed by nine digits; overseas
+/// départements' numbers with their own country codes (+262, +590, +594,
+/// +596, +269) too. Stored as ten digits (`0612345678`) or `+262…`.
+pub fn phone(value: &str) -> Result<String, String> {
+    let compact: String = value
+        .trim()
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '.' | '-' | '(' | ')'))
+        .collect();
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    let national = if let Some(rest) = compact
+        .strip_prefix("+33")
+        .or_else(|| compact.strip_prefix("0033"))
+    {
+        let rest = rest.strip_prefix('0').unwrap_or(rest);
+        (rest.len() == 9 && digits(rest)).then(|| format!("0{rest}"))
+    } else if let Some(rest) = compact.strip_prefix('+') {
+        let overseas = ["262", "590", "594", "596", "269"];
+        overseas
+            .iter()
+            .find(|code| rest.starts_with(*code))
+            .and_then(|code| {
+                let number = &rest[code.len()..];
+                (number.len() == 9 && digits(number)).then(|| format!("+{code}{number}"))
+            })
+    } else {
+        (compact.len() == 10 && digits(&compact) && compact.starts_with('0')).then_some(compact)
+    };
+    match national {
+        Some(n) if !n.starts_with("00") => Ok(n),
+        _ => Err("is not a French phone number (e.g. 06 12 34 56 78 or +33 6 12 34 56 78)".into()),
+    }
+}
+
+/// A France Travail identifier: seven digits and a digit or capital letter.
+pub fn france_travail_id(value: &str) -> Result<String, String> {
+    let value = value.trim().to_ascii_uppercase();
+    let bytes = value.as_bytes();
+    if bytes.len() == 8
+        && bytes[..7].iter().all(u8::is_ascii_digit)
+        && bytes[7].is_ascii_alphanumeric()
+    {
+        Ok(value)
+    } else {
+        Err("is not a France Travail identifier (seven digits and a letter or digit, e.g. 1234567A)".into())
+    }
+}
+
+/// Optional free text: trimmed, empty means absent.
+fn free_text(value: Option<String>, field: &str, problems: &mut Problems) -> Option<String> {
+    let value = value?;
+    if value.trim().is_empty() {
+        return None;
+    }
+    problems.check(field, domain::text(&value, MAX_FREE_TEXT))
+}
+
+/// When a child born on `birth` must enter école maternelle: the September
+/// of the year they turn three.
+pub fn school_entry(birth: NaiveDate) -> Option<NaiveDate> {
+    NaiveDate::from_ymd_opt(birth.year() + 3, 9, 1)
+}
+
+// ----- Intake -----
+
+#[derive(Deserialize, Serialize, ToSchema, Clone, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct ReferentIn {
+    pub name: String,
+    pub email: String,
+    pub phone: Option<String>,
+}
+
+#[derive(Deserialize, Serialize, ToSchema, Clone, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct ParentIn {
+    pub first_name: String,
+    pub last_name: String,
+    /// A phone or an e-mail is required, so that the crèche can answer.
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub postal_code: String,
+    pub commune: String,
+    pub situation: ParentSituation,
+    #[serde(default)]
+    pub single_parent: bool,
+    #[serde(default)]
+    pub qpv_resident: bool,
+    pub france_travail_id: Option<String>,
+}
+
+#[derive(Deserialize, Serialize, ToSchema, Clone, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct ChildIn {
+    pub first_name: String,
+    /// `YYYY-MM-DD`; the child must be younger than the age of school entry
+    /// at the desired start date.
+    pub birth_date: NaiveDate,
+}
+
+#[derive(Deserialize, Serialize, ToSchema, Clone, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct NeedsIn {
+    pub desired_start_date: NaiveDate,
+    /// 1 to 6.
+    pub days_per_week: Option<i32>,
+    #[serde(default)]
+    pub atypical_hours: bool,
+    pub notes: Option<String>,
+}
+
+#[derive(Deserialize, Serialize, ToSchema, Clone, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectIn {
+    pub kind: ProjectKind,
+    pub description: Option<String>,
+}
+
+#[derive(Deserialize, Serialize, ToSchema, Clone, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentIn {
+    /// Must be `true`: without the family's consent nothing is stored.
+    pub given: bool,
+    pub date: NaiveDate,
+}
+
+/// `POST /api/v1/referrals` (DESIGN §7).
+#[derive(Deserialize, Serialize, ToSchema, Clone, Debug)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"creche_id": "0193a5b0-7c1e-7d2a-9b1e-000000000003",
+    "referent": {"name": "Paul Durand", "email": "p.durand@example.org", "phone": "0494000000"},
+    "parent": {"first_name": "Amina", "last_name": "Benali", "phone": "0612345678",
+               "email": "amina.b@example.org", "postal_code": "83000", "commune": "Toulon",
+               "situation": "job_seeker", "single_parent": true, "qpv_resident": false,
+               "france_travail_id": "1234567A"},
+    "children": [{"first_name": "Yanis", "birth_date": "2025-03-14"}],
+    "needs": {"desired_start_date": "2026-12-01", "days_per_week": 4, "atypical_hours": false,
+              "notes": "formation de 9h à 17h"},
+    "insertion_project": {"kind": "training", "description": "CAP petite enfance"},
+    "consent": {"given": true, "date": "2026-11-20"}}))]
+pub struct ReferralRequest {
+    pub creche_id: String,
+    pub referent: ReferentIn,
+    pub parent: ParentIn,
+    pub children: Vec<ChildIn>,
+    pub needs: NeedsIn,
+    pub insertion_project: ProjectIn,
+    pub consent: ConsentIn,
+}
+
+/// A referral as posted, every field checked.
+#[derive(Clone, Debug)]
+pub struct ReferralDraft {
+    pub creche_id: avip_db::model::CrecheId,
+    pub referent_name: String,
+    pub referent_email: String,
+    pub referent_phone: Option<String>,
+    pub parent_first_name: String,
+    pub parent_last_name: String,
+    pub parent_phone: Option<String>,
+    pub parent_email: Option<String>,
+    pub parent_postal_code: String,
+    pub parent_commune: String,
+    pub situation: ParentSituation,
+    pub single_parent: bool,
+    pub qpv_resident: bool,
+    pub france_travail_id: Option<String>,
+    pub children: Vec<(String, NaiveDate)>,
+    pub desired_start_date: NaiveDate,
+    pub days_per_week: Option<i32>,
+    pub atypical_hours: bool,
+    pub needs_notes: Option<String>,
+    pub project_kind: ProjectKind,
+    pub project_description: Option<String>,
+    pub consent_date: NaiveDate,
+    /// SHA-256 of the request as parsed: the same body under the same
+    /// `Idempotency-Key` is recognised, another one refused.
+    pub fingerprint: String,
+}
+
+impl ReferralDraft {
+    /// Checks every field, naming each invalid one; `today` is the date in Paris.
+    pub fn parse(req: ReferralRequest, today: NaiveDate) -> Result<ReferralDraft, ApiError> {
+        let fingerprint = hex(&Sha256::digest(
+            serde_json::to_vec(&req).unwrap_or_default(),
+        ));
+        let mut p = Problems::default();
+        let creche_id = p.check(
+            "creche_id",
+            avip_db::model::CrecheId::parse(&req.creche_id).ok_or_else(|| "is not an id".into()),
+        );
+        let referent_name = p.check("referent.name", domain::text(&req.referent.name, 200));
+        let referent_email = p.check("referent.email", domain::email(&req.referent.email));
+        let referent_phone = req
+            .referent
+            .phone
+            .filter(|v| !v.trim().is_empty())
+            .and_then(|v| p.check("referent.phone", phone(&v)));
+        let parent = req.parent;
+        let parent_first_name = p.check("parent.first_name", domain::text(&parent.first_name, 100));
+        let parent_last_name = p.check("parent.last_name", domain::text(&parent.last_name, 100));
+        let parent_phone = parent
+            .phone
+            .filter(|v| !v.trim().is_empty())
+            .and_then(|v| p.check("parent.phone", phone(&v)));
+        let parent_email = parent
+            .email
+            .filter(|v| !v.trim().is_empty())
+            .and_then(|v| p.check("parent.email", domain::email(&v)));
+        if parent_phone.is_none()
+            && parent_email.is_none()
+            && p.0.iter().all(|e| {
+                !e.field.starts_with("parent.phone") && !e.field.starts_with("parent.email")
+            })
+        {
+            p.push(
+                "parent.phone",
+                "give a phone number or an e-mail, so that the crèche can answer the family",
+            );
+        }
+        let parent_postal_code = p.check(
+            "parent.postal_code",
+            domain::postal_code(&parent.postal_code),
+        );
+        let parent_commune = p.check("parent.commune", domain::text(&parent.commune, 200));
+        let france_travail_id = parent
+            .france_travail_id
+            .filter(|v| !v.trim().is_empty())
+            .and_then(|v| p.check("parent.france_travail_id", france_travail_id(&v)));
+
+        let needs = req.needs;
+        let start = needs.desired_start_date;
+        if start < today - chrono::Duration::days(31) {
+            p.push(
+                "needs.desired_start_date",
+                "is more than a month in the past",
+            );
+        } else if start > today + chrono::Duration::days(2 * 366) {
+            p.push("needs.desired_start_date", "is more than two years ahead");
+        }
+        if let Some(days) = needs.days_per_week
+            && !(1..=6).contains(&days)
+        {
+            p.push("needs.days_per_week", "must be between 1 and 6");
+        }
+        let needs_notes = free_text(needs.notes, "needs.notes", &mut p);
+
+        if req.children.is_empty() {
+            p.push("children", "at least one child is required");
+        } else if req.children.len() > MAX_CHILDREN {
+            p.push(
+                "children",
+                format!("at most {MAX_CHILDREN} children per referral"),
+            );
+        }
+        let mut children = Vec::with_capacity(req.children.len());
+        for (i, child) in req.children.iter().enumerate().take(MAX_CHILDREN) {
+            let name = p.check(
+                &format!("children[{i}].first_name"),
+                domain::text(&child.first_name, 100),
+            );
+            let birth = child.birth_date;
+            let field = format!("children[{i}].birth_date");
+            if birth > today {
+                p.push(&field, "is in the future");
+            } else if school_entry(birth).is_none_or(|entry| start >= entry) {
+                p.push(
+                    &field,
+                    "the child will be of school age (école maternelle) at the desired start date",
+                );
+            } else if let Some(name) = name {
+                children.push((name, birth));
+            }
+        }
+        let project_description = free_text(
+            req.insertion_project.description,
+            "insertion_project.description",
+            &mut p,
+        );
+        if !req.consent.given {
+            p.push(
+                "consent.given",
+                "the family's consent to the data sharing is required",
+            );
+        }
+        if req.consent.date > today {
+            p.push("consent.date", "is in the future");
+        } else if req.consent.date < today - chrono::Duration::days(366) {
+            p.push("consent.date", "is more than a year old");
+        }
+        p.into_result()?;
+        let missing = || ApiError::Unexpected(anyhow::anyhow!("a checked field is missing"));
+        Ok(ReferralDraft {
+            creche_id: creche_id.ok_or_else(missing)?,
+            referent_name: referent_name.ok_or_else(missing)?,
+            referent_email: referent_email.ok_or_else(missing)?,
+            referent_phone,
+            parent_first_name: parent_first_name.ok_or_else(missing)?,
+            parent_last_name: parent_last_name.ok_or_else(missing)?,
+            parent_phone,
+            parent_email,
+            parent_postal_code: parent_postal_code.ok_or_else(missing)?,
+            parent_commune: parent_commune.ok_or_else(missing)?,
+            situation: parent.situation,
+            single_parent: parent.single_parent,
+            qpv_resident: parent.qpv_resident,
+            france_travail_id,
+            children,
+            desired_start_date: start,
+            days_per_week: needs.days_per_week,
+            atypical_hours: needs.atypical_hours,
+            needs_notes,
+            project_kind: req.insertion_project.kind,
+            project_description,
+            consent_date: req.consent.date,
+            fingerprint,
+        })
+    }
+
+    /// One digest per child (first name, birth date, parent's last name,
+    /// normalised), so that the same child cannot hold two active referrals
+    /// at one crèche. The digest, not the names, is what the claim stores.
+    pub fn child_keys(&self) -> Vec<String> {
+        let normal = |s: &str| {
+            s.split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .to_lowercase()
+        };
+        self.children
+            .iter()
+            .map(|(name, birth)| {
+                let text = format!(
+                    "avip-child-v1|{}|{birth}|{}",
+                    normal(name),
+                    normal(&self.parent_last_name)
+                );
+                hex(&Sha256::digest(text.as_bytes()))
+            })
+            .collect()
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// An `Idempotency-Key` header: 1 to 255 visible ASCII characters.
+pub fn idempotency_key(value: &str) -> Result<String, String> {
+    if !value.is_empty() && value.len() <= 255 && value.bytes().all(|b| b.is_ascii_graphic()) {
+        Ok(value.to_owned())
+    } else {
+        Err("must be 1 to 255 visible ASCII characters".into())
+    }
+}
+
+// ----- Lifecycle -----
+
+/// DESIGN §4: where a referral may go next from `from`.
+pub fn allowed_next(from: ReferralStatus) -> &'static [ReferralStatus] {
+    use ReferralStatus::*;
+    match from {
+        Received => &[Contacted, Offered, Waitlisted, Declined, Withdrawn],
+        Contacted => &[Offered, Waitlisted, Declined, Withdrawn],
+        Waitlisted => &[Offered, Declined, Withdrawn],
+        Offered => &[Enrolled, Declined, Withdrawn],
+        Enrolled => &[Exited],
+        Declined | Withdrawn | Exited => &[],
+    }
+}
+
+/// How a move is asked for: most through `/transitions`; `enrolled` only
+/// through the enrollment endpoint and `exited` only through the exit one,
+/// because they carry a contract or an outcome.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Via {
+    Transitions,
+    Enrollment,
+    Exit,
+}
+
+/// What a permitted move implies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Move {
+    pub from: ReferralStatus,
+    pub to: ReferralStatus,
+    /// The first move out of `received` (except `withdrawn`) answers the family.
+    pub first_response: bool,
+}
+
+/// The 409 of a move the lifecycle does not allow, listing the allowed next states.
+pub fn invalid_transition(from: ReferralStatus, to: ReferralStatus, detail: String) -> ApiError {
+    let allowed: Vec<&str> = allowed_next(from).iter().map(|s| s.as_str()).collect();
+    ApiError::Conflict(
+        Problem::new("invalid_transition", detail)
+            .with_member("current_status", from.as_str())
+            .with_member("requested_status", to.as_str())
+            .with_member("allowed_next_states", allowed),
+    )
+}
+
+pub fn plan_move(from: ReferralStatus, to: ReferralStatus, via: Via) -> Result<Move, ApiError> {
+    if !allowed_next(from).contains(&to) {
+        let detail = if from.is_closed() {
+            format!("the referral is {from}: it is closed")
+        } else {
+            format!("a referral that is {from} cannot become {to}")
+        };
+        return Err(invalid_transition(from, to, detail));
+    }
+    let expected = match to {
+        ReferralStatus::Enrolled => Via::Enrollment,
+        ReferralStatus::Exited => Via::Exit,
+        _ => Via::Transitions,
+    };
+    if via != expected {
+        let endpoint = match expected {
+            Via::Enrollment => "POST /api/v1/referrals/{id}/enrollment",
+            Via::Exit => "POST /api/v1/referrals/{id}/exit",
+            Via::Transitions => "POST /api/v1/referrals/{id}/transitions",
+        };
+        return Err(invalid_transition(
+            from,
+            to,
+            format!("to become {to}, use {endpoint}"),
+        ));
+    }
+    Ok(Move {
+        from,
+        to,
+        first_response: from == ReferralStatus::Received && to != ReferralStatus::Withdrawn,
+    })
+}
+
+/// `POST /api/v1/referrals/{id}/transitions`.
+#[derive(Deserialize, ToSchema, Debug)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"to": "declined", "reason": "no_place_matching_hours",
+    "note": "horaires de formation incompatibles avec l'ouverture"}))]
+pub struct TransitionRequest {
+    pub to: ReferralStatus,
+    /// Required for `declined` (a decline reason) and `withdrawn` (a withdraw
+    /// reason); refused otherwise.
+    pub reason: Option<String>,
+    /// Free text; required when the reason is `other`.
+    pub note: Option<String>,
+}
+
+/// A transition request, checked.
+#[derive(Clone, Debug)]
+pub struct TransitionDraft {
+    pub to: ReferralStatus,
+    pub reason: Option<String>,
+    pub note: Option<String>,
+}
+
+impl TransitionDraft {
+    pub fn parse(req: TransitionRequest) -> Result<TransitionDraft, ApiError> {
+        let mut p = Problems::default();
+        let note = free_text(req.note, "note", &mut p);
+        let reason = match (req.to, req.reason.as_deref().map(str::trim)) {
+            (ReferralStatus::Declined, Some(r)) => p
+                .check("reason", r.parse::<DeclineReason>())
+                .map(|r| r.as_str().to_owned()),
+            (ReferralStatus::Withdrawn, Some(r)) => p
+                .check("reason", r.parse::<WithdrawReason>())
+                .map(|r| r.as_str().to_owned()),
+            (ReferralStatus::Declined | ReferralStatus::Withdrawn, None) => {
+                p.push(
+                    "reason",
+                    format!("is required to make a referral {}", req.to),
+                );
+                None
+            }
+            (_, Some(_)) => {
+                p.push("reason", "is only for declined or withdrawn");
+                None
+            }
+            (_, None) => None,
+        };
+        if reason.as_deref() == Some("other") && note.is_none() {
+            p.push("note", "explain the reason when it is \"other\"");
+        }
+        p.into_result()?;
+        Ok(TransitionDraft {
+            to: req.to,
+            reason,
+            note,
+        })
+    }
+}
+
+// ----- Enrollment and exit -----
+
+#[derive(Deserialize, Serialize, ToSchema, Clone, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct HoursIn {
+    /// `HH:MM`
+    pub from: String,
+    /// `HH:MM`, after `from`
+    pub to: String,
+}
+
+/// `POST /api/v1/referrals/{id}/enrollment`.
+#[derive(Deserialize, ToSchema, Debug)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"start_date": "2026-12-01", "contract_end_date": "2027-05-31",
+    "days": ["mon","tue","thu","fri"], "hours": {"from": "08:30", "to": "17:30"}}))]
+pub struct EnrollmentRequest {
+    pub start_date: NaiveDate,
+    /// Default: six months after the start (the day before).
+    pub contract_end_date: Option<NaiveDate>,
+    pub days: Vec<Weekday>,
+    pub hours: Option<HoursIn>,
+    pub note: Option<String>,
+}
+
+/// A contract, checked.
+#[derive(Clone, Debug)]
+pub struct Contract {
+    pub start_date: NaiveDate,
+    pub contract_end_date: NaiveDate,
+    pub days: Vec<Weekday>,
+    pub hours: Option<HoursIn>,
+}
+
+pub const CONTRACT_MONTHS: u32 = 6;
+
+/// The default end of a contract starting on `start`: six months, the day before.
+pub fn default_contract_end(start: NaiveDate) -> NaiveDate {
+    start
+        .checked_add_months(Months::new(CONTRACT_MONTHS))
+        .and_then(|d| d.pred_opt())
+        .unwrap_or(start)
+}
+
+fn check_days(days: &[Weekday], p: &mut Problems) {
+    if days.is_empty() {
+        p.push("days", "at least one day is required");
+    }
+    let mut seen = Vec::new();
+    for day in days {
+        if seen.contains(day) {
+            p.push("days", "a day is listed twice");
+            break;
+        }
+        seen.push(*day);
+    }
+}
+
+fn check_hours(hours: &Option<HoursIn>, p: &mut Problems) {
+    if let Some(h) = hours {
+        let from = p.check("hours.from", domain::clock_time(&h.from));
+        let to = p.check("hours.to", domain::clock_time(&h.to));
+        if let (Some(from), Some(to)) = (from, to)
+            && from >= to
+        {
+            p.push("hours.to", "must be after hours.from");
+        }
+    }
+}
+
+impl EnrollmentRequest {
+    pub fn parse(self, today: NaiveDate) -> Result<(Contract, Option<String>), ApiError> {
+        let mut p = Problems::default();
+        let end = self
+            .contract_end_date
+            .unwrap_or_else(|| default_contract_end(self.start_date));
+        if self.start_date < today - chrono::Duration::days(366) {
+            p.push("start_date", "is more than a year in the past");
+        }
+        if end <= self.start_date {
+            p.push("contract_end_date", "must be after start_date");
+        } else if end > self.start_date + chrono::Duration::days(3 * 366) {
+            p.push(
+                "contract_end_date",
+                "is more than three years after start_date",
+            );
+        }
+        check_days(&self.days, &mut p);
+        check_hours(&self.hours, &mut p);
+        let note = free_text(self.note, "note", &mut p);
+        p.into_result()?;
+        Ok((
+            Contract {
+                start_date: self.start_date,
+                contract_end_date: end,
+                days: self.days,
+                hours: self.hours,
+            },
+            note,
+        ))
+    }
+}
+
+/// `PATCH /api/v1/referrals/{id}/enrollment`: renew or amend the contract.
+#[derive(Deserialize, ToSchema, Debug, Default)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"renew": true}))]
+pub struct EnrollmentChange {
+    /// Extend the contract by six months from its current end (unless
+    /// `contract_end_date` says where to).
+    #[serde(default)]
+    pub renew: bool,
+    /// A later end date is a renewal; an earlier one an amendment.
+    pub contract_end_date: Option<NaiveDate>,
+    pub days: Option<Vec<Weekday>>,
+    /// `null` removes the hours.
+    #[serde(default, with = "::serde_with::rust::double_option")]
+    #[schema(value_type = Option<HoursIn>)]
+    pub hours: Option<Option<HoursIn>>,
+    pub note: Option<String>,
+}
+
+/// What a contract change does.
+#[derive(Clone, Debug)]
+pub struct ContractChange {
+    pub contract: Contract,
+    pub renewal: bool,
+    pub note: Option<String>,
+}
+
+impl EnrollmentChange {
+    pub fn apply(self, current: Contract) -> Result<ContractChange, ApiError> {
+        let mut p = Problems::default();
+        let end = match (self.contract_end_date, self.renew) {
+            (Some(end), _) => end,
+            (None, true) => current
+                .contract_end_date
+                .checked_add_months(Months::new(CONTRACT_MONTHS))
+                .unwrap_or(current.contract_end_date),
+            (None, false) => current.contract_end_date,
+        };
+        if end <= current.start_date {
+            p.push("contract_end_date", "must be after the start date");
+        } else if end > current.start_date + chrono::Duration::days(5 * 366) {
+            p.push(
+                "contract_end_date",
+                "is more than five years after the start date",
+            );
+        }
+        if self.renew && end <= current.contract_end_date {
+            p.push(
+                "contract_end_date",
+                "a renewal must end after the current contract",
+            );
+        }
+        if let Some(days) = &self.days {
+            check_days(days, &mut p);
+        }
+        let hours = self.hours.unwrap_or_else(|| current.hours.clone());
+        check_hours(&hours, &mut p);
+        let note = free_text(self.note, "note", &mut p);
+        let days = self.days.unwrap_or_else(|| current.days.clone());
+        let unchanged =
+            end == current.contract_end_date && days == current.days && hours == current.hours;
+        if unchanged && note.is_none() {
+            p.push(
+                "renew",
+                "nothing to change: give renew, contract_end_date, days or hours",
+            );
+        }
+        p.into_result()?;
+        Ok(ContractChange {
+            renewal: end > current.contract_end_date,
+            contract: Contract {
+                start_date: current.start_date,
+                contract_end_date: end,
+                days,
+                hours,
+            },
+            note,
+        })
+    }
+}
+
+/// `POST /api/v1/referrals/{id}/exit`.
+#[derive(Deserialize, ToSchema, Debug)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"date": "2027-05-31", "reason": "employment",
+    "employment_status": "employed_permanent", "positive": true,
+    "childcare_solution": "same_creche", "note": "CDI aide-soignante"}))]
+pub struct ExitRequest {
+    pub date: NaiveDate,
+    pub reason: ExitReason,
+    /// The parent's situation at exit.
+    pub employment_status: EmploymentStatus,
+    /// A positive exit: the parent found work or training.
+    pub positive: bool,
+    /// The lasting childcare solution found.
+    pub childcare_solution: ChildcareSolution,
+    pub note: Option<String>,
+}
+
+impl ExitRequest {
+    /// `start`: the enrollment's start date; an exit cannot precede it.
+    pub fn check(mut self, start: NaiveDate, today: NaiveDate) -> Result<ExitRequest, ApiError> {
+        let mut p = Problems::default();
+        if self.date < start {
+            p.push("date", "is before the enrollment started");
+        } else if self.date > today + chrono::Duration::days(31) {
+            p.push("date", "is more than a month ahead");
+        }
+        self.note = free_text(self.note.take(), "note", &mut p);
+        p.into_result()?;
+        Ok(self)
+    }
+}
+
+// ----- Follow-ups and notes -----
+
+/// `POST /api/v1/referrals/{id}/follow-ups`.
+#[derive(Deserialize, ToSchema, Debug)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"date": "2027-01-15", "participants": ["coordinator", "referent"],
+    "employment_status": "training", "next_steps": "point à mi-formation", "next_date": "2027-03-15"}))]
+pub struct FollowUpRequest {
+    pub date: NaiveDate,
+    pub participants: Vec<Participant>,
+    /// The parent's employment status at that date.
+    pub employment_status: EmploymentStatus,
+    pub next_steps: Option<String>,
+    pub next_date: Option<NaiveDate>,
+}
+
+impl FollowUpRequest {
+    pub fn check(
+        mut self,
+        received: NaiveDate,
+        today: NaiveDate,
+    ) -> Result<FollowUpRequest, ApiError> {
+        let mut p = Problems::default();
+        if self.date > today {
+            p.push("date", "is in the future");
+        } else if self.date < received {
+            p.push("date", "is before the referral was received");
+        }
+        if self.participants.is_empty() {
+            p.push("participants", "at least one participant is required");
+        }
+        self.participants.sort();
+        self.participants.dedup();
+        if let Some(next) = self.next_date
+            && next <= self.date
+        {
+            p.push("next_date", "must be after date");
+        }
+        self.next_steps = free_text(self.next_steps.take(), "next_steps", &mut p);
+        p.into_result()?;
+        Ok(self)
+    }
+}
+
+/// `POST /api/v1/referrals/{id}/notes`.
+#[derive(Deserialize, ToSchema, Debug)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"note": "la maman a trouvé une formation à partir de janvier"}))]
+pub struct NoteRequest {
+    pub note: String,
+}
+
+impl NoteRequest {
+    pub fn parse(self) -> Result<String, ApiError> {
+        let mut p = Problems::default();
+        let note = p.check("note", domain::text(&self.note, MAX_FREE_TEXT));
+        p.into_result()?;
+        note.ok_or_else(|| ApiError::Unexpected(anyhow::anyhow!("a checked note is missing")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ReferralStatus::*;
+
+    #[test]
+    fn phones() {
+        for (raw, stored) in [
+            ("0612345678", "0612345678"),
+            ("06 12 34 56 78", "0612345678"),
+            ("06.12.34.56.78", "0612345678"),
+            ("+33 6 12 34 56 78", "0612345678"),
+            ("+33 (0)6 12 34 56 78", "0612345678"),
+            ("0033612345678", "0612345678"),
+            ("04 94 00 00 00", "0494000000"),
+            ("+262 692 12 34 56", "+262692123456"),
+        ] {
+            assert_eq!(phone(raw).as_deref(), Ok(stored), "{raw}");
+        }
+        for bad in [
+            "",
+            "061234567",
+            "06123456789",
+            "6123456789",
+            "+44 20 7946 0000",
+            "0O12345678",
+            "0012345678",
+        ] {
+            assert!(phone(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn france_travail_ids() {
+        assert_eq!(france_travail_id("1234567a").as_deref(), Ok("1234567A"));
+        assert!(france_travail_id("12345678").is_ok());
+        for bad in ["1234567", "123456789", "A234567B", "1234567-"] {
+            assert!(france_travail_id(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_lifecycle_table() {
+        let all = ReferralStatus::ALL;
+        // Exactly DESIGN §4, and nothing else.
+        let expected: &[(ReferralStatus, &[ReferralStatus])] = &[
+            (
+                Received,
+                &[Contacted, Offered, Waitlisted, Declined, Withdrawn],
+            ),
+            (Contacted, &[Offered, Waitlisted, Declined, Withdrawn]),
+            (Waitlisted, &[Offered, Declined, Withdrawn]),
+            (Offered, &[Enrolled, Declined, Withdrawn]),
+            (Enrolled, &[Exited]),
+            (Declined, &[]),
+            (Withdrawn, &[]),
+            (Exited, &[]),
+        ];
+        for (from, next) in expected {
+            for to in all {
+                let via = match to {
+                    Enrolled => Via::Enrollment,
+                    Exited => Via::Exit,
+                    _ => Via::Transitions,
+                };
+                assert_eq!(
+                    plan_move(*from, *to, via).is_ok(),
+                    next.contains(to),
+                    "{from} → {to}"
+                );
+            }
+        }
+        assert!(plan_move(Offered, Enrolled, Via::Transitions).is_err());
+        assert!(plan_move(Enrolled, Exited, Via::Transitions).is_err());
+    }
+
+    #[test]
+    fn only_the_first_answer_out_of_received_is_a_first_response() {
+        for to in [Contacted, Offered, Waitlisted, Declined] {
+            assert!(
+                plan_move(Received, to, Via::Transitions)
+                    .unwrap()
+                    .first_response
+            );
+        }
+        assert!(
+            !plan_move(Received, Withdrawn, Via::Transitions)
+                .unwrap()
+                .first_response
+        );
+        assert!(
+            !plan_move(Contacted, Offered, Via::Transitions)
+                .unwrap()
+                .first_response
+        );
+    }
+
+    #[test]
+    fn school_entry_is_the_september_of_the_third_year() {
+        let birth = NaiveDate::from_ymd_opt(2024, 12, 31).unwrap();
+        assert_eq!(school_entry(birth), NaiveDate::from_ymd_opt(2027, 9, 1));
+    }
+
+    #[test]
+    fn default_contracts_last_six_months() {
+        let d = |s: &str| s.parse::<NaiveDate>().unwrap();
+        assert_eq!(default_contract_end(d("2026-12-01")), d("2027-05-31"));
+        assert_eq!(default_contract_end(d("2026-08-31")), d("2027-02-27"));
+    }
+}

@@ -1,0 +1,520 @@
+//! Referrals: the facts, the family's personal data, the children, the
+//! timeline, follow-ups and the enrollment. Callers open the transactions.
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+
+use crate::DbConnection;
+use crate::model::{
+    ActorKind, ChildId, ChildcareSolution, CrecheId, EmploymentStatus, EventId, EventKind,
+    ExitReason, FollowUpId, OrganizationId, ParentSituation, ProjectKind, ReferralId,
+    ReferralStatus,
+};
+use crate::page::{Page, PageRequest, TimeCursor};
+use crate::schema::{
+    reference_counters, referral_child_claims, referral_children, referral_enrollments,
+    referral_events, referral_families, referral_follow_ups, referrals,
+};
+
+/// The facts of a referral: what the evaluation keeps after retention.
+#[derive(Queryable, Selectable, Insertable, Identifiable, Clone, Debug)]
+#[diesel(table_name = referrals)]
+pub struct Referral {
+    pub id: ReferralId,
+    pub reference: String,
+    pub prescriber_organization_id: OrganizationId,
+    pub creche_id: CrecheId,
+    /// `user:<id>` or `client:<id>`.
+    pub created_by: String,
+    pub idempotency_key: Option<String>,
+    pub request_fingerprint: Option<String>,
+    pub referent_name: String,
+    pub referent_email: String,
+    pub referent_phone: Option<String>,
+    pub parent_situation: ParentSituation,
+    pub single_parent: bool,
+    pub qpv_resident: bool,
+    pub desired_start_date: Option<NaiveDate>,
+    pub days_per_week: Option<i32>,
+    pub atypical_hours: bool,
+    pub insertion_project_kind: ProjectKind,
+    pub consent_given: bool,
+    pub consent_date: NaiveDate,
+    pub status: ReferralStatus,
+    pub received_at: NaiveDateTime,
+    pub first_response_at: Option<NaiveDateTime>,
+    pub closed_at: Option<NaiveDateTime>,
+    pub updated_at: NaiveDateTime,
+    pub sla_due_at: Option<NaiveDateTime>,
+    pub sla_stage: Option<String>,
+    pub sla_policy_version: Option<i32>,
+    pub anonymised_at: Option<NaiveDateTime>,
+    pub closing_reason: Option<String>,
+}
+
+/// The family's personal data (blanked by the retention job).
+#[derive(Queryable, Selectable, Insertable, Clone, Debug)]
+#[diesel(table_name = referral_families)]
+pub struct Family {
+    pub referral_id: ReferralId,
+    pub parent_first_name: String,
+    pub parent_last_name: String,
+    pub parent_phone: Option<String>,
+    pub parent_email: Option<String>,
+    pub parent_postal_code: String,
+    pub parent_commune: String,
+    pub france_travail_id: Option<String>,
+    pub needs_notes: Option<String>,
+    pub insertion_project_description: Option<String>,
+}
+
+#[derive(Queryable, Selectable, Insertable, Clone, Debug)]
+#[diesel(table_name = referral_children)]
+pub struct Child {
+    pub id: ChildId,
+    pub referral_id: ReferralId,
+    pub position: i32,
+    pub first_name: String,
+    pub birth_date: NaiveDate,
+}
+
+/// One line of the append-only timeline.
+#[derive(Queryable, Selectable, Insertable, Clone, Debug)]
+#[diesel(table_name = referral_events)]
+pub struct Event {
+    pub id: EventId,
+    pub referral_id: ReferralId,
+    pub kind: EventKind,
+    pub occurred_at: NaiveDateTime,
+    pub actor_kind: ActorKind,
+    pub actor_id: Option<String>,
+    pub from_status: Option<ReferralStatus>,
+    pub to_status: Option<ReferralStatus>,
+    pub reason: Option<String>,
+    pub note: Option<String>,
+    /// JSON details of the event (a follow-up, a contract…).
+    pub data: Option<String>,
+}
+
+#[derive(Queryable, Selectable, Insertable, Clone, Debug)]
+#[diesel(table_name = referral_follow_ups)]
+pub struct FollowUp {
+    pub id: FollowUpId,
+    pub referral_id: ReferralId,
+    pub date: NaiveDate,
+    /// JSON array of participants.
+    pub participants: String,
+    pub employment_status: EmploymentStatus,
+    pub next_steps: Option<String>,
+    pub next_date: Option<NaiveDate>,
+    pub actor_kind: ActorKind,
+    pub actor_id: Option<String>,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Queryable, Selectable, Insertable, AsChangeset, Clone, Debug)]
+#[diesel(table_name = referral_enrollments, treat_none_as_null = true)]
+pub struct Enrollment {
+    pub referral_id: ReferralId,
+    pub start_date: NaiveDate,
+    pub contract_end_date: NaiveDate,
+    /// JSON array of weekdays.
+    pub days: String,
+    pub hours_from: Option<String>,
+    pub hours_to: Option<String>,
+    pub renewals: i32,
+    pub exit_date: Option<NaiveDate>,
+    pub exit_reason: Option<ExitReason>,
+    pub exit_employment_status: Option<EmploymentStatus>,
+    pub positive_exit: Option<bool>,
+    pub childcare_solution: Option<ChildcareSolution>,
+    pub exit_note: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// A referral with everything its responses show.
+#[derive(Clone, Debug)]
+pub struct ReferralRecord {
+    pub referral: Referral,
+    pub family: Family,
+    pub children: Vec<Child>,
+    pub enrollment: Option<Enrollment>,
+}
+
+/// Everything one intake writes, in the caller's transaction.
+#[derive(Debug)]
+pub struct NewReferral {
+    pub referral: Referral,
+    pub family: Family,
+    pub children: Vec<Child>,
+    /// One digest per child, claimed at the crèche while the referral is active.
+    pub child_keys: Vec<String>,
+    pub event: Event,
+}
+
+/// Draws the next number of a département's year, without gaps: the counter
+/// moves in the caller's transaction and rolls back with it.
+pub fn next_reference_number(
+    conn: &mut DbConnection,
+    departement: &str,
+    year: i32,
+) -> QueryResult<i32> {
+    use reference_counters as rc;
+    let values = (
+        rc::departement.eq(departement),
+        rc::year.eq(year),
+        rc::last_value.eq(1),
+    );
+    match conn {
+        DbConnection::Pg(c) => diesel::insert_into(rc::table)
+            .values(values)
+            .on_conflict((rc::departement, rc::year))
+            .do_update()
+            .set(rc::last_value.eq(rc::last_value + 1))
+            .returning(rc::last_value)
+            .get_result(c),
+        DbConnection::Sqlite(c) => diesel::insert_into(rc::table)
+            .values(values)
+            .on_conflict((rc::departement, rc::year))
+            .do_update()
+            .set(rc::last_value.eq(rc::last_value + 1))
+            .returning(rc::last_value)
+            .get_result(c),
+    }
+}
+
+/// The referral a prescriber organisation already posted under this key,
+/// with the fingerprint of the request that created it.
+pub fn find_by_idempotency_key(
+    conn: &mut DbConnection,
+    organization: &OrganizationId,
+    key: &str,
+) -> QueryResult<Option<(ReferralId, Option<String>)>> {
+    referrals::table
+        .filter(referrals::prescriber_organization_id.eq(organization))
+        .filter(referrals::idempotency_key.eq(key))
+        .select((referrals::id, referrals::request_fingerprint))
+        .first(conn)
+        .optional()
+}
+
+/// The active referral that already claims one of these children at the crèche.
+pub fn find_claim(
+    conn: &mut DbConnection,
+    creche: &CrecheId,
+    child_keys: &[String],
+) -> QueryResult<Option<ReferralId>> {
+    referral_child_claims::table
+        .filter(referral_child_claims::creche_id.eq(creche))
+        .filter(referral_child_claims::child_key.eq_any(child_keys))
+        .select(referral_child_claims::referral_id)
+        .first(conn)
+        .optional()
+}
+
+/// Frees the children of a closed referral for a new one.
+pub fn release_claims(conn: &mut DbConnection, referral: &ReferralId) -> QueryResult<usize> {
+    diesel::delete(referral_child_claims::table)
+        .filter(referral_child_claims::referral_id.eq(referral))
+        .execute(conn)
+}
+
+pub fn insert(conn: &mut DbConnection, new: &NewReferral) -> QueryResult<()> {
+    diesel::insert_into(referrals::table)
+        .values(&new.referral)
+        .execute(conn)?;
+    diesel::insert_into(referral_families::table)
+        .values(&new.family)
+        .execute(conn)?;
+    for child in &new.children {
+        diesel::insert_into(referral_children::table)
+            .values(child)
+            .execute(conn)?;
+    }
+    for key in &new.child_keys {
+        diesel::insert_into(referral_child_claims::table)
+            .values((
+                referral_child_claims::creche_id.eq(&new.referral.creche_id),
+                referral_child_claims::child_key.eq(key),
+                referral_child_claims::referral_id.eq(&new.referral.id),
+            ))
+            .execute(conn)?;
+    }
+    insert_event(conn, &new.event)
+}
+
+pub fn get_referral(conn: &mut DbConnection, id: &ReferralId) -> QueryResult<Referral> {
+    referrals::table
+        .find(id)
+        .select(Referral::as_select())
+        .first(conn)
+}
+
+pub fn get(conn: &mut DbConnection, id: &ReferralId) -> QueryResult<ReferralRecord> {
+    let referral = get_referral(conn, id)?;
+    Ok(complete(conn, vec![referral])?.remove(0))
+}
+
+/// Adds the family, the children and the enrollment to referral rows.
+fn complete(conn: &mut DbConnection, rows: Vec<Referral>) -> QueryResult<Vec<ReferralRecord>> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<ReferralId> = rows.iter().map(|r| r.id.clone()).collect();
+    let families: Vec<Family> = referral_families::table
+        .filter(referral_families::referral_id.eq_any(&ids))
+        .select(Family::as_select())
+        .load(conn)?;
+    let children: Vec<Child> = referral_children::table
+        .filter(referral_children::referral_id.eq_any(&ids))
+        .order((referral_children::referral_id, referral_children::position))
+        .select(Child::as_select())
+        .load(conn)?;
+    let enrollments: Vec<Enrollment> = referral_enrollments::table
+        .filter(referral_enrollments::referral_id.eq_any(&ids))
+        .select(Enrollment::as_select())
+        .load(conn)?;
+    let mut families: std::collections::HashMap<ReferralId, Family> = families
+        .into_iter()
+        .map(|f| (f.referral_id.clone(), f))
+        .collect();
+    let mut enrollments: std::collections::HashMap<ReferralId, Enrollment> = enrollments
+        .into_iter()
+        .map(|e| (e.referral_id.clone(), e))
+        .collect();
+    let mut by_referral: std::collections::HashMap<ReferralId, Vec<Child>> =
+        std::collections::HashMap::new();
+    for child in children {
+        by_referral
+            .entry(child.referral_id.clone())
+            .or_default()
+            .push(child);
+    }
+    rows.into_iter()
+        .map(|referral| {
+            let family = families
+                .remove(&referral.id)
+                .ok_or(diesel::result::Error::NotFound)?;
+            Ok(ReferralRecord {
+                children: by_referral.remove(&referral.id).unwrap_or_default(),
+                enrollment: enrollments.remove(&referral.id),
+                family,
+                referral,
+            })
+        })
+        .collect()
+}
+
+/// Which referrals a list shows. `None` is no restriction.
+#[derive(Clone, Debug, Default)]
+pub struct ReferralFilter {
+    /// The caller's scope: a coordinator's crèches.
+    pub within_creches: Option<Vec<CrecheId>>,
+    /// The caller's scope: a prescriber's organisation.
+    pub within_prescriber: Option<OrganizationId>,
+    pub statuses: Vec<ReferralStatus>,
+    pub creche_id: Option<CrecheId>,
+    pub prescriber_organization_id: Option<OrganizationId>,
+    pub received_from: Option<NaiveDateTime>,
+    /// Exclusive.
+    pub received_before: Option<NaiveDateTime>,
+    /// Unanswered referrals whose first-response deadline is before this instant.
+    pub overdue_at: Option<NaiveDateTime>,
+    /// Inclusive.
+    pub updated_after: Option<NaiveDateTime>,
+}
+
+/// Referrals in the order they were received (oldest first), after the
+/// cursor: rows that arrive while a client pages come after its cursor, so
+/// nothing is skipped or repeated.
+pub fn list(
+    conn: &mut DbConnection,
+    filter: &ReferralFilter,
+    page: &PageRequest,
+) -> QueryResult<Page<ReferralRecord>> {
+    let mut query = referrals::table
+        .select(Referral::as_select())
+        .order((referrals::received_at, referrals::id))
+        .into_boxed();
+    if let Some(ids) = &filter.within_creches {
+        query = query.filter(referrals::creche_id.eq_any(ids.clone()));
+    }
+    if let Some(org) = &filter.within_prescriber {
+        query = query.filter(referrals::prescriber_organization_id.eq(org.clone()));
+    }
+    if !filter.statuses.is_empty() {
+        query = query.filter(referrals::status.eq_any(filter.statuses.clone()));
+    }
+    if let Some(id) = &filter.creche_id {
+        query = query.filter(referrals::creche_id.eq(id.clone()));
+    }
+    if let Some(id) = &filter.prescriber_organization_id {
+        query = query.filter(referrals::prescriber_organization_id.eq(id.clone()));
+    }
+    if let Some(t) = filter.received_from {
+        query = query.filter(referrals::received_at.ge(t));
+    }
+    if let Some(t) = filter.received_before {
+        query = query.filter(referrals::received_at.lt(t));
+    }
+    if let Some(t) = filter.overdue_at {
+        query = query
+            .filter(referrals::status.eq(ReferralStatus::Received))
+            .filter(referrals::sla_due_at.lt(t));
+    }
+    if let Some(t) = filter.updated_after {
+        query = query.filter(referrals::updated_at.ge(t));
+    }
+    if let Some(after) = page.after.as_deref().and_then(TimeCursor::parse) {
+        query = query.filter(
+            referrals::received_at
+                .gt(after.at)
+                .or(referrals::received_at
+                    .eq(after.at)
+                    .and(referrals::id.gt(after.id))),
+        );
+    }
+    let rows: Vec<Referral> = query.limit(page.limit + 1).load(conn)?;
+    let page = Page::from_rows(rows, page.limit, |r| {
+        TimeCursor {
+            at: r.received_at,
+            id: r.id.to_string(),
+        }
+        .encode()
+    });
+    let next_cursor = page.next_cursor;
+    Ok(Page {
+        items: complete(conn, page.items)?,
+        next_cursor,
+    })
+}
+
+/// A status change, applied only if the referral is still in `from`.
+#[derive(Clone, Debug)]
+pub struct StatusChange {
+    pub from: ReferralStatus,
+    pub to: ReferralStatus,
+    pub at: NaiveDateTime,
+    /// This move is the first response to the family.
+    pub first_response: bool,
+    pub closing_reason: Option<String>,
+}
+
+#[derive(AsChangeset)]
+#[diesel(table_name = referrals)]
+struct StatusChangeset<'a> {
+    status: ReferralStatus,
+    updated_at: NaiveDateTime,
+    first_response_at: Option<NaiveDateTime>,
+    closed_at: Option<NaiveDateTime>,
+    closing_reason: Option<&'a str>,
+}
+
+/// `Ok(false)` when another request moved the referral first: of two
+/// concurrent transitions, exactly one updates the row.
+pub fn change_status(
+    conn: &mut DbConnection,
+    id: &ReferralId,
+    change: &StatusChange,
+) -> QueryResult<bool> {
+    let target = referrals::table
+        .filter(referrals::id.eq(id))
+        .filter(referrals::status.eq(change.from));
+    let updated = diesel::update(target)
+        .set(StatusChangeset {
+            status: change.to,
+            updated_at: change.at,
+            first_response_at: change.first_response.then_some(change.at),
+            closed_at: change.to.is_closed().then_some(change.at),
+            closing_reason: change.closing_reason.as_deref(),
+        })
+        .execute(conn)?;
+    Ok(updated == 1)
+}
+
+/// Marks the referral as changed now (a note, a follow-up…), for pollers.
+pub fn touch(conn: &mut DbConnection, id: &ReferralId, at: NaiveDateTime) -> QueryResult<()> {
+    diesel::update(referrals::table.find(id))
+        .set(referrals::updated_at.eq(at))
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn insert_event(conn: &mut DbConnection, event: &Event) -> QueryResult<()> {
+    diesel::insert_into(referral_events::table)
+        .values(event)
+        .execute(conn)
+        .map(drop)
+}
+
+/// The timeline in the order things happened.
+pub fn events(
+    conn: &mut DbConnection,
+    referral: &ReferralId,
+    page: &PageRequest,
+) -> QueryResult<Page<Event>> {
+    let mut query = referral_events::table
+        .filter(referral_events::referral_id.eq(referral))
+        .select(Event::as_select())
+        .order((referral_events::occurred_at, referral_events::id))
+        .into_boxed();
+    if let Some(after) = page.after.as_deref().and_then(TimeCursor::parse) {
+        query = query.filter(
+            referral_events::occurred_at
+                .gt(after.at)
+                .or(referral_events::occurred_at
+                    .eq(after.at)
+                    .and(referral_events::id.gt(after.id))),
+        );
+    }
+    let rows = query.limit(page.limit + 1).load(conn)?;
+    Ok(Page::from_rows(rows, page.limit, |e: &Event| {
+        TimeCursor {
+            at: e.occurred_at,
+            id: e.id.to_string(),
+        }
+        .encode()
+    }))
+}
+
+pub fn insert_follow_up(conn: &mut DbConnection, follow_up: &FollowUp) -> QueryResult<()> {
+    diesel::insert_into(referral_follow_ups::table)
+        .values(follow_up)
+        .execute(conn)
+        .map(drop)
+}
+
+/// Follow-ups by date.
+pub fn follow_ups(conn: &mut DbConnection, referral: &ReferralId) -> QueryResult<Vec<FollowUp>> {
+    referral_follow_ups::table
+        .filter(referral_follow_ups::referral_id.eq(referral))
+        .order((referral_follow_ups::date, referral_follow_ups::id))
+        .select(FollowUp::as_select())
+        .load(conn)
+}
+
+pub fn insert_enrollment(conn: &mut DbConnection, enrollment: &Enrollment) -> QueryResult<()> {
+    diesel::insert_into(referral_enrollments::table)
+        .values(enrollment)
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn save_enrollment(conn: &mut DbConnection, enrollment: &Enrollment) -> QueryResult<()> {
+    diesel::update(referral_enrollments::table.find(&enrollment.referral_id))
+        .set(enrollment)
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn enrollment(
+    conn: &mut DbConnection,
+    referral: &ReferralId,
+) -> QueryResult<Option<Enrollment>> {
+    referral_enrollments::table
+        .find(referral)
+        .select(Enrollment::as_select())
+        .first(conn)
+        .optional()
+}
