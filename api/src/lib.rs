@@ -4,6 +4,7 @@ pub mod access;
 pub mod admin;
 pub mod auth;
 pub mod db;
+pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod extract;

@@ -30,6 +30,9 @@ enum Command {
         #[command(subcommand)]
         command: Box<avip_api::admin::AdminCommand>,
     },
+    /// Fill an empty database with a demo territory in the Var; prints the
+    /// logins and example curl commands.
+    Demo,
 }
 
 fn main() -> ExitCode {
@@ -57,6 +60,7 @@ fn main() -> ExitCode {
         Command::Serve => serve(settings),
         Command::Migrate => migrate(&settings),
         Command::Admin { command } => avip_api::admin::run(&settings, *command),
+        Command::Demo => avip_api::demo::run(&settings),
         Command::Openapi => unreachable!("handled above"),
     };
     match outcome {

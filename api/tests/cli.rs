@@ -244,15 +244,14 @@ fn http_post_form(port: u16, path: &str, body: &str) {
     stream.read_to_string(&mut response).unwrap();
 }
 
+const CLI_SECRET: &str = "cli-test-secret-0123456789abcdef0123456789";
+
 /// Runs `avip admin …` in `dir`; returns stdout, failing with stderr.
 fn admin(dir: &std::path::Path, args: &[&str]) -> String {
     let out = avip(dir)
         .arg("admin")
         .args(args)
-        .env(
-            "AVIP_JWT_SECRET",
-            "cli-test-secret-0123456789abcdef0123456789",
-        )
+        .env("AVIP_JWT_SECRET", CLI_SECRET)
         .output()
         .unwrap();
     assert!(
@@ -400,10 +399,7 @@ fn an_operator_scripts_every_admin_resource_from_the_command_line() {
     assert_eq!(disabled["active"], false);
     let refused = avip(dir)
         .args(["admin", "token", "--email", "c.martin@example.org"])
-        .env(
-            "AVIP_JWT_SECRET",
-            "cli-test-secret-0123456789abcdef0123456789",
-        )
+        .env("AVIP_JWT_SECRET", CLI_SECRET)
         .output()
         .unwrap();
     assert!(!refused.status.success());
@@ -479,4 +475,153 @@ fn admin_commands_name_each_invalid_field_and_exit_non_zero() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no such resource"));
+}
+
+/// A bare HTTP/1.1 request with a bearer token; returns the whole response.
+fn http_with_token(port: u16, method: &str, path: &str, token: &str, body: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+#[test]
+fn demo_fills_an_empty_database_once_and_no_family_data_reaches_the_logs() {
+    use avip_db::model::ReferralStatus;
+    use avip_db::referrals::{ReferralFilter, list};
+    let dir = temp_dir();
+    let dir = dir.path();
+    let secret = CLI_SECRET;
+    let demo = avip(dir)
+        .arg("demo")
+        .env("RUST_LOG", "debug")
+        .env("AVIP_JWT_SECRET", secret)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&demo.stdout);
+    let mut logs = String::from_utf8_lossy(&demo.stderr).into_owned();
+    assert!(demo.status.success(), "{logs}");
+    assert!(stdout.contains("36 referrals"), "{stdout}");
+    assert!(stdout.contains("coordination@toulon.demo.avip.example"));
+    assert!(stdout.contains("curl -s -d grant_type=password"));
+
+    // Every status is there, some referrals were answered late and some
+    // are still waiting past their deadline.
+    let mut conn = avip_db::connect(&dir.join("avip.db").to_string_lossy()).unwrap();
+    let page = avip_db::page::PageRequest {
+        after: None,
+        limit: 1000,
+    };
+    let all = list(&mut conn, &ReferralFilter::default(), &page)
+        .unwrap()
+        .items;
+    assert_eq!(all.len(), 36);
+    for status in ReferralStatus::ALL {
+        assert!(
+            all.iter().any(|r| r.referral.status == *status),
+            "no demo referral is {status}"
+        );
+    }
+    let late = all.iter().filter(|r| {
+        matches!((r.referral.first_response_at, r.referral.sla_due_at), (Some(a), Some(d)) if a > d)
+    });
+    assert!(late.count() >= 1, "no referral was answered late");
+    let overdue = ReferralFilter {
+        overdue_at: Some(chrono::Utc::now().naive_utc()),
+        ..ReferralFilter::default()
+    };
+    assert!(!list(&mut conn, &overdue, &page).unwrap().items.is_empty());
+
+    let again = avip(dir).arg("demo").output().unwrap();
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already holds data"));
+
+    // The service at debug level, read and moved over HTTP.
+    let token = admin(
+        dir,
+        &["token", "--email", "coordination@toulon.demo.avip.example"],
+    );
+    let token = token.trim();
+    let mut child = KillOnDrop(
+        avip(dir)
+            .env("AVIP_BIND", "127.0.0.1:0")
+            .env("AVIP_JWT_SECRET", secret)
+            .env("RUST_LOG", "debug")
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut lines = BufReader::new(child.0.stderr.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    let port: u16 = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .inspect(|l| seen.push(l.clone()))
+        .find_map(|line| {
+            line.split(" port=")
+                .nth(1)
+                .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+        })
+        .unwrap();
+    let listed = http_with_token(port, "GET", "/api/v1/referrals?status=received", token, "");
+    assert!(listed.starts_with("HTTP/1.1 200"), "{listed}");
+    let id = listed
+        .split("\"id\":\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
+    let moved = http_with_token(
+        port,
+        "POST",
+        &format!("/api/v1/referrals/{id}/transitions"),
+        token,
+        r#"{"to": "contacted", "note": "appel à la famille"}"#,
+    );
+    assert!(moved.starts_with("HTTP/1.1 200"), "{moved}");
+    let refused = http_with_token(
+        port,
+        "POST",
+        "/api/v1/referrals",
+        token,
+        r#"{"creche_id": "x", "parent": {"last_name": "Benali"}}"#,
+    );
+    assert!(refused.starts_with("HTTP/1.1 4"), "{refused}");
+    Command::new("kill")
+        .args(["-TERM", &child.0.id().to_string()])
+        .status()
+        .unwrap();
+    child.0.wait().unwrap();
+    seen.extend(lines.map_while(Result::ok));
+    logs.push_str(&seen.join("\n"));
+    assert!(logs.contains("referral received") && logs.contains("referral moved"));
+    for family in [
+        "Benali",
+        "Cherif",
+        "Amina",
+        "Yasmine",
+        "Yanis",
+        "famille.demo",
+        "0612345",
+        "appel à la",
+    ] {
+        assert!(!logs.contains(family), "{family:?} appears in the logs");
+    }
+}
+
+/// A server process that a failing test does not leave behind.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

@@ -45,8 +45,13 @@ where
     use diesel::Connection;
     use diesel::connection::{AnsiTransactionManager, TransactionManager};
     type Manager = <DbConnection as Connection>::TransactionManager;
+    // Inside a transaction already (which holds the lock): a savepoint.
+    let nested = Manager::transaction_manager_status_mut(conn)
+        .transaction_depth()?
+        .is_some();
     match conn {
         DbConnection::Pg(_) => conn.transaction(work),
+        DbConnection::Sqlite(_) if nested => conn.transaction(work),
         DbConnection::Sqlite(inner) => {
             AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?;
             match work(conn) {

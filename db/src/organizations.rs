@@ -104,3 +104,12 @@ pub fn first_of_kind(
         .first(conn)
         .optional()
 }
+
+/// Whether the database holds any organisation at all (an empty territory).
+pub fn is_empty(conn: &mut DbConnection) -> QueryResult<bool> {
+    let any: Option<OrganizationId> = organizations::table
+        .select(organizations::id)
+        .first(conn)
+        .optional()?;
+    Ok(any.is_none())
+}
