@@ -29,3 +29,48 @@ where
     .await
     .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("database work did not complete: {e}")))?
 }
+
+/// SQLite takes one writer at a time. Writers queue here, first come first
+/// served and without sleeping, instead of in SQLite's busy handler, which polls in
+/// growing sleeps (up to 100 ms) and turned a burst of intakes into
+/// second-long tails. On PostgreSQL it does nothing: rows lock themselves.
+#[derive(Clone, Debug, Default)]
+pub struct WriteGate(Option<std::sync::Arc<parking_lot::FairMutex<()>>>);
+
+impl WriteGate {
+    pub fn for_backend(backend: avip_db::Backend) -> WriteGate {
+        match backend {
+            avip_db::Backend::Sqlite => WriteGate(Some(Default::default())),
+            avip_db::Backend::Postgres => WriteGate(None),
+        }
+    }
+}
+
+/// [`run`] for work that writes: through the [`WriteGate`] first, then a
+/// connection, so that queued writers do not hold connections readers need.
+pub async fn write<T, E>(
+    pool: &Pool,
+    gate: &WriteGate,
+    work: impl FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    E: Send + 'static,
+    ApiError: From<E>,
+{
+    let pool = pool.clone();
+    let gate = gate.clone();
+    web::block(move || {
+        let _turn = gate.0.as_ref().map(|m| m.lock());
+        let mut conn = pool.get().map_err(|e| {
+            tracing::warn!(error = %e, "no database connection available");
+            ApiError::Unavailable(Problem::new(
+                "database_unavailable",
+                "the database is not reachable; try again",
+            ))
+        })?;
+        work(&mut conn).map_err(ApiError::from)
+    })
+    .await
+    .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("database work did not complete: {e}")))?
+}

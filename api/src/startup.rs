@@ -80,7 +80,15 @@ impl Application {
             .with_context(|| format!("cannot listen on {} (AVIP_BIND)", settings.bind))?;
         let port = listener.local_addr()?.port();
         let keys = crate::auth::TokenKeys::from_settings(&settings)?;
-        let server = serve(listener, pool.clone(), keys, settings.sla.clone(), options)?;
+        let gate = crate::db::WriteGate::for_backend(backend);
+        let server = serve(
+            listener,
+            pool.clone(),
+            keys,
+            settings.sla.clone(),
+            gate,
+            options,
+        )?;
         tracing::info!(address = %settings.bind, port, database = backend.name(), "AVIP service listening");
         Ok(Application {
             port,
@@ -132,8 +140,10 @@ fn serve(
     pool: Pool,
     keys: crate::auth::TokenKeys,
     policy: avip_sla_engine::Policy,
+    gate: crate::db::WriteGate,
     options: ServerOptions,
 ) -> anyhow::Result<Server> {
+    let gate = web::Data::new(gate);
     let pool = web::Data::new(pool);
     let policy = web::Data::new(policy);
     let keys = web::Data::new(keys);
@@ -145,6 +155,7 @@ fn serve(
             .app_data(doc.clone())
             .app_data(keys.clone())
             .app_data(policy.clone())
+            .app_data(gate.clone())
             .app_data(web::PayloadConfig::new(JSON_LIMIT))
             .configure(crate::routes::configure)
             .split_for_parts();

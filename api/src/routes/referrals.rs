@@ -829,6 +829,7 @@ pub async fn create(
     req: HttpRequest,
     who: Principal,
     pool: web::Data<Pool>,
+    gate: web::Data<crate::db::WriteGate>,
     policy: web::Data<Policy>,
     body: ApiJson<ReferralRequest>,
 ) -> Result<HttpResponse, ApiError> {
@@ -846,7 +847,7 @@ pub async fn create(
     let draft = ReferralDraft::parse(body.0, paris_date(now))?;
     let policy = policy.into_inner();
     let p = policy.clone();
-    let intake = crate::db::run(&pool, move |conn| {
+    let intake = crate::db::write(&pool, &gate, move |conn| {
         create_referral(conn, &who, &draft, key.as_deref(), &p, now)
     })
     .await?;
@@ -1016,6 +1017,7 @@ pub async fn get_one(
 pub async fn transitions(
     who: Principal,
     pool: web::Data<Pool>,
+    gate: web::Data<crate::db::WriteGate>,
     policy: web::Data<Policy>,
     id: web::Path<String>,
     body: ApiJson<TransitionRequest>,
@@ -1024,8 +1026,10 @@ pub async fn transitions(
     let id = path_id(&id, ReferralId::parse)?;
     let draft = TransitionDraft::parse(body.0)?;
     let now = now();
-    let record =
-        crate::db::run(&pool, move |conn| transition(conn, &who, &id, &draft, now)).await?;
+    let record = crate::db::write(&pool, &gate, move |conn| {
+        transition(conn, &who, &id, &draft, now)
+    })
+    .await?;
     Ok(web::Json(ReferralBody::new(record, &policy, now)))
 }
 
@@ -1077,13 +1081,17 @@ pub async fn events(
 pub async fn notes(
     who: Principal,
     pool: web::Data<Pool>,
+    gate: web::Data<crate::db::WriteGate>,
     id: web::Path<String>,
     body: ApiJson<NoteRequest>,
 ) -> Result<HttpResponse, ApiError> {
     require(&who, Action::Read, Resource::Referral(None))?;
     let id = path_id(&id, ReferralId::parse)?;
     let note = body.0.parse()?;
-    let ev = crate::db::run(&pool, move |conn| add_note(conn, &who, &id, note, now())).await?;
+    let ev = crate::db::write(&pool, &gate, move |conn| {
+        add_note(conn, &who, &id, note, now())
+    })
+    .await?;
     Ok(HttpResponse::Created().json(EventBody::from(ev)))
 }
 
@@ -1123,13 +1131,14 @@ pub async fn follow_ups(
 pub async fn create_follow_up(
     who: Principal,
     pool: web::Data<Pool>,
+    gate: web::Data<crate::db::WriteGate>,
     id: web::Path<String>,
     body: ApiJson<FollowUpRequest>,
 ) -> Result<HttpResponse, ApiError> {
     require(&who, Action::Read, Resource::Referral(None))?;
     let id = path_id(&id, ReferralId::parse)?;
     let request = body.0;
-    let f = crate::db::run(&pool, move |conn| {
+    let f = crate::db::write(&pool, &gate, move |conn| {
         add_follow_up(conn, &who, &id, request, now())
     })
     .await?;
@@ -1149,6 +1158,7 @@ pub async fn create_follow_up(
 pub async fn create_enrollment(
     who: Principal,
     pool: web::Data<Pool>,
+    gate: web::Data<crate::db::WriteGate>,
     policy: web::Data<Policy>,
     id: web::Path<String>,
     body: ApiJson<EnrollmentRequest>,
@@ -1157,7 +1167,7 @@ pub async fn create_enrollment(
     let id = path_id(&id, ReferralId::parse)?;
     let now = now();
     let (contract, note) = body.0.parse(paris_date(now))?;
-    let record = crate::db::run(&pool, move |conn| {
+    let record = crate::db::write(&pool, &gate, move |conn| {
         enroll(conn, &who, &id, &contract, note, now)
     })
     .await?;
@@ -1177,6 +1187,7 @@ pub async fn create_enrollment(
 pub async fn update_enrollment(
     who: Principal,
     pool: web::Data<Pool>,
+    gate: web::Data<crate::db::WriteGate>,
     policy: web::Data<Policy>,
     id: web::Path<String>,
     body: ApiJson<EnrollmentChange>,
@@ -1185,7 +1196,7 @@ pub async fn update_enrollment(
     let id = path_id(&id, ReferralId::parse)?;
     let now = now();
     let change = body.0;
-    let record = crate::db::run(&pool, move |conn| {
+    let record = crate::db::write(&pool, &gate, move |conn| {
         change_enrollment(conn, &who, &id, change, now)
     })
     .await?;
@@ -1206,6 +1217,7 @@ pub async fn update_enrollment(
 pub async fn create_exit(
     who: Principal,
     pool: web::Data<Pool>,
+    gate: web::Data<crate::db::WriteGate>,
     policy: web::Data<Policy>,
     id: web::Path<String>,
     body: ApiJson<ExitRequest>,
@@ -1214,6 +1226,9 @@ pub async fn create_exit(
     let id = path_id(&id, ReferralId::parse)?;
     let now = now();
     let request = body.0;
-    let record = crate::db::run(&pool, move |conn| exit(conn, &who, &id, request, now)).await?;
+    let record = crate::db::write(&pool, &gate, move |conn| {
+        exit(conn, &who, &id, request, now)
+    })
+    .await?;
     Ok(web::Json(ReferralBody::new(record, &policy, now)))
 }

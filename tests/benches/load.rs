@@ -1,0 +1,444 @@
+//! Load measurements for BENCHMARKS.md (not assertions: timings belong here,
+//! not in tests). Run in release mode:
+//!
+//!     cargo bench -p avip-tests --bench load
+//!
+//! Settings through the environment: `BENCH_ROWS` (referrals seeded before
+//! the list is measured, default 1,000,000), `BENCH_SECONDS` (duration of the
+//! intake run, default 10), `BENCH_CONNECTIONS` (default 32). The service
+//! runs in this process on the embedded default (a SQLite file) with one
+//! HTTP worker per core, and the load generator shares those cores.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use avip_api::auth::Subject;
+use avip_api::referral::{ReferralDraft, ReferralRequest};
+use avip_db::model::{
+    ActorKind, ChildId, CrecheId, EventId, EventKind, ParentSituation, ProjectKind, ReferralId,
+    ReferralStatus, to_db_time,
+};
+use avip_db::referrals::{Child, Event, Family, NewReferral, Referral};
+use avip_tests::{TestDatabase, test_env};
+use chrono::{Duration as ChronoDuration, Utc};
+use hdrhistogram::Histogram;
+use serde_json::{Value, json};
+
+const PASSWORD: &str = "a long passphrase";
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.replace('_', "").parse().ok())
+        .unwrap_or(default)
+}
+
+fn report(name: &str, hist: &Histogram<u64>, elapsed: Duration) {
+    let n = hist.len();
+    println!(
+        "{name}: {n} requests in {:.1} s = {:.0}/s; latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        elapsed.as_secs_f64(),
+        n as f64 / elapsed.as_secs_f64(),
+        hist.value_at_quantile(0.50) as f64 / 1000.0,
+        hist.value_at_quantile(0.99) as f64 / 1000.0,
+        hist.max() as f64 / 1000.0,
+    );
+}
+
+fn body(creche: &str, n: usize) -> Value {
+    let today = Utc::now().date_naive();
+    json!({"creche_id": creche,
+        "referent": {"name": "Paul Durand", "email": "p.durand@example.org", "phone": "0494000000"},
+        "parent": {"first_name": "Amina", "last_name": format!("Famille{n}"), "phone": "0612345678",
+                   "email": "amina.b@example.org", "postal_code": "83000", "commune": "Toulon",
+                   "situation": "job_seeker", "single_parent": true, "qpv_resident": false},
+        "children": [{"first_name": "Yanis", "birth_date": (today - ChronoDuration::days(400)).to_string()}],
+        "needs": {"desired_start_date": (today + ChronoDuration::days(10)).to_string(), "days_per_week": 4},
+        "insertion_project": {"kind": "training"},
+        "consent": {"given": true, "date": today.to_string()}})
+}
+
+async fn post(client: &reqwest::Client, url: &str, token: &str, body: &Value) -> Value {
+    let r = client
+        .post(url)
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    r.json().await.unwrap()
+}
+
+/// Rows as intake writes them, straight through diesel, many per transaction.
+fn seed(
+    url: &str,
+    rows: usize,
+    creches: &[CrecheId],
+    prescriber_org: &avip_db::model::OrganizationId,
+) -> Duration {
+    let mut conn = avip_db::connect(url).unwrap();
+    let started = Instant::now();
+    let base = Utc::now() - ChronoDuration::days(400);
+    let statuses = ReferralStatus::ALL;
+    let batch = 2_000;
+    for chunk in 0..rows.div_ceil(batch) {
+        avip_db::write_transaction(&mut conn, |conn| {
+            for n in chunk * batch..((chunk + 1) * batch).min(rows) {
+                let id = ReferralId::generate();
+                let at = to_db_time(base + ChronoDuration::seconds(n as i64 * 30));
+                let referral = Referral {
+                    id: id.clone(),
+                    reference: format!("AVIP-83-BENCH-{n:07}"),
+                    prescriber_organization_id: prescriber_org.clone(),
+                    creche_id: creches[n % creches.len()].clone(),
+                    created_by: "seed".into(),
+                    idempotency_key: None,
+                    request_fingerprint: None,
+                    referent_name: "Paul Durand".into(),
+                    referent_email: "p.durand@example.org".into(),
+                    referent_phone: None,
+                    parent_situation: ParentSituation::JobSeeker,
+                    single_parent: true,
+                    qpv_resident: false,
+                    desired_start_date: Some(at.date()),
+                    days_per_week: Some(4),
+                    atypical_hours: false,
+                    insertion_project_kind: ProjectKind::Training,
+                    consent_given: true,
+                    consent_date: at.date(),
+                    status: statuses[(n / creches.len()) % statuses.len()],
+                    received_at: at,
+                    first_response_at: None,
+                    closed_at: None,
+                    updated_at: at,
+                    sla_due_at: Some(at + ChronoDuration::hours(72)),
+                    sla_stage: None,
+                    sla_policy_version: None,
+                    anonymised_at: None,
+                    closing_reason: None,
+                };
+                let new = NewReferral {
+                    family: Family {
+                        referral_id: id.clone(),
+                        parent_first_name: "Amina".into(),
+                        parent_last_name: format!("Seed{n}"),
+                        parent_phone: Some("0612345678".into()),
+                        parent_email: None,
+                        parent_postal_code: "83000".into(),
+                        parent_commune: "Toulon".into(),
+                        france_travail_id: None,
+                        needs_notes: None,
+                        insertion_project_description: None,
+                    },
+                    children: vec![Child {
+                        id: ChildId::generate(),
+                        referral_id: id.clone(),
+                        position: 0,
+                        first_name: "Yanis".into(),
+                        birth_date: at.date(),
+                    }],
+                    child_keys: if referral.status.is_closed() {
+                        Vec::new()
+                    } else {
+                        vec![format!("seed-{n}")]
+                    },
+                    event: Event {
+                        id: EventId::generate(),
+                        referral_id: id.clone(),
+                        kind: EventKind::Created,
+                        occurred_at: at,
+                        actor_kind: ActorKind::User,
+                        actor_id: None,
+                        from_status: None,
+                        to_status: Some(ReferralStatus::Received),
+                        reason: None,
+                        note: None,
+                        data: None,
+                    },
+                    referral,
+                };
+                avip_db::referrals::insert(conn, &new)?;
+            }
+            Ok::<_, avip_db::QueryError>(())
+        })
+        .unwrap();
+        if chunk % 50 == 49 {
+            eprintln!("  seeded {} rows", (chunk + 1) * batch);
+        }
+    }
+    started.elapsed()
+}
+
+fn main() {
+    let rows = env_usize("BENCH_ROWS", 1_000_000);
+    let seconds = env_usize("BENCH_SECONDS", 10) as u64;
+    let connections = env_usize("BENCH_CONNECTIONS", 32);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(run(rows, seconds, connections));
+}
+
+async fn run(rows: usize, seconds: u64, connections: usize) {
+    let db = TestDatabase::new();
+    let mail = tempfile::tempdir().unwrap();
+    let env = test_env(&db, mail.path());
+    let mut env = env;
+    env.insert("AVIP_DB_POOL_SIZE".into(), "8".into());
+    let settings = avip_api::Settings::from_map(&env).unwrap();
+    let app = avip_api::Application::build_with(
+        settings.clone(),
+        avip_api::ServerOptions {
+            workers: None,
+            handle_signals: false,
+        },
+    )
+    .await
+    .unwrap();
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let handle = app.handle();
+    tokio::spawn(app.run_until_stopped());
+    println!("database: {} ({})", db.backend.name(), db.url);
+
+    // A territory: one prescriber organisation, one operator with four crèches.
+    let s = settings.clone();
+    tokio::task::spawn_blocking(move || {
+        avip_api::admin::run(
+            &s,
+            avip_api::admin::AdminCommand::Bootstrap {
+                email: "admin@example.org".into(),
+                password: PASSWORD.into(),
+                name: "Admin".into(),
+            },
+        )
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(connections)
+        .build()
+        .unwrap();
+    let token = |email: &'static str| {
+        let client = client.clone();
+        let url = format!("{base}/api/v1/auth/token");
+        async move {
+            let r: Value = client
+                .post(url)
+                .form(&[
+                    ("grant_type", "password"),
+                    ("username", email),
+                    ("password", PASSWORD),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            r["access_token"].as_str().unwrap().to_owned()
+        }
+    };
+    let admin = token("admin@example.org").await;
+    let ft = post(
+        &client,
+        &format!("{base}/api/v1/organizations"),
+        &admin,
+        &json!({"kind": "france_travail", "name": "France Travail", "departement": "83"}),
+    )
+    .await;
+    let op = post(
+        &client,
+        &format!("{base}/api/v1/organizations"),
+        &admin,
+        &json!({"kind": "creche_operator", "name": "Ville", "departement": "83"}),
+    )
+    .await;
+    let mut creches = Vec::new();
+    for name in ["A", "B", "C", "D"] {
+        let c = post(
+            &client,
+            &format!("{base}/api/v1/creches"),
+            &admin,
+            &json!({"operator_id": op["id"], "name": name,
+            "address": "1 rue", "postal_code": "83000", "commune": "Toulon", "avip_places": 6,
+            "opening_hours": {"opens": "07:00", "closes": "19:00", "days": ["mon"]}}),
+        )
+        .await;
+        creches.push(c["id"].as_str().unwrap().to_owned());
+    }
+    post(
+        &client,
+        &format!("{base}/api/v1/users"),
+        &admin,
+        &json!({"email": "p@example.org", "name": "P",
+        "role": "prescriber", "organization_id": ft["id"], "password": PASSWORD}),
+    )
+    .await;
+    post(&client, &format!("{base}/api/v1/users"), &admin, &json!({"email": "c@example.org", "name": "C",
+        "role": "coordinator", "organization_id": op["id"], "password": PASSWORD, "creche_ids": creches})).await;
+    let prescriber = token("p@example.org").await;
+    let coordinator = token("c@example.org").await;
+    let creche_ids: Vec<CrecheId> = creches
+        .iter()
+        .map(|c| CrecheId::parse(c).unwrap())
+        .collect();
+    let ft_id = avip_db::model::OrganizationId::parse(ft["id"].as_str().unwrap()).unwrap();
+
+    // 1. Seed.
+    let elapsed = {
+        let ids = creche_ids.clone();
+        let org = ft_id.clone();
+        let url = db.url.clone();
+        tokio::task::spawn_blocking(move || seed(&url, rows, &ids, &org))
+            .await
+            .unwrap()
+    };
+    println!(
+        "seed through diesel, 2,000 referrals per transaction: {rows} referrals in {:.1} s = {:.0}/s",
+        elapsed.as_secs_f64(),
+        rows as f64 / elapsed.as_secs_f64()
+    );
+
+    // 2. The list: one page of 50 filtered by crèche and status, as a coordinator.
+    let list_connections = 4;
+    let done = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for t in 0..list_connections {
+        let client = client.clone();
+        let base = base.clone();
+        let token = coordinator.clone();
+        let creches = creches.clone();
+        let done = done.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut hist = Histogram::<u64>::new(3).unwrap();
+            let mut cursor: Option<String> = None;
+            for i in 0..500usize {
+                let k = i * list_connections + t;
+                let creche = &creches[k % creches.len()];
+                let status = ReferralStatus::ALL[(k / 4) % ReferralStatus::ALL.len()];
+                let mut url =
+                    format!("{base}/api/v1/referrals?creche_id={creche}&status={status}&limit=50");
+                // Half the requests follow the previous page's cursor.
+                if i % 2 == 1
+                    && let Some(c) = &cursor
+                {
+                    url.push_str(&format!("&cursor={c}"));
+                }
+                let t0 = Instant::now();
+                let r = client.get(url).bearer_auth(&token).send().await.unwrap();
+                assert_eq!(r.status(), 200);
+                let page: Value = r.json().await.unwrap();
+                hist.record(t0.elapsed().as_micros() as u64).unwrap();
+                assert!(page["items"].as_array().unwrap().len() == 50 || rows < 100_000);
+                cursor = page["next_cursor"].as_str().map(str::to_owned);
+                done.fetch_add(1, Ordering::Relaxed);
+            }
+            hist
+        }));
+    }
+    let mut hist = Histogram::<u64>::new(3).unwrap();
+    for t in tasks {
+        hist.add(t.await.unwrap()).unwrap();
+    }
+    report(
+        &format!(
+            "GET /api/v1/referrals (page of 50, crèche + status, {rows} rows, {list_connections} connections)"
+        ),
+        &hist,
+        started.elapsed(),
+    );
+
+    // 3. Intake over HTTP.
+    let counter = Arc::new(AtomicUsize::new(0));
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..connections {
+        let client = client.clone();
+        let url = format!("{base}/api/v1/referrals");
+        let token = prescriber.clone();
+        let creches = creches.clone();
+        let counter = counter.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut hist = Histogram::<u64>::new(3).unwrap();
+            let mut failures = 0usize;
+            while Instant::now() < deadline {
+                let n = counter.fetch_add(1, Ordering::Relaxed);
+                let body = body(&creches[n % creches.len()], n);
+                let t0 = Instant::now();
+                let r = client
+                    .post(&url)
+                    .bearer_auth(&token)
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap();
+                let status = r.status();
+                let _ = r.bytes().await;
+                if status == 201 {
+                    hist.record(t0.elapsed().as_micros() as u64).unwrap();
+                } else {
+                    failures += 1;
+                }
+            }
+            (hist, failures)
+        }));
+    }
+    let mut hist = Histogram::<u64>::new(3).unwrap();
+    let mut failures = 0;
+    for t in tasks {
+        let (h, f) = t.await.unwrap();
+        hist.add(h).unwrap();
+        failures += f;
+    }
+    report(
+        &format!("POST /api/v1/referrals ({connections} connections, {failures} failures)"),
+        &hist,
+        started.elapsed(),
+    );
+
+    // 4. The same intake without HTTP: the handler's function, one
+    //    transaction per referral, from one thread.
+    let n = 5_000;
+    let s = settings.clone();
+    let url = db.url.clone();
+    let creche = creches[0].clone();
+    let raw = tokio::task::spawn_blocking(move || {
+        let mut conn = avip_db::connect(&url).unwrap();
+        let user = avip_db::users::find_by_email(&mut conn, "p@example.org")
+            .unwrap()
+            .unwrap();
+        let who = avip_api::auth::principal::load(&mut conn, Subject::User(user.id))
+            .unwrap()
+            .unwrap();
+        let started = Instant::now();
+        for i in 0..n {
+            let req: ReferralRequest =
+                serde_json::from_value(body(&creche, 10_000_000 + i)).unwrap();
+            let draft = ReferralDraft::parse(req, Utc::now().date_naive()).unwrap();
+            avip_api::routes::referrals::create_referral(
+                &mut conn,
+                &who,
+                &draft,
+                None,
+                &s.sla,
+                Utc::now(),
+            )
+            .unwrap();
+        }
+        started.elapsed()
+    })
+    .await
+    .unwrap();
+    println!(
+        "intake without HTTP (create_referral, one transaction each, one thread): {n} in {:.1} s = {:.0}/s",
+        raw.as_secs_f64(),
+        n as f64 / raw.as_secs_f64()
+    );
+    handle.stop(true).await;
+}
