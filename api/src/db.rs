@@ -17,17 +17,21 @@ where
 {
     let pool = pool.clone();
     web::block(move || {
-        let mut conn = pool.get().map_err(|e| {
-            tracing::warn!(error = %e, "no database connection available");
-            ApiError::Unavailable(Problem::new(
-                "database_unavailable",
-                "the database is not reachable; try again",
-            ))
-        })?;
+        let mut conn = checkout(&pool)?;
         work(&mut conn).map_err(ApiError::from)
     })
     .await
     .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("database work did not complete: {e}")))?
+}
+
+fn checkout(pool: &Pool) -> Result<avip_db::PooledConn, ApiError> {
+    pool.get().map_err(|e| {
+        tracing::warn!(error = %e, "no database connection available");
+        ApiError::Unavailable(Problem::new(
+            "database_unavailable",
+            "the database is not reachable; try again",
+        ))
+    })
 }
 
 /// SQLite takes one writer at a time. Writers queue here, first come first
@@ -62,13 +66,7 @@ where
     let gate = gate.clone();
     web::block(move || {
         let _turn = gate.0.as_ref().map(|m| m.lock());
-        let mut conn = pool.get().map_err(|e| {
-            tracing::warn!(error = %e, "no database connection available");
-            ApiError::Unavailable(Problem::new(
-                "database_unavailable",
-                "the database is not reachable; try again",
-            ))
-        })?;
+        let mut conn = checkout(&pool)?;
         work(&mut conn).map_err(ApiError::from)
     })
     .await

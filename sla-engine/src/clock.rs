@@ -41,8 +41,11 @@ pub fn holidays(zone: HolidayZone, year: i32) -> Vec<NaiveDate> {
 
 /// Monday to Friday, except the zone's public holidays.
 pub fn is_working_day(zone: HolidayZone, date: NaiveDate) -> bool {
-    !matches!(date.weekday(), Weekday::Sat | Weekday::Sun)
-        && !holidays(zone, date.year()).contains(&date)
+    is_working_day_among(&holidays(zone, date.year()), date)
+}
+
+fn is_working_day_among(holidays: &[NaiveDate], date: NaiveDate) -> bool {
+    !matches!(date.weekday(), Weekday::Sat | Weekday::Sun) && !holidays.contains(&date)
 }
 
 /// The instant at which `duration`, started at `start`, runs out.
@@ -90,9 +93,7 @@ fn working_deadline(
         if holidays_of.0 != date.year() {
             holidays_of = (date.year(), holidays(zone, date.year()));
         }
-        let working = !matches!(date.weekday(), Weekday::Sat | Weekday::Sun)
-            && !holidays_of.1.contains(&date);
-        if working {
+        if is_working_day_among(&holidays_of.1, date) {
             let available = day_end - at;
             if remaining <= available {
                 return at + remaining;

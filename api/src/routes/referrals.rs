@@ -165,15 +165,15 @@ impl ReferralBody {
                 note: e.exit_note.clone(),
             })
         });
-        let enrollment = enrollment.map(|e| EnrollmentOut {
-            start_date: e.start_date,
-            contract_end_date: e.contract_end_date,
-            days: days_of(&e.days),
-            hours: match (e.hours_from, e.hours_to) {
-                (Some(from), Some(to)) => Some(HoursIn { from, to }),
-                _ => None,
-            },
-            renewals: e.renewals,
+        let enrollment = enrollment.map(|e| {
+            let contract = contract_of(&e);
+            EnrollmentOut {
+                start_date: contract.start_date,
+                contract_end_date: contract.contract_end_date,
+                days: contract.days,
+                hours: contract.hours,
+                renewals: e.renewals,
+            }
         });
         ReferralBody {
             sla: sla_block(&r, policy, now),
@@ -893,25 +893,30 @@ fn bad_query(field: &str, message: &str) -> ApiError {
     )
 }
 
+/// A page of a list ordered by (time, id): the limit, and the cursor checked.
+fn time_page(limit: Option<i64>, cursor: Option<&str>) -> Result<PageRequest, ApiError> {
+    let page = PageQuery {
+        limit,
+        cursor: None,
+    }
+    .request()?;
+    let after = cursor
+        .map(|c| {
+            avip_db::page::TimeCursor::parse(c)
+                .map(|c| c.encode())
+                .ok_or_else(|| bad_query("cursor", "is not a cursor this service gave"))
+        })
+        .transpose()?;
+    Ok(PageRequest { after, ..page })
+}
+
 impl ReferralQuery {
     fn parse(
         self,
         who: &Principal,
         now: DateTime<Utc>,
     ) -> Result<(ReferralFilter, PageRequest), ApiError> {
-        let page = PageQuery {
-            limit: self.limit,
-            cursor: None,
-        }
-        .request()?;
-        let after = match self.cursor {
-            None => None,
-            Some(c) => Some(
-                avip_db::page::TimeCursor::parse(&c)
-                    .ok_or_else(|| bad_query("cursor", "is not a cursor this service gave"))?
-                    .encode(),
-            ),
-        };
+        let page = time_page(self.limit, self.cursor.as_deref())?;
         let mut statuses = Vec::new();
         for part in self.status.iter().flat_map(|s| s.split(',')) {
             statuses.push(
@@ -950,7 +955,7 @@ impl ReferralQuery {
             overdue_at: self.overdue.unwrap_or(false).then(|| to_db_time(now)),
             updated_after: self.updated_after.map(to_db_time),
         };
-        Ok((filter, PageRequest { after, ..page }))
+        Ok((filter, page))
     }
 }
 
@@ -1047,20 +1052,7 @@ pub async fn events(
 ) -> Result<web::Json<List<EventBody>>, ApiError> {
     require(&who, Action::Read, Resource::Referral(None))?;
     let id = path_id(&id, ReferralId::parse)?;
-    let page = PageQuery {
-        limit: query.0.limit,
-        cursor: None,
-    }
-    .request()?;
-    let after = match &query.0.cursor {
-        None => None,
-        Some(c) => Some(
-            avip_db::page::TimeCursor::parse(c)
-                .ok_or_else(|| bad_query("cursor", "is not a cursor this service gave"))?
-                .encode(),
-        ),
-    };
-    let page = PageRequest { after, ..page };
+    let page = time_page(query.0.limit, query.0.cursor.as_deref())?;
     let rows = crate::db::run(&pool, move |conn| {
         load_for(conn, &who, &id, Action::Read)?;
         Ok::<_, ApiError>(referrals::events(conn, &id, &page)?)
