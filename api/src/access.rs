@@ -48,6 +48,10 @@ pub enum Resource<'a> {
     Referral(Option<ReferralOwners<'a>>),
     /// Who am I.
     Me,
+    /// The SLA policy in force: any token may read it.
+    SlaPolicy,
+    /// What needs attention now: coordinators (their crèches) and admins.
+    SlaOverdue,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,7 +67,9 @@ pub fn decide(who: &Principal, action: Action, resource: Resource<'_>) -> Result
     use Resource::*;
     let role = who.role;
     match (resource, role) {
-        (Me, _) => Ok(()),
+        (Me | SlaPolicy, _) => Ok(()),
+        (SlaOverdue, Role::Admin | Role::Coordinator) if action == List => Ok(()),
+        (SlaOverdue, _) => Err(Denial::Forbidden),
         (Referral(owners), _) => decide_referral(who, action, owners),
         (_, Role::Admin) => Ok(()),
         (Organizations | Users | ApiClients, _) => Err(Denial::Forbidden),

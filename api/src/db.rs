@@ -34,21 +34,7 @@ fn checkout(pool: &Pool) -> Result<avip_db::PooledConn, ApiError> {
     })
 }
 
-/// SQLite takes one writer at a time. Writers queue here, first come first
-/// served and without sleeping, instead of in SQLite's busy handler, which polls in
-/// growing sleeps (up to 100 ms) and turned a burst of intakes into
-/// second-long tails. On PostgreSQL it does nothing: rows lock themselves.
-#[derive(Clone, Debug, Default)]
-pub struct WriteGate(Option<std::sync::Arc<parking_lot::FairMutex<()>>>);
-
-impl WriteGate {
-    pub fn for_backend(backend: avip_db::Backend) -> WriteGate {
-        match backend {
-            avip_db::Backend::Sqlite => WriteGate(Some(Default::default())),
-            avip_db::Backend::Postgres => WriteGate(None),
-        }
-    }
-}
+pub use avip_db::WriteGate;
 
 /// [`run`] for work that writes: through the [`WriteGate`] first, then a
 /// connection, so that queued writers do not hold connections readers need.
@@ -65,7 +51,7 @@ where
     let pool = pool.clone();
     let gate = gate.clone();
     web::block(move || {
-        let _turn = gate.0.as_ref().map(|m| m.lock());
+        let _turn = gate.turn();
         let mut conn = checkout(&pool)?;
         work(&mut conn).map_err(ApiError::from)
     })

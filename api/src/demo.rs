@@ -152,12 +152,17 @@ pub fn run(settings: &Settings) -> anyhow::Result<()> {
         );
     }
     let now = Utc::now();
-    let count = avip_db::write_transaction(&mut conn, |conn| fill(conn, settings, now))?;
+    let active = avip_sla_engine::store::activate(&mut conn, &settings.sla, now)?;
+    let count = avip_db::write_transaction(&mut conn, |conn| fill(conn, &active, now))?;
     print_guide(settings, count);
     Ok(())
 }
 
-fn fill(conn: &mut DbConnection, settings: &Settings, now: DateTime<Utc>) -> anyhow::Result<usize> {
+fn fill(
+    conn: &mut DbConnection,
+    active: &avip_sla_engine::ActivePolicy,
+    now: DateTime<Utc>,
+) -> anyhow::Result<usize> {
     use OrganizationKind::*;
     let admin_org = organization(conn, Admin, "Administration AVIP", now)?;
     let ft_toulon = organization(conn, FranceTravail, "France Travail Toulon Est", now)?;
@@ -384,14 +389,7 @@ fn fill(conn: &mut DbConnection, settings: &Settings, now: DateTime<Utc>) -> any
             .map_err(|e| anyhow::anyhow!("demo referral {i}: {e}"))?;
         let intake = explain(
             "referral",
-            referrals::create_referral(
-                conn,
-                &prescriber.principal,
-                &draft,
-                None,
-                &settings.sla,
-                received,
-            ),
+            referrals::create_referral(conn, &prescriber.principal, &draft, None, active, received),
         )?;
         let id = intake.record.referral.id;
         walk(
@@ -402,6 +400,7 @@ fn fill(conn: &mut DbConnection, settings: &Settings, now: DateTime<Utc>) -> any
             prescriber,
             received,
             start,
+            &active.policy,
             now,
         )?;
     }
@@ -417,6 +416,7 @@ fn walk(
     prescriber: &Person,
     received: DateTime<Utc>,
     start: chrono::NaiveDate,
+    policy: &avip_sla_engine::Policy,
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
     use avip_db::model::ReferralStatus::*;
@@ -509,7 +509,7 @@ fn walk(
             .map_err(|e| anyhow::anyhow!("demo enrollment: {e}"))?;
             explain(
                 "enrollment",
-                referrals::enroll(conn, c, id, &contract, note, enrolled_at),
+                referrals::enroll(conn, c, id, &contract, note, policy, enrolled_at),
             )?;
             let follow_up_at = (enrolled_at + Duration::days(20)).min(now);
             let request = FollowUpRequest {
@@ -524,7 +524,14 @@ fn walk(
             };
             explain(
                 "follow-up",
-                referrals::add_follow_up(conn, &prescriber.principal, id, request, follow_up_at),
+                referrals::add_follow_up(
+                    conn,
+                    &prescriber.principal,
+                    id,
+                    request,
+                    policy,
+                    follow_up_at,
+                ),
             )?;
             if plan == "renewed" {
                 let change = crate::referral::EnrollmentChange {
@@ -533,7 +540,7 @@ fn walk(
                 };
                 explain(
                     "renewal",
-                    referrals::change_enrollment(conn, c, id, change, follow_up_at),
+                    referrals::change_enrollment(conn, c, id, change, policy, follow_up_at),
                 )?;
             }
             if plan == "exited" {

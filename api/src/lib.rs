@@ -12,6 +12,7 @@ pub mod openapi;
 pub mod referral;
 pub mod routes;
 pub mod settings;
+pub mod sla;
 pub mod startup;
 pub mod telemetry;
 

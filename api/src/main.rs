@@ -19,8 +19,18 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Apply pending migrations, then serve the API (the default command).
-    Serve,
+    /// Apply pending migrations, then serve the API and run the SLA engine
+    /// (the default command).
+    Serve {
+        /// Serve the API only; run the SLA engine elsewhere (`avip sla run`).
+        #[arg(long)]
+        no_sla: bool,
+    },
+    /// The SLA engine: deadlines, escalation e-mails, the outbox.
+    Sla {
+        #[command(subcommand)]
+        command: SlaCommand,
+    },
     /// Apply pending migrations and exit.
     Migrate,
     /// Print the OpenAPI document (`avip openapi > openapi/openapi.json`).
@@ -35,6 +45,23 @@ enum Command {
     Demo,
 }
 
+#[derive(Subcommand)]
+enum SlaCommand {
+    /// Run the SLA scheduler alone (sweeps and delivery on AVIP_SLA_SCHEDULE)
+    /// until SIGTERM or Ctrl-C.
+    Run,
+    /// One sweep now, then delivery; prints what fired. With --dry-run,
+    /// prints what would fire and writes nothing.
+    Sweep {
+        /// Preview the sweep at this instant (RFC 3339); requires --dry-run.
+        #[arg(long, value_name = "RFC3339")]
+        at: Option<String>,
+        /// Write nothing, send nothing: print what would fire.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Err(e) = dotenvy::dotenv()
@@ -43,7 +70,17 @@ fn main() -> ExitCode {
         eprintln!("avip: cannot read .env: {e}");
         return ExitCode::from(2);
     }
-    let command = cli.command.unwrap_or(Command::Serve);
+    let command = cli.command.unwrap_or(Command::Serve { no_sla: false });
+    if let Command::Sla {
+        command: SlaCommand::Sweep {
+            at: Some(_),
+            dry_run: false,
+        },
+    } = command
+    {
+        eprintln!("avip: --at previews a sweep at another instant and requires --dry-run");
+        return ExitCode::from(2);
+    }
     if let Command::Openapi = command {
         print!("{}", avip_api::openapi::document_json());
         return ExitCode::SUCCESS;
@@ -57,7 +94,11 @@ fn main() -> ExitCode {
         }
     };
     let outcome = match command {
-        Command::Serve => serve(settings),
+        Command::Serve { no_sla } => serve(settings, !no_sla),
+        Command::Sla { command } => match command {
+            SlaCommand::Run => avip_api::sla::run(&settings),
+            SlaCommand::Sweep { at, dry_run } => avip_api::sla::sweep(&settings, at, dry_run),
+        },
         Command::Migrate => migrate(&settings),
         Command::Admin { command } => avip_api::admin::run(&settings, *command),
         Command::Demo => avip_api::demo::run(&settings),
@@ -72,9 +113,13 @@ fn main() -> ExitCode {
     }
 }
 
-fn serve(settings: Settings) -> anyhow::Result<()> {
+fn serve(settings: Settings, sla_engine: bool) -> anyhow::Result<()> {
     actix_web::rt::System::new().block_on(async move {
-        let app = Application::build(settings).await?;
+        let options = avip_api::ServerOptions {
+            sla_engine,
+            ..Default::default()
+        };
+        let app = Application::build_with(settings, options).await?;
         app.run_until_stopped()
             .await
             .context("the server stopped with an error")?;

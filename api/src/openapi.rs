@@ -26,6 +26,7 @@ use crate::error::{FieldError, ProblemDocument};
         (name = "creches", description = "Crèches and their AVIP places"),
         (name = "users", description = "People (admins)"),
         (name = "api-clients", description = "Machine identities (admins)"),
+        (name = "sla", description = "The SLA engine: what needs attention now and the policy in force"),
     ),
 )]
 struct ApiDoc;

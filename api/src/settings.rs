@@ -37,6 +37,13 @@ pub struct Settings {
     pub sla: Policy,
     pub sla_schedule: String,
     pub sla_digest: bool,
+    /// The wait before an e-mail that failed is tried again; it doubles at
+    /// each failure up to `mail_retry_max`.
+    pub mail_retry: Duration,
+    pub mail_retry_max: Duration,
+    /// How long a dispatcher holds an e-mail it is sending before another
+    /// may take it over.
+    pub mail_lease: Duration,
     pub retention: Duration,
     pub offer_hold: Duration,
     pub pseudonym_key: Option<SecretString>,
@@ -177,15 +184,12 @@ impl Settings {
         let follow_up = r.parse("AVIP_SLA_FOLLOW_UP", "60d", duration);
         let contract_notice = r.parse("AVIP_SLA_CONTRACT_NOTICE", "30d", duration);
         let sla_schedule = r.parse("AVIP_SLA_SCHEDULE", "0 * * * * *", |v| {
-            if v.split_whitespace().count() == 6 {
-                Ok(v.to_owned())
-            } else {
-                Err(format!(
-                    "{v:?} is not a cron expression with six fields (seconds first)"
-                ))
-            }
+            policy::check_schedule(v).map(|()| v.to_owned())
         });
         let sla_digest = r.parse("AVIP_SLA_DIGEST", "false", boolean);
+        let mail_retry = r.parse("AVIP_MAIL_RETRY", "30s", duration);
+        let mail_retry_max = r.parse("AVIP_MAIL_RETRY_MAX", "1h", duration);
+        let mail_lease = r.parse("AVIP_MAIL_LEASE", "5m", duration);
         let retention = r.parse("AVIP_RETENTION", "730d", duration);
         let offer_hold = r.parse("AVIP_OFFER_HOLD", "7d", duration);
         let pseudonym_key = r.secret("AVIP_PSEUDONYM_KEY", |v| {
@@ -267,6 +271,9 @@ impl Settings {
             sla: sla.ok_or_else(missing)?,
             sla_schedule: sla_schedule.ok_or_else(missing)?,
             sla_digest: sla_digest.ok_or_else(missing)?,
+            mail_retry: mail_retry.ok_or_else(missing)?,
+            mail_retry_max: mail_retry_max.ok_or_else(missing)?,
+            mail_lease: mail_lease.ok_or_else(missing)?,
             retention: retention.ok_or_else(missing)?,
             offer_hold: offer_hold.ok_or_else(missing)?,
             pseudonym_key: pseudonym_key.ok_or_else(missing)?,

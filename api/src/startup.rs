@@ -23,6 +23,9 @@ pub struct Application {
     server: Server,
     pool: Pool,
     backend: Backend,
+    policy: avip_sla_engine::ActivePolicy,
+    /// The SLA engine's scheduler, when this process runs it.
+    scheduler: Option<tokio_cron_scheduler::JobScheduler>,
 }
 
 /// Options that only tests and embedders change.
@@ -32,6 +35,9 @@ pub struct ServerOptions {
     pub workers: Option<usize>,
     /// Whether SIGTERM and Ctrl-C stop the server (off for in-process tests).
     pub handle_signals: bool,
+    /// Whether this process runs the SLA engine on `AVIP_SLA_SCHEDULE`
+    /// (`avip serve --no-sla` turns it off).
+    pub sla_engine: bool,
 }
 
 impl Default for ServerOptions {
@@ -39,6 +45,7 @@ impl Default for ServerOptions {
         ServerOptions {
             workers: None,
             handle_signals: true,
+            sla_engine: true,
         }
     }
 }
@@ -56,7 +63,8 @@ impl Application {
     ) -> anyhow::Result<Application> {
         let database_url = settings.database_url.clone();
         let pool_size = settings.db_pool_size;
-        let (pool, backend) = web::block(move || -> anyhow::Result<_> {
+        let sla_policy = settings.sla.clone();
+        let (pool, backend, policy) = web::block(move || -> anyhow::Result<_> {
             let (pool, backend) = avip_db::open_pool(&database_url, pool_size)?;
             let mut conn = pool
                 .get()
@@ -66,7 +74,12 @@ impl Application {
             if !applied.is_empty() {
                 tracing::info!(?applied, "migrations applied");
             }
-            Ok((pool, backend))
+            // A new policy version recomputes open deadlines before any
+            // request or sweep reads them.
+            let policy =
+                avip_sla_engine::store::activate(&mut conn, &sla_policy, chrono::Utc::now())
+                    .context("cannot record the SLA policy")?;
+            Ok((pool, backend, policy))
         })
         .await??;
         if settings.jwt_secret_generated {
@@ -81,11 +94,22 @@ impl Application {
         let port = listener.local_addr()?.port();
         let keys = crate::auth::TokenKeys::from_settings(&settings)?;
         let gate = crate::db::WriteGate::for_backend(backend);
+        let scheduler = if options.sla_engine {
+            let engine = crate::sla::engine(&settings, pool.clone(), gate.clone(), policy.clone())?;
+            Some(engine.start(&settings.sla_schedule).await?)
+        } else {
+            tracing::info!("the SLA engine does not run in this process (--no-sla)");
+            None
+        };
+        let schedule = crate::routes::sla::SlaSchedule {
+            schedule: settings.sla_schedule.clone(),
+            digest: settings.sla_digest,
+        };
         let server = serve(
             listener,
             pool.clone(),
             keys,
-            settings.sla.clone(),
+            (policy.clone(), schedule),
             gate,
             options,
         )?;
@@ -95,7 +119,14 @@ impl Application {
             server,
             pool,
             backend,
+            policy,
+            scheduler,
         })
+    }
+
+    /// The SLA policy in force and its version.
+    pub fn policy(&self) -> &avip_sla_engine::ActivePolicy {
+        &self.policy
     }
 
     pub fn port(&self) -> u16 {
@@ -115,9 +146,16 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until the server is stopped (SIGTERM, Ctrl-C or a handle).
+    /// Serves until the server is stopped (SIGTERM, Ctrl-C or a handle),
+    /// then stops the SLA engine.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        if let Some(mut scheduler) = self.scheduler
+            && let Err(e) = scheduler.shutdown().await
+        {
+            tracing::warn!(error = %e, "the SLA scheduler did not stop cleanly");
+        }
+        served
     }
 }
 
@@ -139,13 +177,17 @@ fn serve(
     listener: TcpListener,
     pool: Pool,
     keys: crate::auth::TokenKeys,
-    policy: avip_sla_engine::Policy,
+    (policy, schedule): (
+        avip_sla_engine::ActivePolicy,
+        crate::routes::sla::SlaSchedule,
+    ),
     gate: crate::db::WriteGate,
     options: ServerOptions,
 ) -> anyhow::Result<Server> {
     let gate = web::Data::new(gate);
     let pool = web::Data::new(pool);
     let policy = web::Data::new(policy);
+    let schedule = web::Data::new(schedule);
     let keys = web::Data::new(keys);
     let doc = web::Data::new(OpenApiJson(web::Bytes::from(openapi::document_json())));
     let mut server = actix_web::HttpServer::new(move || {
@@ -155,6 +197,7 @@ fn serve(
             .app_data(doc.clone())
             .app_data(keys.clone())
             .app_data(policy.clone())
+            .app_data(schedule.clone())
             .app_data(gate.clone())
             .app_data(web::PayloadConfig::new(JSON_LIMIT))
             .configure(crate::routes::configure)

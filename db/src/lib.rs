@@ -5,18 +5,22 @@
 pub mod api_clients;
 pub mod creches;
 pub mod error;
+pub mod gate;
 pub mod migrations;
 pub mod model;
+pub mod notifications;
 pub mod organizations;
 pub mod page;
 pub mod pool;
 pub mod referrals;
 pub mod schema;
+pub mod sla;
 pub mod throttle;
 pub mod users;
 
-pub use diesel::result::{Error as QueryError, QueryResult};
+pub use diesel::result::{DatabaseErrorKind as QueryErrorKind, Error as QueryError, QueryResult};
 pub use error::{Error, Result};
+pub use gate::WriteGate;
 pub use pool::{Backend, DbConnection, DbError, Pool, PooledConn, connect, open_pool};
 
 /// Runs `work` in one transaction: everything it wrote is kept, or nothing.

@@ -67,7 +67,8 @@ id_type!(
     ReferralId,
     EventId,
     FollowUpId,
-    ChildId
+    ChildId,
+    NotificationId
 );
 
 /// A closed set stored as its snake_case name.
@@ -276,8 +277,43 @@ text_enum!(
         SlaWarning => "sla_warning",
         SlaBreach => "sla_breach",
         SlaEscalation => "sla_escalation",
+        FollowUpOverdue => "follow_up_overdue",
+        ContractEnding => "contract_ending",
         EmailSent => "email_sent",
         Exported => "exported",
+    }
+);
+
+text_enum!(
+    /// How far a referral's first-response clock has gone (DESIGN §5).
+    SlaStage {
+        /// The deadline is near: the crèche's coordinators are warned.
+        Warning => "warning",
+        /// The deadline has passed: escalation level 1, the coordinators.
+        Breach => "breach",
+        /// Level 2: the coordinators and the crèche's escalation address.
+        Escalation => "escalation",
+    }
+);
+
+text_enum!(
+    /// What an outbox e-mail announces.
+    NotificationKind {
+        FirstResponseWarning => "first_response_warning",
+        FirstResponseBreach => "first_response_breach",
+        FirstResponseEscalation => "first_response_escalation",
+        FollowUpOverdue => "follow_up_overdue",
+        ContractEnding => "contract_ending",
+        /// Everything that needs one coordinator's attention after a sweep.
+        Digest => "digest",
+    }
+);
+
+text_enum!(
+    /// Where an outbox e-mail stands: `pending` until the server accepted it.
+    NotificationStatus {
+        Pending => "pending",
+        Sent => "sent",
     }
 );
 
@@ -289,6 +325,30 @@ text_enum!(
         System => "system",
     }
 );
+
+impl SlaStage {
+    /// The stage after this one, if any.
+    pub fn next(self) -> Option<SlaStage> {
+        match self {
+            SlaStage::Warning => Some(SlaStage::Breach),
+            SlaStage::Breach => Some(SlaStage::Escalation),
+            SlaStage::Escalation => None,
+        }
+    }
+
+    /// The stage that comes first after `reached` (`None`: nothing reached yet).
+    pub fn after(reached: Option<SlaStage>) -> Option<SlaStage> {
+        match reached {
+            None => Some(SlaStage::Warning),
+            Some(stage) => stage.next(),
+        }
+    }
+
+    /// Breach and escalation mean the deadline was missed.
+    pub fn is_breached(self) -> bool {
+        matches!(self, SlaStage::Breach | SlaStage::Escalation)
+    }
+}
 
 impl ReferralStatus {
     /// Declined, withdrawn and exited referrals are closed for good.

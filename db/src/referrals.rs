@@ -8,7 +8,7 @@ use crate::DbConnection;
 use crate::model::{
     ActorKind, ChildId, ChildcareSolution, CrecheId, EmploymentStatus, EventId, EventKind,
     ExitReason, FollowUpId, OrganizationId, ParentSituation, ProjectKind, ReferralId,
-    ReferralStatus,
+    ReferralStatus, SlaStage,
 };
 use crate::page::{Page, PageRequest, TimeCursor};
 use crate::schema::{
@@ -46,10 +46,12 @@ pub struct Referral {
     pub closed_at: Option<NaiveDateTime>,
     pub updated_at: NaiveDateTime,
     pub sla_due_at: Option<NaiveDateTime>,
-    pub sla_stage: Option<String>,
+    pub sla_stage: Option<SlaStage>,
     pub sla_policy_version: Option<i32>,
     pub anonymised_at: Option<NaiveDateTime>,
     pub closing_reason: Option<String>,
+    /// When the next first-response stage fires (the sweep's index).
+    pub sla_next_at: Option<NaiveDateTime>,
 }
 
 /// The family's personal data (blanked by the retention job).
@@ -409,6 +411,8 @@ struct StatusChangeset<'a> {
     first_response_at: Option<NaiveDateTime>,
     closed_at: Option<NaiveDateTime>,
     closing_reason: Option<&'a str>,
+    /// `Some(None)` stops the first-response clock.
+    sla_next_at: Option<Option<NaiveDateTime>>,
 }
 
 /// `Ok(false)` when another request moved the referral first: of two
@@ -428,6 +432,8 @@ pub fn change_status(
             first_response_at: change.first_response.then_some(change.at),
             closed_at: change.to.is_closed().then_some(change.at),
             closing_reason: change.closing_reason.as_deref(),
+            // Answered or closed: no more first-response stage fires.
+            sla_next_at: (change.from == ReferralStatus::Received).then_some(None),
         })
         .execute(conn)?;
     Ok(updated == 1)

@@ -103,6 +103,7 @@ diesel::table! {
         sla_policy_version -> Nullable<Integer>,
         anonymised_at -> Nullable<Timestamp>,
         closing_reason -> Nullable<Text>,
+        sla_next_at -> Nullable<Timestamp>,
     }
 }
 
@@ -187,6 +188,36 @@ diesel::table! {
         exit_note -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        follow_up_notice_at -> Nullable<Timestamp>,
+        contract_notice_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    sla_policies (version) {
+        version -> Integer,
+        fingerprint -> Text,
+        policy -> Text,
+        activated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    notifications (id) {
+        id -> Text,
+        dedup_key -> Text,
+        kind -> Text,
+        referral_id -> Nullable<Text>,
+        recipients -> Text,
+        subject -> Text,
+        body_text -> Text,
+        body_html -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
     }
 }
 
@@ -202,6 +233,7 @@ diesel::joinable!(referral_events -> referrals (referral_id));
 diesel::joinable!(referral_child_claims -> referrals (referral_id));
 diesel::joinable!(referral_follow_ups -> referrals (referral_id));
 diesel::joinable!(referral_enrollments -> referrals (referral_id));
+diesel::joinable!(notifications -> referrals (referral_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     organizations,
@@ -218,6 +250,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     referral_child_claims,
     referral_follow_ups,
     referral_enrollments,
+    sla_policies,
+    notifications,
 );
 
 diesel::table! {

@@ -2,7 +2,15 @@
 //! arithmetic, sweeps, the notification outbox and mail. It knows nothing of
 //! HTTP.
 
+pub mod attention;
 pub mod clock;
+pub mod dispatch;
+pub mod engine;
+pub mod mail;
 pub mod policy;
+pub mod store;
+pub mod sweep;
+pub mod timers;
 
-pub use policy::{ClockKind, HolidayZone, Policy, PolicyError};
+pub use engine::Engine;
+pub use policy::{ActivePolicy, ClockKind, HolidayZone, Policy, PolicyError};

@@ -154,6 +154,42 @@ impl Default for Policy {
     }
 }
 
+impl Policy {
+    /// A digest of every setting: the version changes exactly when it does.
+    pub fn fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let canonical = serde_json::to_string(self).unwrap_or_default();
+        Sha256::digest(canonical.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+}
+
+/// The policy in force and its version number (DESIGN §5).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ActivePolicy {
+    pub version: i32,
+    pub policy: Policy,
+}
+
+/// Checks a cron expression with six fields (seconds first), as the
+/// scheduler reads it.
+pub fn check_schedule(expression: &str) -> Result<(), String> {
+    if expression.split_whitespace().count() != 6 {
+        return Err(format!(
+            "{expression:?} is not a cron expression with six fields (seconds first)"
+        ));
+    }
+    croner::parser::CronParser::builder()
+        .seconds(croner::parser::Seconds::Required)
+        .dom_and_dow(true)
+        .build()
+        .parse(expression)
+        .map(drop)
+        .map_err(|e| format!("{expression:?} is not a valid cron expression: {e}"))
+}
+
 pub fn format_duration(duration: Duration) -> String {
     humantime::format_duration(duration).to_string()
 }
@@ -223,6 +259,31 @@ mod tests {
             [h(72), h(48), h(96), h(1), h(1)],
         );
         assert!(matches!(err, Err(PolicyError::StagesOutOfOrder { .. })));
+    }
+
+    #[test]
+    fn the_fingerprint_follows_the_settings() {
+        let policy = Policy::default();
+        assert_eq!(policy.fingerprint(), Policy::default().fingerprint());
+        let other = Policy {
+            breach: Duration::from_secs(71 * 3600),
+            ..Policy::default()
+        };
+        assert_ne!(policy.fingerprint(), other.fingerprint());
+        let other = Policy {
+            clock: ClockKind::WorkingDays,
+            ..Policy::default()
+        };
+        assert_ne!(policy.fingerprint(), other.fingerprint());
+    }
+
+    #[test]
+    fn schedules_are_checked_as_the_scheduler_reads_them() {
+        assert_eq!(check_schedule("0 * * * * *"), Ok(()));
+        assert_eq!(check_schedule("*/5 * * * * *"), Ok(()));
+        assert!(check_schedule("* * * * *").is_err());
+        assert!(check_schedule("0 61 * * * *").is_err());
+        assert!(check_schedule("a b c d e f").is_err());
     }
 
     #[test]

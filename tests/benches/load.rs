@@ -71,6 +71,67 @@ async fn post(client: &reqwest::Client, url: &str, token: &str, body: &Value) ->
     r.json().await.unwrap()
 }
 
+/// One sweep that finds `due` first responses past their warning among
+/// every seeded referral (marking, timeline, outbox in one transaction per
+/// 500 items), then one that finds nothing.
+fn measure_sweep(url: &str, policy: avip_sla_engine::Policy, due: usize) {
+    use avip_sla_engine::sweep::{SweepOptions, sweep};
+    use diesel::connection::SimpleConnection;
+    let mut conn = avip_db::connect(url).unwrap();
+    let active = avip_sla_engine::store::activate(&mut conn, &policy, Utc::now()).unwrap();
+    // Unanswered referrals received long ago whose clock was never swept.
+    conn.batch_execute(&format!(
+        "UPDATE referrals SET sla_next_at = received_at, sla_stage = NULL WHERE id IN \
+         (SELECT id FROM referrals WHERE status = 'received' ORDER BY id LIMIT {due})"
+    ))
+    .unwrap();
+    let options = SweepOptions::new("http://127.0.0.1:8080", false);
+    let gate = avip_db::WriteGate::for_backend(conn.backend());
+    let started = Instant::now();
+    let report = sweep(&mut conn, &gate, &active, &options, Utc::now(), false).unwrap();
+    let elapsed = started.elapsed();
+    println!(
+        "SLA sweep with {due} due among all referrals: {} fired, {} outbox rows in {:.0} ms",
+        report.fired.len(),
+        report.notifications,
+        elapsed.as_secs_f64() * 1000.0
+    );
+    let mut times = Vec::new();
+    for _ in 0..20 {
+        let started = Instant::now();
+        let report = sweep(&mut conn, &gate, &active, &options, Utc::now(), false).unwrap();
+        times.push(started.elapsed());
+        assert!(report.fired.is_empty());
+    }
+    times.sort();
+    println!(
+        "SLA sweep with nothing due (20 runs): median {:.2} ms, max {:.2} ms",
+        times[10].as_secs_f64() * 1000.0,
+        times[19].as_secs_f64() * 1000.0
+    );
+    let mut plan = String::new();
+    if let avip_db::DbConnection::Sqlite(c) = &mut conn {
+        use diesel::RunQueryDsl;
+        #[derive(diesel::QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            detail: String,
+        }
+        let rows: Vec<Row> = diesel::sql_query(
+            "EXPLAIN QUERY PLAN SELECT id FROM referrals WHERE sla_next_at <= '2026-01-01' \
+             ORDER BY sla_next_at, id LIMIT 500",
+        )
+        .load(c)
+        .unwrap();
+        plan = rows
+            .into_iter()
+            .map(|r| r.detail)
+            .collect::<Vec<_>>()
+            .join("; ");
+    }
+    println!("sweep query plan (SQLite): {plan}");
+}
+
 /// Rows as intake writes them, straight through diesel, many per transaction.
 fn seed(
     url: &str,
@@ -118,6 +179,7 @@ fn seed(
                     sla_policy_version: None,
                     anonymised_at: None,
                     closing_reason: None,
+                    sla_next_at: None,
                 };
                 let new = NewReferral {
                     family: Family {
@@ -194,6 +256,7 @@ async fn run(rows: usize, seconds: u64, connections: usize) {
         avip_api::ServerOptions {
             workers: None,
             handle_signals: false,
+            sla_engine: false,
         },
     )
     .await
@@ -353,6 +416,16 @@ async fn run(rows: usize, seconds: u64, connections: usize) {
         started.elapsed(),
     );
 
+    // 2b. The SLA sweep over the same million referrals: 10,000 unanswered
+    // ones become due, then a sweep with nothing due.
+    {
+        let url = db.url.clone();
+        let policy = settings.sla.clone();
+        tokio::task::spawn_blocking(move || measure_sweep(&url, policy, 10_000))
+            .await
+            .unwrap();
+    }
+
     // 3. Intake over HTTP.
     let counter = Arc::new(AtomicUsize::new(0));
     let deadline = Instant::now() + Duration::from_secs(seconds);
@@ -426,7 +499,10 @@ async fn run(rows: usize, seconds: u64, connections: usize) {
                 &who,
                 &draft,
                 None,
-                &s.sla,
+                &avip_sla_engine::ActivePolicy {
+                    version: 1,
+                    policy: s.sla.clone(),
+                },
                 Utc::now(),
             )
             .unwrap();

@@ -7,6 +7,8 @@
 
 use std::collections::HashMap;
 
+pub mod smtp;
+
 use avip_api::{Application, ServerOptions, Settings};
 use avip_db::{Backend, DbConnection};
 use diesel::connection::SimpleConnection;
@@ -209,6 +211,45 @@ impl TestApp {
     pub async fn stop(&self) {
         self.handle.stop(true).await;
     }
+
+    /// Stops this process and starts another on the same database, with the
+    /// environment changed by `adjust`: an operator changing a setting and
+    /// restarting.
+    pub async fn restart(
+        self,
+        adjust: impl FnOnce(&mut HashMap<String, String>),
+        sla_engine: bool,
+    ) -> TestApp {
+        self.stop().await;
+        let mut env = test_env(&self.db, self.mail_dir.path());
+        adjust(&mut env);
+        start(self.db, self.mail_dir, env, sla_engine).await
+    }
+
+    /// A second instance on the same database (as behind a load balancer),
+    /// with its own SLA engine when `sla_engine`. Stopped by its handle.
+    pub async fn another_instance(
+        &self,
+        adjust: impl FnOnce(&mut HashMap<String, String>),
+        sla_engine: bool,
+    ) -> avip_api::startup::ServerHandle {
+        let mut env = test_env(&self.db, self.mail_dir.path());
+        adjust(&mut env);
+        let settings = Settings::from_map(&env).expect("the test settings are valid");
+        let app = Application::build_with(
+            settings,
+            ServerOptions {
+                workers: Some(1),
+                handle_signals: false,
+                sla_engine,
+            },
+        )
+        .await
+        .expect("the second instance starts");
+        let handle = app.handle();
+        tokio::spawn(app.run_until_stopped());
+        handle
+    }
 }
 
 /// Starts the real application on port 0 with a fresh database.
@@ -217,17 +258,37 @@ pub async fn spawn_app() -> TestApp {
 }
 
 /// Same, after `adjust` has changed the environment it is configured from.
+/// The SLA engine does not run: tests that want it use [`spawn_app_with_engine`].
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut HashMap<String, String>)) -> TestApp {
+    spawn(adjust, false).await
+}
+
+/// The application with its SLA engine running, as `avip serve` runs it.
+pub async fn spawn_app_with_engine(adjust: impl FnOnce(&mut HashMap<String, String>)) -> TestApp {
+    spawn(adjust, true).await
+}
+
+async fn spawn(adjust: impl FnOnce(&mut HashMap<String, String>), sla_engine: bool) -> TestApp {
     let db = TestDatabase::new();
     let mail_dir = tempfile::tempdir().expect("a temporary directory");
     let mut env = test_env(&db, mail_dir.path());
     adjust(&mut env);
+    start(db, mail_dir, env, sla_engine).await
+}
+
+async fn start(
+    db: TestDatabase,
+    mail_dir: tempfile::TempDir,
+    env: HashMap<String, String>,
+    sla_engine: bool,
+) -> TestApp {
     let settings = Settings::from_map(&env).expect("the test settings are valid");
     let app = Application::build_with(
         settings.clone(),
         ServerOptions {
             workers: Some(1),
             handle_signals: false,
+            sla_engine,
         },
     )
     .await

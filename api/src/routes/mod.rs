@@ -10,6 +10,7 @@ pub mod creches;
 pub mod meta;
 pub mod organizations;
 pub mod referrals;
+pub mod sla;
 pub mod users;
 
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -45,6 +46,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(referrals::create_follow_up)
             .service(referrals::create_enrollment)
             .service(referrals::update_enrollment)
-            .service(referrals::create_exit),
+            .service(referrals::create_exit)
+            .service(sla::overdue)
+            .service(sla::policy),
     );
 }

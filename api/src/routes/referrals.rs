@@ -6,16 +6,17 @@ use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
 use avip_db::model::{
     ActorKind, ChildId, ChildcareSolution, CrecheId, EmploymentStatus, EventId, EventKind,
     ExitReason, FollowUpId, OrganizationId, Participant, ReferralId, ReferralStatus, Role,
-    from_db_time, to_db_time,
+    SlaStage, from_db_time, to_db_time,
 };
 use avip_db::page::PageRequest;
 use avip_db::referrals::{
     self, Child, Enrollment, Event, Family, FollowUp, NewReferral, Referral, ReferralFilter,
     ReferralRecord, StatusChange,
 };
+use avip_db::sla;
 use avip_db::{DbConnection, Pool, creches};
-use avip_sla_engine::Policy;
-use avip_sla_engine::clock::{deadline, paris_date, paris_midnight};
+use avip_sla_engine::clock::{paris_date, paris_midnight};
+use avip_sla_engine::{ActivePolicy, Policy, timers};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -46,7 +47,7 @@ pub struct SlaBlock {
     pub policy_version: Option<i32>,
     pub due_at: Option<DateTime<Utc>>,
     /// The last stage the SLA engine reached: `warning`, `breach`, `escalation`.
-    pub stage: Option<String>,
+    pub stage: Option<SlaStage>,
     /// Whether the family was answered by the deadline; `null` while it is
     /// still open, or when the referral was withdrawn unanswered.
     pub met: Option<bool>,
@@ -137,7 +138,7 @@ pub fn sla_block(referral: &Referral, policy: &Policy, now: DateTime<Utc>) -> Sl
         clock: policy.clock.to_string(),
         policy_version: referral.sla_policy_version,
         due_at: due,
-        stage: referral.sla_stage.clone(),
+        stage: referral.sla_stage,
         met,
         seconds_left,
     }
@@ -379,7 +380,7 @@ pub fn create_referral(
     who: &Principal,
     draft: &ReferralDraft,
     key: Option<&str>,
-    policy: &Policy,
+    policy: &ActivePolicy,
     now: DateTime<Utc>,
 ) -> Result<Intake, ApiError> {
     let attempt = |conn: &mut DbConnection| {
@@ -400,7 +401,7 @@ fn insert_referral(
     who: &Principal,
     draft: &ReferralDraft,
     key: Option<&str>,
-    policy: &Policy,
+    policy: &ActivePolicy,
     now: DateTime<Utc>,
 ) -> Result<Intake, ApiError> {
     if let Some(key) = key
@@ -431,7 +432,7 @@ fn insert_referral(
     let number = referrals::next_reference_number(conn, &creche.departement, year)?;
     let id = ReferralId::generate();
     let at = to_db_time(now);
-    let due = deadline(policy.clock, policy.holiday_zone, now, policy.breach);
+    let due = timers::due_at(&policy.policy, now);
     let referral = Referral {
         id: id.clone(),
         reference: format!("AVIP-{}-{year}-{number:05}", creche.departement),
@@ -459,9 +460,10 @@ fn insert_referral(
         updated_at: at,
         sla_due_at: Some(to_db_time(due)),
         sla_stage: None,
-        sla_policy_version: None,
+        sla_policy_version: Some(policy.version),
         anonymised_at: None,
         closing_reason: None,
+        sla_next_at: timers::next_at(&policy.policy, now, None).map(to_db_time),
     };
     let family = Family {
         referral_id: id.clone(),
@@ -607,6 +609,7 @@ pub fn enroll(
     id: &ReferralId,
     contract: &Contract,
     note: Option<String>,
+    policy: &Policy,
     now: DateTime<Utc>,
 ) -> Result<ReferralRecord, ApiError> {
     avip_db::write_transaction(conn, |conn| {
@@ -637,6 +640,10 @@ pub fn enroll(
         ev.note = note;
         ev.data = Some(contract_json(contract).to_string());
         apply_move(conn, id, step, None, ev)?;
+        let follow_up = timers::follow_up_due(policy, contract.start_date, None);
+        sla::set_follow_up_notice(conn, id, Some(to_db_time(follow_up)))?;
+        let notice = timers::contract_notice_at(policy, contract.contract_end_date);
+        sla::set_contract_notice(conn, id, Some(to_db_time(notice)))?;
         Ok(referrals::get(conn, id)?)
     })
 }
@@ -669,6 +676,7 @@ pub fn change_enrollment(
     who: &Principal,
     id: &ReferralId,
     change: EnrollmentChange,
+    policy: &Policy,
     now: DateTime<Utc>,
 ) -> Result<ReferralRecord, ApiError> {
     avip_db::write_transaction(conn, |conn| {
@@ -690,6 +698,10 @@ pub fn change_enrollment(
         }
         enrollment.updated_at = to_db_time(now);
         referrals::save_enrollment(conn, &enrollment)?;
+        if c.contract_end_date != before.contract_end_date {
+            let notice = timers::contract_notice_at(policy, c.contract_end_date);
+            sla::set_contract_notice(conn, id, Some(to_db_time(notice)))?;
+        }
         let kind = if change.renewal {
             EventKind::Renewal
         } else {
@@ -728,6 +740,9 @@ pub fn exit(
         enrollment.exit_note = request.note.clone();
         enrollment.updated_at = to_db_time(now);
         referrals::save_enrollment(conn, &enrollment)?;
+        // The child has left: no follow-up or contract notice any more.
+        sla::set_follow_up_notice(conn, id, None)?;
+        sla::set_contract_notice(conn, id, None)?;
         let mut ev = event(who, id, EventKind::Exit, now);
         ev.note = request.note.clone();
         ev.data = Some(
@@ -766,6 +781,7 @@ pub fn add_follow_up(
     who: &Principal,
     id: &ReferralId,
     request: FollowUpRequest,
+    policy: &Policy,
     now: DateTime<Utc>,
 ) -> Result<FollowUp, ApiError> {
     avip_db::write_transaction(conn, |conn| {
@@ -786,6 +802,15 @@ pub fn add_follow_up(
             created_at: to_db_time(now),
         };
         referrals::insert_follow_up(conn, &follow_up)?;
+        // While the child is enrolled, the next follow-up is due a full gap
+        // after the latest one.
+        if referral.status == ReferralStatus::Enrolled
+            && let Some(enrollment) = referrals::enrollment(conn, id)?
+        {
+            let last = sla::last_follow_up(conn, id)?;
+            let due = timers::follow_up_due(policy, enrollment.start_date, last);
+            sla::set_follow_up_notice(conn, id, Some(to_db_time(due)))?;
+        }
         let mut ev = event(who, id, EventKind::FollowUp, now);
         ev.note = request.next_steps.clone();
         ev.data = Some(
@@ -830,7 +855,7 @@ pub async fn create(
     who: Principal,
     pool: web::Data<Pool>,
     gate: web::Data<crate::db::WriteGate>,
-    policy: web::Data<Policy>,
+    policy: web::Data<ActivePolicy>,
     body: ApiJson<ReferralRequest>,
 ) -> Result<HttpResponse, ApiError> {
     require(&who, Action::Create, Resource::Referral(None))?;
@@ -852,7 +877,7 @@ pub async fn create(
     })
     .await?;
     let id = intake.record.referral.id.clone();
-    let body = ReferralBody::new(intake.record, &policy, now);
+    let body = ReferralBody::new(intake.record, &policy.policy, now);
     let mut response = if intake.replayed {
         let mut r = HttpResponse::Ok();
         r.insert_header(("Idempotent-Replayed", "true"));
@@ -886,7 +911,7 @@ pub struct ReferralQuery {
     pub cursor: Option<String>,
 }
 
-fn bad_query(field: &str, message: &str) -> ApiError {
+pub fn bad_query(field: &str, message: &str) -> ApiError {
     ApiError::BadRequest(
         Problem::new("invalid_query", format!("{field}: {message}"))
             .with_errors(vec![FieldError::new(field, message)]),
@@ -972,7 +997,7 @@ impl ReferralQuery {
 pub async fn list(
     who: Principal,
     pool: web::Data<Pool>,
-    policy: web::Data<Policy>,
+    policy: web::Data<ActivePolicy>,
     query: ApiQuery<ReferralQuery>,
 ) -> Result<web::Json<List<ReferralBody>>, ApiError> {
     require(&who, Action::List, Resource::Referral(None))?;
@@ -980,7 +1005,7 @@ pub async fn list(
     let (filter, page) = query.0.parse(&who, now)?;
     let rows = crate::db::run(&pool, move |conn| referrals::list(conn, &filter, &page)).await?;
     Ok(web::Json(List::from_page(rows, |r| {
-        ReferralBody::new(r, &policy, now)
+        ReferralBody::new(r, &policy.policy, now)
     })))
 }
 
@@ -994,7 +1019,7 @@ pub async fn list(
 pub async fn get_one(
     who: Principal,
     pool: web::Data<Pool>,
-    policy: web::Data<Policy>,
+    policy: web::Data<ActivePolicy>,
     id: web::Path<String>,
 ) -> Result<web::Json<ReferralBody>, ApiError> {
     require(&who, Action::Read, Resource::Referral(None))?;
@@ -1004,7 +1029,7 @@ pub async fn get_one(
         Ok::<_, ApiError>(referrals::get(conn, &id)?)
     })
     .await?;
-    Ok(web::Json(ReferralBody::new(record, &policy, now())))
+    Ok(web::Json(ReferralBody::new(record, &policy.policy, now())))
 }
 
 /// Move a referral along its lifecycle (coordinators; prescribers may only
@@ -1023,7 +1048,7 @@ pub async fn transitions(
     who: Principal,
     pool: web::Data<Pool>,
     gate: web::Data<crate::db::WriteGate>,
-    policy: web::Data<Policy>,
+    policy: web::Data<ActivePolicy>,
     id: web::Path<String>,
     body: ApiJson<TransitionRequest>,
 ) -> Result<web::Json<ReferralBody>, ApiError> {
@@ -1035,7 +1060,7 @@ pub async fn transitions(
         transition(conn, &who, &id, &draft, now)
     })
     .await?;
-    Ok(web::Json(ReferralBody::new(record, &policy, now)))
+    Ok(web::Json(ReferralBody::new(record, &policy.policy, now)))
 }
 
 /// The timeline, in the order things happened, with who and when.
@@ -1124,6 +1149,7 @@ pub async fn create_follow_up(
     who: Principal,
     pool: web::Data<Pool>,
     gate: web::Data<crate::db::WriteGate>,
+    policy: web::Data<ActivePolicy>,
     id: web::Path<String>,
     body: ApiJson<FollowUpRequest>,
 ) -> Result<HttpResponse, ApiError> {
@@ -1131,7 +1157,7 @@ pub async fn create_follow_up(
     let id = path_id(&id, ReferralId::parse)?;
     let request = body.0;
     let f = crate::db::write(&pool, &gate, move |conn| {
-        add_follow_up(conn, &who, &id, request, now())
+        add_follow_up(conn, &who, &id, request, &policy.policy, now())
     })
     .await?;
     Ok(HttpResponse::Created().json(FollowUpBody::from(f)))
@@ -1151,7 +1177,7 @@ pub async fn create_enrollment(
     who: Principal,
     pool: web::Data<Pool>,
     gate: web::Data<crate::db::WriteGate>,
-    policy: web::Data<Policy>,
+    policy: web::Data<ActivePolicy>,
     id: web::Path<String>,
     body: ApiJson<EnrollmentRequest>,
 ) -> Result<HttpResponse, ApiError> {
@@ -1159,11 +1185,12 @@ pub async fn create_enrollment(
     let id = path_id(&id, ReferralId::parse)?;
     let now = now();
     let (contract, note) = body.0.parse(paris_date(now))?;
+    let p = policy.clone();
     let record = crate::db::write(&pool, &gate, move |conn| {
-        enroll(conn, &who, &id, &contract, note, now)
+        enroll(conn, &who, &id, &contract, note, &p.policy, now)
     })
     .await?;
-    Ok(HttpResponse::Created().json(ReferralBody::new(record, &policy, now)))
+    Ok(HttpResponse::Created().json(ReferralBody::new(record, &policy.policy, now)))
 }
 
 /// Renew (`{"renew": true}` or a later `contract_end_date`) or amend the contract.
@@ -1180,7 +1207,7 @@ pub async fn update_enrollment(
     who: Principal,
     pool: web::Data<Pool>,
     gate: web::Data<crate::db::WriteGate>,
-    policy: web::Data<Policy>,
+    policy: web::Data<ActivePolicy>,
     id: web::Path<String>,
     body: ApiJson<EnrollmentChange>,
 ) -> Result<web::Json<ReferralBody>, ApiError> {
@@ -1188,11 +1215,12 @@ pub async fn update_enrollment(
     let id = path_id(&id, ReferralId::parse)?;
     let now = now();
     let change = body.0;
+    let p = policy.clone();
     let record = crate::db::write(&pool, &gate, move |conn| {
-        change_enrollment(conn, &who, &id, change, now)
+        change_enrollment(conn, &who, &id, change, &p.policy, now)
     })
     .await?;
-    Ok(web::Json(ReferralBody::new(record, &policy, now)))
+    Ok(web::Json(ReferralBody::new(record, &policy.policy, now)))
 }
 
 /// The child leaves: `enrolled → exited` with the reason, the parent's
@@ -1210,7 +1238,7 @@ pub async fn create_exit(
     who: Principal,
     pool: web::Data<Pool>,
     gate: web::Data<crate::db::WriteGate>,
-    policy: web::Data<Policy>,
+    policy: web::Data<ActivePolicy>,
     id: web::Path<String>,
     body: ApiJson<ExitRequest>,
 ) -> Result<web::Json<ReferralBody>, ApiError> {
@@ -1222,5 +1250,5 @@ pub async fn create_exit(
         exit(conn, &who, &id, request, now)
     })
     .await?;
-    Ok(web::Json(ReferralBody::new(record, &policy, now)))
+    Ok(web::Json(ReferralBody::new(record, &policy.policy, now)))
 }

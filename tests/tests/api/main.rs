@@ -6,3 +6,4 @@ mod identity;
 mod meta;
 mod referrals;
 mod schema;
+mod sla;

@@ -7,20 +7,20 @@ use avip_tests::{TestApp, spawn_app, spawn_app_with};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 
-const PASSWORD: &str = "a long passphrase";
+pub(crate) const PASSWORD: &str = "a long passphrase";
 
-struct Territory {
-    admin: String,
-    coordinator: String,
-    other_coordinator: String,
-    prescriber: String,
-    other_prescriber: String,
-    caf: String,
-    creche: String,
-    other_creche: String,
+pub(crate) struct Territory {
+    pub(crate) admin: String,
+    pub(crate) coordinator: String,
+    pub(crate) other_coordinator: String,
+    pub(crate) prescriber: String,
+    pub(crate) other_prescriber: String,
+    pub(crate) caf: String,
+    pub(crate) creche: String,
+    pub(crate) other_creche: String,
 }
 
-async fn create(app: &TestApp, token: &str, path: &str, body: Value) -> Value {
+pub(crate) async fn create(app: &TestApp, token: &str, path: &str, body: Value) -> Value {
     app.expect(token, "POST", path, Some(body), 201).await
 }
 
@@ -58,7 +58,7 @@ async fn person(
     app.password_token(email, PASSWORD).await
 }
 
-async fn territory(app: &TestApp) -> Territory {
+pub(crate) async fn territory(app: &TestApp) -> Territory {
     let admin = app.bootstrap().await;
     let ft = org(app, &admin, "france_travail", "France Travail Toulon Est").await;
     let ml = org(app, &admin, "mission_locale", "Mission locale Toulon").await;
@@ -95,12 +95,12 @@ async fn territory(app: &TestApp) -> Territory {
     }
 }
 
-fn today() -> chrono::NaiveDate {
+pub(crate) fn today() -> chrono::NaiveDate {
     Utc::now().date_naive()
 }
 
 /// The body of DESIGN §7, for `child` (a first name), with dates near today.
-fn referral(creche: &str, child: &str) -> Value {
+pub(crate) fn referral(creche: &str, child: &str) -> Value {
     json!({"creche_id": creche,
         "referent": {"name": "Paul Durand", "email": "p.durand@example.org", "phone": "04 94 00 00 00"},
         "parent": {"first_name": "Amina", "last_name": "Benali", "phone": "06 12 34 56 78",
@@ -119,11 +119,11 @@ async fn post_referral(app: &TestApp, token: &str, body: Value) -> reqwest::Resp
         .await
 }
 
-async fn new_referral(app: &TestApp, token: &str, creche: &str, child: &str) -> Value {
+pub(crate) async fn new_referral(app: &TestApp, token: &str, creche: &str, child: &str) -> Value {
     create(app, token, "/api/v1/referrals", referral(creche, child)).await
 }
 
-fn id(v: &Value) -> String {
+pub(crate) fn id(v: &Value) -> String {
     v["id"].as_str().unwrap().to_owned()
 }
 
@@ -136,7 +136,13 @@ fn fields(problem: &Value) -> Vec<String> {
         .collect()
 }
 
-async fn move_to(app: &TestApp, token: &str, referral: &str, body: Value, status: u16) -> Value {
+pub(crate) async fn move_to(
+    app: &TestApp,
+    token: &str,
+    referral: &str,
+    body: Value,
+    status: u16,
+) -> Value {
     let path = format!("/api/v1/referrals/{referral}/transitions");
     app.expect(token, "POST", &path, Some(body), status).await
 }

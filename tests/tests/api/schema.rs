@@ -91,6 +91,8 @@ fn declared() -> BTreeMap<String, Vec<String>> {
         referral_child_claims,
         referral_follow_ups,
         referral_enrollments,
+        sla_policies,
+        notifications,
     )
 }
 

@@ -1,0 +1,225 @@
+//! `/api/v1/sla`: what needs attention now, and the policy in force.
+
+use actix_web::{get, web};
+use avip_db::Pool;
+use avip_db::model::{CrecheId, ReferralId, SlaStage};
+use avip_db::page::TimeCursor;
+use avip_sla_engine::ActivePolicy;
+use avip_sla_engine::attention::{self, AttentionItem, AttentionKind};
+use avip_sla_engine::policy::format_duration;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::access::{Action, Resource, creche_scope, require};
+use crate::auth::Principal;
+use crate::error::{ApiError, ProblemDocument};
+use crate::extract::ApiQuery;
+use crate::routes::common::{DEFAULT_LIMIT, List, MAX_LIMIT};
+use crate::routes::referrals::bad_query;
+
+/// The schedule and delivery settings shown with the policy.
+#[derive(Clone, Debug)]
+pub struct SlaSchedule {
+    pub schedule: String,
+    pub digest: bool,
+}
+
+/// The SLA policy in force (DESIGN §5). Durations are shown as text
+/// (`2days`, `72h` is `3days`) and in seconds.
+#[derive(Serialize, ToSchema, Debug)]
+#[schema(example = json!({"version": 1, "clock": "calendar", "holiday_zone": "metropole",
+    "warning": "2days", "warning_seconds": 172800, "breach": "3days", "breach_seconds": 259200,
+    "escalation": "4days", "escalation_seconds": 345600, "follow_up": "2months 5h 50m 24s",
+    "follow_up_seconds": 5184000, "contract_notice": "30days", "contract_notice_seconds": 2592000,
+    "schedule": "0 * * * * *", "digest": false}))]
+pub struct PolicyBody {
+    /// Changes whenever the settings change; referrals show the version
+    /// their deadline was computed under.
+    pub version: i32,
+    /// `calendar` or `working_days`.
+    pub clock: String,
+    /// `metropole` or `alsace_moselle`: the public holidays the working-days clock skips.
+    pub holiday_zone: String,
+    pub warning: String,
+    pub warning_seconds: u64,
+    pub breach: String,
+    pub breach_seconds: u64,
+    pub escalation: String,
+    pub escalation_seconds: u64,
+    pub follow_up: String,
+    pub follow_up_seconds: u64,
+    pub contract_notice: String,
+    pub contract_notice_seconds: u64,
+    /// When sweeps run (cron with seconds, `AVIP_SLA_SCHEDULE`).
+    pub schedule: String,
+    /// One e-mail per person per sweep instead of one per item.
+    pub digest: bool,
+}
+
+/// The policy in force and its version.
+#[utoipa::path(tag = "sla", security(("bearer" = [])), responses(
+    (status = 200, body = PolicyBody),
+    (status = 401, body = ProblemDocument, content_type = "application/problem+json"),
+))]
+#[get("/sla/policy")]
+pub async fn policy(
+    _who: Principal,
+    active: web::Data<ActivePolicy>,
+    schedule: web::Data<SlaSchedule>,
+) -> web::Json<PolicyBody> {
+    let p = &active.policy;
+    let zone = serde_json::to_value(p.holiday_zone)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    web::Json(PolicyBody {
+        version: active.version,
+        clock: p.clock.to_string(),
+        holiday_zone: zone,
+        warning: format_duration(p.warning),
+        warning_seconds: p.warning.as_secs(),
+        breach: format_duration(p.breach),
+        breach_seconds: p.breach.as_secs(),
+        escalation: format_duration(p.escalation),
+        escalation_seconds: p.escalation.as_secs(),
+        follow_up: format_duration(p.follow_up),
+        follow_up_seconds: p.follow_up.as_secs(),
+        contract_notice: format_duration(p.contract_notice),
+        contract_notice_seconds: p.contract_notice.as_secs(),
+        schedule: schedule.schedule.clone(),
+        digest: schedule.digest,
+    })
+}
+
+/// One thing that needs attention.
+#[derive(Serialize, ToSchema, Debug)]
+#[schema(example = json!({"kind": "first_response", "referral_id": "0193a8f0-6c1e-7d3a-9b2f-1c2d3e4f5a6b",
+    "reference": "AVIP-83-2026-00042", "creche_id": "0193a8f0-6c1e-7d3a-9b2f-000000000001",
+    "received_at": "2026-11-20T16:00:00Z", "stage": "breach", "due_at": "2026-11-23T16:00:00Z",
+    "seconds_left": -5400}))]
+pub struct AttentionBody {
+    /// `first_response` (an unanswered family past the warning),
+    /// `follow_up` (no follow-up within the policy's gap while enrolled) or
+    /// `contract_end` (the contract ends within the notice).
+    pub kind: String,
+    #[schema(value_type = String, format = Uuid)]
+    pub referral_id: ReferralId,
+    pub reference: String,
+    #[schema(value_type = String, format = Uuid)]
+    pub creche_id: CrecheId,
+    pub received_at: DateTime<Utc>,
+    /// The first-response stage reached (first responses only).
+    pub stage: Option<SlaStage>,
+    /// The first-response deadline, the day the follow-up was due, or the
+    /// day the contract ends (midnight in Paris).
+    pub due_at: DateTime<Utc>,
+    /// Seconds until `due_at`; negative once it has passed.
+    pub seconds_left: i64,
+}
+
+impl From<AttentionItem> for AttentionBody {
+    fn from(i: AttentionItem) -> Self {
+        AttentionBody {
+            kind: kind_name(i.kind).to_owned(),
+            referral_id: i.referral_id,
+            reference: i.reference,
+            creche_id: i.creche_id,
+            received_at: i.received_at,
+            stage: i.stage,
+            due_at: i.due_at,
+            seconds_left: i.seconds_left,
+        }
+    }
+}
+
+fn kind_name(kind: AttentionKind) -> &'static str {
+    match kind {
+        AttentionKind::FirstResponse => "first_response",
+        AttentionKind::FollowUp => "follow_up",
+        AttentionKind::ContractEnd => "contract_end",
+    }
+}
+
+fn encode_cursor(item: &AttentionItem) -> String {
+    let position = TimeCursor {
+        at: item.due_at.naive_utc(),
+        id: item.referral_id.to_string(),
+    };
+    format!("{}.{}", position.encode(), kind_name(item.kind))
+}
+
+fn parse_cursor(text: &str) -> Option<(DateTime<Utc>, ReferralId, AttentionKind)> {
+    let (position, kind) = text.rsplit_once('.')?;
+    let kind = match kind {
+        "first_response" => AttentionKind::FirstResponse,
+        "follow_up" => AttentionKind::FollowUp,
+        "contract_end" => AttentionKind::ContractEnd,
+        _ => return None,
+    };
+    let position = TimeCursor::parse(position)?;
+    Some((
+        position.at.and_utc(),
+        ReferralId::parse(&position.id)?,
+        kind,
+    ))
+}
+
+#[derive(Deserialize, IntoParams, Debug, Default)]
+#[into_params(parameter_in = Query)]
+pub struct OverdueQuery {
+    /// Items per page, 1 to 200 (default 50).
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// What needs attention now, most urgent first: unanswered families past
+/// the warning (with the stage reached), overdue follow-ups, contracts
+/// ending within the notice. Coordinators see their crèches', admins all.
+#[utoipa::path(tag = "sla", params(OverdueQuery), security(("bearer" = [])), responses(
+    (status = 200, body = inline(List<AttentionBody>)),
+    (status = 400, body = ProblemDocument, content_type = "application/problem+json"),
+    (status = 401, body = ProblemDocument, content_type = "application/problem+json"),
+    (status = 403, body = ProblemDocument, content_type = "application/problem+json"),
+))]
+#[get("/sla/overdue")]
+pub async fn overdue(
+    who: Principal,
+    pool: web::Data<Pool>,
+    active: web::Data<ActivePolicy>,
+    query: ApiQuery<OverdueQuery>,
+) -> Result<web::Json<List<AttentionBody>>, ApiError> {
+    require(&who, Action::List, Resource::SlaOverdue)?;
+    let limit = query.0.limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(bad_query(
+            "limit",
+            &format!("must be between 1 and {MAX_LIMIT}"),
+        ));
+    }
+    let after = query
+        .0
+        .cursor
+        .as_deref()
+        .map(|c| {
+            parse_cursor(c).ok_or_else(|| bad_query("cursor", "is not a cursor this service gave"))
+        })
+        .transpose()?;
+    let within = creche_scope(&who).map(<[CrecheId]>::to_vec);
+    let rules = active.policy.clone();
+    let limit = usize::try_from(limit).unwrap_or(50);
+    let (items, more) = crate::db::run(&pool, move |conn| {
+        attention::needing_attention(conn, &rules, within.as_deref(), Utc::now(), after, limit)
+    })
+    .await?;
+    let next_cursor = if more {
+        items.last().map(encode_cursor)
+    } else {
+        None
+    };
+    Ok(web::Json(List {
+        items: items.into_iter().map(AttentionBody::from).collect(),
+        next_cursor,
+    }))
+}

@@ -1,0 +1,203 @@
+//! The SLA engine as the service runs it: built from the settings, started
+//! inside `avip serve` (unless `--no-sla`) or alone by `avip sla run`, and
+//! `avip sla sweep` for one sweep by hand or a preview.
+
+use anyhow::Context;
+use avip_db::{Pool, WriteGate};
+use avip_sla_engine::dispatch::DispatchOptions;
+use avip_sla_engine::mail::Mailer;
+use avip_sla_engine::sweep::{SweepOptions, SweepReport};
+use avip_sla_engine::{ActivePolicy, Engine};
+use chrono::{DateTime, Utc};
+use secrecy::ExposeSecret;
+
+use crate::settings::Settings;
+
+/// SMTP when `AVIP_SMTP_URL` is set, else `.eml` files in `AVIP_MAIL_DIR`.
+pub fn mailer(settings: &Settings) -> anyhow::Result<Mailer> {
+    Ok(match &settings.smtp_url {
+        Some(url) => Mailer::smtp(url.expose_secret(), &settings.mail_from)?,
+        None => Mailer::file(&settings.mail_dir, &settings.mail_from)?,
+    })
+}
+
+pub fn engine(
+    settings: &Settings,
+    pool: Pool,
+    gate: WriteGate,
+    active: ActivePolicy,
+) -> anyhow::Result<Engine> {
+    Ok(Engine::new(
+        pool,
+        gate,
+        active,
+        SweepOptions::new(settings.public_url.as_str(), settings.sla_digest),
+        mailer(settings)?,
+        DispatchOptions {
+            lease: settings.mail_lease,
+            retry_base: settings.mail_retry,
+            retry_max: settings.mail_retry_max,
+            ..DispatchOptions::default()
+        },
+    ))
+}
+
+/// Opens the pool, applies migrations and activates the policy: what every
+/// process that runs the engine does first.
+pub fn open(settings: &Settings) -> anyhow::Result<(Pool, WriteGate, ActivePolicy)> {
+    let (pool, backend) = avip_db::open_pool(&settings.database_url, settings.db_pool_size)?;
+    let mut conn = pool
+        .get()
+        .context("cannot check out a database connection")?;
+    avip_db::migrations::run_pending(&mut conn)
+        .map_err(|e| anyhow::anyhow!("cannot apply migrations: {e}"))?;
+    let active = avip_sla_engine::store::activate(&mut conn, &settings.sla, Utc::now())
+        .context("cannot record the SLA policy")?;
+    Ok((pool, WriteGate::for_backend(backend), active))
+}
+
+/// `avip sla run`: the scheduler alone, until SIGTERM or Ctrl-C.
+pub fn run(settings: &Settings) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let (pool, gate, active) = {
+            let settings = settings.clone();
+            tokio::task::spawn_blocking(move || open(&settings)).await??
+        };
+        let engine = engine(settings, pool, gate, active)?;
+        let mut scheduler = engine.start(&settings.sla_schedule).await?;
+        shutdown_signal().await;
+        tracing::info!("stopping the SLA engine");
+        scheduler.shutdown().await.ok();
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// `avip sla sweep [--at T] [--dry-run]`: one sweep now (then delivery), or
+/// a preview of what would fire at `T`, which writes nothing.
+pub fn sweep(settings: &Settings, at: Option<String>, dry_run: bool) -> anyhow::Result<()> {
+    let at = match at {
+        None => None,
+        Some(_) if !dry_run => {
+            anyhow::bail!("--at previews a sweep at another instant and requires --dry-run")
+        }
+        Some(text) => Some(
+            DateTime::parse_from_rfc3339(text.trim())
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|e| anyhow::anyhow!("--at {text:?} is not an RFC 3339 instant: {e}"))?,
+        ),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let settings_for_open = settings.clone();
+        let (pool, gate, active) = if dry_run {
+            tokio::task::spawn_blocking(move || preview_policy(&settings_for_open)).await??
+        } else {
+            tokio::task::spawn_blocking(move || open(&settings_for_open)).await??
+        };
+        let engine = engine(settings, pool, gate, active)?;
+        let instant = at.unwrap_or_else(Utc::now);
+        let report = engine.sweep(instant, dry_run).await?;
+        print_report(&report, instant, engine.policy().version, dry_run);
+        if !dry_run {
+            let delivered = engine.deliver().await?;
+            println!(
+                "delivery: {} sent, {} failed (kept in the outbox and retried)",
+                delivered.sent, delivered.failed
+            );
+        }
+        Ok(())
+    })
+}
+
+/// A dry run writes nothing, not even a new policy version: it previews
+/// with the settings' policy under the version it would get.
+fn preview_policy(settings: &Settings) -> anyhow::Result<(Pool, WriteGate, ActivePolicy)> {
+    let (pool, backend) = avip_db::open_pool(&settings.database_url, settings.db_pool_size)?;
+    let mut conn = pool
+        .get()
+        .context("cannot check out a database connection")?;
+    let pending = avip_db::migrations::has_pending(&mut conn)
+        .map_err(|e| anyhow::anyhow!("cannot read the migrations: {e}"))?;
+    if pending {
+        anyhow::bail!("the database is not migrated: run `avip migrate` first");
+    }
+    let latest = avip_db::sla::latest_policy(&mut conn)?;
+    let fingerprint = settings.sla.fingerprint();
+    let version = match &latest {
+        Some(l) if l.fingerprint == fingerprint => l.version,
+        Some(l) => {
+            eprintln!(
+                "note: the settings' SLA policy is not active yet (active: version {}); \
+                 open deadlines are recomputed when `avip serve` or `avip sla run` starts",
+                l.version
+            );
+            l.version + 1
+        }
+        None => 1,
+    };
+    Ok((
+        pool,
+        WriteGate::for_backend(backend),
+        ActivePolicy {
+            version,
+            policy: settings.sla.clone(),
+        },
+    ))
+}
+
+fn print_report(report: &SweepReport, at: DateTime<Utc>, version: i32, dry_run: bool) {
+    let verb = if dry_run { "would fire" } else { "fired" };
+    println!(
+        "sweep at {} (policy version {version}): {} item(s) {verb}",
+        at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        report.fired.len()
+    );
+    for f in &report.fired {
+        let stage = f.stage.map_or(f.kind.as_str(), |s| s.as_str());
+        let to = if f.recipients.is_empty() {
+            "nobody (no coordinator, no escalation address)".to_owned()
+        } else {
+            f.recipients.join(", ")
+        };
+        println!(
+            "  {stage:<18} {:<20} {:<28} due {}  -> {to}",
+            f.reference,
+            f.creche,
+            f.due_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        );
+    }
+    if !dry_run {
+        println!(
+            "{} e-mail(s) queued in the outbox{}",
+            report.notifications,
+            if report.lost_races > 0 {
+                format!(
+                    ", {} item(s) taken by another engine first",
+                    report.lost_races
+                )
+            } else {
+                String::new()
+            }
+        );
+    }
+}

@@ -1,0 +1,144 @@
+//! The transactional outbox (DESIGN §5): e-mails are written in the same
+//! transaction as the fact they announce, then delivered by the dispatcher.
+//! A row is never deleted: it stays `pending`, with its attempts and last
+//! error, until the mail server accepted it.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::DbConnection;
+use crate::model::{NotificationId, NotificationKind, NotificationStatus, ReferralId};
+use crate::schema::notifications;
+
+#[derive(Queryable, Selectable, Insertable, Clone, Debug, PartialEq, Eq)]
+#[diesel(table_name = notifications)]
+pub struct Notification {
+    pub id: NotificationId,
+    /// Unique: the same fact is never announced twice.
+    pub dedup_key: String,
+    pub kind: NotificationKind,
+    pub referral_id: Option<ReferralId>,
+    /// JSON array of addresses.
+    pub recipients: String,
+    pub subject: String,
+    pub body_text: String,
+    pub body_html: String,
+    pub status: NotificationStatus,
+    pub attempts: i32,
+    /// When the dispatcher may take it (again); also its lease while sending.
+    pub next_attempt_at: NaiveDateTime,
+    pub last_error: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub sent_at: Option<NaiveDateTime>,
+}
+
+/// Inserts the row unless its deduplication key is taken; `Ok(false)` then.
+pub fn insert(conn: &mut DbConnection, notification: &Notification) -> QueryResult<bool> {
+    let inserted = match conn {
+        DbConnection::Pg(c) => diesel::insert_into(notifications::table)
+            .values(notification)
+            .on_conflict(notifications::dedup_key)
+            .do_nothing()
+            .execute(c)?,
+        DbConnection::Sqlite(c) => diesel::insert_into(notifications::table)
+            .values(notification)
+            .on_conflict(notifications::dedup_key)
+            .do_nothing()
+            .execute(c)?,
+    };
+    Ok(inserted == 1)
+}
+
+pub fn is_taken(conn: &mut DbConnection, dedup_key: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        notifications::table.filter(notifications::dedup_key.eq(dedup_key)),
+    ))
+    .get_result(conn)
+}
+
+/// Claims up to `limit` pending rows due at `now` by moving their next
+/// attempt to `lease_until`, so that no other dispatcher takes them while
+/// they are being sent; if this one dies, they come back when the lease
+/// ends. On PostgreSQL the rows are locked with `FOR UPDATE SKIP LOCKED`,
+/// so concurrent dispatchers claim disjoint rows without waiting; on SQLite
+/// the caller's `BEGIN IMMEDIATE` makes claims one at a time.
+pub fn claim_due(
+    conn: &mut DbConnection,
+    now: NaiveDateTime,
+    lease_until: NaiveDateTime,
+    limit: i64,
+) -> QueryResult<Vec<Notification>> {
+    // `as_select` is typed by backend: one query per arm.
+    macro_rules! due {
+        () => {
+            notifications::table
+                .filter(notifications::status.eq(NotificationStatus::Pending))
+                .filter(notifications::next_attempt_at.le(now))
+                .order((notifications::next_attempt_at, notifications::id))
+                .select(Notification::as_select())
+                .limit(limit)
+        };
+    }
+    let rows: Vec<Notification> = match conn {
+        DbConnection::Pg(c) => due!().for_update().skip_locked().load(c)?,
+        DbConnection::Sqlite(c) => due!().load(c)?,
+    };
+    if !rows.is_empty() {
+        let ids: Vec<&NotificationId> = rows.iter().map(|n| &n.id).collect();
+        diesel::update(notifications::table.filter(notifications::id.eq_any(ids)))
+            .set(notifications::next_attempt_at.eq(lease_until))
+            .execute(conn)?;
+    }
+    Ok(rows)
+}
+
+pub fn mark_sent(
+    conn: &mut DbConnection,
+    id: &NotificationId,
+    at: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::update(notifications::table.find(id))
+        .set((
+            notifications::status.eq(NotificationStatus::Sent),
+            notifications::sent_at.eq(Some(at)),
+            notifications::attempts.eq(notifications::attempts + 1),
+            notifications::last_error.eq(None::<String>),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+/// Records a failed attempt and when to try again.
+pub fn mark_failed(
+    conn: &mut DbConnection,
+    id: &NotificationId,
+    attempts: i32,
+    retry_at: NaiveDateTime,
+    error: &str,
+) -> QueryResult<()> {
+    diesel::update(notifications::table.find(id))
+        .set((
+            notifications::attempts.eq(attempts),
+            notifications::next_attempt_at.eq(retry_at),
+            notifications::last_error.eq(Some(error)),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+/// A referral's notifications, oldest first.
+pub fn for_referral(conn: &mut DbConnection, id: &ReferralId) -> QueryResult<Vec<Notification>> {
+    notifications::table
+        .filter(notifications::referral_id.eq(id))
+        .order((notifications::created_at, notifications::id))
+        .select(Notification::as_select())
+        .load(conn)
+}
+
+/// How many rows wait for delivery.
+pub fn pending_count(conn: &mut DbConnection) -> QueryResult<i64> {
+    notifications::table
+        .filter(notifications::status.eq(NotificationStatus::Pending))
+        .count()
+        .get_result(conn)
+}

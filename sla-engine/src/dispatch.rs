@@ -1,0 +1,192 @@
+//! The dispatcher: delivers the outbox. A row is claimed under a lease (on
+//! PostgreSQL with `FOR UPDATE SKIP LOCKED`, so that several instances share
+//! the work without sending a row twice), sent without holding any lock,
+//! then marked sent, or given its next attempt with exponential backoff. A
+//! row is never dropped: it stays pending until the server accepts it.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use avip_db::model::{ActorKind, EventId, EventKind};
+use avip_db::notifications::{self, Notification};
+use avip_db::referrals::{self, Event};
+use avip_db::{Pool, QueryError, WriteGate};
+
+use crate::engine::EngineError;
+use crate::mail::Mailer;
+use crate::timers::to_db;
+
+#[derive(Clone, Debug)]
+pub struct DispatchOptions {
+    /// How long a claimed row is reserved for the dispatcher sending it; if
+    /// that process dies, another takes the row when the lease ends.
+    pub lease: Duration,
+    /// The wait before the first retry; it doubles at each failure…
+    pub retry_base: Duration,
+    /// …up to this.
+    pub retry_max: Duration,
+    /// Rows claimed at a time.
+    pub batch: i64,
+}
+
+impl Default for DispatchOptions {
+    fn default() -> Self {
+        DispatchOptions {
+            lease: Duration::from_secs(300),
+            retry_base: Duration::from_secs(30),
+            retry_max: Duration::from_secs(3600),
+            batch: 50,
+        }
+    }
+}
+
+impl DispatchOptions {
+    /// The wait after the `attempts`-th failure.
+    pub fn backoff(&self, attempts: i32) -> Duration {
+        let doublings = u32::try_from(attempts.saturating_sub(1))
+            .unwrap_or(0)
+            .min(30);
+        self.retry_base
+            .saturating_mul(2u32.saturating_pow(doublings))
+            .min(self.retry_max)
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DispatchReport {
+    pub sent: usize,
+    pub failed: usize,
+}
+
+/// Sends everything due now; returns when nothing due is left.
+pub async fn dispatch(
+    pool: &Pool,
+    gate: &WriteGate,
+    mailer: &Mailer,
+    options: &DispatchOptions,
+) -> Result<DispatchReport, EngineError> {
+    let mut report = DispatchReport::default();
+    loop {
+        let now = Utc::now();
+        let lease_until = add(now, options.lease);
+        let limit = options.batch;
+        let claimed = blocking(pool, gate, move |conn| {
+            avip_db::write_transaction(conn, |conn| {
+                notifications::claim_due(conn, to_db(now), to_db(lease_until), limit)
+            })
+        })
+        .await?;
+        if claimed.is_empty() {
+            return Ok(report);
+        }
+        let mut outcomes = Vec::with_capacity(claimed.len());
+        for row in claimed {
+            let outcome = mailer.send(&row).await;
+            match &outcome {
+                Ok(()) => {
+                    report.sent += 1;
+                    tracing::info!(notification = %row.id, kind = %row.kind, "e-mail sent");
+                }
+                Err(error) => {
+                    report.failed += 1;
+                    tracing::warn!(notification = %row.id, kind = %row.kind, attempts = row.attempts + 1, %error, "e-mail not sent; it will be retried");
+                }
+            }
+            outcomes.push((row, outcome));
+        }
+        let options = options.clone();
+        blocking(pool, gate, move |conn| {
+            avip_db::write_transaction(conn, |conn| record(conn, &options, outcomes))
+        })
+        .await?;
+    }
+}
+
+fn record(
+    conn: &mut avip_db::DbConnection,
+    options: &DispatchOptions,
+    outcomes: Vec<(Notification, Result<(), String>)>,
+) -> Result<(), QueryError> {
+    let now = Utc::now();
+    for (row, outcome) in outcomes {
+        match outcome {
+            Ok(()) => {
+                notifications::mark_sent(conn, &row.id, to_db(now))?;
+                if let Some(referral) = &row.referral_id {
+                    referrals::insert_event(
+                        conn,
+                        &Event {
+                            id: EventId::generate(),
+                            referral_id: referral.clone(),
+                            kind: EventKind::EmailSent,
+                            occurred_at: to_db(now),
+                            actor_kind: ActorKind::System,
+                            actor_id: None,
+                            from_status: None,
+                            to_status: None,
+                            reason: None,
+                            note: None,
+                            data: Some(
+                                serde_json::json!({
+                                    "notification": row.dedup_key,
+                                    "kind": row.kind,
+                                    "attempts": row.attempts + 1,
+                                })
+                                .to_string(),
+                            ),
+                        },
+                    )?;
+                }
+            }
+            Err(error) => {
+                let attempts = row.attempts + 1;
+                let retry_at = add(now, options.backoff(attempts));
+                let error: String = error.chars().take(500).collect();
+                notifications::mark_failed(conn, &row.id, attempts, to_db(retry_at), &error)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Database work on the blocking pool, in the process's write turn.
+pub(crate) async fn blocking<T: Send + 'static>(
+    pool: &Pool,
+    gate: &WriteGate,
+    work: impl FnOnce(&mut avip_db::DbConnection) -> Result<T, QueryError> + Send + 'static,
+) -> Result<T, EngineError> {
+    let pool = pool.clone();
+    let gate = gate.clone();
+    tokio::task::spawn_blocking(move || {
+        let _turn = gate.turn();
+        let mut conn = pool.get().map_err(|e| EngineError::Pool(e.to_string()))?;
+        work(&mut conn).map_err(EngineError::Db)
+    })
+    .await
+    .map_err(|e| EngineError::Pool(format!("database work did not complete: {e}")))?
+}
+
+fn add(t: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(d)
+        .ok()
+        .and_then(|d| t.checked_add_signed(d))
+        .unwrap_or(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_backoff_doubles_up_to_its_ceiling() {
+        let options = DispatchOptions {
+            retry_base: Duration::from_secs(30),
+            retry_max: Duration::from_secs(3600),
+            ..DispatchOptions::default()
+        };
+        let waits: Vec<u64> = (1..=9).map(|n| options.backoff(n).as_secs()).collect();
+        assert_eq!(waits, [30, 60, 120, 240, 480, 960, 1920, 3600, 3600]);
+        assert_eq!(options.backoff(i32::MAX).as_secs(), 3600);
+    }
+}

@@ -1,0 +1,131 @@
+//! The engine as a process runs it: a sweep followed by delivery, on the
+//! schedule of `AVIP_SLA_SCHEDULE` (tokio-cron-scheduler), inside `avip serve`
+//! or alone in `avip sla run`.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use tokio_cron_scheduler::{Job, JobScheduler};
+
+use avip_db::{Pool, QueryError, WriteGate};
+
+use crate::dispatch::{self, DispatchOptions, DispatchReport};
+use crate::mail::Mailer;
+use crate::policy::ActivePolicy;
+use crate::sweep::{self, SweepOptions, SweepReport};
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("database error: {0}")]
+    Db(#[from] QueryError),
+    #[error("{0}")]
+    Pool(String),
+    #[error("scheduler error: {0}")]
+    Scheduler(String),
+}
+
+/// Everything a sweep and a delivery need; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Engine {
+    pool: Pool,
+    gate: WriteGate,
+    active: ActivePolicy,
+    sweep: SweepOptions,
+    mailer: Mailer,
+    dispatch: DispatchOptions,
+    /// A tick that finds the previous one still running skips its turn.
+    busy: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl Engine {
+    pub fn new(
+        pool: Pool,
+        gate: WriteGate,
+        active: ActivePolicy,
+        sweep: SweepOptions,
+        mailer: Mailer,
+        dispatch: DispatchOptions,
+    ) -> Engine {
+        Engine {
+            pool,
+            gate,
+            active,
+            sweep,
+            mailer,
+            dispatch,
+            busy: Arc::default(),
+        }
+    }
+
+    pub fn policy(&self) -> &ActivePolicy {
+        &self.active
+    }
+
+    /// One sweep at `at` (a preview when `dry_run`).
+    pub async fn sweep(
+        &self,
+        at: DateTime<Utc>,
+        dry_run: bool,
+    ) -> Result<SweepReport, EngineError> {
+        let pool = self.pool.clone();
+        let gate = self.gate.clone();
+        let active = self.active.clone();
+        let options = self.sweep.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get().map_err(|e| EngineError::Pool(e.to_string()))?;
+            sweep::sweep(&mut conn, &gate, &active, &options, at, dry_run).map_err(EngineError::Db)
+        })
+        .await
+        .map_err(|e| EngineError::Pool(format!("the sweep did not complete: {e}")))?
+    }
+
+    /// Delivers what the outbox holds and is due.
+    pub async fn deliver(&self) -> Result<DispatchReport, EngineError> {
+        dispatch::dispatch(&self.pool, &self.gate, &self.mailer, &self.dispatch).await
+    }
+
+    /// A sweep now, then delivery; `None` when the previous tick still runs.
+    pub async fn tick(&self) -> Result<Option<(SweepReport, DispatchReport)>, EngineError> {
+        let Ok(_running) = self.busy.try_lock() else {
+            tracing::debug!("the previous SLA tick is still running; skipping this one");
+            return Ok(None);
+        };
+        let swept = self.sweep(Utc::now(), false).await?;
+        if !swept.fired.is_empty() || swept.lost_races > 0 {
+            tracing::info!(
+                fired = swept.fired.len(),
+                notifications = swept.notifications,
+                lost_races = swept.lost_races,
+                "SLA sweep"
+            );
+        }
+        let delivered = self.deliver().await?;
+        Ok(Some((swept, delivered)))
+    }
+
+    /// Runs [`tick`](Self::tick) on `schedule` (cron with seconds) until the
+    /// returned scheduler is shut down.
+    pub async fn start(&self, schedule: &str) -> Result<JobScheduler, EngineError> {
+        let error =
+            |e: tokio_cron_scheduler::JobSchedulerError| EngineError::Scheduler(e.to_string());
+        let scheduler = JobScheduler::new().await.map_err(error)?;
+        let engine = self.clone();
+        let job = Job::new_async(schedule, move |_, _| {
+            let engine = engine.clone();
+            Box::pin(async move {
+                if let Err(e) = engine.tick().await {
+                    tracing::error!(error = %e, "SLA tick failed; the next one will try again");
+                }
+            })
+        })
+        .map_err(error)?;
+        scheduler.add(job).await.map_err(error)?;
+        scheduler.start().await.map_err(error)?;
+        tracing::info!(
+            schedule,
+            policy_version = self.active.version,
+            "SLA engine started"
+        );
+        Ok(scheduler)
+    }
+}

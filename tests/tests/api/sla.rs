@@ -1,0 +1,418 @@
+//! The SLA engine end to end: the real application with its scheduler, a
+//! real SMTP server on 127.0.0.1, durations of seconds.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use avip_tests::smtp::{Received, SmtpSink};
+use avip_tests::{TestApp, spawn_app_with_engine};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use super::referrals::{id, move_to, new_referral, territory};
+
+const COORDINATOR: &str = "c.martin@example.org";
+const DIRECTION: &str = "direction.petite-enfance@example.org";
+
+/// Seconds-long stages, a sweep every second, retries after one second.
+fn fast(
+    sink: &SmtpSink,
+    warning: u32,
+    breach: u32,
+    escalation: u32,
+) -> impl FnOnce(&mut HashMap<String, String>) {
+    let url = sink.url();
+    move |env| {
+        for (k, v) in [
+            ("AVIP_SMTP_URL", url),
+            ("AVIP_SLA_WARNING", format!("{warning}s")),
+            ("AVIP_SLA_BREACH", format!("{breach}s")),
+            ("AVIP_SLA_ESCALATION", format!("{escalation}s")),
+            ("AVIP_SLA_SCHEDULE", "* * * * * *".into()),
+            ("AVIP_MAIL_RETRY", "1s".into()),
+            ("AVIP_MAIL_RETRY_MAX", "2s".into()),
+            ("AVIP_MAIL_LEASE", "5s".into()),
+        ] {
+            env.insert(k.into(), v);
+        }
+    }
+}
+
+/// The Message-ID the service derives from a deduplication key (sender
+/// `no-reply@localhost`, the default).
+fn message_id(key: &str) -> String {
+    let hex: String = Sha256::digest(key.as_bytes())[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("<{hex}.avip@localhost>")
+}
+
+fn stage_ids(referrals: &[&str], stages: &[&str], version: i32) -> HashSet<String> {
+    referrals
+        .iter()
+        .flat_map(|r| {
+            stages
+                .iter()
+                .map(move |s| message_id(&format!("first_response:{r}:{s}:{version}")))
+        })
+        .collect()
+}
+
+fn ids(received: &[Received]) -> Vec<String> {
+    received.iter().map(Received::message_id).collect()
+}
+
+fn decoded(mail: &Received) -> (String, String, String) {
+    let parsed = mail_parser::MessageParser::default()
+        .parse(mail.raw.as_bytes())
+        .expect("the message parses");
+    (
+        parsed.subject().unwrap_or_default().to_owned(),
+        parsed
+            .body_text(0)
+            .map(|t| t.into_owned())
+            .unwrap_or_default(),
+        parsed
+            .body_html(0)
+            .map(|t| t.into_owned())
+            .unwrap_or_default(),
+    )
+}
+
+async fn set_escalation_address(app: &TestApp, admin: &str, creche: &str) {
+    app.expect(
+        admin,
+        "PATCH",
+        &format!("/api/v1/creches/{creche}"),
+        Some(json!({"escalation_email": DIRECTION})),
+        200,
+    )
+    .await;
+}
+
+async fn get(app: &TestApp, token: &str, path: &str) -> Value {
+    app.expect(token, "GET", path, None, 200).await
+}
+
+#[tokio::test]
+async fn every_stage_of_a_late_referral_is_mailed_once_to_the_right_people() {
+    let sink = SmtpSink::start();
+    let app = spawn_app_with_engine(fast(&sink, 3, 5, 7)).await;
+    let t = territory(&app).await;
+    set_escalation_address(&app, &t.admin, &t.creche).await;
+    let late = id(&new_referral(&app, &t.prescriber, &t.creche, "Yanis").await);
+    let late2 = id(&new_referral(&app, &t.prescriber, &t.creche, "Lina").await);
+    let answered = id(&new_referral(&app, &t.prescriber, &t.creche, "Noa").await);
+    let withdrawn = id(&new_referral(&app, &t.prescriber, &t.creche, "Inès").await);
+    move_to(
+        &app,
+        &t.coordinator,
+        &answered,
+        json!({"to": "contacted", "note": "appel"}),
+        200,
+    )
+    .await;
+    move_to(
+        &app,
+        &t.prescriber,
+        &withdrawn,
+        json!({"to": "withdrawn", "reason": "other_childcare_found", "note": "nounou"}),
+        200,
+    )
+    .await;
+
+    let expected = stage_ids(&[&late, &late2], &["warning", "breach", "escalation"], 1);
+    sink.wait_for(Duration::from_secs(40), |r| r.len() >= expected.len())
+        .await;
+    // A few more sweeps: nothing else may arrive.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let received = sink.received();
+    let got = ids(&received);
+    assert_eq!(
+        got.len(),
+        expected.len(),
+        "each stage exactly once: {got:?}"
+    );
+    assert_eq!(got.iter().cloned().collect::<HashSet<_>>(), expected);
+
+    for mail in &received {
+        let (subject, text, html) = decoded(mail);
+        let escalation = subject.contains("Escalade");
+        let mut to = mail.to.clone();
+        to.sort();
+        if escalation {
+            assert_eq!(to, [COORDINATOR, DIRECTION], "{subject}");
+        } else {
+            assert_eq!(to, [COORDINATOR], "{subject}");
+        }
+        assert!(subject.starts_with("[AVIP] "), "{subject}");
+        assert!(text.contains("Crèche : Les Petits Pas"), "{text}");
+        assert!(text.contains("/api/v1/referrals/"), "{text}");
+        // No family data: no phone number, no birth date, no names.
+        for secret in [
+            "06 12 34 56 78",
+            "0612345678",
+            "Benali",
+            "Amina",
+            "Yanis",
+            "Lina",
+        ] {
+            assert!(
+                !mail.raw.contains(secret) && !text.contains(secret) && !html.contains(secret),
+                "{secret} in {subject}"
+            );
+        }
+        let birth = (super::referrals::today() - chrono::Duration::days(400)).to_string();
+        assert!(!text.contains(&birth));
+    }
+
+    let r = get(&app, &t.coordinator, &format!("/api/v1/referrals/{late}")).await;
+    assert_eq!(r["sla"]["stage"], "escalation");
+    assert_eq!(r["sla"]["met"], false);
+    assert_eq!(r["sla"]["policy_version"], 1);
+    assert!(r["sla"]["seconds_left"].as_i64().unwrap() < 0);
+    let r = get(
+        &app,
+        &t.coordinator,
+        &format!("/api/v1/referrals/{answered}"),
+    )
+    .await;
+    assert_eq!(r["sla"]["met"], true);
+    assert_eq!(r["sla"]["stage"], Value::Null);
+    let r = get(
+        &app,
+        &t.coordinator,
+        &format!("/api/v1/referrals/{withdrawn}"),
+    )
+    .await;
+    assert_eq!(r["sla"]["met"], Value::Null);
+    assert_eq!(r["sla"]["stage"], Value::Null);
+
+    let events = get(
+        &app,
+        &t.coordinator,
+        &format!("/api/v1/referrals/{late}/events"),
+    )
+    .await;
+    let kinds: Vec<&str> = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    for kind in ["sla_warning", "sla_breach", "sla_escalation"] {
+        assert_eq!(kinds.iter().filter(|k| **k == kind).count(), 1, "{kinds:?}");
+    }
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "email_sent").count(),
+        3,
+        "{kinds:?}"
+    );
+
+    let overdue = get(&app, &t.coordinator, "/api/v1/sla/overdue").await;
+    let listed: Vec<&str> = overdue["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["referral_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, [late.as_str(), late2.as_str()], "most urgent first");
+    assert_eq!(overdue["items"][0]["kind"], "first_response");
+    assert_eq!(overdue["items"][0]["stage"], "escalation");
+    let other = get(&app, &t.other_coordinator, "/api/v1/sla/overdue").await;
+    assert_eq!(other["items"], json!([]));
+    let page = get(&app, &t.admin, "/api/v1/sla/overdue?limit=1").await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 1);
+    let cursor = page["next_cursor"].as_str().unwrap();
+    let next = get(
+        &app,
+        &t.admin,
+        &format!("/api/v1/sla/overdue?limit=1&cursor={cursor}"),
+    )
+    .await;
+    assert_eq!(next["items"][0]["referral_id"], late2.as_str());
+    assert_eq!(next["next_cursor"], Value::Null);
+    app.expect(&t.prescriber, "GET", "/api/v1/sla/overdue", None, 403)
+        .await;
+    app.expect(&t.admin, "GET", "/api/v1/sla/overdue?limit=0", None, 400)
+        .await;
+    app.expect(
+        &t.admin,
+        "GET",
+        "/api/v1/sla/overdue?cursor=nope",
+        None,
+        400,
+    )
+    .await;
+
+    let policy = get(&app, &t.prescriber, "/api/v1/sla/policy").await;
+    assert_eq!(policy["version"], 1);
+    assert_eq!(policy["breach_seconds"], 5);
+    assert_eq!(policy["clock"], "calendar");
+    assert_eq!(policy["schedule"], "* * * * * *");
+}
+
+#[tokio::test]
+async fn a_refusing_smtp_server_delays_mail_but_never_loses_it() {
+    let sink = SmtpSink::start();
+    sink.refuse(true);
+    let app = spawn_app_with_engine(fast(&sink, 1, 3600, 7200)).await;
+    let t = territory(&app).await;
+    let referrals = [
+        id(&new_referral(&app, &t.prescriber, &t.creche, "Yanis").await),
+        id(&new_referral(&app, &t.prescriber, &t.creche, "Lina").await),
+        id(&new_referral(&app, &t.prescriber, &t.creche, "Noa").await),
+    ];
+    // Several sweeps and retries refused.
+    let start = std::time::Instant::now();
+    while sink.refused() < 9 && start.elapsed() < Duration::from_secs(40) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        sink.refused() >= 9,
+        "the dispatcher kept trying: {}",
+        sink.refused()
+    );
+    assert!(sink.received().is_empty());
+    let mut conn = app.db.connect();
+    assert_eq!(avip_db::notifications::pending_count(&mut conn).unwrap(), 3);
+    let rows = avip_db::notifications::for_referral(
+        &mut conn,
+        &avip_db::model::ReferralId::parse(&referrals[0]).unwrap(),
+    )
+    .unwrap();
+    assert!(rows[0].attempts >= 2, "{rows:?}");
+    assert!(rows[0].last_error.is_some());
+
+    sink.refuse(false);
+    let refs: Vec<&str> = referrals.iter().map(String::as_str).collect();
+    let expected = stage_ids(&refs, &["warning"], 1);
+    sink.wait_for(Duration::from_secs(30), |r| r.len() >= 3)
+        .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let got = ids(&sink.received());
+    assert_eq!(got.len(), 3, "{got:?}");
+    assert_eq!(got.into_iter().collect::<HashSet<_>>(), expected);
+    assert_eq!(avip_db::notifications::pending_count(&mut conn).unwrap(), 0);
+}
+
+#[tokio::test]
+async fn two_engines_on_one_database_send_nothing_twice() {
+    let sink = SmtpSink::start();
+    let app = spawn_app_with_engine(fast(&sink, 2, 4, 6)).await;
+    let second = app.another_instance(fast(&sink, 2, 4, 6), true).await;
+    let t = territory(&app).await;
+    let names = [
+        "Yanis", "Lina", "Noa", "Inès", "Adam", "Jade", "Liam", "Rose",
+    ];
+    let mut referrals = Vec::new();
+    for name in names {
+        referrals.push(id(&new_referral(&app, &t.prescriber, &t.creche, name).await));
+    }
+    let refs: Vec<&str> = referrals.iter().map(String::as_str).collect();
+    let expected = stage_ids(&refs, &["warning", "breach", "escalation"], 1);
+    sink.wait_for(Duration::from_secs(40), |r| r.len() >= expected.len())
+        .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let got = ids(&sink.received());
+    assert_eq!(got.len(), expected.len(), "nothing twice: {got:?}");
+    assert_eq!(got.into_iter().collect::<HashSet<_>>(), expected);
+    second.stop(true).await;
+}
+
+#[tokio::test]
+async fn a_new_policy_moves_open_deadlines_and_keeps_verdicts() {
+    let sink = SmtpSink::start();
+    let app = spawn_app_with_engine(fast(&sink, 1, 2, 36000)).await;
+    let t = territory(&app).await;
+    let breached = id(&new_referral(&app, &t.prescriber, &t.creche, "Yanis").await);
+    let answered = id(&new_referral(&app, &t.prescriber, &t.creche, "Lina").await);
+    move_to(
+        &app,
+        &t.coordinator,
+        &answered,
+        json!({"to": "contacted"}),
+        200,
+    )
+    .await;
+    let path = format!("/api/v1/referrals/{breached}");
+    let start = std::time::Instant::now();
+    while get(&app, &t.coordinator, &path).await["sla"]["stage"] != "breach" {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the breach was recorded"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let before = get(&app, &t.coordinator, &path).await;
+    let answered_before = get(
+        &app,
+        &t.coordinator,
+        &format!("/api/v1/referrals/{answered}"),
+    )
+    .await;
+
+    // Version 2: hours instead of seconds.
+    let hours = |w: u32, b: u32, e: u32| {
+        move |env: &mut HashMap<String, String>| {
+            env.insert("AVIP_SLA_WARNING".into(), format!("{w}h"));
+            env.insert("AVIP_SLA_BREACH".into(), format!("{b}h"));
+            env.insert("AVIP_SLA_ESCALATION".into(), format!("{e}h"));
+        }
+    };
+    let app = app.restart(hours(10, 20, 30), false).await;
+    let token = app
+        .password_token(COORDINATOR, super::referrals::PASSWORD)
+        .await;
+    let policy = get(&app, &token, "/api/v1/sla/policy").await;
+    assert_eq!(policy["version"], 2);
+    let after = get(&app, &token, &path).await;
+    assert_eq!(
+        after["sla"]["due_at"], before["sla"]["due_at"],
+        "a missed deadline stays missed"
+    );
+    assert_eq!(after["sla"]["stage"], "breach");
+    assert_eq!(after["sla"]["met"], false);
+    assert_eq!(after["sla"]["policy_version"], 2);
+    let answered_after = get(&app, &token, &format!("/api/v1/referrals/{answered}")).await;
+    assert_eq!(
+        answered_after["sla"], answered_before["sla"],
+        "an answered referral keeps its verdict"
+    );
+
+    let prescriber = app
+        .password_token("p.durand@example.org", super::referrals::PASSWORD)
+        .await;
+    let open = new_referral(&app, &prescriber, &t.creche, "Noa").await;
+    let received: chrono::DateTime<chrono::Utc> =
+        open["received_at"].as_str().unwrap().parse().unwrap();
+    let due = |v: &Value| -> chrono::DateTime<chrono::Utc> {
+        v["sla"]["due_at"].as_str().unwrap().parse().unwrap()
+    };
+    assert_eq!(due(&open) - received, chrono::Duration::hours(20));
+    assert_eq!(open["sla"]["policy_version"], 2);
+
+    // Version 3: the open deadline moves; the same settings again keep version 3.
+    let app = app.restart(hours(30, 40, 50), false).await;
+    let token = app
+        .password_token(COORDINATOR, super::referrals::PASSWORD)
+        .await;
+    let moved = get(&app, &token, &format!("/api/v1/referrals/{}", id(&open))).await;
+    assert_eq!(due(&moved) - received, chrono::Duration::hours(40));
+    assert_eq!(moved["sla"]["policy_version"], 3);
+    assert_eq!(
+        get(&app, &token, &path).await["sla"]["due_at"],
+        before["sla"]["due_at"]
+    );
+    let app = app.restart(hours(30, 40, 50), false).await;
+    let token = app
+        .password_token(COORDINATOR, super::referrals::PASSWORD)
+        .await;
+    assert_eq!(get(&app, &token, "/api/v1/sla/policy").await["version"], 3);
+    assert!(
+        sink.received()
+            .iter()
+            .all(|m| m.message_id() != message_id(&format!("first_response:{answered}:warning:1")))
+    );
+}
