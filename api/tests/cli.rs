@@ -625,3 +625,177 @@ impl Drop for KillOnDrop {
         let _ = self.0.wait();
     }
 }
+
+fn sweep_lines(stdout: &[u8]) -> Vec<(String, String)> {
+    // "  <stage> <reference> <crèche> due <t>  -> <recipients>"
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .filter(|l| l.starts_with("  "))
+        .map(|l| {
+            let mut words = l.split_whitespace();
+            (
+                words.next().unwrap_or_default().to_owned(),
+                words.next().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn sla_sweep_dry_run_predicts_what_a_sweep_then_fires() {
+    let dir = temp_dir();
+    let dir = dir.path();
+    let demo = avip(dir).arg("demo").output().unwrap();
+    assert!(
+        demo.status.success(),
+        "{}",
+        String::from_utf8_lossy(&demo.stderr)
+    );
+
+    let refused = avip(dir)
+        .args(["sla", "sweep", "--at", "2030-01-01T00:00:00Z"])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("requires --dry-run"));
+    let bad = avip(dir)
+        .args(["sla", "sweep", "--dry-run", "--at", "next tuesday"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("RFC 3339"));
+
+    let preview = avip(dir)
+        .args(["sla", "sweep", "--dry-run"])
+        .output()
+        .unwrap();
+    assert!(
+        preview.status.success(),
+        "{}",
+        String::from_utf8_lossy(&preview.stderr)
+    );
+    let predicted = sweep_lines(&preview.stdout);
+    // The demo's two families waiting past their deadline (80 h and 100 h).
+    let stages: Vec<&str> = predicted.iter().map(|(s, _)| s.as_str()).collect();
+    assert!(
+        stages.contains(&"breach") && stages.contains(&"escalation"),
+        "{stages:?}"
+    );
+    // A dry run writes nothing: the same preview again.
+    let again = avip(dir)
+        .args(["sla", "sweep", "--dry-run"])
+        .output()
+        .unwrap();
+    assert_eq!(sweep_lines(&again.stdout), predicted);
+    // In ten days every family still waiting is escalated.
+    let later = (chrono::Utc::now() + chrono::Duration::days(10)).to_rfc3339();
+    let future = avip(dir)
+        .args(["sla", "sweep", "--dry-run", "--at", &later])
+        .output()
+        .unwrap();
+    let escalations = sweep_lines(&future.stdout)
+        .into_iter()
+        .filter(|(s, _)| s == "escalation")
+        .count();
+    assert_eq!(
+        escalations,
+        4,
+        "{}",
+        String::from_utf8_lossy(&future.stdout)
+    );
+
+    let sweep = avip(dir).args(["sla", "sweep"]).output().unwrap();
+    assert!(
+        sweep.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sweep.stderr)
+    );
+    assert_eq!(
+        sweep_lines(&sweep.stdout),
+        predicted,
+        "the sweep fired what the preview said"
+    );
+    let out = String::from_utf8_lossy(&sweep.stdout);
+    assert!(
+        out.contains(&format!("{} e-mail(s) queued", predicted.len())),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("delivery: {} sent", predicted.len())),
+        "{out}"
+    );
+    let emls = std::fs::read_dir(dir.join("mail-out"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "eml"))
+        })
+        .count();
+    assert_eq!(emls, predicted.len());
+    // Fired once: a second sweep finds none of them again.
+    let second = avip(dir).args(["sla", "sweep"]).output().unwrap();
+    for item in sweep_lines(&second.stdout) {
+        assert!(!predicted.contains(&item), "{item:?} fired twice");
+    }
+}
+
+#[test]
+fn a_killed_engine_restarted_sends_nothing_twice_and_loses_nothing() {
+    use avip_tests::smtp::SmtpSink;
+    let dir = temp_dir();
+    let dir = dir.path();
+    let demo = avip(dir).arg("demo").output().unwrap();
+    assert!(demo.status.success());
+    let sink = SmtpSink::start();
+    sink.refuse(true);
+    let serve = || {
+        KillOnDrop(
+            avip(dir)
+                .arg("serve")
+                .env("AVIP_BIND", "127.0.0.1:0")
+                .env("AVIP_SMTP_URL", sink.url())
+                .env("AVIP_SLA_SCHEDULE", "* * * * * *")
+                .env("AVIP_MAIL_RETRY", "1s")
+                .env("AVIP_MAIL_RETRY_MAX", "1s")
+                .env("AVIP_MAIL_LEASE", "2s")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        )
+    };
+    let wait = |what: &str, done: &dyn Fn() -> bool| {
+        let start = Instant::now();
+        while !done() {
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "timed out waiting for {what}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    let first = serve();
+    wait("refused attempts", &|| sink.refused() >= 3);
+    drop(first); // SIGKILL, in the middle of retrying
+    let mut conn = avip_db::connect(dir.join("avip.db").to_str().unwrap()).unwrap();
+    let queued = avip_db::notifications::pending_count(&mut conn).unwrap() as usize;
+    assert!(
+        queued >= 2,
+        "the sweep queued the late families' e-mails: {queued}"
+    );
+    assert!(sink.received().is_empty());
+
+    sink.refuse(false);
+    let _second = serve();
+    wait("every queued e-mail", &|| sink.received().len() >= queued);
+    std::thread::sleep(Duration::from_secs(3));
+    let received = sink.received();
+    let ids: std::collections::HashSet<String> = received.iter().map(|m| m.message_id()).collect();
+    assert_eq!(ids.len(), received.len(), "nothing twice");
+    assert_eq!(
+        avip_db::notifications::pending_count(&mut conn).unwrap(),
+        0,
+        "nothing lost"
+    );
+    assert!(received.len() >= queued);
+}
