@@ -416,3 +416,103 @@ async fn a_new_policy_moves_open_deadlines_and_keeps_verdicts() {
             .all(|m| m.message_id() != message_id(&format!("first_response:{answered}:warning:1")))
     );
 }
+
+#[tokio::test]
+async fn digest_mode_sends_one_mail_per_person_per_sweep_with_follow_ups_and_contract_ends() {
+    let sink = SmtpSink::start();
+    let settings = fast(&sink, 2, 3600, 7200);
+    let app = spawn_app_with_engine(move |env| {
+        settings(env);
+        env.insert("AVIP_SLA_DIGEST".into(), "true".into());
+        env.insert("AVIP_SLA_FOLLOW_UP".into(), "1s".into());
+        env.insert("AVIP_SLA_CONTRACT_NOTICE".into(), "30d".into());
+    })
+    .await;
+    let t = territory(&app).await;
+    let waiting = new_referral(&app, &t.prescriber, &t.creche, "Yanis").await;
+    let enrolled = new_referral(&app, &t.prescriber, &t.creche, "Lina").await;
+    let e = id(&enrolled);
+    move_to(&app, &t.coordinator, &e, json!({"to": "offered"}), 200).await;
+    let today = super::referrals::today();
+    app.expect(
+        &t.coordinator,
+        "POST",
+        &format!("/api/v1/referrals/{e}/enrollment"),
+        Some(json!({"start_date": today.to_string(),
+            "contract_end_date": (today + chrono::Duration::days(20)).to_string(),
+            "days": ["mon", "tue"]})),
+        201,
+    )
+    .await;
+
+    let texts = |received: &[Received]| -> String {
+        received
+            .iter()
+            .map(|m| decoded(m).1)
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let all = sink
+        .wait_for(Duration::from_secs(30), |r| {
+            let text = texts(r);
+            text.contains("réponse attendue bientôt")
+                && text.contains("suivi du parcours en retard")
+                && text.contains("fin de contrat")
+        })
+        .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let all_after = sink.received();
+    assert_eq!(all_after.len(), all.len(), "timers that fired stay quiet");
+    let text = texts(&all_after);
+    let waiting_ref = waiting["reference"].as_str().unwrap();
+    let enrolled_ref = enrolled["reference"].as_str().unwrap();
+    assert_eq!(
+        text.matches(&format!("réponse attendue bientôt : {waiting_ref}"))
+            .count(),
+        1,
+        "{text}"
+    );
+    assert_eq!(
+        text.matches(&format!("suivi du parcours en retard : {enrolled_ref}"))
+            .count(),
+        1,
+        "{text}"
+    );
+    assert_eq!(
+        text.matches(&format!("fin de contrat d'accueil proche : {enrolled_ref}"))
+            .count(),
+        1,
+        "{text}"
+    );
+    for mail in &all_after {
+        assert_eq!(mail.to, [COORDINATOR], "one digest per person");
+        assert!(decoded(mail).0.contains("demande"), "{}", decoded(mail).0);
+    }
+    // The list of what needs attention shows the same three things.
+    let overdue = get(&app, &t.coordinator, "/api/v1/sla/overdue").await;
+    let mut kinds: Vec<&str> = overdue["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["kind"].as_str().unwrap())
+        .collect();
+    kinds.sort();
+    assert_eq!(kinds, ["contract_end", "first_response", "follow_up"]);
+    // Each notice is on the enrolled referral's timeline.
+    let events = get(
+        &app,
+        &t.coordinator,
+        &format!("/api/v1/referrals/{e}/events"),
+    )
+    .await;
+    let kinds: Vec<&str> = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert!(
+        kinds.contains(&"follow_up_overdue") && kinds.contains(&"contract_ending"),
+        "{kinds:?}"
+    );
+}
