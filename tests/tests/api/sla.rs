@@ -168,6 +168,7 @@ async fn every_stage_of_a_late_referral_is_mailed_once_to_the_right_people() {
     }
 
     let r = get(&app, &t.coordinator, &format!("/api/v1/referrals/{late}")).await;
+    let r_late = r.clone();
     assert_eq!(r["sla"]["stage"], "escalation");
     assert_eq!(r["sla"]["met"], false);
     assert_eq!(r["sla"]["policy_version"], 1);
@@ -209,6 +210,28 @@ async fn every_stage_of_a_late_referral_is_mailed_once_to_the_right_people() {
         3,
         "{kinds:?}"
     );
+    // Never early: each stage fired once its delay after receipt had passed
+    // (the upper bound only catches a stuck scheduler).
+    let time =
+        |v: &Value| -> chrono::DateTime<chrono::Utc> { v.as_str().unwrap().parse().unwrap() };
+    let received = time(&r_late["received_at"]);
+    for event in events["items"].as_array().unwrap() {
+        let delay = match event["kind"].as_str().unwrap() {
+            "sla_warning" => 3,
+            "sla_breach" => 5,
+            "sla_escalation" => 7,
+            _ => continue,
+        };
+        let fired = time(&event["occurred_at"]);
+        assert!(
+            fired - received >= chrono::Duration::seconds(delay),
+            "{event}"
+        );
+        assert!(
+            fired - received < chrono::Duration::seconds(delay + 30),
+            "late: {event}"
+        );
+    }
 
     let overdue = get(&app, &t.coordinator, "/api/v1/sla/overdue").await;
     let listed: Vec<&str> = overdue["items"]
