@@ -190,6 +190,19 @@ pub fn check_schedule(expression: &str) -> Result<(), String> {
         .map_err(|e| format!("{expression:?} is not a valid cron expression: {e}"))
 }
 
+/// A duration as the settings write it, in its largest whole unit: `72h`,
+/// `60d`, `90s` (humantime's own format reads `60d` as `1month 29days…`).
+pub fn setting_text(duration: Duration) -> String {
+    let secs = duration.as_secs();
+    match secs {
+        0 => "0s".to_owned(),
+        s if s % 86_400 == 0 && s >= 7 * 86_400 => format!("{}d", s / 86_400),
+        s if s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
 pub fn format_duration(duration: Duration) -> String {
     humantime::format_duration(duration).to_string()
 }
@@ -230,6 +243,13 @@ mod tests {
             Err(PolicyError::BadDuration("three days".into()))
         );
         assert_eq!(parse_duration("0s"), Err(PolicyError::Zero));
+    }
+
+    #[test]
+    fn durations_are_shown_as_the_settings_write_them() {
+        for text in ["48h", "72h", "96h", "60d", "30d", "90s", "10m"] {
+            assert_eq!(setting_text(parse_duration(text).unwrap()), text);
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@ use avip_db::model::{CrecheId, ReferralId, SlaStage};
 use avip_db::page::TimeCursor;
 use avip_sla_engine::ActivePolicy;
 use avip_sla_engine::attention::{self, AttentionItem, AttentionKind};
-use avip_sla_engine::policy::format_duration;
+use avip_sla_engine::policy::setting_text as format_duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -25,13 +25,13 @@ pub struct SlaSchedule {
     pub digest: bool,
 }
 
-/// The SLA policy in force (DESIGN §5). Durations are shown as text
-/// (`2days`, `72h` is `3days`) and in seconds.
+/// The SLA policy in force (DESIGN §5). Durations are shown as the
+/// settings write them (`48h`, `60d`) and in seconds.
 #[derive(Serialize, ToSchema, Debug)]
 #[schema(example = json!({"version": 1, "clock": "calendar", "holiday_zone": "metropole",
-    "warning": "2days", "warning_seconds": 172800, "breach": "3days", "breach_seconds": 259200,
-    "escalation": "4days", "escalation_seconds": 345600, "follow_up": "2months 5h 50m 24s",
-    "follow_up_seconds": 5184000, "contract_notice": "30days", "contract_notice_seconds": 2592000,
+    "warning": "48h", "warning_seconds": 172800, "breach": "72h", "breach_seconds": 259200,
+    "escalation": "96h", "escalation_seconds": 345600, "follow_up": "60d",
+    "follow_up_seconds": 5184000, "contract_notice": "30d", "contract_notice_seconds": 2592000,
     "schedule": "0 * * * * *", "digest": false}))]
 pub struct PolicyBody {
     /// Changes whenever the settings change; referrals show the version

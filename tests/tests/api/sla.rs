@@ -272,6 +272,7 @@ async fn every_stage_of_a_late_referral_is_mailed_once_to_the_right_people() {
     let policy = get(&app, &t.prescriber, "/api/v1/sla/policy").await;
     assert_eq!(policy["version"], 1);
     assert_eq!(policy["breach_seconds"], 5);
+    assert_eq!(policy["breach"], "5s");
     assert_eq!(policy["clock"], "calendar");
     assert_eq!(policy["schedule"], "* * * * * *");
 }
