@@ -799,3 +799,54 @@ fn a_killed_engine_restarted_sends_nothing_twice_and_loses_nothing() {
     );
     assert!(received.len() >= queued);
 }
+
+#[test]
+fn sla_run_alone_sweeps_and_writes_eml_files_until_sigterm() {
+    let dir = temp_dir();
+    let dir = dir.path();
+    let demo = avip(dir).arg("demo").output().unwrap();
+    assert!(demo.status.success());
+    let mut child = KillOnDrop(
+        avip(dir)
+            .args(["sla", "run"])
+            .env("AVIP_SLA_SCHEDULE", "* * * * * *")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let emls = || {
+        std::fs::read_dir(dir.join("mail-out"))
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    let start = Instant::now();
+    while emls() == 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no e-mail written"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let status = Command::new("kill")
+        .args(["-TERM", &child.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let start = Instant::now();
+    let exit = loop {
+        if let Some(exit) = child.0.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "avip sla run did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(exit.success(), "{exit:?}");
+}
