@@ -202,37 +202,10 @@ pub fn enrollments_due(
     after: Option<&(NaiveDateTime, ReferralId)>,
     limit: i64,
 ) -> QueryResult<Vec<EnrollmentDue>> {
-    let base = referral_enrollments::table
-        .inner_join(referrals::table)
-        .select((
-            referrals::id,
-            referrals::reference,
-            referrals::creche_id,
-            referrals::received_at,
-            referral_enrollments::start_date,
-            referral_enrollments::contract_end_date,
-            referral_enrollments::follow_up_notice_at,
-        ))
-        .limit(limit)
-        .into_boxed();
     // The two timers differ only in their column.
-    let rows: Vec<EnrollmentRow> = match timer {
-        EnrollmentTimer::FollowUp => {
-            let column = referral_enrollments::follow_up_notice_at;
-            let mut query = base
-                .filter(column.le(at))
-                .order((column, referral_enrollments::referral_id));
-            if let Some((t, id)) = after {
-                query = query.filter(
-                    column.gt(*t).or(column
-                        .eq(*t)
-                        .and(referral_enrollments::referral_id.gt(id.clone()))),
-                );
-            }
-            query.load(conn)?
-        }
-        EnrollmentTimer::ContractNotice => {
-            let column = referral_enrollments::contract_notice_at;
+    macro_rules! due_by {
+        ($column:expr) => {{
+            let column = $column;
             let mut query = referral_enrollments::table
                 .inner_join(referrals::table)
                 .select((
@@ -255,8 +228,12 @@ pub fn enrollments_due(
                         .and(referral_enrollments::referral_id.gt(id.clone()))),
                 );
             }
-            query.load(conn)?
-        }
+            query.load::<EnrollmentRow>(conn)?
+        }};
+    }
+    let rows = match timer {
+        EnrollmentTimer::FollowUp => due_by!(referral_enrollments::follow_up_notice_at),
+        EnrollmentTimer::ContractNotice => due_by!(referral_enrollments::contract_notice_at),
     };
     Ok(rows
         .into_iter()
