@@ -52,6 +52,11 @@ pub enum Resource<'a> {
     SlaPolicy,
     /// What needs attention now: coordinators (their crèches) and admins.
     SlaOverdue,
+    /// Free AVIP places per day: prescribers, coordinators and admins, for
+    /// every crèche (it holds no personal data).
+    Availability,
+    /// A crèche's dated AVIP places: admins, and its coordinators.
+    Capacity(&'a CrecheId),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,6 +75,19 @@ pub fn decide(who: &Principal, action: Action, resource: Resource<'_>) -> Result
         (Me | SlaPolicy, _) => Ok(()),
         (SlaOverdue, Role::Admin | Role::Coordinator) if action == List => Ok(()),
         (SlaOverdue, _) => Err(Denial::Forbidden),
+        (Availability, Role::Prescriber | Role::Coordinator | Role::Admin) if action == Read => {
+            Ok(())
+        }
+        (Availability, _) => Err(Denial::Forbidden),
+        (Capacity(_), Role::Admin) if matches!(action, Read | Update) => Ok(()),
+        (Capacity(id), Role::Coordinator) if matches!(action, Read | Update) => {
+            if who.creche_ids.contains(id) {
+                Ok(())
+            } else {
+                Err(Denial::Hidden)
+            }
+        }
+        (Capacity(_), _) => Err(Denial::Forbidden),
         (Referral(owners), _) => decide_referral(who, action, owners),
         (_, Role::Admin) => Ok(()),
         (Organizations | Users | ApiClients, _) => Err(Denial::Forbidden),
@@ -176,6 +194,16 @@ mod tests {
             (&prescriber, Read, Creche(Some(&own)), Err(Forbidden)),
             (&caf, List, Creche(None), Err(Forbidden)),
             (&caf, Read, Me, Ok(())),
+            (&prescriber, Read, Availability, Ok(())),
+            (&coordinator, Read, Availability, Ok(())),
+            (&admin, Read, Availability, Ok(())),
+            (&caf, Read, Availability, Err(Forbidden)),
+            (&prescriber, Update, Availability, Err(Forbidden)),
+            (&coordinator, Update, Capacity(&own), Ok(())),
+            (&coordinator, Update, Capacity(&other), Err(Hidden)),
+            (&admin, Update, Capacity(&other), Ok(())),
+            (&prescriber, Read, Capacity(&own), Err(Forbidden)),
+            (&caf, Read, Capacity(&own), Err(Forbidden)),
         ];
         check(cases);
     }

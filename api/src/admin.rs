@@ -228,7 +228,7 @@ pub fn run(settings: &Settings, command: AdminCommand) -> anyhow::Result<()> {
                 coordinator_ids: Vec::new(),
             };
             serde_json::to_string_pretty(&CrecheBody::from(explain(create_creche(
-                &mut conn, body, now,
+                &mut conn, body, None, now,
             ))?))?
         }
         AdminCommand::CreateUser {
@@ -312,7 +312,7 @@ pub fn run(settings: &Settings, command: AdminCommand) -> anyhow::Result<()> {
                 },
             };
             serde_json::to_string_pretty(&CrecheBody::from(explain(update_creche(
-                &mut conn, &id, body, now,
+                &mut conn, &id, body, None, now,
             ))?))?
         }
         AdminCommand::UpdateUser {

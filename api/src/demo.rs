@@ -96,7 +96,9 @@ fn creche(
         escalation_email: Some("direction.petite-enfance@demo.avip.example".into()),
         coordinator_ids: Vec::new(),
     };
-    Ok(explain(name, create_creche(conn, body, now))?.creche.id)
+    Ok(explain(name, create_creche(conn, body, None, now))?
+        .creche
+        .id)
 }
 
 const PARENTS: &[(&str, &str)] = &[
@@ -153,7 +155,8 @@ pub fn run(settings: &Settings) -> anyhow::Result<()> {
     }
     let now = Utc::now();
     let active = avip_sla_engine::store::activate(&mut conn, &settings.sla, now)?;
-    let count = avip_db::write_transaction(&mut conn, |conn| fill(conn, &active, now))?;
+    let hold = crate::places::OfferHold::new(settings.offer_hold);
+    let count = avip_db::write_transaction(&mut conn, |conn| fill(conn, &active, hold, now))?;
     print_guide(settings, count);
     Ok(())
 }
@@ -161,6 +164,7 @@ pub fn run(settings: &Settings) -> anyhow::Result<()> {
 fn fill(
     conn: &mut DbConnection,
     active: &avip_sla_engine::ActivePolicy,
+    hold: crate::places::OfferHold,
     now: DateTime<Utc>,
 ) -> anyhow::Result<usize> {
     use OrganizationKind::*;
@@ -400,7 +404,7 @@ fn fill(
             prescriber,
             received,
             start,
-            &active.policy,
+            (&active.policy, hold),
             now,
         )?;
     }
@@ -416,7 +420,7 @@ fn walk(
     prescriber: &Person,
     received: DateTime<Utc>,
     start: chrono::NaiveDate,
-    policy: &avip_sla_engine::Policy,
+    (policy, hold): (&avip_sla_engine::Policy, crate::places::OfferHold),
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
     use avip_db::model::ReferralStatus::*;
@@ -430,7 +434,7 @@ fn walk(
             };
             explain(
                 "transition",
-                referrals::transition(conn, who, id, &draft, at),
+                referrals::transition(conn, who, id, &draft, hold, at),
             )
             .map(drop)
         };
@@ -495,7 +499,7 @@ fn walk(
                 answered + Duration::hours(30),
             )?;
             let enrolled_at = answered + Duration::hours(60);
-            let (contract, note) = EnrollmentRequest {
+            let draft = EnrollmentRequest {
                 start_date: start,
                 contract_end_date: None,
                 days: vec![Weekday::Mon, Weekday::Tue, Weekday::Thu, Weekday::Fri],
@@ -504,12 +508,14 @@ fn walk(
                     to: "17:30".into(),
                 }),
                 note: None,
+                force: false,
+                force_reason: None,
             }
             .parse(avip_sla_engine::clock::paris_date(enrolled_at))
             .map_err(|e| anyhow::anyhow!("demo enrollment: {e}"))?;
             explain(
                 "enrollment",
-                referrals::enroll(conn, c, id, &contract, note, policy, enrolled_at),
+                referrals::enroll(conn, c, id, &draft, policy, enrolled_at),
             )?;
             let follow_up_at = (enrolled_at + Duration::days(20)).min(now);
             let request = FollowUpRequest {

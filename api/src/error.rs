@@ -274,6 +274,10 @@ pub struct ProblemDocument {
     /// 409 `invalid_transition`: the states it may move to from there.
     #[schema(nullable = false)]
     pub allowed_next_states: Option<Vec<String>>,
+    /// 409 `no_free_place`: the first day of the contract on which no AVIP
+    /// place is free (`YYYY-MM-DD`).
+    #[schema(nullable = false)]
+    pub first_full_day: Option<String>,
 }
 
 /// Query failures: a missing row is 404, a duplicate 409, a dangling

@@ -9,6 +9,7 @@ pub mod domain;
 pub mod error;
 pub mod extract;
 pub mod openapi;
+pub mod places;
 pub mod referral;
 pub mod routes;
 pub mod settings;

@@ -534,6 +534,41 @@ pub struct EnrollmentRequest {
     pub days: Vec<Weekday>,
     pub hours: Option<HoursIn>,
     pub note: Option<String>,
+    /// Enrol even where no AVIP place is free on some day of the contract
+    /// (otherwise `409 no_free_place` names the first full day).
+    #[serde(default)]
+    pub force: bool,
+    /// Required with `force`: why the crèche takes the child over capacity;
+    /// it goes on the timeline.
+    pub force_reason: Option<String>,
+}
+
+/// `force` and `force_reason`, checked: the reason to enrol over capacity.
+fn override_reason(force: bool, reason: Option<String>, p: &mut Problems) -> Option<String> {
+    let reason = free_text(reason, "force_reason", p);
+    match (force, reason) {
+        (true, None) => {
+            p.push(
+                "force_reason",
+                "is required with force: say why the child is enrolled over capacity",
+            );
+            None
+        }
+        (false, Some(_)) => {
+            p.push("force", "must be true when a force_reason is given");
+            None
+        }
+        (_, reason) => reason,
+    }
+}
+
+/// An enrollment request, checked.
+#[derive(Clone, Debug)]
+pub struct EnrollmentDraft {
+    pub contract: Contract,
+    pub note: Option<String>,
+    /// Set when the coordinator enrols even without a free place.
+    pub force_reason: Option<String>,
 }
 
 /// A contract, checked.
@@ -582,7 +617,7 @@ fn check_hours(hours: &Option<HoursIn>, p: &mut Problems) {
 }
 
 impl EnrollmentRequest {
-    pub fn parse(self, today: NaiveDate) -> Result<(Contract, Option<String>), ApiError> {
+    pub fn parse(self, today: NaiveDate) -> Result<EnrollmentDraft, ApiError> {
         let mut p = Problems::default();
         let end = self
             .contract_end_date
@@ -601,16 +636,18 @@ impl EnrollmentRequest {
         check_days(&self.days, &mut p);
         check_hours(&self.hours, &mut p);
         let note = free_text(self.note, "note", &mut p);
+        let force_reason = override_reason(self.force, self.force_reason, &mut p);
         p.into_result()?;
-        Ok((
-            Contract {
+        Ok(EnrollmentDraft {
+            contract: Contract {
                 start_date: self.start_date,
                 contract_end_date: end,
                 days: self.days,
                 hours: self.hours,
             },
             note,
-        ))
+            force_reason,
+        })
     }
 }
 
@@ -631,6 +668,12 @@ pub struct EnrollmentChange {
     #[schema(value_type = Option<HoursIn>)]
     pub hours: Option<Option<HoursIn>>,
     pub note: Option<String>,
+    /// Extend the contract even where no AVIP place is free on some added
+    /// day (otherwise `409 no_free_place`).
+    #[serde(default)]
+    pub force: bool,
+    /// Required with `force`; it goes on the timeline.
+    pub force_reason: Option<String>,
 }
 
 /// What a contract change does.
@@ -639,6 +682,7 @@ pub struct ContractChange {
     pub contract: Contract,
     pub renewal: bool,
     pub note: Option<String>,
+    pub force_reason: Option<String>,
 }
 
 impl EnrollmentChange {
@@ -672,6 +716,7 @@ impl EnrollmentChange {
         let hours = self.hours.unwrap_or_else(|| current.hours.clone());
         check_hours(&hours, &mut p);
         let note = free_text(self.note, "note", &mut p);
+        let force_reason = override_reason(self.force, self.force_reason, &mut p);
         let days = self.days.unwrap_or_else(|| current.days.clone());
         let unchanged =
             end == current.contract_end_date && days == current.days && hours == current.hours;
@@ -691,6 +736,7 @@ impl EnrollmentChange {
                 hours,
             },
             note,
+            force_reason,
         })
     }
 }

@@ -105,11 +105,12 @@ impl Application {
             schedule: settings.sla_schedule.clone(),
             digest: settings.sla_digest,
         };
+        let hold = crate::places::OfferHold::new(settings.offer_hold);
         let server = serve(
             listener,
             pool.clone(),
             keys,
-            (policy.clone(), schedule),
+            (policy.clone(), schedule, hold),
             gate,
             options,
         )?;
@@ -177,9 +178,10 @@ fn serve(
     listener: TcpListener,
     pool: Pool,
     keys: crate::auth::TokenKeys,
-    (policy, schedule): (
+    (policy, schedule, hold): (
         avip_sla_engine::ActivePolicy,
         crate::routes::sla::SlaSchedule,
+        crate::places::OfferHold,
     ),
     gate: crate::db::WriteGate,
     options: ServerOptions,
@@ -188,6 +190,7 @@ fn serve(
     let pool = web::Data::new(pool);
     let policy = web::Data::new(policy);
     let schedule = web::Data::new(schedule);
+    let hold = web::Data::new(hold);
     let keys = web::Data::new(keys);
     let doc = web::Data::new(OpenApiJson(web::Bytes::from(openapi::document_json())));
     let mut server = actix_web::HttpServer::new(move || {
@@ -198,6 +201,7 @@ fn serve(
             .app_data(keys.clone())
             .app_data(policy.clone())
             .app_data(schedule.clone())
+            .app_data(hold.clone())
             .app_data(gate.clone())
             .app_data(web::PayloadConfig::new(JSON_LIMIT))
             .configure(crate::routes::configure)

@@ -1,11 +1,12 @@
 //! Crèches, their operator and their coordinators.
 
-use chrono::NaiveDateTime;
+use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
 use crate::DbConnection;
-use crate::model::{CrecheId, OrganizationId, UserId};
+use crate::model::{CrecheId, OrganizationId, UserId, from_db_time, paris_date};
 use crate::page::{Page, PageRequest};
+use crate::places::{self, CapacityChange};
 use crate::schema::{creche_coordinators, creches, organizations};
 
 #[derive(Queryable, Selectable, Identifiable, Clone, Debug)]
@@ -17,7 +18,6 @@ pub struct Creche {
     pub address: String,
     pub postal_code: String,
     pub commune: String,
-    pub avip_places: i32,
     /// JSON: `{"opens": "07:00", "closes": "19:30", "days": ["mon", …]}`.
     pub opening_hours: String,
     pub escalation_email: Option<String>,
@@ -34,7 +34,6 @@ pub struct NewCreche {
     pub address: String,
     pub postal_code: String,
     pub commune: String,
-    pub avip_places: i32,
     pub opening_hours: String,
     pub escalation_email: Option<String>,
     pub created_at: NaiveDateTime,
@@ -48,7 +47,6 @@ pub struct CrecheChanges {
     pub address: Option<String>,
     pub postal_code: Option<String>,
     pub commune: Option<String>,
-    pub avip_places: Option<i32>,
     pub opening_hours: Option<String>,
     pub escalation_email: Option<Option<String>>,
     pub updated_at: Option<NaiveDateTime>,
@@ -61,19 +59,48 @@ pub struct CrecheView {
     /// The operator's département.
     pub departement: String,
     pub coordinator_ids: Vec<UserId>,
+    /// The AVIP places reserved today (Paris); changes are dated, see
+    /// [`places::capacity_history`].
+    pub avip_places: i32,
 }
 
-/// Insert the crèche and attach its coordinators (in the caller's transaction).
+/// Insert the crèche with its AVIP places from the day it is registered,
+/// and attach its coordinators (in the caller's transaction).
 pub fn insert(
     conn: &mut DbConnection,
     new: &NewCreche,
+    avip_places: i32,
+    recorded_by: Option<String>,
     coordinators: &[UserId],
 ) -> QueryResult<CrecheView> {
     diesel::insert_into(creches::table)
         .values(new)
         .execute(conn)?;
+    places::record_capacity(
+        conn,
+        &CapacityChange {
+            creche_id: new.id.clone(),
+            effective_from: paris_date(from_db_time(new.created_at)),
+            avip_places,
+            recorded_at: new.created_at,
+            recorded_by,
+        },
+    )?;
     set_coordinators(conn, &new.id, coordinators)?;
     get(conn, &new.id)
+}
+
+fn today() -> NaiveDate {
+    paris_date(chrono::Utc::now())
+}
+
+fn places_today(conn: &mut DbConnection, ids: &[CrecheId]) -> QueryResult<Vec<i32>> {
+    let capacities = places::capacities(conn, ids)?;
+    let today = today();
+    Ok(ids
+        .iter()
+        .map(|id| capacities.get(id).map_or(0, |c| c.on(today)))
+        .collect())
 }
 
 pub fn get(conn: &mut DbConnection, id: &CrecheId) -> QueryResult<CrecheView> {
@@ -83,10 +110,15 @@ pub fn get(conn: &mut DbConnection, id: &CrecheId) -> QueryResult<CrecheView> {
         .select((Creche::as_select(), organizations::departement))
         .first(conn)?;
     let coordinator_ids = coordinators(conn, id)?;
+    let avip_places = places_today(conn, std::slice::from_ref(id))?
+        .first()
+        .copied()
+        .unwrap_or(0);
     Ok(CrecheView {
         creche,
         departement,
         coordinator_ids,
+        avip_places,
     })
 }
 
@@ -113,13 +145,16 @@ pub fn list(
     }
     let rows: Vec<(Creche, String)> = query.limit(page.limit + 1).load(conn)?;
     let page = Page::from_rows(rows, page.limit, |(c, _)| c.id.to_string());
+    let ids: Vec<CrecheId> = page.items.iter().map(|(c, _)| c.id.clone()).collect();
+    let places = places_today(conn, &ids)?;
     let mut items = Vec::with_capacity(page.items.len());
-    for (creche, departement) in page.items {
+    for ((creche, departement), avip_places) in page.items.into_iter().zip(places) {
         let coordinator_ids = coordinators(conn, &creche.id)?;
         items.push(CrecheView {
             creche,
             departement,
             coordinator_ids,
+            avip_places,
         });
     }
     Ok(Page {
@@ -188,5 +223,23 @@ pub fn ids_of_operator(
         .filter(creches::operator_id.eq(operator))
         .select(creches::id)
         .order(creches::id)
+        .load(conn)
+}
+
+/// A crèche as the availability planning names it.
+#[derive(Queryable, Clone, Debug)]
+pub struct CrecheName {
+    pub id: CrecheId,
+    pub name: String,
+    pub commune: String,
+}
+
+/// The crèches whose operator is in the département, by name.
+pub fn in_departement(conn: &mut DbConnection, departement: &str) -> QueryResult<Vec<CrecheName>> {
+    creches::table
+        .inner_join(organizations::table)
+        .filter(organizations::departement.eq(departement))
+        .select((creches::id, creches::name, creches::commune))
+        .order((creches::name, creches::id))
         .load(conn)
 }

@@ -11,6 +11,7 @@ pub mod model;
 pub mod notifications;
 pub mod organizations;
 pub mod page;
+pub mod places;
 pub mod pool;
 pub mod referrals;
 pub mod schema;

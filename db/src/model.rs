@@ -281,6 +281,8 @@ text_enum!(
         ContractEnding => "contract_ending",
         EmailSent => "email_sent",
         Exported => "exported",
+        /// A coordinator enrolled a child although no place was free.
+        CapacityOverride => "capacity_override",
     }
 );
 
@@ -314,6 +316,16 @@ text_enum!(
     NotificationStatus {
         Pending => "pending",
         Sent => "sent",
+    }
+);
+
+text_enum!(
+    /// Why a referral takes places at its crèche.
+    BookingKind {
+        /// An offer holds places until it is taken, refused or expires.
+        Offer => "offer",
+        /// An enrolled child occupies a place.
+        Enrollment => "enrollment",
     }
 );
 
@@ -390,6 +402,11 @@ pub fn to_db_time(t: chrono::DateTime<chrono::Utc>) -> chrono::NaiveDateTime {
 
 pub fn from_db_time(t: chrono::NaiveDateTime) -> chrono::DateTime<chrono::Utc> {
     t.and_utc()
+}
+
+/// The date in Paris at instant `t`: the day a French user lives in.
+pub fn paris_date(t: chrono::DateTime<chrono::Utc>) -> chrono::NaiveDate {
+    t.with_timezone(&chrono_tz::Europe::Paris).date_naive()
 }
 
 #[cfg(test)]

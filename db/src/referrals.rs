@@ -524,3 +524,11 @@ pub fn enrollment(
         .first(conn)
         .optional()
 }
+
+/// How many children the referral is for.
+pub fn child_count(conn: &mut DbConnection, referral: &ReferralId) -> QueryResult<i64> {
+    referral_children::table
+        .filter(referral_children::referral_id.eq(referral))
+        .count()
+        .get_result(conn)
+}

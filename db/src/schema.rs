@@ -20,7 +20,6 @@ diesel::table! {
         address -> Text,
         postal_code -> Text,
         commune -> Text,
-        avip_places -> Integer,
         opening_hours -> Text,
         escalation_email -> Nullable<Text>,
         created_at -> Timestamp,
@@ -221,7 +220,30 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    creche_capacity (creche_id, effective_from) {
+        creche_id -> Text,
+        effective_from -> Date,
+        avip_places -> Integer,
+        recorded_at -> Timestamp,
+        recorded_by -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    place_bookings (referral_id, kind) {
+        referral_id -> Text,
+        kind -> Text,
+        creche_id -> Text,
+        places -> Integer,
+        starts_on -> Date,
+        ends_before -> Date,
+    }
+}
+
 diesel::joinable!(creches -> organizations (operator_id));
+diesel::joinable!(creche_capacity -> creches (creche_id));
+diesel::joinable!(place_bookings -> creches (creche_id));
 diesel::joinable!(users -> organizations (organization_id));
 diesel::joinable!(creche_coordinators -> creches (creche_id));
 diesel::joinable!(creche_coordinators -> users (user_id));
@@ -252,6 +274,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     referral_enrollments,
     sla_policies,
     notifications,
+    creche_capacity,
+    place_bookings,
 );
 
 diesel::table! {

@@ -3,7 +3,10 @@
 
 use actix_web::{HttpResponse, get, patch, post, web};
 use avip_db::creches::{self, CrecheChanges, CrecheView, NewCreche};
-use avip_db::model::{CrecheId, OrganizationId, OrganizationKind, Role, UserId, to_db_time};
+use avip_db::model::{
+    CrecheId, OrganizationId, OrganizationKind, Role, UserId, paris_date, to_db_time,
+};
+use avip_db::places::{self, CapacityChange};
 use avip_db::{DbConnection, Pool, organizations, users};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -79,6 +82,8 @@ pub struct CrecheBody {
     pub commune: String,
     /// The operator's département.
     pub departement: String,
+    /// The AVIP places reserved today; dated changes are under
+    /// `/creches/{id}/capacity`.
     pub avip_places: i32,
     pub opening_hours: OpeningHours,
     pub escalation_email: Option<String>,
@@ -104,7 +109,7 @@ impl From<CrecheView> for CrecheBody {
             postal_code: c.postal_code,
             commune: c.commune,
             departement: v.departement,
-            avip_places: c.avip_places,
+            avip_places: v.avip_places,
             opening_hours,
             escalation_email: c.escalation_email,
             coordinator_ids: v.coordinator_ids,
@@ -199,10 +204,12 @@ fn check_coordinators(
     }
 }
 
-/// Creates a crèche (shared by the API and `avip admin create-creche`).
+/// Creates a crèche (shared by the API and `avip admin create-creche`);
+/// `by`: the subject claim of who asks, kept with its places.
 pub fn create_creche(
     conn: &mut DbConnection,
     body: CreateCreche,
+    by: Option<String>,
     now: DateTime<Utc>,
 ) -> Result<CrecheView, ApiError> {
     let mut problems = Problems::default();
@@ -260,14 +267,13 @@ pub fn create_creche(
         address,
         postal_code,
         commune,
-        avip_places,
         opening_hours: body.opening_hours.to_json(),
         escalation_email,
         created_at: now,
         updated_at: now,
     };
     Ok(avip_db::transaction(conn, |conn| {
-        creches::insert(conn, &new, &coordinators)
+        creches::insert(conn, &new, avip_places, by, &coordinators)
     })?)
 }
 
@@ -306,7 +312,9 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     require(&who, Action::Create, Resource::Creche(None))?;
     let body = body.0;
-    let created = crate::db::run(&pool, move |conn| create_creche(conn, body, Utc::now())).await?;
+    let by = Some(who.subject.to_claim());
+    let created =
+        crate::db::run(&pool, move |conn| create_creche(conn, body, by, Utc::now())).await?;
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/api/v1/creches/{}", created.creche.id)))
         .json(CrecheBody::from(created)))
@@ -351,19 +359,22 @@ pub async fn update(
     if body.coordinator_ids.is_some() {
         require(&who, Action::Administer, Resource::Creche(Some(&id)))?;
     }
+    let by = Some(who.subject.to_claim());
     let view = crate::db::run(&pool, move |conn| {
-        update_creche(conn, &id, body, Utc::now())
+        update_creche(conn, &id, body, by, Utc::now())
     })
     .await?;
     Ok(web::Json(view.into()))
 }
 
 /// Applies a crèche update (REST and `avip admin update-creche`); the caller
-/// has checked who may change the coordinators.
+/// has checked who may change the coordinators. New `avip_places` take
+/// effect today (Paris), as a dated change in the crèche's capacity history.
 pub fn update_creche(
     conn: &mut DbConnection,
     id: &CrecheId,
     body: UpdateCreche,
+    by: Option<String>,
     now: DateTime<Utc>,
 ) -> Result<CrecheView, ApiError> {
     let mut problems = Problems::default();
@@ -383,9 +394,6 @@ pub fn update_creche(
         commune: body
             .commune
             .and_then(|v| problems.check("commune", domain::text(&v, 200))),
-        avip_places: body
-            .avip_places
-            .and_then(|v| problems.check("avip_places", places(v))),
         opening_hours: body.opening_hours.as_ref().map(OpeningHours::to_json),
         escalation_email: match body.escalation_email {
             None => None,
@@ -396,6 +404,9 @@ pub fn update_creche(
         },
         updated_at: Some(to_db_time(now)),
     };
+    let avip_places = body
+        .avip_places
+        .and_then(|v| problems.check("avip_places", places(v)));
     let coordinators = body
         .coordinator_ids
         .as_deref()
@@ -408,6 +419,18 @@ pub fn update_creche(
     Ok(avip_db::transaction(conn, |conn| {
         if let Some(ids) = &coordinators {
             creches::set_coordinators(conn, id, ids)?;
+        }
+        if let Some(avip_places) = avip_places {
+            places::record_capacity(
+                conn,
+                &CapacityChange {
+                    creche_id: id.clone(),
+                    effective_from: paris_date(now),
+                    avip_places,
+                    recorded_at: to_db_time(now),
+                    recorded_by: by.clone(),
+                },
+            )?;
         }
         creches::update(conn, id, &changes)
     })?)

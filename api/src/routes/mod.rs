@@ -9,6 +9,7 @@ pub mod common;
 pub mod creches;
 pub mod meta;
 pub mod organizations;
+pub mod places;
 pub mod referrals;
 pub mod sla;
 pub mod users;
@@ -30,6 +31,10 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(creches::create)
             .service(creches::get_one)
             .service(creches::update)
+            .service(places::creche_availability)
+            .service(places::territory_availability)
+            .service(places::capacity)
+            .service(places::change_capacity)
             .service(users::list)
             .service(users::create)
             .service(users::update)

@@ -9,6 +9,7 @@ use avip_db::model::{
     SlaStage, from_db_time, to_db_time,
 };
 use avip_db::page::PageRequest;
+use avip_db::places::Period;
 use avip_db::referrals::{
     self, Child, Enrollment, Event, Family, FollowUp, NewReferral, Referral, ReferralFilter,
     ReferralRecord, StatusChange,
@@ -27,11 +28,12 @@ use crate::access::{Action, ReferralOwners, Resource, require};
 use crate::auth::{Principal, Subject};
 use crate::error::{ApiError, FieldError, Problem, ProblemDocument};
 use crate::extract::{ApiJson, ApiQuery};
+use crate::places::{self, OfferHold};
 use crate::referral::{
-    ChildIn, ConsentIn, Contract, EnrollmentChange, EnrollmentRequest, ExitRequest,
-    FollowUpRequest, HoursIn, Move, NeedsIn, NoteRequest, ParentIn, ProjectIn, ReferentIn,
-    ReferralDraft, ReferralRequest, TransitionDraft, TransitionRequest, Via, idempotency_key,
-    invalid_transition, plan_move,
+    ChildIn, ConsentIn, Contract, EnrollmentChange, EnrollmentDraft, EnrollmentRequest,
+    ExitRequest, FollowUpRequest, HoursIn, Move, NeedsIn, NoteRequest, ParentIn, ProjectIn,
+    ReferentIn, ReferralDraft, ReferralRequest, TransitionDraft, TransitionRequest, Via,
+    idempotency_key, invalid_transition, plan_move,
 };
 
 // ----- Response shapes -----
@@ -571,11 +573,14 @@ fn apply_move(
     Ok(())
 }
 
+/// Moves a referral through `/transitions`. An offer holds the family's
+/// places for `hold`; answering it (declined, withdrawn) releases them.
 pub fn transition(
     conn: &mut DbConnection,
     who: &Principal,
     id: &ReferralId,
     draft: &TransitionDraft,
+    hold: OfferHold,
     now: DateTime<Utc>,
 ) -> Result<ReferralRecord, ApiError> {
     avip_db::write_transaction(conn, |conn| {
@@ -589,6 +594,13 @@ pub fn transition(
         let mut ev = event(who, id, EventKind::Transition, now);
         ev.note = draft.note.clone();
         apply_move(conn, id, step, draft.reason.clone(), ev)?;
+        let today = paris_date(now);
+        if step.to == ReferralStatus::Offered {
+            places::hold(conn, id, &referral.creche_id, hold, today)?;
+        }
+        if step.from == ReferralStatus::Offered {
+            places::release_offer(conn, id, today)?;
+        }
         tracing::info!(referral = %id, from = %step.from, to = %step.to, "referral moved");
         Ok(referrals::get(conn, id)?)
     })
@@ -603,18 +615,76 @@ fn contract_json(contract: &Contract) -> serde_json::Value {
     })
 }
 
+/// Checks that the crèche has room for the referral's children on every
+/// day of `[from, to]`; when it has not, the coordinator's reason to go
+/// over capacity goes on the timeline, and without one it is `409`.
+#[allow(clippy::too_many_arguments)]
+fn make_room(
+    conn: &mut DbConnection,
+    who: &Principal,
+    referral: &Referral,
+    places_needed: i32,
+    period: Period,
+    force_reason: Option<&String>,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let id = &referral.id;
+    let Some(day) = places::first_full_day(conn, &referral.creche_id, id, places_needed, period)?
+    else {
+        return Ok(());
+    };
+    let Some(reason) = force_reason else {
+        return Err(places::no_free_place(day, places_needed));
+    };
+    let mut ev = event(who, id, EventKind::CapacityOverride, now);
+    ev.note = Some(reason.clone());
+    ev.data = Some(
+        serde_json::json!({"first_full_day": day, "places": places_needed,
+            "from": period.from, "to": period.to})
+        .to_string(),
+    );
+    referrals::insert_event(conn, &ev)?;
+    tracing::warn!(referral = %id, first_full_day = %day, "enrolled over capacity");
+    Ok(())
+}
+
+/// `offered → enrolled`: the contract, the place it occupies (refused where
+/// none is free unless forced), the end of the offer's hold and the timers.
 pub fn enroll(
     conn: &mut DbConnection,
     who: &Principal,
     id: &ReferralId,
-    contract: &Contract,
-    note: Option<String>,
+    draft: &EnrollmentDraft,
     policy: &Policy,
     now: DateTime<Utc>,
 ) -> Result<ReferralRecord, ApiError> {
+    let contract = &draft.contract;
     avip_db::write_transaction(conn, |conn| {
         let referral = load_for(conn, who, id, Action::Act)?;
         let step = plan_move(referral.status, ReferralStatus::Enrolled, Via::Enrollment)?;
+        let needed = places::places_of(conn, id)?;
+        let period = Period {
+            from: contract.start_date,
+            to: contract.contract_end_date,
+        };
+        make_room(
+            conn,
+            who,
+            &referral,
+            needed,
+            period,
+            draft.force_reason.as_ref(),
+            now,
+        )?;
+        places::release_offer(conn, id, paris_date(now))?;
+        places::occupy(
+            conn,
+            id,
+            &referral.creche_id,
+            needed,
+            contract.start_date,
+            contract.contract_end_date,
+        )?;
         let at = to_db_time(now);
         referrals::insert_enrollment(
             conn,
@@ -637,7 +707,7 @@ pub fn enroll(
             },
         )?;
         let mut ev = event(who, id, EventKind::Enrollment, now);
-        ev.note = note;
+        ev.note = draft.note.clone();
         ev.data = Some(contract_json(contract).to_string());
         apply_move(conn, id, step, None, ev)?;
         let follow_up = timers::follow_up_due(policy, contract.start_date, None);
@@ -689,6 +759,25 @@ pub fn change_enrollment(
         let before = contract_of(&enrollment);
         let change = change.apply(before.clone())?;
         let c = &change.contract;
+        if c.contract_end_date > before.contract_end_date {
+            let needed = places::places_of(conn, id)?;
+            let added = Period {
+                from: before.contract_end_date + chrono::Days::new(1),
+                to: c.contract_end_date,
+            };
+            make_room(
+                conn,
+                who,
+                &referral,
+                needed,
+                added,
+                change.force_reason.as_ref(),
+                now,
+            )?;
+        }
+        if c.contract_end_date != before.contract_end_date {
+            places::occupy_until(conn, id, c.contract_end_date)?;
+        }
         enrollment.contract_end_date = c.contract_end_date;
         enrollment.days = serde_json::to_string(&c.days).unwrap_or_default();
         enrollment.hours_from = c.hours.as_ref().map(|h| h.from.clone());
@@ -740,6 +829,7 @@ pub fn exit(
         enrollment.exit_note = request.note.clone();
         enrollment.updated_at = to_db_time(now);
         referrals::save_enrollment(conn, &enrollment)?;
+        places::occupy_until(conn, id, request.date.min(enrollment.contract_end_date))?;
         // The child has left: no follow-up or contract notice any more.
         sla::set_follow_up_notice(conn, id, None)?;
         sla::set_contract_notice(conn, id, None)?;
@@ -1049,6 +1139,7 @@ pub async fn transitions(
     pool: web::Data<Pool>,
     gate: web::Data<crate::db::WriteGate>,
     policy: web::Data<ActivePolicy>,
+    hold: web::Data<OfferHold>,
     id: web::Path<String>,
     body: ApiJson<TransitionRequest>,
 ) -> Result<web::Json<ReferralBody>, ApiError> {
@@ -1056,8 +1147,9 @@ pub async fn transitions(
     let id = path_id(&id, ReferralId::parse)?;
     let draft = TransitionDraft::parse(body.0)?;
     let now = now();
+    let hold = **hold;
     let record = crate::db::write(&pool, &gate, move |conn| {
-        transition(conn, &who, &id, &draft, now)
+        transition(conn, &who, &id, &draft, hold, now)
     })
     .await?;
     Ok(web::Json(ReferralBody::new(record, &policy.policy, now)))
@@ -1184,10 +1276,10 @@ pub async fn create_enrollment(
     require(&who, Action::Read, Resource::Referral(None))?;
     let id = path_id(&id, ReferralId::parse)?;
     let now = now();
-    let (contract, note) = body.0.parse(paris_date(now))?;
+    let draft = body.0.parse(paris_date(now))?;
     let p = policy.clone();
     let record = crate::db::write(&pool, &gate, move |conn| {
-        enroll(conn, &who, &id, &contract, note, &p.policy, now)
+        enroll(conn, &who, &id, &draft, &p.policy, now)
     })
     .await?;
     Ok(HttpResponse::Created().json(ReferralBody::new(record, &policy.policy, now)))

@@ -4,6 +4,7 @@
 mod errors;
 mod identity;
 mod meta;
+mod places;
 mod referrals;
 mod schema;
 mod sla;

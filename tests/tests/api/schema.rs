@@ -93,6 +93,8 @@ fn declared() -> BTreeMap<String, Vec<String>> {
         referral_enrollments,
         sla_policies,
         notifications,
+        creche_capacity,
+        place_bookings,
     )
 }
 
@@ -163,9 +165,9 @@ fn foreign_keys_are_enforced() {
     let db = TestDatabase::new();
     let mut conn = migrated(&db);
     let orphan = conn.batch_execute(
-        "INSERT INTO creches (id, operator_id, name, address, postal_code, commune, avip_places, \
+        "INSERT INTO creches (id, operator_id, name, address, postal_code, commune, \
          opening_hours, created_at, updated_at) VALUES ('c1', 'no-such-org', 'X', 'Y', '83000', \
-         'Toulon', 1, '{}', '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
+         'Toulon', '{}', '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
     );
     assert!(orphan.is_err(), "a crèche without its operator was stored");
 }

@@ -1,0 +1,412 @@
+//! AVIP places: each crèche's capacity over time, the places that offers
+//! hold and enrollments occupy, and the availability per day derived from
+//! them. Availability is summed by the database from the bookings' start and
+//! end days (grouped, indexed queries), so its cost follows the days and the
+//! crèches asked for, not how many enrollments are stored.
+
+use std::collections::HashMap;
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::dsl::sum;
+use diesel::prelude::*;
+
+use crate::DbConnection;
+use crate::model::{BookingKind, CrecheId, ReferralId};
+use crate::schema::{creche_capacity, creches, place_bookings};
+
+/// From `effective_from` on, the crèche reserves `avip_places` AVIP places.
+#[derive(Queryable, Selectable, Insertable, Clone, Debug, PartialEq, Eq)]
+#[diesel(table_name = creche_capacity)]
+pub struct CapacityChange {
+    pub creche_id: CrecheId,
+    pub effective_from: NaiveDate,
+    pub avip_places: i32,
+    pub recorded_at: NaiveDateTime,
+    /// The subject claim of who recorded it (`user:…`, `client:…`), or
+    /// `None` for the command line and migrated data.
+    pub recorded_by: Option<String>,
+}
+
+/// Records a capacity change; a second change for the same day replaces
+/// that day's value (a correction of the plan), never another day's.
+pub fn record_capacity(conn: &mut DbConnection, change: &CapacityChange) -> QueryResult<()> {
+    use creche_capacity as cc;
+    let set = (
+        cc::avip_places.eq(change.avip_places),
+        cc::recorded_at.eq(change.recorded_at),
+        cc::recorded_by.eq(change.recorded_by.clone()),
+    );
+    match conn {
+        DbConnection::Pg(c) => diesel::insert_into(cc::table)
+            .values(change)
+            .on_conflict((cc::creche_id, cc::effective_from))
+            .do_update()
+            .set(set)
+            .execute(c),
+        DbConnection::Sqlite(c) => diesel::insert_into(cc::table)
+            .values(change)
+            .on_conflict((cc::creche_id, cc::effective_from))
+            .do_update()
+            .set(set)
+            .execute(c),
+    }
+    .map(drop)
+}
+
+/// A crèche's capacity changes, oldest first.
+pub fn capacity_history(
+    conn: &mut DbConnection,
+    creche: &CrecheId,
+) -> QueryResult<Vec<CapacityChange>> {
+    creche_capacity::table
+        .filter(creche_capacity::creche_id.eq(creche))
+        .order(creche_capacity::effective_from)
+        .select(CapacityChange::as_select())
+        .load(conn)
+}
+
+/// A crèche's places day by day, from its changes (sorted by date).
+#[derive(Clone, Debug, Default)]
+pub struct Capacity(Vec<(NaiveDate, i32)>);
+
+impl Capacity {
+    pub fn new(mut changes: Vec<(NaiveDate, i32)>) -> Capacity {
+        changes.sort();
+        Capacity(changes)
+    }
+
+    /// The places on `day`: the latest change on or before it; before the
+    /// first change, the first change's places (what the crèche declared
+    /// when it was registered also stands for the days before); 0 without
+    /// any change.
+    pub fn on(&self, day: NaiveDate) -> i32 {
+        let after = self.0.partition_point(|(from, _)| *from <= day);
+        match after {
+            0 => self.0.first().map_or(0, |c| c.1),
+            n => self.0[n - 1].1,
+        }
+    }
+}
+
+/// The capacities of these crèches (every change: a handful per crèche).
+pub fn capacities(
+    conn: &mut DbConnection,
+    creches: &[CrecheId],
+) -> QueryResult<HashMap<CrecheId, Capacity>> {
+    let rows: Vec<(CrecheId, NaiveDate, i32)> = creche_capacity::table
+        .filter(creche_capacity::creche_id.eq_any(creches.to_vec()))
+        .select((
+            creche_capacity::creche_id,
+            creche_capacity::effective_from,
+            creche_capacity::avip_places,
+        ))
+        .load(conn)?;
+    let mut by_creche: HashMap<CrecheId, Vec<(NaiveDate, i32)>> = HashMap::new();
+    for (creche, from, places) in rows {
+        by_creche.entry(creche).or_default().push((from, places));
+    }
+    Ok(by_creche
+        .into_iter()
+        .map(|(creche, changes)| (creche, Capacity::new(changes)))
+        .collect())
+}
+
+/// The places a referral takes at its crèche over `[starts_on, ends_before)`.
+#[derive(Queryable, Selectable, Insertable, Clone, Debug, PartialEq, Eq)]
+#[diesel(table_name = place_bookings)]
+pub struct Booking {
+    pub referral_id: ReferralId,
+    pub kind: BookingKind,
+    pub creche_id: CrecheId,
+    pub places: i32,
+    pub starts_on: NaiveDate,
+    /// The first day it no longer takes them.
+    pub ends_before: NaiveDate,
+}
+
+/// Stores a booking, replacing the referral's booking of the same kind.
+pub fn book(conn: &mut DbConnection, booking: &Booking) -> QueryResult<()> {
+    diesel::delete(
+        place_bookings::table
+            .filter(place_bookings::referral_id.eq(&booking.referral_id))
+            .filter(place_bookings::kind.eq(booking.kind)),
+    )
+    .execute(conn)?;
+    diesel::insert_into(place_bookings::table)
+        .values(booking)
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn booking(
+    conn: &mut DbConnection,
+    referral: &ReferralId,
+    kind: BookingKind,
+) -> QueryResult<Option<Booking>> {
+    place_bookings::table
+        .filter(place_bookings::referral_id.eq(referral))
+        .filter(place_bookings::kind.eq(kind))
+        .select(Booking::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Sets when the referral's booking of this kind stops taking places.
+pub fn set_end(
+    conn: &mut DbConnection,
+    referral: &ReferralId,
+    kind: BookingKind,
+    ends_before: NaiveDate,
+) -> QueryResult<usize> {
+    diesel::update(
+        place_bookings::table
+            .filter(place_bookings::referral_id.eq(referral))
+            .filter(place_bookings::kind.eq(kind)),
+    )
+    .set(place_bookings::ends_before.eq(ends_before))
+    .execute(conn)
+}
+
+/// Ends the referral's booking of this kind on `day` if it would still
+/// run then (an offer answered before it expired).
+pub fn release(
+    conn: &mut DbConnection,
+    referral: &ReferralId,
+    kind: BookingKind,
+    day: NaiveDate,
+) -> QueryResult<usize> {
+    diesel::update(
+        place_bookings::table
+            .filter(place_bookings::referral_id.eq(referral))
+            .filter(place_bookings::kind.eq(kind))
+            .filter(place_bookings::ends_before.gt(day)),
+    )
+    .set(place_bookings::ends_before.eq(day))
+    .execute(conn)
+}
+
+/// One day of a crèche's AVIP places.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"date": "2027-01-04", "capacity": 6, "occupied": 2, "held": 1, "free": 3}))]
+pub struct Day {
+    pub date: NaiveDate,
+    /// The AVIP places the crèche reserves that day.
+    pub capacity: i32,
+    /// Places taken by enrolled children.
+    pub occupied: i32,
+    /// Places held by offers not yet answered nor expired.
+    pub held: i32,
+    /// `capacity − occupied − held`, never below 0.
+    pub free: i32,
+}
+
+/// A period of days, both ends included, `from <= to`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Period {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+}
+
+impl Period {
+    pub fn days(self) -> usize {
+        usize::try_from((self.to - self.from).num_days() + 1).unwrap_or(0)
+    }
+
+    fn index(self, day: NaiveDate) -> usize {
+        usize::try_from((day - self.from).num_days()).unwrap_or(0)
+    }
+}
+
+/// Per crèche and kind, how the places taken change from day to day.
+struct Deltas {
+    len: usize,
+    by_creche: HashMap<CrecheId, [Vec<i64>; 2]>,
+}
+
+impl Deltas {
+    fn add(&mut self, creche: CrecheId, kind: BookingKind, index: usize, places: i64) {
+        let len = self.len;
+        let series = self
+            .by_creche
+            .entry(creche)
+            .or_insert_with(|| [vec![0; len + 1], vec![0; len + 1]]);
+        let k = usize::from(kind == BookingKind::Enrollment);
+        if let Some(slot) = series[k].get_mut(index) {
+            *slot += places;
+        }
+    }
+}
+
+type DayRow = (CrecheId, BookingKind, NaiveDate, Option<i64>);
+
+/// Day-by-day capacity, occupied, held and free places of each crèche over
+/// the period, in the order of `creches`. `except`: bookings of these
+/// referrals do not count (a referral checking room for itself).
+///
+/// Three grouped queries read the bookings that overlap the period: those
+/// running on its first day (index on the end), and those starting or
+/// ending inside it (indexes on the start and on the end), summed per day
+/// by the database.
+pub fn availability(
+    conn: &mut DbConnection,
+    creches: &[CrecheId],
+    period: Period,
+    except: &[ReferralId],
+) -> QueryResult<Vec<Vec<Day>>> {
+    use place_bookings as pb;
+    let ids = creches.to_vec();
+    let except = except.to_vec();
+    let (from, to) = (period.from, period.to);
+    let mut deltas = Deltas {
+        len: period.days(),
+        by_creche: HashMap::new(),
+    };
+    let running: Vec<(CrecheId, BookingKind, Option<i64>)> = pb::table
+        .filter(pb::creche_id.eq_any(ids.clone()))
+        .filter(pb::ends_before.gt(from))
+        .filter(pb::starts_on.le(from))
+        .filter(pb::referral_id.ne_all(except.clone()))
+        .group_by((pb::creche_id, pb::kind))
+        .select((pb::creche_id, pb::kind, sum(pb::places)))
+        .load(conn)?;
+    for (creche, kind, places) in running {
+        deltas.add(creche, kind, 0, places.unwrap_or(0));
+    }
+    let starting: Vec<DayRow> = pb::table
+        .filter(pb::creche_id.eq_any(ids.clone()))
+        .filter(pb::starts_on.gt(from))
+        .filter(pb::starts_on.le(to))
+        .filter(pb::ends_before.gt(pb::starts_on))
+        .filter(pb::referral_id.ne_all(except.clone()))
+        .group_by((pb::creche_id, pb::kind, pb::starts_on))
+        .select((pb::creche_id, pb::kind, pb::starts_on, sum(pb::places)))
+        .load(conn)?;
+    for (creche, kind, day, places) in starting {
+        deltas.add(creche, kind, period.index(day), places.unwrap_or(0));
+    }
+    let ending: Vec<DayRow> = pb::table
+        .filter(pb::creche_id.eq_any(ids.clone()))
+        .filter(pb::ends_before.gt(from))
+        .filter(pb::ends_before.le(to))
+        .filter(pb::ends_before.gt(pb::starts_on))
+        .filter(pb::referral_id.ne_all(except))
+        .group_by((pb::creche_id, pb::kind, pb::ends_before))
+        .select((pb::creche_id, pb::kind, pb::ends_before, sum(pb::places)))
+        .load(conn)?;
+    for (creche, kind, day, places) in ending {
+        deltas.add(creche, kind, period.index(day), -places.unwrap_or(0));
+    }
+    let capacities = capacities(conn, &ids)?;
+    let empty = Capacity::default();
+    Ok(ids
+        .iter()
+        .map(|creche| {
+            let capacity = capacities.get(creche).unwrap_or(&empty);
+            let series = deltas.by_creche.get(creche);
+            let (mut held, mut occupied) = (0i64, 0i64);
+            (0..period.days())
+                .map(|i| {
+                    let date = from + chrono::Days::new(i as u64);
+                    if let Some([offers, enrollments]) = series {
+                        held += offers[i];
+                        occupied += enrollments[i];
+                    }
+                    let capacity = capacity.on(date);
+                    let occupied = i32::try_from(occupied).unwrap_or(i32::MAX);
+                    let held = i32::try_from(held).unwrap_or(i32::MAX);
+                    Day {
+                        date,
+                        capacity,
+                        occupied,
+                        held,
+                        free: capacity
+                            .saturating_sub(occupied)
+                            .saturating_sub(held)
+                            .max(0),
+                    }
+                })
+                .collect()
+        })
+        .collect())
+}
+
+/// Place-days of a crèche over a period: what the occupancy rate divides.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Occupancy {
+    pub creche_id: CrecheId,
+    /// Σ over the days of the places taken by enrolled children.
+    pub occupied_place_days: i64,
+    /// Σ over the days of the AVIP places the crèche reserved.
+    pub capacity_place_days: i64,
+}
+
+impl Occupancy {
+    /// Occupied over available place-days; `None` when nothing was available.
+    pub fn rate(&self) -> Option<f64> {
+        (self.capacity_place_days > 0)
+            .then(|| self.occupied_place_days as f64 / self.capacity_place_days as f64)
+    }
+}
+
+/// Occupancy of each crèche over the period (for the exports' indicators).
+pub fn occupancy(
+    conn: &mut DbConnection,
+    creches: &[CrecheId],
+    period: Period,
+) -> QueryResult<Vec<Occupancy>> {
+    let days = availability(conn, creches, period, &[])?;
+    Ok(creches
+        .iter()
+        .zip(days)
+        .map(|(creche, days)| Occupancy {
+            creche_id: creche.clone(),
+            occupied_place_days: days.iter().map(|d| i64::from(d.occupied)).sum(),
+            capacity_place_days: days.iter().map(|d| i64::from(d.capacity)).sum(),
+        })
+        .collect())
+}
+
+/// Takes the crèche's row lock for the rest of the transaction (PostgreSQL;
+/// SQLite's write transaction already holds the database), so that two
+/// enrollments checking the same crèche's room run one after the other.
+pub fn lock_creche(conn: &mut DbConnection, creche: &CrecheId) -> QueryResult<()> {
+    match conn {
+        DbConnection::Pg(c) => creches::table
+            .filter(creches::id.eq(creche))
+            .select(creches::id)
+            .for_update()
+            .load::<CrecheId>(c)
+            .map(drop),
+        DbConnection::Sqlite(_) => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn capacity_is_the_latest_change_on_or_before_the_day() {
+        let c = Capacity::new(vec![(d("2027-09-01"), 8), (d("2026-11-01"), 6)]);
+        assert_eq!(c.on(d("2026-01-01")), 6, "before the first change");
+        assert_eq!(c.on(d("2026-11-01")), 6);
+        assert_eq!(c.on(d("2027-08-31")), 6);
+        assert_eq!(c.on(d("2027-09-01")), 8);
+        assert_eq!(c.on(d("2030-01-01")), 8);
+        assert_eq!(Capacity::default().on(d("2027-01-01")), 0);
+    }
+
+    #[test]
+    fn a_period_counts_both_ends_and_leap_days() {
+        let p = Period {
+            from: d("2028-02-27"),
+            to: d("2028-03-01"),
+        };
+        assert_eq!(p.days(), 4);
+        assert_eq!(p.index(d("2028-02-29")), 2);
+    }
+}
