@@ -1,0 +1,202 @@
+//! Availability of a département's AVIP places, for BENCHMARKS.md (a
+//! measurement, not an assertion). Run in release mode:
+//!
+//!     cargo bench -p avip-tests --bench places
+//!
+//! Builds, over real HTTP on a fresh database (SQLite, or PostgreSQL when
+//! `AVIP_TEST_DATABASE_URL` is set), a département of 50 crèches with a
+//! capacity change each, and 5,000 children enrolled through the API
+//! (referral → offer → enrollment, contracts of 3 to 12 months starting
+//! from a year ago to two years ahead) plus 250 open offers; then asks for a
+//! year of daily availability of the whole département 50 times, over HTTP
+//! and through `avip_db::places::availability` alone.
+
+use std::time::{Duration, Instant};
+
+use avip_tests::{TestApp, spawn_app};
+use chrono::{Days, Utc};
+use futures_util::{StreamExt, stream};
+use serde_json::{Value, json};
+
+const CRECHES: usize = 50;
+const ENROLLMENTS: usize = 5_000;
+const OPEN_OFFERS: usize = 250;
+const RUNS: usize = 50;
+const PASSWORD: &str = "a long passphrase";
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(run());
+}
+
+fn summary(name: &str, mut times: Vec<Duration>) {
+    times.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "{name}: {} runs, median {:.1} ms, p95 {:.1} ms, max {:.1} ms",
+        times.len(),
+        ms(times[times.len() / 2]),
+        ms(times[times.len() * 95 / 100]),
+        ms(times[times.len() - 1])
+    );
+}
+
+async fn run() {
+    let app = spawn_app().await;
+    println!("database: {}", app.db.backend.name());
+    let admin = app.bootstrap().await;
+    let org = |kind: &str| json!({"kind": kind, "name": kind, "departement": "83"});
+    let ft = app
+        .expect(
+            &admin,
+            "POST",
+            "/api/v1/organizations",
+            Some(org("france_travail")),
+            201,
+        )
+        .await;
+    let op = app
+        .expect(
+            &admin,
+            "POST",
+            "/api/v1/organizations",
+            Some(org("creche_operator")),
+            201,
+        )
+        .await;
+    let today = avip_db::model::paris_date(Utc::now());
+    let mut creches = Vec::new();
+    for n in 0..CRECHES {
+        let c = app
+            .expect(
+                &admin,
+                "POST",
+                "/api/v1/creches",
+                Some(json!({"operator_id": op["id"], "name": format!("Crèche {n:02}"),
+                    "address": "1 rue", "postal_code": "83000", "commune": "Toulon", "avip_places": 40,
+                    "opening_hours": {"opens": "07:00", "closes": "19:00", "days": ["mon"]}})),
+                201,
+            )
+            .await;
+        let id = c["id"].as_str().unwrap().to_owned();
+        let change =
+            json!({"from": (today + Days::new(30 + n as u64 * 3)).to_string(), "avip_places": 45});
+        let path = format!("/api/v1/creches/{id}/capacity");
+        app.expect(&admin, "POST", &path, Some(change), 201).await;
+        creches.push(id);
+    }
+    for (email, role, organization) in [
+        ("p@example.org", "prescriber", &ft["id"]),
+        ("c@example.org", "coordinator", &op["id"]),
+    ] {
+        let mut body = json!({"email": email, "name": email, "role": role,
+            "organization_id": organization, "password": PASSWORD});
+        if role == "coordinator" {
+            body["creche_ids"] = json!(creches);
+        }
+        app.expect(&admin, "POST", "/api/v1/users", Some(body), 201)
+            .await;
+    }
+    let prescriber = app.password_token("p@example.org", PASSWORD).await;
+    let coordinator = app.password_token("c@example.org", PASSWORD).await;
+
+    let started = Instant::now();
+    stream::iter(0..ENROLLMENTS + OPEN_OFFERS)
+        .for_each_concurrent(8, |n| {
+            let (app, prescriber, coordinator) = (&app, &prescriber, &coordinator);
+            let creche = &creches[n % CRECHES];
+            async move { family(app, prescriber, coordinator, creche, n).await }
+        })
+        .await;
+    println!(
+        "seeded {ENROLLMENTS} enrollments and {OPEN_OFFERS} open offers over HTTP in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+
+    let to = today + Days::new(365);
+    let path = format!("/api/v1/availability?departement=83&from={today}&to={to}");
+    let mut times = Vec::new();
+    let mut bytes = 0;
+    for _ in 0..RUNS {
+        let started = Instant::now();
+        let response = app.call(&prescriber, "GET", &path, None).await;
+        assert_eq!(response.status(), 200);
+        let body = response.bytes().await.unwrap();
+        times.push(started.elapsed());
+        bytes = body.len();
+        let parsed: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(parsed["items"].as_array().unwrap().len(), CRECHES);
+        assert_eq!(parsed["items"][0]["days"].as_array().unwrap().len(), 366);
+    }
+    summary(
+        &format!(
+            "GET /api/v1/availability, {CRECHES} crèches x 366 days ({} kB)",
+            bytes / 1024
+        ),
+        times,
+    );
+
+    let url = app.db.url.clone();
+    let ids: Vec<avip_db::model::CrecheId> = creches
+        .iter()
+        .map(|c| avip_db::model::CrecheId::parse(c).unwrap())
+        .collect();
+    let times = tokio::task::spawn_blocking(move || {
+        let mut conn = avip_db::connect(&url).unwrap();
+        let period = avip_db::places::Period { from: today, to };
+        (0..RUNS)
+            .map(|_| {
+                let started = Instant::now();
+                let days = avip_db::places::availability(&mut conn, &ids, period, &[]).unwrap();
+                let elapsed = started.elapsed();
+                assert_eq!(days.len(), CRECHES);
+                elapsed
+            })
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap();
+    summary("avip_db::places::availability alone (same query)", times);
+}
+
+/// One family: a referral, an offer, and (but for the last 250) an
+/// enrollment with a contract of 3 to 12 months.
+async fn family(app: &TestApp, prescriber: &str, coordinator: &str, creche: &str, n: usize) {
+    let today = avip_db::model::paris_date(Utc::now());
+    let body = json!({"creche_id": creche,
+        "referent": {"name": "Paul Durand", "email": "p.durand@example.org"},
+        "parent": {"first_name": "Parent", "last_name": format!("Famille {n}"), "phone": "0612345678",
+                   "postal_code": "83000", "commune": "Toulon", "situation": "job_seeker"},
+        "children": [{"first_name": format!("Enfant {n}"), "birth_date": (today - Days::new(300)).to_string()}],
+        "needs": {"desired_start_date": (today + Days::new(10)).to_string()},
+        "insertion_project": {"kind": "training"},
+        "consent": {"given": true, "date": today.to_string()}});
+    let created = app
+        .expect(prescriber, "POST", "/api/v1/referrals", Some(body), 201)
+        .await;
+    let id = created["id"].as_str().unwrap();
+    let path = format!("/api/v1/referrals/{id}/transitions");
+    app.expect(
+        coordinator,
+        "POST",
+        &path,
+        Some(json!({"to": "offered"})),
+        200,
+    )
+    .await;
+    if n >= ENROLLMENTS {
+        return;
+    }
+    // Spread without a random generator: starts over three years, lengths
+    // from 90 to 365 days.
+    let start = today - Days::new(360) + Days::new((n as u64 * 7919) % 1080);
+    let end = start + Days::new(90 + (n as u64 * 104_729) % 276);
+    let contract = json!({"start_date": start.to_string(), "contract_end_date": end.to_string(),
+        "days": ["mon", "tue", "thu", "fri"], "force": true, "force_reason": "benchmark"});
+    let path = format!("/api/v1/referrals/{id}/enrollment");
+    app.expect(coordinator, "POST", &path, Some(contract), 201)
+        .await;
+}
