@@ -57,6 +57,11 @@ pub enum Resource<'a> {
     Availability,
     /// A crèche's dated AVIP places: admins, and its coordinators.
     Capacity(&'a CrecheId),
+    /// The pseudonymised evaluation rows: the CAF (its département) and admins.
+    ExportRows,
+    /// The indicators: the CAF (its département), admins, and coordinators
+    /// (their crèches).
+    Indicators,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,6 +93,9 @@ pub fn decide(who: &Principal, action: Action, resource: Resource<'_>) -> Result
             }
         }
         (Capacity(_), _) => Err(Denial::Forbidden),
+        (ExportRows, Role::Caf | Role::Admin) if action == Read => Ok(()),
+        (Indicators, Role::Caf | Role::Admin | Role::Coordinator) if action == Read => Ok(()),
+        (ExportRows | Indicators, _) => Err(Denial::Forbidden),
         (Referral(owners), _) => decide_referral(who, action, owners),
         (_, Role::Admin) => Ok(()),
         (Organizations | Users | ApiClients, _) => Err(Denial::Forbidden),
@@ -204,6 +212,13 @@ mod tests {
             (&admin, Update, Capacity(&other), Ok(())),
             (&prescriber, Read, Capacity(&own), Err(Forbidden)),
             (&caf, Read, Capacity(&own), Err(Forbidden)),
+            (&caf, Read, ExportRows, Ok(())),
+            (&admin, Read, ExportRows, Ok(())),
+            (&coordinator, Read, ExportRows, Err(Forbidden)),
+            (&prescriber, Read, ExportRows, Err(Forbidden)),
+            (&coordinator, Read, Indicators, Ok(())),
+            (&caf, Read, Indicators, Ok(())),
+            (&prescriber, Read, Indicators, Err(Forbidden)),
         ];
         check(cases);
     }

@@ -7,6 +7,7 @@ pub mod db;
 pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod exports;
 pub mod extract;
 pub mod openapi;
 pub mod places;

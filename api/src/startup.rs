@@ -64,7 +64,8 @@ impl Application {
         let database_url = settings.database_url.clone();
         let pool_size = settings.db_pool_size;
         let sla_policy = settings.sla.clone();
-        let (pool, backend, policy) = web::block(move || -> anyhow::Result<_> {
+        let pseudonym_key = settings.pseudonym_key.clone();
+        let (pool, backend, policy, key) = web::block(move || -> anyhow::Result<_> {
             let (pool, backend) = avip_db::open_pool(&database_url, pool_size)?;
             let mut conn = pool
                 .get()
@@ -79,7 +80,9 @@ impl Application {
             let policy =
                 avip_sla_engine::store::activate(&mut conn, &sla_policy, chrono::Utc::now())
                     .context("cannot record the SLA policy")?;
-            Ok((pool, backend, policy))
+            let key = crate::exports::PseudonymKey::load(&mut conn, pseudonym_key.as_ref())
+                .context("cannot read the pseudonymisation key")?;
+            Ok((pool, backend, policy, key))
         })
         .await??;
         if settings.jwt_secret_generated {
@@ -110,7 +113,7 @@ impl Application {
             listener,
             pool.clone(),
             keys,
-            (policy.clone(), schedule, hold),
+            (policy.clone(), schedule, hold, key),
             gate,
             options,
         )?;
@@ -178,10 +181,11 @@ fn serve(
     listener: TcpListener,
     pool: Pool,
     keys: crate::auth::TokenKeys,
-    (policy, schedule, hold): (
+    (policy, schedule, hold, key): (
         avip_sla_engine::ActivePolicy,
         crate::routes::sla::SlaSchedule,
         crate::places::OfferHold,
+        crate::exports::PseudonymKey,
     ),
     gate: crate::db::WriteGate,
     options: ServerOptions,
@@ -191,6 +195,7 @@ fn serve(
     let policy = web::Data::new(policy);
     let schedule = web::Data::new(schedule);
     let hold = web::Data::new(hold);
+    let key = web::Data::new(key);
     let keys = web::Data::new(keys);
     let doc = web::Data::new(OpenApiJson(web::Bytes::from(openapi::document_json())));
     let mut server = actix_web::HttpServer::new(move || {
@@ -202,6 +207,7 @@ fn serve(
             .app_data(policy.clone())
             .app_data(schedule.clone())
             .app_data(hold.clone())
+            .app_data(key.clone())
             .app_data(gate.clone())
             .app_data(web::PayloadConfig::new(JSON_LIMIT))
             .configure(crate::routes::configure)

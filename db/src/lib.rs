@@ -5,6 +5,7 @@
 pub mod api_clients;
 pub mod creches;
 pub mod error;
+pub mod exports;
 pub mod gate;
 pub mod migrations;
 pub mod model;

@@ -241,6 +241,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    service_keys (name) {
+        name -> Text,
+        value -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(creches -> organizations (operator_id));
 diesel::joinable!(creche_capacity -> creches (creche_id));
 diesel::joinable!(place_bookings -> creches (creche_id));
@@ -276,6 +284,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     notifications,
     creche_capacity,
     place_bookings,
+    service_keys,
 );
 
 diesel::table! {

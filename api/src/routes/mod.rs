@@ -7,6 +7,7 @@ pub mod api_clients;
 pub mod auth;
 pub mod common;
 pub mod creches;
+pub mod exports;
 pub mod meta;
 pub mod organizations;
 pub mod places;
@@ -52,6 +53,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(referrals::create_enrollment)
             .service(referrals::update_enrollment)
             .service(referrals::create_exit)
+            .service(exports::referrals)
+            .service(exports::indicators_handler)
             .service(sla::overdue)
             .service(sla::policy),
     );

@@ -2,6 +2,7 @@
 //! fresh database (SQLite, or PostgreSQL when `AVIP_TEST_DATABASE_URL` is set).
 
 mod errors;
+mod exports;
 mod identity;
 mod meta;
 mod places;

@@ -1,0 +1,439 @@
+//! `/api/v1/exports`: the CAF's evaluation rows and the indicators
+//! (DESIGN §8), pseudonymised, as CSV for a French Excel, JSON or XLSX.
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, get, web};
+use avip_db::exports::{self as queries, ExportScope};
+use avip_db::model::{CrecheId, Role, to_db_time};
+use avip_db::places::Period;
+use avip_db::{DbConnection, Pool};
+use avip_sla_engine::clock::paris_midnight;
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::access::{Action, Resource, require};
+use crate::auth::Principal;
+use crate::error::{ApiError, FieldError, Problem, ProblemDocument};
+use crate::exports::{
+    ExportError, Format, Gone, GroupBy, Out, PseudonymKey, indicators, write_indicators, write_rows,
+};
+use crate::extract::ApiQuery;
+
+#[derive(Deserialize, ToSchema, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum FileFormat {
+    #[default]
+    Csv,
+    Json,
+    Xlsx,
+}
+
+#[derive(Deserialize, ToSchema, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Separator {
+    /// `;`, what a French Excel expects; decimals then use a comma.
+    #[default]
+    Semicolon,
+    /// `,`; decimals use a point.
+    Comma,
+}
+
+#[derive(Deserialize, ToSchema, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Grouping {
+    #[default]
+    Month,
+    Creche,
+    PrescriberKind,
+    Prescriber,
+}
+
+#[derive(Deserialize, IntoParams, Debug)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ExportQuery {
+    /// First day of reception, `YYYY-MM-DD` (Paris), included.
+    pub from: NaiveDate,
+    /// Last day of reception, included.
+    pub to: NaiveDate,
+    /// `csv` (default), `json` or `xlsx`.
+    #[param(inline)]
+    pub format: Option<FileFormat>,
+    /// CSV separator: `semicolon` (default) or `comma`.
+    #[param(inline)]
+    pub sep: Option<Separator>,
+    /// Admins: only this département's crèches. The CAF sees its own
+    /// département only (another is 403).
+    pub departement: Option<String>,
+}
+
+#[derive(Deserialize, IntoParams, Debug)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct IndicatorQuery {
+    /// First day of reception, `YYYY-MM-DD` (Paris), included.
+    pub from: NaiveDate,
+    /// Last day of reception, included.
+    pub to: NaiveDate,
+    /// `month` (default, of reception), `creche`, `prescriber_kind` or `prescriber`.
+    #[param(inline)]
+    pub group_by: Option<Grouping>,
+    /// `json` (default), `csv` or `xlsx`.
+    #[param(inline)]
+    pub format: Option<FileFormat>,
+    /// CSV separator: `semicolon` (default) or `comma`.
+    #[param(inline)]
+    pub sep: Option<Separator>,
+    /// Admins: only this département's crèches. The CAF sees its own only.
+    pub departement: Option<String>,
+}
+
+/// One evaluation row (the JSON shape; CSV and XLSX have the same columns
+/// in this order). Times are UTC (`YYYY-MM-DD HH:MM:SS` in CSV); no name,
+/// contact, address, France Travail identifier or birth date appears.
+#[allow(dead_code)]
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({"referral_key": "5be0c0b0f4b1f3a2c1d1e0f9a8b7c6d5",
+    "family_id": "0a1b2c3d4e5f60718293a4b5c6d7e8f9", "prescriber_kind": "france_travail",
+    "prescriber_organization": "France Travail Toulon Est", "creche_id": "0193a5b0-7c1e-7d2a-9b1e-000000000001",
+    "creche_name": "Les Petits Pas", "departement": "83", "received_at": "2026-11-20T09:00:00Z",
+    "first_response_at": "2026-11-21T10:30:00Z", "hours_to_first_response": 25.5,
+    "answered_within_deadline": true, "status": "exited", "outcome": "exited", "refusal_reason": null,
+    "withdrawal_reason": null, "enrollment_start_date": "2026-12-01", "contract_end_date": "2027-05-31",
+    "renewals": 0, "exit_date": "2027-05-31", "exit_reason": "employment",
+    "exit_employment_status": "employed_permanent", "positive_exit": true,
+    "childcare_solution": "same_creche", "parent_situation": "job_seeker", "single_parent": true,
+    "qpv_resident": false, "child_age_bracket": "1_to_2", "children": 1, "insertion_project_kind": "training"}))]
+pub struct EvaluationRow {
+    /// Keyed hash of the referral's id: stable from one export to the next.
+    referral_key: String,
+    /// Keyed hash (HMAC-SHA-256 with `AVIP_PSEUDONYM_KEY`) of the family's
+    /// France Travail identifier, or else of the parent's names with the
+    /// phone (or e-mail): the same family has the same id across referrals
+    /// and exports, and it cannot be recomputed from a known name without the key.
+    family_id: String,
+    prescriber_kind: String,
+    prescriber_organization: String,
+    creche_id: String,
+    creche_name: String,
+    departement: String,
+    received_at: String,
+    /// The first move out of `received` but `withdrawn`.
+    first_response_at: Option<String>,
+    /// Calendar hours from reception to the first response, one decimal.
+    hours_to_first_response: Option<f64>,
+    /// The first response came by the deadline of the SLA policy in force
+    /// (`AVIP_SLA_BREACH`, 72 h by default); `null` when none came.
+    answered_within_deadline: Option<bool>,
+    status: String,
+    /// `in_progress`, `enrolled`, `exited`, `declined` or `withdrawn`.
+    outcome: String,
+    /// The decline reason, when the crèche declined.
+    refusal_reason: Option<String>,
+    /// The withdraw reason, when the referral was withdrawn.
+    withdrawal_reason: Option<String>,
+    enrollment_start_date: Option<String>,
+    contract_end_date: Option<String>,
+    renewals: Option<i64>,
+    exit_date: Option<String>,
+    exit_reason: Option<String>,
+    exit_employment_status: Option<String>,
+    positive_exit: Option<bool>,
+    /// The lasting childcare solution after the exit.
+    childcare_solution: Option<String>,
+    parent_situation: String,
+    single_parent: bool,
+    qpv_resident: bool,
+    /// The first child's age when referred: `under_1`, `1_to_2`, `2_to_3`, `3_and_over`.
+    child_age_bracket: Option<String>,
+    children: i64,
+    insertion_project_kind: String,
+}
+
+/// One group of indicators. Every count is over the referrals **received
+/// in the period** (a cohort), whatever happened to them since, up to now.
+#[allow(dead_code)]
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({"group": "2026-11", "label": "2026-11", "received": 12, "answered": 10,
+    "answered_within_deadline": 9, "answered_within_deadline_pct": 75.0,
+    "median_hours_to_first_response": 20.5, "p90_hours_to_first_response": 70.2, "offers": 6,
+    "enrollments": 4, "exits": 2, "positive_exits": 1, "positive_exit_pct": 50.0, "lasting_solutions": 2,
+    "occupied_place_days": 310, "available_place_days": 540, "occupancy_pct": 57.4}))]
+pub struct IndicatorRow {
+    /// The month of reception (`YYYY-MM`, Paris), the crèche id, the
+    /// prescriber kind or the prescriber organisation id.
+    group: String,
+    /// A readable name of the group.
+    label: String,
+    /// Referrals received in the period.
+    received: i64,
+    /// Of those, referrals that had a first response (contacted, offered,
+    /// waitlisted or declined first). A referral withdrawn before any
+    /// answer is not answered.
+    answered: i64,
+    /// Of those, first responses by the deadline (`sla.due_at`).
+    answered_within_deadline: i64,
+    /// `answered_within_deadline / received × 100`, one decimal; `null` without referrals.
+    answered_within_deadline_pct: Option<f64>,
+    /// Median of the hours to the first response of the answered
+    /// referrals (calendar hours; between the two middle values for an even count).
+    median_hours_to_first_response: Option<f64>,
+    /// 90th percentile of the same, interpolated between the closest ranks
+    /// (as a spreadsheet's PERCENTILE.INC).
+    p90_hours_to_first_response: Option<f64>,
+    /// Referrals that were offered a place (moved to `offered` at some point).
+    offers: i64,
+    /// Referrals whose child was enrolled.
+    enrollments: i64,
+    /// Enrolled children who have left.
+    exits: i64,
+    /// Exits recorded as positive (the parent found work or training).
+    positive_exits: i64,
+    /// `positive_exits / exits × 100`; `null` without exits.
+    positive_exit_pct: Option<f64>,
+    /// Exits with a lasting childcare solution (any but `none`).
+    lasting_solutions: i64,
+    /// Σ over the period's days of the AVIP places occupied by enrolled
+    /// children (month and crèche groups; the month groups sum the
+    /// crèches in scope over that month). `null` for prescriber groups.
+    occupied_place_days: Option<i64>,
+    /// Σ over the same days of the AVIP places reserved.
+    available_place_days: Option<i64>,
+    /// `occupied_place_days / available_place_days × 100`.
+    occupancy_pct: Option<f64>,
+}
+
+fn bad(field: &str, message: &str) -> ApiError {
+    ApiError::BadRequest(
+        Problem::new("invalid_query", format!("{field}: {message}"))
+            .with_errors(vec![FieldError::new(field, message)]),
+    )
+}
+
+/// The crèches the caller may export: `None` for every crèche.
+fn creche_scope(
+    conn: &mut DbConnection,
+    who: &Principal,
+    departement: Option<&str>,
+) -> Result<Vec<CrecheId>, ApiError> {
+    let all = queries::creches(conn)?;
+    let in_dep = |dep: &str| -> Vec<CrecheId> {
+        all.iter()
+            .filter(|c| c.departement == dep)
+            .map(|c| c.id.clone())
+            .collect()
+    };
+    Ok(match who.role {
+        Role::Caf => match departement {
+            Some(d) if d != who.departement => {
+                return Err(ApiError::Forbidden(Problem::new(
+                    "forbidden",
+                    format!(
+                        "the CAF sees its own département ({}) only",
+                        who.departement
+                    ),
+                )));
+            }
+            _ => in_dep(&who.departement),
+        },
+        Role::Coordinator => all
+            .iter()
+            .filter(|c| who.creche_ids.contains(&c.id))
+            .filter(|c| departement.is_none_or(|d| c.departement == d))
+            .map(|c| c.id.clone())
+            .collect(),
+        _ => match departement {
+            Some(d) => in_dep(d),
+            None => all.into_iter().map(|c| c.id).collect(),
+        },
+    })
+}
+
+fn period(from: NaiveDate, to: NaiveDate) -> Result<Period, ApiError> {
+    if to < from {
+        return Err(bad("to", "must not be before from"));
+    }
+    Ok(Period { from, to })
+}
+
+fn export_scope(period: Period, creches: Vec<CrecheId>) -> ExportScope {
+    ExportScope {
+        from: to_db_time(paris_midnight(period.from)),
+        before: to_db_time(paris_midnight(
+            period.to.succ_opt().unwrap_or(NaiveDate::MAX),
+        )),
+        creches: Some(creches),
+    }
+}
+
+fn format_of(format: Option<FileFormat>, default: FileFormat, sep: Option<Separator>) -> Format {
+    match format.unwrap_or(default) {
+        FileFormat::Csv => Format::Csv {
+            comma: sep == Some(Separator::Comma),
+        },
+        FileFormat::Json => Format::Json,
+        FileFormat::Xlsx => Format::Xlsx,
+    }
+}
+
+fn check_departement(d: Option<String>) -> Result<Option<String>, ApiError> {
+    d.map(|d| crate::domain::departement(&d).map_err(|m| bad("departement", &m)))
+        .transpose()
+}
+
+fn attachment(name: String) -> (header::HeaderName, String) {
+    (
+        header::CONTENT_DISPOSITION,
+        format!("attachment; filename=\"{name}\""),
+    )
+}
+
+/// Sends bytes to the response as they come; fails once the client is gone.
+struct Channel(tokio::sync::mpsc::Sender<Vec<u8>>);
+
+impl Out for Channel {
+    fn send(&mut self, bytes: Vec<u8>) -> Result<(), Gone> {
+        self.0.blocking_send(bytes).map_err(|_| Gone)
+    }
+}
+
+/// Everything in memory (indicators are one row per group).
+struct Buffer(Vec<u8>);
+
+impl Out for Buffer {
+    fn send(&mut self, bytes: Vec<u8>) -> Result<(), Gone> {
+        self.0.extend_from_slice(&bytes);
+        Ok(())
+    }
+}
+
+fn failed(e: ExportError) -> ApiError {
+    ApiError::Unexpected(anyhow::anyhow!("export failed: {e}"))
+}
+
+/// The evaluation rows: one per referral received in the period at the
+/// crèches in scope, pseudonymised (see `EvaluationRow`), oldest first.
+/// Streamed from the database: memory stays flat whatever the period, and
+/// the work stops when the client disconnects. CSV: UTF-8 with a BOM, `;`
+/// and decimal commas (or `sep=comma`), ISO dates, CRLF. XLSX: typed cells,
+/// a bold header row, frozen panes. The CAF (its département) and admins.
+#[utoipa::path(tag = "exports", params(ExportQuery), security(("bearer" = [])), responses(
+    (status = 200, description = "CSV (`text/csv`), JSON (an array of `EvaluationRow`) or XLSX",
+        content(
+            (Vec<EvaluationRow> = "application/json"),
+            (String = "text/csv"),
+            (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+    (status = 400, body = ProblemDocument, content_type = "application/problem+json"),
+    (status = 403, body = ProblemDocument, content_type = "application/problem+json"),
+))]
+#[get("/exports/referrals")]
+pub async fn referrals(
+    who: Principal,
+    pool: web::Data<Pool>,
+    key: web::Data<PseudonymKey>,
+    query: ApiQuery<ExportQuery>,
+) -> Result<HttpResponse, ApiError> {
+    require(&who, Action::Read, Resource::ExportRows)?;
+    let q = query.0;
+    let period = period(q.from, q.to)?;
+    let departement = check_departement(q.departement)?;
+    let format = format_of(q.format, FileFormat::Csv, q.sep);
+    // The connection is taken (and the scope read) before the answer
+    // starts, so that an unreachable database is a 503, not a cut file.
+    let pool = pool.get_ref().clone();
+    let asker = who.clone();
+    let (mut conn, creches) = web::block(move || -> Result<_, ApiError> {
+        let mut conn = pool.get().map_err(|e| {
+            tracing::warn!(error = %e, "no database connection available");
+            ApiError::Unavailable(Problem::new(
+                "database_unavailable",
+                "the database is not reachable; try again",
+            ))
+        })?;
+        let creches = creche_scope(&mut conn, &asker, departement.as_deref())?;
+        Ok((conn, creches))
+    })
+    .await
+    .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("export did not start: {e}")))??;
+    let scope = export_scope(period, creches);
+    let (tx, rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
+    let key = key.get_ref().clone();
+    let subject = who.subject.to_claim();
+    tokio::task::spawn_blocking(move || {
+        let started = std::time::Instant::now();
+        match write_rows(&mut conn, &scope, &key, format, &mut Channel(tx)) {
+            Ok(rows) => tracing::info!(by = %subject, rows,
+                ms = started.elapsed().as_millis() as u64, "evaluation rows exported"),
+            Err(ExportError::Gone) => {
+                tracing::info!(by = %subject, "export stopped: the client disconnected")
+            }
+            Err(e) => tracing::error!(by = %subject, error = %e, "export failed midway"),
+        }
+    });
+    let body = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv()
+            .await
+            .map(|bytes| (Ok::<_, actix_web::Error>(web::Bytes::from(bytes)), rx))
+    });
+    Ok(HttpResponse::Ok()
+        .content_type(format.content_type())
+        .insert_header(attachment(format!(
+            "avip-referrals-{}-{}.{}",
+            period.from,
+            period.to,
+            format.extension()
+        )))
+        .streaming(body))
+}
+
+/// The indicators of the referrals received in the period, by group (see
+/// `IndicatorRow` for each definition). Coordinators get their crèches'; the
+/// CAF its département's; admins all (or `departement`).
+#[utoipa::path(tag = "exports", params(IndicatorQuery), security(("bearer" = [])), responses(
+    (status = 200, description = "JSON (an array of `IndicatorRow`), CSV or XLSX",
+        content(
+            (Vec<IndicatorRow> = "application/json"),
+            (String = "text/csv"),
+            (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+    (status = 400, body = ProblemDocument, content_type = "application/problem+json"),
+    (status = 403, body = ProblemDocument, content_type = "application/problem+json"),
+))]
+#[get("/exports/indicators")]
+pub async fn indicators_handler(
+    who: Principal,
+    pool: web::Data<Pool>,
+    query: ApiQuery<IndicatorQuery>,
+) -> Result<HttpResponse, ApiError> {
+    require(&who, Action::Read, Resource::Indicators)?;
+    let q = query.0;
+    let period = period(q.from, q.to)?;
+    let departement = check_departement(q.departement)?;
+    let format = format_of(q.format, FileFormat::Json, q.sep);
+    let group_by = match q.group_by.unwrap_or_default() {
+        Grouping::Month => GroupBy::Month,
+        Grouping::Creche => GroupBy::Creche,
+        Grouping::PrescriberKind => GroupBy::PrescriberKind,
+        Grouping::Prescriber => GroupBy::Prescriber,
+    };
+    let bytes = crate::db::run(&pool, move |conn| -> Result<Vec<u8>, ApiError> {
+        let creches = creche_scope(conn, &who, departement.as_deref())?;
+        let scope = export_scope(period, creches.clone());
+        let groups = indicators(conn, &scope, &creches, period, group_by).map_err(failed)?;
+        let mut out = Buffer(Vec::new());
+        write_indicators(&groups, format, &mut out).map_err(failed)?;
+        Ok(out.0)
+    })
+    .await?;
+    let mut response = HttpResponse::Ok();
+    response.content_type(format.content_type());
+    if format != Format::Json {
+        response.insert_header(attachment(format!(
+            "avip-indicators-{}-{}.{}",
+            period.from,
+            period.to,
+            format.extension()
+        )));
+    }
+    Ok(response.body(bytes))
+}

@@ -1,0 +1,462 @@
+//! The CAF's exports over HTTP: indicators worked out by hand on a small
+//! fixture, the same rows in CSV, JSON and XLSX, no personal data, scoping.
+
+use std::io::Cursor;
+
+use avip_db::schema::referrals;
+use avip_tests::{TestApp, spawn_app};
+use chrono::{DateTime, Duration, Utc};
+use diesel::prelude::*;
+use serde_json::{Value, json};
+
+use crate::referrals::{Territory, create, id, move_to, referral, territory};
+
+/// Moves the referral's reception back so that its first response came
+/// `hours` after it (the deadline stays 72 h after reception).
+fn answered_after(app: &TestApp, referral: &Value, hours: i64) {
+    let first: DateTime<Utc> = referral["first_response_at"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let received = (first - Duration::hours(hours)).naive_utc();
+    let mut conn = app.db.connect();
+    diesel::update(referrals::table.find(id(referral)))
+        .set((
+            referrals::received_at.eq(received),
+            referrals::sla_due_at.eq(received + Duration::hours(72)),
+        ))
+        .execute(&mut conn)
+        .unwrap();
+}
+
+struct Fixture {
+    t: Territory,
+    query: String,
+}
+
+/// Five referrals, all received in the last five days:
+/// - A (France Travail, Petits Pas): answered after 10 h, offered, enrolled, left (positive, same crèche);
+/// - B (France Travail, Petits Pas): declined after 30 h;
+/// - C (mission locale, Petits Pas, another family): withdrawn unanswered;
+/// - D (France Travail, Lucioles): never answered;
+/// - E (mission locale, Lucioles): offered after 80 h (late), enrolled from today.
+async fn fixture(app: &TestApp) -> Fixture {
+    let t = territory(app).await;
+    let today = avip_db::model::paris_date(Utc::now());
+    let post = |token: &str, creche: &str, child: &str| {
+        let body = referral(creche, child);
+        let token = token.to_owned();
+        async move { create(app, &token, "/api/v1/referrals", body).await }
+    };
+    let a = post(&t.prescriber, &t.creche, "Anaïs").await;
+    let a = move_to(
+        app,
+        &t.coordinator,
+        &id(&a),
+        json!({"to": "contacted"}),
+        200,
+    )
+    .await;
+    answered_after(app, &a, 10);
+    move_to(app, &t.coordinator, &id(&a), json!({"to": "offered"}), 200).await;
+    let enroll = |r: &Value, start: chrono::NaiveDate| {
+        let path = format!("/api/v1/referrals/{}/enrollment", id(r));
+        let body = json!({"start_date": start.to_string(),
+            "contract_end_date": (start + Duration::days(60)).to_string(), "days": ["mon", "tue"]});
+        let coordinator = if r["creche_id"] == t.creche.as_str() {
+            t.coordinator.clone()
+        } else {
+            t.other_coordinator.clone()
+        };
+        async move {
+            app.expect(&coordinator, "POST", &path, Some(body), 201)
+                .await
+        }
+    };
+    enroll(&a, today + Duration::days(1)).await;
+    let exit = json!({"date": (today + Duration::days(5)).to_string(), "reason": "employment",
+        "employment_status": "employed_permanent", "positive": true, "childcare_solution": "same_creche"});
+    app.expect(
+        &t.coordinator,
+        "POST",
+        &format!("/api/v1/referrals/{}/exit", id(&a)),
+        Some(exit),
+        200,
+    )
+    .await;
+
+    let b = post(&t.prescriber, &t.creche, "Bastien").await;
+    let b = move_to(
+        app,
+        &t.coordinator,
+        &id(&b),
+        json!({"to": "declined", "reason": "no_place_matching_hours"}),
+        200,
+    )
+    .await;
+    answered_after(app, &b, 30);
+
+    let mut c = referral(&t.creche, "Capucine");
+    c["parent"]["first_name"] = json!("Zoé");
+    c["parent"]["last_name"] = json!("Marchetti");
+    c["parent"]["phone"] = json!("0698765432");
+    c["parent"]["email"] = json!("zoe.m@example.org");
+    c["parent"]["france_travail_id"] = Value::Null;
+    let c = create(app, &t.other_prescriber, "/api/v1/referrals", c).await;
+    move_to(
+        app,
+        &t.other_prescriber,
+        &id(&c),
+        json!({"to": "withdrawn", "reason": "family_moved"}),
+        200,
+    )
+    .await;
+
+    post(&t.prescriber, &t.other_creche, "Diane").await;
+
+    let e = post(&t.other_prescriber, &t.other_creche, "Elias").await;
+    let e = move_to(
+        app,
+        &t.other_coordinator,
+        &id(&e),
+        json!({"to": "offered"}),
+        200,
+    )
+    .await;
+    answered_after(app, &e, 80);
+    enroll(&e, today).await;
+
+    let query = format!("from={}&to={today}", today - Duration::days(5));
+    Fixture { t, query }
+}
+
+async fn get_text(app: &TestApp, token: &str, path: &str) -> (String, Vec<u8>) {
+    let response = app.call(token, "GET", path, None).await;
+    assert_eq!(response.status(), 200, "{path}");
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    (content_type, response.bytes().await.unwrap().to_vec())
+}
+
+async fn json_of(app: &TestApp, token: &str, path: &str) -> Vec<Value> {
+    let (kind, bytes) = get_text(app, token, path).await;
+    assert!(kind.starts_with("application/json"), "{kind}");
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+fn group<'a>(rows: &'a [Value], key: &str) -> &'a Value {
+    rows.iter()
+        .find(|r| r["group"] == key)
+        .unwrap_or_else(|| panic!("no group {key} in {rows:?}"))
+}
+
+#[tokio::test]
+async fn indicators_match_what_was_worked_out_by_hand() {
+    let app = spawn_app().await;
+    let f = fixture(&app).await;
+    let t = &f.t;
+    let path = |g: &str| format!("/api/v1/exports/indicators?{}&group_by={g}", f.query);
+
+    let kinds = json_of(&app, &t.caf, &path("prescriber_kind")).await;
+    assert_eq!(kinds.len(), 2, "{kinds:?}");
+    let ft = group(&kinds, "france_travail");
+    let expected_ft = json!({"group": "france_travail", "label": "france_travail",
+        "received": 3, "answered": 2, "answered_within_deadline": 2,
+        "answered_within_deadline_pct": 66.7, "median_hours_to_first_response": 20.0,
+        "p90_hours_to_first_response": 28.0, "offers": 1, "enrollments": 1, "exits": 1,
+        "positive_exits": 1, "positive_exit_pct": 100.0, "lasting_solutions": 1,
+        "occupied_place_days": null, "available_place_days": null, "occupancy_pct": null});
+    assert_eq!(ft, &expected_ft);
+    let ml = group(&kinds, "mission_locale");
+    let expected_ml = json!({"group": "mission_locale", "label": "mission_locale",
+        "received": 2, "answered": 1, "answered_within_deadline": 0,
+        "answered_within_deadline_pct": 0.0, "median_hours_to_first_response": 80.0,
+        "p90_hours_to_first_response": 80.0, "offers": 1, "enrollments": 1, "exits": 0,
+        "positive_exits": 0, "positive_exit_pct": null, "lasting_solutions": 0,
+        "occupied_place_days": null, "available_place_days": null, "occupancy_pct": null});
+    assert_eq!(ml, &expected_ml);
+
+    // By crèche, with the occupancy of the six days: E occupies one place
+    // today at Les Lucioles; A starts tomorrow. 6 places × 6 days = 36.
+    let creches = json_of(&app, &t.admin, &path("creche")).await;
+    let ours = group(&creches, &t.creche);
+    assert_eq!(ours["label"], "Les Petits Pas");
+    assert_eq!(
+        (
+            &ours["received"],
+            &ours["answered"],
+            &ours["median_hours_to_first_response"]
+        ),
+        (&json!(3), &json!(2), &json!(20.0))
+    );
+    assert_eq!(
+        (
+            &ours["occupied_place_days"],
+            &ours["available_place_days"],
+            &ours["occupancy_pct"]
+        ),
+        (&json!(0), &json!(36), &json!(0.0))
+    );
+    let theirs = group(&creches, &t.other_creche);
+    assert_eq!(
+        (
+            &theirs["received"],
+            &theirs["answered"],
+            &theirs["answered_within_deadline_pct"]
+        ),
+        (&json!(2), &json!(1), &json!(0.0))
+    );
+    assert_eq!(
+        (
+            &theirs["occupied_place_days"],
+            &theirs["available_place_days"],
+            &theirs["occupancy_pct"]
+        ),
+        (&json!(1), &json!(36), &json!(2.8))
+    );
+
+    // By month: whatever the months, they add up to the five referrals,
+    // three answered (10 h, 30 h, 80 h), two within the deadline.
+    let months = json_of(&app, &t.caf, &path("month")).await;
+    let sum = |field: &str| {
+        months
+            .iter()
+            .map(|m| m[field].as_i64().unwrap())
+            .sum::<i64>()
+    };
+    assert_eq!(
+        (
+            sum("received"),
+            sum("answered"),
+            sum("answered_within_deadline"),
+            sum("offers")
+        ),
+        (5, 3, 2, 2)
+    );
+    assert_eq!(sum("occupied_place_days"), 1);
+    if months.len() == 1 {
+        let m = &months[0];
+        assert_eq!(m["median_hours_to_first_response"], 30.0);
+        assert_eq!(m["p90_hours_to_first_response"], 70.0);
+        assert_eq!(m["answered_within_deadline_pct"], 40.0);
+    }
+
+    // A coordinator sees its crèches' indicators only.
+    let own = json_of(&app, &t.coordinator, &path("creche")).await;
+    assert_eq!(own.len(), 1);
+    assert_eq!(own[0]["group"], t.creche.as_str());
+}
+
+fn csv_records(bytes: &[u8], delimiter: u8) -> Vec<Vec<String>> {
+    let text = std::str::from_utf8(bytes).unwrap();
+    let text = text.strip_prefix('\u{feff}').expect("a BOM for Excel");
+    csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(false)
+        .from_reader(text.as_bytes())
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+        .collect()
+}
+
+/// A JSON value as the CSV writes it (`;` and decimal commas).
+fn as_csv(value: &Value, decimal_comma: bool) -> String {
+    match value {
+        Value::Null => String::new(),
+        Value::String(s) => match s.parse::<DateTime<Utc>>() {
+            Ok(t) => t.format("%Y-%m-%d %H:%M:%S").to_string(),
+            Err(_) => s.clone(),
+        },
+        Value::Number(n) if n.is_f64() => {
+            let text = format!("{:.1}", n.as_f64().unwrap());
+            if decimal_comma {
+                text.replace('.', ",")
+            } else {
+                text
+            }
+        }
+        other => other.to_string(),
+    }
+}
+
+#[tokio::test]
+async fn the_rows_are_the_same_in_csv_json_and_xlsx_and_carry_no_personal_data() {
+    let app = spawn_app().await;
+    let f = fixture(&app).await;
+    let t = &f.t;
+    let base = format!("/api/v1/exports/referrals?{}", f.query);
+    let rows = json_of(&app, &t.caf, &format!("{base}&format=json")).await;
+    assert_eq!(rows.len(), 5);
+    let mut keys: Vec<String> = rows[0].as_object().unwrap().keys().cloned().collect();
+    keys.sort();
+
+    // The same family (France Travail id) has one id; another family another.
+    let families: Vec<&str> = rows
+        .iter()
+        .map(|r| r["family_id"].as_str().unwrap())
+        .collect();
+    let distinct: std::collections::HashSet<&&str> = families.iter().collect();
+    assert_eq!(distinct.len(), 2, "{families:?}");
+    let a = rows
+        .iter()
+        .find(|r| r["hours_to_first_response"] == 10.0)
+        .unwrap();
+    assert_eq!(a["outcome"], "exited");
+    assert_eq!(a["positive_exit"], true);
+    assert_eq!(a["answered_within_deadline"], true);
+    assert_eq!(a["child_age_bracket"], "1_to_2");
+    let b = rows.iter().find(|r| r["status"] == "declined").unwrap();
+    assert_eq!(b["refusal_reason"], "no_place_matching_hours");
+    let c = rows.iter().find(|r| r["status"] == "withdrawn").unwrap();
+    assert_eq!(c["withdrawal_reason"], "family_moved");
+    assert_eq!(c["first_response_at"], Value::Null);
+    assert_eq!(c["answered_within_deadline"], Value::Null);
+
+    // CSV, `;` and decimal commas by default, `,` and points on request.
+    let (kind, bytes) = get_text(&app, &t.caf, &base).await;
+    assert!(kind.starts_with("text/csv"), "{kind}");
+    for (bytes, delimiter) in [
+        (bytes, b';'),
+        (
+            get_text(&app, &t.caf, &format!("{base}&sep=comma")).await.1,
+            b',',
+        ),
+    ] {
+        let records = csv_records(&bytes, delimiter);
+        let columns = records[0].clone();
+        let mut sorted = columns.clone();
+        sorted.sort();
+        assert_eq!(sorted, keys, "the CSV has the JSON's fields");
+        assert_eq!(records.len(), 6);
+        for (record, row) in records[1..].iter().zip(&rows) {
+            let expected: Vec<String> = columns
+                .iter()
+                .map(|c| as_csv(&row[c], delimiter == b';'))
+                .collect();
+            assert_eq!(record, &expected);
+        }
+    }
+
+    // XLSX: typed cells read back equal the JSON.
+    let (kind, bytes) = get_text(&app, &t.caf, &format!("{base}&format=xlsx")).await;
+    assert!(kind.contains("spreadsheetml"), "{kind}");
+    use calamine::{Data, Reader};
+    let mut book = calamine::Xlsx::new(Cursor::new(bytes.clone())).unwrap();
+    let sheet = book.worksheet_range("AVIP").unwrap();
+    let mut cells = sheet.rows();
+    let columns: Vec<String> = cells
+        .next()
+        .unwrap()
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    let mut sorted = columns.clone();
+    sorted.sort();
+    assert_eq!(sorted, keys, "the XLSX has the JSON's fields");
+    for (cells, row) in cells.zip(&rows) {
+        for (cell, column) in cells.iter().zip(&columns) {
+            let want = &row[column];
+            let got = match cell {
+                Data::Empty => Value::Null,
+                Data::String(s) => json!(s),
+                Data::Bool(b) => json!(b),
+                Data::Float(x) if want.is_i64() => json!(*x as i64),
+                Data::Float(x) => json!((x * 10.0).round() / 10.0),
+                Data::Int(n) => json!(n),
+                Data::DateTime(d) => {
+                    let t = d.as_datetime().unwrap();
+                    if want.as_str().is_some_and(|s| s.len() == 10) {
+                        json!(t.date().to_string())
+                    } else {
+                        json!(
+                            t.and_utc()
+                                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                        )
+                    }
+                }
+                other => panic!("unexpected cell {other:?}"),
+            };
+            assert_eq!(&got, want, "{column}");
+        }
+    }
+
+    // No personal value of the fixture appears in any format.
+    let personal = [
+        "Amina",
+        "Benali",
+        "0612345678",
+        "06 12 34 56 78",
+        "amina.b@example.org",
+        "1234567A",
+        "Zoé",
+        "Marchetti",
+        "0698765432",
+        "zoe.m@example.org",
+        "Anaïs",
+        "Bastien",
+        "Capucine",
+        "Diane",
+        "Elias",
+        "Paul Durand",
+        "p.durand@example.org",
+        "0494000000",
+        "formation de 9h à 17h",
+        "CAP petite enfance",
+    ];
+    let birth = (Utc::now().date_naive() - Duration::days(400)).to_string();
+    let mut texts = vec![
+        serde_json::to_string(&rows).unwrap(),
+        String::from_utf8(get_text(&app, &t.caf, &base).await.1).unwrap(),
+    ];
+    let mut book = calamine::Xlsx::new(Cursor::new(bytes)).unwrap();
+    let sheet = book.worksheet_range("AVIP").unwrap();
+    texts.push(
+        sheet
+            .rows()
+            .flat_map(|r| r.iter().map(|c| c.to_string()))
+            .collect::<Vec<_>>()
+            .join("|"),
+    );
+    for text in &texts {
+        for value in personal.iter().copied().chain([birth.as_str()]) {
+            assert!(!text.contains(value), "{value} leaked into an export");
+        }
+    }
+}
+
+#[tokio::test]
+async fn who_may_export_what() {
+    let app = spawn_app().await;
+    let t = territory(&app).await;
+    let rows = "/api/v1/exports/referrals?from=2026-01-01&to=2026-12-31";
+    let indicators = "/api/v1/exports/indicators?from=2026-01-01&to=2026-12-31";
+    app.expect(&t.prescriber, "GET", rows, None, 403).await;
+    app.expect(&t.prescriber, "GET", indicators, None, 403)
+        .await;
+    app.expect(&t.coordinator, "GET", rows, None, 403).await;
+    app.expect(&t.coordinator, "GET", indicators, None, 200)
+        .await;
+    assert_eq!(app.call(&t.caf, "GET", rows, None).await.status(), 200);
+    app.expect(&t.caf, "GET", indicators, None, 200).await;
+    assert_eq!(app.call(&t.admin, "GET", rows, None).await.status(), 200);
+    // The CAF sees its own département only.
+    let other = format!("{indicators}&departement=13");
+    let problem = app.expect(&t.caf, "GET", &other, None, 403).await;
+    assert!(problem["detail"].as_str().unwrap().contains("83"));
+    // Bad parameters name themselves.
+    for (query, field) in [
+        ("from=2026-01-01", "to"),
+        ("from=2026-02-30&to=2026-03-01", "from"),
+        ("from=2026-03-01&to=2026-02-01", "to"),
+        ("from=2026-01-01&to=2026-02-01&format=pdf", "format"),
+        ("from=2026-01-01&to=2026-02-01&group_by=week", "group_by"),
+        ("from=2026-01-01&to=2026-02-01&sep=tab", "sep"),
+    ] {
+        let path = format!("/api/v1/exports/indicators?{query}");
+        let problem = app.expect(&t.caf, "GET", &path, None, 400).await;
+        assert_eq!(problem["errors"][0]["field"], field, "{query}: {problem}");
+    }
+}
