@@ -321,9 +321,21 @@ fn failed(e: ExportError) -> ApiError {
 #[utoipa::path(tag = "exports", params(ExportQuery), security(("bearer" = [])), responses(
     (status = 200, description = "CSV (`text/csv`), JSON (an array of `EvaluationRow`) or XLSX",
         content(
-            (Vec<EvaluationRow> = "application/json"),
-            (String = "text/csv"),
-            (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+            (Vec<EvaluationRow> = "application/json", example = json!([{"referral_key": "5be0c0b0f4b1f3a2c1d1e0f9a8b7c6d5",
+                "family_id": "0a1b2c3d4e5f60718293a4b5c6d7e8f9", "prescriber_kind": "france_travail",
+                "prescriber_organization": "France Travail Toulon Est", "creche_id": "0193a5b0-7c1e-7d2a-9b1e-000000000001",
+                "creche_name": "Les Petits Pas", "departement": "83", "received_at": "2026-11-20T09:00:00Z",
+                "first_response_at": "2026-11-21T10:30:00Z", "hours_to_first_response": 25.5,
+                "answered_within_deadline": true, "status": "declined", "outcome": "declined",
+                "refusal_reason": "no_place_matching_hours", "withdrawal_reason": null,
+                "enrollment_start_date": null, "contract_end_date": null, "renewals": null, "exit_date": null,
+                "exit_reason": null, "exit_employment_status": null, "positive_exit": null,
+                "childcare_solution": null, "parent_situation": "job_seeker", "single_parent": true,
+                "qpv_resident": false, "child_age_bracket": "1_to_2", "children": 1,
+                "insertion_project_kind": "training"}])),
+            (String = "text/csv", example = json!("\u{feff}referral_key;family_id;prescriber_kind;…\r\n5be0c0b0f4b1f3a2c1d1e0f9a8b7c6d5;0a1b2c3d4e5f60718293a4b5c6d7e8f9;france_travail;…\r\n")),
+            (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                example = json!("(an XLSX workbook: one sheet \"AVIP\", the same columns)")))),
     (status = 400, body = ProblemDocument, content_type = "application/problem+json"),
     (status = 403, body = ProblemDocument, content_type = "application/problem+json"),
 ))]
@@ -393,9 +405,15 @@ pub async fn referrals(
 #[utoipa::path(tag = "exports", params(IndicatorQuery), security(("bearer" = [])), responses(
     (status = 200, description = "JSON (an array of `IndicatorRow`), CSV or XLSX",
         content(
-            (Vec<IndicatorRow> = "application/json"),
-            (String = "text/csv"),
-            (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+            (Vec<IndicatorRow> = "application/json", example = json!([{"group": "2026-11", "label": "2026-11",
+                "received": 12, "answered": 10, "answered_within_deadline": 9, "answered_within_deadline_pct": 75.0,
+                "median_hours_to_first_response": 20.5, "p90_hours_to_first_response": 70.2, "offers": 6,
+                "enrollments": 4, "exits": 2, "positive_exits": 1, "positive_exit_pct": 50.0,
+                "lasting_solutions": 2, "occupied_place_days": 310, "available_place_days": 540,
+                "occupancy_pct": 57.4}])),
+            (String = "text/csv", example = json!("\u{feff}group;label;received;answered;…\r\n2026-11;2026-11;12;10;…\r\n")),
+            (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                example = json!("(an XLSX workbook: one sheet \"AVIP\", the same columns)")))),
     (status = 400, body = ProblemDocument, content_type = "application/problem+json"),
     (status = 403, body = ProblemDocument, content_type = "application/problem+json"),
 ))]
