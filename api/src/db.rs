@@ -24,7 +24,8 @@ where
     .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("database work did not complete: {e}")))?
 }
 
-fn checkout(pool: &Pool) -> Result<avip_db::PooledConn, ApiError> {
+/// A pooled connection, or 503 when the database cannot be reached.
+pub fn checkout(pool: &Pool) -> Result<avip_db::PooledConn, ApiError> {
     pool.get().map_err(|e| {
         tracing::warn!(error = %e, "no database connection available");
         ApiError::Unavailable(Problem::new(

@@ -138,19 +138,6 @@ pub fn book(conn: &mut DbConnection, booking: &Booking) -> QueryResult<()> {
         .map(drop)
 }
 
-pub fn booking(
-    conn: &mut DbConnection,
-    referral: &ReferralId,
-    kind: BookingKind,
-) -> QueryResult<Option<Booking>> {
-    place_bookings::table
-        .filter(place_bookings::referral_id.eq(referral))
-        .filter(place_bookings::kind.eq(kind))
-        .select(Booking::as_select())
-        .first(conn)
-        .optional()
-}
-
 /// Sets when the referral's booking of this kind stops taking places.
 pub fn set_end(
     conn: &mut DbConnection,

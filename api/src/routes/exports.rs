@@ -14,11 +14,12 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::access::{Action, Resource, require};
 use crate::auth::Principal;
-use crate::error::{ApiError, FieldError, Problem, ProblemDocument};
+use crate::error::{ApiError, Problem, ProblemDocument};
 use crate::exports::{
     ExportError, Format, Gone, GroupBy, Out, PseudonymKey, indicators, write_indicators, write_rows,
 };
 use crate::extract::ApiQuery;
+use crate::routes::referrals::bad_query;
 
 #[derive(Deserialize, ToSchema, Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[serde(rename_all = "snake_case")]
@@ -204,14 +205,7 @@ pub struct IndicatorRow {
     occupancy_pct: Option<f64>,
 }
 
-fn bad(field: &str, message: &str) -> ApiError {
-    ApiError::BadRequest(
-        Problem::new("invalid_query", format!("{field}: {message}"))
-            .with_errors(vec![FieldError::new(field, message)]),
-    )
-}
-
-/// The crèches the caller may export: `None` for every crèche.
+/// The crèches the caller may export.
 fn creche_scope(
     conn: &mut DbConnection,
     who: &Principal,
@@ -252,7 +246,7 @@ fn creche_scope(
 
 fn period(from: NaiveDate, to: NaiveDate) -> Result<Period, ApiError> {
     if to < from {
-        return Err(bad("to", "must not be before from"));
+        return Err(bad_query("to", "must not be before from"));
     }
     Ok(Period { from, to })
 }
@@ -278,7 +272,7 @@ fn format_of(format: Option<FileFormat>, default: FileFormat, sep: Option<Separa
 }
 
 fn check_departement(d: Option<String>) -> Result<Option<String>, ApiError> {
-    d.map(|d| crate::domain::departement(&d).map_err(|m| bad("departement", &m)))
+    d.map(|d| crate::domain::departement(&d).map_err(|m| bad_query("departement", &m)))
         .transpose()
 }
 
@@ -356,13 +350,7 @@ pub async fn referrals(
     let pool = pool.get_ref().clone();
     let asker = who.clone();
     let (mut conn, creches) = web::block(move || -> Result<_, ApiError> {
-        let mut conn = pool.get().map_err(|e| {
-            tracing::warn!(error = %e, "no database connection available");
-            ApiError::Unavailable(Problem::new(
-                "database_unavailable",
-                "the database is not reachable; try again",
-            ))
-        })?;
+        let mut conn = crate::db::checkout(&pool)?;
         let creches = creche_scope(&mut conn, &asker, departement.as_deref())?;
         Ok((conn, creches))
     })

@@ -15,8 +15,9 @@ use super::creches::MAX_PLACES;
 use crate::access::{Action, Resource, require};
 use crate::auth::Principal;
 use crate::domain::Problems;
-use crate::error::{ApiError, FieldError, Problem, ProblemDocument};
+use crate::error::{ApiError, ProblemDocument};
 use crate::extract::{ApiJson, ApiQuery};
+use crate::routes::referrals::bad_query;
 
 /// The longest period one request may ask for: a year, leap day included.
 pub const MAX_DAYS: usize = 366;
@@ -45,13 +46,6 @@ pub struct TerritoryQuery {
     pub to: Option<NaiveDate>,
 }
 
-fn bad_period(field: &str, message: &str) -> ApiError {
-    ApiError::BadRequest(
-        Problem::new("invalid_query", format!("{field}: {message}"))
-            .with_errors(vec![FieldError::new(field, message)]),
-    )
-}
-
 /// The period asked for, checked: `to` not before `from`, a year at most.
 pub fn period(
     from: Option<NaiveDate>,
@@ -67,11 +61,11 @@ pub fn period(
             .unwrap_or(from),
     };
     if to < from {
-        return Err(bad_period("to", "must not be before from"));
+        return Err(bad_query("to", "must not be before from"));
     }
     let period = Period { from, to };
     if period.days() > MAX_DAYS {
-        return Err(bad_period(
+        return Err(bad_query(
             "to",
             "the period is longer than a year (366 days at most)",
         ));
@@ -170,7 +164,7 @@ pub async fn territory_availability(
     let departement = match query.departement {
         None => who.departement.clone(),
         Some(d) => {
-            crate::domain::departement(&d).map_err(|message| bad_period("departement", &message))?
+            crate::domain::departement(&d).map_err(|message| bad_query("departement", &message))?
         }
     };
     let period = period(query.from, query.to, paris_date(Utc::now()))?;
