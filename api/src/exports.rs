@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::io::{Read, Seek};
 
-use avip_db::exports::{self, ExportRow, ExportScope};
+use avip_db::exports::{self, ExportRow, ExportScope, TallyRow};
 use avip_db::model::{
     CrecheId, OrganizationId, OrganizationKind, ReferralId, ReferralStatus, from_db_time,
     paris_date,
@@ -471,9 +471,11 @@ pub fn outcome(row: &ExportRow) -> &'static str {
 
 /// Whether the first response came by the deadline; `None` while it has
 /// not come (or never will: withdrawn unanswered).
-pub fn within_deadline(row: &ExportRow) -> Option<bool> {
-    let r = &row.referral;
-    match (r.first_response_at, r.sla_due_at) {
+pub fn within_deadline(
+    first_response_at: Option<NaiveDateTime>,
+    due_at: Option<NaiveDateTime>,
+) -> Option<bool> {
+    match (first_response_at, due_at) {
         (Some(at), Some(due)) => Some(at <= due),
         _ => None,
     }
@@ -510,7 +512,10 @@ pub fn row_cells(row: &ExportRow, key: &PseudonymKey, names: &Names) -> Vec<Cell
         Cell::opt(r.first_response_at, |t| {
             Cell::Num(hours_between(r.received_at, t), 1)
         }),
-        Cell::opt(within_deadline(row), Cell::Bool),
+        Cell::opt(
+            within_deadline(r.first_response_at, r.sla_due_at),
+            Cell::Bool,
+        ),
         Cell::text(r.status),
         Cell::text(outcome(row)),
         reason(ReferralStatus::Declined),
@@ -538,20 +543,32 @@ pub fn row_cells(row: &ExportRow, key: &PseudonymKey, names: &Names) -> Vec<Cell
 pub fn each_row(
     conn: &mut DbConnection,
     scope: &ExportScope,
-    mut f: impl FnMut(&ExportRow) -> Result<(), ExportError>,
+    f: impl FnMut(&ExportRow) -> Result<(), ExportError>,
 ) -> Result<u64, ExportError> {
-    let mut after: Option<(NaiveDateTime, ReferralId)> = None;
+    in_chunks(
+        |after| exports::chunk(conn, scope, after, CHUNK),
+        |row| (row.referral.received_at, row.referral.id.clone()),
+        f,
+    )
+}
+
+/// Pages through `fetch` by keyset, `CHUNK` rows at a time, calling `f` on
+/// each row; returns how many there were.
+fn in_chunks<R>(
+    mut fetch: impl FnMut(Option<&(NaiveDateTime, ReferralId)>) -> Result<Vec<R>, QueryError>,
+    key: impl Fn(&R) -> (NaiveDateTime, ReferralId),
+    mut f: impl FnMut(&R) -> Result<(), ExportError>,
+) -> Result<u64, ExportError> {
+    let mut after = None;
     let mut count = 0;
     loop {
-        let rows = exports::chunk(conn, scope, after.as_ref(), CHUNK)?;
+        let rows = fetch(after.as_ref())?;
         for row in &rows {
             f(row)?;
             count += 1;
         }
         match rows.last() {
-            Some(last) if rows.len() as i64 == CHUNK => {
-                after = Some((last.referral.received_at, last.referral.id.clone()));
-            }
+            Some(last) if rows.len() as i64 == CHUNK => after = Some(key(last)),
             _ => return Ok(count),
         }
     }
@@ -631,27 +648,26 @@ pub struct Tally {
 }
 
 impl Tally {
-    pub fn add(&mut self, row: &ExportRow) {
-        let r = &row.referral;
+    pub fn add(&mut self, r: &TallyRow) {
         self.received += 1;
         if let Some(at) = r.first_response_at {
             self.answered += 1;
             self.hours.push(hours_between(r.received_at, at));
         }
-        if within_deadline(row) == Some(true) {
+        if within_deadline(r.first_response_at, r.sla_due_at) == Some(true) {
             self.within_deadline += 1;
         }
-        if row.offered {
+        if r.offered {
             self.offers += 1;
         }
-        if let Some(e) = &row.enrollment {
+        if r.enrollment.is_some() {
             self.enrollments += 1;
-            if e.exit_date.is_some() {
+            if r.exit_date.is_some() {
                 self.exits += 1;
-                if e.positive_exit == Some(true) {
+                if r.positive_exit == Some(true) {
                     self.positive_exits += 1;
                 }
-                if e.childcare_solution
+                if r.childcare_solution
                     .is_some_and(|s| s != avip_db::model::ChildcareSolution::None)
                 {
                     self.lasting_solutions += 1;
@@ -746,14 +762,19 @@ pub fn indicators(
     // Every month and crèche shows, even without referrals.
     match group_by {
         GroupBy::Month => {
+            // One read of the whole period, summed by month.
+            let days = places::availability(conn, creches, period, &[])?;
             for (month, p) in months(period) {
-                let o = places::occupancy(conn, creches, p)?;
+                let in_month = |d: &&places::Day| (p.from..=p.to).contains(&d.date);
+                let sum = |f: fn(&places::Day) -> i32| -> i64 {
+                    days.iter()
+                        .flat_map(|c| c.iter().filter(in_month))
+                        .map(|d| i64::from(f(d)))
+                        .sum()
+                };
                 let tally = groups.entry(month.clone()).or_default();
                 tally.label = month;
-                tally.place_days = Some((
-                    o.iter().map(|o| o.occupied_place_days).sum(),
-                    o.iter().map(|o| o.capacity_place_days).sum(),
-                ));
+                tally.place_days = Some((sum(|d| d.occupied), sum(|d| d.capacity)));
             }
         }
         GroupBy::Creche => {
@@ -769,40 +790,43 @@ pub fn indicators(
         }
         GroupBy::PrescriberKind | GroupBy::Prescriber => {}
     }
-    each_row(conn, scope, |row| {
-        let r = &row.referral;
-        let (key, label) = match group_by {
-            GroupBy::Month => {
-                let m = paris_date(from_db_time(r.received_at))
-                    .format("%Y-%m")
-                    .to_string();
-                (m.clone(), m)
+    in_chunks(
+        |after| exports::tally_chunk(conn, scope, after, CHUNK),
+        |r| (r.received_at, r.id.clone()),
+        |r| {
+            let (key, label) = match group_by {
+                GroupBy::Month => {
+                    let m = paris_date(from_db_time(r.received_at))
+                        .format("%Y-%m")
+                        .to_string();
+                    (m.clone(), m)
+                }
+                GroupBy::Creche => (r.creche_id.to_string(), String::new()),
+                GroupBy::PrescriberKind => {
+                    let kind = names
+                        .organizations
+                        .get(&r.prescriber_organization_id)
+                        .map(|o| o.0.as_str())
+                        .unwrap_or_default();
+                    (kind.to_owned(), kind.to_owned())
+                }
+                GroupBy::Prescriber => (
+                    r.prescriber_organization_id.to_string(),
+                    names
+                        .organizations
+                        .get(&r.prescriber_organization_id)
+                        .map(|o| o.1.clone())
+                        .unwrap_or_default(),
+                ),
+            };
+            let tally = groups.entry(key).or_default();
+            if tally.label.is_empty() {
+                tally.label = label;
             }
-            GroupBy::Creche => (r.creche_id.to_string(), String::new()),
-            GroupBy::PrescriberKind => {
-                let kind = names
-                    .organizations
-                    .get(&r.prescriber_organization_id)
-                    .map(|o| o.0.as_str())
-                    .unwrap_or_default();
-                (kind.to_owned(), kind.to_owned())
-            }
-            GroupBy::Prescriber => (
-                r.prescriber_organization_id.to_string(),
-                names
-                    .organizations
-                    .get(&r.prescriber_organization_id)
-                    .map(|o| o.1.clone())
-                    .unwrap_or_default(),
-            ),
-        };
-        let tally = groups.entry(key).or_default();
-        if tally.label.is_empty() {
-            tally.label = label;
-        }
-        tally.add(row);
-        Ok(())
-    })?;
+            tally.add(r);
+            Ok(())
+        },
+    )?;
     Ok(groups)
 }
 

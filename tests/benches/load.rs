@@ -132,87 +132,6 @@ fn measure_sweep(url: &str, policy: avip_sla_engine::Policy, due: usize) {
     println!("sweep query plan (SQLite): {plan}");
 }
 
-/// This process's resident memory, in kB.
-fn rss_kb() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
-async fn measure_exports(client: &reqwest::Client, base: &str, caf: &str, rows: usize) {
-    let today = Utc::now().date_naive();
-    let period = format!("from={}&to={today}", today - ChronoDuration::days(800));
-    let baseline = rss_kb();
-    let peak = Arc::new(AtomicUsize::new(baseline as usize));
-    let stop = Arc::new(AtomicUsize::new(0));
-    let sampler = {
-        let (peak, stop) = (peak.clone(), stop.clone());
-        std::thread::spawn(move || {
-            while stop.load(Ordering::Relaxed) == 0 {
-                peak.fetch_max(rss_kb() as usize, Ordering::Relaxed);
-                std::thread::sleep(Duration::from_millis(5));
-            }
-        })
-    };
-    let started = Instant::now();
-    let mut response = client
-        .get(format!(
-            "{base}/api/v1/exports/referrals?{period}&format=csv"
-        ))
-        .bearer_auth(caf)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let (mut bytes, mut lines) = (0usize, 0usize);
-    while let Some(chunk) = response.chunk().await.unwrap() {
-        bytes += chunk.len();
-        lines += chunk.iter().filter(|b| **b == b'\n').count();
-    }
-    let elapsed = started.elapsed();
-    stop.store(1, Ordering::Relaxed);
-    sampler.join().unwrap();
-    let grew = peak
-        .load(Ordering::Relaxed)
-        .saturating_sub(baseline as usize);
-    println!(
-        "CSV export of {} rows ({rows} seeded, {:.1} MB): {:.2} s; resident memory {:.0} MB before, peak +{:.1} MB",
-        lines - 1,
-        bytes as f64 / 1e6,
-        elapsed.as_secs_f64(),
-        baseline as f64 / 1024.0,
-        grew as f64 / 1024.0
-    );
-    let mut times = Vec::new();
-    for _ in 0..5 {
-        let started = Instant::now();
-        let response = client
-            .get(format!(
-                "{base}/api/v1/exports/indicators?{period}&group_by=month"
-            ))
-            .bearer_auth(caf)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
-        let groups: Value = response.json().await.unwrap();
-        times.push(started.elapsed());
-        assert!(!groups.as_array().unwrap().is_empty());
-    }
-    times.sort();
-    println!(
-        "indicators by month over the same referrals (5 runs): median {:.0} ms, max {:.0} ms",
-        times[2].as_secs_f64() * 1000.0,
-        times[4].as_secs_f64() * 1000.0
-    );
-}
-
 /// Rows as intake writes them, straight through diesel, many per transaction.
 fn seed(
     url: &str,
@@ -424,24 +343,8 @@ async fn run(rows: usize, seconds: u64, connections: usize) {
     .await;
     post(&client, &format!("{base}/api/v1/users"), &admin, &json!({"email": "c@example.org", "name": "C",
         "role": "coordinator", "organization_id": op["id"], "password": PASSWORD, "creche_ids": creches})).await;
-    let caf_org = post(
-        &client,
-        &format!("{base}/api/v1/organizations"),
-        &admin,
-        &json!({"kind": "caf", "name": "CAF du Var", "departement": "83"}),
-    )
-    .await;
-    post(
-        &client,
-        &format!("{base}/api/v1/users"),
-        &admin,
-        &json!({"email": "caf@example.org",
-        "name": "CAF", "role": "caf", "organization_id": caf_org["id"], "password": PASSWORD}),
-    )
-    .await;
     let prescriber = token("p@example.org").await;
     let coordinator = token("c@example.org").await;
-    let caf = token("caf@example.org").await;
     let creche_ids: Vec<CrecheId> = creches
         .iter()
         .map(|c| CrecheId::parse(c).unwrap())
@@ -522,11 +425,6 @@ async fn run(rows: usize, seconds: u64, connections: usize) {
             .await
             .unwrap();
     }
-
-    // 2c. The CAF's exports over every seeded referral: the CSV streamed to
-    // the end while this process's resident memory is sampled, then the
-    // indicators grouped by month.
-    measure_exports(&client, &base, &caf, rows).await;
 
     // 3. Intake over HTTP.
     let counter = Arc::new(AtomicUsize::new(0));

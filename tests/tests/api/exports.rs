@@ -460,3 +460,64 @@ async fn who_may_export_what() {
         assert_eq!(problem["errors"][0]["field"], field, "{query}: {problem}");
     }
 }
+
+/// Paging by `(received_at, id)` in small chunks neither skips nor repeats
+/// a referral, even when several were received at the same instant, and
+/// the rows and the indicators read the same referrals in the same order.
+#[tokio::test]
+async fn chunks_neither_skip_nor_repeat_ties() {
+    use avip_db::exports::{ExportScope, chunk, tally_chunk};
+    use avip_db::model::{CrecheId, ReferralId};
+    let app = spawn_app().await;
+    let f = fixture(&app).await;
+    let mut conn = app.db.connect();
+    // Three of the five at the same instant.
+    let ids: Vec<ReferralId> = referrals::table
+        .select(referrals::id)
+        .order(referrals::id)
+        .load(&mut conn)
+        .unwrap();
+    let instant = (Utc::now() - Duration::days(1)).naive_utc();
+    diesel::update(referrals::table.filter(referrals::id.eq_any(&ids[1..4])))
+        .set(referrals::received_at.eq(instant))
+        .execute(&mut conn)
+        .unwrap();
+    let mut expected: Vec<(chrono::NaiveDateTime, ReferralId)> = referrals::table
+        .select((referrals::received_at, referrals::id))
+        .load(&mut conn)
+        .unwrap();
+    expected.sort();
+    let week = Duration::days(7);
+    for creches in [
+        None,
+        Some(vec![
+            CrecheId::parse(&f.t.creche).unwrap(),
+            CrecheId::parse(&f.t.other_creche).unwrap(),
+        ]),
+    ] {
+        let scope = ExportScope {
+            from: instant - week,
+            before: instant + week,
+            creches,
+        };
+        let (mut rows, mut tallies) = (Vec::new(), Vec::new());
+        let mut after = None;
+        loop {
+            let page = chunk(&mut conn, &scope, after.as_ref(), 2).unwrap();
+            let light = tally_chunk(&mut conn, &scope, after.as_ref(), 2).unwrap();
+            rows.extend(
+                page.iter()
+                    .map(|r| (r.referral.received_at, r.referral.id.clone())),
+            );
+            tallies.extend(light.iter().map(|r| (r.received_at, r.id.clone())));
+            match page.last() {
+                Some(last) if page.len() == 2 => {
+                    after = Some((last.referral.received_at, last.referral.id.clone()))
+                }
+                _ => break,
+            }
+        }
+        assert_eq!(rows, expected);
+        assert_eq!(tallies, expected);
+    }
+}
