@@ -442,6 +442,56 @@ async fn who_may_export_what() {
     assert_eq!(app.call(&t.caf, "GET", rows, None).await.status(), 200);
     app.expect(&t.caf, "GET", indicators, None, 200).await;
     assert_eq!(app.call(&t.admin, "GET", rows, None).await.status(), 200);
+    // The CAF's own system, with a client-credentials token, downloads the
+    // year as CSV and XLSX.
+    let orgs = app
+        .expect(&t.admin, "GET", "/api/v1/organizations?kind=caf", None, 200)
+        .await;
+    let caf_org = orgs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["kind"] == "caf")
+        .unwrap();
+    let client = app
+        .expect(
+            &t.admin,
+            "POST",
+            "/api/v1/api-clients",
+            Some(json!({"organization_id": caf_org["id"], "label": "Entrepôt de données CAF"})),
+            201,
+        )
+        .await;
+    let grant: Value = app
+        .client
+        .post(app.url("/api/v1/auth/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", client["client_id"].as_str().unwrap()),
+            ("client_secret", client["client_secret"].as_str().unwrap()),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let machine = grant["access_token"].as_str().unwrap();
+    for (format, content_type) in [
+        ("csv", "text/csv; charset=utf-8"),
+        (
+            "xlsx",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        ),
+    ] {
+        let response = app
+            .call(machine, "GET", &format!("{rows}&format={format}"), None)
+            .await;
+        assert_eq!(response.status(), 200, "{format}");
+        assert_eq!(response.headers()["content-type"], content_type);
+    }
+    app.expect(machine, "GET", &format!("{rows}&departement=13"), None, 403)
+        .await;
     // The CAF sees its own département only.
     let other = format!("{indicators}&departement=13");
     let problem = app.expect(&t.caf, "GET", &other, None, 403).await;
