@@ -37,8 +37,10 @@ pub fn checkout(pool: &Pool) -> Result<avip_db::PooledConn, ApiError> {
 
 pub use avip_db::WriteGate;
 
-/// [`run`] for work that writes: through the [`WriteGate`] first, then a
-/// connection, so that queued writers do not hold connections readers need.
+/// [`run`] for work that writes. On SQLite it goes to the process's writer
+/// thread, which commits it together with the other writes waiting (see
+/// [`WriteGate`]); elsewhere it runs on the blocking pool in the gate's
+/// turn, so that queued writers do not hold connections readers need.
 pub async fn write<T, E>(
     pool: &Pool,
     gate: &WriteGate,
@@ -49,13 +51,21 @@ where
     E: Send + 'static,
     ApiError: From<E>,
 {
+    let incomplete = |e: &dyn std::fmt::Display| {
+        ApiError::Unexpected(anyhow::anyhow!("database work did not complete: {e}"))
+    };
+    let work = move |conn: &mut DbConnection| work(conn).map_err(ApiError::from);
+    let work = match gate.submit(work) {
+        Ok(answer) => return answer.await.map_err(|e| incomplete(&e))?,
+        Err(work) => work,
+    };
     let pool = pool.clone();
     let gate = gate.clone();
     web::block(move || {
         let _turn = gate.turn();
         let mut conn = checkout(&pool)?;
-        work(&mut conn).map_err(ApiError::from)
+        work(&mut conn)
     })
     .await
-    .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("database work did not complete: {e}")))?
+    .map_err(|e| incomplete(&e))?
 }

@@ -96,7 +96,8 @@ impl Application {
             .with_context(|| format!("cannot listen on {} (AVIP_BIND)", settings.bind))?;
         let port = listener.local_addr()?.port();
         let keys = crate::auth::TokenKeys::from_settings(&settings)?;
-        let gate = crate::db::WriteGate::for_backend(backend);
+        let gate = crate::db::WriteGate::with_writer(backend, pool.clone())
+            .context("cannot start the database writer thread")?;
         let scheduler = if options.sla_engine {
             let engine = crate::sla::engine(&settings, pool.clone(), gate.clone(), policy.clone())?;
             Some(engine.start(&settings.sla_schedule).await?)

@@ -9,3 +9,4 @@ mod places;
 mod referrals;
 mod schema;
 mod sla;
+mod writes;
