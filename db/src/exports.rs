@@ -10,12 +10,14 @@ use diesel::prelude::*;
 
 use crate::DbConnection;
 use crate::model::{
-    ChildcareSolution, CrecheId, OrganizationId, OrganizationKind, ReferralId, ReferralStatus,
+    ActorKind, ChildcareSolution, CrecheId, EventId, EventKind, OrganizationId, OrganizationKind,
+    ReferralId, ReferralStatus,
 };
-use crate::referrals::{Enrollment, Family, Referral};
+use crate::page::TimeCursor;
+use crate::referrals::{Enrollment, Event, Family, Referral};
 use crate::schema::{
-    creches, organizations, referral_children, referral_enrollments, referral_events,
-    referral_families, referrals,
+    creches, evaluation_export_creches, evaluation_exports, organizations, referral_children,
+    referral_enrollments, referral_events, referral_families, referrals,
 };
 
 /// One referral as the exports read it.
@@ -219,6 +221,96 @@ pub fn tally_chunk(
             exit_date: r.7,
             positive_exit: r.8,
             childcare_solution: r.9,
+        })
+        .collect())
+}
+
+/// One download of evaluation rows, kept so that the timeline of each
+/// referral it included shows it (DESIGN §3).
+#[derive(Queryable, Selectable, Insertable, Clone, Debug)]
+#[diesel(table_name = evaluation_exports)]
+pub struct ExportLog {
+    pub id: EventId,
+    pub exported_at: NaiveDateTime,
+    pub actor_kind: ActorKind,
+    pub actor_id: Option<String>,
+    /// `csv`, `json` or `xlsx`.
+    pub format: String,
+    pub received_from: NaiveDateTime,
+    pub received_before: NaiveDateTime,
+}
+
+/// Records an export of the referrals received in its period at `creches`.
+pub fn record_export(
+    conn: &mut DbConnection,
+    log: &ExportLog,
+    creches: &[CrecheId],
+) -> QueryResult<()> {
+    diesel::insert_into(evaluation_exports::table)
+        .values(log)
+        .execute(conn)?;
+    for creche in creches {
+        diesel::insert_into(evaluation_export_creches::table)
+            .values((
+                evaluation_export_creches::export_id.eq(&log.id),
+                evaluation_export_creches::creche_id.eq(creche),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// The exports that included `referral` (received in their period, at one
+/// of their crèches, before they started), as `exported` timeline events
+/// after `after`, in timeline order.
+pub fn exported_events(
+    conn: &mut DbConnection,
+    referral: &Referral,
+    after: Option<&TimeCursor>,
+    limit: i64,
+) -> QueryResult<Vec<Event>> {
+    let mut query = evaluation_exports::table
+        .inner_join(evaluation_export_creches::table)
+        .filter(evaluation_export_creches::creche_id.eq(&referral.creche_id))
+        .filter(evaluation_exports::received_from.le(referral.received_at))
+        .filter(evaluation_exports::received_before.gt(referral.received_at))
+        .filter(evaluation_exports::exported_at.ge(referral.received_at))
+        .select(ExportLog::as_select())
+        .order((evaluation_exports::exported_at, evaluation_exports::id))
+        .limit(limit)
+        .into_boxed();
+    if let Some(after) = after {
+        query = query.filter(
+            evaluation_exports::exported_at
+                .gt(after.at)
+                .or(evaluation_exports::exported_at
+                    .eq(after.at)
+                    .and(evaluation_exports::id.gt(after.id.clone()))),
+        );
+    }
+    Ok(query
+        .load(conn)?
+        .into_iter()
+        .map(|log| Event {
+            referral_id: referral.id.clone(),
+            kind: EventKind::Exported,
+            occurred_at: log.exported_at,
+            actor_kind: log.actor_kind,
+            actor_id: log.actor_id,
+            from_status: None,
+            to_status: None,
+            reason: None,
+            note: None,
+            data: Some(
+                serde_json::json!({
+                    "export_id": log.id,
+                    "format": log.format,
+                    "received_from": log.received_from.and_utc(),
+                    "received_before": log.received_before.and_utc(),
+                })
+                .to_string(),
+            ),
+            id: log.id,
         })
         .collect())
 }

@@ -454,14 +454,15 @@ pub fn insert_event(conn: &mut DbConnection, event: &Event) -> QueryResult<()> {
         .map(drop)
 }
 
-/// The timeline in the order things happened.
+/// The timeline in the order things happened: the referral's events, and
+/// the evaluation exports that included it.
 pub fn events(
     conn: &mut DbConnection,
-    referral: &ReferralId,
+    referral: &Referral,
     page: &PageRequest,
 ) -> QueryResult<Page<Event>> {
     let mut query = referral_events::table
-        .filter(referral_events::referral_id.eq(referral))
+        .filter(referral_events::referral_id.eq(&referral.id))
         .select(Event::as_select())
         .order((referral_events::occurred_at, referral_events::id))
         .into_boxed();
@@ -474,7 +475,16 @@ pub fn events(
                     .and(referral_events::id.gt(after.id))),
         );
     }
-    let rows = query.limit(page.limit + 1).load(conn)?;
+    let mut rows = query.limit(page.limit + 1).load(conn)?;
+    let after = page.after.as_deref().and_then(TimeCursor::parse);
+    rows.extend(crate::exports::exported_events(
+        conn,
+        referral,
+        after.as_ref(),
+        page.limit + 1,
+    )?);
+    rows.sort_by(|a, b| (a.occurred_at, &a.id).cmp(&(b.occurred_at, &b.id)));
+    rows.truncate(usize::try_from(page.limit + 1).unwrap_or(usize::MAX));
     Ok(Page::from_rows(rows, page.limit, |e: &Event| {
         TimeCursor {
             at: e.occurred_at,

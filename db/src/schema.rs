@@ -249,7 +249,28 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    evaluation_exports (id) {
+        id -> Text,
+        exported_at -> Timestamp,
+        actor_kind -> Text,
+        actor_id -> Nullable<Text>,
+        format -> Text,
+        received_from -> Timestamp,
+        received_before -> Timestamp,
+    }
+}
+
+diesel::table! {
+    evaluation_export_creches (export_id, creche_id) {
+        export_id -> Text,
+        creche_id -> Text,
+    }
+}
+
 diesel::joinable!(creches -> organizations (operator_id));
+diesel::joinable!(evaluation_export_creches -> evaluation_exports (export_id));
+diesel::joinable!(evaluation_export_creches -> creches (creche_id));
 diesel::joinable!(creche_capacity -> creches (creche_id));
 diesel::joinable!(place_bookings -> creches (creche_id));
 diesel::joinable!(users -> organizations (organization_id));
@@ -285,6 +306,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     creche_capacity,
     place_bookings,
     service_keys,
+    evaluation_exports,
+    evaluation_export_creches,
 );
 
 diesel::table! {

@@ -4,7 +4,7 @@
 use actix_web::http::header;
 use actix_web::{HttpResponse, get, web};
 use avip_db::exports::{self as queries, ExportScope};
-use avip_db::model::{CrecheId, Role, to_db_time};
+use avip_db::model::{CrecheId, EventId, Role, to_db_time};
 use avip_db::places::Period;
 use avip_db::{DbConnection, Pool};
 use avip_sla_engine::clock::paris_midnight;
@@ -337,6 +337,7 @@ fn failed(e: ExportError) -> ApiError {
 pub async fn referrals(
     who: Principal,
     pool: web::Data<Pool>,
+    gate: web::Data<crate::db::WriteGate>,
     key: web::Data<PseudonymKey>,
     query: ApiQuery<ExportQuery>,
 ) -> Result<HttpResponse, ApiError> {
@@ -347,16 +348,31 @@ pub async fn referrals(
     let format = format_of(q.format, FileFormat::Csv, q.sep);
     // The connection is taken (and the scope read) before the answer
     // starts, so that an unreachable database is a 503, not a cut file.
-    let pool = pool.get_ref().clone();
+    let readers = pool.get_ref().clone();
     let asker = who.clone();
     let (mut conn, creches) = web::block(move || -> Result<_, ApiError> {
-        let mut conn = crate::db::checkout(&pool)?;
+        let mut conn = crate::db::checkout(&readers)?;
         let creches = creche_scope(&mut conn, &asker, departement.as_deref())?;
         Ok((conn, creches))
     })
     .await
     .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("export did not start: {e}")))??;
-    let scope = export_scope(period, creches);
+    let scope = export_scope(period, creches.clone());
+    // On the timelines of the referrals it includes (DESIGN §3).
+    let (actor_kind, actor_id) = crate::routes::referrals::actor(&who);
+    let log = queries::ExportLog {
+        id: EventId::generate(),
+        exported_at: to_db_time(chrono::Utc::now()),
+        actor_kind,
+        actor_id,
+        format: format.extension().to_owned(),
+        received_from: scope.from,
+        received_before: scope.before,
+    };
+    crate::db::write(&pool, &gate, move |conn| {
+        queries::record_export(conn, &log, &creches)
+    })
+    .await?;
     let (tx, rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
     let key = key.get_ref().clone();
     let subject = who.subject.to_claim();

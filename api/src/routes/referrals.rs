@@ -258,7 +258,7 @@ pub struct EventBody {
     pub to_status: Option<ReferralStatus>,
     pub reason: Option<String>,
     pub note: Option<String>,
-    /// Details: the follow-up, the contract, the exit.
+    /// Details: the follow-up, the contract, the exit, the export.
     #[schema(value_type = Option<Object>)]
     pub data: Option<serde_json::Value>,
 }
@@ -320,7 +320,7 @@ impl From<FollowUp> for FollowUpBody {
 
 // ----- Shared functions (handlers, `avip demo`) -----
 
-fn actor(who: &Principal) -> (ActorKind, Option<String>) {
+pub(crate) fn actor(who: &Principal) -> (ActorKind, Option<String>) {
     match &who.subject {
         Subject::User(id) => (ActorKind::User, Some(id.to_string())),
         Subject::Client(id) => (ActorKind::ApiClient, Some(id.to_string())),
@@ -1155,7 +1155,10 @@ pub async fn transitions(
     Ok(web::Json(ReferralBody::new(record, &policy.policy, now)))
 }
 
-/// The timeline, in the order things happened, with who and when.
+/// The timeline, in the order things happened, with who and when. It
+/// includes an `exported` entry for each download of evaluation rows
+/// (`GET /exports/referrals`) that included the referral: its id is the
+/// export's, `data` gives the format and the period exported.
 #[utoipa::path(tag = "referrals", params(("id" = String, Path, format = Uuid), PageQuery), security(("bearer" = [])), responses(
     (status = 200, body = List<EventBody>),
     (status = 404, body = ProblemDocument, content_type = "application/problem+json"),
@@ -1171,8 +1174,8 @@ pub async fn events(
     let id = path_id(&id, ReferralId::parse)?;
     let page = time_page(query.0.limit, query.0.cursor.as_deref())?;
     let rows = crate::db::run(&pool, move |conn| {
-        load_for(conn, &who, &id, Action::Read)?;
-        Ok::<_, ApiError>(referrals::events(conn, &id, &page)?)
+        let referral = load_for(conn, &who, &id, Action::Read)?;
+        Ok::<_, ApiError>(referrals::events(conn, &referral, &page)?)
     })
     .await?;
     Ok(web::Json(List::from_page(rows, EventBody::from)))

@@ -571,3 +571,145 @@ async fn chunks_neither_skip_nor_repeat_ties() {
         assert_eq!(tallies, expected);
     }
 }
+
+async fn exported_entries(app: &TestApp, token: &str, referral: &str) -> Vec<Value> {
+    let events = app
+        .expect(
+            token,
+            "GET",
+            &format!("/api/v1/referrals/{referral}/events?limit=200"),
+            None,
+            200,
+        )
+        .await;
+    events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "exported")
+        .cloned()
+        .collect()
+}
+
+/// DESIGN §3: the timeline shows the exports that included the referral,
+/// and only those.
+#[tokio::test]
+async fn the_timeline_shows_each_export_of_rows_that_included_the_referral() {
+    let app = spawn_app().await;
+    let f = fixture(&app).await;
+    let t = &f.t;
+    let (ids, own): (Vec<String>, String) = {
+        let mut conn = app.db.connect();
+        let rows: Vec<(avip_db::model::ReferralId, avip_db::model::CrecheId)> = referrals::table
+            .select((referrals::id, referrals::creche_id))
+            .order(referrals::received_at)
+            .load(&mut conn)
+            .unwrap();
+        let own = rows
+            .iter()
+            .find(|r| r.1.as_str() == t.creche)
+            .unwrap()
+            .0
+            .to_string();
+        (rows.into_iter().map(|r| r.0.to_string()).collect(), own)
+    };
+    assert_eq!(ids.len(), 5);
+    // Indicators, another département, and a period before the referrals
+    // include no referral's row.
+    let rows = "/api/v1/exports/referrals";
+    app.expect(
+        &t.caf,
+        "GET",
+        &format!("/api/v1/exports/indicators?{}", f.query),
+        None,
+        200,
+    )
+    .await;
+    assert_eq!(
+        app.call(
+            &t.admin,
+            "GET",
+            &format!("{rows}?{}&departement=13", f.query),
+            None
+        )
+        .await
+        .status(),
+        200
+    );
+    assert_eq!(
+        app.call(
+            &t.caf,
+            "GET",
+            &format!("{rows}?from=2020-01-01&to=2020-12-31"),
+            None
+        )
+        .await
+        .status(),
+        200
+    );
+    for id in &ids {
+        assert!(exported_entries(&app, &t.admin, id).await.is_empty());
+    }
+    // The CAF's download of the period includes all five.
+    let response = app
+        .call(
+            &t.caf,
+            "GET",
+            &format!("{rows}?{}&format=xlsx", f.query),
+            None,
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    response.bytes().await.unwrap();
+    let later = create(
+        &app,
+        &t.prescriber,
+        "/api/v1/referrals",
+        referral(&t.creche, "Gaspard"),
+    )
+    .await;
+    for id in &ids {
+        let entries = exported_entries(&app, &t.admin, id).await;
+        assert_eq!(entries.len(), 1, "{id}: {entries:?}");
+        assert_eq!(entries[0]["actor"]["kind"], "user");
+        assert_eq!(entries[0]["data"]["format"], "xlsx");
+    }
+    // Seen by whoever may read the timeline; not on a referral received
+    // after the export started.
+    assert_eq!(exported_entries(&app, &t.coordinator, &own).await.len(), 1);
+    assert!(
+        exported_entries(&app, &t.admin, &id(&later))
+            .await
+            .is_empty()
+    );
+    // The entries take their place in the timeline's pages.
+    let first = &ids[0];
+    let all = app
+        .expect(
+            &t.admin,
+            "GET",
+            &format!("/api/v1/referrals/{first}/events?limit=200"),
+            None,
+            200,
+        )
+        .await["items"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let mut paged = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            None => format!("/api/v1/referrals/{first}/events?limit=1"),
+            Some(c) => format!("/api/v1/referrals/{first}/events?limit=1&cursor={c}"),
+        };
+        let page = app.expect(&t.admin, "GET", &path, None, 200).await;
+        paged.extend(page["items"].as_array().unwrap().iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(paged, all);
+    assert_eq!(all.last().unwrap()["kind"], "exported");
+}

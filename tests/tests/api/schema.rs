@@ -96,6 +96,8 @@ fn declared() -> BTreeMap<String, Vec<String>> {
         creche_capacity,
         place_bookings,
         service_keys,
+        evaluation_exports,
+        evaluation_export_creches,
     )
 }
 

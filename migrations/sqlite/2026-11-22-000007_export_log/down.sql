@@ -1,0 +1,2 @@
+DROP TABLE evaluation_export_creches;
+DROP TABLE evaluation_exports;
