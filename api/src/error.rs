@@ -294,6 +294,13 @@ impl From<avip_db::QueryError> for ApiError {
                 "validation_failed",
                 "refers to something that does not exist",
             )),
+            avip_db::Error::Unavailable(reason) => {
+                tracing::warn!(%reason, "the database is not reachable");
+                ApiError::Unavailable(Problem::new(
+                    "database_unavailable",
+                    "the database is not reachable; try again",
+                ))
+            }
             avip_db::Error::Other(e) => ApiError::Unexpected(anyhow::Error::new(e)),
         }
     }
@@ -337,6 +344,23 @@ mod tests {
         assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
         assert_eq!(body["code"], "internal_error");
         assert!(!body.to_string().contains("/var/lib"));
+    }
+
+    #[test]
+    fn a_lost_database_is_a_503_to_retry_and_other_database_errors_a_500() {
+        use avip_db::QueryErrorKind::{ClosedConnection, Unknown};
+        let error = |kind| {
+            ApiError::from(avip_db::QueryError::DatabaseError(
+                kind,
+                Box::new("the write was not kept: no database connection".to_owned()),
+            ))
+        };
+        let (status, body, _) = body_of(error(ClosedConnection));
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(body["code"], "database_unavailable");
+        let (status, body, _) = body_of(error(Unknown));
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!body.to_string().contains("no database connection"));
     }
 
     #[test]

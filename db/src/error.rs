@@ -14,6 +14,10 @@ pub enum Error {
     /// A foreign key refused the row.
     #[error("refers to something that does not exist")]
     MissingReference,
+    /// The database could not be reached, or the connection was lost: try
+    /// again later.
+    #[error("the database is not reachable: {0}")]
+    Unavailable(String),
     #[error(transparent)]
     Other(DieselError),
 }
@@ -34,6 +38,9 @@ impl From<DieselError> for Error {
             }
             DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => {
                 Error::MissingReference
+            }
+            DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
+                Error::Unavailable(info.message().to_owned())
             }
             other => Error::Other(other),
         }

@@ -104,7 +104,7 @@ trait Job: Send {
     fn run(&mut self, conn: &mut DbConnection) -> bool;
     /// Sends the answer: the work's own result, or `failure` when the
     /// batch did not commit.
-    fn finish(self: Box<Self>, failure: Option<&str>);
+    fn finish(self: Box<Self>, failure: Option<&Failure>);
 }
 
 struct Pending<F, T, E> {
@@ -129,18 +129,36 @@ where
         ok
     }
 
-    fn finish(self: Box<Self>, failure: Option<&str>) {
+    fn finish(self: Box<Self>, failure: Option<&Failure>) {
         let answer = match (failure, self.result) {
             (None, Some(result)) => result,
-            (failure, _) => Err(E::from(QueryError::DatabaseError(
-                diesel::result::DatabaseErrorKind::Unknown,
-                Box::new(format!(
-                    "the write was not kept: {}",
-                    failure.unwrap_or("it did not run")
-                )),
-            ))),
+            (Some(failure), _) => Err(E::from(failure.error())),
+            (None, None) => Err(E::from(QueryError::RollbackTransaction)),
         };
         let _ = self.reply.send(answer);
+    }
+}
+
+/// Why a batch was not kept.
+#[derive(Debug)]
+struct Failure {
+    /// No connection could be had: the caller may try again later.
+    unreachable: bool,
+    reason: String,
+}
+
+impl Failure {
+    fn error(&self) -> QueryError {
+        use diesel::result::DatabaseErrorKind::{ClosedConnection, Unknown};
+        let kind = if self.unreachable {
+            ClosedConnection
+        } else {
+            Unknown
+        };
+        QueryError::DatabaseError(
+            kind,
+            Box::new(format!("the write was not kept: {}", self.reason)),
+        )
     }
 }
 
@@ -158,15 +176,23 @@ fn writer(pool: &Pool, turn: &FairMutex<()>, jobs: &mpsc::Receiver<Box<dyn Job>>
         let failure = {
             let _turn = turn.lock();
             match pool.get() {
-                Ok(mut conn) => run_batch(&mut conn, &mut batch).err(),
-                Err(e) => Some(format!("no database connection: {e}")),
+                Ok(mut conn) => run_batch(&mut conn, &mut batch)
+                    .err()
+                    .map(|reason| Failure {
+                        unreachable: false,
+                        reason,
+                    }),
+                Err(e) => Some(Failure {
+                    unreachable: true,
+                    reason: format!("no database connection: {e}"),
+                }),
             }
         };
-        if let Some(reason) = &failure {
-            tracing::error!(jobs = batch.len(), %reason, "a batch of writes was rolled back");
+        if let Some(failure) = &failure {
+            tracing::error!(jobs = batch.len(), reason = %failure.reason, "a batch of writes was not kept");
         }
         for job in batch {
-            job.finish(failure.as_deref());
+            job.finish(failure.as_ref());
         }
     }
 }
