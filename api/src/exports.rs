@@ -660,7 +660,7 @@ impl Tally {
         if r.offered {
             self.offers += 1;
         }
-        if r.enrollment.is_some() {
+        if r.enrolled {
             self.enrollments += 1;
             if r.exit_date.is_some() {
                 self.exits += 1;
@@ -765,27 +765,25 @@ pub fn indicators(
             // One read of the whole period, summed by month.
             let days = places::availability(conn, creches, period, &[])?;
             for (month, p) in months(period) {
-                let in_month = |d: &&places::Day| (p.from..=p.to).contains(&d.date);
-                let sum = |f: fn(&places::Day) -> i32| -> i64 {
-                    days.iter()
-                        .flat_map(|c| c.iter().filter(in_month))
-                        .map(|d| i64::from(f(d)))
-                        .sum()
-                };
+                let in_month = days
+                    .iter()
+                    .flatten()
+                    .filter(|d| (p.from..=p.to).contains(&d.date));
                 let tally = groups.entry(month.clone()).or_default();
                 tally.label = month;
-                tally.place_days = Some((sum(|d| d.occupied), sum(|d| d.capacity)));
+                tally.place_days = Some(places::place_days(in_month));
             }
         }
         GroupBy::Creche => {
-            for o in places::occupancy(conn, creches, period)? {
-                let tally = groups.entry(o.creche_id.to_string()).or_default();
+            let days = places::availability(conn, creches, period, &[])?;
+            for (creche, days) in creches.iter().zip(&days) {
+                let tally = groups.entry(creche.to_string()).or_default();
                 tally.label = names
                     .creches
-                    .get(&o.creche_id)
+                    .get(creche)
                     .map(|c| c.0.clone())
                     .unwrap_or_default();
-                tally.place_days = Some((o.occupied_place_days, o.capacity_place_days));
+                tally.place_days = Some(places::place_days(days));
             }
         }
         GroupBy::PrescriberKind | GroupBy::Prescriber => {}

@@ -159,8 +159,8 @@ pub struct TallyRow {
     pub prescriber_organization_id: OrganizationId,
     /// Whether the referral was ever offered a place.
     pub offered: bool,
-    /// `Some` when the child was enrolled.
-    pub enrollment: Option<ReferralId>,
+    /// Whether the child was enrolled.
+    pub enrolled: bool,
     pub exit_date: Option<NaiveDate>,
     pub positive_exit: Option<bool>,
     pub childcare_solution: Option<ChildcareSolution>,
@@ -217,7 +217,7 @@ pub fn tally_chunk(
             sla_due_at: r.3,
             creche_id: r.4,
             prescriber_organization_id: r.5,
-            enrollment: r.6,
+            enrolled: r.6.is_some(),
             exit_date: r.7,
             positive_exit: r.8,
             childcare_solution: r.9,

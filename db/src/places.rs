@@ -317,40 +317,15 @@ pub fn availability(
         .collect())
 }
 
-/// Place-days of a crèche over a period: what the occupancy rate divides.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Occupancy {
-    pub creche_id: CrecheId,
-    /// Σ over the days of the places taken by enrolled children.
-    pub occupied_place_days: i64,
-    /// Σ over the days of the AVIP places the crèche reserved.
-    pub capacity_place_days: i64,
-}
-
-impl Occupancy {
-    /// Occupied over available place-days; `None` when nothing was available.
-    pub fn rate(&self) -> Option<f64> {
-        (self.capacity_place_days > 0)
-            .then(|| self.occupied_place_days as f64 / self.capacity_place_days as f64)
-    }
-}
-
-/// Occupancy of each crèche over the period (for the exports' indicators).
-pub fn occupancy(
-    conn: &mut DbConnection,
-    creches: &[CrecheId],
-    period: Period,
-) -> QueryResult<Vec<Occupancy>> {
-    let days = availability(conn, creches, period, &[])?;
-    Ok(creches
-        .iter()
-        .zip(days)
-        .map(|(creche, days)| Occupancy {
-            creche_id: creche.clone(),
-            occupied_place_days: days.iter().map(|d| i64::from(d.occupied)).sum(),
-            capacity_place_days: days.iter().map(|d| i64::from(d.capacity)).sum(),
-        })
-        .collect())
+/// Occupied and available place-days of `days` (Σ occupied, Σ capacity):
+/// what the exports' occupancy rate divides.
+pub fn place_days<'a>(days: impl IntoIterator<Item = &'a Day>) -> (i64, i64) {
+    days.into_iter().fold((0, 0), |(occupied, available), d| {
+        (
+            occupied + i64::from(d.occupied),
+            available + i64::from(d.capacity),
+        )
+    })
 }
 
 /// Takes the crèche's row lock for the rest of the transaction (PostgreSQL;

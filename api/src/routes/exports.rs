@@ -346,33 +346,31 @@ pub async fn referrals(
     let period = period(q.from, q.to)?;
     let departement = check_departement(q.departement)?;
     let format = format_of(q.format, FileFormat::Csv, q.sep);
-    // The connection is taken (and the scope read) before the answer
-    // starts, so that an unreachable database is a 503, not a cut file.
-    let readers = pool.get_ref().clone();
+    // The scope is read, and the export recorded for the timelines of the
+    // referrals it includes (DESIGN §3), in one write.
     let asker = who.clone();
-    let (mut conn, creches) = web::block(move || -> Result<_, ApiError> {
-        let mut conn = crate::db::checkout(&readers)?;
-        let creches = creche_scope(&mut conn, &asker, departement.as_deref())?;
-        Ok((conn, creches))
-    })
-    .await
-    .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("export did not start: {e}")))??;
-    let scope = export_scope(period, creches.clone());
-    // On the timelines of the referrals it includes (DESIGN §3).
-    let (actor_kind, actor_id) = crate::routes::referrals::actor(&who);
-    let log = queries::ExportLog {
-        id: EventId::generate(),
-        exported_at: to_db_time(chrono::Utc::now()),
-        actor_kind,
-        actor_id,
-        format: format.extension().to_owned(),
-        received_from: scope.from,
-        received_before: scope.before,
-    };
-    crate::db::write(&pool, &gate, move |conn| {
-        queries::record_export(conn, &log, &creches)
+    let scope = crate::db::write(&pool, &gate, move |conn| {
+        let scope = export_scope(period, creche_scope(conn, &asker, departement.as_deref())?);
+        let (actor_kind, actor_id) = crate::routes::referrals::actor(&asker);
+        let log = queries::ExportLog {
+            id: EventId::generate(),
+            exported_at: to_db_time(chrono::Utc::now()),
+            actor_kind,
+            actor_id,
+            format: format.extension().to_owned(),
+            received_from: scope.from,
+            received_before: scope.before,
+        };
+        queries::record_export(conn, &log, scope.creches.as_deref().unwrap_or_default())?;
+        Ok::<_, ApiError>(scope)
     })
     .await?;
+    // The reading connection is taken before the answer starts, so that an
+    // unreachable database is a 503, not a cut file.
+    let readers = pool.get_ref().clone();
+    let mut conn = web::block(move || crate::db::checkout(&readers))
+        .await
+        .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("export did not start: {e}")))??;
     let (tx, rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
     let key = key.get_ref().clone();
     let subject = who.subject.to_claim();
