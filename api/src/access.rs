@@ -1,6 +1,6 @@
 //! Every permission decision of the service, in one pure function of who
 //! asks (role, organisation, crèches), what they want to do and to what.
-//! Handlers ask; they never decide.
+//! Use cases ask; they never decide.
 //!
 //! A role that may never do an action is refused with 403; a role that may,
 //! but not on this instance (another organisation's), gets 404, so that ids
@@ -9,7 +9,7 @@
 use avip_db::model::{CrecheId, OrganizationId, Role};
 
 use crate::auth::Principal;
-use crate::error::{ApiError, Problem};
+use crate::domain::DomainError;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
@@ -109,7 +109,7 @@ pub fn decide(who: &Principal, action: Action, resource: Resource<'_>) -> Result
     }
 }
 
-/// DESIGN §6 for referrals: prescribers post, read, withdraw and annotate
+/// docs/product.md §5 for referrals: prescribers post, read, withdraw and annotate
 /// their organisation's; coordinators read and act on those addressed to
 /// their crèches; admins read everything; the CAF sees only exports.
 fn decide_referral(
@@ -139,14 +139,11 @@ fn decide_referral(
     if visible { Ok(()) } else { Err(Denial::Hidden) }
 }
 
-/// [`decide`], as the error a handler returns.
-pub fn require(who: &Principal, action: Action, resource: Resource<'_>) -> Result<(), ApiError> {
+/// [`decide`], as the error a use case returns.
+pub fn require(who: &Principal, action: Action, resource: Resource<'_>) -> Result<(), DomainError> {
     decide(who, action, resource).map_err(|denial| match denial {
-        Denial::Forbidden => ApiError::Forbidden(Problem::new(
-            "forbidden",
-            format!("the {} role may not do this", who.role),
-        )),
-        Denial::Hidden => ApiError::not_found("no such resource"),
+        Denial::Forbidden => DomainError::Forbidden { role: who.role },
+        Denial::Hidden => DomainError::NotFound,
     })
 }
 

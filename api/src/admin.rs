@@ -11,16 +11,17 @@ use chrono::Utc;
 use clap::Subcommand;
 
 use crate::auth::{Subject, TokenKeys};
-use crate::error::ApiError;
-use crate::routes::api_clients::{ApiClientBody, CreateApiClient, create_client, disable_client};
-use crate::routes::creches::{
-    CreateCreche, CrecheBody, OpeningHours, UpdateCreche, Weekday, create_creche, update_creche,
-};
-use crate::routes::organizations::{
-    CreateOrganization, OrganizationBody, UpdateOrganization, update_organization,
-};
-use crate::routes::users::{CreateUser, UpdateUser, UserBody, create_user, update_user};
+use crate::domain::{DomainError, OpeningHours, Weekday};
+use crate::http::api_clients::{ApiClientBody, CreatedApiClient};
+use crate::http::creches::CrecheBody;
+use crate::http::organizations::OrganizationBody;
+use crate::http::users::UserBody;
 use crate::settings::Settings;
+use crate::workflow::Caller::Operator;
+use crate::workflow::api_clients::{self, CreateApiClient};
+use crate::workflow::creches::{self, CreateCreche, UpdateCreche};
+use crate::workflow::organizations::{self as orgs, CreateOrganization, UpdateOrganization};
+use crate::workflow::users::{self as people, CreateUser, UpdateUser};
 
 #[derive(Subcommand, Debug)]
 pub enum AdminCommand {
@@ -179,17 +180,14 @@ pub fn run(settings: &Settings, command: AdminCommand) -> anyhow::Result<()> {
             let kind = kind
                 .parse::<OrganizationKind>()
                 .map_err(|e| anyhow::anyhow!("--kind: {e}"))?;
-            let new = explain(
-                CreateOrganization {
-                    kind,
-                    name,
-                    departement,
-                }
-                .into_new(now),
-            )?;
-            serde_json::to_string_pretty(&OrganizationBody::from(explain(
-                organizations::insert(&mut conn, &new).map_err(ApiError::from),
-            )?))?
+            let command = CreateOrganization {
+                kind,
+                name,
+                departement,
+            };
+            serde_json::to_string_pretty(&OrganizationBody::from(explain(orgs::create(
+                &mut conn, Operator, command, now,
+            ))?))?
         }
         AdminCommand::CreateCreche {
             operator_id,
@@ -227,8 +225,8 @@ pub fn run(settings: &Settings, command: AdminCommand) -> anyhow::Result<()> {
                 escalation_email,
                 coordinator_ids: Vec::new(),
             };
-            serde_json::to_string_pretty(&CrecheBody::from(explain(create_creche(
-                &mut conn, body, None, now,
+            serde_json::to_string_pretty(&CrecheBody::from(explain(creches::create(
+                &mut conn, Operator, body, now,
             ))?))?
         }
         AdminCommand::CreateUser {
@@ -250,20 +248,27 @@ pub fn run(settings: &Settings, command: AdminCommand) -> anyhow::Result<()> {
                 password,
                 creche_ids,
             };
-            let (user, creches) = explain(create_user(&mut conn, body, now))?;
+            let (user, creches) = explain(people::create(&mut conn, Operator, body, now))?;
             serde_json::to_string_pretty(&UserBody::new(user, creches))?
         }
         AdminCommand::CreateApiClient {
             organization_id,
             label,
-        } => serde_json::to_string_pretty(&explain(create_client(
-            &mut conn,
-            CreateApiClient {
-                organization_id,
-                label,
-            },
-            now,
-        ))?)?,
+        } => {
+            let created = explain(api_clients::create(
+                &mut conn,
+                Operator,
+                CreateApiClient {
+                    organization_id,
+                    label,
+                },
+                now,
+            ))?;
+            serde_json::to_string_pretty(&CreatedApiClient {
+                client: created.client.into(),
+                client_secret: created.secret,
+            })?
+        }
         AdminCommand::UpdateOrganization {
             id,
             name,
@@ -271,8 +276,8 @@ pub fn run(settings: &Settings, command: AdminCommand) -> anyhow::Result<()> {
         } => {
             let id = parse_id(&id, OrganizationId::parse)?;
             let body = UpdateOrganization { name, departement };
-            serde_json::to_string_pretty(&OrganizationBody::from(explain(update_organization(
-                &mut conn, &id, body, now,
+            serde_json::to_string_pretty(&OrganizationBody::from(explain(orgs::update(
+                &mut conn, Operator, &id, body, now,
             ))?))?
         }
         AdminCommand::UpdateCreche {
@@ -311,8 +316,8 @@ pub fn run(settings: &Settings, command: AdminCommand) -> anyhow::Result<()> {
                     coordinator_ids
                 },
             };
-            serde_json::to_string_pretty(&CrecheBody::from(explain(update_creche(
-                &mut conn, &id, body, None, now,
+            serde_json::to_string_pretty(&CrecheBody::from(explain(creches::update(
+                &mut conn, Operator, &id, body, now,
             ))?))?
         }
         AdminCommand::UpdateUser {
@@ -331,7 +336,7 @@ pub fn run(settings: &Settings, command: AdminCommand) -> anyhow::Result<()> {
                 active: enable.then_some(true),
                 creche_ids,
             };
-            let (user, creches) = explain(update_user(&mut conn, &id, body, now))?;
+            let (user, creches) = explain(people::update(&mut conn, Operator, &id, body, now))?;
             serde_json::to_string_pretty(&UserBody::new(user, creches))?
         }
         AdminCommand::DisableUser { id } => {
@@ -340,13 +345,13 @@ pub fn run(settings: &Settings, command: AdminCommand) -> anyhow::Result<()> {
                 active: Some(false),
                 ..UpdateUser::default()
             };
-            let (user, creches) = explain(update_user(&mut conn, &id, body, now))?;
+            let (user, creches) = explain(people::update(&mut conn, Operator, &id, body, now))?;
             serde_json::to_string_pretty(&UserBody::new(user, creches))?
         }
         AdminCommand::DisableApiClient { id } => {
             let id = parse_id(&id, ApiClientId::parse)?;
-            serde_json::to_string_pretty(&ApiClientBody::from(explain(disable_client(
-                &mut conn, &id, now,
+            serde_json::to_string_pretty(&ApiClientBody::from(explain(api_clients::disable(
+                &mut conn, Operator, &id, now,
             ))?))?
         }
         AdminCommand::Token { email, client_id } => {
@@ -418,7 +423,7 @@ fn bootstrap(
         password,
         creche_ids: Vec::new(),
     };
-    let (user, _) = explain(create_user(conn, body, now))?;
+    let (user, _) = explain(people::create(conn, Operator, body, now))?;
     println!(
         "created the administrator {} ({}) in organisation {}",
         user.email, user.id, org.id
@@ -430,27 +435,7 @@ fn parse_id<T>(raw: &str, parse: impl Fn(&str) -> Option<T>) -> anyhow::Result<T
     parse(raw).ok_or_else(|| anyhow::anyhow!("{raw:?} is not an id"))
 }
 
-/// An API error as an operator reads it: the reason and each invalid field.
-fn explain<T>(result: Result<T, ApiError>) -> anyhow::Result<T> {
-    result.map_err(|e| {
-        let detail = match &e {
-            ApiError::Unexpected(inner) => format!("{inner:#}"),
-            other => {
-                let body = actix_web::ResponseError::error_response(other);
-                let bytes = actix_web::body::MessageBody::try_into_bytes(body.into_body())
-                    .unwrap_or_default();
-                let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
-                let mut text = value["detail"].as_str().unwrap_or("refused").to_owned();
-                for err in value["errors"].as_array().into_iter().flatten() {
-                    text.push_str(&format!(
-                        "\n  {}: {}",
-                        err["field"].as_str().unwrap_or(""),
-                        err["message"].as_str().unwrap_or("")
-                    ));
-                }
-                text
-            }
-        };
-        anyhow::anyhow!(detail)
-    })
+/// A refusal as an operator reads it: the reason and each invalid field.
+fn explain<T>(result: Result<T, DomainError>) -> anyhow::Result<T> {
+    result.map_err(|e| anyhow::anyhow!(e.explain()))
 }

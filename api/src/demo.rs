@@ -6,19 +6,20 @@
 use anyhow::Context;
 use avip_db::DbConnection;
 use avip_db::model::{OrganizationKind, ReferralId, Role};
-use avip_db::organizations;
 use chrono::{DateTime, Duration, Utc};
 
 use crate::auth::{Principal, Subject};
-use crate::referral::{
+use crate::domain::referral::{
     ChildIn, ConsentIn, EnrollmentRequest, ExitRequest, FollowUpRequest, HoursIn, NeedsIn,
-    ParentIn, ProjectIn, ReferentIn, ReferralDraft, ReferralRequest, TransitionDraft,
+    ParentIn, ProjectIn, ReferentIn, ReferralDraft, ReferralRequest, TransitionRequest,
 };
-use crate::routes::creches::{CreateCreche, OpeningHours, Weekday, create_creche};
-use crate::routes::organizations::CreateOrganization;
-use crate::routes::referrals;
-use crate::routes::users::{CreateUser, create_user};
+use crate::domain::{DomainError, OpeningHours, Weekday};
 use crate::settings::Settings;
+use crate::workflow::Caller::Operator;
+use crate::workflow::creches::{self, CreateCreche};
+use crate::workflow::organizations::{self, CreateOrganization};
+use crate::workflow::referrals;
+use crate::workflow::users::{self, CreateUser};
 
 /// The password of every demo account (a demo database is not a real one).
 pub const DEMO_PASSWORD: &str = "avip demo 2026";
@@ -28,8 +29,8 @@ struct Person {
     principal: Principal,
 }
 
-fn explain<T>(what: &str, result: Result<T, crate::error::ApiError>) -> anyhow::Result<T> {
-    result.map_err(|e| anyhow::anyhow!("{what}: {e}"))
+fn explain<T>(what: &str, result: Result<T, DomainError>) -> anyhow::Result<T> {
+    result.map_err(|e| anyhow::anyhow!("{what}: {}", e.explain()))
 }
 
 fn organization(
@@ -38,16 +39,12 @@ fn organization(
     name: &str,
     now: DateTime<Utc>,
 ) -> anyhow::Result<avip_db::model::OrganizationId> {
-    let new = explain(
-        name,
-        CreateOrganization {
-            kind,
-            name: name.into(),
-            departement: "83".into(),
-        }
-        .into_new(now),
-    )?;
-    Ok(organizations::insert(conn, &new)?.id)
+    let command = CreateOrganization {
+        kind,
+        name: name.into(),
+        departement: "83".into(),
+    };
+    Ok(explain(name, organizations::create(conn, Operator, command, now))?.id)
 }
 
 fn person(
@@ -67,7 +64,7 @@ fn person(
         password: DEMO_PASSWORD.into(),
         creche_ids: creches.iter().map(|c| c.to_string()).collect(),
     };
-    let (user, _) = explain(email, create_user(conn, body, now))?;
+    let (user, _) = explain(email, users::create(conn, Operator, body, now))?;
     let principal = crate::auth::principal::load(conn, Subject::User(user.id))?
         .context("a demo account was disabled as it was made")?;
     Ok(Person { email, principal })
@@ -96,7 +93,7 @@ fn creche(
         escalation_email: Some("direction.petite-enfance@demo.avip.example".into()),
         coordinator_ids: Vec::new(),
     };
-    Ok(explain(name, create_creche(conn, body, None, now))?
+    Ok(explain(name, creches::create(conn, Operator, body, now))?
         .creche
         .id)
 }
@@ -144,7 +141,7 @@ pub fn run(settings: &Settings) -> anyhow::Result<()> {
     let mut conn = avip_db::connect(&settings.database_url)?;
     avip_db::migrations::run_pending(&mut conn)
         .map_err(|e| anyhow::anyhow!("cannot apply migrations: {e}"))?;
-    if !organizations::is_empty(&mut conn)? {
+    if !avip_db::organizations::is_empty(&mut conn)? {
         anyhow::bail!(
             "{} already holds data: avip demo only fills an empty database \
              (point DATABASE_URL at a new file, e.g. DATABASE_URL=demo.db)",
@@ -155,7 +152,7 @@ pub fn run(settings: &Settings) -> anyhow::Result<()> {
     }
     let now = Utc::now();
     let active = avip_sla_engine::store::activate(&mut conn, &settings.sla, now)?;
-    let hold = crate::places::OfferHold::new(settings.offer_hold);
+    let hold = crate::workflow::places::OfferHold::new(settings.offer_hold);
     let count = avip_db::write_transaction(&mut conn, |conn| fill(conn, &active, hold, now))?;
     print_guide(settings, count);
     Ok(())
@@ -164,7 +161,7 @@ pub fn run(settings: &Settings) -> anyhow::Result<()> {
 fn fill(
     conn: &mut DbConnection,
     active: &avip_sla_engine::ActivePolicy,
-    hold: crate::places::OfferHold,
+    hold: crate::workflow::places::OfferHold,
     now: DateTime<Utc>,
 ) -> anyhow::Result<usize> {
     use OrganizationKind::*;
@@ -393,7 +390,7 @@ fn fill(
             .map_err(|e| anyhow::anyhow!("demo referral {i}: {e}"))?;
         let intake = explain(
             "referral",
-            referrals::create_referral(conn, &prescriber.principal, &draft, None, active, received),
+            referrals::intake(conn, &prescriber.principal, &draft, None, active, received),
         )?;
         let id = intake.record.referral.id;
         walk(
@@ -420,21 +417,21 @@ fn walk(
     prescriber: &Person,
     received: DateTime<Utc>,
     start: chrono::NaiveDate,
-    (policy, hold): (&avip_sla_engine::Policy, crate::places::OfferHold),
+    (policy, hold): (&avip_sla_engine::Policy, crate::workflow::places::OfferHold),
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
     use avip_db::model::ReferralStatus::*;
     let c = &coordinator.principal;
     let step =
         |conn: &mut DbConnection, who: &Principal, to, reason: Option<&str>, note: &str, at| {
-            let draft = TransitionDraft {
+            let request = TransitionRequest {
                 to,
                 reason: reason.map(str::to_owned),
                 note: Some(note.to_owned()),
             };
             explain(
                 "transition",
-                referrals::transition(conn, who, id, &draft, hold, at),
+                referrals::transition(conn, who, id, request, hold, at),
             )
             .map(drop)
         };
@@ -510,12 +507,10 @@ fn walk(
                 note: None,
                 force: false,
                 force_reason: None,
-            }
-            .parse(avip_sla_engine::clock::paris_date(enrolled_at))
-            .map_err(|e| anyhow::anyhow!("demo enrollment: {e}"))?;
+            };
             explain(
                 "enrollment",
-                referrals::enroll(conn, c, id, &draft, policy, enrolled_at),
+                referrals::enroll(conn, c, id, draft, policy, enrolled_at),
             )?;
             let follow_up_at = (enrolled_at + Duration::days(20)).min(now);
             let request = FollowUpRequest {
@@ -540,7 +535,7 @@ fn walk(
                 ),
             )?;
             if plan == "renewed" {
-                let change = crate::referral::EnrollmentChange {
+                let change = crate::domain::referral::EnrollmentChange {
                     renew: true,
                     ..Default::default()
                 };

@@ -1,4 +1,4 @@
-//! The CAF's evaluation exports (DESIGN §8): pseudonymised rows and
+//! The CAF's evaluation exports (docs/product.md §7): pseudonymised rows and
 //! indicators, written as CSV for a French Excel, JSON or XLSX.
 //!
 //! A table is columns and rows of typed [`Cell`]s; one writer per format
@@ -12,10 +12,10 @@ use std::io::{Read, Seek};
 use avip_db::exports::{self, ExportRow, ExportScope, TallyRow};
 use avip_db::model::{
     CrecheId, OrganizationId, OrganizationKind, ReferralId, ReferralStatus, from_db_time,
-    paris_date,
 };
 use avip_db::places::{self, Period};
 use avip_db::{DbConnection, QueryError};
+use avip_sla_engine::clock::paris_date;
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Utc};
 use hmac::{Hmac, Mac};
 use secrecy::ExposeSecret;
@@ -513,7 +513,7 @@ pub fn row_cells(row: &ExportRow, key: &PseudonymKey, names: &Names) -> Vec<Cell
             Cell::Num(hours_between(r.received_at, t), 1)
         }),
         Cell::opt(
-            within_deadline(r.first_response_at, r.sla_due_at),
+            within_deadline(r.first_response_at, r.sla.due_at),
             Cell::Bool,
         ),
         Cell::text(r.status),

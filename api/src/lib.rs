@@ -1,22 +1,22 @@
-//! The AVIP referral tracking service: HTTP API, settings and start-up.
+//! The AVIP referral tracking service. Layers, from the outside in:
+//! `http` (handlers, the OpenAPI document, problem answers), the use cases
+//! of `workflow`, the rules of `domain` and `access`, and below them the
+//! `avip_sla_engine` and `avip_db` crates. `admin`, `demo` and `sla` are
+//! the command line's; `startup` wires the process. docs/ARCHITECTURE.md is
+//! the map.
 
 pub mod access;
 pub mod admin;
 pub mod auth;
-pub mod db;
 pub mod demo;
 pub mod domain;
-pub mod error;
 pub mod exports;
-pub mod extract;
-pub mod openapi;
-pub mod places;
-pub mod referral;
-pub mod routes;
+pub mod http;
 pub mod settings;
 pub mod sla;
 pub mod startup;
 pub mod telemetry;
+pub mod workflow;
 
 pub use settings::Settings;
 pub use startup::{Application, ServerOptions};

@@ -82,7 +82,7 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     if let Command::Openapi = command {
-        print!("{}", avip_api::openapi::document_json());
+        print!("{}", avip_api::http::openapi::document_json());
         return ExitCode::SUCCESS;
     }
     telemetry::init();

@@ -1,5 +1,5 @@
 //! Typed settings, read once at start from the environment (and an optional
-//! `.env` file) with exactly the variable names of DESIGN §10.
+//! `.env` file) with exactly the variable names of docs/product.md §9.
 
 use std::collections::HashMap;
 use std::fmt;

@@ -13,9 +13,10 @@ use avip_db::{Backend, Pool};
 use tracing_actix_web::{RequestId, TracingLogger};
 use utoipa_actix_web::AppExt;
 
-use crate::error::{ApiError, problem_for_bare_errors};
-use crate::extract::JSON_LIMIT;
-use crate::openapi::{self, OpenApiJson};
+use crate::http::error::{ApiError, problem_for_bare_errors};
+use crate::http::extract::JSON_LIMIT;
+use crate::http::openapi;
+use crate::http::state::AppState;
 use crate::settings::Settings;
 
 pub struct Application {
@@ -96,7 +97,7 @@ impl Application {
             .with_context(|| format!("cannot listen on {} (AVIP_BIND)", settings.bind))?;
         let port = listener.local_addr()?.port();
         let keys = crate::auth::TokenKeys::from_settings(&settings)?;
-        let gate = crate::db::WriteGate::with_writer(backend, pool.clone())
+        let gate = avip_db::WriteGate::with_writer(backend, pool.clone())
             .context("cannot start the database writer thread")?;
         let scheduler = if options.sla_engine {
             let engine = crate::sla::engine(&settings, pool.clone(), gate.clone(), policy.clone())?;
@@ -105,19 +106,22 @@ impl Application {
             tracing::info!("the SLA engine does not run in this process (--no-sla)");
             None
         };
-        let schedule = crate::routes::sla::SlaSchedule {
+        let schedule = crate::http::sla::SlaSchedule {
             schedule: settings.sla_schedule.clone(),
             digest: settings.sla_digest,
         };
-        let hold = crate::places::OfferHold::new(settings.offer_hold);
-        let server = serve(
-            listener,
-            pool.clone(),
-            keys,
-            (policy.clone(), schedule, hold, key),
+        let hold = crate::workflow::places::OfferHold::new(settings.offer_hold);
+        let state = AppState {
+            pool: pool.clone(),
             gate,
-            options,
-        )?;
+            policy: policy.clone(),
+            schedule,
+            hold,
+            pseudonym_key: key,
+            keys,
+            openapi: web::Bytes::from(openapi::document_json()),
+        };
+        let server = serve(listener, state, options)?;
         tracing::info!(address = %settings.bind, port, database = backend.name(), "AVIP service listening");
         Ok(Application {
             port,
@@ -178,40 +182,14 @@ async fn unmatched(req: actix_web::HttpRequest) -> Result<actix_web::HttpRespons
     ))
 }
 
-fn serve(
-    listener: TcpListener,
-    pool: Pool,
-    keys: crate::auth::TokenKeys,
-    (policy, schedule, hold, key): (
-        avip_sla_engine::ActivePolicy,
-        crate::routes::sla::SlaSchedule,
-        crate::places::OfferHold,
-        crate::exports::PseudonymKey,
-    ),
-    gate: crate::db::WriteGate,
-    options: ServerOptions,
-) -> anyhow::Result<Server> {
-    let gate = web::Data::new(gate);
-    let pool = web::Data::new(pool);
-    let policy = web::Data::new(policy);
-    let schedule = web::Data::new(schedule);
-    let hold = web::Data::new(hold);
-    let key = web::Data::new(key);
-    let keys = web::Data::new(keys);
-    let doc = web::Data::new(OpenApiJson(web::Bytes::from(openapi::document_json())));
+fn serve(listener: TcpListener, state: AppState, options: ServerOptions) -> anyhow::Result<Server> {
+    let state = web::Data::new(state);
     let mut server = actix_web::HttpServer::new(move || {
         let (app, _) = App::new()
             .into_utoipa_app()
-            .app_data(pool.clone())
-            .app_data(doc.clone())
-            .app_data(keys.clone())
-            .app_data(policy.clone())
-            .app_data(schedule.clone())
-            .app_data(hold.clone())
-            .app_data(key.clone())
-            .app_data(gate.clone())
+            .app_data(state.clone())
             .app_data(web::PayloadConfig::new(JSON_LIMIT))
-            .configure(crate::routes::configure)
+            .configure(crate::http::configure)
             .split_for_parts();
         app.service(openapi::swagger_ui())
             .default_service(web::to(unmatched))

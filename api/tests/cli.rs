@@ -530,7 +530,7 @@ fn demo_fills_an_empty_database_once_and_no_family_data_reaches_the_logs() {
         );
     }
     let late = all.iter().filter(|r| {
-        matches!((r.referral.first_response_at, r.referral.sla_due_at), (Some(a), Some(d)) if a > d)
+        matches!((r.referral.first_response_at, r.referral.sla.due_at), (Some(a), Some(d)) if a > d)
     });
     assert!(late.count() >= 1, "no referral was answered late");
     let overdue = ReferralFilter {

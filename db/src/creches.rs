@@ -4,7 +4,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
 use crate::DbConnection;
-use crate::model::{CrecheId, OrganizationId, UserId, from_db_time, paris_date};
+use crate::model::{CrecheId, OrganizationId, UserId};
 use crate::page::{Page, PageRequest};
 use crate::places::{self, CapacityChange};
 use crate::schema::{creche_coordinators, creches, organizations};
@@ -64,11 +64,13 @@ pub struct CrecheView {
     pub avip_places: i32,
 }
 
-/// Insert the crèche with its AVIP places from the day it is registered,
-/// and attach its coordinators (in the caller's transaction).
+/// Insert the crèche with its AVIP places from `today` (the day it is
+/// registered, in Paris), and attach its coordinators (in the caller's
+/// transaction).
 pub fn insert(
     conn: &mut DbConnection,
     new: &NewCreche,
+    today: NaiveDate,
     avip_places: i32,
     recorded_by: Option<String>,
     coordinators: &[UserId],
@@ -80,37 +82,33 @@ pub fn insert(
         conn,
         &CapacityChange {
             creche_id: new.id.clone(),
-            effective_from: paris_date(from_db_time(new.created_at)),
+            effective_from: today,
             avip_places,
             recorded_at: new.created_at,
             recorded_by,
         },
     )?;
     set_coordinators(conn, &new.id, coordinators)?;
-    get(conn, &new.id)
+    get(conn, &new.id, today)
 }
 
-fn today() -> NaiveDate {
-    paris_date(chrono::Utc::now())
-}
-
-fn places_today(conn: &mut DbConnection, ids: &[CrecheId]) -> QueryResult<Vec<i32>> {
+fn places_on(conn: &mut DbConnection, ids: &[CrecheId], today: NaiveDate) -> QueryResult<Vec<i32>> {
     let capacities = places::capacities(conn, ids)?;
-    let today = today();
     Ok(ids
         .iter()
         .map(|id| capacities.get(id).map_or(0, |c| c.on(today)))
         .collect())
 }
 
-pub fn get(conn: &mut DbConnection, id: &CrecheId) -> QueryResult<CrecheView> {
+/// The crèche, with its AVIP places on `today` (Paris).
+pub fn get(conn: &mut DbConnection, id: &CrecheId, today: NaiveDate) -> QueryResult<CrecheView> {
     let (creche, departement) = creches::table
         .inner_join(organizations::table)
         .filter(creches::id.eq(id))
         .select((Creche::as_select(), organizations::departement))
         .first(conn)?;
     let coordinator_ids = coordinators(conn, id)?;
-    let avip_places = places_today(conn, std::slice::from_ref(id))?
+    let avip_places = places_on(conn, std::slice::from_ref(id), today)?
         .first()
         .copied()
         .unwrap_or(0);
@@ -122,8 +120,12 @@ pub fn get(conn: &mut DbConnection, id: &CrecheId) -> QueryResult<CrecheView> {
     })
 }
 
-pub fn find(conn: &mut DbConnection, id: &CrecheId) -> QueryResult<Option<CrecheView>> {
-    get(conn, id).optional()
+pub fn find(
+    conn: &mut DbConnection,
+    id: &CrecheId,
+    today: NaiveDate,
+) -> QueryResult<Option<CrecheView>> {
+    get(conn, id, today).optional()
 }
 
 /// Crèches in id order; `only` restricts to a set (a coordinator's own).
@@ -131,6 +133,7 @@ pub fn list(
     conn: &mut DbConnection,
     only: Option<&[CrecheId]>,
     page: &PageRequest,
+    today: NaiveDate,
 ) -> QueryResult<Page<CrecheView>> {
     let mut query = creches::table
         .inner_join(organizations::table)
@@ -146,7 +149,7 @@ pub fn list(
     let rows: Vec<(Creche, String)> = query.limit(page.limit + 1).load(conn)?;
     let page = Page::from_rows(rows, page.limit, |(c, _)| c.id.to_string());
     let ids: Vec<CrecheId> = page.items.iter().map(|(c, _)| c.id.clone()).collect();
-    let places = places_today(conn, &ids)?;
+    let places = places_on(conn, &ids, today)?;
     let mut items = Vec::with_capacity(page.items.len());
     for ((creche, departement), avip_places) in page.items.into_iter().zip(places) {
         let coordinator_ids = coordinators(conn, &creche.id)?;
@@ -167,11 +170,12 @@ pub fn update(
     conn: &mut DbConnection,
     id: &CrecheId,
     changes: &CrecheChanges,
+    today: NaiveDate,
 ) -> QueryResult<CrecheView> {
     diesel::update(creches::table.find(id))
         .set(changes)
         .execute(conn)?;
-    get(conn, id)
+    get(conn, id, today)
 }
 
 pub fn coordinators(conn: &mut DbConnection, id: &CrecheId) -> QueryResult<Vec<UserId>> {

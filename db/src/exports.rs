@@ -226,7 +226,7 @@ pub fn tally_chunk(
 }
 
 /// One download of evaluation rows, kept so that the timeline of each
-/// referral it included shows it (DESIGN §3).
+/// referral it included shows it (docs/product.md §2).
 #[derive(Queryable, Selectable, Insertable, Clone, Debug)]
 #[diesel(table_name = evaluation_exports)]
 pub struct ExportLog {

@@ -3,6 +3,7 @@
 //! Diesel appears in this crate only.
 
 pub mod api_clients;
+pub mod blocking;
 pub mod creches;
 pub mod error;
 pub mod exports;
@@ -18,6 +19,7 @@ pub mod referrals;
 pub mod schema;
 pub mod sla;
 pub mod throttle;
+pub mod timeline;
 pub mod users;
 
 pub use diesel::result::{DatabaseErrorKind as QueryErrorKind, Error as QueryError, QueryResult};

@@ -132,7 +132,7 @@ macro_rules! text_enum {
 }
 
 text_enum!(
-    /// What an organisation is (DESIGN §3).
+    /// What an organisation is (docs/product.md §2).
     OrganizationKind {
         FranceTravail => "france_travail",
         ConseilDepartemental => "conseil_departemental",
@@ -144,7 +144,7 @@ text_enum!(
 );
 
 text_enum!(
-    /// What a person or an API client may do (DESIGN §6).
+    /// What a person or an API client may do (docs/product.md §5).
     Role {
         Prescriber => "prescriber",
         Coordinator => "coordinator",
@@ -154,7 +154,7 @@ text_enum!(
 );
 
 text_enum!(
-    /// Where a referral stands (DESIGN §4).
+    /// Where a referral stands (docs/product.md §3).
     ReferralStatus {
         Received => "received",
         Contacted => "contacted",
@@ -287,7 +287,7 @@ text_enum!(
 );
 
 text_enum!(
-    /// How far a referral's first-response clock has gone (DESIGN §5).
+    /// How far a referral's first-response clock has gone (docs/product.md §4).
     SlaStage {
         /// The deadline is near: the crèche's coordinators are warned.
         Warning => "warning",
@@ -402,11 +402,6 @@ pub fn to_db_time(t: chrono::DateTime<chrono::Utc>) -> chrono::NaiveDateTime {
 
 pub fn from_db_time(t: chrono::NaiveDateTime) -> chrono::DateTime<chrono::Utc> {
     t.and_utc()
-}
-
-/// The date in Paris at instant `t`: the day a French user lives in.
-pub fn paris_date(t: chrono::DateTime<chrono::Utc>) -> chrono::NaiveDate {
-    t.with_timezone(&chrono_tz::Europe::Paris).date_naive()
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! The transactional outbox (DESIGN §5): e-mails are written in the same
+//! The transactional outbox (docs/product.md §4): e-mails are written in the same
 //! transaction as the fact they announce, then delivered by the dispatcher.
 //! A row is never deleted: it stays `pending`, with its attempts and last
 //! error, until the mail server accepted it.

@@ -45,13 +45,30 @@ pub struct Referral {
     pub first_response_at: Option<NaiveDateTime>,
     pub closed_at: Option<NaiveDateTime>,
     pub updated_at: NaiveDateTime,
-    pub sla_due_at: Option<NaiveDateTime>,
-    pub sla_stage: Option<SlaStage>,
-    pub sla_policy_version: Option<i32>,
     pub anonymised_at: Option<NaiveDateTime>,
     pub closing_reason: Option<String>,
-    /// When the next first-response stage fires (the sweep's index).
-    pub sla_next_at: Option<NaiveDateTime>,
+    /// The first-response clock: armed and moved by the SLA engine only.
+    #[diesel(embed)]
+    pub sla: FirstResponseClock,
+}
+
+/// The first-response clock's columns on a referral. Only the SLA engine
+/// (`avip_sla_engine::lifecycle`, the sweep and a policy change) decides
+/// what they hold.
+#[derive(Queryable, Selectable, Insertable, Clone, Debug, Default, PartialEq, Eq)]
+#[diesel(table_name = referrals)]
+pub struct FirstResponseClock {
+    /// The deadline (the breach stage).
+    #[diesel(column_name = sla_due_at)]
+    pub due_at: Option<NaiveDateTime>,
+    /// The last stage reached.
+    #[diesel(column_name = sla_stage)]
+    pub stage: Option<SlaStage>,
+    #[diesel(column_name = sla_policy_version)]
+    pub policy_version: Option<i32>,
+    /// When the next stage fires (the sweep's index); `None` once answered.
+    #[diesel(column_name = sla_next_at)]
+    pub next_at: Option<NaiveDateTime>,
 }
 
 /// The family's personal data (blanked by the retention job).
@@ -401,6 +418,8 @@ pub struct StatusChange {
     /// This move is the first response to the family.
     pub first_response: bool,
     pub closing_reason: Option<String>,
+    /// Stop the first-response clock (the SLA engine says when).
+    pub stop_first_response_clock: bool,
 }
 
 #[derive(AsChangeset)]
@@ -432,8 +451,7 @@ pub fn change_status(
             first_response_at: change.first_response.then_some(change.at),
             closed_at: change.to.is_closed().then_some(change.at),
             closing_reason: change.closing_reason.as_deref(),
-            // Answered or closed: no more first-response stage fires.
-            sla_next_at: (change.from == ReferralStatus::Received).then_some(None),
+            sla_next_at: change.stop_first_response_clock.then_some(None),
         })
         .execute(conn)?;
     Ok(updated == 1)
@@ -454,44 +472,29 @@ pub fn insert_event(conn: &mut DbConnection, event: &Event) -> QueryResult<()> {
         .map(drop)
 }
 
-/// The timeline in the order things happened: the referral's events, and
-/// the evaluation exports that included it.
-pub fn events(
+/// The referral's own events in (time, id) order, after `after`, at most
+/// `limit` of them (the timeline merges the exports in, see `timeline`).
+pub fn events_after(
     conn: &mut DbConnection,
-    referral: &Referral,
-    page: &PageRequest,
-) -> QueryResult<Page<Event>> {
+    referral: &ReferralId,
+    after: Option<&TimeCursor>,
+    limit: i64,
+) -> QueryResult<Vec<Event>> {
     let mut query = referral_events::table
-        .filter(referral_events::referral_id.eq(&referral.id))
+        .filter(referral_events::referral_id.eq(referral))
         .select(Event::as_select())
         .order((referral_events::occurred_at, referral_events::id))
         .into_boxed();
-    if let Some(after) = page.after.as_deref().and_then(TimeCursor::parse) {
+    if let Some(after) = after {
         query = query.filter(
             referral_events::occurred_at
                 .gt(after.at)
                 .or(referral_events::occurred_at
                     .eq(after.at)
-                    .and(referral_events::id.gt(after.id))),
+                    .and(referral_events::id.gt(after.id.clone()))),
         );
     }
-    let mut rows = query.limit(page.limit + 1).load(conn)?;
-    let after = page.after.as_deref().and_then(TimeCursor::parse);
-    rows.extend(crate::exports::exported_events(
-        conn,
-        referral,
-        after.as_ref(),
-        page.limit + 1,
-    )?);
-    rows.sort_by(|a, b| (a.occurred_at, &a.id).cmp(&(b.occurred_at, &b.id)));
-    rows.truncate(usize::try_from(page.limit + 1).unwrap_or(usize::MAX));
-    Ok(Page::from_rows(rows, page.limit, |e: &Event| {
-        TimeCursor {
-            at: e.occurred_at,
-            id: e.id.to_string(),
-        }
-        .encode()
-    }))
+    query.limit(limit).load(conn)
 }
 
 pub fn insert_follow_up(conn: &mut DbConnection, follow_up: &FollowUp) -> QueryResult<()> {

@@ -62,7 +62,10 @@ pub fn deadline(
     }
 }
 
-pub use avip_db::model::paris_date;
+/// The date in Paris at instant `t`: the day a French user lives in.
+pub fn paris_date(t: DateTime<Utc>) -> NaiveDate {
+    t.with_timezone(&Paris).date_naive()
+}
 
 /// Midnight starting `date` in Paris, as an instant. Paris changes its clocks
 /// at 02:00 or 03:00, so midnight always exists once.

@@ -13,7 +13,7 @@ use avip_db::notifications::{self, Notification};
 use avip_db::referrals::{self, Event};
 use avip_db::{Pool, QueryError, WriteGate};
 
-use crate::engine::EngineError;
+use crate::error::EngineError;
 use crate::mail::Mailer;
 use crate::timers::to_db;
 
@@ -71,7 +71,7 @@ pub async fn dispatch(
         let now = Utc::now();
         let lease_until = add(now, options.lease);
         let limit = options.batch;
-        let claimed = blocking(pool, gate, move |conn| {
+        let claimed = avip_db::blocking::in_turn(pool, gate, move |conn| {
             avip_db::write_transaction(conn, |conn| {
                 notifications::claim_due(conn, to_db(now), to_db(lease_until), limit)
             })
@@ -96,7 +96,7 @@ pub async fn dispatch(
             outcomes.push((row, outcome));
         }
         let options = options.clone();
-        blocking(pool, gate, move |conn| {
+        avip_db::blocking::in_turn(pool, gate, move |conn| {
             avip_db::write_transaction(conn, |conn| record(conn, &options, outcomes))
         })
         .await?;
@@ -148,23 +148,6 @@ fn record(
         }
     }
     Ok(())
-}
-
-/// Database work on the blocking pool, in the process's write turn.
-pub(crate) async fn blocking<T: Send + 'static>(
-    pool: &Pool,
-    gate: &WriteGate,
-    work: impl FnOnce(&mut avip_db::DbConnection) -> Result<T, QueryError> + Send + 'static,
-) -> Result<T, EngineError> {
-    let pool = pool.clone();
-    let gate = gate.clone();
-    tokio::task::spawn_blocking(move || {
-        let _turn = gate.turn();
-        let mut conn = pool.get().map_err(|e| EngineError::Pool(e.to_string()))?;
-        work(&mut conn).map_err(EngineError::Db)
-    })
-    .await
-    .map_err(|e| EngineError::Pool(format!("database work did not complete: {e}")))?
 }
 
 fn add(t: DateTime<Utc>, d: Duration) -> DateTime<Utc> {

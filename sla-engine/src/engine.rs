@@ -7,22 +7,13 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use tokio_cron_scheduler::{Job, JobScheduler};
 
-use avip_db::{Pool, QueryError, WriteGate};
+use avip_db::{Pool, WriteGate};
 
 use crate::dispatch::{self, DispatchOptions, DispatchReport};
+use crate::error::EngineError;
 use crate::mail::Mailer;
 use crate::policy::ActivePolicy;
 use crate::sweep::{self, SweepOptions, SweepReport};
-
-#[derive(Debug, thiserror::Error)]
-pub enum EngineError {
-    #[error("database error: {0}")]
-    Db(#[from] QueryError),
-    #[error("{0}")]
-    Pool(String),
-    #[error("scheduler error: {0}")]
-    Scheduler(String),
-}
 
 /// Everything a sweep and a delivery need; cheap to clone.
 #[derive(Clone, Debug)]
@@ -67,16 +58,13 @@ impl Engine {
         at: DateTime<Utc>,
         dry_run: bool,
     ) -> Result<SweepReport, EngineError> {
-        let pool = self.pool.clone();
         let gate = self.gate.clone();
         let active = self.active.clone();
         let options = self.sweep.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut conn = pool.get().map_err(|e| EngineError::Pool(e.to_string()))?;
-            sweep::sweep(&mut conn, &gate, &active, &options, at, dry_run).map_err(EngineError::Db)
+        avip_db::blocking::run(&self.pool, move |conn| {
+            sweep::sweep(conn, &gate, &active, &options, at, dry_run).map_err(EngineError::Db)
         })
         .await
-        .map_err(|e| EngineError::Pool(format!("the sweep did not complete: {e}")))?
     }
 
     /// Delivers what the outbox holds and is due.

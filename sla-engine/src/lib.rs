@@ -6,6 +6,8 @@ pub mod attention;
 pub mod clock;
 pub mod dispatch;
 pub mod engine;
+pub mod error;
+pub mod lifecycle;
 pub mod mail;
 pub mod policy;
 pub mod store;
@@ -13,4 +15,5 @@ pub mod sweep;
 pub mod timers;
 
 pub use engine::Engine;
+pub use error::EngineError;
 pub use policy::{ActivePolicy, ClockKind, HolidayZone, Policy, PolicyError};

@@ -1,4 +1,4 @@
-//! The SLA policy (DESIGN §5): which clock runs and how long each stage waits.
+//! The SLA policy (docs/product.md §4): which clock runs and how long each stage waits.
 
 use std::fmt;
 use std::str::FromStr;
@@ -137,7 +137,7 @@ impl Policy {
 }
 
 impl Default for Policy {
-    /// DESIGN §5: warn at 48 h, breach at 72 h, escalate at 96 h, a follow-up
+    /// docs/product.md §4: warn at 48 h, breach at 72 h, escalate at 96 h, a follow-up
     /// every 60 days, 30 days' notice before a contract ends.
     fn default() -> Policy {
         const HOUR: u64 = 3600;
@@ -166,7 +166,7 @@ impl Policy {
     }
 }
 
-/// The policy in force and its version number (DESIGN §5).
+/// The policy in force and its version number (docs/product.md §4).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ActivePolicy {
     pub version: i32,

@@ -1,4 +1,4 @@
-//! The sweep (DESIGN §5): finds what has become due and, for each item, in
+//! The sweep (docs/product.md §4): finds what has become due and, for each item, in
 //! one transaction, records the stage, writes the timeline event and puts
 //! the e-mail in the outbox under a unique deduplication key.
 //!
@@ -487,7 +487,7 @@ impl Sweep<'_> {
     }
 }
 
-/// Who is told (DESIGN §5): the crèche's coordinators; for an escalation,
+/// Who is told (docs/product.md §4): the crèche's coordinators; for an escalation,
 /// also its escalation address. A crèche without an active coordinator has
 /// its escalation address told instead, so that nothing goes unheard.
 pub fn recipients(kind: NotificationKind, contacts: &CrecheContacts) -> Vec<String> {

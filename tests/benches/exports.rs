@@ -187,16 +187,18 @@ fn seed_one(
         first_response_at: (!path.is_empty()).then_some(answered),
         closed_at: status.is_closed().then_some(when),
         updated_at: when,
-        sla_due_at: Some(at + Span::hours(72)),
-        sla_stage: None,
-        sla_policy_version: Some(1),
+        sla: avip_db::referrals::FirstResponseClock {
+            due_at: Some(at + Span::hours(72)),
+            stage: None,
+            policy_version: Some(1),
+            next_at: None,
+        },
         anonymised_at: None,
         closing_reason: match status {
             ReferralStatus::Declined => Some("no_place_available".into()),
             ReferralStatus::Withdrawn => Some("other_childcare_found".into()),
             _ => None,
         },
-        sla_next_at: None,
     };
     let mut children = vec![Child {
         id: ChildId::generate(),
@@ -406,7 +408,7 @@ async fn run() {
         started.elapsed().as_secs_f64()
     );
 
-    let today = avip_db::model::paris_date(now);
+    let today = avip_sla_engine::clock::paris_date(now);
     let period = format!("from={}&to={today}", today - Span::days(365));
     for run in 1..=3 {
         let (lines, bytes, seconds, grew) = download(

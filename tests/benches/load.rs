@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use avip_api::auth::Subject;
-use avip_api::referral::{ReferralDraft, ReferralRequest};
+use avip_api::domain::referral::{ReferralDraft, ReferralRequest};
 use avip_db::model::{
     ActorKind, ChildId, CrecheId, EventId, EventKind, ParentSituation, ProjectKind, ReferralId,
     ReferralStatus, to_db_time,
@@ -174,12 +174,12 @@ fn seed(
                     first_response_at: None,
                     closed_at: None,
                     updated_at: at,
-                    sla_due_at: Some(at + ChronoDuration::hours(72)),
-                    sla_stage: None,
-                    sla_policy_version: None,
+                    sla: avip_db::referrals::FirstResponseClock {
+                        due_at: Some(at + ChronoDuration::hours(72)),
+                        ..Default::default()
+                    },
                     anonymised_at: None,
                     closing_reason: None,
-                    sla_next_at: None,
                 };
                 let new = NewReferral {
                     family: Family {
@@ -494,7 +494,7 @@ async fn run(rows: usize, seconds: u64, connections: usize) {
             let req: ReferralRequest =
                 serde_json::from_value(body(&creche, 10_000_000 + i)).unwrap();
             let draft = ReferralDraft::parse(req, Utc::now().date_naive()).unwrap();
-            avip_api::routes::referrals::create_referral(
+            avip_api::workflow::referrals::intake(
                 &mut conn,
                 &who,
                 &draft,
@@ -512,7 +512,7 @@ async fn run(rows: usize, seconds: u64, connections: usize) {
     .await
     .unwrap();
     println!(
-        "intake without HTTP (create_referral, one transaction each, one thread): {n} in {:.1} s = {:.0}/s",
+        "intake without HTTP (workflow::referrals::intake, one transaction each, one thread): {n} in {:.1} s = {:.0}/s",
         raw.as_secs_f64(),
         n as f64 / raw.as_secs_f64()
     );

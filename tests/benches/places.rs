@@ -67,7 +67,7 @@ async fn run() {
             201,
         )
         .await;
-    let today = avip_db::model::paris_date(Utc::now());
+    let today = avip_sla_engine::clock::paris_date(Utc::now());
     let mut creches = Vec::new();
     for n in 0..CRECHES {
         let c = app
@@ -165,7 +165,7 @@ async fn run() {
 /// One family: a referral, an offer, and (but for the last 250) an
 /// enrollment with a contract of 3 to 12 months.
 async fn family(app: &TestApp, prescriber: &str, coordinator: &str, creche: &str, n: usize) {
-    let today = avip_db::model::paris_date(Utc::now());
+    let today = avip_sla_engine::clock::paris_date(Utc::now());
     let body = json!({"creche_id": creche,
         "referent": {"name": "Paul Durand", "email": "p.durand@example.org"},
         "parent": {"first_name": "Parent", "last_name": format!("Famille {n}"), "phone": "0612345678",

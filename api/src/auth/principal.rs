@@ -1,18 +1,9 @@
-//! The extractor that authenticates every `/api/v1` request: a valid token,
-//! and an identity that is still active now (a disabled person or client
-//! loses access at once, not when its token expires).
+//! Who is calling: the identity behind a token, loaded as the database says
+//! now (a disabled person or client loses access at once, not when its
+//! token expires). The HTTP extractor is in `crate::http::extract`.
 
-use std::future::Future;
-use std::pin::Pin;
-
-use actix_web::dev::Payload;
-use actix_web::http::header;
-use actix_web::{FromRequest, HttpRequest, web};
 use avip_db::model::{ApiClientId, CrecheId, OrganizationId, OrganizationKind, Role, UserId};
-use avip_db::{DbConnection, Pool, QueryResult, api_clients, creches, organizations, users};
-
-use super::TokenKeys;
-use crate::error::{ApiError, Problem};
+use avip_db::{DbConnection, QueryResult, api_clients, creches, organizations, users};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Subject {
@@ -48,50 +39,6 @@ pub struct Principal {
     /// The crèches a coordinator acts for (an operator's API client: all of
     /// the operator's crèches); empty for other roles.
     pub creche_ids: Vec<CrecheId>,
-}
-
-fn unauthorized(detail: &str) -> ApiError {
-    ApiError::Unauthorized(Problem::new("unauthorized", detail))
-}
-
-impl FromRequest for Principal {
-    type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let token = req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(|t| t.trim().to_owned());
-        let keys = req.app_data::<web::Data<TokenKeys>>().cloned();
-        let pool = req.app_data::<web::Data<Pool>>().cloned();
-        Box::pin(async move {
-            let token = token.ok_or_else(|| {
-                unauthorized("send an access token: Authorization: Bearer <token>")
-            })?;
-            let (keys, pool) = match (keys, pool) {
-                (Some(k), Some(p)) => (k, p),
-                _ => {
-                    return Err(ApiError::Unexpected(anyhow::anyhow!(
-                        "token keys or pool not configured"
-                    )));
-                }
-            };
-            let claims = keys.verify(&token).map_err(|e| {
-                tracing::info!(reason = %e, "token refused");
-                unauthorized("the access token is invalid or expired")
-            })?;
-            let subject = Subject::from_claim(&claims.sub)
-                .ok_or_else(|| unauthorized("the access token is invalid"))?;
-            let principal = crate::db::run(&pool, move |conn| load(conn, subject)).await?;
-            principal.ok_or_else(|| unauthorized("this identity is disabled or no longer exists"))
-        })
-    }
 }
 
 /// The active identity behind `subject`, or `None`.

@@ -43,7 +43,7 @@ struct Fixture {
 /// - E (mission locale, Lucioles): offered after 80 h (late), enrolled from today.
 async fn fixture(app: &TestApp) -> Fixture {
     let t = territory(app).await;
-    let today = avip_db::model::paris_date(Utc::now());
+    let today = avip_sla_engine::clock::paris_date(Utc::now());
     let post = |token: &str, creche: &str, child: &str| {
         let body = referral(creche, child);
         let token = token.to_owned();
@@ -591,7 +591,7 @@ async fn exported_entries(app: &TestApp, token: &str, referral: &str) -> Vec<Val
         .collect()
 }
 
-/// DESIGN §3: the timeline shows the exports that included the referral,
+/// docs/product.md §2: the timeline shows the exports that included the referral,
 /// and only those.
 #[tokio::test]
 async fn the_timeline_shows_each_export_of_rows_that_included_the_referral() {

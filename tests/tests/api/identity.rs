@@ -1,5 +1,5 @@
 //! Identity and access: from an empty database an admin builds a territory,
-//! and every token opens exactly what DESIGN §6 says.
+//! and every token opens exactly what docs/product.md §5 says.
 
 use avip_tests::{ADMIN_PASSWORD, TEST_JWT_SECRET, TestApp, spawn_app};
 use serde_json::{Value, json};

@@ -57,7 +57,7 @@ async fn the_served_openapi_document_is_the_checked_in_file() {
     let file = std::fs::read_to_string(path).expect("openapi/openapi.json exists");
     assert_eq!(
         file,
-        avip_api::openapi::document_json(),
+        avip_api::http::openapi::document_json(),
         "openapi/openapi.json is stale: regenerate it with `cargo run -q -- openapi > openapi/openapi.json`"
     );
     assert_eq!(served, serde_json::from_str::<Value>(&file).unwrap());
@@ -65,7 +65,7 @@ async fn the_served_openapi_document_is_the_checked_in_file() {
 
 #[tokio::test]
 async fn every_operation_is_documented_with_a_response_example() {
-    let doc: Value = serde_json::from_str(&avip_api::openapi::document_json()).unwrap();
+    let doc: Value = serde_json::from_str(&avip_api::http::openapi::document_json()).unwrap();
     let schemas = &doc["components"]["schemas"];
     for (path, item) in doc["paths"].as_object().unwrap() {
         for (method, operation) in item.as_object().unwrap() {

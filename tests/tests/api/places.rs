@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use crate::referrals::{Territory, create, id, move_to, new_referral, referral, territory};
 
 fn paris_today() -> NaiveDate {
-    avip_db::model::paris_date(Utc::now())
+    avip_sla_engine::clock::paris_date(Utc::now())
 }
 
 fn d(s: &str) -> NaiveDate {

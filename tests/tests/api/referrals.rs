@@ -99,7 +99,7 @@ pub(crate) fn today() -> chrono::NaiveDate {
     Utc::now().date_naive()
 }
 
-/// The body of DESIGN §7, for `child` (a first name), with dates near today.
+/// The body of docs/product.md §6, for `child` (a first name), with dates near today.
 pub(crate) fn referral(creche: &str, child: &str) -> Value {
     json!({"creche_id": creche,
         "referent": {"name": "Paul Durand", "email": "p.durand@example.org", "phone": "04 94 00 00 00"},

@@ -2,25 +2,20 @@
 //! dated capacity that coordinators keep.
 
 use actix_web::{HttpResponse, get, post, web};
-use avip_db::creches;
-use avip_db::model::{CrecheId, paris_date, to_db_time};
-use avip_db::places::{self, CapacityChange, Day, Period};
-use avip_db::{DbConnection, Pool, QueryError};
-use chrono::{DateTime, Months, NaiveDate, Utc};
+use avip_db::model::CrecheId;
+use avip_db::places::Day;
+use avip_sla_engine::clock::paris_date;
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::common::{path_id, time};
-use super::creches::MAX_PLACES;
-use crate::access::{Action, Resource, require};
+use super::page::{path_id, time};
 use crate::auth::Principal;
-use crate::domain::Problems;
-use crate::error::{ApiError, ProblemDocument};
-use crate::extract::{ApiJson, ApiQuery};
-use crate::routes::referrals::bad_query;
-
-/// The longest period one request may ask for: a year, leap day included.
-pub const MAX_DAYS: usize = 366;
+use crate::domain::DomainError;
+use crate::http::error::{ApiError, ProblemDocument};
+use crate::http::extract::{ApiJson, ApiQuery};
+use crate::http::state::State;
+use crate::workflow::places::{self, Capacity, CapacityRequest, CrecheDays};
 
 #[derive(Deserialize, IntoParams, Debug)]
 #[into_params(parameter_in = Query)]
@@ -44,33 +39,6 @@ pub struct TerritoryQuery {
     /// Last day, included, at most 366 days after `from` counting both
     /// (default: a month after `from`, the day before).
     pub to: Option<NaiveDate>,
-}
-
-/// The period asked for, checked: `to` not before `from`, a year at most.
-pub fn period(
-    from: Option<NaiveDate>,
-    to: Option<NaiveDate>,
-    today: NaiveDate,
-) -> Result<Period, ApiError> {
-    let from = from.unwrap_or(today);
-    let to = match to {
-        Some(to) => to,
-        None => from
-            .checked_add_months(Months::new(1))
-            .and_then(|d| d.pred_opt())
-            .unwrap_or(from),
-    };
-    if to < from {
-        return Err(bad_query("to", "must not be before from"));
-    }
-    let period = Period { from, to };
-    if period.days() > MAX_DAYS {
-        return Err(bad_query(
-            "to",
-            "the period is longer than a year (366 days at most)",
-        ));
-    }
-    Ok(period)
 }
 
 /// One crèche's AVIP places, day by day.
@@ -102,25 +70,21 @@ pub struct CrecheAvailability {
 #[get("/creches/{id}/availability")]
 pub async fn creche_availability(
     who: Principal,
-    pool: web::Data<Pool>,
+    state: State,
     id: web::Path<String>,
     query: ApiQuery<PeriodQuery>,
 ) -> Result<web::Json<CrecheAvailability>, ApiError> {
-    require(&who, Action::Read, Resource::Availability)?;
     let id = path_id(&id, CrecheId::parse)?;
-    let period = period(query.0.from, query.0.to, paris_date(Utc::now()))?;
-    let days = crate::db::run(&pool, move |conn| -> Result<_, ApiError> {
-        creches::get(conn, &id)?;
-        let days = places::availability(conn, std::slice::from_ref(&id), period, &[])?;
-        Ok((id, days))
-    })
-    .await?;
-    let (creche_id, days) = days;
+    let period = places::period(query.0.from, query.0.to, paris_date(Utc::now()))?;
+    let creche_id = id.clone();
+    let days = state
+        .run(move |conn| places::availability(conn, &who, &id, period))
+        .await?;
     Ok(web::Json(CrecheAvailability {
         creche_id,
         from: period.from,
         to: period.to,
-        days: days.into_iter().flatten().collect(),
+        days,
     }))
 }
 
@@ -156,47 +120,26 @@ pub struct TerritoryAvailability {
 #[get("/availability")]
 pub async fn territory_availability(
     who: Principal,
-    pool: web::Data<Pool>,
+    state: State,
     query: ApiQuery<TerritoryQuery>,
 ) -> Result<web::Json<TerritoryAvailability>, ApiError> {
-    require(&who, Action::Read, Resource::Availability)?;
     let query = query.0;
     let departement = match query.departement {
         None => who.departement.clone(),
-        Some(d) => {
-            crate::domain::departement(&d).map_err(|message| bad_query("departement", &message))?
-        }
+        Some(d) => crate::domain::departement(&d)
+            .map_err(|message| DomainError::parameter("departement", &message))?,
     };
-    let period = period(query.from, query.to, paris_date(Utc::now()))?;
+    let period = places::period(query.from, query.to, paris_date(Utc::now()))?;
     let dep = departement.clone();
-    let items = crate::db::run(&pool, move |conn| territory(conn, &dep, period)).await?;
+    let items = state
+        .run(move |conn| places::territory(conn, &who, &dep, period))
+        .await?;
     Ok(web::Json(TerritoryAvailability {
         departement,
         from: period.from,
         to: period.to,
-        items,
+        items: items.into_iter().map(TerritoryItem::from).collect(),
     }))
-}
-
-/// The département's crèches and their days over the period.
-pub fn territory(
-    conn: &mut DbConnection,
-    departement: &str,
-    period: Period,
-) -> Result<Vec<TerritoryItem>, QueryError> {
-    let names = creches::in_departement(conn, departement)?;
-    let ids: Vec<CrecheId> = names.iter().map(|c| c.id.clone()).collect();
-    let days = places::availability(conn, &ids, period, &[])?;
-    Ok(names
-        .into_iter()
-        .zip(days)
-        .map(|(c, days)| TerritoryItem {
-            creche_id: c.id,
-            name: c.name,
-            commune: c.commune,
-            days,
-        })
-        .collect())
 }
 
 /// From a date on, the crèche reserves this many AVIP places.
@@ -228,24 +171,6 @@ pub struct CapacityHistory {
     pub changes: Vec<CapacityBody>,
 }
 
-fn history(conn: &mut DbConnection, id: &CrecheId) -> Result<CapacityHistory, ApiError> {
-    let view = creches::get(conn, id)?;
-    let changes = places::capacity_history(conn, id)?
-        .into_iter()
-        .map(|c| CapacityBody {
-            from: c.effective_from,
-            avip_places: c.avip_places,
-            recorded_at: time(c.recorded_at),
-            recorded_by: c.recorded_by,
-        })
-        .collect();
-    Ok(CapacityHistory {
-        creche_id: id.clone(),
-        avip_places: view.avip_places,
-        changes,
-    })
-}
-
 /// The crèche's AVIP places over time (admins; its coordinators).
 #[utoipa::path(tag = "places", params(("id" = String, Path, format = Uuid)),
     security(("bearer" = [])), responses(
@@ -256,25 +181,15 @@ fn history(conn: &mut DbConnection, id: &CrecheId) -> Result<CapacityHistory, Ap
 #[get("/creches/{id}/capacity")]
 pub async fn capacity(
     who: Principal,
-    pool: web::Data<Pool>,
+    state: State,
     id: web::Path<String>,
 ) -> Result<web::Json<CapacityHistory>, ApiError> {
     let id = path_id(&id, CrecheId::parse)?;
-    require(&who, Action::Read, Resource::Capacity(&id))?;
-    let body = crate::db::run(&pool, move |conn| history(conn, &id)).await?;
-    Ok(web::Json(body))
-}
-
-/// `POST /api/v1/creches/{id}/capacity`.
-#[derive(Deserialize, ToSchema, Debug)]
-#[serde(deny_unknown_fields)]
-#[schema(example = json!({"from": "2027-09-01", "avip_places": 8}))]
-pub struct CapacityRequest {
-    /// The first day of the new number, today or later (the past stays as it
-    /// was recorded). A second change for the same day replaces it.
-    pub from: NaiveDate,
-    /// 0 to 500.
-    pub avip_places: i32,
+    let today = paris_date(Utc::now());
+    let capacity = state
+        .run(move |conn| places::capacity(conn, &who, &id, today))
+        .await?;
+    Ok(web::Json(capacity.into()))
 }
 
 /// Plan a change of the crèche's AVIP places from a date (admins; its
@@ -289,44 +204,44 @@ pub struct CapacityRequest {
 #[post("/creches/{id}/capacity")]
 pub async fn change_capacity(
     who: Principal,
-    pool: web::Data<Pool>,
-    gate: web::Data<crate::db::WriteGate>,
+    state: State,
     id: web::Path<String>,
     body: ApiJson<CapacityRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&id, CrecheId::parse)?;
-    require(&who, Action::Update, Resource::Capacity(&id))?;
-    let now = Utc::now();
-    let body = body.0;
-    let mut p = Problems::default();
-    if body.from < paris_date(now) {
-        p.push(
-            "from",
-            "is in the past: only today or a later day can change",
-        );
+    let request = body.0;
+    let history = state
+        .write(move |conn| places::change_capacity(conn, &who, &id, request, Utc::now()))
+        .await?;
+    Ok(HttpResponse::Created().json(CapacityHistory::from(history)))
+}
+
+impl From<CrecheDays> for TerritoryItem {
+    fn from(c: CrecheDays) -> Self {
+        TerritoryItem {
+            creche_id: c.creche_id,
+            name: c.name,
+            commune: c.commune,
+            days: c.days,
+        }
     }
-    if !(0..=MAX_PLACES).contains(&body.avip_places) {
-        p.push("avip_places", format!("must be between 0 and {MAX_PLACES}"));
+}
+
+impl From<Capacity> for CapacityHistory {
+    fn from(c: Capacity) -> Self {
+        CapacityHistory {
+            creche_id: c.creche_id,
+            avip_places: c.avip_places,
+            changes: c
+                .changes
+                .into_iter()
+                .map(|c| CapacityBody {
+                    from: c.effective_from,
+                    avip_places: c.avip_places,
+                    recorded_at: time(c.recorded_at),
+                    recorded_by: c.recorded_by,
+                })
+                .collect(),
+        }
     }
-    p.into_result()?;
-    let by = who.subject.to_claim();
-    let history = crate::db::write(&pool, &gate, move |conn| {
-        avip_db::write_transaction(conn, |conn| {
-            creches::get(conn, &id)?;
-            places::record_capacity(
-                conn,
-                &CapacityChange {
-                    creche_id: id.clone(),
-                    effective_from: body.from,
-                    avip_places: body.avip_places,
-                    recorded_at: to_db_time(now),
-                    recorded_by: Some(by),
-                },
-            )?;
-            tracing::info!(creche = %id, from = %body.from, places = body.avip_places, "AVIP places changed");
-            history(conn, &id)
-        })
-    })
-    .await?;
-    Ok(HttpResponse::Created().json(history))
 }

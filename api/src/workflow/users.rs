@@ -1,56 +1,35 @@
-//! `/api/v1/users`: admins manage people.
+//! People: the administrators create them, change them and disable them.
 
-use actix_web::{HttpResponse, get, patch, post, web};
 use avip_db::model::{CrecheId, OrganizationId, Role, UserId, to_db_time};
+use avip_db::page::{Page, PageRequest};
 use avip_db::users::{self, NewUser, User, UserChanges};
-use avip_db::{DbConnection, Pool, creches, organizations};
+use avip_db::{DbConnection, creches, organizations};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::common::{List, PageQuery, path_id, time};
-use crate::access::{Action, Resource, require};
-use crate::auth::{Principal, password};
-use crate::domain::{self, Problems};
-use crate::error::{ApiError, Problem, ProblemDocument};
-use crate::extract::{ApiJson, ApiQuery};
+use crate::access::{Action, Resource};
+use crate::auth::password;
+use crate::domain::{self, DomainError, FieldError, Problems};
+use crate::workflow::Caller;
 
-#[derive(Serialize, ToSchema)]
-#[schema(example = json!({"id": "0193a5b0-7c1e-7d2a-9b1e-000000000003", "email": "c.martin@example.org",
-    "name": "Claire Martin", "role": "coordinator", "organization_id": "0193a5b0-7c1e-7d2a-9b1e-000000000002",
-    "active": true, "creche_ids": ["0193a5b0-7c1e-7d2a-9b1e-000000000001"],
-    "created_at": "2026-11-20T09:00:00Z", "updated_at": "2026-11-20T09:00:00Z", "last_login_at": null}))]
-pub struct UserBody {
-    #[schema(value_type = String, format = Uuid)]
-    pub id: UserId,
-    pub email: String,
-    pub name: String,
-    pub role: Role,
-    #[schema(value_type = String, format = Uuid)]
-    pub organization_id: OrganizationId,
-    pub active: bool,
-    #[schema(value_type = Vec<String>)]
-    pub creche_ids: Vec<CrecheId>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub last_login_at: Option<DateTime<Utc>>,
-}
-
-impl UserBody {
-    pub fn new(u: User, creche_ids: Vec<CrecheId>) -> Self {
-        UserBody {
-            id: u.id,
-            email: u.email,
-            name: u.name,
-            role: u.role,
-            organization_id: u.organization_id,
-            active: u.active,
-            creche_ids,
-            created_at: time(u.created_at),
-            updated_at: time(u.updated_at),
-            last_login_at: u.last_login_at.map(time),
-        }
+/// A page of people, each with the crèches they coordinate.
+pub fn list(
+    conn: &mut DbConnection,
+    caller: Caller<'_>,
+    page: &PageRequest,
+) -> Result<Page<(User, Vec<CrecheId>)>, DomainError> {
+    caller.require(Action::List, Resource::Users)?;
+    let page = users::list(conn, None, page)?;
+    let mut items = Vec::with_capacity(page.items.len());
+    for user in page.items {
+        let creches = users::creche_ids(conn, &user.id)?;
+        items.push((user, creches));
     }
+    Ok(Page {
+        items,
+        next_cursor: page.next_cursor,
+    })
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -111,15 +90,15 @@ fn check_creches(
     role: Role,
     org: &OrganizationId,
     ids: &[CrecheId],
-) -> Result<(), ApiError> {
+) -> Result<(), DomainError> {
     if ids.is_empty() {
         return Ok(());
     }
     if role != Role::Coordinator {
-        return Err(ApiError::validation(vec![crate::error::FieldError::new(
+        return Err(DomainError::invalid(
             "creche_ids",
             "only coordinators are attached to crèches",
-        )]));
+        ));
     }
     let known = creches::of_operator(conn, org, ids)?;
     let errors: Vec<_> = ids
@@ -127,7 +106,7 @@ fn check_creches(
         .enumerate()
         .filter(|(_, id)| !known.contains(id))
         .map(|(i, _)| {
-            crate::error::FieldError::new(
+            FieldError::new(
                 format!("creche_ids[{i}]"),
                 "is not a crèche of the user's organisation",
             )
@@ -136,16 +115,18 @@ fn check_creches(
     if errors.is_empty() {
         Ok(())
     } else {
-        Err(ApiError::validation(errors))
+        Err(DomainError::Invalid(errors))
     }
 }
 
-/// Creates a person (shared by the API and `avip admin create-user`).
-pub fn create_user(
+/// Creates a person; the password is stored as an argon2id hash.
+pub fn create(
     conn: &mut DbConnection,
+    caller: Caller<'_>,
     body: CreateUser,
     now: DateTime<Utc>,
-) -> Result<(User, Vec<CrecheId>), ApiError> {
+) -> Result<(User, Vec<CrecheId>), DomainError> {
+    caller.require(Action::Create, Resource::Users)?;
     let mut problems = Problems::default();
     let email = problems.check("email", domain::email(&body.email));
     let name = problems.check("name", domain::text(&body.name, 200));
@@ -177,11 +158,7 @@ pub fn create_user(
     };
     check_creches(conn, body.role, &organization_id, &creche_ids)?;
     if users::find_by_email(conn, &email)?.is_some() {
-        return Err(ApiError::Conflict(
-            Problem::new("email_taken", "a user with this e-mail exists").with_errors(vec![
-                crate::error::FieldError::new("email", "is already used"),
-            ]),
-        ));
+        return Err(DomainError::EmailTaken);
     }
     let now = to_db_time(now);
     let new = NewUser {
@@ -199,89 +176,16 @@ pub fn create_user(
     Ok((user, creche_ids))
 }
 
-/// List people (admin).
-#[utoipa::path(tag = "users", params(PageQuery), security(("bearer" = [])), responses(
-    (status = 200, body = List<UserBody>),
-    (status = 403, body = ProblemDocument, content_type = "application/problem+json"),
-))]
-#[get("/users")]
-pub async fn list(
-    who: Principal,
-    pool: web::Data<Pool>,
-    query: ApiQuery<PageQuery>,
-) -> Result<web::Json<List<UserBody>>, ApiError> {
-    require(&who, Action::List, Resource::Users)?;
-    let page = query.0.request()?;
-    let rows = crate::db::run(&pool, move |conn| {
-        let page = users::list(conn, None, &page)?;
-        let mut items = Vec::with_capacity(page.items.len());
-        for user in page.items {
-            let creches = users::creche_ids(conn, &user.id)?;
-            items.push(UserBody::new(user, creches));
-        }
-        Ok::<_, ApiError>(List {
-            items,
-            next_cursor: page.next_cursor,
-        })
-    })
-    .await?;
-    Ok(web::Json(rows))
-}
-
-/// Create a person (admin). The password is stored as an argon2id hash.
-#[utoipa::path(tag = "users", request_body = CreateUser, security(("bearer" = [])), responses(
-    (status = 201, body = UserBody),
-    (status = 403, body = ProblemDocument, content_type = "application/problem+json"),
-    (status = 409, body = ProblemDocument, content_type = "application/problem+json"),
-    (status = 422, body = ProblemDocument, content_type = "application/problem+json"),
-))]
-#[post("/users")]
-pub async fn create(
-    who: Principal,
-    pool: web::Data<Pool>,
-    body: ApiJson<CreateUser>,
-) -> Result<HttpResponse, ApiError> {
-    require(&who, Action::Create, Resource::Users)?;
-    let body = body.0;
-    let (user, creches) =
-        crate::db::run(&pool, move |conn| create_user(conn, body, Utc::now())).await?;
-    Ok(HttpResponse::Created()
-        .insert_header(("Location", format!("/api/v1/users/{}", user.id)))
-        .json(UserBody::new(user, creches)))
-}
-
-/// Change a person: name, e-mail, password, crèches, or disable them (admin).
-#[utoipa::path(tag = "users", params(("id" = String, Path, format = Uuid)), request_body = UpdateUser,
-    security(("bearer" = [])), responses(
-    (status = 200, body = UserBody),
-    (status = 404, body = ProblemDocument, content_type = "application/problem+json"),
-    (status = 422, body = ProblemDocument, content_type = "application/problem+json"),
-))]
-#[patch("/users/{id}")]
-pub async fn update(
-    who: Principal,
-    pool: web::Data<Pool>,
-    id: web::Path<String>,
-    body: ApiJson<UpdateUser>,
-) -> Result<web::Json<UserBody>, ApiError> {
-    require(&who, Action::Update, Resource::Users)?;
-    let id = path_id(&id, UserId::parse)?;
-    let body = body.0;
-    let body = crate::db::run(&pool, move |conn| {
-        let (user, creches) = update_user(conn, &id, body, Utc::now())?;
-        Ok::<_, ApiError>(UserBody::new(user, creches))
-    })
-    .await?;
-    Ok(web::Json(body))
-}
-
-/// Applies a person update (REST and `avip admin update-user`/`disable-user`).
-pub fn update_user(
+/// Changes a person: name, e-mail, password, crèches, or disables them
+/// (their tokens stop working at once).
+pub fn update(
     conn: &mut DbConnection,
+    caller: Caller<'_>,
     id: &UserId,
     body: UpdateUser,
     now: DateTime<Utc>,
-) -> Result<(User, Vec<CrecheId>), ApiError> {
+) -> Result<(User, Vec<CrecheId>), DomainError> {
+    caller.require(Action::Update, Resource::Users)?;
     let mut problems = Problems::default();
     let name = body
         .name

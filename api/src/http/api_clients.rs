@@ -1,19 +1,19 @@
 //! `/api/v1/api-clients`: machine identities; the secret is shown once.
 
 use actix_web::{HttpResponse, delete, get, post, web};
-use avip_db::api_clients::{self, ApiClient, NewApiClient};
-use avip_db::model::{ApiClientId, OrganizationId, to_db_time};
-use avip_db::{DbConnection, Pool, organizations};
+use avip_db::api_clients::ApiClient;
+use avip_db::model::{ApiClientId, OrganizationId};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::common::{List, PageQuery, path_id, time};
-use crate::access::{Action, Resource, require};
-use crate::auth::{Principal, password};
-use crate::domain::{self, Problems};
-use crate::error::{ApiError, ProblemDocument};
-use crate::extract::{ApiJson, ApiQuery};
+use super::page::{Cursor, List, PageQuery, path_id, time};
+use crate::auth::Principal;
+use crate::http::error::{ApiError, ProblemDocument};
+use crate::http::extract::{ApiJson, ApiQuery};
+use crate::http::state::State;
+use crate::workflow::Caller;
+use crate::workflow::api_clients::{self, CreateApiClient};
 
 #[derive(Serialize, ToSchema)]
 #[schema(example = json!({"id": "0193a5b0-7c1e-7d2a-9b1e-000000000004", "client_id": "avip_4f1c2e9a7b3d5f60",
@@ -57,54 +57,6 @@ pub struct CreatedApiClient {
     pub client_secret: String,
 }
 
-#[derive(Deserialize, ToSchema, Debug)]
-#[serde(deny_unknown_fields)]
-#[schema(example = json!({"organization_id": "0193a5b0-7c1e-7d2a-9b1e-3f4a5b6c7d8e", "label": "SI France Travail"}))]
-pub struct CreateApiClient {
-    pub organization_id: String,
-    pub label: String,
-}
-
-/// Creates a client (shared by the API and `avip admin create-api-client`).
-pub fn create_client(
-    conn: &mut DbConnection,
-    body: CreateApiClient,
-    now: DateTime<Utc>,
-) -> Result<CreatedApiClient, ApiError> {
-    let mut problems = Problems::default();
-    let organization_id = problems.check(
-        "organization_id",
-        OrganizationId::parse(&body.organization_id).ok_or_else(|| "is not an id".to_owned()),
-    );
-    let label = problems.check("label", domain::text(&body.label, 200));
-    if let Some(id) = &organization_id
-        && organizations::find(conn, id)?.is_none()
-    {
-        problems.push("organization_id", "no such organisation");
-    }
-    problems.into_result()?;
-    let (Some(organization_id), Some(label)) = (organization_id, label) else {
-        unreachable!("checked above")
-    };
-    let secret = password::random_hex(32);
-    let now = to_db_time(now);
-    let new = NewApiClient {
-        id: ApiClientId::generate(),
-        organization_id,
-        client_id: format!("avip_{}", password::random_hex(8)),
-        secret_hash: password::hash(&secret)?,
-        label,
-        active: true,
-        created_at: now,
-        updated_at: now,
-    };
-    let client = api_clients::insert(conn, &new)?;
-    Ok(CreatedApiClient {
-        client: client.into(),
-        client_secret: secret,
-    })
-}
-
 /// List API clients (admin).
 #[utoipa::path(tag = "api-clients", params(PageQuery), security(("bearer" = [])), responses(
     (status = 200, body = List<ApiClientBody>),
@@ -113,12 +65,13 @@ pub fn create_client(
 #[get("/api-clients")]
 pub async fn list(
     who: Principal,
-    pool: web::Data<Pool>,
+    state: State,
     query: ApiQuery<PageQuery>,
 ) -> Result<web::Json<List<ApiClientBody>>, ApiError> {
-    require(&who, Action::List, Resource::ApiClients)?;
-    let page = query.0.request()?;
-    let rows = crate::db::run(&pool, move |conn| api_clients::list(conn, &page)).await?;
+    let page = query.0.request(Cursor::Id)?;
+    let rows = state
+        .run(move |conn| api_clients::list(conn, Caller::Identity(&who), &page))
+        .await?;
     Ok(web::Json(List::from_page(rows, ApiClientBody::from)))
 }
 
@@ -132,12 +85,17 @@ pub async fn list(
 #[post("/api-clients")]
 pub async fn create(
     who: Principal,
-    pool: web::Data<Pool>,
+    state: State,
     body: ApiJson<CreateApiClient>,
 ) -> Result<HttpResponse, ApiError> {
-    require(&who, Action::Create, Resource::ApiClients)?;
     let body = body.0;
-    let created = crate::db::run(&pool, move |conn| create_client(conn, body, Utc::now())).await?;
+    let created = state
+        .run(move |conn| api_clients::create(conn, Caller::Identity(&who), body, Utc::now()))
+        .await?;
+    let created = CreatedApiClient {
+        client: created.client.into(),
+        client_secret: created.secret,
+    };
     Ok(HttpResponse::Created()
         .insert_header((
             "Location",
@@ -156,21 +114,12 @@ pub async fn create(
 #[delete("/api-clients/{id}")]
 pub async fn disable(
     who: Principal,
-    pool: web::Data<Pool>,
+    state: State,
     id: web::Path<String>,
 ) -> Result<web::Json<ApiClientBody>, ApiError> {
-    require(&who, Action::Disable, Resource::ApiClients)?;
     let id = path_id(&id, ApiClientId::parse)?;
-    let client = crate::db::run(&pool, move |conn| disable_client(conn, &id, Utc::now())).await?;
+    let client = state
+        .run(move |conn| api_clients::disable(conn, Caller::Identity(&who), &id, Utc::now()))
+        .await?;
     Ok(web::Json(client.into()))
-}
-
-/// Disables an API client (REST and `avip admin disable-api-client`).
-pub fn disable_client(
-    conn: &mut DbConnection,
-    id: &ApiClientId,
-    now: DateTime<Utc>,
-) -> Result<ApiClient, ApiError> {
-    api_clients::get(conn, id)?;
-    Ok(api_clients::disable(conn, id, to_db_time(now))?)
 }

@@ -1,5 +1,5 @@
 //! The referral's rules as plain functions on plain types: what a valid
-//! intake is, the lifecycle of DESIGN §4, and what each step requires.
+//! intake is, the lifecycle of docs/product.md §3, and what each step requires.
 //! Requests are parsed here into values that cannot hold invalid data.
 
 use avip_db::model::{
@@ -11,9 +11,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
-use crate::domain::{self, Problems};
-use crate::error::{ApiError, Problem};
-use crate::routes::creches::Weekday;
+use crate::domain::{self, DomainError, Problems, Weekday};
 
 pub const MAX_CHILDREN: usize = 6;
 const MAX_FREE_TEXT: usize = 2000;
@@ -145,7 +143,7 @@ pub struct ConsentIn {
     pub date: NaiveDate,
 }
 
-/// `POST /api/v1/referrals` (DESIGN §7).
+/// A referral as a prescriber posts it (docs/api.md shows the body).
 #[derive(Deserialize, Serialize, ToSchema, Clone, Debug)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"creche_id": "0193a5b0-7c1e-7d2a-9b1e-000000000003",
@@ -201,7 +199,7 @@ pub struct ReferralDraft {
 
 impl ReferralDraft {
     /// Checks every field, naming each invalid one; `today` is the date in Paris.
-    pub fn parse(req: ReferralRequest, today: NaiveDate) -> Result<ReferralDraft, ApiError> {
+    pub fn parse(req: ReferralRequest, today: NaiveDate) -> Result<ReferralDraft, DomainError> {
         let fingerprint = hex(&Sha256::digest(
             serde_json::to_vec(&req).unwrap_or_default(),
         ));
@@ -310,7 +308,7 @@ impl ReferralDraft {
             p.push("consent.date", "is more than a year old");
         }
         p.into_result()?;
-        let missing = || ApiError::Unexpected(anyhow::anyhow!("a checked field is missing"));
+        let missing = || DomainError::Unexpected(anyhow::anyhow!("a checked field is missing"));
         Ok(ReferralDraft {
             creche_id: creche_id.ok_or_else(missing)?,
             referent_name: referent_name.ok_or_else(missing)?,
@@ -377,7 +375,7 @@ pub fn idempotency_key(value: &str) -> Result<String, String> {
 
 // ----- Lifecycle -----
 
-/// DESIGN §4: where a referral may go next from `from`.
+/// docs/product.md §3: where a referral may go next from `from`.
 pub fn allowed_next(from: ReferralStatus) -> &'static [ReferralStatus] {
     use ReferralStatus::*;
     match from {
@@ -400,6 +398,16 @@ pub enum Via {
     Exit,
 }
 
+impl Via {
+    pub fn name(self) -> &'static str {
+        match self {
+            Via::Transitions => "transitions",
+            Via::Enrollment => "enrollment",
+            Via::Exit => "exit",
+        }
+    }
+}
+
 /// What a permitted move implies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Move {
@@ -409,18 +417,17 @@ pub struct Move {
     pub first_response: bool,
 }
 
-/// The 409 of a move the lifecycle does not allow, listing the allowed next states.
-pub fn invalid_transition(from: ReferralStatus, to: ReferralStatus, detail: String) -> ApiError {
-    let allowed: Vec<&str> = allowed_next(from).iter().map(|s| s.as_str()).collect();
-    ApiError::Conflict(
-        Problem::new("invalid_transition", detail)
-            .with_member("current_status", from.as_str())
-            .with_member("requested_status", to.as_str())
-            .with_member("allowed_next_states", allowed),
-    )
+/// A move the lifecycle does not allow (the answer lists the allowed next states).
+pub fn invalid_transition(from: ReferralStatus, to: ReferralStatus, detail: String) -> DomainError {
+    DomainError::InvalidTransition {
+        current: from,
+        requested: to,
+        detail,
+        ask_via: None,
+    }
 }
 
-pub fn plan_move(from: ReferralStatus, to: ReferralStatus, via: Via) -> Result<Move, ApiError> {
+pub fn plan_move(from: ReferralStatus, to: ReferralStatus, via: Via) -> Result<Move, DomainError> {
     if !allowed_next(from).contains(&to) {
         let detail = if from.is_closed() {
             format!("the referral is {from}: it is closed")
@@ -435,16 +442,12 @@ pub fn plan_move(from: ReferralStatus, to: ReferralStatus, via: Via) -> Result<M
         _ => Via::Transitions,
     };
     if via != expected {
-        let endpoint = match expected {
-            Via::Enrollment => "POST /api/v1/referrals/{id}/enrollment",
-            Via::Exit => "POST /api/v1/referrals/{id}/exit",
-            Via::Transitions => "POST /api/v1/referrals/{id}/transitions",
-        };
-        return Err(invalid_transition(
-            from,
-            to,
-            format!("to become {to}, use {endpoint}"),
-        ));
+        return Err(DomainError::InvalidTransition {
+            current: from,
+            requested: to,
+            detail: format!("to become {to}, use the {} step", expected.name()),
+            ask_via: Some(expected),
+        });
     }
     Ok(Move {
         from,
@@ -476,7 +479,7 @@ pub struct TransitionDraft {
 }
 
 impl TransitionDraft {
-    pub fn parse(req: TransitionRequest) -> Result<TransitionDraft, ApiError> {
+    pub fn parse(req: TransitionRequest) -> Result<TransitionDraft, DomainError> {
         let mut p = Problems::default();
         let note = free_text(req.note, "note", &mut p);
         let reason = match (req.to, req.reason.as_deref().map(str::trim)) {
@@ -617,7 +620,7 @@ fn check_hours(hours: &Option<HoursIn>, p: &mut Problems) {
 }
 
 impl EnrollmentRequest {
-    pub fn parse(self, today: NaiveDate) -> Result<EnrollmentDraft, ApiError> {
+    pub fn parse(self, today: NaiveDate) -> Result<EnrollmentDraft, DomainError> {
         let mut p = Problems::default();
         let end = self
             .contract_end_date
@@ -686,7 +689,7 @@ pub struct ContractChange {
 }
 
 impl EnrollmentChange {
-    pub fn apply(self, current: Contract) -> Result<ContractChange, ApiError> {
+    pub fn apply(self, current: Contract) -> Result<ContractChange, DomainError> {
         let mut p = Problems::default();
         let end = match (self.contract_end_date, self.renew) {
             (Some(end), _) => end,
@@ -761,7 +764,7 @@ pub struct ExitRequest {
 
 impl ExitRequest {
     /// `start`: the enrollment's start date; an exit cannot precede it.
-    pub fn check(mut self, start: NaiveDate, today: NaiveDate) -> Result<ExitRequest, ApiError> {
+    pub fn check(mut self, start: NaiveDate, today: NaiveDate) -> Result<ExitRequest, DomainError> {
         let mut p = Problems::default();
         if self.date < start {
             p.push("date", "is before the enrollment started");
@@ -795,7 +798,7 @@ impl FollowUpRequest {
         mut self,
         received: NaiveDate,
         today: NaiveDate,
-    ) -> Result<FollowUpRequest, ApiError> {
+    ) -> Result<FollowUpRequest, DomainError> {
         let mut p = Problems::default();
         if self.date > today {
             p.push("date", "is in the future");
@@ -827,11 +830,11 @@ pub struct NoteRequest {
 }
 
 impl NoteRequest {
-    pub fn parse(self) -> Result<String, ApiError> {
+    pub fn parse(self) -> Result<String, DomainError> {
         let mut p = Problems::default();
         let note = p.check("note", domain::text(&self.note, MAX_FREE_TEXT));
         p.into_result()?;
-        note.ok_or_else(|| ApiError::Unexpected(anyhow::anyhow!("a checked note is missing")))
+        note.ok_or_else(|| DomainError::Unexpected(anyhow::anyhow!("a checked note is missing")))
     }
 }
 
@@ -879,7 +882,7 @@ mod tests {
     #[test]
     fn the_lifecycle_table() {
         let all = ReferralStatus::ALL;
-        // Exactly DESIGN §4, and nothing else.
+        // Exactly docs/product.md §3, and nothing else.
         let expected: &[(ReferralStatus, &[ReferralStatus])] = &[
             (
                 Received,

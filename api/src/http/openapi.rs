@@ -5,7 +5,7 @@ use actix_web::App;
 use utoipa::OpenApi;
 use utoipa_actix_web::AppExt;
 
-use crate::error::{FieldError, ProblemDocument};
+use crate::http::error::{FieldError, ProblemDocument};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -51,16 +51,12 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
-/// The serialized document, shared by every worker.
-#[derive(Clone)]
-pub struct OpenApiJson(pub actix_web::web::Bytes);
-
 /// The document as the running service serves it.
 pub fn document() -> utoipa::openapi::OpenApi {
     let (_, doc) = App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
-        .configure(crate::routes::configure)
+        .configure(crate::http::configure)
         .split_for_parts();
     doc
 }

@@ -1,22 +1,20 @@
 //! `/api/v1/sla`: what needs attention now, and the policy in force.
 
 use actix_web::{get, web};
-use avip_db::Pool;
 use avip_db::model::{CrecheId, ReferralId, SlaStage};
 use avip_db::page::TimeCursor;
-use avip_sla_engine::ActivePolicy;
-use avip_sla_engine::attention::{self, AttentionItem, AttentionKind};
+use avip_sla_engine::attention::{AttentionItem, AttentionKind};
 use avip_sla_engine::policy::setting_text as format_duration;
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use serde::Serialize;
+use utoipa::ToSchema;
 
-use crate::access::{Action, Resource, creche_scope, require};
 use crate::auth::Principal;
-use crate::error::{ApiError, ProblemDocument};
-use crate::extract::ApiQuery;
-use crate::routes::common::{DEFAULT_LIMIT, List, MAX_LIMIT};
-use crate::routes::referrals::bad_query;
+use crate::http::error::{ApiError, ProblemDocument};
+use crate::http::extract::ApiQuery;
+use crate::http::page::{Cursor, List, PageQuery};
+use crate::http::state::State;
+use crate::workflow::sla;
 
 /// The schedule and delivery settings shown with the policy.
 #[derive(Clone, Debug)]
@@ -25,7 +23,7 @@ pub struct SlaSchedule {
     pub digest: bool,
 }
 
-/// The SLA policy in force (DESIGN §5). Durations are shown as the
+/// The SLA policy in force (docs/product.md §4). Durations are shown as the
 /// settings write them (`48h`, `60d`) and in seconds.
 #[derive(Serialize, ToSchema, Debug)]
 #[schema(example = json!({"version": 1, "clock": "calendar", "holiday_zone": "metropole",
@@ -63,11 +61,8 @@ pub struct PolicyBody {
     (status = 401, body = ProblemDocument, content_type = "application/problem+json"),
 ))]
 #[get("/sla/policy")]
-pub async fn policy(
-    _who: Principal,
-    active: web::Data<ActivePolicy>,
-    schedule: web::Data<SlaSchedule>,
-) -> web::Json<PolicyBody> {
+pub async fn policy(_who: Principal, state: State) -> web::Json<PolicyBody> {
+    let (active, schedule) = (&state.policy, &state.schedule);
     let p = &active.policy;
     let zone = serde_json::to_value(p.holiday_zone)
         .ok()
@@ -165,19 +160,10 @@ fn parse_cursor(text: &str) -> Option<(DateTime<Utc>, ReferralId, AttentionKind)
     ))
 }
 
-#[derive(Deserialize, IntoParams, Debug, Default)]
-#[into_params(parameter_in = Query)]
-pub struct OverdueQuery {
-    /// Items per page, 1 to 200 (default 50).
-    pub limit: Option<i64>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-}
-
 /// What needs attention now, most urgent first: unanswered families past
 /// the warning (with the stage reached), overdue follow-ups, contracts
 /// ending within the notice. Coordinators see their crèches', admins all.
-#[utoipa::path(tag = "sla", params(OverdueQuery), security(("bearer" = [])), responses(
+#[utoipa::path(tag = "sla", params(PageQuery), security(("bearer" = [])), responses(
     (status = 200, body = inline(List<AttentionBody>)),
     (status = 400, body = ProblemDocument, content_type = "application/problem+json"),
     (status = 401, body = ProblemDocument, content_type = "application/problem+json"),
@@ -186,33 +172,18 @@ pub struct OverdueQuery {
 #[get("/sla/overdue")]
 pub async fn overdue(
     who: Principal,
-    pool: web::Data<Pool>,
-    active: web::Data<ActivePolicy>,
-    query: ApiQuery<OverdueQuery>,
+    state: State,
+    query: ApiQuery<PageQuery>,
 ) -> Result<web::Json<List<AttentionBody>>, ApiError> {
-    require(&who, Action::List, Resource::SlaOverdue)?;
-    let limit = query.0.limit.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(bad_query(
-            "limit",
-            &format!("must be between 1 and {MAX_LIMIT}"),
-        ));
-    }
-    let after = query
+    let page = query
         .0
-        .cursor
-        .as_deref()
-        .map(|c| {
-            parse_cursor(c).ok_or_else(|| bad_query("cursor", "is not a cursor this service gave"))
-        })
-        .transpose()?;
-    let within = creche_scope(&who).map(<[CrecheId]>::to_vec);
-    let rules = active.policy.clone();
-    let limit = usize::try_from(limit).unwrap_or(50);
-    let (items, more) = crate::db::run(&pool, move |conn| {
-        attention::needing_attention(conn, &rules, within.as_deref(), Utc::now(), after, limit)
-    })
-    .await?;
+        .request(Cursor::Other(|c| parse_cursor(c).is_some()))?;
+    let after = page.after.as_deref().and_then(parse_cursor);
+    let limit = usize::try_from(page.limit).unwrap_or(50);
+    let rules = state.policy.policy.clone();
+    let (items, more) = state
+        .run(move |conn| sla::overdue(conn, &who, &rules, Utc::now(), after, limit))
+        .await?;
     let next_cursor = if more {
         items.last().map(encode_cursor)
     } else {

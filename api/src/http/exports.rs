@@ -1,12 +1,15 @@
 //! `/api/v1/exports`: the CAF's evaluation rows and the indicators
-//! (DESIGN §8), pseudonymised, as CSV for a French Excel, JSON or XLSX.
+//! (docs/product.md §7), pseudonymised, as CSV for a French Excel, JSON or XLSX.
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, get, web};
+use avip_db::DbConnection;
 use avip_db::exports::{self as queries, ExportScope};
 use avip_db::model::{CrecheId, EventId, Role, to_db_time};
 use avip_db::places::Period;
-use avip_db::{DbConnection, Pool};
+
+use crate::domain::DomainError;
+use crate::http::state::State;
 use avip_sla_engine::clock::paris_midnight;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -14,12 +17,11 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::access::{Action, Resource, require};
 use crate::auth::Principal;
-use crate::error::{ApiError, Problem, ProblemDocument};
 use crate::exports::{
-    ExportError, Format, Gone, GroupBy, Out, PseudonymKey, indicators, write_indicators, write_rows,
+    ExportError, Format, Gone, GroupBy, Out, indicators, write_indicators, write_rows,
 };
-use crate::extract::ApiQuery;
-use crate::routes::referrals::bad_query;
+use crate::http::error::{ApiError, Problem, ProblemDocument};
+use crate::http::extract::ApiQuery;
 
 #[derive(Deserialize, ToSchema, Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[serde(rename_all = "snake_case")]
@@ -246,7 +248,7 @@ fn creche_scope(
 
 fn period(from: NaiveDate, to: NaiveDate) -> Result<Period, ApiError> {
     if to < from {
-        return Err(bad_query("to", "must not be before from"));
+        return Err(DomainError::parameter("to", "must not be before from").into());
     }
     Ok(Period { from, to })
 }
@@ -272,8 +274,10 @@ fn format_of(format: Option<FileFormat>, default: FileFormat, sep: Option<Separa
 }
 
 fn check_departement(d: Option<String>) -> Result<Option<String>, ApiError> {
-    d.map(|d| crate::domain::departement(&d).map_err(|m| bad_query("departement", &m)))
-        .transpose()
+    d.map(|d| {
+        crate::domain::departement(&d).map_err(|m| DomainError::parameter("departement", &m).into())
+    })
+    .transpose()
 }
 
 fn attachment(name: String) -> (header::HeaderName, String) {
@@ -336,9 +340,7 @@ fn failed(e: ExportError) -> ApiError {
 #[get("/exports/referrals")]
 pub async fn referrals(
     who: Principal,
-    pool: web::Data<Pool>,
-    gate: web::Data<crate::db::WriteGate>,
-    key: web::Data<PseudonymKey>,
+    state: State,
     query: ApiQuery<ExportQuery>,
 ) -> Result<HttpResponse, ApiError> {
     require(&who, Action::Read, Resource::ExportRows)?;
@@ -347,32 +349,33 @@ pub async fn referrals(
     let departement = check_departement(q.departement)?;
     let format = format_of(q.format, FileFormat::Csv, q.sep);
     // The scope is read, and the export recorded for the timelines of the
-    // referrals it includes (DESIGN §3), in one write.
+    // referrals it includes (docs/product.md §2), in one write.
     let asker = who.clone();
-    let scope = crate::db::write(&pool, &gate, move |conn| {
-        let scope = export_scope(period, creche_scope(conn, &asker, departement.as_deref())?);
-        let (actor_kind, actor_id) = crate::routes::referrals::actor(&asker);
-        let log = queries::ExportLog {
-            id: EventId::generate(),
-            exported_at: to_db_time(chrono::Utc::now()),
-            actor_kind,
-            actor_id,
-            format: format.extension().to_owned(),
-            received_from: scope.from,
-            received_before: scope.before,
-        };
-        queries::record_export(conn, &log, scope.creches.as_deref().unwrap_or_default())?;
-        Ok::<_, ApiError>(scope)
-    })
-    .await?;
+    let scope = state
+        .write(move |conn| {
+            let scope = export_scope(period, creche_scope(conn, &asker, departement.as_deref())?);
+            let (actor_kind, actor_id) = crate::workflow::referrals::actor(&asker);
+            let log = queries::ExportLog {
+                id: EventId::generate(),
+                exported_at: to_db_time(chrono::Utc::now()),
+                actor_kind,
+                actor_id,
+                format: format.extension().to_owned(),
+                received_from: scope.from,
+                received_before: scope.before,
+            };
+            queries::record_export(conn, &log, scope.creches.as_deref().unwrap_or_default())?;
+            Ok::<_, ApiError>(scope)
+        })
+        .await?;
     // The reading connection is taken before the answer starts, so that an
     // unreachable database is a 503, not a cut file.
-    let readers = pool.get_ref().clone();
-    let mut conn = web::block(move || crate::db::checkout(&readers))
+    let readers = state.pool.clone();
+    let mut conn = web::block(move || avip_db::blocking::checkout(&readers))
         .await
         .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("export did not start: {e}")))??;
     let (tx, rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
-    let key = key.get_ref().clone();
+    let key = state.pseudonym_key.clone();
     let subject = who.subject.to_claim();
     tokio::task::spawn_blocking(move || {
         let started = std::time::Instant::now();
@@ -422,7 +425,7 @@ pub async fn referrals(
 #[get("/exports/indicators")]
 pub async fn indicators_handler(
     who: Principal,
-    pool: web::Data<Pool>,
+    state: State,
     query: ApiQuery<IndicatorQuery>,
 ) -> Result<HttpResponse, ApiError> {
     require(&who, Action::Read, Resource::Indicators)?;
@@ -436,15 +439,16 @@ pub async fn indicators_handler(
         Grouping::PrescriberKind => GroupBy::PrescriberKind,
         Grouping::Prescriber => GroupBy::Prescriber,
     };
-    let bytes = crate::db::run(&pool, move |conn| -> Result<Vec<u8>, ApiError> {
-        let creches = creche_scope(conn, &who, departement.as_deref())?;
-        let scope = export_scope(period, creches.clone());
-        let groups = indicators(conn, &scope, &creches, period, group_by).map_err(failed)?;
-        let mut out = Buffer(Vec::new());
-        write_indicators(&groups, format, &mut out).map_err(failed)?;
-        Ok(out.0)
-    })
-    .await?;
+    let bytes = state
+        .run(move |conn| -> Result<Vec<u8>, ApiError> {
+            let creches = creche_scope(conn, &who, departement.as_deref())?;
+            let scope = export_scope(period, creches.clone());
+            let groups = indicators(conn, &scope, &creches, period, group_by).map_err(failed)?;
+            let mut out = Buffer(Vec::new());
+            write_indicators(&groups, format, &mut out).map_err(failed)?;
+            Ok(out.0)
+        })
+        .await?;
     let mut response = HttpResponse::Ok();
     response.content_type(format.content_type());
     if format != Format::Json {

@@ -1,18 +1,27 @@
-//! Every route of the service, registered through utoipa-actix-web so that
-//! the OpenAPI document is collected from the same registrations.
+//! The HTTP layer: every route of the service, registered through
+//! utoipa-actix-web so that the OpenAPI document is collected from the same
+//! registrations. A handler extracts, calls one use case of
+//! `crate::workflow`, and renders; `error` maps what a use case refuses to
+//! problem+json in one place.
 
 use utoipa_actix_web::{scope, service_config::ServiceConfig};
 
 pub mod api_clients;
 pub mod auth;
-pub mod common;
 pub mod creches;
+pub mod error;
 pub mod exports;
+pub mod extract;
 pub mod meta;
+pub mod openapi;
 pub mod organizations;
+pub mod page;
 pub mod places;
+pub mod referral_body;
 pub mod referrals;
+pub mod responses;
 pub mod sla;
+pub mod state;
 pub mod users;
 
 pub fn configure(cfg: &mut ServiceConfig) {

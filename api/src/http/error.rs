@@ -10,26 +10,11 @@ use http_api_problem::HttpApiProblem;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::domain::DomainError;
+pub use crate::domain::FieldError;
+use crate::domain::referral::Via;
+
 pub const PROBLEM_JSON: &str = "application/problem+json";
-
-/// One invalid part of a request: where it is and what is wrong with it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
-pub struct FieldError {
-    /// Path of the field in the request, e.g. `parent.phone` or `children[0].birth_date`.
-    #[schema(example = "parent.phone")]
-    pub field: String,
-    #[schema(example = "is not a French phone number")]
-    pub message: String,
-}
-
-impl FieldError {
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> FieldError {
-        FieldError {
-            field: field.into(),
-            message: message.into(),
-        }
-    }
-}
 
 /// What a problem says besides its status.
 pub struct Problem {
@@ -280,29 +265,118 @@ pub struct ProblemDocument {
     pub first_full_day: Option<String>,
 }
 
-/// Query failures: a missing row is 404, a duplicate 409, a dangling
-/// reference 422; anything else is ours (500).
+/// Query failures, through the domain's reading of them.
 impl From<avip_db::QueryError> for ApiError {
     fn from(e: avip_db::QueryError) -> ApiError {
-        match avip_db::Error::from(e) {
-            avip_db::Error::NotFound => ApiError::not_found("no such resource"),
-            avip_db::Error::Duplicate { constraint } => ApiError::Conflict(Problem::new(
+        DomainError::from(e).into()
+    }
+}
+
+/// The one place where what a rule or a use case refuses becomes an HTTP
+/// answer.
+impl From<DomainError> for ApiError {
+    fn from(e: DomainError) -> ApiError {
+        match e {
+            DomainError::Invalid(errors) => ApiError::validation(errors),
+            DomainError::InvalidParameter(error) => ApiError::BadRequest(
+                Problem::new(
+                    "invalid_query",
+                    format!("{}: {}", error.field, error.message),
+                )
+                .with_errors(vec![error]),
+            ),
+            DomainError::Forbidden { role } => ApiError::Forbidden(Problem::new(
+                "forbidden",
+                format!("the {role} role may not do this"),
+            )),
+            DomainError::NotFound => ApiError::not_found("no such resource"),
+            ref refused @ DomainError::InvalidTransition {
+                current,
+                requested,
+                ref detail,
+                ask_via,
+            } => {
+                let detail = match ask_via {
+                    Some(via) => format!("to become {requested}, use {}", endpoint(via)),
+                    None => detail.clone(),
+                };
+                let allowed: Vec<&str> = refused
+                    .allowed_next_states()
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect();
+                ApiError::Conflict(
+                    Problem::new("invalid_transition", detail)
+                        .with_member("current_status", current.as_str())
+                        .with_member("requested_status", requested.as_str())
+                        .with_member("allowed_next_states", allowed),
+                )
+            }
+            DomainError::DuplicateReferral { existing } => ApiError::Conflict(
+                Problem::new(
+                    "duplicate_referral",
+                    format!("this child already has an active referral at this crèche: {existing}"),
+                )
+                .with_member("existing_referral_id", existing.as_str()),
+            ),
+            DomainError::IdempotencyKeyReused => ApiError::Unprocessable(
+                Problem::new(
+                    "idempotency_key_reused",
+                    "this Idempotency-Key was used for another request body",
+                )
+                .with_errors(vec![FieldError::new(
+                    "Idempotency-Key",
+                    "was already used with a different body",
+                )]),
+            ),
+            DomainError::NoFreePlace {
+                first_full_day,
+                places,
+            } => {
+                let needed = if places == 1 {
+                    "a place".to_owned()
+                } else {
+                    format!("{places} places")
+                };
+                ApiError::Conflict(
+                    Problem::new(
+                        "no_free_place",
+                        format!(
+                            "the crèche has no room for {needed} on {first_full_day}: every AVIP \
+                             place is occupied or held; to enrol the child anyway, send \
+                             \"force\": true with a \"force_reason\""
+                        ),
+                    )
+                    .with_member("first_full_day", first_full_day.to_string()),
+                )
+            }
+            DomainError::EmailTaken => ApiError::Conflict(
+                Problem::new("email_taken", "a user with this e-mail exists")
+                    .with_errors(vec![FieldError::new("email", "is already used")]),
+            ),
+            DomainError::Duplicate { constraint } => ApiError::Conflict(Problem::new(
                 "conflict",
                 format!("already exists ({constraint})"),
             )),
-            avip_db::Error::MissingReference => ApiError::Unprocessable(Problem::new(
+            DomainError::MissingReference => ApiError::Unprocessable(Problem::new(
                 "validation_failed",
                 "refers to something that does not exist",
             )),
-            avip_db::Error::Unavailable(reason) => {
-                tracing::warn!(%reason, "the database is not reachable");
-                ApiError::Unavailable(Problem::new(
-                    "database_unavailable",
-                    "the database is not reachable; try again",
-                ))
-            }
-            avip_db::Error::Other(e) => ApiError::Unexpected(anyhow::Error::new(e)),
+            DomainError::Unavailable => ApiError::Unavailable(Problem::new(
+                "database_unavailable",
+                "the database is not reachable; try again",
+            )),
+            DomainError::Unexpected(e) => ApiError::Unexpected(e),
         }
+    }
+}
+
+/// Where a move that has its own step is asked for.
+fn endpoint(via: Via) -> &'static str {
+    match via {
+        Via::Enrollment => "POST /api/v1/referrals/{id}/enrollment",
+        Via::Exit => "POST /api/v1/referrals/{id}/exit",
+        Via::Transitions => "POST /api/v1/referrals/{id}/transitions",
     }
 }
 

@@ -1,7 +1,16 @@
-//! Parsing of the values clients send into types that cannot hold invalid
-//! data. Each parser collects every problem, naming the field.
+//! The rules of the product as plain functions on plain types, free of
+//! HTTP and of the database: parsing of the values clients send into types
+//! that cannot hold invalid data (each parser collects every problem,
+//! naming the field), the referral's lifecycle, and the errors a rule or a
+//! use case can answer.
 
-use crate::error::FieldError;
+pub mod error;
+pub mod referral;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+pub use error::{DomainError, FieldError};
 
 /// Collects field errors while a request is parsed.
 #[derive(Default, Debug)]
@@ -23,11 +32,11 @@ impl Problems {
         }
     }
 
-    pub fn into_result(self) -> Result<(), crate::error::ApiError> {
+    pub fn into_result(self) -> Result<(), DomainError> {
         if self.0.is_empty() {
             Ok(())
         } else {
-            Err(crate::error::ApiError::validation(self.0))
+            Err(DomainError::Invalid(self.0))
         }
     }
 }
@@ -112,6 +121,51 @@ pub fn clock_time(value: &str) -> Result<String, String> {
         Ok(value.to_owned())
     } else {
         Err("is not a time of day written HH:MM".into())
+    }
+}
+
+/// A day of the week, as contracts and opening hours name it.
+#[derive(Serialize, Deserialize, ToSchema, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum Weekday {
+    Mon,
+    Tue,
+    Wed,
+    Thu,
+    Fri,
+    Sat,
+    Sun,
+}
+
+#[derive(Serialize, Deserialize, ToSchema, Clone, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"opens": "07:00", "closes": "19:30", "days": ["mon", "tue", "wed", "thu", "fri"]}))]
+pub struct OpeningHours {
+    /// `HH:MM`; hours before 07:00 or after 19:00 are atypical hours.
+    pub opens: String,
+    pub closes: String,
+    pub days: Vec<Weekday>,
+}
+
+impl OpeningHours {
+    pub fn check(&self, field: &str, problems: &mut Problems) {
+        let opens = problems.check(&format!("{field}.opens"), clock_time(&self.opens));
+        let closes = problems.check(&format!("{field}.closes"), clock_time(&self.closes));
+        if let (Some(o), Some(c)) = (opens, closes)
+            && o >= c
+        {
+            problems.push(format!("{field}.closes"), "must be after opens");
+        }
+        if self.days.is_empty() {
+            problems.push(format!("{field}.days"), "must name at least one day");
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        let mut days = self.days.clone();
+        days.sort();
+        days.dedup();
+        serde_json::json!({"opens": self.opens, "closes": self.closes, "days": days}).to_string()
     }
 }
 

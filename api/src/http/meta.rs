@@ -2,12 +2,12 @@
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, get, web};
-use avip_db::{Backend, Pool, migrations};
+use avip_db::{Backend, migrations};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::error::{ApiError, Problem, ProblemDocument};
-use crate::openapi::OpenApiJson;
+use crate::http::error::{ApiError, Problem, ProblemDocument};
+use crate::http::state::State;
 
 #[derive(Serialize, ToSchema)]
 #[schema(example = json!({"status": "ok", "version": "0.1.0"}))]
@@ -46,18 +46,19 @@ pub struct Readiness {
         content_type = "application/problem+json"),
 ))]
 #[get("/ready")]
-pub async fn ready(pool: web::Data<Pool>) -> Result<web::Json<Readiness>, ApiError> {
-    let (backend, pending) = crate::db::run(&pool, |conn| {
-        let pending = migrations::has_pending(conn).map_err(|e| {
-            tracing::warn!(error = %e, "readiness: cannot read the migrations table");
-            ApiError::Unavailable(Problem::new(
-                "database_unavailable",
-                "the database does not answer",
-            ))
-        })?;
-        Ok::<_, ApiError>((conn.backend(), pending))
-    })
-    .await?;
+pub async fn ready(state: State) -> Result<web::Json<Readiness>, ApiError> {
+    let (backend, pending) = state
+        .run(|conn| {
+            let pending = migrations::has_pending(conn).map_err(|e| {
+                tracing::warn!(error = %e, "readiness: cannot read the migrations table");
+                ApiError::Unavailable(Problem::new(
+                    "database_unavailable",
+                    "the database does not answer",
+                ))
+            })?;
+            Ok::<_, ApiError>((conn.backend(), pending))
+        })
+        .await?;
     if pending {
         return Err(ApiError::Unavailable(Problem::new(
             "migrations_pending",
@@ -82,10 +83,10 @@ pub async fn ready(pool: web::Data<Pool>) -> Result<web::Json<Readiness>, ApiErr
         body = Object, example = json!({"openapi": "3.1.0", "info": {"title": "AVIP referral tracking"}})),
 ))]
 #[get("/openapi.json")]
-pub async fn openapi_json(doc: web::Data<OpenApiJson>) -> HttpResponse {
+pub async fn openapi_json(state: State) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")
-        .body(doc.0.clone())
+        .body(state.openapi.clone())
 }
 
 /// The interactive documentation (Swagger UI, served from the binary so it

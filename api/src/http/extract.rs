@@ -1,4 +1,5 @@
-//! Request body extractors whose every failure is a problem naming the field.
+//! Extractors: the caller (a valid token of an active identity), and
+//! bodies and queries whose every failure is a problem naming the field.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -8,7 +9,10 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{FromRequest, HttpRequest, web};
 use serde::de::DeserializeOwned;
 
-use crate::error::{ApiError, FieldError, Problem};
+use crate::auth::principal::load;
+use crate::auth::{Principal, Subject};
+use crate::http::error::{ApiError, FieldError, Problem};
+use crate::http::state::State;
 
 /// Largest JSON body accepted: a referral is a few kilobytes.
 pub const JSON_LIMIT: usize = 256 * 1024;
@@ -160,6 +164,45 @@ impl<T: DeserializeOwned> FromRequest for ApiQuery<T> {
                     )
                 }),
         )
+    }
+}
+
+/// The caller of every `/api/v1` operation but the token and the public ones.
+fn unauthorized(detail: &str) -> ApiError {
+    ApiError::Unauthorized(Problem::new("unauthorized", detail))
+}
+
+impl FromRequest for Principal {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let token = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(|t| t.trim().to_owned());
+        let state = req.app_data::<State>().cloned();
+        Box::pin(async move {
+            let token = token.ok_or_else(|| {
+                unauthorized("send an access token: Authorization: Bearer <token>")
+            })?;
+            let state = state.ok_or_else(|| {
+                ApiError::Unexpected(anyhow::anyhow!("the application state is not configured"))
+            })?;
+            let claims = state.keys.verify(&token).map_err(|e| {
+                tracing::info!(reason = %e, "token refused");
+                unauthorized("the access token is invalid or expired")
+            })?;
+            let subject = Subject::from_claim(&claims.sub)
+                .ok_or_else(|| unauthorized("the access token is invalid"))?;
+            let principal = state.run(move |conn| load(conn, subject)).await?;
+            principal.ok_or_else(|| unauthorized("this identity is disabled or no longer exists"))
+        })
     }
 }
 

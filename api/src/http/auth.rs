@@ -1,0 +1,288 @@
+//! `POST /api/v1/auth/token` (OAuth 2.0 password and client-credentials
+//! grants) and `GET /api/v1/me`.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use avip_db::model::{CrecheId, OrganizationId, OrganizationKind, Role};
+use avip_db::{api_clients, organizations, users};
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::auth::{Principal, Subject};
+use crate::http::error::{ApiError, FieldError, Problem, ProblemDocument};
+use crate::http::extract::parse_json;
+use crate::http::state::State;
+use crate::workflow::sign_in::{self, Outcome};
+
+/// An OAuth 2.0 token request, form-encoded (or JSON).
+#[derive(Deserialize, ToSchema, Default)]
+#[schema(example = json!({"grant_type": "password", "username": "c.martin@example.org", "password": "a long passphrase"}))]
+pub struct TokenRequest {
+    /// `password` (people) or `client_credentials` (API clients).
+    pub grant_type: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// Or HTTP Basic authentication with the client id and secret.
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    /// Accepted and ignored: a token carries its identity's whole role.
+    pub scope: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({"access_token": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1c2VyOjAxOTMifQ.c2lnbmF0dXJl",
+    "token_type": "Bearer", "expires_in": 3600}))]
+pub struct TokenResponse {
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds until the token expires.
+    pub expires_in: u64,
+}
+
+fn invalid_request(field: &str, message: &str) -> ApiError {
+    ApiError::BadRequest(
+        Problem::new("invalid_request", format!("{field}: {message}"))
+            .with_errors(vec![FieldError::new(field, message)]),
+    )
+}
+
+fn invalid_grant() -> ApiError {
+    ApiError::BadRequest(Problem::new(
+        "invalid_grant",
+        "the e-mail or the password is wrong",
+    ))
+}
+
+fn invalid_client() -> ApiError {
+    ApiError::Unauthorized(Problem::new(
+        "invalid_client",
+        "the client id or the secret is wrong",
+    ))
+}
+
+fn parse_request(req: &HttpRequest, body: &[u8]) -> Result<TokenRequest, ApiError> {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mut request: TokenRequest = if content_type.starts_with("application/json") {
+        parse_json(body)?
+    } else {
+        serde_urlencoded::from_bytes(body)
+            .map_err(|e| invalid_request("body", &format!("is not a form: {e}")))?
+    };
+    // RFC 6749 §2.3.1: client credentials may come as HTTP Basic.
+    if let Some(basic) = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+    {
+        use base64::Engine;
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(basic.trim())
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .ok_or_else(|| invalid_request("authorization", "is not valid Basic credentials"))?;
+        let (id, secret) = decoded
+            .split_once(':')
+            .ok_or_else(|| invalid_request("authorization", "is not valid Basic credentials"))?;
+        let decode = |s: &str| {
+            form_urlencoded::parse(format!("x={s}").as_bytes())
+                .next()
+                .map(|(_, v)| v.into_owned())
+        };
+        request.client_id = decode(id);
+        request.client_secret = decode(secret);
+    }
+    Ok(request)
+}
+
+/// Exchange a password (people) or client credentials (API clients) for a
+/// short-lived access token. Repeated failures for one account slow down,
+/// then answer 429 for a while.
+#[utoipa::path(tag = "auth",
+    request_body(content(
+        (TokenRequest = "application/x-www-form-urlencoded"),
+        (TokenRequest = "application/json"),
+    )),
+    responses(
+        (status = 200, body = TokenResponse),
+        (status = 400, description = "Missing field, unsupported grant type, or wrong e-mail or password (`invalid_grant`)",
+            body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 401, description = "Wrong client credentials (`invalid_client`)", body = ProblemDocument,
+            content_type = "application/problem+json"),
+        (status = 429, description = "Too many failures for this account; see Retry-After", body = ProblemDocument,
+            content_type = "application/problem+json"),
+    ))]
+#[post("/auth/token")]
+pub async fn token(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: State,
+) -> Result<HttpResponse, ApiError> {
+    let request = parse_request(&req, &body)?;
+    let grant = Grant::of(request)?;
+    let now = Utc::now();
+    let outcome = state
+        .run(move |conn| match &grant {
+            Grant::Password { username, password } => {
+                sign_in::password(conn, username, password, now)
+            }
+            Grant::ClientCredentials { id, secret } => {
+                sign_in::client_credentials(conn, id, secret, now)
+            }
+        })
+        .await?;
+    match outcome {
+        Outcome::Granted {
+            subject,
+            organization_id,
+            role,
+        } => Ok(HttpResponse::Ok()
+            .insert_header(("Cache-Control", "no-store"))
+            .json(TokenResponse {
+                access_token: state.keys.issue(
+                    subject.to_claim(),
+                    organization_id.to_string(),
+                    role.to_string(),
+                    now,
+                )?,
+                token_type: "Bearer",
+                expires_in: state.keys.ttl().as_secs(),
+            })),
+        Outcome::Refused { delay } => {
+            tokio::time::sleep(delay).await;
+            Err(refused(&req, &body))
+        }
+        Outcome::Locked { seconds } => Err(ApiError::TooManyRequests {
+            problem: Problem::new(
+                "too_many_attempts",
+                format!("too many failed attempts for this account; try again in {seconds} s"),
+            ),
+            retry_after: seconds,
+        }),
+    }
+}
+
+/// The two grants, with what each requires.
+enum Grant {
+    Password { username: String, password: String },
+    ClientCredentials { id: String, secret: String },
+}
+
+impl Grant {
+    fn of(request: TokenRequest) -> Result<Grant, ApiError> {
+        let required = |value: Option<String>, field: &str| {
+            value
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| invalid_request(field, "is required"))
+        };
+        match request.grant_type.as_deref() {
+            None => Err(invalid_request("grant_type", "is required")),
+            Some("password") => Ok(Grant::Password {
+                username: required(request.username, "username")?,
+                password: required(request.password, "password")?,
+            }),
+            Some("client_credentials") => Ok(Grant::ClientCredentials {
+                id: required(request.client_id, "client_id")?,
+                secret: required(request.client_secret, "client_secret")?,
+            }),
+            Some(_) => Err(ApiError::BadRequest(
+                Problem::new(
+                    "unsupported_grant_type",
+                    "grant_type must be password or client_credentials",
+                )
+                .with_errors(vec![FieldError::new(
+                    "grant_type",
+                    "must be password or client_credentials",
+                )]),
+            )),
+        }
+    }
+}
+
+/// Wrong credentials, in the words of the grant that was tried.
+fn refused(req: &HttpRequest, body: &[u8]) -> ApiError {
+    let person = parse_request(req, body)
+        .ok()
+        .and_then(|r| r.grant_type)
+        .is_some_and(|g| g == "password");
+    if person {
+        invalid_grant()
+    } else {
+        invalid_client()
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({"kind": "user", "id": "0193a5b0-7c1e-7d2a-9b1e-000000000003", "name": "Claire Martin",
+    "email": "c.martin@example.org", "role": "coordinator",
+    "organization": {"id": "0193a5b0-7c1e-7d2a-9b1e-000000000002", "kind": "creche_operator",
+        "name": "Ville de Toulon", "departement": "83"},
+    "creche_ids": ["0193a5b0-7c1e-7d2a-9b1e-000000000001"]}))]
+pub struct Me {
+    /// `user` or `api_client`.
+    pub kind: &'static str,
+    pub id: String,
+    /// A person's name or a client's label.
+    pub name: String,
+    /// People only.
+    pub email: Option<String>,
+    pub role: Role,
+    pub organization: MeOrganization,
+    #[schema(value_type = Vec<String>)]
+    pub creche_ids: Vec<CrecheId>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MeOrganization {
+    #[schema(value_type = String, format = Uuid)]
+    pub id: OrganizationId,
+    pub kind: OrganizationKind,
+    pub name: String,
+    pub departement: String,
+}
+
+/// Who am I: the person or client behind the token, its organisation, role
+/// and crèches.
+#[utoipa::path(tag = "auth", security(("bearer" = [])), responses(
+    (status = 200, body = Me),
+    (status = 401, body = ProblemDocument, content_type = "application/problem+json"),
+))]
+#[get("/me")]
+pub async fn me(who: Principal, state: State) -> Result<web::Json<Me>, ApiError> {
+    let me = state
+        .run(move |conn| {
+            let org = organizations::get(conn, &who.organization_id)?;
+            let (kind, id, name, email) = match &who.subject {
+                Subject::User(id) => {
+                    let u = users::get(conn, id)?;
+                    ("user", u.id.to_string(), u.name, Some(u.email))
+                }
+                Subject::Client(id) => {
+                    let c = api_clients::get(conn, id)?;
+                    ("api_client", c.id.to_string(), c.label, None)
+                }
+            };
+            Ok::<_, ApiError>(Me {
+                kind,
+                id,
+                name,
+                email,
+                role: who.role,
+                organization: MeOrganization {
+                    id: org.id,
+                    kind: org.kind,
+                    name: org.name,
+                    departement: org.departement,
+                },
+                creche_ids: who.creche_ids,
+            })
+        })
+        .await?;
+    Ok(web::Json(me))
+}

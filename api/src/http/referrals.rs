@@ -1,0 +1,373 @@
+//! `/api/v1/referrals`: intake from prescribers, the coordinator's workflow
+//! and the timeline. Each handler extracts, calls one use case of
+//! `crate::workflow::referrals`, and renders.
+
+use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
+use avip_db::model::{CrecheId, OrganizationId, ReferralId, ReferralStatus, to_db_time};
+use avip_db::referrals::ReferralFilter;
+use avip_sla_engine::clock::paris_midnight;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use crate::auth::Principal;
+use crate::domain::DomainError;
+use crate::domain::referral::{
+    EnrollmentChange, EnrollmentRequest, ExitRequest, FollowUpRequest, NoteRequest,
+    ReferralRequest, TransitionRequest, idempotency_key,
+};
+use crate::http::error::{ApiError, ProblemDocument};
+use crate::http::extract::{ApiJson, ApiQuery};
+use crate::http::page::{Cursor, List, PageQuery, page_request, path_id};
+use crate::http::referral_body::{EventBody, FollowUpBody, ReferralBody};
+use crate::http::responses::{
+    BadRequest, Conflict, Forbidden, NotFound, Unauthorized, Unprocessable,
+};
+use crate::http::state::State;
+use crate::workflow::referrals as referral;
+
+fn now() -> DateTime<Utc> {
+    Utc::now()
+}
+
+fn referral_id(raw: &str) -> Result<ReferralId, DomainError> {
+    path_id(raw, ReferralId::parse)
+}
+
+/// The `Idempotency-Key` header, checked.
+fn key_of(req: &HttpRequest) -> Result<Option<String>, DomainError> {
+    req.headers()
+        .get("idempotency-key")
+        .map(|value| {
+            idempotency_key(value.to_str().unwrap_or("\u{0}"))
+                .map_err(|message| DomainError::invalid("Idempotency-Key", message))
+        })
+        .transpose()
+}
+
+/// Post a referral (prescribers). The same `Idempotency-Key` with the same
+/// body returns the referral already created (200); with another body, 422.
+#[utoipa::path(tag = "referrals", request_body = ReferralRequest, security(("bearer" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Any string up to 255 visible ASCII characters; a retry with the same key and body returns the same referral.")),
+    responses(
+    (status = 201, body = ReferralBody, description = "Created"),
+    (status = 200, body = ReferralBody, description = "Already created under this Idempotency-Key"),
+    BadRequest, Unauthorized, Forbidden,
+    (status = 409, body = ProblemDocument, content_type = "application/problem+json",
+        description = "An active referral exists for this child at this crèche: `existing_referral_id`"),
+    Unprocessable,
+))]
+#[post("/referrals")]
+pub async fn create(
+    req: HttpRequest,
+    who: Principal,
+    state: State,
+    body: ApiJson<ReferralRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let key = key_of(&req)?;
+    let now = now();
+    let draft = referral::prepare(&who, body.0, now)?;
+    let policy = state.policy.clone();
+    let intake = state
+        .write(move |conn| referral::intake(conn, &who, &draft, key.as_deref(), &policy, now))
+        .await?;
+    let location = format!("/api/v1/referrals/{}", intake.record.referral.id);
+    let mut response = match intake.replayed {
+        true => HttpResponse::Ok(),
+        false => HttpResponse::Created(),
+    };
+    if intake.replayed {
+        response.insert_header(("Idempotent-Replayed", "true"));
+    }
+    Ok(response
+        .insert_header(("Location", location))
+        .json(ReferralBody::new(intake.record, &state.policy.policy, now)))
+}
+
+#[derive(Deserialize, IntoParams, Debug, Default)]
+#[into_params(parameter_in = Query)]
+pub struct ReferralQuery {
+    /// One status or several separated by commas: `received,contacted`.
+    pub status: Option<String>,
+    pub creche_id: Option<String>,
+    pub prescriber_organization_id: Option<String>,
+    /// Received on or after this day (Paris), `YYYY-MM-DD`.
+    pub received_from: Option<NaiveDate>,
+    /// Received on or before this day (Paris), `YYYY-MM-DD`.
+    pub received_to: Option<NaiveDate>,
+    /// `true`: only unanswered referrals past their first-response deadline.
+    pub overdue: Option<bool>,
+    /// Changed at or after this instant (RFC 3339): for partner systems that poll.
+    pub updated_after: Option<DateTime<Utc>>,
+    /// Items per page, 1 to 200 (default 50).
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl ReferralQuery {
+    /// The filters asked for (the use case adds the caller's scope).
+    fn filter(self, now: DateTime<Utc>) -> Result<ReferralFilter, DomainError> {
+        let bad = DomainError::parameter;
+        let mut statuses = Vec::new();
+        for part in self.status.iter().flat_map(|s| s.split(',')) {
+            statuses.push(
+                part.trim()
+                    .parse::<ReferralStatus>()
+                    .map_err(|m| bad("status", &m))?,
+            );
+        }
+        let creche_id = self
+            .creche_id
+            .map(|c| CrecheId::parse(&c).ok_or_else(|| bad("creche_id", "is not an id")))
+            .transpose()?;
+        let prescriber_organization_id = self
+            .prescriber_organization_id
+            .map(|c| {
+                OrganizationId::parse(&c)
+                    .ok_or_else(|| bad("prescriber_organization_id", "is not an id"))
+            })
+            .transpose()?;
+        if let (Some(from), Some(to)) = (self.received_from, self.received_to)
+            && to < from
+        {
+            return Err(bad("received_to", "is before received_from"));
+        }
+        Ok(ReferralFilter {
+            within_creches: None,
+            within_prescriber: None,
+            statuses,
+            creche_id,
+            prescriber_organization_id,
+            received_from: self.received_from.map(|d| to_db_time(paris_midnight(d))),
+            received_before: self
+                .received_to
+                .and_then(|d| d.succ_opt())
+                .map(|d| to_db_time(paris_midnight(d))),
+            overdue_at: self.overdue.unwrap_or(false).then(|| to_db_time(now)),
+            updated_after: self.updated_after.map(to_db_time),
+        })
+    }
+}
+
+/// List referrals: a prescriber sees its organisation's, a coordinator those
+/// addressed to its crèches, an admin all. Oldest first; the cursor neither
+/// skips nor repeats while new referrals arrive.
+#[utoipa::path(tag = "referrals", params(ReferralQuery), security(("bearer" = [])), responses(
+    (status = 200, body = List<ReferralBody>), BadRequest, Unauthorized, Forbidden,
+))]
+#[get("/referrals")]
+pub async fn list(
+    who: Principal,
+    state: State,
+    query: ApiQuery<ReferralQuery>,
+) -> Result<web::Json<List<ReferralBody>>, ApiError> {
+    let now = now();
+    let page = page_request(query.0.limit, query.0.cursor.as_deref(), Cursor::Time)?;
+    let filter = query.0.filter(now)?;
+    let rows = state
+        .run(move |conn| referral::list(conn, &who, filter, &page))
+        .await?;
+    let policy = &state.policy.policy;
+    Ok(web::Json(List::from_page(rows, |r| {
+        ReferralBody::new(r, policy, now)
+    })))
+}
+
+/// One referral with its SLA state.
+#[utoipa::path(tag = "referrals", params(("id" = String, Path, format = Uuid)), security(("bearer" = [])), responses(
+    (status = 200, body = ReferralBody), Forbidden, NotFound,
+))]
+#[get("/referrals/{id}")]
+pub async fn get_one(
+    who: Principal,
+    state: State,
+    id: web::Path<String>,
+) -> Result<web::Json<ReferralBody>, ApiError> {
+    let id = referral_id(&id)?;
+    let record = state
+        .run(move |conn| referral::get(conn, &who, &id))
+        .await?;
+    Ok(web::Json(ReferralBody::new(
+        record,
+        &state.policy.policy,
+        now(),
+    )))
+}
+
+/// Move a referral along its lifecycle (coordinators; prescribers may only
+/// withdraw). A move the lifecycle does not allow is 409 with
+/// `allowed_next_states`.
+#[utoipa::path(tag = "referrals", params(("id" = String, Path, format = Uuid)), request_body = TransitionRequest,
+    security(("bearer" = [])), responses(
+    (status = 200, body = ReferralBody), Forbidden, NotFound, Conflict, Unprocessable,
+))]
+#[post("/referrals/{id}/transitions")]
+pub async fn transitions(
+    who: Principal,
+    state: State,
+    id: web::Path<String>,
+    body: ApiJson<TransitionRequest>,
+) -> Result<web::Json<ReferralBody>, ApiError> {
+    let id = referral_id(&id)?;
+    let (now, hold, request) = (now(), state.hold, body.0);
+    let record = state
+        .write(move |conn| referral::transition(conn, &who, &id, request, hold, now))
+        .await?;
+    Ok(web::Json(ReferralBody::new(
+        record,
+        &state.policy.policy,
+        now,
+    )))
+}
+
+/// The timeline, in the order things happened, with who and when. It
+/// includes an `exported` entry for each download of evaluation rows
+/// (`GET /exports/referrals`) that included the referral: its id is the
+/// export's, `data` gives the format and the period exported.
+#[utoipa::path(tag = "referrals", params(("id" = String, Path, format = Uuid), PageQuery), security(("bearer" = [])), responses(
+    (status = 200, body = List<EventBody>), NotFound,
+))]
+#[get("/referrals/{id}/events")]
+pub async fn events(
+    who: Principal,
+    state: State,
+    id: web::Path<String>,
+    query: ApiQuery<PageQuery>,
+) -> Result<web::Json<List<EventBody>>, ApiError> {
+    let id = referral_id(&id)?;
+    let page = query.0.request(Cursor::Time)?;
+    let rows = state
+        .run(move |conn| referral::timeline(conn, &who, &id, &page))
+        .await?;
+    Ok(web::Json(List::from_page(rows, EventBody::from)))
+}
+
+/// Add a note to the timeline (coordinators and prescribers).
+#[utoipa::path(tag = "referrals", params(("id" = String, Path, format = Uuid)), request_body = NoteRequest,
+    security(("bearer" = [])), responses(
+    (status = 201, body = EventBody), Forbidden, NotFound, Unprocessable,
+))]
+#[post("/referrals/{id}/notes")]
+pub async fn notes(
+    who: Principal,
+    state: State,
+    id: web::Path<String>,
+    body: ApiJson<NoteRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let id = referral_id(&id)?;
+    let request = body.0;
+    let event = state
+        .write(move |conn| referral::add_note(conn, &who, &id, request, now()))
+        .await?;
+    Ok(HttpResponse::Created().json(EventBody::from(event)))
+}
+
+/// The follow-ups of the parent's path, by date.
+#[utoipa::path(tag = "referrals", params(("id" = String, Path, format = Uuid)), security(("bearer" = [])), responses(
+    (status = 200, body = List<FollowUpBody>), NotFound,
+))]
+#[get("/referrals/{id}/follow-ups")]
+pub async fn follow_ups(
+    who: Principal,
+    state: State,
+    id: web::Path<String>,
+) -> Result<web::Json<List<FollowUpBody>>, ApiError> {
+    let id = referral_id(&id)?;
+    let rows = state
+        .run(move |conn| referral::follow_ups(conn, &who, &id))
+        .await?;
+    Ok(web::Json(List {
+        items: rows.into_iter().map(FollowUpBody::from).collect(),
+        next_cursor: None,
+    }))
+}
+
+/// Record an exchange with the prescriber's referent about the parent's path.
+#[utoipa::path(tag = "referrals", params(("id" = String, Path, format = Uuid)), request_body = FollowUpRequest,
+    security(("bearer" = [])), responses(
+    (status = 201, body = FollowUpBody), Forbidden, NotFound, Unprocessable,
+))]
+#[post("/referrals/{id}/follow-ups")]
+pub async fn create_follow_up(
+    who: Principal,
+    state: State,
+    id: web::Path<String>,
+    body: ApiJson<FollowUpRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let id = referral_id(&id)?;
+    let (request, policy) = (body.0, state.policy.policy.clone());
+    let follow_up = state
+        .write(move |conn| referral::add_follow_up(conn, &who, &id, request, &policy, now()))
+        .await?;
+    Ok(HttpResponse::Created().json(FollowUpBody::from(follow_up)))
+}
+
+/// Enroll the child: `offered → enrolled` with the contract (six months by default).
+#[utoipa::path(tag = "referrals", params(("id" = String, Path, format = Uuid)), request_body = EnrollmentRequest,
+    security(("bearer" = [])), responses(
+    (status = 201, body = ReferralBody), Forbidden, NotFound, Conflict, Unprocessable,
+))]
+#[post("/referrals/{id}/enrollment")]
+pub async fn create_enrollment(
+    who: Principal,
+    state: State,
+    id: web::Path<String>,
+    body: ApiJson<EnrollmentRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let id = referral_id(&id)?;
+    let (now, request, policy) = (now(), body.0, state.policy.policy.clone());
+    let record = state
+        .write(move |conn| referral::enroll(conn, &who, &id, request, &policy, now))
+        .await?;
+    Ok(HttpResponse::Created().json(ReferralBody::new(record, &state.policy.policy, now)))
+}
+
+/// Renew (`{"renew": true}` or a later `contract_end_date`) or amend the contract.
+#[utoipa::path(tag = "referrals", params(("id" = String, Path, format = Uuid)), request_body = EnrollmentChange,
+    security(("bearer" = [])), responses(
+    (status = 200, body = ReferralBody), Forbidden, NotFound, Conflict, Unprocessable,
+))]
+#[patch("/referrals/{id}/enrollment")]
+pub async fn update_enrollment(
+    who: Principal,
+    state: State,
+    id: web::Path<String>,
+    body: ApiJson<EnrollmentChange>,
+) -> Result<web::Json<ReferralBody>, ApiError> {
+    let id = referral_id(&id)?;
+    let (now, change, policy) = (now(), body.0, state.policy.policy.clone());
+    let record = state
+        .write(move |conn| referral::change_enrollment(conn, &who, &id, change, &policy, now))
+        .await?;
+    Ok(web::Json(ReferralBody::new(
+        record,
+        &state.policy.policy,
+        now,
+    )))
+}
+
+/// The child leaves: `enrolled → exited` with the reason, the parent's
+/// situation and the lasting childcare solution.
+#[utoipa::path(tag = "referrals", params(("id" = String, Path, format = Uuid)), request_body = ExitRequest,
+    security(("bearer" = [])), responses(
+    (status = 200, body = ReferralBody), Forbidden, NotFound, Conflict, Unprocessable,
+))]
+#[post("/referrals/{id}/exit")]
+pub async fn create_exit(
+    who: Principal,
+    state: State,
+    id: web::Path<String>,
+    body: ApiJson<ExitRequest>,
+) -> Result<web::Json<ReferralBody>, ApiError> {
+    let id = referral_id(&id)?;
+    let (now, request) = (now(), body.0);
+    let record = state
+        .write(move |conn| referral::exit(conn, &who, &id, request, now))
+        .await?;
+    Ok(web::Json(ReferralBody::new(
+        record,
+        &state.policy.policy,
+        now,
+    )))
+}

@@ -1,0 +1,59 @@
+//! The one application state every handler extracts, and its helpers for
+//! database work off the async threads.
+
+use actix_web::web;
+use avip_db::{DbConnection, Pool, QueryError, WriteGate};
+use avip_sla_engine::ActivePolicy;
+
+use crate::auth::TokenKeys;
+use crate::exports::PseudonymKey;
+use crate::http::error::ApiError;
+use crate::http::sla::SlaSchedule;
+use crate::workflow::places::OfferHold;
+
+/// What the service runs with, shared by every worker.
+pub struct AppState {
+    pub pool: Pool,
+    pub gate: WriteGate,
+    /// The SLA policy in force and its version.
+    pub policy: ActivePolicy,
+    pub schedule: SlaSchedule,
+    pub hold: OfferHold,
+    pub pseudonym_key: PseudonymKey,
+    pub keys: TokenKeys,
+    /// The OpenAPI document, serialised once.
+    pub openapi: web::Bytes,
+}
+
+/// What handlers extract.
+pub type State = web::Data<AppState>;
+
+impl AppState {
+    /// Database work on the blocking pool (reads, and the few writes that need no turn).
+    pub async fn run<T, E>(
+        &self,
+        work: impl FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        E: From<QueryError> + Into<ApiError> + Send + 'static,
+    {
+        avip_db::blocking::run(&self.pool, work)
+            .await
+            .map_err(Into::into)
+    }
+
+    /// Database work that writes: on SQLite through the writer thread.
+    pub async fn write<T, E>(
+        &self,
+        work: impl FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        E: From<QueryError> + Into<ApiError> + Send + 'static,
+    {
+        avip_db::blocking::write(&self.pool, &self.gate, work)
+            .await
+            .map_err(Into::into)
+    }
+}

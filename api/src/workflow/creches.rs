@@ -1,0 +1,274 @@
+//! Crèches: the administrators register them; coordinators read and change
+//! their own.
+
+use avip_db::creches::{self, CrecheChanges, CrecheView, NewCreche};
+use avip_db::model::{CrecheId, OrganizationId, OrganizationKind, Role, UserId, to_db_time};
+use avip_db::page::{Page, PageRequest};
+use avip_db::places::{self, CapacityChange};
+use avip_db::{DbConnection, organizations, users};
+use avip_sla_engine::clock::paris_date;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use crate::access::{Action, Resource, creche_scope};
+use crate::auth::Principal;
+use crate::domain::{self, DomainError, FieldError, OpeningHours, Problems};
+use crate::workflow::Caller;
+use crate::workflow::places::MAX_PLACES;
+
+/// The crèches the caller may see (a coordinator's own; all for admins).
+pub fn list(
+    conn: &mut DbConnection,
+    who: &Principal,
+    page: &PageRequest,
+    today: chrono::NaiveDate,
+) -> Result<Page<CrecheView>, DomainError> {
+    crate::access::require(who, Action::List, Resource::Creche(None))?;
+    Ok(creches::list(conn, creche_scope(who), page, today)?)
+}
+
+pub fn get(
+    conn: &mut DbConnection,
+    who: &Principal,
+    id: &CrecheId,
+    today: chrono::NaiveDate,
+) -> Result<CrecheView, DomainError> {
+    crate::access::require(who, Action::Read, Resource::Creche(Some(id)))?;
+    Ok(creches::get(conn, id, today)?)
+}
+
+#[derive(Deserialize, ToSchema, Debug)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"operator_id": "0193a5b0-7c1e-7d2a-9b1e-000000000002", "name": "Les Petits Pas",
+    "address": "12 rue Victor Hugo", "postal_code": "83000", "commune": "Toulon", "avip_places": 6,
+    "opening_hours": {"opens": "07:00", "closes": "19:30", "days": ["mon","tue","wed","thu","fri"]},
+    "escalation_email": "direction.petite-enfance@example.org"}))]
+pub struct CreateCreche {
+    /// A `creche_operator` organisation.
+    pub operator_id: String,
+    pub name: String,
+    pub address: String,
+    pub postal_code: String,
+    pub commune: String,
+    pub avip_places: i32,
+    pub opening_hours: OpeningHours,
+    pub escalation_email: Option<String>,
+    /// Coordinators (users of the operator with the coordinator role).
+    #[serde(default)]
+    pub coordinator_ids: Vec<String>,
+}
+
+#[derive(Deserialize, ToSchema, Debug, Default)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"avip_places": 8}))]
+pub struct UpdateCreche {
+    pub name: Option<String>,
+    pub address: Option<String>,
+    pub postal_code: Option<String>,
+    pub commune: Option<String>,
+    pub avip_places: Option<i32>,
+    pub opening_hours: Option<OpeningHours>,
+    /// `null` removes it.
+    #[serde(default, with = "::serde_with::rust::double_option")]
+    #[schema(value_type = Option<String>)]
+    pub escalation_email: Option<Option<String>>,
+    /// Admins only: replaces the crèche's coordinators.
+    pub coordinator_ids: Option<Vec<String>>,
+}
+
+fn places(value: i32) -> Result<i32, String> {
+    if (0..=MAX_PLACES).contains(&value) {
+        Ok(value)
+    } else {
+        Err(format!("must be between 0 and {MAX_PLACES}"))
+    }
+}
+
+fn parse_user_ids(field: &str, raw: &[String], problems: &mut Problems) -> Vec<UserId> {
+    raw.iter()
+        .enumerate()
+        .filter_map(|(i, id)| {
+            problems.check(
+                &format!("{field}[{i}]"),
+                UserId::parse(id).ok_or_else(|| "is not an id".to_owned()),
+            )
+        })
+        .collect()
+}
+
+/// Coordinators must be active coordinator users of the crèche's operator.
+fn check_coordinators(
+    conn: &mut DbConnection,
+    operator: &OrganizationId,
+    ids: &[UserId],
+) -> Result<(), DomainError> {
+    let mut errors = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        let ok = users::find(conn, id)?
+            .is_some_and(|u| u.role == Role::Coordinator && &u.organization_id == operator);
+        if !ok {
+            errors.push(FieldError::new(
+                format!("coordinator_ids[{i}]"),
+                "is not a coordinator of the crèche's operator",
+            ));
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(DomainError::Invalid(errors))
+    }
+}
+
+/// Creates a crèche (shared by the API and `avip admin create-creche`);
+/// `by`: the subject claim of who asks, kept with its places.
+/// Registers a crèche with its AVIP places from today.
+pub fn create(
+    conn: &mut DbConnection,
+    caller: Caller<'_>,
+    body: CreateCreche,
+    now: DateTime<Utc>,
+) -> Result<CrecheView, DomainError> {
+    caller.require(Action::Create, Resource::Creche(None))?;
+    let by = caller.claim();
+    let mut problems = Problems::default();
+    let operator_id = problems.check(
+        "operator_id",
+        OrganizationId::parse(&body.operator_id).ok_or_else(|| "is not an id".to_owned()),
+    );
+    let name = problems.check("name", domain::text(&body.name, 200));
+    let address = problems.check("address", domain::text(&body.address, 300));
+    let postal_code = problems.check("postal_code", domain::postal_code(&body.postal_code));
+    let commune = problems.check("commune", domain::text(&body.commune, 200));
+    let avip_places = problems.check("avip_places", places(body.avip_places));
+    body.opening_hours.check("opening_hours", &mut problems);
+    let escalation_email = match &body.escalation_email {
+        None => Some(None),
+        Some(e) => problems
+            .check("escalation_email", domain::email(e))
+            .map(Some),
+    };
+    let coordinators = parse_user_ids("coordinator_ids", &body.coordinator_ids, &mut problems);
+    if let Some(op) = &operator_id {
+        match organizations::find(conn, op)? {
+            Some(org) if org.kind == OrganizationKind::CrecheOperator => {}
+            Some(_) => problems.push("operator_id", "is not a creche_operator organisation"),
+            None => problems.push("operator_id", "no such organisation"),
+        }
+    }
+    problems.into_result()?;
+    let (
+        Some(operator_id),
+        Some(name),
+        Some(address),
+        Some(postal_code),
+        Some(commune),
+        Some(avip_places),
+        Some(escalation_email),
+    ) = (
+        operator_id,
+        name,
+        address,
+        postal_code,
+        commune,
+        avip_places,
+        escalation_email,
+    )
+    else {
+        unreachable!("checked above")
+    };
+    check_coordinators(conn, &operator_id, &coordinators)?;
+    let today = paris_date(now);
+    let now = to_db_time(now);
+    let new = NewCreche {
+        id: CrecheId::generate(),
+        operator_id,
+        name,
+        address,
+        postal_code,
+        commune,
+        opening_hours: body.opening_hours.to_json(),
+        escalation_email,
+        created_at: now,
+        updated_at: now,
+    };
+    Ok(avip_db::transaction(conn, |conn| {
+        creches::insert(conn, &new, today, avip_places, by, &coordinators)
+    })?)
+}
+
+/// List crèches: all of them for admins, their own for coordinators.
+/// Changes a crèche. Its coordinators are the administrators' business; a
+/// new number of AVIP places takes effect today.
+pub fn update(
+    conn: &mut DbConnection,
+    caller: Caller<'_>,
+    id: &CrecheId,
+    body: UpdateCreche,
+    now: DateTime<Utc>,
+) -> Result<CrecheView, DomainError> {
+    caller.require(Action::Update, Resource::Creche(Some(id)))?;
+    if body.coordinator_ids.is_some() {
+        caller.require(Action::Administer, Resource::Creche(Some(id)))?;
+    }
+    let by = caller.claim();
+    let today = paris_date(now);
+    let mut problems = Problems::default();
+    if let Some(hours) = &body.opening_hours {
+        hours.check("opening_hours", &mut problems);
+    }
+    let changes = CrecheChanges {
+        name: body
+            .name
+            .and_then(|v| problems.check("name", domain::text(&v, 200))),
+        address: body
+            .address
+            .and_then(|v| problems.check("address", domain::text(&v, 300))),
+        postal_code: body
+            .postal_code
+            .and_then(|v| problems.check("postal_code", domain::postal_code(&v))),
+        commune: body
+            .commune
+            .and_then(|v| problems.check("commune", domain::text(&v, 200))),
+        opening_hours: body.opening_hours.as_ref().map(OpeningHours::to_json),
+        escalation_email: match body.escalation_email {
+            None => None,
+            Some(None) => Some(None),
+            Some(Some(e)) => problems
+                .check("escalation_email", domain::email(&e))
+                .map(Some),
+        },
+        updated_at: Some(to_db_time(now)),
+    };
+    let avip_places = body
+        .avip_places
+        .and_then(|v| problems.check("avip_places", places(v)));
+    let coordinators = body
+        .coordinator_ids
+        .as_deref()
+        .map(|ids| parse_user_ids("coordinator_ids", ids, &mut problems));
+    problems.into_result()?;
+    let current = creches::get(conn, id, today)?;
+    if let Some(ids) = &coordinators {
+        check_coordinators(conn, &current.creche.operator_id, ids)?;
+    }
+    Ok(avip_db::transaction(conn, |conn| {
+        if let Some(ids) = &coordinators {
+            creches::set_coordinators(conn, id, ids)?;
+        }
+        if let Some(avip_places) = avip_places {
+            places::record_capacity(
+                conn,
+                &CapacityChange {
+                    creche_id: id.clone(),
+                    effective_from: today,
+                    avip_places,
+                    recorded_at: to_db_time(now),
+                    recorded_by: by.clone(),
+                },
+            )?;
+        }
+        creches::update(conn, id, &changes, today)
+    })?)
+}

@@ -1,0 +1,677 @@
+//! The referral's use cases: intake, the coordinator's moves, the
+//! enrollment and its contract, the exit, notes, follow-ups, and the reads
+//! of a referral and its timeline. Each runs in one transaction on the
+//! connection it is given; the rules it applies live in
+//! `crate::domain::referral`, the permissions in `crate::access`, the
+//! SLA timers in `avip_sla_engine::lifecycle`.
+
+use avip_db::model::{
+    ActorKind, ChildId, EventId, EventKind, FollowUpId, ReferralId, ReferralStatus, Role,
+    from_db_time, to_db_time,
+};
+use avip_db::page::{Page, PageRequest};
+use avip_db::places::Period;
+use avip_db::referrals::{
+    self, Child, Enrollment, Event, Family, FollowUp, NewReferral, Referral, ReferralFilter,
+    ReferralRecord, StatusChange,
+};
+use avip_db::{DbConnection, creches, timeline};
+use avip_sla_engine::clock::paris_date;
+use avip_sla_engine::{ActivePolicy, Policy, lifecycle};
+use chrono::{DateTime, Datelike, Utc};
+
+use crate::access::{Action, ReferralOwners, Resource, require};
+use crate::auth::{Principal, Subject};
+use crate::domain::referral::{
+    Contract, EnrollmentChange, EnrollmentRequest, ExitRequest, FollowUpRequest, HoursIn, Move,
+    NoteRequest, ReferralDraft, ReferralRequest, TransitionDraft, TransitionRequest, Via,
+    invalid_transition, plan_move,
+};
+use crate::domain::{DomainError, Weekday};
+use crate::workflow::places::{self, OfferHold};
+
+pub(crate) fn actor(who: &Principal) -> (ActorKind, Option<String>) {
+    match &who.subject {
+        Subject::User(id) => (ActorKind::User, Some(id.to_string())),
+        Subject::Client(id) => (ActorKind::ApiClient, Some(id.to_string())),
+    }
+}
+
+fn event(who: &Principal, referral: &ReferralId, kind: EventKind, at: DateTime<Utc>) -> Event {
+    let (actor_kind, actor_id) = actor(who);
+    Event {
+        id: EventId::generate(),
+        referral_id: referral.clone(),
+        kind,
+        occurred_at: to_db_time(at),
+        actor_kind,
+        actor_id,
+        from_status: None,
+        to_status: None,
+        reason: None,
+        note: None,
+        data: None,
+    }
+}
+
+/// What intake answers: the referral, and whether it already existed under
+/// the same `Idempotency-Key`.
+pub struct Intake {
+    pub record: ReferralRecord,
+    pub replayed: bool,
+}
+
+/// Stores a posted referral in one transaction: idempotency, the crèche's
+/// visibility, the active-referral check, a gapless reference, the row, the
+/// family, the children and the `created` event.
+/// Checks that the caller may post referrals, then every field of the
+/// request (outside the write, which [`intake`] then does).
+pub fn prepare(
+    who: &Principal,
+    request: ReferralRequest,
+    now: DateTime<Utc>,
+) -> Result<ReferralDraft, DomainError> {
+    require(who, Action::Create, Resource::Referral(None))?;
+    ReferralDraft::parse(request, paris_date(now))
+}
+
+pub fn intake(
+    conn: &mut DbConnection,
+    who: &Principal,
+    draft: &ReferralDraft,
+    key: Option<&str>,
+    policy: &ActivePolicy,
+    now: DateTime<Utc>,
+) -> Result<Intake, DomainError> {
+    let attempt = |conn: &mut DbConnection| {
+        avip_db::write_transaction(conn, |conn| {
+            insert_referral(conn, who, draft, key, policy, now)
+        })
+    };
+    match attempt(conn) {
+        // A concurrent request with the same key or the same child won the
+        // race on another connection (a unique index refused this one): the
+        // second look finds what it wrote.
+        Err(DomainError::Duplicate { constraint }) => {
+            tracing::debug!(%constraint, "intake lost a race; looking again");
+            attempt(conn)
+        }
+        other => other,
+    }
+}
+
+fn insert_referral(
+    conn: &mut DbConnection,
+    who: &Principal,
+    draft: &ReferralDraft,
+    key: Option<&str>,
+    policy: &ActivePolicy,
+    now: DateTime<Utc>,
+) -> Result<Intake, DomainError> {
+    if let Some(key) = key
+        && let Some((id, fingerprint)) =
+            referrals::find_by_idempotency_key(conn, &who.organization_id, key)?
+    {
+        if fingerprint.as_deref() != Some(draft.fingerprint.as_str()) {
+            return Err(DomainError::IdempotencyKeyReused);
+        }
+        return Ok(Intake {
+            record: referrals::get(conn, &id)?,
+            replayed: true,
+        });
+    }
+    let creche = creches::find(conn, &draft.creche_id, paris_date(now))?
+        .filter(|c| who.role == Role::Admin || c.departement == who.departement)
+        .ok_or_else(|| DomainError::invalid("creche_id", "no such crèche in your département"))?;
+    let child_keys = draft.child_keys();
+    if let Some(existing) = referrals::find_claim(conn, &creche.creche.id, &child_keys)? {
+        return Err(DomainError::DuplicateReferral { existing });
+    }
+    let year = paris_date(now).year();
+    let number = referrals::next_reference_number(conn, &creche.departement, year)?;
+    let id = ReferralId::generate();
+    let at = to_db_time(now);
+    let referral = Referral {
+        id: id.clone(),
+        reference: format!("AVIP-{}-{year}-{number:05}", creche.departement),
+        prescriber_organization_id: who.organization_id.clone(),
+        creche_id: creche.creche.id.clone(),
+        created_by: who.subject.to_claim(),
+        idempotency_key: key.map(str::to_owned),
+        request_fingerprint: Some(draft.fingerprint.clone()),
+        referent_name: draft.referent_name.clone(),
+        referent_email: draft.referent_email.clone(),
+        referent_phone: draft.referent_phone.clone(),
+        parent_situation: draft.situation,
+        single_parent: draft.single_parent,
+        qpv_resident: draft.qpv_resident,
+        desired_start_date: Some(draft.desired_start_date),
+        days_per_week: draft.days_per_week,
+        atypical_hours: draft.atypical_hours,
+        insertion_project_kind: draft.project_kind,
+        consent_given: true,
+        consent_date: draft.consent_date,
+        status: ReferralStatus::Received,
+        received_at: at,
+        first_response_at: None,
+        closed_at: None,
+        updated_at: at,
+        anonymised_at: None,
+        closing_reason: None,
+        sla: lifecycle::on_intake(policy, now),
+    };
+    let family = Family {
+        referral_id: id.clone(),
+        parent_first_name: draft.parent_first_name.clone(),
+        parent_last_name: draft.parent_last_name.clone(),
+        parent_phone: draft.parent_phone.clone(),
+        parent_email: draft.parent_email.clone(),
+        parent_postal_code: draft.parent_postal_code.clone(),
+        parent_commune: draft.parent_commune.clone(),
+        france_travail_id: draft.france_travail_id.clone(),
+        needs_notes: draft.needs_notes.clone(),
+        insertion_project_description: draft.project_description.clone(),
+    };
+    let children = draft
+        .children
+        .iter()
+        .zip(0..)
+        .map(|((name, birth), position)| Child {
+            id: ChildId::generate(),
+            referral_id: id.clone(),
+            position,
+            first_name: name.clone(),
+            birth_date: *birth,
+        })
+        .collect();
+    let mut created = event(who, &id, EventKind::Created, now);
+    created.to_status = Some(ReferralStatus::Received);
+    let new = NewReferral {
+        referral,
+        family,
+        children,
+        child_keys,
+        event: created,
+    };
+    referrals::insert(conn, &new)?;
+    tracing::info!(referral = %id, reference = %new.referral.reference, "referral received");
+    Ok(Intake {
+        record: ReferralRecord {
+            referral: new.referral,
+            family: new.family,
+            children: new.children,
+            enrollment: None,
+        },
+        replayed: false,
+    })
+}
+
+/// Loads a referral and checks that `who` may do `action` to it (404 when
+/// it is not theirs to see).
+pub fn load_for(
+    conn: &mut DbConnection,
+    who: &Principal,
+    id: &ReferralId,
+    action: Action,
+) -> Result<Referral, DomainError> {
+    let referral = referrals::get_referral(conn, id)?;
+    require(who, Action::Read, owners(&referral))?;
+    require(who, action, owners(&referral))?;
+    Ok(referral)
+}
+
+fn owners(r: &Referral) -> Resource<'_> {
+    Resource::Referral(Some(ReferralOwners {
+        creche_id: &r.creche_id,
+        prescriber: &r.prescriber_organization_id,
+    }))
+}
+
+/// Applies a permitted move: the status (only if nobody moved it first),
+/// the claim on the children when it closes, and the timeline event.
+fn apply_move(
+    conn: &mut DbConnection,
+    referral: &ReferralId,
+    step: Move,
+    closing_reason: Option<String>,
+    mut ev: Event,
+) -> Result<(), DomainError> {
+    let at = ev.occurred_at;
+    let moved = referrals::change_status(
+        conn,
+        referral,
+        &StatusChange {
+            from: step.from,
+            to: step.to,
+            at,
+            first_response: step.first_response,
+            closing_reason: closing_reason.clone(),
+            stop_first_response_clock: lifecycle::on_move(step.from),
+        },
+    )?;
+    if !moved {
+        let now = referrals::get_referral(conn, referral)?.status;
+        return Err(invalid_transition(
+            now,
+            step.to,
+            format!("the referral was just moved to {now} by someone else"),
+        ));
+    }
+    if step.to.is_closed() {
+        referrals::release_claims(conn, referral)?;
+    }
+    ev.from_status = Some(step.from);
+    ev.to_status = Some(step.to);
+    ev.reason = ev.reason.or(closing_reason);
+    referrals::insert_event(conn, &ev)?;
+    Ok(())
+}
+
+/// Moves a referral through `/transitions`. An offer holds the family's
+/// places for `hold`; answering it (declined, withdrawn) releases them.
+pub fn transition(
+    conn: &mut DbConnection,
+    who: &Principal,
+    id: &ReferralId,
+    request: TransitionRequest,
+    hold: OfferHold,
+    now: DateTime<Utc>,
+) -> Result<ReferralRecord, DomainError> {
+    require(who, Action::Read, Resource::Referral(None))?;
+    let draft = &TransitionDraft::parse(request)?;
+    avip_db::write_transaction(conn, |conn| {
+        let action = if draft.to == ReferralStatus::Withdrawn {
+            Action::Withdraw
+        } else {
+            Action::Act
+        };
+        let referral = load_for(conn, who, id, action)?;
+        let step = plan_move(referral.status, draft.to, Via::Transitions)?;
+        let mut ev = event(who, id, EventKind::Transition, now);
+        ev.note = draft.note.clone();
+        apply_move(conn, id, step, draft.reason.clone(), ev)?;
+        let today = paris_date(now);
+        if step.to == ReferralStatus::Offered {
+            places::hold(conn, id, &referral.creche_id, hold, today)?;
+        }
+        if step.from == ReferralStatus::Offered {
+            places::release_offer(conn, id, today)?;
+        }
+        tracing::info!(referral = %id, from = %step.from, to = %step.to, "referral moved");
+        Ok(referrals::get(conn, id)?)
+    })
+}
+
+fn contract_json(contract: &Contract) -> serde_json::Value {
+    serde_json::json!({
+        "start_date": contract.start_date,
+        "contract_end_date": contract.contract_end_date,
+        "days": contract.days,
+        "hours": contract.hours,
+    })
+}
+
+/// Checks that the crèche has room for the referral's children on every
+/// day of `[from, to]`; when it has not, the coordinator's reason to go
+/// over capacity goes on the timeline, and without one it is `409`.
+#[allow(clippy::too_many_arguments)]
+fn make_room(
+    conn: &mut DbConnection,
+    who: &Principal,
+    referral: &Referral,
+    places_needed: i32,
+    period: Period,
+    force_reason: Option<&String>,
+    now: DateTime<Utc>,
+) -> Result<(), DomainError> {
+    let id = &referral.id;
+    let Some(day) = places::first_full_day(conn, &referral.creche_id, id, places_needed, period)?
+    else {
+        return Ok(());
+    };
+    let Some(reason) = force_reason else {
+        return Err(DomainError::NoFreePlace {
+            first_full_day: day,
+            places: places_needed,
+        });
+    };
+    let mut ev = event(who, id, EventKind::CapacityOverride, now);
+    ev.note = Some(reason.clone());
+    ev.data = Some(
+        serde_json::json!({"first_full_day": day, "places": places_needed,
+            "from": period.from, "to": period.to})
+        .to_string(),
+    );
+    referrals::insert_event(conn, &ev)?;
+    tracing::warn!(referral = %id, first_full_day = %day, "enrolled over capacity");
+    Ok(())
+}
+
+/// `offered → enrolled`: the contract, the place it occupies (refused where
+/// none is free unless forced), the end of the offer's hold and the timers.
+pub fn enroll(
+    conn: &mut DbConnection,
+    who: &Principal,
+    id: &ReferralId,
+    request: EnrollmentRequest,
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> Result<ReferralRecord, DomainError> {
+    require(who, Action::Read, Resource::Referral(None))?;
+    let draft = &request.parse(paris_date(now))?;
+    let contract = &draft.contract;
+    avip_db::write_transaction(conn, |conn| {
+        let referral = load_for(conn, who, id, Action::Act)?;
+        let step = plan_move(referral.status, ReferralStatus::Enrolled, Via::Enrollment)?;
+        let needed = places::places_of(conn, id)?;
+        let period = Period {
+            from: contract.start_date,
+            to: contract.contract_end_date,
+        };
+        make_room(
+            conn,
+            who,
+            &referral,
+            needed,
+            period,
+            draft.force_reason.as_ref(),
+            now,
+        )?;
+        places::release_offer(conn, id, paris_date(now))?;
+        places::occupy(
+            conn,
+            id,
+            &referral.creche_id,
+            needed,
+            contract.start_date,
+            contract.contract_end_date,
+        )?;
+        let at = to_db_time(now);
+        referrals::insert_enrollment(
+            conn,
+            &Enrollment {
+                referral_id: id.clone(),
+                start_date: contract.start_date,
+                contract_end_date: contract.contract_end_date,
+                days: serde_json::to_string(&contract.days).unwrap_or_default(),
+                hours_from: contract.hours.as_ref().map(|h| h.from.clone()),
+                hours_to: contract.hours.as_ref().map(|h| h.to.clone()),
+                renewals: 0,
+                exit_date: None,
+                exit_reason: None,
+                exit_employment_status: None,
+                positive_exit: None,
+                childcare_solution: None,
+                exit_note: None,
+                created_at: at,
+                updated_at: at,
+            },
+        )?;
+        let mut ev = event(who, id, EventKind::Enrollment, now);
+        ev.note = draft.note.clone();
+        ev.data = Some(contract_json(contract).to_string());
+        apply_move(conn, id, step, None, ev)?;
+        lifecycle::on_enrollment(
+            conn,
+            policy,
+            id,
+            contract.start_date,
+            contract.contract_end_date,
+        )?;
+        Ok(referrals::get(conn, id)?)
+    })
+}
+
+/// The contract an enrollment row holds.
+pub fn contract_of(e: &Enrollment) -> Contract {
+    Contract {
+        start_date: e.start_date,
+        contract_end_date: e.contract_end_date,
+        days: days_of(&e.days),
+        hours: match (&e.hours_from, &e.hours_to) {
+            (Some(from), Some(to)) => Some(HoursIn {
+                from: from.clone(),
+                to: to.clone(),
+            }),
+            _ => None,
+        },
+    }
+}
+
+fn not_enrolled(status: ReferralStatus) -> DomainError {
+    invalid_transition(
+        status,
+        ReferralStatus::Enrolled,
+        format!("the referral is {status}: only an enrolled child's contract can change"),
+    )
+}
+
+pub fn change_enrollment(
+    conn: &mut DbConnection,
+    who: &Principal,
+    id: &ReferralId,
+    change: EnrollmentChange,
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> Result<ReferralRecord, DomainError> {
+    require(who, Action::Read, Resource::Referral(None))?;
+    avip_db::write_transaction(conn, |conn| {
+        let referral = load_for(conn, who, id, Action::Act)?;
+        if referral.status != ReferralStatus::Enrolled {
+            return Err(not_enrolled(referral.status));
+        }
+        let mut enrollment =
+            referrals::enrollment(conn, id)?.ok_or_else(|| not_enrolled(referral.status))?;
+        let before = contract_of(&enrollment);
+        let change = change.apply(before.clone())?;
+        let c = &change.contract;
+        if c.contract_end_date > before.contract_end_date {
+            let needed = places::places_of(conn, id)?;
+            let added = Period {
+                from: before.contract_end_date + chrono::Days::new(1),
+                to: c.contract_end_date,
+            };
+            make_room(
+                conn,
+                who,
+                &referral,
+                needed,
+                added,
+                change.force_reason.as_ref(),
+                now,
+            )?;
+        }
+        if c.contract_end_date != before.contract_end_date {
+            places::occupy_until(conn, id, c.contract_end_date)?;
+        }
+        enrollment.contract_end_date = c.contract_end_date;
+        enrollment.days = serde_json::to_string(&c.days).unwrap_or_default();
+        enrollment.hours_from = c.hours.as_ref().map(|h| h.from.clone());
+        enrollment.hours_to = c.hours.as_ref().map(|h| h.to.clone());
+        if change.renewal {
+            enrollment.renewals += 1;
+        }
+        enrollment.updated_at = to_db_time(now);
+        referrals::save_enrollment(conn, &enrollment)?;
+        if c.contract_end_date != before.contract_end_date {
+            lifecycle::on_contract_change(conn, policy, id, c.contract_end_date)?;
+        }
+        let kind = if change.renewal {
+            EventKind::Renewal
+        } else {
+            EventKind::EnrollmentAmended
+        };
+        let mut ev = event(who, id, kind, now);
+        ev.note = change.note;
+        ev.data = Some(
+            serde_json::json!({"before": contract_json(&before), "after": contract_json(c)})
+                .to_string(),
+        );
+        referrals::insert_event(conn, &ev)?;
+        referrals::touch(conn, id, to_db_time(now))?;
+        Ok(referrals::get(conn, id)?)
+    })
+}
+
+pub fn exit(
+    conn: &mut DbConnection,
+    who: &Principal,
+    id: &ReferralId,
+    request: ExitRequest,
+    now: DateTime<Utc>,
+) -> Result<ReferralRecord, DomainError> {
+    require(who, Action::Read, Resource::Referral(None))?;
+    avip_db::write_transaction(conn, |conn| {
+        let referral = load_for(conn, who, id, Action::Act)?;
+        let step = plan_move(referral.status, ReferralStatus::Exited, Via::Exit)?;
+        let mut enrollment =
+            referrals::enrollment(conn, id)?.ok_or_else(|| not_enrolled(referral.status))?;
+        let request = request.check(enrollment.start_date, paris_date(now))?;
+        enrollment.exit_date = Some(request.date);
+        enrollment.exit_reason = Some(request.reason);
+        enrollment.exit_employment_status = Some(request.employment_status);
+        enrollment.positive_exit = Some(request.positive);
+        enrollment.childcare_solution = Some(request.childcare_solution);
+        enrollment.exit_note = request.note.clone();
+        enrollment.updated_at = to_db_time(now);
+        referrals::save_enrollment(conn, &enrollment)?;
+        places::occupy_until(conn, id, request.date.min(enrollment.contract_end_date))?;
+        lifecycle::on_exit(conn, id)?;
+        let mut ev = event(who, id, EventKind::Exit, now);
+        ev.note = request.note.clone();
+        ev.data = Some(
+            serde_json::json!({
+                "date": request.date,
+                "employment_status": request.employment_status,
+                "positive": request.positive,
+                "childcare_solution": request.childcare_solution,
+            })
+            .to_string(),
+        );
+        apply_move(conn, id, step, Some(request.reason.as_str().to_owned()), ev)?;
+        Ok(referrals::get(conn, id)?)
+    })
+}
+
+pub fn add_note(
+    conn: &mut DbConnection,
+    who: &Principal,
+    id: &ReferralId,
+    request: NoteRequest,
+    now: DateTime<Utc>,
+) -> Result<Event, DomainError> {
+    require(who, Action::Read, Resource::Referral(None))?;
+    let note = request.parse()?;
+    avip_db::write_transaction(conn, |conn| {
+        load_for(conn, who, id, Action::Annotate)?;
+        let mut ev = event(who, id, EventKind::Note, now);
+        ev.note = Some(note);
+        referrals::insert_event(conn, &ev)?;
+        referrals::touch(conn, id, to_db_time(now))?;
+        Ok(ev)
+    })
+}
+
+pub fn add_follow_up(
+    conn: &mut DbConnection,
+    who: &Principal,
+    id: &ReferralId,
+    request: FollowUpRequest,
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> Result<FollowUp, DomainError> {
+    require(who, Action::Read, Resource::Referral(None))?;
+    avip_db::write_transaction(conn, |conn| {
+        let referral = load_for(conn, who, id, Action::Annotate)?;
+        let received = paris_date(from_db_time(referral.received_at));
+        let request = request.check(received, paris_date(now))?;
+        let (actor_kind, actor_id) = actor(who);
+        let follow_up = FollowUp {
+            id: FollowUpId::generate(),
+            referral_id: id.clone(),
+            date: request.date,
+            participants: serde_json::to_string(&request.participants).unwrap_or_default(),
+            employment_status: request.employment_status,
+            next_steps: request.next_steps.clone(),
+            next_date: request.next_date,
+            actor_kind,
+            actor_id,
+            created_at: to_db_time(now),
+        };
+        referrals::insert_follow_up(conn, &follow_up)?;
+        if referral.status == ReferralStatus::Enrolled
+            && let Some(enrollment) = referrals::enrollment(conn, id)?
+        {
+            lifecycle::on_follow_up(conn, policy, id, enrollment.start_date)?;
+        }
+        let mut ev = event(who, id, EventKind::FollowUp, now);
+        ev.note = request.next_steps.clone();
+        ev.data = Some(
+            serde_json::json!({
+                "follow_up_id": follow_up.id,
+                "date": request.date,
+                "participants": request.participants,
+                "employment_status": request.employment_status,
+                "next_date": request.next_date,
+            })
+            .to_string(),
+        );
+        referrals::insert_event(conn, &ev)?;
+        referrals::touch(conn, id, to_db_time(now))?;
+        Ok(follow_up)
+    })
+}
+
+/// One referral, if the caller may see it.
+pub fn get(
+    conn: &mut DbConnection,
+    who: &Principal,
+    id: &ReferralId,
+) -> Result<ReferralRecord, DomainError> {
+    require(who, Action::Read, Resource::Referral(None))?;
+    load_for(conn, who, id, Action::Read)?;
+    Ok(referrals::get(conn, id)?)
+}
+
+/// A page of the referrals the caller may see (a prescriber its
+/// organisation's, a coordinator those addressed to its crèches, an admin
+/// all) that pass `filter`.
+pub fn list(
+    conn: &mut DbConnection,
+    who: &Principal,
+    mut filter: ReferralFilter,
+    page: &PageRequest,
+) -> Result<Page<ReferralRecord>, DomainError> {
+    require(who, Action::List, Resource::Referral(None))?;
+    filter.within_creches = (who.role == Role::Coordinator).then(|| who.creche_ids.clone());
+    filter.within_prescriber = (who.role == Role::Prescriber).then(|| who.organization_id.clone());
+    Ok(referrals::list(conn, &filter, page)?)
+}
+
+/// A page of the referral's timeline.
+pub fn timeline(
+    conn: &mut DbConnection,
+    who: &Principal,
+    id: &ReferralId,
+    page: &PageRequest,
+) -> Result<Page<Event>, DomainError> {
+    require(who, Action::Read, Resource::Referral(None))?;
+    let referral = load_for(conn, who, id, Action::Read)?;
+    Ok(timeline::page(conn, &referral, page)?)
+}
+
+/// The follow-ups of the parent's path, by date.
+pub fn follow_ups(
+    conn: &mut DbConnection,
+    who: &Principal,
+    id: &ReferralId,
+) -> Result<Vec<FollowUp>, DomainError> {
+    require(who, Action::Read, Resource::Referral(None))?;
+    load_for(conn, who, id, Action::Annotate)?;
+    Ok(referrals::follow_ups(conn, id)?)
+}
+
+/// The days of a contract as stored (a JSON array).
+pub fn days_of(json: &str) -> Vec<Weekday> {
+    serde_json::from_str(json).unwrap_or_default()
+}

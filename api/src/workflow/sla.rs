@@ -1,0 +1,33 @@
+//! What needs the coordinators' attention now, as the SLA engine sees it.
+
+use avip_db::DbConnection;
+use avip_db::model::ReferralId;
+use avip_sla_engine::Policy;
+use avip_sla_engine::attention::{self, AttentionItem, AttentionKind};
+use chrono::{DateTime, Utc};
+
+use crate::access::{Action, Resource, creche_scope, require};
+use crate::auth::Principal;
+use crate::domain::DomainError;
+
+/// Unanswered families past the warning, overdue follow-ups and contracts
+/// ending within the notice, most urgent first (a coordinator's crèches;
+/// everything for admins); `true` when there are more after `limit`.
+pub fn overdue(
+    conn: &mut DbConnection,
+    who: &Principal,
+    policy: &Policy,
+    now: DateTime<Utc>,
+    after: Option<(DateTime<Utc>, ReferralId, AttentionKind)>,
+    limit: usize,
+) -> Result<(Vec<AttentionItem>, bool), DomainError> {
+    require(who, Action::List, Resource::SlaOverdue)?;
+    Ok(attention::needing_attention(
+        conn,
+        policy,
+        creche_scope(who),
+        now,
+        after,
+        limit,
+    )?)
+}

@@ -1,0 +1,86 @@
+//! Database work from async code, off the async threads: the one helper the
+//! HTTP handlers, the web pages and the SLA engine share.
+//!
+//! Failures come back as [`QueryError`]s the callers already map: no
+//! connection is a `ClosedConnection` error (503 to retry, for the API),
+//! work that panicked or was cancelled an `Unknown` one (a fault of ours).
+
+use diesel::result::DatabaseErrorKind;
+
+use crate::{DbConnection, Pool, PooledConn, QueryError, WriteGate};
+
+/// A pooled connection, or a `ClosedConnection` error when none can be had.
+pub fn checkout(pool: &Pool) -> Result<PooledConn, QueryError> {
+    pool.get().map_err(|e| {
+        tracing::warn!(error = %e, "no database connection available");
+        QueryError::DatabaseError(
+            DatabaseErrorKind::ClosedConnection,
+            Box::new(format!("no database connection: {e}")),
+        )
+    })
+}
+
+fn incomplete(e: &dyn std::fmt::Display) -> QueryError {
+    QueryError::DatabaseError(
+        DatabaseErrorKind::Unknown,
+        Box::new(format!("database work did not complete: {e}")),
+    )
+}
+
+/// Checks out a connection and runs `work` on the blocking thread pool.
+pub async fn run<T, E>(
+    pool: &Pool,
+    work: impl FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+) -> Result<T, E>
+where
+    T: Send + 'static,
+    E: From<QueryError> + Send + 'static,
+{
+    let pool = pool.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut conn = checkout(&pool)?;
+        work(&mut conn)
+    })
+    .await
+    .map_err(|e| E::from(incomplete(&e)))?
+}
+
+/// [`run`] in the process's write turn (see [`WriteGate::turn`]), so that
+/// queued writers do not hold connections readers need.
+pub async fn in_turn<T, E>(
+    pool: &Pool,
+    gate: &WriteGate,
+    work: impl FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+) -> Result<T, E>
+where
+    T: Send + 'static,
+    E: From<QueryError> + Send + 'static,
+{
+    let pool = pool.clone();
+    let gate = gate.clone();
+    tokio::task::spawn_blocking(move || {
+        let _turn = gate.turn();
+        let mut conn = checkout(&pool)?;
+        work(&mut conn)
+    })
+    .await
+    .map_err(|e| E::from(incomplete(&e)))?
+}
+
+/// Work that writes. On SQLite it goes to the process's writer thread,
+/// which commits it together with the other writes waiting (see
+/// [`WriteGate`]); elsewhere it runs like [`in_turn`].
+pub async fn write<T, E>(
+    pool: &Pool,
+    gate: &WriteGate,
+    work: impl FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+) -> Result<T, E>
+where
+    T: Send + 'static,
+    E: From<QueryError> + Send + 'static,
+{
+    match gate.submit(work) {
+        Ok(answer) => answer.await.map_err(|e| E::from(incomplete(&e)))?,
+        Err(work) => in_turn(pool, gate, work).await,
+    }
+}
