@@ -12,11 +12,8 @@ use clap::Subcommand;
 
 use crate::auth::{Subject, TokenKeys};
 use crate::domain::{DomainError, OpeningHours, Weekday};
-use crate::http::api_clients::{ApiClientBody, CreatedApiClient};
-use crate::http::creches::CrecheBody;
-use crate::http::organizations::OrganizationBody;
-use crate::http::users::UserBody;
 use crate::settings::Settings;
+use crate::views::{ApiClientBody, CreatedApiClient, CrecheBody, OrganizationBody, UserBody};
 use crate::workflow::Caller::Operator;
 use crate::workflow::api_clients::{self, CreateApiClient};
 use crate::workflow::creches::{self, CreateCreche, UpdateCreche};

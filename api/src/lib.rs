@@ -16,6 +16,7 @@ pub mod settings;
 pub mod sla;
 pub mod startup;
 pub mod telemetry;
+pub mod views;
 pub mod workflow;
 
 pub use settings::Settings;

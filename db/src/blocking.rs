@@ -36,13 +36,7 @@ where
     T: Send + 'static,
     E: From<QueryError> + Send + 'static,
 {
-    let pool = pool.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut conn = checkout(&pool)?;
-        work(&mut conn)
-    })
-    .await
-    .map_err(|e| E::from(incomplete(&e)))?
+    blocking(pool, None, work).await
 }
 
 /// [`run`] in the process's write turn (see [`WriteGate::turn`]), so that
@@ -56,10 +50,21 @@ where
     T: Send + 'static,
     E: From<QueryError> + Send + 'static,
 {
+    blocking(pool, Some(gate.clone()), work).await
+}
+
+async fn blocking<T, E>(
+    pool: &Pool,
+    turn: Option<WriteGate>,
+    work: impl FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+) -> Result<T, E>
+where
+    T: Send + 'static,
+    E: From<QueryError> + Send + 'static,
+{
     let pool = pool.clone();
-    let gate = gate.clone();
     tokio::task::spawn_blocking(move || {
-        let _turn = gate.turn();
+        let _turn = turn.as_ref().map(WriteGate::turn);
         let mut conn = checkout(&pool)?;
         work(&mut conn)
     })

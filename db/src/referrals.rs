@@ -272,6 +272,12 @@ pub fn get_referral(conn: &mut DbConnection, id: &ReferralId) -> QueryResult<Ref
 
 pub fn get(conn: &mut DbConnection, id: &ReferralId) -> QueryResult<ReferralRecord> {
     let referral = get_referral(conn, id)?;
+    record(conn, referral)
+}
+
+/// The record of a referral row already read: its family, children and
+/// enrollment.
+pub fn record(conn: &mut DbConnection, referral: Referral) -> QueryResult<ReferralRecord> {
     Ok(complete(conn, vec![referral])?.remove(0))
 }
 

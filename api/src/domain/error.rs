@@ -43,6 +43,9 @@ pub enum DomainError {
     /// This role may never do this.
     #[error("forbidden to {role}")]
     Forbidden { role: Role },
+    /// The role may do this, but not over this scope (another département).
+    #[error("out of scope")]
+    OutOfScope(String),
     /// It does not exist, or it is not the caller's to see.
     #[error("not found")]
     NotFound,
@@ -126,6 +129,7 @@ impl DomainError {
             DomainError::InvalidTransition { detail, .. } => detail.clone(),
             DomainError::NotFound => "no such resource".to_owned(),
             DomainError::Forbidden { role } => format!("the {role} role may not do this"),
+            DomainError::OutOfScope(detail) => detail.clone(),
             DomainError::EmailTaken => "a user with this e-mail exists".to_owned(),
             DomainError::Unexpected(e) => format!("{e:#}"),
             other => other.to_string(),

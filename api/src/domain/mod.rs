@@ -41,6 +41,25 @@ impl Problems {
     }
 }
 
+/// A list of ids sent under `field`: each one that is not an id is
+/// recorded as `field[i]`.
+pub fn ids<T>(
+    field: &str,
+    raw: &[String],
+    parse: impl Fn(&str) -> Option<T>,
+    problems: &mut Problems,
+) -> Vec<T> {
+    raw.iter()
+        .enumerate()
+        .filter_map(|(i, id)| {
+            problems.check(
+                &format!("{field}[{i}]"),
+                parse(id).ok_or_else(|| "is not an id".to_owned()),
+            )
+        })
+        .collect()
+}
+
 /// A name or label: trimmed, 1 to `max` characters, no control characters.
 pub fn text(value: &str, max: usize) -> Result<String, String> {
     let value = value.trim();

@@ -1,66 +1,23 @@
 //! `/api/v1/api-clients`: machine identities; the secret is shown once.
 
 use actix_web::{HttpResponse, delete, get, post, web};
-use avip_db::api_clients::ApiClient;
-use avip_db::model::{ApiClientId, OrganizationId};
-use chrono::{DateTime, Utc};
-use serde::Serialize;
-use utoipa::ToSchema;
+use avip_db::model::ApiClientId;
+use chrono::Utc;
 
-use super::page::{Cursor, List, PageQuery, path_id, time};
+use super::page::{Cursor, List, PageQuery, path_id};
 use crate::auth::Principal;
-use crate::http::error::{ApiError, ProblemDocument};
+use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, ApiQuery};
+use crate::http::responses::{Forbidden, NotFound, Unprocessable};
 use crate::http::state::State;
+use crate::views::{ApiClientBody, CreatedApiClient};
 use crate::workflow::Caller;
 use crate::workflow::api_clients::{self, CreateApiClient};
-
-#[derive(Serialize, ToSchema)]
-#[schema(example = json!({"id": "0193a5b0-7c1e-7d2a-9b1e-000000000004", "client_id": "avip_4f1c2e9a7b3d5f60",
-    "label": "SI France Travail", "organization_id": "0193a5b0-7c1e-7d2a-9b1e-3f4a5b6c7d8e", "active": true,
-    "created_at": "2026-11-20T09:00:00Z", "last_used_at": null}))]
-pub struct ApiClientBody {
-    #[schema(value_type = String, format = Uuid)]
-    pub id: ApiClientId,
-    pub client_id: String,
-    pub label: String,
-    #[schema(value_type = String, format = Uuid)]
-    pub organization_id: OrganizationId,
-    pub active: bool,
-    pub created_at: DateTime<Utc>,
-    pub last_used_at: Option<DateTime<Utc>>,
-}
-
-impl From<ApiClient> for ApiClientBody {
-    fn from(c: ApiClient) -> Self {
-        ApiClientBody {
-            id: c.id,
-            client_id: c.client_id,
-            label: c.label,
-            organization_id: c.organization_id,
-            active: c.active,
-            created_at: time(c.created_at),
-            last_used_at: c.last_used_at.map(time),
-        }
-    }
-}
-
-/// The new client with its secret: shown this once, stored only as a hash.
-#[derive(Serialize, ToSchema)]
-#[schema(example = json!({"id": "0193a5b0-7c1e-7d2a-9b1e-000000000004", "client_id": "avip_4f1c2e9a7b3d5f60",
-    "client_secret": "9c8b7a6f5e4d3c2b1a09f8e7d6c5b4a39c8b7a6f5e4d3c2b1a09f8e7d6c5b4a3",
-    "label": "SI France Travail", "organization_id": "0193a5b0-7c1e-7d2a-9b1e-3f4a5b6c7d8e", "active": true,
-    "created_at": "2026-11-20T09:00:00Z", "last_used_at": null}))]
-pub struct CreatedApiClient {
-    #[serde(flatten)]
-    pub client: ApiClientBody,
-    pub client_secret: String,
-}
 
 /// List API clients (admin).
 #[utoipa::path(tag = "api-clients", params(PageQuery), security(("bearer" = [])), responses(
     (status = 200, body = List<ApiClientBody>),
-    (status = 403, body = ProblemDocument, content_type = "application/problem+json"),
+    Forbidden,
 ))]
 #[get("/api-clients")]
 pub async fn list(
@@ -79,8 +36,8 @@ pub async fn list(
 /// secret, which is never shown again.
 #[utoipa::path(tag = "api-clients", request_body = CreateApiClient, security(("bearer" = [])), responses(
     (status = 201, body = CreatedApiClient),
-    (status = 403, body = ProblemDocument, content_type = "application/problem+json"),
-    (status = 422, body = ProblemDocument, content_type = "application/problem+json"),
+    Forbidden,
+    Unprocessable,
 ))]
 #[post("/api-clients")]
 pub async fn create(
@@ -109,7 +66,7 @@ pub async fn create(
 /// record stays, for the audit trail.
 #[utoipa::path(tag = "api-clients", params(("id" = String, Path, format = Uuid)), security(("bearer" = [])), responses(
     (status = 200, body = ApiClientBody),
-    (status = 404, body = ProblemDocument, content_type = "application/problem+json"),
+    NotFound,
 ))]
 #[delete("/api-clients/{id}")]
 pub async fn disable(

@@ -4,14 +4,14 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use avip_db::model::{CrecheId, OrganizationId, OrganizationKind, Role};
-use avip_db::{api_clients, organizations, users};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::auth::{Principal, Subject};
+use crate::auth::Principal;
 use crate::http::error::{ApiError, FieldError, Problem, ProblemDocument};
 use crate::http::extract::parse_json;
+use crate::http::responses::Unauthorized;
 use crate::http::state::State;
 use crate::workflow::sign_in::{self, Outcome};
 
@@ -124,47 +124,47 @@ pub async fn token(
     body: web::Bytes,
     state: State,
 ) -> Result<HttpResponse, ApiError> {
-    let request = parse_request(&req, &body)?;
-    let grant = Grant::of(request)?;
+    let grant = Grant::of(parse_request(&req, &body)?)?;
+    let person = matches!(grant, Grant::Password { .. });
     let now = Utc::now();
-    let outcome = state
-        .run(move |conn| match &grant {
-            Grant::Password { username, password } => {
-                sign_in::password(conn, username, password, now)
-            }
-            Grant::ClientCredentials { id, secret } => {
-                sign_in::client_credentials(conn, id, secret, now)
-            }
-        })
-        .await?;
+    let outcome = state.run(move |conn| grant.try_with(conn, now)).await?;
     match outcome {
         Outcome::Granted {
             subject,
             organization_id,
             role,
-        } => Ok(HttpResponse::Ok()
-            .insert_header(("Cache-Control", "no-store"))
-            .json(TokenResponse {
-                access_token: state.keys.issue(
-                    subject.to_claim(),
-                    organization_id.to_string(),
-                    role.to_string(),
-                    now,
-                )?,
-                token_type: "Bearer",
-                expires_in: state.keys.ttl().as_secs(),
-            })),
+        } => {
+            let claims = (subject.to_claim(), organization_id.to_string());
+            let access_token = state
+                .keys
+                .issue(claims.0, claims.1, role.to_string(), now)?;
+            Ok(HttpResponse::Ok()
+                .insert_header(("Cache-Control", "no-store"))
+                .json(TokenResponse {
+                    access_token,
+                    token_type: "Bearer",
+                    expires_in: state.keys.ttl().as_secs(),
+                }))
+        }
         Outcome::Refused { delay } => {
             tokio::time::sleep(delay).await;
-            Err(refused(&req, &body))
+            Err(if person {
+                invalid_grant()
+            } else {
+                invalid_client()
+            })
         }
-        Outcome::Locked { seconds } => Err(ApiError::TooManyRequests {
-            problem: Problem::new(
-                "too_many_attempts",
-                format!("too many failed attempts for this account; try again in {seconds} s"),
-            ),
-            retry_after: seconds,
-        }),
+        Outcome::Locked { seconds } => Err(too_many_attempts(seconds)),
+    }
+}
+
+fn too_many_attempts(seconds: u64) -> ApiError {
+    ApiError::TooManyRequests {
+        problem: Problem::new(
+            "too_many_attempts",
+            format!("too many failed attempts for this account; try again in {seconds} s"),
+        ),
+        retry_after: seconds,
     }
 }
 
@@ -175,6 +175,22 @@ enum Grant {
 }
 
 impl Grant {
+    /// Signs in with this grant.
+    fn try_with(
+        &self,
+        conn: &mut avip_db::DbConnection,
+        now: chrono::DateTime<Utc>,
+    ) -> Result<Outcome, crate::domain::DomainError> {
+        match self {
+            Grant::Password { username, password } => {
+                sign_in::password(conn, username, password, now)
+            }
+            Grant::ClientCredentials { id, secret } => {
+                sign_in::client_credentials(conn, id, secret, now)
+            }
+        }
+    }
+
     fn of(request: TokenRequest) -> Result<Grant, ApiError> {
         let required = |value: Option<String>, field: &str| {
             value
@@ -202,19 +218,6 @@ impl Grant {
                 )]),
             )),
         }
-    }
-}
-
-/// Wrong credentials, in the words of the grant that was tried.
-fn refused(req: &HttpRequest, body: &[u8]) -> ApiError {
-    let person = parse_request(req, body)
-        .ok()
-        .and_then(|r| r.grant_type)
-        .is_some_and(|g| g == "password");
-    if person {
-        invalid_grant()
-    } else {
-        invalid_client()
     }
 }
 
@@ -251,38 +254,24 @@ pub struct MeOrganization {
 /// and crèches.
 #[utoipa::path(tag = "auth", security(("bearer" = [])), responses(
     (status = 200, body = Me),
-    (status = 401, body = ProblemDocument, content_type = "application/problem+json"),
+    Unauthorized,
 ))]
 #[get("/me")]
 pub async fn me(who: Principal, state: State) -> Result<web::Json<Me>, ApiError> {
-    let me = state
-        .run(move |conn| {
-            let org = organizations::get(conn, &who.organization_id)?;
-            let (kind, id, name, email) = match &who.subject {
-                Subject::User(id) => {
-                    let u = users::get(conn, id)?;
-                    ("user", u.id.to_string(), u.name, Some(u.email))
-                }
-                Subject::Client(id) => {
-                    let c = api_clients::get(conn, id)?;
-                    ("api_client", c.id.to_string(), c.label, None)
-                }
-            };
-            Ok::<_, ApiError>(Me {
-                kind,
-                id,
-                name,
-                email,
-                role: who.role,
-                organization: MeOrganization {
-                    id: org.id,
-                    kind: org.kind,
-                    name: org.name,
-                    departement: org.departement,
-                },
-                creche_ids: who.creche_ids,
-            })
-        })
-        .await?;
+    let (identity, org) = state.run(move |conn| sign_in::me(conn, &who)).await?;
+    let me = Me {
+        kind: identity.kind,
+        id: identity.id,
+        name: identity.name,
+        email: identity.email,
+        role: identity.role,
+        organization: MeOrganization {
+            id: org.id,
+            kind: org.kind,
+            name: org.name,
+            departement: org.departement,
+        },
+        creche_ids: identity.creche_ids,
+    };
     Ok(web::Json(me))
 }

@@ -2,81 +2,23 @@
 //! their own.
 
 use actix_web::{HttpResponse, get, patch, post, web};
-use avip_db::creches::CrecheView;
-use avip_db::model::{CrecheId, OrganizationId, UserId};
+use avip_db::model::CrecheId;
 use avip_sla_engine::clock::paris_date;
-use chrono::{DateTime, Utc};
-use serde::Serialize;
-use utoipa::ToSchema;
+use chrono::Utc;
 
-use super::page::{Cursor, List, PageQuery, path_id, time};
+use super::page::{Cursor, List, PageQuery, path_id};
 use crate::auth::Principal;
-use crate::domain::OpeningHours;
-use crate::http::error::{ApiError, ProblemDocument};
+use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, ApiQuery};
+use crate::http::responses::{Forbidden, NotFound, Unprocessable};
 use crate::http::state::State;
+use crate::views::CrecheBody;
 use crate::workflow::Caller;
 use crate::workflow::creches::{self, CreateCreche, UpdateCreche};
 
-#[derive(Serialize, ToSchema)]
-#[schema(example = json!({"id": "0193a5b0-7c1e-7d2a-9b1e-000000000001",
-    "operator_id": "0193a5b0-7c1e-7d2a-9b1e-000000000002", "name": "Les Petits Pas",
-    "address": "12 rue Victor Hugo", "postal_code": "83000", "commune": "Toulon", "departement": "83",
-    "avip_places": 6, "opening_hours": {"opens": "07:00", "closes": "19:30", "days": ["mon","tue","wed","thu","fri"]},
-    "escalation_email": "direction.petite-enfance@example.org",
-    "coordinator_ids": ["0193a5b0-7c1e-7d2a-9b1e-000000000003"],
-    "created_at": "2026-11-20T09:00:00Z", "updated_at": "2026-11-20T09:00:00Z"}))]
-pub struct CrecheBody {
-    #[schema(value_type = String, format = Uuid)]
-    pub id: CrecheId,
-    #[schema(value_type = String, format = Uuid)]
-    pub operator_id: OrganizationId,
-    pub name: String,
-    pub address: String,
-    pub postal_code: String,
-    pub commune: String,
-    /// The operator's département.
-    pub departement: String,
-    /// The AVIP places reserved today; dated changes are under
-    /// `/creches/{id}/capacity`.
-    pub avip_places: i32,
-    pub opening_hours: OpeningHours,
-    pub escalation_email: Option<String>,
-    #[schema(value_type = Vec<String>)]
-    pub coordinator_ids: Vec<UserId>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-impl From<CrecheView> for CrecheBody {
-    fn from(v: CrecheView) -> Self {
-        let c = v.creche;
-        let opening_hours = serde_json::from_str(&c.opening_hours).unwrap_or(OpeningHours {
-            opens: String::new(),
-            closes: String::new(),
-            days: Vec::new(),
-        });
-        CrecheBody {
-            id: c.id,
-            operator_id: c.operator_id,
-            name: c.name,
-            address: c.address,
-            postal_code: c.postal_code,
-            commune: c.commune,
-            departement: v.departement,
-            avip_places: v.avip_places,
-            opening_hours,
-            escalation_email: c.escalation_email,
-            coordinator_ids: v.coordinator_ids,
-            created_at: time(c.created_at),
-            updated_at: time(c.updated_at),
-        }
-    }
-}
-
 #[utoipa::path(tag = "creches", params(PageQuery), security(("bearer" = [])), responses(
     (status = 200, body = List<CrecheBody>),
-    (status = 403, body = ProblemDocument, content_type = "application/problem+json"),
+    Forbidden,
 ))]
 #[get("/creches")]
 pub async fn list(
@@ -95,8 +37,8 @@ pub async fn list(
 /// Create a crèche (admin).
 #[utoipa::path(tag = "creches", request_body = CreateCreche, security(("bearer" = [])), responses(
     (status = 201, body = CrecheBody),
-    (status = 403, body = ProblemDocument, content_type = "application/problem+json"),
-    (status = 422, body = ProblemDocument, content_type = "application/problem+json"),
+    Forbidden,
+    Unprocessable,
 ))]
 #[post("/creches")]
 pub async fn create(
@@ -116,7 +58,7 @@ pub async fn create(
 /// One crèche (admin; coordinators their own).
 #[utoipa::path(tag = "creches", params(("id" = String, Path, format = Uuid)), security(("bearer" = [])), responses(
     (status = 200, body = CrecheBody),
-    (status = 404, body = ProblemDocument, content_type = "application/problem+json"),
+    NotFound,
 ))]
 #[get("/creches/{id}")]
 pub async fn get_one(
@@ -137,9 +79,9 @@ pub async fn get_one(
 #[utoipa::path(tag = "creches", params(("id" = String, Path, format = Uuid)), request_body = UpdateCreche,
     security(("bearer" = [])), responses(
     (status = 200, body = CrecheBody),
-    (status = 403, body = ProblemDocument, content_type = "application/problem+json"),
-    (status = 404, body = ProblemDocument, content_type = "application/problem+json"),
-    (status = 422, body = ProblemDocument, content_type = "application/problem+json"),
+    Forbidden,
+    NotFound,
+    Unprocessable,
 ))]
 #[patch("/creches/{id}")]
 pub async fn update(

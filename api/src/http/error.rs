@@ -289,6 +289,9 @@ impl From<DomainError> for ApiError {
                 "forbidden",
                 format!("the {role} role may not do this"),
             )),
+            DomainError::OutOfScope(detail) => {
+                ApiError::Forbidden(Problem::new("forbidden", detail))
+            }
             DomainError::NotFound => ApiError::not_found("no such resource"),
             ref refused @ DomainError::InvalidTransition {
                 current,

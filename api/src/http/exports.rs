@@ -3,25 +3,19 @@
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, get, web};
-use avip_db::DbConnection;
-use avip_db::exports::{self as queries, ExportScope};
-use avip_db::model::{CrecheId, EventId, Role, to_db_time};
+use avip_db::exports::ExportScope;
 use avip_db::places::Period;
-
-use crate::domain::DomainError;
-use crate::http::state::State;
-use avip_sla_engine::clock::paris_midnight;
-use chrono::NaiveDate;
+use chrono::{NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::access::{Action, Resource, require};
 use crate::auth::Principal;
-use crate::exports::{
-    ExportError, Format, Gone, GroupBy, Out, indicators, write_indicators, write_rows,
-};
-use crate::http::error::{ApiError, Problem, ProblemDocument};
+use crate::exports::{ExportError, Format, Gone, GroupBy, Out, write_indicators, write_rows};
+use crate::http::error::ApiError;
 use crate::http::extract::ApiQuery;
+use crate::http::responses::{BadRequest, Forbidden};
+use crate::http::state::{AppState, State};
+use crate::workflow::exports::{self, Ask};
 
 #[derive(Deserialize, ToSchema, Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[serde(rename_all = "snake_case")]
@@ -207,62 +201,6 @@ pub struct IndicatorRow {
     occupancy_pct: Option<f64>,
 }
 
-/// The crèches the caller may export.
-fn creche_scope(
-    conn: &mut DbConnection,
-    who: &Principal,
-    departement: Option<&str>,
-) -> Result<Vec<CrecheId>, ApiError> {
-    let all = queries::creches(conn)?;
-    let in_dep = |dep: &str| -> Vec<CrecheId> {
-        all.iter()
-            .filter(|c| c.departement == dep)
-            .map(|c| c.id.clone())
-            .collect()
-    };
-    Ok(match who.role {
-        Role::Caf => match departement {
-            Some(d) if d != who.departement => {
-                return Err(ApiError::Forbidden(Problem::new(
-                    "forbidden",
-                    format!(
-                        "the CAF sees its own département ({}) only",
-                        who.departement
-                    ),
-                )));
-            }
-            _ => in_dep(&who.departement),
-        },
-        Role::Coordinator => all
-            .iter()
-            .filter(|c| who.creche_ids.contains(&c.id))
-            .filter(|c| departement.is_none_or(|d| c.departement == d))
-            .map(|c| c.id.clone())
-            .collect(),
-        _ => match departement {
-            Some(d) => in_dep(d),
-            None => all.into_iter().map(|c| c.id).collect(),
-        },
-    })
-}
-
-fn period(from: NaiveDate, to: NaiveDate) -> Result<Period, ApiError> {
-    if to < from {
-        return Err(DomainError::parameter("to", "must not be before from").into());
-    }
-    Ok(Period { from, to })
-}
-
-fn export_scope(period: Period, creches: Vec<CrecheId>) -> ExportScope {
-    ExportScope {
-        from: to_db_time(paris_midnight(period.from)),
-        before: to_db_time(paris_midnight(
-            period.to.succ_opt().unwrap_or(NaiveDate::MAX),
-        )),
-        creches: Some(creches),
-    }
-}
-
 fn format_of(format: Option<FileFormat>, default: FileFormat, sep: Option<Separator>) -> Format {
     match format.unwrap_or(default) {
         FileFormat::Csv => Format::Csv {
@@ -273,14 +211,25 @@ fn format_of(format: Option<FileFormat>, default: FileFormat, sep: Option<Separa
     }
 }
 
-fn check_departement(d: Option<String>) -> Result<Option<String>, ApiError> {
-    d.map(|d| {
-        crate::domain::departement(&d).map_err(|m| DomainError::parameter("departement", &m).into())
-    })
-    .transpose()
+impl From<Grouping> for GroupBy {
+    fn from(g: Grouping) -> GroupBy {
+        match g {
+            Grouping::Month => GroupBy::Month,
+            Grouping::Creche => GroupBy::Creche,
+            Grouping::PrescriberKind => GroupBy::PrescriberKind,
+            Grouping::Prescriber => GroupBy::Prescriber,
+        }
+    }
 }
 
-fn attachment(name: String) -> (header::HeaderName, String) {
+/// `avip-<what>-<from>-<to>.<extension>` as a download.
+fn attachment(what: &str, period: Period, format: Format) -> (header::HeaderName, String) {
+    let name = format!(
+        "avip-{what}-{}-{}.{}",
+        period.from,
+        period.to,
+        format.extension()
+    );
     (
         header::CONTENT_DISPOSITION,
         format!("attachment; filename=\"{name}\""),
@@ -304,10 +253,6 @@ impl Out for Buffer {
         self.0.extend_from_slice(&bytes);
         Ok(())
     }
-}
-
-fn failed(e: ExportError) -> ApiError {
-    ApiError::Unexpected(anyhow::anyhow!("export failed: {e}"))
 }
 
 /// The evaluation rows: one per referral received in the period at the
@@ -334,8 +279,8 @@ fn failed(e: ExportError) -> ApiError {
             (String = "text/csv", example = json!("\u{feff}referral_key;family_id;prescriber_kind;…\r\n5be0c0b0f4b1f3a2c1d1e0f9a8b7c6d5;0a1b2c3d4e5f60718293a4b5c6d7e8f9;france_travail;…\r\n")),
             (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                 example = json!("(an XLSX workbook: one sheet \"AVIP\", the same columns)")))),
-    (status = 400, body = ProblemDocument, content_type = "application/problem+json"),
-    (status = 403, body = ProblemDocument, content_type = "application/problem+json"),
+    BadRequest,
+    Forbidden,
 ))]
 #[get("/exports/referrals")]
 pub async fn referrals(
@@ -343,40 +288,41 @@ pub async fn referrals(
     state: State,
     query: ApiQuery<ExportQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    require(&who, Action::Read, Resource::ExportRows)?;
     let q = query.0;
-    let period = period(q.from, q.to)?;
-    let departement = check_departement(q.departement)?;
     let format = format_of(q.format, FileFormat::Csv, q.sep);
-    // The scope is read, and the export recorded for the timelines of the
-    // referrals it includes (docs/product.md §2), in one write.
+    let ask = Ask {
+        from: q.from,
+        to: q.to,
+        departement: q.departement,
+    };
     let asker = who.clone();
-    let scope = state
-        .write(move |conn| {
-            let scope = export_scope(period, creche_scope(conn, &asker, departement.as_deref())?);
-            let (actor_kind, actor_id) = crate::workflow::referrals::actor(&asker);
-            let log = queries::ExportLog {
-                id: EventId::generate(),
-                exported_at: to_db_time(chrono::Utc::now()),
-                actor_kind,
-                actor_id,
-                format: format.extension().to_owned(),
-                received_from: scope.from,
-                received_before: scope.before,
-            };
-            queries::record_export(conn, &log, scope.creches.as_deref().unwrap_or_default())?;
-            Ok::<_, ApiError>(scope)
-        })
+    let (period, scope) = state
+        .write(move |conn| exports::start_rows(conn, &asker, &ask, format, Utc::now()))
         .await?;
-    // The reading connection is taken before the answer starts, so that an
-    // unreachable database is a 503, not a cut file.
+    let body = stream_rows(&state, scope, format, who.subject.to_claim()).await?;
+    Ok(HttpResponse::Ok()
+        .content_type(format.content_type())
+        .insert_header(attachment("referrals", period, format))
+        .streaming(body))
+}
+
+/// The rows as the database gives them, through a small channel: memory
+/// stays flat, and the reading stops when the client disconnects. The
+/// reading connection is taken before the answer starts, so that an
+/// unreachable database is a 503, not a cut file.
+async fn stream_rows(
+    state: &AppState,
+    scope: ExportScope,
+    format: Format,
+    subject: String,
+) -> Result<impl futures_util::Stream<Item = Result<web::Bytes, actix_web::Error>> + use<>, ApiError>
+{
     let readers = state.pool.clone();
     let mut conn = web::block(move || avip_db::blocking::checkout(&readers))
         .await
         .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("export did not start: {e}")))??;
     let (tx, rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
     let key = state.pseudonym_key.clone();
-    let subject = who.subject.to_claim();
     tokio::task::spawn_blocking(move || {
         let started = std::time::Instant::now();
         match write_rows(&mut conn, &scope, &key, format, &mut Channel(tx)) {
@@ -388,20 +334,11 @@ pub async fn referrals(
             Err(e) => tracing::error!(by = %subject, error = %e, "export failed midway"),
         }
     });
-    let body = futures_util::stream::unfold(rx, |mut rx| async move {
+    Ok(futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv()
             .await
             .map(|bytes| (Ok::<_, actix_web::Error>(web::Bytes::from(bytes)), rx))
-    });
-    Ok(HttpResponse::Ok()
-        .content_type(format.content_type())
-        .insert_header(attachment(format!(
-            "avip-referrals-{}-{}.{}",
-            period.from,
-            period.to,
-            format.extension()
-        )))
-        .streaming(body))
+    }))
 }
 
 /// The indicators of the referrals received in the period, by group (see
@@ -419,8 +356,8 @@ pub async fn referrals(
             (String = "text/csv", example = json!("\u{feff}group;label;received;answered;…\r\n2026-11;2026-11;12;10;…\r\n")),
             (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                 example = json!("(an XLSX workbook: one sheet \"AVIP\", the same columns)")))),
-    (status = 400, body = ProblemDocument, content_type = "application/problem+json"),
-    (status = 403, body = ProblemDocument, content_type = "application/problem+json"),
+    BadRequest,
+    Forbidden,
 ))]
 #[get("/exports/indicators")]
 pub async fn indicators_handler(
@@ -428,36 +365,24 @@ pub async fn indicators_handler(
     state: State,
     query: ApiQuery<IndicatorQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    require(&who, Action::Read, Resource::Indicators)?;
     let q = query.0;
-    let period = period(q.from, q.to)?;
-    let departement = check_departement(q.departement)?;
     let format = format_of(q.format, FileFormat::Json, q.sep);
-    let group_by = match q.group_by.unwrap_or_default() {
-        Grouping::Month => GroupBy::Month,
-        Grouping::Creche => GroupBy::Creche,
-        Grouping::PrescriberKind => GroupBy::PrescriberKind,
-        Grouping::Prescriber => GroupBy::Prescriber,
+    let group_by = q.group_by.unwrap_or_default().into();
+    let ask = Ask {
+        from: q.from,
+        to: q.to,
+        departement: q.departement,
     };
-    let bytes = state
-        .run(move |conn| -> Result<Vec<u8>, ApiError> {
-            let creches = creche_scope(conn, &who, departement.as_deref())?;
-            let scope = export_scope(period, creches.clone());
-            let groups = indicators(conn, &scope, &creches, period, group_by).map_err(failed)?;
-            let mut out = Buffer(Vec::new());
-            write_indicators(&groups, format, &mut out).map_err(failed)?;
-            Ok(out.0)
-        })
+    let (period, groups) = state
+        .run(move |conn| exports::indicators(conn, &who, &ask, group_by))
         .await?;
+    let mut out = Buffer(Vec::new());
+    write_indicators(&groups, format, &mut out).map_err(exports::failed)?;
     let mut response = HttpResponse::Ok();
     response.content_type(format.content_type());
     if format != Format::Json {
-        response.insert_header(attachment(format!(
-            "avip-indicators-{}-{}.{}",
-            period.from,
-            period.to,
-            format.extension()
-        )));
+        response.insert_header(attachment("indicators", period, format));
     }
+    let bytes = out.0;
     Ok(response.body(bytes))
 }

@@ -2,45 +2,19 @@
 
 use actix_web::{HttpResponse, get, patch, post, web};
 use avip_db::model::{OrganizationId, OrganizationKind};
-use avip_db::organizations::Organization;
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use chrono::Utc;
+use serde::Deserialize;
+use utoipa::IntoParams;
 
-use super::page::{Cursor, List, page_request, path_id, time};
+use super::page::{Cursor, List, page_request, path_id};
 use crate::auth::Principal;
-use crate::http::error::{ApiError, ProblemDocument};
+use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, ApiQuery};
+use crate::http::responses::{BadRequest, Forbidden, NotFound, Unauthorized, Unprocessable};
 use crate::http::state::State;
+use crate::views::OrganizationBody;
 use crate::workflow::Caller;
 use crate::workflow::organizations::{self, CreateOrganization, UpdateOrganization};
-
-#[derive(Serialize, ToSchema)]
-#[schema(example = json!({"id": "0193a5b0-7c1e-7d2a-9b1e-3f4a5b6c7d8e", "kind": "france_travail",
-    "name": "France Travail Toulon Est", "departement": "83",
-    "created_at": "2026-11-20T09:00:00Z", "updated_at": "2026-11-20T09:00:00Z"}))]
-pub struct OrganizationBody {
-    #[schema(value_type = String, format = Uuid)]
-    pub id: OrganizationId,
-    pub kind: OrganizationKind,
-    pub name: String,
-    pub departement: String,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-impl From<Organization> for OrganizationBody {
-    fn from(o: Organization) -> Self {
-        OrganizationBody {
-            id: o.id,
-            kind: o.kind,
-            name: o.name,
-            departement: o.departement,
-            created_at: time(o.created_at),
-            updated_at: time(o.updated_at),
-        }
-    }
-}
 
 #[derive(Deserialize, IntoParams, Debug)]
 #[into_params(parameter_in = Query)]
@@ -54,8 +28,8 @@ pub struct OrganizationFilter {
 /// List organisations (admin).
 #[utoipa::path(tag = "organizations", params(OrganizationFilter), security(("bearer" = [])), responses(
     (status = 200, body = List<OrganizationBody>),
-    (status = 401, body = ProblemDocument, content_type = "application/problem+json"),
-    (status = 403, body = ProblemDocument, content_type = "application/problem+json"),
+    Unauthorized,
+    Forbidden,
 ))]
 #[get("/organizations")]
 pub async fn list(
@@ -75,9 +49,9 @@ pub async fn list(
 /// Create an organisation (admin).
 #[utoipa::path(tag = "organizations", request_body = CreateOrganization, security(("bearer" = [])), responses(
     (status = 201, body = OrganizationBody),
-    (status = 400, body = ProblemDocument, content_type = "application/problem+json"),
-    (status = 403, body = ProblemDocument, content_type = "application/problem+json"),
-    (status = 422, body = ProblemDocument, content_type = "application/problem+json"),
+    BadRequest,
+    Forbidden,
+    Unprocessable,
 ))]
 #[post("/organizations")]
 pub async fn create(
@@ -97,7 +71,7 @@ pub async fn create(
 /// One organisation (admin).
 #[utoipa::path(tag = "organizations", params(("id" = String, Path, format = Uuid)), security(("bearer" = [])), responses(
     (status = 200, body = OrganizationBody),
-    (status = 404, body = ProblemDocument, content_type = "application/problem+json"),
+    NotFound,
 ))]
 #[get("/organizations/{id}")]
 pub async fn get_one(
@@ -116,8 +90,8 @@ pub async fn get_one(
 #[utoipa::path(tag = "organizations", params(("id" = String, Path, format = Uuid)), request_body = UpdateOrganization,
     security(("bearer" = [])), responses(
     (status = 200, body = OrganizationBody),
-    (status = 404, body = ProblemDocument, content_type = "application/problem+json"),
-    (status = 422, body = ProblemDocument, content_type = "application/problem+json"),
+    NotFound,
+    Unprocessable,
 ))]
 #[patch("/organizations/{id}")]
 pub async fn update(

@@ -12,8 +12,9 @@ use utoipa::{IntoParams, ToSchema};
 use super::page::{path_id, time};
 use crate::auth::Principal;
 use crate::domain::DomainError;
-use crate::http::error::{ApiError, ProblemDocument};
+use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, ApiQuery};
+use crate::http::responses::{BadRequest, Forbidden, NotFound, Unprocessable};
 use crate::http::state::State;
 use crate::workflow::places::{self, Capacity, CapacityRequest, CrecheDays};
 
@@ -63,9 +64,9 @@ pub struct CrecheAvailability {
 #[utoipa::path(tag = "places", params(("id" = String, Path, format = Uuid), PeriodQuery),
     security(("bearer" = [])), responses(
     (status = 200, body = CrecheAvailability),
-    (status = 400, body = ProblemDocument, content_type = "application/problem+json"),
-    (status = 403, body = ProblemDocument, content_type = "application/problem+json"),
-    (status = 404, body = ProblemDocument, content_type = "application/problem+json"),
+    BadRequest,
+    Forbidden,
+    NotFound,
 ))]
 #[get("/creches/{id}/availability")]
 pub async fn creche_availability(
@@ -114,8 +115,8 @@ pub struct TerritoryAvailability {
 /// prescriber refers families where a place can open.
 #[utoipa::path(tag = "places", params(TerritoryQuery), security(("bearer" = [])), responses(
     (status = 200, body = TerritoryAvailability),
-    (status = 400, body = ProblemDocument, content_type = "application/problem+json"),
-    (status = 403, body = ProblemDocument, content_type = "application/problem+json"),
+    BadRequest,
+    Forbidden,
 ))]
 #[get("/availability")]
 pub async fn territory_availability(
@@ -175,8 +176,8 @@ pub struct CapacityHistory {
 #[utoipa::path(tag = "places", params(("id" = String, Path, format = Uuid)),
     security(("bearer" = [])), responses(
     (status = 200, body = CapacityHistory),
-    (status = 403, body = ProblemDocument, content_type = "application/problem+json"),
-    (status = 404, body = ProblemDocument, content_type = "application/problem+json"),
+    Forbidden,
+    NotFound,
 ))]
 #[get("/creches/{id}/capacity")]
 pub async fn capacity(
@@ -197,9 +198,9 @@ pub async fn capacity(
 #[utoipa::path(tag = "places", params(("id" = String, Path, format = Uuid)), request_body = CapacityRequest,
     security(("bearer" = [])), responses(
     (status = 201, body = CapacityHistory),
-    (status = 403, body = ProblemDocument, content_type = "application/problem+json"),
-    (status = 404, body = ProblemDocument, content_type = "application/problem+json"),
-    (status = 422, body = ProblemDocument, content_type = "application/problem+json"),
+    Forbidden,
+    NotFound,
+    Unprocessable,
 ))]
 #[post("/creches/{id}/capacity")]
 pub async fn change_capacity(

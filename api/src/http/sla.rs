@@ -10,9 +10,10 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::auth::Principal;
-use crate::http::error::{ApiError, ProblemDocument};
+use crate::http::error::ApiError;
 use crate::http::extract::ApiQuery;
 use crate::http::page::{Cursor, List, PageQuery};
+use crate::http::responses::{BadRequest, Forbidden, Unauthorized};
 use crate::http::state::State;
 use crate::workflow::sla;
 
@@ -58,7 +59,7 @@ pub struct PolicyBody {
 /// The policy in force and its version.
 #[utoipa::path(tag = "sla", security(("bearer" = [])), responses(
     (status = 200, body = PolicyBody),
-    (status = 401, body = ProblemDocument, content_type = "application/problem+json"),
+    Unauthorized,
 ))]
 #[get("/sla/policy")]
 pub async fn policy(_who: Principal, state: State) -> web::Json<PolicyBody> {
@@ -165,9 +166,9 @@ fn parse_cursor(text: &str) -> Option<(DateTime<Utc>, ReferralId, AttentionKind)
 /// ending within the notice. Coordinators see their crèches', admins all.
 #[utoipa::path(tag = "sla", params(PageQuery), security(("bearer" = [])), responses(
     (status = 200, body = inline(List<AttentionBody>)),
-    (status = 400, body = ProblemDocument, content_type = "application/problem+json"),
-    (status = 401, body = ProblemDocument, content_type = "application/problem+json"),
-    (status = 403, body = ProblemDocument, content_type = "application/problem+json"),
+    BadRequest,
+    Unauthorized,
+    Forbidden,
 ))]
 #[get("/sla/overdue")]
 pub async fn overdue(

@@ -85,18 +85,6 @@ fn places(value: i32) -> Result<i32, String> {
     }
 }
 
-fn parse_user_ids(field: &str, raw: &[String], problems: &mut Problems) -> Vec<UserId> {
-    raw.iter()
-        .enumerate()
-        .filter_map(|(i, id)| {
-            problems.check(
-                &format!("{field}[{i}]"),
-                UserId::parse(id).ok_or_else(|| "is not an id".to_owned()),
-            )
-        })
-        .collect()
-}
-
 /// Coordinators must be active coordinator users of the crèche's operator.
 fn check_coordinators(
     conn: &mut DbConnection,
@@ -114,11 +102,7 @@ fn check_coordinators(
             ));
         }
     }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(DomainError::Invalid(errors))
-    }
+    Problems(errors).into_result()
 }
 
 /// Creates a crèche (shared by the API and `avip admin create-creche`);
@@ -149,7 +133,12 @@ pub fn create(
             .check("escalation_email", domain::email(e))
             .map(Some),
     };
-    let coordinators = parse_user_ids("coordinator_ids", &body.coordinator_ids, &mut problems);
+    let coordinators = domain::ids(
+        "coordinator_ids",
+        &body.coordinator_ids,
+        UserId::parse,
+        &mut problems,
+    );
     if let Some(op) = &operator_id {
         match organizations::find(conn, op)? {
             Some(org) if org.kind == OrganizationKind::CrecheOperator => {}
@@ -247,7 +236,7 @@ pub fn update(
     let coordinators = body
         .coordinator_ids
         .as_deref()
-        .map(|ids| parse_user_ids("coordinator_ids", ids, &mut problems));
+        .map(|ids| domain::ids("coordinator_ids", ids, UserId::parse, &mut problems));
     problems.into_result()?;
     let current = creches::get(conn, id, today)?;
     if let Some(ids) = &coordinators {

@@ -11,6 +11,7 @@
 
 pub mod api_clients;
 pub mod creches;
+pub mod exports;
 pub mod organizations;
 pub mod places;
 pub mod referrals;

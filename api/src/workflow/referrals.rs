@@ -629,8 +629,8 @@ pub fn get(
     id: &ReferralId,
 ) -> Result<ReferralRecord, DomainError> {
     require(who, Action::Read, Resource::Referral(None))?;
-    load_for(conn, who, id, Action::Read)?;
-    Ok(referrals::get(conn, id)?)
+    let referral = load_for(conn, who, id, Action::Read)?;
+    Ok(referrals::record(conn, referral)?)
 }
 
 /// A page of the referrals the caller may see (a prescriber its

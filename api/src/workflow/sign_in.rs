@@ -4,11 +4,12 @@
 
 use std::time::Duration;
 
-use avip_db::model::{OrganizationId, Role, to_db_time};
+use avip_db::model::{CrecheId, OrganizationId, Role, to_db_time};
+use avip_db::organizations::Organization;
 use avip_db::{DbConnection, api_clients, organizations, throttle, users};
 use chrono::{DateTime, Utc};
 
-use crate::auth::{Subject, password, throttle as policy};
+use crate::auth::{Principal, Subject, password, throttle as policy};
 use crate::domain::DomainError;
 
 /// What a sign-in attempt gives.
@@ -115,4 +116,44 @@ fn attempt(
             Ok(Outcome::Refused { delay })
         }
     }
+}
+
+/// Who is behind a token, as `/me` shows it.
+pub struct Identity {
+    /// `user` or `api_client`.
+    pub kind: &'static str,
+    pub id: String,
+    /// A person's name or a client's label.
+    pub name: String,
+    /// People only.
+    pub email: Option<String>,
+    pub role: Role,
+    pub creche_ids: Vec<CrecheId>,
+}
+
+/// The caller and its organisation.
+pub fn me(
+    conn: &mut DbConnection,
+    who: &Principal,
+) -> Result<(Identity, Organization), DomainError> {
+    let org = organizations::get(conn, &who.organization_id)?;
+    let (kind, id, name, email) = match &who.subject {
+        Subject::User(id) => {
+            let u = users::get(conn, id)?;
+            ("user", u.id.to_string(), u.name, Some(u.email))
+        }
+        Subject::Client(id) => {
+            let c = api_clients::get(conn, id)?;
+            ("api_client", c.id.to_string(), c.label, None)
+        }
+    };
+    let identity = Identity {
+        kind,
+        id,
+        name,
+        email,
+        role: who.role,
+        creche_ids: who.creche_ids.clone(),
+    };
+    Ok((identity, org))
 }

@@ -72,18 +72,6 @@ pub struct UpdateUser {
     pub creche_ids: Option<Vec<String>>,
 }
 
-fn parse_creche_ids(raw: &[String], problems: &mut Problems) -> Vec<CrecheId> {
-    raw.iter()
-        .enumerate()
-        .filter_map(|(i, id)| {
-            problems.check(
-                &format!("creche_ids[{i}]"),
-                CrecheId::parse(id).ok_or_else(|| "is not an id".to_owned()),
-            )
-        })
-        .collect()
-}
-
 /// Crèches given to a coordinator must be run by the coordinator's operator.
 fn check_creches(
     conn: &mut DbConnection,
@@ -112,11 +100,7 @@ fn check_creches(
             )
         })
         .collect();
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(DomainError::Invalid(errors))
-    }
+    Problems(errors).into_result()
 }
 
 /// Creates a person; the password is stored as an argon2id hash.
@@ -135,7 +119,12 @@ pub fn create(
         "organization_id",
         OrganizationId::parse(&body.organization_id).ok_or_else(|| "is not an id".to_owned()),
     );
-    let creche_ids = parse_creche_ids(&body.creche_ids, &mut problems);
+    let creche_ids = domain::ids(
+        "creche_ids",
+        &body.creche_ids,
+        CrecheId::parse,
+        &mut problems,
+    );
     if let Some(org_id) = &organization_id {
         match organizations::find(conn, org_id)? {
             None => problems.push("organization_id", "no such organisation"),
@@ -199,7 +188,7 @@ pub fn update(
     let creche_ids = body
         .creche_ids
         .as_deref()
-        .map(|ids| parse_creche_ids(ids, &mut problems));
+        .map(|ids| domain::ids("creche_ids", ids, CrecheId::parse, &mut problems));
     problems.into_result()?;
     let user = users::get(conn, id)?;
     if let Some(ids) = &creche_ids {

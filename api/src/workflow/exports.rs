@@ -1,0 +1,154 @@
+//! The evaluation: which crèches a caller may export, each download of
+//! pseudonymised rows recorded (the timelines of the referrals it includes
+//! show it), and the indicators. The rows themselves and the file formats
+//! are `crate::exports`.
+
+use std::collections::BTreeMap;
+
+use avip_db::DbConnection;
+use avip_db::exports::{self as queries, ExportScope};
+use avip_db::model::{CrecheId, EventId, Role, to_db_time};
+use avip_db::places::Period;
+use avip_sla_engine::clock::paris_midnight;
+use chrono::{DateTime, NaiveDate, Utc};
+
+use crate::access::{Action, Resource, require};
+use crate::auth::Principal;
+use crate::domain::DomainError;
+use crate::exports::{ExportError, Format, GroupBy, Tally};
+use crate::workflow::referrals::actor;
+
+/// What a caller asks for: referrals received from `from` to `to` (both
+/// included, Paris days), and for admins one `departement`.
+pub struct Ask {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub departement: Option<String>,
+}
+
+impl Ask {
+    fn period(&self) -> Result<Period, DomainError> {
+        if self.to < self.from {
+            return Err(DomainError::parameter("to", "must not be before from"));
+        }
+        Ok(Period {
+            from: self.from,
+            to: self.to,
+        })
+    }
+
+    fn departement(&self) -> Result<Option<String>, DomainError> {
+        self.departement
+            .as_deref()
+            .map(|d| {
+                crate::domain::departement(d).map_err(|m| DomainError::parameter("departement", &m))
+            })
+            .transpose()
+    }
+}
+
+/// Starts a download of evaluation rows: the caller's scope, and the export
+/// recorded for the timelines, in one write. The rows are then read with
+/// [`crate::exports::write_rows`].
+pub fn start_rows(
+    conn: &mut DbConnection,
+    who: &Principal,
+    ask: &Ask,
+    format: Format,
+    now: DateTime<Utc>,
+) -> Result<(Period, ExportScope), DomainError> {
+    require(who, Action::Read, Resource::ExportRows)?;
+    let period = ask.period()?;
+    let departement = ask.departement()?;
+    let scope = scope(period, creches(conn, who, departement.as_deref())?);
+    let (actor_kind, actor_id) = actor(who);
+    let log = queries::ExportLog {
+        id: EventId::generate(),
+        exported_at: to_db_time(now),
+        actor_kind,
+        actor_id,
+        format: format.extension().to_owned(),
+        received_from: scope.from,
+        received_before: scope.before,
+    };
+    queries::record_export(conn, &log, scope.creches.as_deref().unwrap_or_default())?;
+    Ok((period, scope))
+}
+
+/// The indicators of the caller's scope over the period, by group.
+pub fn indicators(
+    conn: &mut DbConnection,
+    who: &Principal,
+    ask: &Ask,
+    group_by: GroupBy,
+) -> Result<(Period, BTreeMap<String, Tally>), DomainError> {
+    require(who, Action::Read, Resource::Indicators)?;
+    let period = ask.period()?;
+    let departement = ask.departement()?;
+    let creches = creches(conn, who, departement.as_deref())?;
+    let scope = scope(period, creches.clone());
+    let groups = crate::exports::indicators(conn, &scope, &creches, period, group_by)?;
+    Ok((period, groups))
+}
+
+impl From<ExportError> for DomainError {
+    fn from(e: ExportError) -> DomainError {
+        match e {
+            ExportError::Query(e) => e.into(),
+            other => failed(other),
+        }
+    }
+}
+
+/// An export that could not be written: a fault of ours.
+pub fn failed(e: ExportError) -> DomainError {
+    DomainError::Unexpected(anyhow::anyhow!("export failed: {e}"))
+}
+
+/// The crèches the caller may export: the CAF its département's, a
+/// coordinator its own, an admin all (or one département's).
+fn creches(
+    conn: &mut DbConnection,
+    who: &Principal,
+    departement: Option<&str>,
+) -> Result<Vec<CrecheId>, DomainError> {
+    let all = queries::creches(conn)?;
+    let in_dep = |dep: &str| -> Vec<CrecheId> {
+        all.iter()
+            .filter(|c| c.departement == dep)
+            .map(|c| c.id.clone())
+            .collect()
+    };
+    Ok(match who.role {
+        Role::Caf => match departement {
+            Some(d) if d != who.departement => {
+                return Err(DomainError::OutOfScope(format!(
+                    "the CAF sees its own département ({}) only",
+                    who.departement
+                )));
+            }
+            _ => in_dep(&who.departement),
+        },
+        Role::Coordinator => all
+            .iter()
+            .filter(|c| who.creche_ids.contains(&c.id))
+            .filter(|c| departement.is_none_or(|d| c.departement == d))
+            .map(|c| c.id.clone())
+            .collect(),
+        _ => match departement {
+            Some(d) => in_dep(d),
+            None => all.into_iter().map(|c| c.id).collect(),
+        },
+    })
+}
+
+/// Referrals received on the period's days in Paris, at these crèches.
+fn scope(period: Period, creches: Vec<CrecheId>) -> ExportScope {
+    ExportScope {
+        from: to_db_time(paris_midnight(period.from)),
+        before: to_db_time(paris_midnight(
+            period.to.succ_opt().unwrap_or(NaiveDate::MAX),
+        )),
+        creches: Some(creches),
+    }
+}
