@@ -2,15 +2,11 @@
 //! the bootstrap of the first administrator. Each command calls the same
 //! functions as the API, so the same rules apply.
 
-use avip_db::model::{
-    ApiClientId, CrecheId, OrganizationId, OrganizationKind, Role, UserId, to_db_time,
-};
-use avip_db::organizations::{self, NewOrganization};
-use avip_db::{DbConnection, users};
+use avip_db::model::{ApiClientId, CrecheId, OrganizationId, OrganizationKind, Role, UserId};
 use chrono::Utc;
 use clap::Subcommand;
 
-use crate::auth::{Subject, TokenKeys};
+use crate::auth::TokenKeys;
 use crate::domain::{DomainError, OpeningHours, Weekday};
 use crate::settings::Settings;
 use crate::views::{ApiClientBody, CreatedApiClient, CrecheBody, OrganizationBody, UserBody};
@@ -18,6 +14,7 @@ use crate::workflow::Caller::Operator;
 use crate::workflow::api_clients::{self, CreateApiClient};
 use crate::workflow::creches::{self, CreateCreche, UpdateCreche};
 use crate::workflow::organizations::{self as orgs, CreateOrganization, UpdateOrganization};
+use crate::workflow::sign_in::{self, Named};
 use crate::workflow::users::{self as people, CreateUser, UpdateUser};
 
 #[derive(Subcommand, Debug)]
@@ -168,7 +165,16 @@ pub fn run(settings: &Settings, command: AdminCommand) -> anyhow::Result<()> {
             email,
             password,
             name,
-        } => return bootstrap(&mut conn, email, password, name),
+        } => {
+            match explain(people::bootstrap(&mut conn, email, password, name, now))? {
+                None => println!("an administrator already exists: nothing was changed"),
+                Some((user, org)) => println!(
+                    "created the administrator {} ({}) in organisation {org}",
+                    user.email, user.id
+                ),
+            }
+            return Ok(());
+        }
         AdminCommand::CreateOrganization {
             kind,
             name,
@@ -357,18 +363,14 @@ pub fn run(settings: &Settings, command: AdminCommand) -> anyhow::Result<()> {
                     "set AVIP_JWT_SECRET (the one the service uses), or the token will not be accepted"
                 );
             }
-            let principal = match (email, client_id) {
-                (Some(email), _) => {
-                    let user = users::find_by_email(&mut conn, &email)?
-                        .ok_or_else(|| anyhow::anyhow!("no user with this e-mail"))?;
-                    crate::auth::principal::load(&mut conn, Subject::User(user.id))?
-                }
-                (None, Some(client_id)) => {
-                    let client = avip_db::api_clients::find_by_client_id(&mut conn, &client_id)?
-                        .ok_or_else(|| anyhow::anyhow!("no API client with this client_id"))?;
-                    crate::auth::principal::load(&mut conn, Subject::Client(client.id))?
-                }
+            let (named, unknown) = match (&email, &client_id) {
+                (Some(email), _) => (Named::Email(email), "no user with this e-mail"),
+                (None, Some(id)) => (Named::ClientId(id), "no API client with this client_id"),
                 (None, None) => anyhow::bail!("give --email or --client-id"),
+            };
+            let principal = match sign_in::named(&mut conn, named) {
+                Err(DomainError::NotFound) => anyhow::bail!(unknown),
+                other => explain(other)?,
             }
             .ok_or_else(|| anyhow::anyhow!("this identity is disabled"))?;
             let keys = TokenKeys::from_settings(settings)?;
@@ -381,50 +383,6 @@ pub fn run(settings: &Settings, command: AdminCommand) -> anyhow::Result<()> {
         }
     };
     println!("{out}");
-    Ok(())
-}
-
-fn bootstrap(
-    conn: &mut DbConnection,
-    email: String,
-    password: String,
-    name: String,
-) -> anyhow::Result<()> {
-    if users::any_with_role(conn, Role::Admin)? {
-        println!("an administrator already exists: nothing was changed");
-        return Ok(());
-    }
-    let now = Utc::now();
-    let org = match organizations::first_of_kind(conn, OrganizationKind::Admin)? {
-        Some(org) => org,
-        None => {
-            let at = to_db_time(now);
-            organizations::insert(
-                conn,
-                &NewOrganization {
-                    id: avip_db::model::OrganizationId::generate(),
-                    kind: OrganizationKind::Admin,
-                    name: "Administration AVIP".into(),
-                    departement: "00".into(),
-                    created_at: at,
-                    updated_at: at,
-                },
-            )?
-        }
-    };
-    let body = CreateUser {
-        email,
-        name,
-        role: Role::Admin,
-        organization_id: org.id.to_string(),
-        password,
-        creche_ids: Vec::new(),
-    };
-    let (user, _) = explain(people::create(conn, Operator, body, now))?;
-    println!(
-        "created the administrator {} ({}) in organisation {}",
-        user.email, user.id, org.id
-    );
     Ok(())
 }
 

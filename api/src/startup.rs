@@ -106,7 +106,7 @@ impl Application {
             tracing::info!("the SLA engine does not run in this process (--no-sla)");
             None
         };
-        let schedule = crate::http::sla::SlaSchedule {
+        let schedule = crate::http::state::SlaSchedule {
             schedule: settings.sla_schedule.clone(),
             digest: settings.sla_digest,
         };

@@ -1,6 +1,7 @@
 //! Who is calling: the identity behind a token, loaded as the database says
 //! now (a disabled person or client loses access at once, not when its
-//! token expires). The HTTP extractor is in `crate::http::extract`.
+//! token expires). The HTTP layer's extractor
+//! authenticates each request with it.
 
 use avip_db::model::{ApiClientId, CrecheId, OrganizationId, OrganizationKind, Role, UserId};
 use avip_db::{DbConnection, QueryResult, api_clients, creches, organizations, users};

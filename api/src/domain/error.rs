@@ -1,14 +1,12 @@
 //! What a rule or a use case can refuse, free of HTTP: the HTTP layer maps
 //! each variant to its status and problem document in one place
-//! (`crate::http::error`), the command line prints it, the pages show it
+//! (`http/error.rs`), the command line prints it, the pages show it
 //! next to the field.
 
 use avip_db::model::{ReferralId, ReferralStatus, Role};
 use chrono::NaiveDate;
 use serde::Serialize;
 use utoipa::ToSchema;
-
-use crate::domain::referral::{Via, allowed_next};
 
 /// One invalid part of a command: where it is and what is wrong with it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
@@ -55,8 +53,9 @@ pub enum DomainError {
         current: ReferralStatus,
         requested: ReferralStatus,
         detail: String,
-        /// The move exists, but through another step (enrollment, exit).
-        ask_via: Option<Via>,
+        /// The move exists, but through a step of its own (`enrolled`
+        /// through the enrollment, `exited` through the exit).
+        own_step: bool,
     },
     /// The child already has an active referral at this crèche.
     #[error("duplicate referral")]
@@ -133,14 +132,6 @@ impl DomainError {
             DomainError::EmailTaken => "a user with this e-mail exists".to_owned(),
             DomainError::Unexpected(e) => format!("{e:#}"),
             other => other.to_string(),
-        }
-    }
-
-    /// The states a refused move could have gone to instead.
-    pub fn allowed_next_states(&self) -> &'static [ReferralStatus] {
-        match self {
-            DomainError::InvalidTransition { current, .. } => allowed_next(*current),
-            _ => &[],
         }
     }
 }

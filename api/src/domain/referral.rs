@@ -399,6 +399,15 @@ pub enum Via {
 }
 
 impl Via {
+    /// The step through which a referral becomes `to`.
+    pub fn to(to: ReferralStatus) -> Via {
+        match to {
+            ReferralStatus::Enrolled => Via::Enrollment,
+            ReferralStatus::Exited => Via::Exit,
+            _ => Via::Transitions,
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Via::Transitions => "transitions",
@@ -423,7 +432,7 @@ pub fn invalid_transition(from: ReferralStatus, to: ReferralStatus, detail: Stri
         current: from,
         requested: to,
         detail,
-        ask_via: None,
+        own_step: false,
     }
 }
 
@@ -436,17 +445,13 @@ pub fn plan_move(from: ReferralStatus, to: ReferralStatus, via: Via) -> Result<M
         };
         return Err(invalid_transition(from, to, detail));
     }
-    let expected = match to {
-        ReferralStatus::Enrolled => Via::Enrollment,
-        ReferralStatus::Exited => Via::Exit,
-        _ => Via::Transitions,
-    };
+    let expected = Via::to(to);
     if via != expected {
         return Err(DomainError::InvalidTransition {
             current: from,
             requested: to,
             detail: format!("to become {to}, use the {} step", expected.name()),
-            ask_via: Some(expected),
+            own_step: true,
         });
     }
     Ok(Move {

@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 
 use crate::domain::DomainError;
 pub use crate::domain::FieldError;
-use crate::domain::referral::Via;
+use crate::domain::referral::{Via, allowed_next};
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
@@ -293,21 +293,20 @@ impl From<DomainError> for ApiError {
                 ApiError::Forbidden(Problem::new("forbidden", detail))
             }
             DomainError::NotFound => ApiError::not_found("no such resource"),
-            ref refused @ DomainError::InvalidTransition {
+            DomainError::InvalidTransition {
                 current,
                 requested,
-                ref detail,
-                ask_via,
+                detail,
+                own_step,
             } => {
-                let detail = match ask_via {
-                    Some(via) => format!("to become {requested}, use {}", endpoint(via)),
-                    None => detail.clone(),
+                let detail = match own_step {
+                    true => format!(
+                        "to become {requested}, use {}",
+                        endpoint(Via::to(requested))
+                    ),
+                    false => detail,
                 };
-                let allowed: Vec<&str> = refused
-                    .allowed_next_states()
-                    .iter()
-                    .map(|s| s.as_str())
-                    .collect();
+                let allowed: Vec<&str> = allowed_next(current).iter().map(|s| s.as_str()).collect();
                 ApiError::Conflict(
                     Problem::new("invalid_transition", detail)
                         .with_member("current_status", current.as_str())

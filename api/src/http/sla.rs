@@ -17,13 +17,6 @@ use crate::http::responses::{BadRequest, Forbidden, Unauthorized};
 use crate::http::state::State;
 use crate::workflow::sla;
 
-/// The schedule and delivery settings shown with the policy.
-#[derive(Clone, Debug)]
-pub struct SlaSchedule {
-    pub schedule: String,
-    pub digest: bool,
-}
-
 /// The SLA policy in force (docs/product.md §4). Durations are shown as the
 /// settings write them (`48h`, `60d`) and in seconds.
 #[derive(Serialize, ToSchema, Debug)]

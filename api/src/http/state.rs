@@ -8,7 +8,6 @@ use avip_sla_engine::ActivePolicy;
 use crate::auth::TokenKeys;
 use crate::exports::PseudonymKey;
 use crate::http::error::ApiError;
-use crate::http::sla::SlaSchedule;
 use crate::workflow::places::OfferHold;
 
 /// What the service runs with, shared by every worker.
@@ -56,4 +55,11 @@ impl AppState {
             .await
             .map_err(Into::into)
     }
+}
+
+/// The schedule and delivery settings shown with the policy.
+#[derive(Clone, Debug)]
+pub struct SlaSchedule {
+    pub schedule: String,
+    pub digest: bool,
 }

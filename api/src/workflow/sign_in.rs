@@ -157,3 +157,23 @@ pub fn me(
     };
     Ok((identity, org))
 }
+
+/// An identity as the operator names it at the command line.
+pub enum Named<'a> {
+    Email(&'a str),
+    ClientId(&'a str),
+}
+
+/// The identity an operator names, as a token carries it (`avip admin
+/// token`): not found when nobody has this e-mail or client id, `None` when
+/// it is disabled.
+pub fn named(conn: &mut DbConnection, who: Named<'_>) -> Result<Option<Principal>, DomainError> {
+    let subject = match who {
+        Named::Email(email) => users::find_by_email(conn, email)?.map(|u| Subject::User(u.id)),
+        Named::ClientId(id) => {
+            api_clients::find_by_client_id(conn, id)?.map(|c| Subject::Client(c.id))
+        }
+    };
+    let subject = subject.ok_or(DomainError::NotFound)?;
+    Ok(crate::auth::principal::load(conn, subject)?)
+}

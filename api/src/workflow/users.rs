@@ -1,6 +1,7 @@
 //! People: the administrators create them, change them and disable them.
 
-use avip_db::model::{CrecheId, OrganizationId, Role, UserId, to_db_time};
+use avip_db::model::{CrecheId, OrganizationId, OrganizationKind, Role, UserId, to_db_time};
+use avip_db::organizations::NewOrganization;
 use avip_db::page::{Page, PageRequest};
 use avip_db::users::{self, NewUser, User, UserChanges};
 use avip_db::{DbConnection, creches, organizations};
@@ -210,4 +211,48 @@ pub fn update(
     })?;
     let creches = users::creche_ids(conn, id)?;
     Ok((user, creches))
+}
+
+/// The first administrator: the administration's organisation (made when
+/// missing) and a person in it. `None` when an administrator exists: then
+/// nothing changes.
+pub fn bootstrap(
+    conn: &mut DbConnection,
+    email: String,
+    password: String,
+    name: String,
+    now: DateTime<Utc>,
+) -> Result<Option<(User, OrganizationId)>, DomainError> {
+    if users::any_with_role(conn, Role::Admin)? {
+        return Ok(None);
+    }
+    avip_db::transaction(conn, |conn| {
+        let org = match organizations::first_of_kind(conn, OrganizationKind::Admin)? {
+            Some(org) => org,
+            None => {
+                let at = to_db_time(now);
+                organizations::insert(
+                    conn,
+                    &NewOrganization {
+                        id: OrganizationId::generate(),
+                        kind: OrganizationKind::Admin,
+                        name: "Administration AVIP".into(),
+                        departement: "00".into(),
+                        created_at: at,
+                        updated_at: at,
+                    },
+                )?
+            }
+        };
+        let body = CreateUser {
+            email,
+            name,
+            role: Role::Admin,
+            organization_id: org.id.to_string(),
+            password,
+            creche_ids: Vec::new(),
+        };
+        let (user, _) = create(conn, Caller::Operator, body, now)?;
+        Ok(Some((user, org.id)))
+    })
 }
