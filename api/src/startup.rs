@@ -120,6 +120,7 @@ impl Application {
             pseudonym_key: key,
             keys,
             openapi: web::Bytes::from(openapi::document_json()),
+            routes: openapi::Routes::of(&openapi::document()),
         };
         let server = serve(listener, state, options)?;
         tracing::info!(address = %settings.bind, port, database = backend.name(), "AVIP service listening");
@@ -168,18 +169,27 @@ impl Application {
     }
 }
 
-/// No route matched: a known path with another method is 405, anything else 404.
-async fn unmatched(req: actix_web::HttpRequest) -> Result<actix_web::HttpResponse, ApiError> {
-    let status = if req.resource_map().has_resource(req.path()) {
-        actix_web::http::StatusCode::METHOD_NOT_ALLOWED
-    } else {
-        actix_web::http::StatusCode::NOT_FOUND
-    };
-    Err(ApiError::from_status(
-        status,
-        req.method().as_str(),
-        req.path(),
-    ))
+/// No route matched: a known path with another method is 405 with the
+/// methods it answers in `Allow` (RFC 9110), anything else 404.
+async fn unmatched(
+    req: actix_web::HttpRequest,
+    state: crate::http::state::State,
+) -> Result<actix_web::HttpResponse, ApiError> {
+    use actix_web::http::StatusCode;
+    let (method, path) = (req.method().as_str(), req.path());
+    Err(match state.routes.allowed(path) {
+        Some(allow) => match ApiError::from_status(StatusCode::METHOD_NOT_ALLOWED, method, path) {
+            ApiError::Status(_, problem) => ApiError::MethodNotAllowed {
+                problem,
+                allow: allow.to_owned(),
+            },
+            other => other,
+        },
+        None if req.resource_map().has_resource(path) => {
+            ApiError::from_status(StatusCode::METHOD_NOT_ALLOWED, method, path)
+        }
+        None => ApiError::from_status(StatusCode::NOT_FOUND, method, path),
+    })
 }
 
 fn serve(listener: TcpListener, state: AppState, options: ServerOptions) -> anyhow::Result<Server> {

@@ -470,10 +470,36 @@ pub struct TransitionRequest {
     pub to: ReferralStatus,
     /// Required for `declined` (a decline reason) and `withdrawn` (a withdraw
     /// reason); refused otherwise.
+    #[schema(value_type = Option<TransitionReason>)]
     pub reason: Option<String>,
     /// Free text; required when the reason is `other`.
     pub note: Option<String>,
 }
+
+/// The reasons a move may give, for the OpenAPI document: a decline
+/// reason with `declined`, a withdraw reason with `withdrawn`.
+pub struct TransitionReason;
+
+impl utoipa::PartialSchema for TransitionReason {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+        let mut values: Vec<&str> = DeclineReason::ALL.iter().map(|r| r.as_str()).collect();
+        for r in WithdrawReason::ALL {
+            if !values.contains(&r.as_str()) {
+                values.push(r.as_str());
+            }
+        }
+        ObjectBuilder::new()
+            .schema_type(SchemaType::Type(Type::String))
+            .enum_values(Some(values))
+            .description(Some(
+                "With `declined`: a `DeclineReason`; with `withdrawn`: a `WithdrawReason`.",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for TransitionReason {}
 
 /// A transition request, checked.
 #[derive(Clone, Debug)]

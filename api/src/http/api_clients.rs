@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, delete, get, post, web};
 use avip_db::model::ApiClientId;
 use chrono::Utc;
 
-use super::page::{Cursor, List, PageQuery, path_id};
+use super::page::{List, PageQuery, path_id};
 use crate::auth::Principal;
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, ApiQuery};
@@ -15,7 +15,7 @@ use crate::workflow::Caller;
 use crate::workflow::api_clients::{self, CreateApiClient};
 
 /// List API clients (admin).
-#[utoipa::path(tag = "api-clients", params(PageQuery), security(("bearer" = [])), responses(
+#[utoipa::path(operation_id = "listApiClients", tag = "api-clients", params(PageQuery), security(("oauth2" = [])), responses(
     (status = 200, body = List<ApiClientBody>),
     Forbidden,
 ))]
@@ -25,7 +25,7 @@ pub async fn list(
     state: State,
     query: ApiQuery<PageQuery>,
 ) -> Result<web::Json<List<ApiClientBody>>, ApiError> {
-    let page = query.0.request(Cursor::Id)?;
+    let page = query.0.request()?;
     let rows = state
         .run(move |conn| api_clients::list(conn, Caller::Identity(&who), &page))
         .await?;
@@ -34,7 +34,7 @@ pub async fn list(
 
 /// Create an API client for an organisation (admin). The answer carries the
 /// secret, which is never shown again.
-#[utoipa::path(tag = "api-clients", request_body = CreateApiClient, security(("bearer" = [])), responses(
+#[utoipa::path(operation_id = "createApiClient", tag = "api-clients", request_body = CreateApiClient, security(("oauth2" = [])), responses(
     (status = 201, body = CreatedApiClient),
     Forbidden,
     Unprocessable,
@@ -64,7 +64,7 @@ pub async fn create(
 
 /// Disable an API client (admin): its tokens stop working at once. The
 /// record stays, for the audit trail.
-#[utoipa::path(tag = "api-clients", params(("id" = String, Path, format = Uuid)), security(("bearer" = [])), responses(
+#[utoipa::path(operation_id = "disableApiClient", tag = "api-clients", params(("id" = String, Path, format = Uuid)), security(("oauth2" = [])), responses(
     (status = 200, body = ApiClientBody),
     NotFound,
 ))]

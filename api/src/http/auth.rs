@@ -104,10 +104,9 @@ fn parse_request(req: &HttpRequest, body: &[u8]) -> Result<TokenRequest, ApiErro
 /// Exchange a password (people) or client credentials (API clients) for a
 /// short-lived access token. Repeated failures for one account slow down,
 /// then answer 429 for a while.
-#[utoipa::path(tag = "auth",
+#[utoipa::path(operation_id = "requestToken", tag = "auth",
     request_body(content(
         (TokenRequest = "application/x-www-form-urlencoded"),
-        (TokenRequest = "application/json"),
     )),
     responses(
         (status = 200, body = TokenResponse),
@@ -252,7 +251,7 @@ pub struct MeOrganization {
 
 /// Who am I: the person or client behind the token, its organisation, role
 /// and crèches.
-#[utoipa::path(tag = "auth", security(("bearer" = [])), responses(
+#[utoipa::path(operation_id = "getMe", tag = "auth", security(("oauth2" = [])), responses(
     (status = 200, body = Me),
     Unauthorized,
 ))]

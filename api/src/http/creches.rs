@@ -6,7 +6,7 @@ use avip_db::model::CrecheId;
 use avip_sla_engine::clock::paris_date;
 use chrono::Utc;
 
-use super::page::{Cursor, List, PageQuery, path_id};
+use super::page::{List, PageQuery, path_id};
 use crate::auth::Principal;
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, ApiQuery};
@@ -16,7 +16,7 @@ use crate::views::CrecheBody;
 use crate::workflow::Caller;
 use crate::workflow::creches::{self, CreateCreche, UpdateCreche};
 
-#[utoipa::path(tag = "creches", params(PageQuery), security(("bearer" = [])), responses(
+#[utoipa::path(operation_id = "listCreches", tag = "creches", params(PageQuery), security(("oauth2" = [])), responses(
     (status = 200, body = List<CrecheBody>),
     Forbidden,
 ))]
@@ -26,7 +26,7 @@ pub async fn list(
     state: State,
     query: ApiQuery<PageQuery>,
 ) -> Result<web::Json<List<CrecheBody>>, ApiError> {
-    let page = query.0.request(Cursor::Id)?;
+    let page = query.0.request()?;
     let today = paris_date(Utc::now());
     let rows = state
         .run(move |conn| creches::list(conn, &who, &page, today))
@@ -35,7 +35,7 @@ pub async fn list(
 }
 
 /// Create a crèche (admin).
-#[utoipa::path(tag = "creches", request_body = CreateCreche, security(("bearer" = [])), responses(
+#[utoipa::path(operation_id = "createCreche", tag = "creches", request_body = CreateCreche, security(("oauth2" = [])), responses(
     (status = 201, body = CrecheBody),
     Forbidden,
     Unprocessable,
@@ -56,7 +56,7 @@ pub async fn create(
 }
 
 /// One crèche (admin; coordinators their own).
-#[utoipa::path(tag = "creches", params(("id" = String, Path, format = Uuid)), security(("bearer" = [])), responses(
+#[utoipa::path(operation_id = "getCreche", tag = "creches", params(("id" = String, Path, format = Uuid)), security(("oauth2" = [])), responses(
     (status = 200, body = CrecheBody),
     NotFound,
 ))]
@@ -76,8 +76,8 @@ pub async fn get_one(
 
 /// Edit a crèche: its places, hours, address or escalation address
 /// (admin; coordinators their own). Only admins change its coordinators.
-#[utoipa::path(tag = "creches", params(("id" = String, Path, format = Uuid)), request_body = UpdateCreche,
-    security(("bearer" = [])), responses(
+#[utoipa::path(operation_id = "updateCreche", tag = "creches", params(("id" = String, Path, format = Uuid)), request_body = UpdateCreche,
+    security(("oauth2" = [])), responses(
     (status = 200, body = CrecheBody),
     Forbidden,
     NotFound,

@@ -70,6 +70,9 @@ pub enum ApiError {
     Unavailable(Problem),
     #[error("too many requests ({problem})")]
     TooManyRequests { problem: Problem, retry_after: u64 },
+    /// 405, with the methods the resource answers (RFC 9110 `Allow`).
+    #[error("method not allowed ({problem})")]
+    MethodNotAllowed { problem: Problem, allow: String },
     /// Any other HTTP status the framework produces (405, 413, 415…).
     #[error("{status} ({})", .1, status = .0)]
     Status(StatusCode, Problem),
@@ -150,7 +153,8 @@ impl ApiError {
             | ApiError::Unprocessable(p)
             | ApiError::Unavailable(p)
             | ApiError::Status(_, p)
-            | ApiError::TooManyRequests { problem: p, .. } => Some(p),
+            | ApiError::TooManyRequests { problem: p, .. }
+            | ApiError::MethodNotAllowed { problem: p, .. } => Some(p),
             ApiError::Unexpected(_) => None,
         }
     }
@@ -167,6 +171,7 @@ impl ResponseError for ApiError {
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Status(status, _) => *status,
             ApiError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -200,6 +205,9 @@ impl ResponseError for ApiError {
         response.insert_header((header::CONTENT_TYPE, PROBLEM_JSON));
         if let ApiError::TooManyRequests { retry_after, .. } = self {
             response.insert_header((header::RETRY_AFTER, retry_after.to_string()));
+        }
+        if let ApiError::MethodNotAllowed { allow, .. } = self {
+            response.insert_header((header::ALLOW, allow.as_str()));
         }
         if status == StatusCode::UNAUTHORIZED {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"avip\""));

@@ -52,7 +52,8 @@ pub enum Grouping {
 pub struct ExportQuery {
     /// First day of reception, `YYYY-MM-DD` (Paris), included.
     pub from: NaiveDate,
-    /// Last day of reception, included.
+    /// Last day of reception, included; at most ten years (3653 days,
+    /// both counted) after `from`.
     pub to: NaiveDate,
     /// `csv` (default), `json` or `xlsx`.
     #[param(inline)]
@@ -62,6 +63,7 @@ pub struct ExportQuery {
     pub sep: Option<Separator>,
     /// Admins: only this département's crèches. The CAF sees its own
     /// département only (another is 403).
+    #[param(pattern = "^(0[1-9]|1[0-9]|2[1-9AaBb]|[3-8][0-9]|9[0-5]|97[1-6])$")]
     pub departement: Option<String>,
 }
 
@@ -71,7 +73,8 @@ pub struct ExportQuery {
 pub struct IndicatorQuery {
     /// First day of reception, `YYYY-MM-DD` (Paris), included.
     pub from: NaiveDate,
-    /// Last day of reception, included.
+    /// Last day of reception, included; at most ten years (3653 days,
+    /// both counted) after `from`.
     pub to: NaiveDate,
     /// `month` (default, of reception), `creche`, `prescriber_kind` or `prescriber`.
     #[param(inline)]
@@ -83,6 +86,7 @@ pub struct IndicatorQuery {
     #[param(inline)]
     pub sep: Option<Separator>,
     /// Admins: only this département's crèches. The CAF sees its own only.
+    #[param(pattern = "^(0[1-9]|1[0-9]|2[1-9AaBb]|[3-8][0-9]|9[0-5]|97[1-6])$")]
     pub departement: Option<String>,
 }
 
@@ -261,9 +265,12 @@ impl Out for Buffer {
 /// the work stops when the client disconnects. CSV: UTF-8 with a BOM, `;`
 /// and decimal commas (or `sep=comma`), ISO dates, CRLF. XLSX: typed cells,
 /// a bold header row, frozen panes. The CAF (its département) and admins.
-#[utoipa::path(tag = "exports", params(ExportQuery), security(("bearer" = [])), responses(
-    (status = 200, description = "CSV (`text/csv`), JSON (an array of `EvaluationRow`) or XLSX",
+#[utoipa::path(operation_id = "exportReferrals", tag = "exports", params(ExportQuery), security(("oauth2" = [])), responses(
+    (status = 200, description = "CSV (`text/csv`, the default), XLSX or JSON (an array of `EvaluationRow`), as `format` asks",
         content(
+            (String = "text/csv", example = json!("\u{feff}referral_key;family_id;prescriber_kind;…\r\n5be0c0b0f4b1f3a2c1d1e0f9a8b7c6d5;0a1b2c3d4e5f60718293a4b5c6d7e8f9;france_travail;…\r\n")),
+            (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                example = json!("(an XLSX workbook: one sheet \"AVIP\", the same columns)")),
             (Vec<EvaluationRow> = "application/json", example = json!([{"referral_key": "5be0c0b0f4b1f3a2c1d1e0f9a8b7c6d5",
                 "family_id": "0a1b2c3d4e5f60718293a4b5c6d7e8f9", "prescriber_kind": "france_travail",
                 "prescriber_organization": "France Travail Toulon Est", "creche_id": "0193a5b0-7c1e-7d2a-9b1e-000000000001",
@@ -275,10 +282,7 @@ impl Out for Buffer {
                 "exit_reason": null, "exit_employment_status": null, "positive_exit": null,
                 "childcare_solution": null, "parent_situation": "job_seeker", "single_parent": true,
                 "qpv_resident": false, "child_age_bracket": "1_to_2", "children": 1,
-                "insertion_project_kind": "training"}])),
-            (String = "text/csv", example = json!("\u{feff}referral_key;family_id;prescriber_kind;…\r\n5be0c0b0f4b1f3a2c1d1e0f9a8b7c6d5;0a1b2c3d4e5f60718293a4b5c6d7e8f9;france_travail;…\r\n")),
-            (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                example = json!("(an XLSX workbook: one sheet \"AVIP\", the same columns)")))),
+                "insertion_project_kind": "training"}])))),
     BadRequest,
     Forbidden,
 ))]
@@ -344,7 +348,7 @@ async fn stream_rows(
 /// The indicators of the referrals received in the period, by group (see
 /// `IndicatorRow` for each definition). Coordinators get their crèches'; the
 /// CAF its département's; admins all (or `departement`).
-#[utoipa::path(tag = "exports", params(IndicatorQuery), security(("bearer" = [])), responses(
+#[utoipa::path(operation_id = "exportIndicators", tag = "exports", params(IndicatorQuery), security(("oauth2" = [])), responses(
     (status = 200, description = "JSON (an array of `IndicatorRow`), CSV or XLSX",
         content(
             (Vec<IndicatorRow> = "application/json", example = json!([{"group": "2026-11", "label": "2026-11",

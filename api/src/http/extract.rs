@@ -104,6 +104,14 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             format!("trailing characters after the JSON value: {e}"),
         ))
     })?;
+    // serde reads a struct from an array too, field by field in order:
+    // every body of this API is an object, and an array is refused.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::validation(vec![FieldError::new(
+            "body",
+            "must be a JSON object",
+        )]));
+    }
     Ok(value)
 }
 
@@ -273,5 +281,18 @@ mod tests {
         assert_eq!(field, "colour");
         let (_, field, _) = field_of("[]");
         assert_eq!(field, "body");
+    }
+
+    #[test]
+    fn an_array_is_not_an_object_even_where_every_field_is_optional() {
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)]
+        struct Patch {
+            name: Option<String>,
+            departement: Option<String>,
+        }
+        let err = parse_json::<Patch>(b"[null, null]").unwrap_err();
+        assert_eq!(err.status_code(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(parse_json::<Patch>(b" {\"name\": null}").is_ok());
     }
 }

@@ -18,7 +18,7 @@ pub struct Health {
 }
 
 /// Liveness: the process is up and answering. Touches nothing else.
-#[utoipa::path(tag = "meta", responses((status = 200, description = "The process answers", body = Health)))]
+#[utoipa::path(operation_id = "getHealth", tag = "meta", responses((status = 200, description = "The process answers", body = Health)))]
 #[get("/health")]
 pub async fn health() -> web::Json<Health> {
     web::Json(Health {
@@ -40,7 +40,7 @@ pub struct Readiness {
 
 /// Readiness: the database answers and every migration is applied. A load
 /// balancer sends traffic only to instances that answer 200.
-#[utoipa::path(tag = "meta", responses(
+#[utoipa::path(operation_id = "getReadiness", tag = "meta", responses(
     (status = 200, description = "Ready to serve", body = Readiness),
     (status = 503, description = "Database unreachable or migrations pending", body = ProblemDocument,
         content_type = "application/problem+json"),
@@ -78,7 +78,7 @@ pub async fn ready(state: State) -> Result<web::Json<Readiness>, ApiError> {
 
 /// This API's OpenAPI 3.1 description (the same document as
 /// `openapi/openapi.json` in the repository).
-#[utoipa::path(tag = "meta", responses(
+#[utoipa::path(operation_id = "getOpenApiDocument", tag = "meta", responses(
     (status = 200, description = "The OpenAPI document", content_type = "application/json",
         body = Object, example = json!({"openapi": "3.1.0", "info": {"title": "AVIP referral tracking"}})),
 ))]
@@ -91,7 +91,7 @@ pub async fn openapi_json(state: State) -> HttpResponse {
 
 /// The interactive documentation (Swagger UI, served from the binary so it
 /// works offline) lives at `/docs/`; this redirects there.
-#[utoipa::path(tag = "meta", responses(
+#[utoipa::path(operation_id = "openDocs", tag = "meta", responses(
     (status = 308, description = "Redirect to `/docs/`", headers(("Location" = String, description = "`/docs/`"))),
 ))]
 #[get("/docs")]

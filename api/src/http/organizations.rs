@@ -21,12 +21,16 @@ use crate::workflow::organizations::{self, CreateOrganization, UpdateOrganizatio
 pub struct OrganizationFilter {
     /// Only organisations of this kind.
     pub kind: Option<OrganizationKind>,
+    /// Items per page, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    #[param(format = Uuid)]
     pub cursor: Option<String>,
 }
 
 /// List organisations (admin).
-#[utoipa::path(tag = "organizations", params(OrganizationFilter), security(("bearer" = [])), responses(
+#[utoipa::path(operation_id = "listOrganizations", tag = "organizations", params(OrganizationFilter), security(("oauth2" = [])), responses(
     (status = 200, body = List<OrganizationBody>),
     Unauthorized,
     Forbidden,
@@ -47,7 +51,7 @@ pub async fn list(
 }
 
 /// Create an organisation (admin).
-#[utoipa::path(tag = "organizations", request_body = CreateOrganization, security(("bearer" = [])), responses(
+#[utoipa::path(operation_id = "createOrganization", tag = "organizations", request_body = CreateOrganization, security(("oauth2" = [])), responses(
     (status = 201, body = OrganizationBody),
     BadRequest,
     Forbidden,
@@ -69,7 +73,7 @@ pub async fn create(
 }
 
 /// One organisation (admin).
-#[utoipa::path(tag = "organizations", params(("id" = String, Path, format = Uuid)), security(("bearer" = [])), responses(
+#[utoipa::path(operation_id = "getOrganization", tag = "organizations", params(("id" = String, Path, format = Uuid)), security(("oauth2" = [])), responses(
     (status = 200, body = OrganizationBody),
     NotFound,
 ))]
@@ -87,8 +91,8 @@ pub async fn get_one(
 }
 
 /// Rename an organisation or change its département (admin). Its kind is fixed.
-#[utoipa::path(tag = "organizations", params(("id" = String, Path, format = Uuid)), request_body = UpdateOrganization,
-    security(("bearer" = [])), responses(
+#[utoipa::path(operation_id = "updateOrganization", tag = "organizations", params(("id" = String, Path, format = Uuid)), request_body = UpdateOrganization,
+    security(("oauth2" = [])), responses(
     (status = 200, body = OrganizationBody),
     NotFound,
     Unprocessable,

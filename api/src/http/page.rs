@@ -10,12 +10,43 @@ use crate::domain::DomainError;
 pub const DEFAULT_LIMIT: i64 = 50;
 pub const MAX_LIMIT: i64 = 200;
 
+/// A page of a list in id order.
 #[derive(Deserialize, IntoParams, Debug, Default)]
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// Items per page, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
+    #[param(format = Uuid)]
+    pub cursor: Option<String>,
+}
+
+/// A page of a list in time order (a timeline).
+#[derive(Deserialize, IntoParams, Debug, Default)]
+#[into_params(parameter_in = Query)]
+pub struct TimePageQuery {
+    /// Items per page, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    #[param(
+        pattern = "^[0-9]{1,18}\\.[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+    )]
+    pub cursor: Option<String>,
+}
+
+/// A page of what needs attention.
+#[derive(Deserialize, IntoParams, Debug, Default)]
+#[into_params(parameter_in = Query)]
+pub struct OverduePageQuery {
+    /// Items per page, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    #[param(
+        pattern = "^[0-9]{1,18}\\.[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\\.(first_response|follow_up|contract_end)$"
+    )]
     pub cursor: Option<String>,
 }
 
@@ -65,8 +96,14 @@ pub fn page_request(
 }
 
 impl PageQuery {
-    pub fn request(&self, kind: Cursor) -> Result<PageRequest, DomainError> {
-        page_request(self.limit, self.cursor.as_deref(), kind)
+    pub fn request(&self) -> Result<PageRequest, DomainError> {
+        page_request(self.limit, self.cursor.as_deref(), Cursor::Id)
+    }
+}
+
+impl TimePageQuery {
+    pub fn request(&self) -> Result<PageRequest, DomainError> {
+        page_request(self.limit, self.cursor.as_deref(), Cursor::Time)
     }
 }
 

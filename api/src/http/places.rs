@@ -34,6 +34,7 @@ pub struct PeriodQuery {
 #[serde(deny_unknown_fields)]
 pub struct TerritoryQuery {
     /// Département code, e.g. `83` or `2A` (default: the caller's organisation's).
+    #[param(pattern = "^(0[1-9]|1[0-9]|2[1-9AaBb]|[3-8][0-9]|9[0-5]|97[1-6])$")]
     pub departement: Option<String>,
     /// First day, `YYYY-MM-DD` (default: today in Paris).
     pub from: Option<NaiveDate>,
@@ -61,8 +62,8 @@ pub struct CrecheAvailability {
 /// end or the exit, whichever comes first; an offer holds one for
 /// `AVIP_OFFER_HOLD` from the day it is made until it is taken or refused.
 /// Prescribers, coordinators and admins; any crèche.
-#[utoipa::path(tag = "places", params(("id" = String, Path, format = Uuid), PeriodQuery),
-    security(("bearer" = [])), responses(
+#[utoipa::path(operation_id = "getCrecheAvailability", tag = "places", params(("id" = String, Path, format = Uuid), PeriodQuery),
+    security(("oauth2" = [])), responses(
     (status = 200, body = CrecheAvailability),
     BadRequest,
     Forbidden,
@@ -113,7 +114,7 @@ pub struct TerritoryAvailability {
 
 /// The same planning for every crèche of a département, so that a
 /// prescriber refers families where a place can open.
-#[utoipa::path(tag = "places", params(TerritoryQuery), security(("bearer" = [])), responses(
+#[utoipa::path(operation_id = "getTerritoryAvailability", tag = "places", params(TerritoryQuery), security(("oauth2" = [])), responses(
     (status = 200, body = TerritoryAvailability),
     BadRequest,
     Forbidden,
@@ -173,8 +174,8 @@ pub struct CapacityHistory {
 }
 
 /// The crèche's AVIP places over time (admins; its coordinators).
-#[utoipa::path(tag = "places", params(("id" = String, Path, format = Uuid)),
-    security(("bearer" = [])), responses(
+#[utoipa::path(operation_id = "getCrecheCapacity", tag = "places", params(("id" = String, Path, format = Uuid)),
+    security(("oauth2" = [])), responses(
     (status = 200, body = CapacityHistory),
     Forbidden,
     NotFound,
@@ -195,8 +196,8 @@ pub async fn capacity(
 
 /// Plan a change of the crèche's AVIP places from a date (admins; its
 /// coordinators): earlier days keep their places. Answers the history.
-#[utoipa::path(tag = "places", params(("id" = String, Path, format = Uuid)), request_body = CapacityRequest,
-    security(("bearer" = [])), responses(
+#[utoipa::path(operation_id = "changeCrecheCapacity", tag = "places", params(("id" = String, Path, format = Uuid)), request_body = CapacityRequest,
+    security(("oauth2" = [])), responses(
     (status = 201, body = CapacityHistory),
     Forbidden,
     NotFound,

@@ -18,7 +18,7 @@ use crate::domain::referral::{
 };
 use crate::http::error::{ApiError, ProblemDocument};
 use crate::http::extract::{ApiJson, ApiQuery};
-use crate::http::page::{Cursor, List, PageQuery, page_request, path_id};
+use crate::http::page::{Cursor, List, TimePageQuery, page_request, path_id};
 use crate::http::referral_body::{EventBody, FollowUpBody, ReferralBody};
 use crate::http::responses::{
     BadRequest, Conflict, Forbidden, NotFound, Unauthorized, Unprocessable,
@@ -47,7 +47,7 @@ fn key_of(req: &HttpRequest) -> Result<Option<String>, DomainError> {
 
 /// Post a referral (prescribers). The same `Idempotency-Key` with the same
 /// body returns the referral already created (200); with another body, 422.
-#[utoipa::path(tag = "referrals", request_body = ReferralRequest, security(("bearer" = [])),
+#[utoipa::path(operation_id = "createReferral", tag = "referrals", request_body = ReferralRequest, security(("oauth2" = [])),
     params(("Idempotency-Key" = Option<String>, Header, description = "Any string up to 255 visible ASCII characters; a retry with the same key and body returns the same referral.")),
     responses(
     (status = 201, body = ReferralBody, description = "Created"),
@@ -88,8 +88,13 @@ pub async fn create(
 #[into_params(parameter_in = Query)]
 pub struct ReferralQuery {
     /// One status or several separated by commas: `received,contacted`.
+    #[param(
+        pattern = "^(received|contacted|offered|waitlisted|enrolled|declined|withdrawn|exited)(,(received|contacted|offered|waitlisted|enrolled|declined|withdrawn|exited))*$"
+    )]
     pub status: Option<String>,
+    #[param(format = Uuid)]
     pub creche_id: Option<String>,
+    #[param(format = Uuid)]
     pub prescriber_organization_id: Option<String>,
     /// Received on or after this day (Paris), `YYYY-MM-DD`.
     pub received_from: Option<NaiveDate>,
@@ -100,8 +105,12 @@ pub struct ReferralQuery {
     /// Changed at or after this instant (RFC 3339): for partner systems that poll.
     pub updated_after: Option<DateTime<Utc>>,
     /// Items per page, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
+    #[param(
+        pattern = "^[0-9]{1,18}\\.[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+    )]
     pub cursor: Option<String>,
 }
 
@@ -153,7 +162,7 @@ impl ReferralQuery {
 /// List referrals: a prescriber sees its organisation's, a coordinator those
 /// addressed to its crèches, an admin all. Oldest first; the cursor neither
 /// skips nor repeats while new referrals arrive.
-#[utoipa::path(tag = "referrals", params(ReferralQuery), security(("bearer" = [])), responses(
+#[utoipa::path(operation_id = "listReferrals", tag = "referrals", params(ReferralQuery), security(("oauth2" = [])), responses(
     (status = 200, body = List<ReferralBody>), BadRequest, Unauthorized, Forbidden,
 ))]
 #[get("/referrals")]
@@ -175,7 +184,7 @@ pub async fn list(
 }
 
 /// One referral with its SLA state.
-#[utoipa::path(tag = "referrals", params(("id" = String, Path, format = Uuid)), security(("bearer" = [])), responses(
+#[utoipa::path(operation_id = "getReferral", tag = "referrals", params(("id" = String, Path, format = Uuid)), security(("oauth2" = [])), responses(
     (status = 200, body = ReferralBody), Forbidden, NotFound,
 ))]
 #[get("/referrals/{id}")]
@@ -198,8 +207,8 @@ pub async fn get_one(
 /// Move a referral along its lifecycle (coordinators; prescribers may only
 /// withdraw). A move the lifecycle does not allow is 409 with
 /// `allowed_next_states`.
-#[utoipa::path(tag = "referrals", params(("id" = String, Path, format = Uuid)), request_body = TransitionRequest,
-    security(("bearer" = [])), responses(
+#[utoipa::path(operation_id = "transitionReferral", tag = "referrals", params(("id" = String, Path, format = Uuid)), request_body = TransitionRequest,
+    security(("oauth2" = [])), responses(
     (status = 200, body = ReferralBody), Forbidden, NotFound, Conflict, Unprocessable,
 ))]
 #[post("/referrals/{id}/transitions")]
@@ -225,7 +234,7 @@ pub async fn transitions(
 /// includes an `exported` entry for each download of evaluation rows
 /// (`GET /exports/referrals`) that included the referral: its id is the
 /// export's, `data` gives the format and the period exported.
-#[utoipa::path(tag = "referrals", params(("id" = String, Path, format = Uuid), PageQuery), security(("bearer" = [])), responses(
+#[utoipa::path(operation_id = "listReferralEvents", tag = "referrals", params(("id" = String, Path, format = Uuid), TimePageQuery), security(("oauth2" = [])), responses(
     (status = 200, body = List<EventBody>), NotFound,
 ))]
 #[get("/referrals/{id}/events")]
@@ -233,10 +242,10 @@ pub async fn events(
     who: Principal,
     state: State,
     id: web::Path<String>,
-    query: ApiQuery<PageQuery>,
+    query: ApiQuery<TimePageQuery>,
 ) -> Result<web::Json<List<EventBody>>, ApiError> {
     let id = referral_id(&id)?;
-    let page = query.0.request(Cursor::Time)?;
+    let page = query.0.request()?;
     let rows = state
         .run(move |conn| referral::timeline(conn, &who, &id, &page))
         .await?;
@@ -244,8 +253,8 @@ pub async fn events(
 }
 
 /// Add a note to the timeline (coordinators and prescribers).
-#[utoipa::path(tag = "referrals", params(("id" = String, Path, format = Uuid)), request_body = NoteRequest,
-    security(("bearer" = [])), responses(
+#[utoipa::path(operation_id = "addReferralNote", tag = "referrals", params(("id" = String, Path, format = Uuid)), request_body = NoteRequest,
+    security(("oauth2" = [])), responses(
     (status = 201, body = EventBody), Forbidden, NotFound, Unprocessable,
 ))]
 #[post("/referrals/{id}/notes")]
@@ -264,7 +273,7 @@ pub async fn notes(
 }
 
 /// The follow-ups of the parent's path, by date.
-#[utoipa::path(tag = "referrals", params(("id" = String, Path, format = Uuid)), security(("bearer" = [])), responses(
+#[utoipa::path(operation_id = "listFollowUps", tag = "referrals", params(("id" = String, Path, format = Uuid)), security(("oauth2" = [])), responses(
     (status = 200, body = List<FollowUpBody>), NotFound,
 ))]
 #[get("/referrals/{id}/follow-ups")]
@@ -284,8 +293,8 @@ pub async fn follow_ups(
 }
 
 /// Record an exchange with the prescriber's referent about the parent's path.
-#[utoipa::path(tag = "referrals", params(("id" = String, Path, format = Uuid)), request_body = FollowUpRequest,
-    security(("bearer" = [])), responses(
+#[utoipa::path(operation_id = "addFollowUp", tag = "referrals", params(("id" = String, Path, format = Uuid)), request_body = FollowUpRequest,
+    security(("oauth2" = [])), responses(
     (status = 201, body = FollowUpBody), Forbidden, NotFound, Unprocessable,
 ))]
 #[post("/referrals/{id}/follow-ups")]
@@ -304,8 +313,8 @@ pub async fn create_follow_up(
 }
 
 /// Enroll the child: `offered → enrolled` with the contract (six months by default).
-#[utoipa::path(tag = "referrals", params(("id" = String, Path, format = Uuid)), request_body = EnrollmentRequest,
-    security(("bearer" = [])), responses(
+#[utoipa::path(operation_id = "enrollChild", tag = "referrals", params(("id" = String, Path, format = Uuid)), request_body = EnrollmentRequest,
+    security(("oauth2" = [])), responses(
     (status = 201, body = ReferralBody), Forbidden, NotFound, Conflict, Unprocessable,
 ))]
 #[post("/referrals/{id}/enrollment")]
@@ -324,8 +333,8 @@ pub async fn create_enrollment(
 }
 
 /// Renew (`{"renew": true}` or a later `contract_end_date`) or amend the contract.
-#[utoipa::path(tag = "referrals", params(("id" = String, Path, format = Uuid)), request_body = EnrollmentChange,
-    security(("bearer" = [])), responses(
+#[utoipa::path(operation_id = "updateEnrollment", tag = "referrals", params(("id" = String, Path, format = Uuid)), request_body = EnrollmentChange,
+    security(("oauth2" = [])), responses(
     (status = 200, body = ReferralBody), Forbidden, NotFound, Conflict, Unprocessable,
 ))]
 #[patch("/referrals/{id}/enrollment")]
@@ -349,8 +358,8 @@ pub async fn update_enrollment(
 
 /// The child leaves: `enrolled → exited` with the reason, the parent's
 /// situation and the lasting childcare solution.
-#[utoipa::path(tag = "referrals", params(("id" = String, Path, format = Uuid)), request_body = ExitRequest,
-    security(("bearer" = [])), responses(
+#[utoipa::path(operation_id = "recordExit", tag = "referrals", params(("id" = String, Path, format = Uuid)), request_body = ExitRequest,
+    security(("oauth2" = [])), responses(
     (status = 200, body = ReferralBody), Forbidden, NotFound, Conflict, Unprocessable,
 ))]
 #[post("/referrals/{id}/exit")]

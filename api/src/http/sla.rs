@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use crate::auth::Principal;
 use crate::http::error::ApiError;
 use crate::http::extract::ApiQuery;
-use crate::http::page::{Cursor, List, PageQuery};
+use crate::http::page::{Cursor, List, OverduePageQuery, page_request};
 use crate::http::responses::{BadRequest, Forbidden, Unauthorized};
 use crate::http::state::State;
 use crate::workflow::sla;
@@ -50,7 +50,7 @@ pub struct PolicyBody {
 }
 
 /// The policy in force and its version.
-#[utoipa::path(tag = "sla", security(("bearer" = [])), responses(
+#[utoipa::path(operation_id = "getSlaPolicy", tag = "sla", security(("oauth2" = [])), responses(
     (status = 200, body = PolicyBody),
     Unauthorized,
 ))]
@@ -157,8 +157,8 @@ fn parse_cursor(text: &str) -> Option<(DateTime<Utc>, ReferralId, AttentionKind)
 /// What needs attention now, most urgent first: unanswered families past
 /// the warning (with the stage reached), overdue follow-ups, contracts
 /// ending within the notice. Coordinators see their crèches', admins all.
-#[utoipa::path(tag = "sla", params(PageQuery), security(("bearer" = [])), responses(
-    (status = 200, body = inline(List<AttentionBody>)),
+#[utoipa::path(operation_id = "listOverdue", tag = "sla", params(OverduePageQuery), security(("oauth2" = [])), responses(
+    (status = 200, body = List<AttentionBody>),
     BadRequest,
     Unauthorized,
     Forbidden,
@@ -167,11 +167,10 @@ fn parse_cursor(text: &str) -> Option<(DateTime<Utc>, ReferralId, AttentionKind)
 pub async fn overdue(
     who: Principal,
     state: State,
-    query: ApiQuery<PageQuery>,
+    query: ApiQuery<OverduePageQuery>,
 ) -> Result<web::Json<List<AttentionBody>>, ApiError> {
-    let page = query
-        .0
-        .request(Cursor::Other(|c| parse_cursor(c).is_some()))?;
+    let cursor = Cursor::Other(|c| parse_cursor(c).is_some());
+    let page = page_request(query.0.limit, query.0.cursor.as_deref(), cursor)?;
     let after = page.after.as_deref().and_then(parse_cursor);
     let limit = usize::try_from(page.limit).unwrap_or(50);
     let rules = state.policy.policy.clone();

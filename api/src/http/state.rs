@@ -8,6 +8,7 @@ use avip_sla_engine::ActivePolicy;
 use crate::auth::TokenKeys;
 use crate::exports::PseudonymKey;
 use crate::http::error::ApiError;
+use crate::http::openapi::Routes;
 use crate::workflow::places::OfferHold;
 
 /// What the service runs with, shared by every worker.
@@ -22,6 +23,8 @@ pub struct AppState {
     pub keys: TokenKeys,
     /// The OpenAPI document, serialised once.
     pub openapi: web::Bytes,
+    /// The methods of each documented path (the `Allow` of a 405).
+    pub routes: Routes,
 }
 
 /// What handlers extract.

@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, get, patch, post, web};
 use avip_db::model::UserId;
 use chrono::Utc;
 
-use super::page::{Cursor, List, PageQuery, path_id};
+use super::page::{List, PageQuery, path_id};
 use crate::auth::Principal;
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, ApiQuery};
@@ -15,7 +15,7 @@ use crate::workflow::Caller;
 use crate::workflow::users::{self, CreateUser, UpdateUser};
 
 /// List people (admin).
-#[utoipa::path(tag = "users", params(PageQuery), security(("bearer" = [])), responses(
+#[utoipa::path(operation_id = "listUsers", tag = "users", params(PageQuery), security(("oauth2" = [])), responses(
     (status = 200, body = List<UserBody>),
     Forbidden,
 ))]
@@ -25,7 +25,7 @@ pub async fn list(
     state: State,
     query: ApiQuery<PageQuery>,
 ) -> Result<web::Json<List<UserBody>>, ApiError> {
-    let page = query.0.request(Cursor::Id)?;
+    let page = query.0.request()?;
     let rows = state
         .run(move |conn| users::list(conn, Caller::Identity(&who), &page))
         .await?;
@@ -35,7 +35,7 @@ pub async fn list(
 }
 
 /// Create a person (admin). The password is stored as an argon2id hash.
-#[utoipa::path(tag = "users", request_body = CreateUser, security(("bearer" = [])), responses(
+#[utoipa::path(operation_id = "createUser", tag = "users", request_body = CreateUser, security(("oauth2" = [])), responses(
     (status = 201, body = UserBody),
     Forbidden,
     Conflict,
@@ -57,8 +57,8 @@ pub async fn create(
 }
 
 /// Change a person: name, e-mail, password, crèches, or disable them (admin).
-#[utoipa::path(tag = "users", params(("id" = String, Path, format = Uuid)), request_body = UpdateUser,
-    security(("bearer" = [])), responses(
+#[utoipa::path(operation_id = "updateUser", tag = "users", params(("id" = String, Path, format = Uuid)), request_body = UpdateUser,
+    security(("oauth2" = [])), responses(
     (status = 200, body = UserBody),
     NotFound,
     Unprocessable,

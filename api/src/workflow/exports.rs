@@ -26,15 +26,26 @@ pub struct Ask {
     pub departement: Option<String>,
 }
 
+/// The longest period one export may cover: ten years, leap days included.
+/// The work grows with the period, and an evaluation spans a few years.
+pub const MAX_DAYS: usize = 3_653;
+
 impl Ask {
     fn period(&self) -> Result<Period, DomainError> {
         if self.to < self.from {
             return Err(DomainError::parameter("to", "must not be before from"));
         }
-        Ok(Period {
+        let period = Period {
             from: self.from,
             to: self.to,
-        })
+        };
+        if period.days() > MAX_DAYS {
+            return Err(DomainError::parameter(
+                "to",
+                "the period is longer than ten years (3653 days at most)",
+            ));
+        }
+        Ok(period)
     }
 
     fn departement(&self) -> Result<Option<String>, DomainError> {

@@ -39,3 +39,40 @@ async fn a_wrong_method_is_a_405_problem() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_405_says_which_methods_the_resource_answers() {
+    let app = spawn_app().await;
+    for (method, path, allow) in [
+        (reqwest::Method::DELETE, "/health", "GET"),
+        (reqwest::Method::PUT, "/api/v1/referrals", "GET, POST"),
+        (
+            reqwest::Method::DELETE,
+            "/api/v1/referrals/0193a5b0-7c1e-7d2a-9b1e-000000000010/enrollment",
+            "POST, PATCH",
+        ),
+        (
+            reqwest::Method::GET,
+            "/api/v1/api-clients/0193a5b0-7c1e-7d2a-9b1e-000000000010",
+            "DELETE",
+        ),
+    ] {
+        let response = app
+            .client
+            .request(method.clone(), app.url(path))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 405, "{method} {path}");
+        let mut allowed: Vec<String> = response.headers()["allow"]
+            .to_str()
+            .unwrap()
+            .split(", ")
+            .map(str::to_owned)
+            .collect();
+        allowed.sort();
+        let mut expected: Vec<&str> = allow.split(", ").collect();
+        expected.sort();
+        assert_eq!(allowed, expected, "{method} {path}");
+    }
+}

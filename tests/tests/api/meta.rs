@@ -130,4 +130,64 @@ async fn the_docs_page_works_offline() {
         .await
         .unwrap();
     assert!(config.contains("/openapi.json"), "{config}");
+    // No outside validator is asked about the document.
+    assert!(config.contains("\"validatorUrl\": \"none\""), "{config}");
+}
+
+#[test]
+fn every_operation_has_its_own_id_naming_the_action() {
+    let doc: Value = serde_json::from_str(&avip_api::http::openapi::document_json()).unwrap();
+    let mut ids = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let id = operation["operationId"].as_str().unwrap_or_default();
+            assert!(
+                id.len() > 4 && id.starts_with(char::is_lowercase),
+                "{method} {path}: {id:?}"
+            );
+            ids.push(id.to_owned());
+        }
+    }
+    let count = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), count, "operation ids repeat: {ids:?}");
+}
+
+#[test]
+fn the_documents_enums_are_the_values_on_the_wire() {
+    use avip_db::model::*;
+    fn wire<T: std::fmt::Display>(all: &[T]) -> Vec<Value> {
+        all.iter().map(|v| Value::from(v.to_string())).collect()
+    }
+    let doc: Value = serde_json::from_str(&avip_api::http::openapi::document_json()).unwrap();
+    let schemas = &doc["components"]["schemas"];
+    for (name, values) in [
+        ("ReferralStatus", wire(ReferralStatus::ALL)),
+        ("OrganizationKind", wire(OrganizationKind::ALL)),
+        ("Role", wire(Role::ALL)),
+        ("ParentSituation", wire(ParentSituation::ALL)),
+        ("ProjectKind", wire(ProjectKind::ALL)),
+        ("EmploymentStatus", wire(EmploymentStatus::ALL)),
+        ("ExitReason", wire(ExitReason::ALL)),
+        ("ChildcareSolution", wire(ChildcareSolution::ALL)),
+        ("Participant", wire(Participant::ALL)),
+        ("EventKind", wire(EventKind::ALL)),
+        ("ActorKind", wire(ActorKind::ALL)),
+        ("SlaStage", wire(SlaStage::ALL)),
+    ] {
+        assert_eq!(
+            schemas[name]["enum"].as_array().unwrap(),
+            &values,
+            "{name} in the document"
+        );
+    }
+    // The reasons a move may give: every decline and withdraw reason.
+    let reasons = schemas["TransitionReason"]["enum"].as_array().unwrap();
+    for reason in wire(DeclineReason::ALL)
+        .into_iter()
+        .chain(wire(WithdrawReason::ALL))
+    {
+        assert!(reasons.contains(&reason), "{reason}");
+    }
 }
