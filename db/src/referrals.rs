@@ -510,13 +510,36 @@ pub fn insert_follow_up(conn: &mut DbConnection, follow_up: &FollowUp) -> QueryR
         .map(drop)
 }
 
-/// Follow-ups by date.
-pub fn follow_ups(conn: &mut DbConnection, referral: &ReferralId) -> QueryResult<Vec<FollowUp>> {
-    referral_follow_ups::table
+/// A page of follow-ups by date (then id); the cursor is the last one's
+/// date (at midnight) and id.
+pub fn follow_ups(
+    conn: &mut DbConnection,
+    referral: &ReferralId,
+    page: &PageRequest,
+) -> QueryResult<Page<FollowUp>> {
+    let mut query = referral_follow_ups::table
         .filter(referral_follow_ups::referral_id.eq(referral))
         .order((referral_follow_ups::date, referral_follow_ups::id))
         .select(FollowUp::as_select())
-        .load(conn)
+        .into_boxed();
+    if let Some(after) = page.after.as_deref().and_then(TimeCursor::parse) {
+        let day = after.at.date();
+        query = query.filter(
+            referral_follow_ups::date
+                .gt(day)
+                .or(referral_follow_ups::date
+                    .eq(day)
+                    .and(referral_follow_ups::id.gt(after.id))),
+        );
+    }
+    let rows = query.limit(page.limit + 1).load(conn)?;
+    Ok(Page::from_rows(rows, page.limit, |f: &FollowUp| {
+        TimeCursor {
+            at: f.date.and_time(chrono::NaiveTime::MIN),
+            id: f.id.to_string(),
+        }
+        .encode()
+    }))
 }
 
 pub fn insert_enrollment(conn: &mut DbConnection, enrollment: &Enrollment) -> QueryResult<()> {

@@ -272,8 +272,8 @@ pub async fn notes(
     Ok(HttpResponse::Created().json(EventBody::from(event)))
 }
 
-/// The follow-ups of the parent's path, by date.
-#[utoipa::path(operation_id = "listFollowUps", tag = "referrals", params(("id" = String, Path, format = Uuid)), security(("oauth2" = [])), responses(
+/// The follow-ups of the parent's path, by date, paged like every list.
+#[utoipa::path(operation_id = "listFollowUps", tag = "referrals", params(("id" = String, Path, format = Uuid), TimePageQuery), security(("oauth2" = [])), responses(
     (status = 200, body = List<FollowUpBody>), NotFound,
 ))]
 #[get("/referrals/{id}/follow-ups")]
@@ -281,15 +281,14 @@ pub async fn follow_ups(
     who: Principal,
     state: State,
     id: web::Path<String>,
+    query: ApiQuery<TimePageQuery>,
 ) -> Result<web::Json<List<FollowUpBody>>, ApiError> {
     let id = referral_id(&id)?;
+    let page = query.0.request()?;
     let rows = state
-        .run(move |conn| referral::follow_ups(conn, &who, &id))
+        .run(move |conn| referral::follow_ups(conn, &who, &id, &page))
         .await?;
-    Ok(web::Json(List {
-        items: rows.into_iter().map(FollowUpBody::from).collect(),
-        next_cursor: None,
-    }))
+    Ok(web::Json(List::from_page(rows, FollowUpBody::from)))
 }
 
 /// Record an exchange with the prescriber's referent about the parent's path.

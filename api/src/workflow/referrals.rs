@@ -660,15 +660,16 @@ pub fn timeline(
     Ok(timeline::page(conn, &referral, page)?)
 }
 
-/// The follow-ups of the parent's path, by date.
+/// A page of the follow-ups of the parent's path, by date.
 pub fn follow_ups(
     conn: &mut DbConnection,
     who: &Principal,
     id: &ReferralId,
-) -> Result<Vec<FollowUp>, DomainError> {
+    page: &PageRequest,
+) -> Result<Page<FollowUp>, DomainError> {
     require(who, Action::Read, Resource::Referral(None))?;
     load_for(conn, who, id, Action::Annotate)?;
-    Ok(referrals::follow_ups(conn, id)?)
+    Ok(referrals::follow_ups(conn, id, page)?)
 }
 
 /// The days of a contract as stored (a JSON array).

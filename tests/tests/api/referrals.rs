@@ -991,3 +991,68 @@ async fn lists_are_scoped_filtered_and_paged_without_skips_or_repeats() {
     assert_eq!(unique.len(), seen.len(), "a referral was listed twice");
     assert_eq!(seen.len(), 9, "a referral was skipped");
 }
+
+#[tokio::test]
+async fn follow_ups_page_like_every_list() {
+    let app = spawn_app().await;
+    let t = territory(&app).await;
+    let referral = new_referral(&app, &t.prescriber, &t.creche, "Léo").await;
+    let path = format!("/api/v1/referrals/{}", id(&referral));
+    for steps in [
+        "premier échange",
+        "bilan intermédiaire",
+        "entretien d'embauche",
+    ] {
+        app.expect(
+            &t.coordinator,
+            "POST",
+            &format!("{path}/follow-ups"),
+            Some(
+                json!({"date": today().to_string(), "participants": ["coordinator"],
+                        "employment_status": "job_search", "next_steps": steps}),
+            ),
+            201,
+        )
+        .await;
+    }
+    let first = app
+        .expect(
+            &t.coordinator,
+            "GET",
+            &format!("{path}/follow-ups?limit=2"),
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(first["items"].as_array().unwrap().len(), 2);
+    let cursor = first["next_cursor"].as_str().expect("a second page");
+    let second = app
+        .expect(
+            &t.coordinator,
+            "GET",
+            &format!("{path}/follow-ups?limit=2&cursor={cursor}"),
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(second["items"].as_array().unwrap().len(), 1);
+    assert!(second["next_cursor"].is_null());
+    let mut ids: Vec<&Value> = first["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(second["items"].as_array().unwrap())
+        .map(|f| &f["id"])
+        .collect();
+    ids.sort_by_key(|v| v.to_string());
+    ids.dedup();
+    assert_eq!(ids.len(), 3);
+    app.expect(
+        &t.coordinator,
+        "GET",
+        &format!("{path}/follow-ups?cursor=not-a-cursor"),
+        None,
+        400,
+    )
+    .await;
+}
