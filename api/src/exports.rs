@@ -756,14 +756,26 @@ pub fn indicators(
     creches: &[CrecheId],
     period: Period,
     group_by: GroupBy,
+    today: NaiveDate,
 ) -> Result<BTreeMap<String, Tally>, ExportError> {
     let names = names(conn)?;
     let mut groups: BTreeMap<String, Tally> = BTreeMap::new();
+    // Occupancy counts the days that have happened: up to today (Paris).
+    let lived = |conn: &mut DbConnection| -> Result<Vec<Vec<places::Day>>, ExportError> {
+        if period.from > today {
+            return Ok(vec![Vec::new(); creches.len()]);
+        }
+        let past = Period {
+            from: period.from,
+            to: period.to.min(today),
+        };
+        Ok(places::availability(conn, creches, past, &[])?)
+    };
     // Every month and crèche shows, even without referrals.
     match group_by {
         GroupBy::Month => {
             // One read of the whole period, summed by month.
-            let days = places::availability(conn, creches, period, &[])?;
+            let days = lived(conn)?;
             for (month, p) in months(period) {
                 let in_month = days
                     .iter()
@@ -775,7 +787,7 @@ pub fn indicators(
             }
         }
         GroupBy::Creche => {
-            let days = places::availability(conn, creches, period, &[])?;
+            let days = lived(conn)?;
             for (creche, days) in creches.iter().zip(&days) {
                 let tally = groups.entry(creche.to_string()).or_default();
                 tally.label = names

@@ -195,7 +195,8 @@ pub struct IndicatorRow {
     positive_exit_pct: Option<f64>,
     /// Exits with a lasting childcare solution (any but `none`).
     lasting_solutions: i64,
-    /// Σ over the period's days of the AVIP places occupied by enrolled
+    /// Σ over the period's days up to today (Paris; days to come are not
+    /// counted) of the AVIP places occupied by enrolled
     /// children (month and crèche groups; the month groups sum the
     /// crèches in scope over that month). `null` for prescriber groups.
     occupied_place_days: Option<i64>,
@@ -378,7 +379,7 @@ pub async fn indicators_handler(
         departement: q.departement,
     };
     let (period, groups) = state
-        .run(move |conn| exports::indicators(conn, &who, &ask, group_by))
+        .run(move |conn| exports::indicators(conn, &who, &ask, group_by, Utc::now()))
         .await?;
     let mut out = Buffer(Vec::new());
     write_indicators(&groups, format, &mut out).map_err(exports::failed)?;

@@ -92,13 +92,15 @@ pub fn indicators(
     who: &Principal,
     ask: &Ask,
     group_by: GroupBy,
+    now: DateTime<Utc>,
 ) -> Result<(Period, BTreeMap<String, Tally>), DomainError> {
     require(who, Action::Read, Resource::Indicators)?;
     let period = ask.period()?;
     let departement = ask.departement()?;
     let creches = creches(conn, who, departement.as_deref())?;
     let scope = scope(period, creches.clone());
-    let groups = crate::exports::indicators(conn, &scope, &creches, period, group_by)?;
+    let today = avip_sla_engine::clock::paris_date(now);
+    let groups = crate::exports::indicators(conn, &scope, &creches, period, group_by, today)?;
     Ok((period, groups))
 }
 

@@ -713,3 +713,42 @@ async fn the_timeline_shows_each_export_of_rows_that_included_the_referral() {
     assert_eq!(paged, all);
     assert_eq!(all.last().unwrap()["kind"], "exported");
 }
+
+#[tokio::test]
+async fn occupancy_counts_the_days_that_have_happened_only() {
+    let app = spawn_app().await;
+    let f = fixture(&app).await;
+    let today = avip_sla_engine::clock::paris_date(Utc::now());
+    // The same six days as the hand-worked fixture, then a month to come:
+    // A's contract (from tomorrow) and E's days ahead must not count.
+    let query = format!(
+        "/api/v1/exports/indicators?from={}&to={}&group_by=creche",
+        today - Duration::days(5),
+        today + Duration::days(30)
+    );
+    let creches = json_of(&app, &f.t.admin, &query).await;
+    let theirs = group(&creches, &f.t.other_creche);
+    assert_eq!(
+        (
+            &theirs["occupied_place_days"],
+            &theirs["available_place_days"]
+        ),
+        (&json!(1), &json!(36))
+    );
+    let ours = group(&creches, &f.t.creche);
+    assert_eq!(
+        (&ours["occupied_place_days"], &ours["available_place_days"]),
+        (&json!(0), &json!(36))
+    );
+    // A period wholly to come has no occupancy yet.
+    let ahead = format!(
+        "/api/v1/exports/indicators?from={}&to={}&group_by=creche",
+        today + Duration::days(1),
+        today + Duration::days(30)
+    );
+    let creches = json_of(&app, &f.t.admin, &ahead).await;
+    let ours = group(&creches, &f.t.creche);
+    assert_eq!(ours["occupied_place_days"], json!(0));
+    assert_eq!(ours["available_place_days"], json!(0));
+    assert!(ours["occupancy_pct"].is_null(), "{ours}");
+}
