@@ -95,7 +95,14 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
                 .with_errors(vec![FieldError::new("body", inner.to_string())]),
             );
         }
-        let (field, message) = describe(&path, &inner.to_string());
+        let message = inner.to_string();
+        if message.starts_with("unknown variant") {
+            // Name every unknown value, not only the first serde met.
+            if let Some(errors) = every_unknown_variant::<T>(bytes) {
+                return ApiError::validation(errors);
+            }
+        }
+        let (field, message) = describe(&path, &message);
         ApiError::validation(vec![FieldError::new(field, message)])
     })?;
     deserializer.end().map_err(|e| {
@@ -113,6 +120,55 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         )]));
     }
     Ok(value)
+}
+
+/// Reads the body again, each unknown enum value replaced in turn by a
+/// known one, so that every field holding an unknown value is named (and
+/// then the first other problem, if any). `None` if the body is not JSON.
+fn every_unknown_variant<T: DeserializeOwned>(bytes: &[u8]) -> Option<Vec<FieldError>> {
+    let mut value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    let mut errors = Vec::new();
+    // A bound on the passes: a body has at most a few dozen enum fields.
+    for _ in 0..64 {
+        let Err(err) = serde_path_to_error::deserialize::<_, T>(&value) else {
+            break;
+        };
+        let path = err.path().to_string();
+        let message = err.into_inner().to_string();
+        let (field, text) = describe(&path, &message);
+        errors.push(FieldError::new(field, text));
+        let known = message
+            .split('`')
+            .nth(3)
+            .filter(|_| message.starts_with("unknown variant"));
+        match (known, value.pointer_mut(&pointer(&path))) {
+            (Some(known), Some(slot)) => *slot = serde_json::Value::String(known.to_owned()),
+            _ => break,
+        }
+    }
+    Some(errors)
+}
+
+/// `children[0].birth_date` as a JSON pointer: `/children/0/birth_date`.
+fn pointer(path: &str) -> String {
+    let mut pointer = String::new();
+    for part in path.split('.').filter(|p| !p.is_empty() && *p != "?") {
+        let mut rest = part;
+        if let Some(i) = rest.find('[') {
+            pointer.push('/');
+            pointer.push_str(&rest[..i].replace('~', "~0").replace('/', "~1"));
+            rest = &rest[i..];
+            while let Some(end) = rest.find(']') {
+                pointer.push('/');
+                pointer.push_str(&rest[1..end]);
+                rest = &rest[end + 1..];
+            }
+        } else {
+            pointer.push('/');
+            pointer.push_str(&rest.replace('~', "~0").replace('/', "~1"));
+        }
+    }
+    pointer
 }
 
 /// serde says "missing field `x`" at the parent's path; users want the path
@@ -281,6 +337,46 @@ mod tests {
         assert_eq!(field, "colour");
         let (_, field, _) = field_of("[]");
         assert_eq!(field, "body");
+    }
+
+    #[test]
+    fn every_unknown_enum_value_is_named() {
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)]
+        struct Many {
+            kind: Kind,
+            kinds: Vec<Kind>,
+            nested: Nested,
+        }
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)]
+        struct Nested {
+            kind: Kind,
+        }
+        let err = parse_json::<Many>(
+            br#"{"kind": "pole_emploi", "kinds": ["france_travail", "x"], "nested": {"kind": "y"}}"#,
+        )
+        .unwrap_err();
+        let ApiError::Unprocessable(problem) = err else {
+            panic!("{err:?}")
+        };
+        let fields: Vec<&str> = problem.errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["kind", "kinds[1]", "nested.kind"]);
+        assert!(problem.errors[1].message.contains("unknown variant `x`"));
+        // An unknown value and a missing field: both named.
+        let err = parse_json::<Many>(br#"{"kind": "z", "kinds": []}"#).unwrap_err();
+        let ApiError::Unprocessable(problem) = err else {
+            panic!("{err:?}")
+        };
+        let fields: Vec<&str> = problem.errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["kind", "nested"]);
+    }
+
+    #[test]
+    fn paths_become_json_pointers() {
+        assert_eq!(pointer("children[0].birth_date"), "/children/0/birth_date");
+        assert_eq!(pointer("parent.situation"), "/parent/situation");
+        assert_eq!(pointer("a[1][2]"), "/a/1/2");
     }
 
     #[test]

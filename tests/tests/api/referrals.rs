@@ -1056,3 +1056,18 @@ async fn follow_ups_page_like_every_list() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn every_unknown_value_of_a_referral_is_named() {
+    let app = spawn_app().await;
+    let t = territory(&app).await;
+    let mut body = referral(&t.creche, "Zoé");
+    body["parent"]["situation"] = json!("chomeur");
+    body["insertion_project"]["kind"] = json!("stage");
+    let response = post_referral(&app, &t.prescriber, body).await;
+    assert_eq!(response.status(), 422);
+    let problem: Value = response.json().await.unwrap();
+    let mut named = fields(&problem);
+    named.sort();
+    assert_eq!(named, ["insertion_project.kind", "parent.situation"]);
+}
