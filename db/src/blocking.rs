@@ -89,3 +89,26 @@ where
         Err(work) => in_turn(pool, gate, work).await,
     }
 }
+
+/// [`write`] from a thread that may block (not an async task): waits for
+/// the writer thread's answer, or runs the work in the write turn.
+pub fn write_blocking<T, E>(
+    pool: &Pool,
+    gate: &WriteGate,
+    work: impl FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+) -> Result<T, E>
+where
+    T: Send + 'static,
+    E: From<QueryError> + Send + 'static,
+{
+    match gate.submit(work) {
+        Ok(answer) => answer
+            .blocking_recv()
+            .map_err(|e| E::from(incomplete(&e)))?,
+        Err(work) => {
+            let _turn = gate.turn();
+            let mut conn = checkout(pool)?;
+            work(&mut conn)
+        }
+    }
+}

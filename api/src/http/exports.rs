@@ -3,7 +3,6 @@
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, get, web};
-use avip_db::exports::ExportScope;
 use avip_db::places::Period;
 use chrono::{NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -15,7 +14,7 @@ use crate::http::error::ApiError;
 use crate::http::extract::ApiQuery;
 use crate::http::responses::{BadRequest, Forbidden};
 use crate::http::state::{AppState, State};
-use crate::workflow::exports::{self, Ask};
+use crate::workflow::exports::{self, Ask, RowsExport};
 
 #[derive(Deserialize, ToSchema, Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[serde(rename_all = "snake_case")]
@@ -242,11 +241,11 @@ fn attachment(what: &str, period: Period, format: Format) -> (header::HeaderName
 }
 
 /// Sends bytes to the response as they come; fails once the client is gone.
-struct Channel(tokio::sync::mpsc::Sender<Vec<u8>>);
+struct Channel(tokio::sync::mpsc::Sender<Chunk>);
 
 impl Out for Channel {
     fn send(&mut self, bytes: Vec<u8>) -> Result<(), Gone> {
-        self.0.blocking_send(bytes).map_err(|_| Gone)
+        self.0.blocking_send(Ok(bytes)).map_err(|_| Gone)
     }
 }
 
@@ -301,10 +300,11 @@ pub async fn referrals(
         departement: q.departement,
     };
     let asker = who.clone();
-    let (period, scope) = state
-        .write(move |conn| exports::start_rows(conn, &asker, &ask, format, Utc::now()))
+    let export = state
+        .run(move |conn| exports::start_rows(conn, &asker, &ask, format, Utc::now()))
         .await?;
-    let body = stream_rows(&state, scope, format, who.subject.to_claim()).await?;
+    let period = export.period;
+    let body = stream_rows(&state, export, format, who.subject.to_claim()).await?;
     Ok(HttpResponse::Ok()
         .content_type(format.content_type())
         .insert_header(attachment("referrals", period, format))
@@ -314,10 +314,12 @@ pub async fn referrals(
 /// The rows as the database gives them, through a small channel: memory
 /// stays flat, and the reading stops when the client disconnects. The
 /// reading connection is taken before the answer starts, so that an
-/// unreachable database is a 503, not a cut file.
+/// unreachable database is a 503, not a cut file. A failure after the first
+/// bytes aborts the transfer (the client sees a broken download, not a
+/// short file), and only a complete file is recorded as an export.
 async fn stream_rows(
     state: &AppState,
-    scope: ExportScope,
+    export: RowsExport,
     format: Format,
     subject: String,
 ) -> Result<impl futures_util::Stream<Item = Result<web::Bytes, actix_web::Error>> + use<>, ApiError>
@@ -326,24 +328,58 @@ async fn stream_rows(
     let mut conn = web::block(move || avip_db::blocking::checkout(&readers))
         .await
         .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("export did not start: {e}")))??;
-    let (tx, rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
-    let key = state.pseudonym_key.clone();
+    let (tx, rx) = tokio::sync::mpsc::channel::<Chunk>(4);
+    let (key, pool, gate) = (
+        state.pseudonym_key.clone(),
+        state.pool.clone(),
+        state.gate.clone(),
+    );
     tokio::task::spawn_blocking(move || {
         let started = std::time::Instant::now();
-        match write_rows(&mut conn, &scope, &key, format, &mut Channel(tx)) {
-            Ok(rows) => tracing::info!(by = %subject, rows,
-                ms = started.elapsed().as_millis() as u64, "evaluation rows exported"),
-            Err(ExportError::Gone) => {
-                tracing::info!(by = %subject, "export stopped: the client disconnected")
+        let mut out = Channel(tx);
+        let written = write_rows(&mut conn, &export.scope, &key, format, &mut out);
+        drop(conn);
+        let failure = match written {
+            Ok(rows) => {
+                let recorded = avip_db::blocking::write_blocking(&pool, &gate, move |conn| {
+                    exports::record_rows(conn, &export)
+                });
+                match recorded {
+                    Ok(()) => {
+                        tracing::info!(by = %subject, rows,
+                            ms = started.elapsed().as_millis() as u64, "evaluation rows exported");
+                        return;
+                    }
+                    Err(e) => format!("the export could not be recorded: {e}"),
+                }
             }
-            Err(e) => tracing::error!(by = %subject, error = %e, "export failed midway"),
-        }
+            Err(ExportError::Gone) => {
+                tracing::info!(by = %subject, "export stopped: the client disconnected");
+                return;
+            }
+            Err(e) => e.to_string(),
+        };
+        tracing::error!(by = %subject, error = %failure, "export failed midway; the transfer is aborted");
+        let _ = out.0.blocking_send(Err(failure));
     });
-    Ok(futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv()
-            .await
-            .map(|bytes| (Ok::<_, actix_web::Error>(web::Bytes::from(bytes)), rx))
-    }))
+    Ok(body_of(rx))
+}
+
+/// What the reading thread hands the response: bytes, or the reason the
+/// file cannot be completed.
+type Chunk = Result<Vec<u8>, String>;
+
+/// The response body: the chunks as they come; an error ends the transfer
+/// without its final chunk, so that the client knows the file is cut.
+fn body_of(
+    rx: tokio::sync::mpsc::Receiver<Chunk>,
+) -> impl futures_util::Stream<Item = Result<web::Bytes, actix_web::Error>> {
+    futures_util::stream::unfold(rx, |mut rx| async move {
+        let item = rx.recv().await?.map(web::Bytes::from).map_err(|reason| {
+            actix_web::error::ErrorInternalServerError(format!("export aborted: {reason}"))
+        });
+        Some((item, rx))
+    })
 }
 
 /// The indicators of the referrals received in the period, by group (see
@@ -390,4 +426,39 @@ pub async fn indicators_handler(
     }
     let bytes = out.0;
     Ok(response.body(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use futures_util::StreamExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_failure_after_the_first_bytes_ends_the_body_with_an_error() {
+        let (tx, rx) = tokio::sync::mpsc::channel::<Chunk>(4);
+        tx.send(Ok(b"referral_key;family_id\r\n".to_vec()))
+            .await
+            .unwrap();
+        tx.send(Err("database gone".into())).await.unwrap();
+        drop(tx);
+        let items: Vec<_> = body_of(rx).collect().await;
+        assert_eq!(items.len(), 2);
+        assert_eq!(
+            items[0].as_ref().unwrap(),
+            &web::Bytes::from_static(b"referral_key;family_id\r\n")
+        );
+        let error = items[1].as_ref().unwrap_err();
+        assert!(error.to_string().contains("database gone"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn a_complete_file_ends_when_the_reader_is_done() {
+        let (tx, rx) = tokio::sync::mpsc::channel::<Chunk>(4);
+        tx.send(Ok(b"a".to_vec())).await.unwrap();
+        drop(tx);
+        let items: Vec<_> = body_of(rx).collect().await;
+        assert_eq!(items.len(), 1);
+        assert!(items[0].is_ok());
+    }
 }

@@ -58,16 +58,24 @@ impl Ask {
     }
 }
 
-/// Starts a download of evaluation rows: the caller's scope, and the export
-/// recorded for the timelines, in one write. The rows are then read with
-/// [`crate::exports::write_rows`].
+/// A download of evaluation rows about to start.
+pub struct RowsExport {
+    pub period: Period,
+    pub scope: ExportScope,
+    log: queries::ExportLog,
+}
+
+/// Starts a download of evaluation rows: the caller's scope. The rows are
+/// then read with [`crate::exports::write_rows`], and the export is
+/// recorded for the timelines by [`record_rows`] once the whole file went
+/// out, never before.
 pub fn start_rows(
     conn: &mut DbConnection,
     who: &Principal,
     ask: &Ask,
     format: Format,
     now: DateTime<Utc>,
-) -> Result<(Period, ExportScope), DomainError> {
+) -> Result<RowsExport, DomainError> {
     require(who, Action::Read, Resource::ExportRows)?;
     let period = ask.period()?;
     let departement = ask.departement()?;
@@ -82,8 +90,14 @@ pub fn start_rows(
         received_from: scope.from,
         received_before: scope.before,
     };
-    queries::record_export(conn, &log, scope.creches.as_deref().unwrap_or_default())?;
-    Ok((period, scope))
+    Ok(RowsExport { period, scope, log })
+}
+
+/// Records a complete download of rows: the timelines of the referrals it
+/// included show it from now on.
+pub fn record_rows(conn: &mut DbConnection, export: &RowsExport) -> Result<(), DomainError> {
+    let creches = export.scope.creches.as_deref().unwrap_or_default();
+    Ok(queries::record_export(conn, &export.log, creches)?)
 }
 
 /// The indicators of the caller's scope over the period, by group.
