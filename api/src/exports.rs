@@ -174,7 +174,14 @@ impl Cell {
                     text
                 }
             }
-            Cell::Bool(b) => b.to_string(),
+            // What a spreadsheet of the separator's locale reads as a
+            // boolean: VRAI/FAUX in French (`;`), TRUE/FALSE otherwise.
+            Cell::Bool(b) => match (b, decimal_comma) {
+                (true, true) => "VRAI".to_owned(),
+                (false, true) => "FAUX".to_owned(),
+                (true, false) => "TRUE".to_owned(),
+                (false, false) => "FALSE".to_owned(),
+            },
             Cell::Date(d) => d.to_string(),
             Cell::Time(t) => t.format("%Y-%m-%d %H:%M:%S").to_string(),
         }

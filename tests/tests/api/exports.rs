@@ -278,6 +278,12 @@ fn as_csv(value: &Value, decimal_comma: bool) -> String {
                 text
             }
         }
+        Value::Bool(b) => match (b, decimal_comma) {
+            (true, true) => "VRAI".to_owned(),
+            (false, true) => "FAUX".to_owned(),
+            (true, false) => "TRUE".to_owned(),
+            (false, false) => "FALSE".to_owned(),
+        },
         other => other.to_string(),
     }
 }
