@@ -138,6 +138,12 @@ const PLAN: &[&str] = &[
 ];
 
 pub fn run(settings: &Settings) -> anyhow::Result<()> {
+    if settings.env == crate::settings::Environment::Production {
+        anyhow::bail!(
+            "AVIP_ENV=production: avip demo creates accounts with a published password and \
+             runs in development only"
+        );
+    }
     let mut conn = avip_db::connect(&settings.database_url)?;
     avip_db::migrations::run_pending(&mut conn)
         .map_err(|e| anyhow::anyhow!("cannot apply migrations: {e}"))?;

@@ -164,7 +164,7 @@ impl Cell {
     fn csv(&self, decimal_comma: bool) -> String {
         match self {
             Cell::Empty => String::new(),
-            Cell::Text(s) => s.clone(),
+            Cell::Text(s) => neutralised(s),
             Cell::Int(n) => n.to_string(),
             Cell::Num(x, decimals) => {
                 let text = format!("{x:.decimals$}");
@@ -185,6 +185,18 @@ impl Cell {
             Cell::Date(d) => d.to_string(),
             Cell::Time(t) => t.format("%Y-%m-%d %H:%M:%S").to_string(),
         }
+    }
+}
+
+/// A text that a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, a
+/// tab or a carriage return first: a crèche named `=HYPERLINK(…)`) is
+/// written with a leading `'`, which spreadsheets show as text (OWASP's
+/// advice against CSV injection).
+fn neutralised(text: &str) -> String {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text.to_owned()
     }
 }
 
@@ -858,6 +870,27 @@ pub fn write_indicators<O: Out>(
         writer.row(&tally.cells(group))?;
     }
     writer.finish()
+}
+
+#[cfg(test)]
+mod injection {
+    use super::*;
+
+    #[test]
+    fn text_a_spreadsheet_would_run_is_written_as_text() {
+        for (text, written) in [
+            ("=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")"),
+            ("+33", "'+33"),
+            ("-1", "'-1"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\tx", "'\tx"),
+            ("Les Petits Pas", "Les Petits Pas"),
+        ] {
+            assert_eq!(Cell::Text(text.into()).csv(true), written);
+        }
+        // Numbers keep their sign: they are numbers, not text.
+        assert_eq!(Cell::Int(-1).csv(true), "-1");
+    }
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use avip_sla_engine::policy::{self, ClockKind, HolidayZone, Policy};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,6 +77,53 @@ impl std::error::Error for SettingsError {}
 
 /// Shortest HS256 secret accepted: 32 bytes, the size of the hash.
 const MIN_SECRET_LEN: usize = 32;
+
+/// The longest access token a production service issues.
+const MAX_PRODUCTION_TOKEN_TTL: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// A production secret: long enough (checked when read), made of at least
+/// ten different characters of at least two kinds (a hex string from
+/// `openssl rand -hex 32` passes; `aaaa…` or `abab…` does not).
+fn strong(secret: &str) -> Result<(), String> {
+    let mut distinct: Vec<char> = secret.chars().collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    let kinds = [
+        secret.chars().any(|c| c.is_ascii_lowercase()),
+        secret.chars().any(|c| c.is_ascii_uppercase()),
+        secret.chars().any(|c| c.is_ascii_digit()),
+        secret.chars().any(|c| !c.is_ascii_alphanumeric()),
+    ]
+    .into_iter()
+    .filter(|k| *k)
+    .count();
+    if distinct.len() < 10 || kinds < 2 {
+        Err(
+            "is too weak for production: use at least ten different characters of at least \
+             two kinds, e.g. `openssl rand -hex 32`"
+                .to_owned(),
+        )
+    } else {
+        Ok(())
+    }
+}
+
+/// An `smtp://` URL without required TLS to a server on another machine:
+/// passwords and families' mail would cross the network in clear.
+fn plaintext_to_another_host(url: &str) -> bool {
+    let Ok(url) = Url::parse(url) else {
+        return false;
+    };
+    let tls = url.scheme() == "smtps"
+        || url
+            .query_pairs()
+            .any(|(k, v)| k == "tls" && (v == "required" || v == "wrapper"));
+    let local = matches!(
+        url.host_str(),
+        Some("localhost" | "127.0.0.1" | "[::1]" | "::1")
+    );
+    !tls && !local
+}
 
 impl Settings {
     /// Reads the process environment (after `.env` has been loaded).
@@ -240,6 +287,42 @@ impl Settings {
                     r.errors
                         .push((name, "is required when AVIP_ENV=production".to_owned()));
                 }
+            }
+            for (name, secret) in [
+                ("AVIP_JWT_SECRET", &jwt_secret),
+                ("AVIP_PSEUDONYM_KEY", &pseudonym_key),
+            ] {
+                if let Some(Some(secret)) = secret
+                    && let Err(message) = strong(secret.expose_secret())
+                {
+                    r.errors.push((name, message));
+                }
+            }
+            if let Some(Some(url)) = &smtp_url
+                && plaintext_to_another_host(url.expose_secret())
+            {
+                r.errors.push((
+                    "AVIP_SMTP_URL",
+                    "must use TLS in production (smtps://… or ?tls=required) unless the server \
+                     is on this machine"
+                        .to_owned(),
+                ));
+            }
+            if let Some(ttl) = token_ttl
+                && ttl > MAX_PRODUCTION_TOKEN_TTL
+            {
+                r.errors.push((
+                    "AVIP_TOKEN_TTL",
+                    "must be 24h or less in production".to_owned(),
+                ));
+            }
+            if let Some(url) = &public_url
+                && url.scheme() != "https"
+            {
+                r.errors.push((
+                    "AVIP_PUBLIC_URL",
+                    "must be an https:// URL in production".to_owned(),
+                ));
             }
         }
 
@@ -407,12 +490,19 @@ mod tests {
     fn production_refuses_to_start_without_its_secrets() {
         let err = settings(&[("AVIP_ENV", "production")]).unwrap_err();
         let names: Vec<_> = err.0.iter().map(|(n, _)| *n).collect();
+        // The default public URL (http://127.0.0.1:8080) is not one either.
         assert_eq!(
             names,
-            ["AVIP_JWT_SECRET", "AVIP_SMTP_URL", "AVIP_PSEUDONYM_KEY"]
+            [
+                "AVIP_JWT_SECRET",
+                "AVIP_SMTP_URL",
+                "AVIP_PSEUDONYM_KEY",
+                "AVIP_PUBLIC_URL"
+            ]
         );
         let ok = settings(&[
             ("AVIP_ENV", "production"),
+            ("AVIP_PUBLIC_URL", "https://avip.example.org"),
             ("AVIP_JWT_SECRET", "0123456789abcdef0123456789abcdef-prod"),
             ("AVIP_SMTP_URL", "smtp://mail.example.org:587?tls=required"),
             (
@@ -421,6 +511,52 @@ mod tests {
             ),
         ]);
         assert!(ok.is_ok());
+    }
+
+    #[test]
+    fn production_refuses_weak_settings_and_names_each() {
+        let base = [
+            ("AVIP_ENV", "production"),
+            ("AVIP_PUBLIC_URL", "https://avip.example.org"),
+            ("AVIP_JWT_SECRET", "0123456789abcdef0123456789abcdef-prod"),
+            ("AVIP_SMTP_URL", "smtp://mail.example.org:587?tls=required"),
+            (
+                "AVIP_PSEUDONYM_KEY",
+                "fedcba9876543210fedcba9876543210-prod",
+            ),
+        ];
+        let with = |name: &'static str, value: &'static str| {
+            let mut vars: Vec<(&str, &str)> =
+                base.iter().copied().filter(|(n, _)| *n != name).collect();
+            vars.push((name, value));
+            settings(&vars)
+        };
+        for (name, value) in [
+            ("AVIP_JWT_SECRET", "abababababababababababababababab"),
+            ("AVIP_PSEUDONYM_KEY", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"),
+            ("AVIP_SMTP_URL", "smtp://mail.example.org:25"),
+            (
+                "AVIP_SMTP_URL",
+                "smtp://mail.example.org:587?tls=opportunistic",
+            ),
+            ("AVIP_TOKEN_TTL", "3650d"),
+            ("AVIP_PUBLIC_URL", "http://avip.example.org"),
+        ] {
+            let err = with(name, value).unwrap_err();
+            let names: Vec<_> = err.0.iter().map(|(n, _)| *n).collect();
+            assert_eq!(names, [name], "{value}");
+            assert!(
+                !err.to_string().contains(value)
+                    || name == "AVIP_PUBLIC_URL"
+                    || name == "AVIP_TOKEN_TTL"
+            );
+        }
+        // A relay on the same machine may speak plain SMTP; 24 h is allowed.
+        assert!(with("AVIP_SMTP_URL", "smtp://localhost:25").is_ok());
+        assert!(with("AVIP_TOKEN_TTL", "24h").is_ok());
+        assert!(with("AVIP_SMTP_URL", "smtps://mail.example.org:465").is_ok());
+        // Development takes anything.
+        assert!(settings(&[("AVIP_JWT_SECRET", "abababababababababababababababab")]).is_ok());
     }
 
     #[test]

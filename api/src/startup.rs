@@ -192,6 +192,50 @@ async fn unmatched(
     })
 }
 
+/// Which part of the service answers, for its security headers.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Area {
+    /// `/api/…`: personal data and tokens.
+    Api,
+    /// `/docs/…`: a page.
+    Page,
+    Other,
+}
+
+impl Area {
+    fn of(path: &str) -> Area {
+        if path.starts_with("/api/") {
+            Area::Api
+        } else if path == "/docs" || path.starts_with("/docs/") {
+            Area::Page
+        } else {
+            Area::Other
+        }
+    }
+}
+
+/// Headers every answer carries: no content sniffing, no referrer; API
+/// answers (families' data, tokens) are never stored by a cache; pages are
+/// never framed by another site.
+fn security_headers(headers: &mut actix_web::http::header::HeaderMap, area: Area) {
+    use actix_web::http::header;
+    let mut set = |name: header::HeaderName, value: &'static str| {
+        if !headers.contains_key(&name) {
+            headers.insert(name, HeaderValue::from_static(value));
+        }
+    };
+    set(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set(header::REFERRER_POLICY, "no-referrer");
+    match area {
+        Area::Api => set(header::CACHE_CONTROL, "no-store"),
+        Area::Page => {
+            set(header::CONTENT_SECURITY_POLICY, "frame-ancestors 'none'");
+            set(header::X_FRAME_OPTIONS, "DENY");
+        }
+        Area::Other => {}
+    }
+}
+
 fn serve(listener: TcpListener, state: AppState, options: ServerOptions) -> anyhow::Result<Server> {
     let state = web::Data::new(state);
     let mut server = actix_web::HttpServer::new(move || {
@@ -208,6 +252,7 @@ fn serve(listener: TcpListener, state: AppState, options: ServerOptions) -> anyh
             .wrap_fn(|req, srv| {
                 use actix_web::dev::Service;
                 let request_id = req.extensions().get::<RequestId>().map(|id| id.to_string());
+                let area = Area::of(req.path());
                 let fut = srv.call(req);
                 async move {
                     let mut res = fut.await?;
@@ -215,6 +260,7 @@ fn serve(listener: TcpListener, state: AppState, options: ServerOptions) -> anyh
                         res.headers_mut()
                             .insert(HeaderName::from_static("x-request-id"), value);
                     }
+                    security_headers(res.headers_mut(), area);
                     Ok(res)
                 }
             })

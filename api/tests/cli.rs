@@ -78,6 +78,25 @@ fn production_names_each_missing_secret() {
 }
 
 #[test]
+fn demo_refuses_a_production_service() {
+    let output = avip(temp_dir().path())
+        .arg("demo")
+        .env("AVIP_ENV", "production")
+        .env("AVIP_PUBLIC_URL", "https://avip.example.org")
+        .env("AVIP_JWT_SECRET", "0123456789abcdef0123456789abcdef-prod")
+        .env("AVIP_SMTP_URL", "smtp://localhost:25")
+        .env(
+            "AVIP_PSEUDONYM_KEY",
+            "fedcba9876543210fedcba9876543210-prod",
+        )
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(stderr.contains("AVIP_ENV=production"), "{stderr}");
+}
+
+#[test]
 fn migrate_applies_then_reports_up_to_date() {
     let dir = temp_dir();
     let dir = dir.path();

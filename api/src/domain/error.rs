@@ -57,9 +57,10 @@ pub enum DomainError {
         /// through the enrollment, `exited` through the exit).
         own_step: bool,
     },
-    /// The child already has an active referral at this crèche.
+    /// The child already has an active referral at this crèche; its id is
+    /// given to the organisation that holds it only.
     #[error("duplicate referral")]
-    DuplicateReferral { existing: ReferralId },
+    DuplicateReferral { existing: Option<ReferralId> },
     /// An idempotency key came back with another body.
     #[error("idempotency key reused")]
     IdempotencyKeyReused,

@@ -258,7 +258,8 @@ pub struct ProblemDocument {
     /// Stable machine-readable code, e.g. `not_found`, `validation_failed`.
     pub code: String,
     pub errors: Vec<FieldError>,
-    /// 409 `duplicate_referral`: the active referral for the same child at the same crèche.
+    /// 409 `duplicate_referral`: the active referral for the same child at
+    /// the same crèche, when the caller's organisation holds it.
     #[schema(nullable = false)]
     pub existing_referral_id: Option<String>,
     /// 409 `invalid_transition`: where the referral stands now.
@@ -322,13 +323,19 @@ impl From<DomainError> for ApiError {
                         .with_member("allowed_next_states", allowed),
                 )
             }
-            DomainError::DuplicateReferral { existing } => ApiError::Conflict(
+            DomainError::DuplicateReferral {
+                existing: Some(existing),
+            } => ApiError::Conflict(
                 Problem::new(
                     "duplicate_referral",
                     format!("this child already has an active referral at this crèche: {existing}"),
                 )
                 .with_member("existing_referral_id", existing.as_str()),
             ),
+            DomainError::DuplicateReferral { existing: None } => ApiError::Conflict(Problem::new(
+                "duplicate_referral",
+                "this child already has an active referral at this crèche",
+            )),
             DomainError::IdempotencyKeyReused => ApiError::Unprocessable(
                 Problem::new(
                     "idempotency_key_reused",

@@ -54,7 +54,7 @@ fn key_of(req: &HttpRequest) -> Result<Option<String>, DomainError> {
     (status = 200, body = ReferralBody, description = "Already created under this Idempotency-Key"),
     BadRequest, Unauthorized, Forbidden,
     (status = 409, body = ProblemDocument, content_type = "application/problem+json",
-        description = "An active referral exists for this child at this crèche: `existing_referral_id`"),
+        description = "An active referral exists for this child at this crèche; `existing_referral_id` names it when it is the caller's organisation's"),
     Unprocessable,
 ))]
 #[post("/referrals")]

@@ -125,6 +125,9 @@ fn insert_referral(
         .ok_or_else(|| DomainError::invalid("creche_id", "no such crèche in your département"))?;
     let child_keys = draft.child_keys();
     if let Some(existing) = referrals::find_claim(conn, &creche.creche.id, &child_keys)? {
+        // Another organisation's referral is not this caller's to read.
+        let holder = referrals::get_referral(conn, &existing)?.prescriber_organization_id;
+        let existing = (holder == who.organization_id).then_some(existing);
         return Err(DomainError::DuplicateReferral { existing });
     }
     let year = paris_date(now).year();

@@ -758,3 +758,38 @@ async fn occupancy_counts_the_days_that_have_happened_only() {
     assert_eq!(ours["available_place_days"], json!(0));
     assert!(ours["occupancy_pct"].is_null(), "{ours}");
 }
+
+#[tokio::test]
+async fn a_name_a_spreadsheet_would_run_reaches_the_csv_as_text() {
+    let app = spawn_app().await;
+    let f = fixture(&app).await;
+    let formula = "=HYPERLINK(\"http://example.org\";\"Les Petits Pas\")";
+    app.expect(
+        &f.t.admin,
+        "PATCH",
+        &format!("/api/v1/creches/{}", f.t.creche),
+        Some(json!({"name": formula})),
+        200,
+    )
+    .await;
+    for path in [
+        format!("/api/v1/exports/referrals?{}", f.query),
+        format!(
+            "/api/v1/exports/indicators?{}&group_by=creche&format=csv",
+            f.query
+        ),
+    ] {
+        let (_, bytes) = get_text(&app, &f.t.caf, &path).await;
+        let rows = csv_records(&bytes, b';');
+        let column = rows[0]
+            .iter()
+            .position(|h| h == "creche_name" || h == "label")
+            .unwrap();
+        let names: Vec<&str> = rows[1..].iter().map(|r| r[column].as_str()).collect();
+        assert!(
+            names.contains(&format!("'{formula}").as_str()),
+            "{path}: {names:?}"
+        );
+        assert!(!names.contains(&formula), "{path}");
+    }
+}

@@ -191,3 +191,23 @@ fn the_documents_enums_are_the_values_on_the_wire() {
         assert!(reasons.contains(&reason), "{reason}");
     }
 }
+
+#[tokio::test]
+async fn answers_carry_security_headers() {
+    let app = spawn_app().await;
+    let api = app.get("/api/v1/me").await;
+    assert_eq!(api.status(), 401);
+    assert_eq!(api.headers()["cache-control"], "no-store");
+    assert_eq!(api.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(api.headers()["referrer-policy"], "no-referrer");
+    let page = app.get("/docs/").await;
+    assert_eq!(page.status(), 200);
+    assert_eq!(
+        page.headers()["content-security-policy"],
+        "frame-ancestors 'none'"
+    );
+    assert_eq!(page.headers()["x-frame-options"], "DENY");
+    assert_eq!(page.headers()["x-content-type-options"], "nosniff");
+    let health = app.get("/health").await;
+    assert_eq!(health.headers()["x-content-type-options"], "nosniff");
+}

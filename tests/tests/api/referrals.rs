@@ -353,7 +353,8 @@ async fn idempotency_keys_and_duplicate_children() {
     let duplicate: Value = duplicate.json().await.unwrap();
     assert_eq!(duplicate["code"], "duplicate_referral");
     assert_eq!(duplicate["existing_referral_id"], first["id"]);
-    // …even from another prescriber, since it is the same family.
+    // …even from another prescriber, since it is the same family; but that
+    // organisation learns only that the child is referred, not the id.
     let problem = app
         .expect(
             &t.other_prescriber,
@@ -363,7 +364,12 @@ async fn idempotency_keys_and_duplicate_children() {
             409,
         )
         .await;
-    assert_eq!(problem["existing_referral_id"], first["id"]);
+    assert_eq!(problem["code"], "duplicate_referral");
+    assert!(problem.get("existing_referral_id").is_none(), "{problem}");
+    assert!(
+        !problem.to_string().contains(first["id"].as_str().unwrap()),
+        "{problem}"
+    );
 
     // Once that referral is closed, the child can be referred again.
     move_to(
