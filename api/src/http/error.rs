@@ -371,10 +371,15 @@ impl From<DomainError> for ApiError {
                 Problem::new("email_taken", "a user with this e-mail exists")
                     .with_errors(vec![FieldError::new("email", "is already used")]),
             ),
-            DomainError::Duplicate { constraint } => ApiError::Conflict(Problem::new(
-                "conflict",
-                format!("already exists ({constraint})"),
-            )),
+            DomainError::Duplicate { constraint } => {
+                // The constraint's name is the database's business: logged,
+                // never answered.
+                tracing::info!(%constraint, "a unique constraint refused a write");
+                ApiError::Conflict(Problem::new(
+                    "conflict",
+                    "this already exists: another record holds the same unique value",
+                ))
+            }
             DomainError::MissingReference => ApiError::Unprocessable(Problem::new(
                 "validation_failed",
                 "refers to something that does not exist",
@@ -452,6 +457,19 @@ mod tests {
         let (status, body, _) = body_of(error(Unknown));
         assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
         assert!(!body.to_string().contains("no database connection"));
+    }
+
+    #[test]
+    fn a_duplicate_does_not_quote_the_database() {
+        let (status, body, _) = body_of(ApiError::from(DomainError::Duplicate {
+            constraint: "referral_child_claims_creche_id_child_key_key".into(),
+        }));
+        assert_eq!(status, StatusCode::CONFLICT);
+        assert_eq!(body["code"], "conflict");
+        assert!(
+            !body.to_string().contains("referral_child_claims"),
+            "{body}"
+        );
     }
 
     #[test]
