@@ -74,8 +74,8 @@ pub async fn get_one(
     Ok(web::Json(view.into()))
 }
 
-/// Edit a crèche: its places, hours, address or escalation address
-/// (admin; coordinators their own). Only admins change its coordinators.
+/// Edit a crèche: its places, hours or address (admin; coordinators their
+/// own). Only admins change its coordinators and its escalation address.
 #[utoipa::path(operation_id = "updateCreche", tag = "creches", params(("id" = String, Path, format = Uuid)), request_body = UpdateCreche,
     security(("oauth2" = [])), responses(
     (status = 200, body = CrecheBody),

@@ -188,8 +188,8 @@ pub fn create(
 }
 
 /// List crèches: all of them for admins, their own for coordinators.
-/// Changes a crèche. Its coordinators are the administrators' business; a
-/// new number of AVIP places takes effect today.
+/// Changes a crèche. Its coordinators and its escalation address are the
+/// administrators' business; a new number of AVIP places takes effect today.
 pub fn update(
     conn: &mut DbConnection,
     caller: Caller<'_>,
@@ -198,7 +198,10 @@ pub fn update(
     now: DateTime<Utc>,
 ) -> Result<CrecheView, DomainError> {
     caller.require(Action::Update, Resource::Creche(Some(id)))?;
-    if body.coordinator_ids.is_some() {
+    // Who coordinates a crèche, and whom its late answers escalate to, are
+    // the administrators' business: a coordinator cannot silence the alert
+    // about its own crèche.
+    if body.coordinator_ids.is_some() || body.escalation_email.is_some() {
         caller.require(Action::Administer, Resource::Creche(Some(id)))?;
     }
     let by = caller.claim();

@@ -184,6 +184,14 @@ async fn every_token_opens_exactly_what_its_role_may() {
         ),
         ("GET", &foreign, None, [200, 404, 403, 403, 403]),
         ("PATCH", &foreign, Some(places), [200, 404, 403, 403, 403]),
+        // The escalation address alerts the direction about the crèche's
+        // late answers: its coordinator may not blank or redirect it.
+        (
+            "PATCH",
+            &own,
+            Some(json!({"escalation_email": "ailleurs@example.org"})),
+            [200, 403, 403, 403, 403],
+        ),
         (
             "PATCH",
             &own,
