@@ -65,7 +65,7 @@ fn person(
         creche_ids: creches.iter().map(|c| c.to_string()).collect(),
     };
     let (user, _) = explain(email, users::create(conn, Operator, body, now))?;
-    let principal = crate::auth::principal::load(conn, Subject::User(user.id))?
+    let principal = crate::auth::principal::load(conn, Subject::User(user.id), None)?
         .context("a demo account was disabled as it was made")?;
     Ok(Person { email, principal })
 }

@@ -47,6 +47,16 @@ pub struct Settings {
     pub retention: Duration,
     pub offer_hold: Duration,
     pub pseudonym_key: Option<SecretString>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client's address.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Token requests per minute from one client address.
+    pub token_rate_limit: u32,
+    /// Referrals per minute from one prescriber organisation.
+    pub intake_rate_limit: u32,
+    /// Downloads of evaluation rows one identity may run at once.
+    pub exports_per_identity: u32,
+    /// How long a download may wait on a client that does not read.
+    pub write_timeout: Duration,
 }
 
 /// Asymmetric signing keys (PEM files) and their algorithm.
@@ -246,6 +256,25 @@ impl Settings {
                 Ok(())
             }
         });
+        let trusted_proxies = r.parse("AVIP_TRUSTED_PROXIES", "", |v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(|p| {
+                    p.parse::<std::net::IpAddr>()
+                        .map_err(|_| format!("{p:?} is not an IP address"))
+                })
+                .collect()
+        });
+        let token_rate_limit = r.parse("AVIP_TOKEN_RATE_LIMIT", "30", per_minute);
+        let intake_rate_limit = r.parse("AVIP_INTAKE_RATE_LIMIT", "300", per_minute);
+        let exports_per_identity = r.parse("AVIP_EXPORTS_PER_IDENTITY", "2", |v| {
+            match v.parse::<u32>() {
+                Ok(n) if (1..=64).contains(&n) => Ok(n),
+                _ => Err(format!("{v:?} is not a number between 1 and 64")),
+            }
+        });
+        let write_timeout = r.parse("AVIP_WRITE_TIMEOUT", "60s", duration);
 
         let sla = match (
             clock,
@@ -360,6 +389,11 @@ impl Settings {
             retention: retention.ok_or_else(missing)?,
             offer_hold: offer_hold.ok_or_else(missing)?,
             pseudonym_key: pseudonym_key.ok_or_else(missing)?,
+            trusted_proxies: trusted_proxies.ok_or_else(missing)?,
+            token_rate_limit: token_rate_limit.ok_or_else(missing)?,
+            intake_rate_limit: intake_rate_limit.ok_or_else(missing)?,
+            exports_per_identity: exports_per_identity.ok_or_else(missing)?,
+            write_timeout: write_timeout.ok_or_else(missing)?,
         })
     }
 }
@@ -410,6 +444,16 @@ impl<F: Fn(&str) -> Option<String>> Reader<'_, F> {
 
 fn duration(v: &str) -> Result<Duration, String> {
     policy::parse_duration(v).map_err(|e| e.to_string())
+}
+
+/// A rate in requests per minute: 1 to a million.
+fn per_minute(v: &str) -> Result<u32, String> {
+    match v.parse::<u32>() {
+        Ok(n) if (1..=1_000_000).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "{v:?} is not a number of requests per minute (1 to 1000000)"
+        )),
+    }
 }
 
 fn boolean(v: &str) -> Result<bool, String> {

@@ -121,6 +121,7 @@ impl Application {
             keys,
             openapi: web::Bytes::from(openapi::document_json()),
             routes: openapi::Routes::of(&openapi::document()),
+            limits: crate::http::limits::Limits::new(&settings),
         };
         let server = serve(listener, state, options)?;
         tracing::info!(address = %settings.bind, port, database = backend.name(), "AVIP service listening");

@@ -39,6 +39,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         last_login_at -> Nullable<Timestamp>,
+        credentials_changed_at -> Nullable<Timestamp>,
     }
 }
 

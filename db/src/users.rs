@@ -22,6 +22,8 @@ pub struct User {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub last_login_at: Option<NaiveDateTime>,
+    /// When the password last changed: tokens issued before are refused.
+    pub credentials_changed_at: Option<NaiveDateTime>,
 }
 
 impl std::fmt::Debug for User {
@@ -56,6 +58,7 @@ pub struct UserChanges {
     pub password_hash: Option<String>,
     pub active: Option<bool>,
     pub updated_at: Option<NaiveDateTime>,
+    pub credentials_changed_at: Option<NaiveDateTime>,
 }
 
 pub fn insert(conn: &mut DbConnection, new: &NewUser, creches: &[CrecheId]) -> QueryResult<User> {

@@ -486,7 +486,7 @@ async fn run(rows: usize, seconds: u64, connections: usize) {
         let user = avip_db::users::find_by_email(&mut conn, "p@example.org")
             .unwrap()
             .unwrap();
-        let who = avip_api::auth::principal::load(&mut conn, Subject::User(user.id))
+        let who = avip_api::auth::principal::load(&mut conn, Subject::User(user.id), None)
             .unwrap()
             .unwrap();
         let started = Instant::now();

@@ -42,11 +42,19 @@ pub struct Principal {
     pub creche_ids: Vec<CrecheId>,
 }
 
-/// The active identity behind `subject`, or `None`.
-pub fn load(conn: &mut DbConnection, subject: Subject) -> QueryResult<Option<Principal>> {
+/// The active identity behind `subject`, or `None`. With `issued_at` (a
+/// token's `iat`, in seconds), also `None` when the person's password
+/// changed after the token was issued.
+pub fn load(
+    conn: &mut DbConnection,
+    subject: Subject,
+    issued_at: Option<i64>,
+) -> QueryResult<Option<Principal>> {
     let (organization_id, role, user) = match &subject {
         Subject::User(id) => match users::find(conn, id)? {
-            Some(user) if user.active => (user.organization_id.clone(), user.role, Some(user.id)),
+            Some(user) if user.active && !revoked(issued_at, user.credentials_changed_at) => {
+                (user.organization_id.clone(), user.role, Some(user.id))
+            }
             _ => return Ok(None),
         },
         Subject::Client(id) => match api_clients::find(conn, id)? {
@@ -76,4 +84,13 @@ pub fn load(conn: &mut DbConnection, subject: Subject) -> QueryResult<Option<Pri
         role,
         creche_ids,
     }))
+}
+
+/// Whether a token issued at `issued_at` predates the credentials' change
+/// (compared in whole seconds, as a token's `iat` is).
+fn revoked(issued_at: Option<i64>, changed_at: Option<chrono::NaiveDateTime>) -> bool {
+    match (issued_at, changed_at) {
+        (Some(iat), Some(changed)) => iat < changed.and_utc().timestamp(),
+        _ => false,
+    }
 }

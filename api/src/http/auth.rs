@@ -13,22 +13,33 @@ use crate::http::error::{ApiError, FieldError, Problem, ProblemDocument};
 use crate::http::extract::parse_json;
 use crate::http::responses::Unauthorized;
 use crate::http::state::State;
-use crate::workflow::sign_in::{self, Outcome};
+use crate::workflow::sign_in::{self, Account, Begun, Outcome};
 
 /// An OAuth 2.0 token request, form-encoded (or JSON).
 #[derive(Deserialize, ToSchema, Default)]
 #[schema(example = json!({"grant_type": "password", "username": "c.martin@example.org", "password": "a long passphrase"}))]
 pub struct TokenRequest {
     /// `password` (people) or `client_credentials` (API clients).
+    #[schema(max_length = 32)]
     pub grant_type: Option<String>,
+    /// A person's e-mail.
+    #[schema(max_length = 254)]
     pub username: Option<String>,
+    /// At most 1024 bytes.
+    #[schema(max_length = 1024)]
     pub password: Option<String>,
     /// Or HTTP Basic authentication with the client id and secret.
+    #[schema(max_length = 100)]
     pub client_id: Option<String>,
+    #[schema(max_length = 200)]
     pub client_secret: Option<String>,
     /// Accepted and ignored: a token carries its identity's whole role.
+    #[schema(max_length = 200)]
     pub scope: Option<String>,
 }
+
+/// The largest token request read: a form of a few short fields.
+const TOKEN_BODY_LIMIT: usize = 8 * 1024;
 
 #[derive(Serialize, ToSchema)]
 #[schema(example = json!({"access_token": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1c2VyOjAxOTMifQ.c2lnbmF0dXJl",
@@ -102,19 +113,22 @@ fn parse_request(req: &HttpRequest, body: &[u8]) -> Result<TokenRequest, ApiErro
 }
 
 /// Exchange a password (people) or client credentials (API clients) for a
-/// short-lived access token. Repeated failures for one account slow down,
-/// then answer 429 for a while.
+/// short-lived access token. Failures for one account from one address
+/// slow down, then answer 429 for a while; so do too many requests from one
+/// address, whatever the account.
 #[utoipa::path(operation_id = "requestToken", tag = "auth",
     request_body(content(
         (TokenRequest = "application/x-www-form-urlencoded"),
     )),
     responses(
         (status = 200, body = TokenResponse),
-        (status = 400, description = "Missing field, unsupported grant type, or wrong e-mail or password (`invalid_grant`)",
+        (status = 400, description = "Missing or too long field, unsupported grant type, or wrong e-mail or password (`invalid_grant`)",
             body = ProblemDocument, content_type = "application/problem+json"),
         (status = 401, description = "Wrong client credentials (`invalid_client`)", body = ProblemDocument,
             content_type = "application/problem+json"),
-        (status = 429, description = "Too many failures for this account; see Retry-After", body = ProblemDocument,
+        (status = 429, description = "Too many failures for this account from this address (`too_many_attempts`), \
+            too many requests from this address (`too_many_requests`) or too many sign-ins at once \
+            (`sign_in_busy`); see Retry-After", body = ProblemDocument,
             content_type = "application/problem+json"),
     ))]
 #[post("/auth/token")]
@@ -123,10 +137,40 @@ pub async fn token(
     body: web::Bytes,
     state: State,
 ) -> Result<HttpResponse, ApiError> {
+    let address = state.limits.client_address(&req);
+    state.limits.token_request(address)?;
+    if body.len() > TOKEN_BODY_LIMIT {
+        return Err(ApiError::Status(
+            actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
+            Problem::new(
+                "payload_too_large",
+                format!("a token request is at most {TOKEN_BODY_LIMIT} bytes"),
+            ),
+        ));
+    }
     let grant = Grant::of(parse_request(&req, &body)?)?;
     let person = matches!(grant, Grant::Password { .. });
+    let (account, secret) = grant.into_parts();
     let now = Utc::now();
-    let outcome = state.run(move |conn| grant.try_with(conn, now)).await?;
+    let from = address.to_string();
+    let begun = state
+        .write(move |conn| sign_in::begin(conn, &account, &from, now))
+        .await?;
+    let check = match begun {
+        Begun::Locked { seconds } => return Err(too_many_attempts(seconds)),
+        Begun::Check(check) => check,
+    };
+    let turn = state.limits.hashing_turn().await?;
+    let (check, verified) = web::block(move || {
+        let verified = check.verify(&secret);
+        (check, verified)
+    })
+    .await
+    .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("password check failed: {e}")))?;
+    drop(turn);
+    let outcome = state
+        .write(move |conn| sign_in::finish(conn, check, verified, Utc::now()))
+        .await?;
     match outcome {
         Outcome::Granted {
             subject,
@@ -161,7 +205,9 @@ fn too_many_attempts(seconds: u64) -> ApiError {
     ApiError::TooManyRequests {
         problem: Problem::new(
             "too_many_attempts",
-            format!("too many failed attempts for this account; try again in {seconds} s"),
+            format!(
+                "too many failed attempts for this account from this address; try again in {seconds} s"
+            ),
         ),
         retry_after: seconds,
     }
@@ -174,37 +220,41 @@ enum Grant {
 }
 
 impl Grant {
-    /// Signs in with this grant.
-    fn try_with(
-        &self,
-        conn: &mut avip_db::DbConnection,
-        now: chrono::DateTime<Utc>,
-    ) -> Result<Outcome, crate::domain::DomainError> {
+    /// Who signs in, and the secret to check.
+    fn into_parts(self) -> (Account, String) {
         match self {
-            Grant::Password { username, password } => {
-                sign_in::password(conn, username, password, now)
-            }
-            Grant::ClientCredentials { id, secret } => {
-                sign_in::client_credentials(conn, id, secret, now)
-            }
+            Grant::Password { username, password } => (
+                Account::Person {
+                    email: username.trim().to_lowercase(),
+                },
+                password,
+            ),
+            Grant::ClientCredentials { id, secret } => (Account::Client { client_id: id }, secret),
         }
     }
 
     fn of(request: TokenRequest) -> Result<Grant, ApiError> {
-        let required = |value: Option<String>, field: &str| {
-            value
-                .filter(|v| !v.is_empty())
-                .ok_or_else(|| invalid_request(field, "is required"))
+        let required = |value: Option<String>, field: &str, max: usize| match value {
+            None => Err(invalid_request(field, "is required")),
+            Some(v) if v.is_empty() => Err(invalid_request(field, "is required")),
+            Some(v) if v.len() > max => Err(invalid_request(
+                field,
+                &format!("must be at most {max} bytes long"),
+            )),
+            Some(v) => Ok(v),
         };
+        if request.scope.as_ref().is_some_and(|s| s.len() > 200) {
+            return Err(invalid_request("scope", "must be at most 200 bytes long"));
+        }
         match request.grant_type.as_deref() {
             None => Err(invalid_request("grant_type", "is required")),
             Some("password") => Ok(Grant::Password {
-                username: required(request.username, "username")?,
-                password: required(request.password, "password")?,
+                username: required(request.username, "username", 254)?,
+                password: required(request.password, "password", 1024)?,
             }),
             Some("client_credentials") => Ok(Grant::ClientCredentials {
-                id: required(request.client_id, "client_id")?,
-                secret: required(request.client_secret, "client_secret")?,
+                id: required(request.client_id, "client_id", 100)?,
+                secret: required(request.client_secret, "client_secret", 200)?,
             }),
             Some(_) => Err(ApiError::BadRequest(
                 Problem::new(

@@ -264,8 +264,15 @@ impl FromRequest for Principal {
             })?;
             let subject = Subject::from_claim(&claims.sub)
                 .ok_or_else(|| unauthorized("the access token is invalid"))?;
-            let principal = state.run(move |conn| load(conn, subject)).await?;
-            principal.ok_or_else(|| unauthorized("this identity is disabled or no longer exists"))
+            let issued_at = Some(claims.iat);
+            let principal = state
+                .run(move |conn| load(conn, subject, issued_at))
+                .await?;
+            principal.ok_or_else(|| {
+                unauthorized(
+                    "this identity is disabled, no longer exists, or its password changed since the token was issued",
+                )
+            })
         })
     }
 }

@@ -12,6 +12,7 @@ pub mod creches;
 pub mod error;
 pub mod exports;
 pub mod extract;
+pub mod limits;
 pub mod meta;
 pub mod openapi;
 pub mod organizations;

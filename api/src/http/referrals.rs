@@ -21,7 +21,7 @@ use crate::http::extract::{ApiJson, ApiQuery};
 use crate::http::page::{Cursor, List, TimePageQuery, page_request, path_id};
 use crate::http::referral_body::{EventBody, FollowUpBody, ReferralBody};
 use crate::http::responses::{
-    BadRequest, Conflict, Forbidden, NotFound, Unauthorized, Unprocessable,
+    BadRequest, Conflict, Forbidden, NotFound, TooManyRequests, Unauthorized, Unprocessable,
 };
 use crate::http::state::State;
 use crate::workflow::referrals as referral;
@@ -56,6 +56,7 @@ fn key_of(req: &HttpRequest) -> Result<Option<String>, DomainError> {
     (status = 409, body = ProblemDocument, content_type = "application/problem+json",
         description = "An active referral exists for this child at this crèche; `existing_referral_id` names it when it is the caller's organisation's"),
     Unprocessable,
+    TooManyRequests,
 ))]
 #[post("/referrals")]
 pub async fn create(
@@ -67,6 +68,7 @@ pub async fn create(
     let key = key_of(&req)?;
     let now = now();
     let draft = referral::prepare(&who, body.0, now)?;
+    state.limits.intake(&who.organization_id)?;
     let policy = state.policy.clone();
     let intake = state
         .write(move |conn| referral::intake(conn, &who, &draft, key.as_deref(), &policy, now))

@@ -34,3 +34,9 @@ pub struct Conflict(pub ProblemDocument);
 #[derive(IntoResponses)]
 #[response(status = 422, content_type = "application/problem+json")]
 pub struct Unprocessable(pub ProblemDocument);
+
+/// Too many requests from this caller: wait the seconds of `Retry-After`.
+#[derive(IntoResponses)]
+#[response(status = 429, content_type = "application/problem+json",
+    headers(("Retry-After" = u64, description = "Seconds to wait before trying again")))]
+pub struct TooManyRequests(pub ProblemDocument);

@@ -8,6 +8,7 @@ use avip_sla_engine::ActivePolicy;
 use crate::auth::TokenKeys;
 use crate::exports::PseudonymKey;
 use crate::http::error::ApiError;
+use crate::http::limits::Limits;
 use crate::http::openapi::Routes;
 use crate::workflow::places::OfferHold;
 
@@ -25,6 +26,8 @@ pub struct AppState {
     pub openapi: web::Bytes,
     /// The methods of each documented path (the `Allow` of a 405).
     pub routes: Routes,
+    /// Rate limits and bounds on concurrent work.
+    pub limits: Limits,
 }
 
 /// What handlers extract.

@@ -1,6 +1,8 @@
 //! Signing in: a person with an e-mail and a password, or an API client
 //! with its id and secret. Both go through one throttle: repeated failures
-//! for an account slow down, then lock it for a while.
+//! for an account from one address slow down, then lock that pair for a
+//! while. Three steps, so that the password is checked holding no database
+//! connection: [`begin`] (a write), [`Check::verify`], [`finish`] (a write).
 
 use std::time::Duration;
 
@@ -27,45 +29,36 @@ pub enum Outcome {
     Locked { seconds: u64 },
 }
 
-/// The `password` grant: a person's e-mail (any case) and password.
-pub fn password(
-    conn: &mut DbConnection,
-    email: &str,
-    secret: &str,
-    now: DateTime<Utc>,
-) -> Result<Outcome, DomainError> {
-    let email = email.trim().to_lowercase();
-    let throttle_key = format!("user:{email}");
-    attempt(conn, &throttle_key, secret, now, |conn| {
-        Ok(users::find_by_email(conn, &email)?
-            .filter(|u| u.active)
-            .map(|u| Found {
-                subject: Subject::User(u.id),
-                organization_id: u.organization_id,
-                role: Some(u.role),
-                hash: u.password_hash,
-            }))
-    })
+/// Who is signing in: a person by e-mail, or an API client by its id.
+#[derive(Clone, Debug)]
+pub enum Account {
+    Person { email: String },
+    Client { client_id: String },
 }
 
-/// The `client_credentials` grant: an API client's id and secret.
-pub fn client_credentials(
-    conn: &mut DbConnection,
-    client_id: &str,
-    secret: &str,
-    now: DateTime<Utc>,
-) -> Result<Outcome, DomainError> {
-    let throttle_key = format!("client:{client_id}");
-    attempt(conn, &throttle_key, secret, now, |conn| {
-        Ok(api_clients::find_by_client_id(conn, client_id)?
-            .filter(|c| c.active)
-            .map(|c| Found {
-                subject: Subject::Client(c.id),
-                organization_id: c.organization_id,
-                role: None,
-                hash: c.secret_hash,
-            }))
-    })
+impl Account {
+    fn throttle_key(&self, address: &str) -> String {
+        match self {
+            Account::Person { email } => policy::key("user", email, address),
+            Account::Client { client_id } => policy::key("client", client_id, address),
+        }
+    }
+}
+
+/// A sign-in after its first step.
+pub enum Begun {
+    /// Too many failures from this address for this account.
+    Locked { seconds: u64 },
+    /// The secret is to be checked (with [`Check::verify`], off the
+    /// database), then the attempt finished with [`finish`].
+    Check(Check),
+}
+
+/// An attempt counted, with what the secret is checked against.
+pub struct Check {
+    key: String,
+    attempt: i32,
+    found: Option<Found>,
 }
 
 struct Found {
@@ -76,27 +69,79 @@ struct Found {
     hash: String,
 }
 
-fn attempt(
+/// The first step of a sign-in (a write): counts the attempt for this
+/// account from this `address` and, unless that is over the limit, finds
+/// the active identity. No password is checked here, so that no database
+/// connection waits on the hash.
+pub fn begin(
     conn: &mut DbConnection,
-    throttle_key: &str,
-    secret: &str,
+    account: &Account,
+    address: &str,
     now: DateTime<Utc>,
-    find: impl FnOnce(&mut DbConnection) -> Result<Option<Found>, DomainError>,
-) -> Result<Outcome, DomainError> {
-    if let Some(seconds) = policy::locked_for(throttle::find(conn, throttle_key)?.as_ref(), now) {
-        return Ok(Outcome::Locked { seconds });
-    }
-    let found = find(conn)?;
-    let verified = match &found {
-        Some(found) => password::verify(secret, &found.hash),
-        None => {
-            password::verify_nothing(secret);
-            false
-        }
+) -> Result<Begun, DomainError> {
+    let key = account.throttle_key(address);
+    let state = throttle::count_attempt(
+        conn,
+        &key,
+        to_db_time(now),
+        to_db_time(now - policy::WINDOW),
+    )?;
+    let attempt = match policy::verdict(&state, now) {
+        policy::Verdict::Locked { seconds } => return Ok(Begun::Locked { seconds }),
+        policy::Verdict::Check { attempt } => attempt,
     };
-    match (verified, found) {
+    let found =
+        match account {
+            Account::Person { email } => users::find_by_email(conn, email)?
+                .filter(|u| u.active)
+                .map(|u| Found {
+                    subject: Subject::User(u.id),
+                    organization_id: u.organization_id,
+                    role: Some(u.role),
+                    hash: u.password_hash,
+                }),
+            Account::Client { client_id } => api_clients::find_by_client_id(conn, client_id)?
+                .filter(|c| c.active)
+                .map(|c| Found {
+                    subject: Subject::Client(c.id),
+                    organization_id: c.organization_id,
+                    role: None,
+                    hash: c.secret_hash,
+                }),
+        };
+    Ok(Begun::Check(Check {
+        key,
+        attempt,
+        found,
+    }))
+}
+
+impl Check {
+    /// Checks the secret (the costly part: run it off the async threads,
+    /// holding no database connection). An unknown account costs the same.
+    pub fn verify(&self, secret: &str) -> bool {
+        match &self.found {
+            Some(found) => password::verify(secret, &found.hash),
+            None => {
+                password::verify_nothing(secret);
+                false
+            }
+        }
+    }
+}
+
+/// The last step (a write): a success clears the count and grants; a
+/// failure answers after a delay that grows, and the last allowed one locks
+/// the key.
+pub fn finish(
+    conn: &mut DbConnection,
+    check: Check,
+    verified: bool,
+    now: DateTime<Utc>,
+) -> Result<Outcome, DomainError> {
+    match (verified, check.found) {
         (true, Some(found)) => {
-            throttle::clear(conn, throttle_key)?;
+            throttle::clear(conn, &check.key)?;
             let org = organizations::get(conn, &found.organization_id)?;
             let at = to_db_time(now);
             match &found.subject {
@@ -110,10 +155,12 @@ fn attempt(
             })
         }
         _ => {
-            let (state, delay) =
-                policy::after_failure(throttle_key, throttle::find(conn, throttle_key)?, now);
-            throttle::save(conn, &state)?;
-            Ok(Outcome::Refused { delay })
+            if policy::locks(check.attempt) {
+                throttle::lock(conn, &check.key, to_db_time(now + policy::LOCKOUT))?;
+            }
+            Ok(Outcome::Refused {
+                delay: policy::delay(check.attempt),
+            })
         }
     }
 }
@@ -175,5 +222,5 @@ pub fn named(conn: &mut DbConnection, who: Named<'_>) -> Result<Option<Principal
         }
     };
     let subject = subject.ok_or(DomainError::NotFound)?;
-    Ok(crate::auth::principal::load(conn, subject)?)
+    Ok(crate::auth::principal::load(conn, subject, None)?)
 }

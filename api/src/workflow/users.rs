@@ -199,6 +199,7 @@ pub fn update(
     let changes = UserChanges {
         name,
         email,
+        credentials_changed_at: password_hash.is_some().then(|| to_db_time(now)),
         password_hash,
         active: body.active,
         updated_at: Some(to_db_time(now)),

@@ -4,6 +4,7 @@
 mod errors;
 mod exports;
 mod identity;
+mod limits;
 mod meta;
 mod places;
 mod referrals;

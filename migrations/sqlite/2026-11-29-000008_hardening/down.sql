@@ -1,0 +1,2 @@
+DROP INDEX login_throttle_window;
+ALTER TABLE users DROP COLUMN credentials_changed_at;
