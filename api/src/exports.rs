@@ -9,12 +9,13 @@
 use std::collections::BTreeMap;
 use std::io::{Read, Seek};
 
+use avip_db::blocking::checkout;
 use avip_db::exports::{self, ExportRow, ExportScope, TallyRow};
 use avip_db::model::{
     CrecheId, OrganizationId, OrganizationKind, ReferralId, ReferralStatus, from_db_time,
 };
 use avip_db::places::{self, Period};
-use avip_db::{DbConnection, QueryError};
+use avip_db::{DbConnection, Pool, QueryError};
 use avip_sla_engine::clock::paris_date;
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Utc};
 use hmac::{Hmac, Mac};
@@ -558,14 +559,16 @@ pub fn row_cells(row: &ExportRow, key: &PseudonymKey, names: &Names) -> Vec<Cell
     ]
 }
 
-/// Reads every referral of the scope, a chunk at a time, in received order.
+/// Reads every referral of the scope, a chunk at a time, in received order,
+/// each chunk on a connection of its own: no connection is held while `f`
+/// runs (it may be waiting on a slow reader).
 pub fn each_row(
-    conn: &mut DbConnection,
+    pool: &Pool,
     scope: &ExportScope,
     f: impl FnMut(&ExportRow) -> Result<(), ExportError>,
 ) -> Result<u64, ExportError> {
     in_chunks(
-        |after| exports::chunk(conn, scope, after, CHUNK),
+        |after| exports::chunk(&mut *checkout(pool)?, scope, after, CHUNK),
         |row| (row.referral.received_at, row.referral.id.clone()),
         f,
     )
@@ -604,17 +607,17 @@ pub fn names(conn: &mut DbConnection) -> Result<Names, QueryError> {
     })
 }
 
-/// The referral rows of the scope, written to `out`.
+/// The referral rows of the scope, written to `out` (see [`each_row`]).
 pub fn write_rows<O: Out>(
-    conn: &mut DbConnection,
+    pool: &Pool,
+    names: &Names,
     scope: &ExportScope,
     key: &PseudonymKey,
     format: Format,
     out: &mut O,
 ) -> Result<u64, ExportError> {
-    let names = names(conn)?;
     let mut writer = Writer::start(format, ROW_COLUMNS, out)?;
-    let count = each_row(conn, scope, |row| writer.row(&row_cells(row, key, &names)))?;
+    let count = each_row(pool, scope, |row| writer.row(&row_cells(row, key, names)))?;
     writer.finish()?;
     Ok(count)
 }

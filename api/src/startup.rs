@@ -2,6 +2,7 @@
 //! HTTP server, so that `main` and the tests start the very same thing.
 
 use std::net::TcpListener;
+use std::time::Duration;
 
 use actix_web::dev::Server;
 pub use actix_web::dev::ServerHandle;
@@ -237,7 +238,23 @@ fn security_headers(headers: &mut actix_web::http::header::HeaderMap, area: Area
     }
 }
 
+/// Asks the kernel to close a connection whose sent data has waited
+/// unacknowledged (or behind a zero window) for `timeout` (Linux's
+/// `TCP_USER_TIMEOUT`): a client that stops reading mid-answer does not keep
+/// its connection for ever. Idle keep-alive connections are not affected.
+fn give_up_on_stalled_writes(connection: &dyn std::any::Any, timeout: Duration) {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    if let Some(stream) = connection.downcast_ref::<actix_web::rt::net::TcpStream>()
+        && let Err(e) = socket2::SockRef::from(stream).set_tcp_user_timeout(Some(timeout))
+    {
+        tracing::debug!(error = %e, "TCP_USER_TIMEOUT not set");
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let _ = (connection, timeout);
+}
+
 fn serve(listener: TcpListener, state: AppState, options: ServerOptions) -> anyhow::Result<Server> {
+    let write_timeout = state.limits.write_timeout;
     let state = web::Data::new(state);
     let mut server = actix_web::HttpServer::new(move || {
         let (app, _) = App::new()
@@ -267,6 +284,7 @@ fn serve(listener: TcpListener, state: AppState, options: ServerOptions) -> anyh
             })
             .wrap(TracingLogger::default())
     })
+    .on_connect(move |connection, _| give_up_on_stalled_writes(connection, write_timeout))
     .listen(listener)?
     .shutdown_timeout(10);
     if let Some(workers) = options.workers {

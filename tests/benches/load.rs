@@ -15,11 +15,7 @@ use std::time::{Duration, Instant};
 
 use avip_api::auth::Subject;
 use avip_api::domain::referral::{ReferralDraft, ReferralRequest};
-use avip_db::model::{
-    ActorKind, ChildId, CrecheId, EventId, EventKind, ParentSituation, ProjectKind, ReferralId,
-    ReferralStatus, to_db_time,
-};
-use avip_db::referrals::{Child, Event, Family, NewReferral, Referral};
+use avip_db::model::{CrecheId, ReferralStatus};
 use avip_tests::{TestDatabase, test_env};
 use chrono::{Duration as ChronoDuration, Utc};
 use hdrhistogram::Histogram;
@@ -130,107 +126,6 @@ fn measure_sweep(url: &str, policy: avip_sla_engine::Policy, due: usize) {
             .join("; ");
     }
     println!("sweep query plan (SQLite): {plan}");
-}
-
-/// Rows as intake writes them, straight through diesel, many per transaction.
-fn seed(
-    url: &str,
-    rows: usize,
-    creches: &[CrecheId],
-    prescriber_org: &avip_db::model::OrganizationId,
-) -> Duration {
-    let mut conn = avip_db::connect(url).unwrap();
-    let started = Instant::now();
-    let base = Utc::now() - ChronoDuration::days(400);
-    let statuses = ReferralStatus::ALL;
-    let batch = 2_000;
-    for chunk in 0..rows.div_ceil(batch) {
-        avip_db::write_transaction(&mut conn, |conn| {
-            for n in chunk * batch..((chunk + 1) * batch).min(rows) {
-                let id = ReferralId::generate();
-                let at = to_db_time(base + ChronoDuration::seconds(n as i64 * 30));
-                let referral = Referral {
-                    id: id.clone(),
-                    reference: format!("AVIP-83-BENCH-{n:07}"),
-                    prescriber_organization_id: prescriber_org.clone(),
-                    creche_id: creches[n % creches.len()].clone(),
-                    created_by: "seed".into(),
-                    idempotency_key: None,
-                    request_fingerprint: None,
-                    referent_name: "Paul Durand".into(),
-                    referent_email: "p.durand@example.org".into(),
-                    referent_phone: None,
-                    parent_situation: ParentSituation::JobSeeker,
-                    single_parent: true,
-                    qpv_resident: false,
-                    desired_start_date: Some(at.date()),
-                    days_per_week: Some(4),
-                    atypical_hours: false,
-                    insertion_project_kind: ProjectKind::Training,
-                    consent_given: true,
-                    consent_date: at.date(),
-                    status: statuses[(n / creches.len()) % statuses.len()],
-                    received_at: at,
-                    first_response_at: None,
-                    closed_at: None,
-                    updated_at: at,
-                    sla: avip_db::referrals::FirstResponseClock {
-                        due_at: Some(at + ChronoDuration::hours(72)),
-                        ..Default::default()
-                    },
-                    anonymised_at: None,
-                    closing_reason: None,
-                };
-                let new = NewReferral {
-                    family: Family {
-                        referral_id: id.clone(),
-                        parent_first_name: "Amina".into(),
-                        parent_last_name: format!("Seed{n}"),
-                        parent_phone: Some("0612345678".into()),
-                        parent_email: None,
-                        parent_postal_code: "83000".into(),
-                        parent_commune: "Toulon".into(),
-                        france_travail_id: None,
-                        needs_notes: None,
-                        insertion_project_description: None,
-                    },
-                    children: vec![Child {
-                        id: ChildId::generate(),
-                        referral_id: id.clone(),
-                        position: 0,
-                        first_name: "Yanis".into(),
-                        birth_date: at.date(),
-                    }],
-                    child_keys: if referral.status.is_closed() {
-                        Vec::new()
-                    } else {
-                        vec![format!("seed-{n}")]
-                    },
-                    event: Event {
-                        id: EventId::generate(),
-                        referral_id: id.clone(),
-                        kind: EventKind::Created,
-                        occurred_at: at,
-                        actor_kind: ActorKind::User,
-                        actor_id: None,
-                        from_status: None,
-                        to_status: Some(ReferralStatus::Received),
-                        reason: None,
-                        note: None,
-                        data: None,
-                    },
-                    referral,
-                };
-                avip_db::referrals::insert(conn, &new)?;
-            }
-            Ok::<_, avip_db::QueryError>(())
-        })
-        .unwrap();
-        if chunk % 50 == 49 {
-            eprintln!("  seeded {} rows", (chunk + 1) * batch);
-        }
-    }
-    started.elapsed()
 }
 
 fn main() {
@@ -356,7 +251,7 @@ async fn run(rows: usize, seconds: u64, connections: usize) {
         let ids = creche_ids.clone();
         let org = ft_id.clone();
         let url = db.url.clone();
-        tokio::task::spawn_blocking(move || seed(&url, rows, &ids, &org))
+        tokio::task::spawn_blocking(move || avip_tests::seed_referrals(&url, rows, &ids, &org))
             .await
             .unwrap()
     };

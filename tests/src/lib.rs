@@ -7,7 +7,10 @@
 
 use std::collections::HashMap;
 
+pub mod seed;
 pub mod smtp;
+
+pub use seed::seed_referrals;
 
 use avip_api::{Application, ServerOptions, Settings};
 use avip_db::{Backend, DbConnection};

@@ -9,9 +9,16 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Principal;
-use crate::exports::{ExportError, Format, Gone, GroupBy, Out, write_indicators, write_rows};
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc::error::TrySendError;
+
+use crate::exports::{
+    ExportError, Format, Gone, GroupBy, Names, Out, write_indicators, write_rows,
+};
 use crate::http::error::ApiError;
 use crate::http::extract::ApiQuery;
+use crate::http::limits::ExportSlot;
 use crate::http::responses::{BadRequest, Forbidden};
 use crate::http::state::{AppState, State};
 use crate::workflow::exports::{self, Ask, RowsExport};
@@ -240,12 +247,39 @@ fn attachment(what: &str, period: Period, format: Format) -> (header::HeaderName
     )
 }
 
-/// Sends bytes to the response as they come; fails once the client is gone.
-struct Channel(tokio::sync::mpsc::Sender<Chunk>);
+/// Sends bytes to the response as they come. Fails once the client is
+/// gone, or when it has not taken a chunk for `timeout` (a reader that
+/// stalls: the download is then ended, so that it holds nothing longer).
+struct Channel {
+    tx: tokio::sync::mpsc::Sender<Chunk>,
+    timeout: Duration,
+    stalled: bool,
+}
+
+impl Channel {
+    fn put(&mut self, chunk: Chunk) -> Result<(), Gone> {
+        let deadline = Instant::now() + self.timeout;
+        let mut chunk = chunk;
+        let mut pause = Duration::from_millis(1);
+        loop {
+            match self.tx.try_send(chunk) {
+                Ok(()) => return Ok(()),
+                Err(TrySendError::Closed(_)) => return Err(Gone),
+                Err(TrySendError::Full(back)) => chunk = back,
+            }
+            if Instant::now() >= deadline {
+                self.stalled = true;
+                return Err(Gone);
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(50));
+        }
+    }
+}
 
 impl Out for Channel {
     fn send(&mut self, bytes: Vec<u8>) -> Result<(), Gone> {
-        self.0.blocking_send(Ok(bytes)).map_err(|_| Gone)
+        self.put(Chunk::Bytes(bytes))
     }
 }
 
@@ -299,46 +333,73 @@ pub async fn referrals(
         to: q.to,
         departement: q.departement,
     };
+    let slot = state.limits.export_slot(&who.subject.to_claim())?;
     let asker = who.clone();
-    let export = state
-        .run(move |conn| exports::start_rows(conn, &asker, &ask, format, Utc::now()))
+    let (export, names) = state
+        .run(move |conn| {
+            let export = exports::start_rows(conn, &asker, &ask, format, Utc::now())?;
+            let names = crate::exports::names(conn)?;
+            Ok::<_, crate::domain::DomainError>((export, names))
+        })
         .await?;
     let period = export.period;
-    let body = stream_rows(&state, export, format, who.subject.to_claim()).await?;
+    let reading = Reading {
+        export,
+        names,
+        format,
+        subject: who.subject.to_claim(),
+        slot,
+    };
     Ok(HttpResponse::Ok()
         .content_type(format.content_type())
         .insert_header(attachment("referrals", period, format))
-        .streaming(body))
+        .streaming(stream_rows(&state, reading)))
+}
+
+/// One download of rows about to be read.
+struct Reading {
+    export: RowsExport,
+    names: Names,
+    format: Format,
+    subject: String,
+    /// The caller's place among its running downloads, freed at the end.
+    slot: ExportSlot,
 }
 
 /// The rows as the database gives them, through a small channel: memory
-/// stays flat, and the reading stops when the client disconnects. The
-/// reading connection is taken before the answer starts, so that an
-/// unreachable database is a 503, not a cut file. A failure after the first
-/// bytes aborts the transfer (the client sees a broken download, not a
-/// short file), and only a complete file is recorded as an export.
-async fn stream_rows(
+/// stays flat, each chunk of rows is read on a connection taken for it and
+/// given back before the bytes are sent (a slow reader holds no
+/// connection), and the reading stops when the client disconnects or stops
+/// reading for `AVIP_WRITE_TIMEOUT`. The file ends with its last chunk only
+/// once complete and recorded as an export: a failure, a stall or a fault
+/// midway aborts the transfer (the client sees a broken download, not a
+/// short file).
+fn stream_rows(
     state: &AppState,
-    export: RowsExport,
-    format: Format,
-    subject: String,
-) -> Result<impl futures_util::Stream<Item = Result<web::Bytes, actix_web::Error>> + use<>, ApiError>
-{
-    let readers = state.pool.clone();
-    let mut conn = web::block(move || avip_db::blocking::checkout(&readers))
-        .await
-        .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("export did not start: {e}")))??;
+    reading: Reading,
+) -> impl futures_util::Stream<Item = Result<web::Bytes, actix_web::Error>> + use<> {
     let (tx, rx) = tokio::sync::mpsc::channel::<Chunk>(4);
     let (key, pool, gate) = (
         state.pseudonym_key.clone(),
         state.pool.clone(),
         state.gate.clone(),
     );
+    let timeout = state.limits.write_timeout;
     tokio::task::spawn_blocking(move || {
-        let started = std::time::Instant::now();
-        let mut out = Channel(tx);
-        let written = write_rows(&mut conn, &export.scope, &key, format, &mut out);
-        drop(conn);
+        let Reading {
+            export,
+            names,
+            format,
+            subject,
+            slot,
+        } = reading;
+        let started = Instant::now();
+        let mut out = Channel {
+            tx,
+            timeout,
+            stalled: false,
+        };
+        let written = write_rows(&pool, &names, &export.scope, &key, format, &mut out);
         let failure = match written {
             Ok(rows) => {
                 let recorded = avip_db::blocking::write_blocking(&pool, &gate, move |conn| {
@@ -348,10 +409,16 @@ async fn stream_rows(
                     Ok(()) => {
                         tracing::info!(by = %subject, rows,
                             ms = started.elapsed().as_millis() as u64, "evaluation rows exported");
+                        let _ = out.put(Chunk::Done);
                         return;
                     }
                     Err(e) => format!("the export could not be recorded: {e}"),
                 }
+            }
+            Err(ExportError::Gone) if out.stalled => {
+                tracing::warn!(by = %subject, timeout_s = timeout.as_secs(),
+                    "export ended: the client stopped reading");
+                return;
             }
             Err(ExportError::Gone) => {
                 tracing::info!(by = %subject, "export stopped: the client disconnected");
@@ -360,25 +427,39 @@ async fn stream_rows(
             Err(e) => e.to_string(),
         };
         tracing::error!(by = %subject, error = %failure, "export failed midway; the transfer is aborted");
-        let _ = out.0.blocking_send(Err(failure));
+        let _ = out.put(Chunk::Failed(failure));
+        drop(slot);
     });
-    Ok(body_of(rx))
+    body_of(rx)
 }
 
-/// What the reading thread hands the response: bytes, or the reason the
-/// file cannot be completed.
-type Chunk = Result<Vec<u8>, String>;
+/// What the reading thread hands the response.
+enum Chunk {
+    Bytes(Vec<u8>),
+    /// The file is complete.
+    Done,
+    /// The file cannot be completed, for this reason.
+    Failed(String),
+}
 
-/// The response body: the chunks as they come; an error ends the transfer
-/// without its final chunk, so that the client knows the file is cut.
+/// The response body: the chunks as they come. The file ends only after
+/// [`Chunk::Done`]; a failure, or a reader that stopped without finishing,
+/// ends the transfer with an error, without its final chunk, so that the
+/// client knows the file is cut.
 fn body_of(
     rx: tokio::sync::mpsc::Receiver<Chunk>,
 ) -> impl futures_util::Stream<Item = Result<web::Bytes, actix_web::Error>> {
-    futures_util::stream::unfold(rx, |mut rx| async move {
-        let item = rx.recv().await?.map(web::Bytes::from).map_err(|reason| {
-            actix_web::error::ErrorInternalServerError(format!("export aborted: {reason}"))
-        });
-        Some((item, rx))
+    let aborted = |reason: &str| {
+        actix_web::error::ErrorInternalServerError(format!("export aborted: {reason}"))
+    };
+    futures_util::stream::unfold(Some(rx), move |rx| async move {
+        let mut rx = rx?;
+        match rx.recv().await {
+            Some(Chunk::Bytes(bytes)) => Some((Ok(web::Bytes::from(bytes)), Some(rx))),
+            Some(Chunk::Done) => None,
+            Some(Chunk::Failed(reason)) => Some((Err(aborted(&reason)), None)),
+            None => Some((Err(aborted("the export stopped before its end")), None)),
+        }
     })
 }
 
@@ -434,31 +515,57 @@ mod tests {
 
     use super::*;
 
+    async fn body(chunks: Vec<Chunk>) -> Vec<Result<web::Bytes, String>> {
+        let (tx, rx) = tokio::sync::mpsc::channel::<Chunk>(8);
+        for chunk in chunks {
+            tx.send(chunk).await.unwrap();
+        }
+        drop(tx);
+        body_of(rx)
+            .map(|item| item.map_err(|e| e.to_string()))
+            .collect()
+            .await
+    }
+
     #[tokio::test]
     async fn a_failure_after_the_first_bytes_ends_the_body_with_an_error() {
-        let (tx, rx) = tokio::sync::mpsc::channel::<Chunk>(4);
-        tx.send(Ok(b"referral_key;family_id\r\n".to_vec()))
-            .await
-            .unwrap();
-        tx.send(Err("database gone".into())).await.unwrap();
-        drop(tx);
-        let items: Vec<_> = body_of(rx).collect().await;
+        let items = body(vec![
+            Chunk::Bytes(b"referral_key;family_id\r\n".to_vec()),
+            Chunk::Failed("database gone".into()),
+        ])
+        .await;
         assert_eq!(items.len(), 2);
         assert_eq!(
             items[0].as_ref().unwrap(),
             &web::Bytes::from_static(b"referral_key;family_id\r\n")
         );
-        let error = items[1].as_ref().unwrap_err();
-        assert!(error.to_string().contains("database gone"), "{error}");
+        assert!(items[1].as_ref().unwrap_err().contains("database gone"));
     }
 
     #[tokio::test]
     async fn a_complete_file_ends_when_the_reader_is_done() {
-        let (tx, rx) = tokio::sync::mpsc::channel::<Chunk>(4);
-        tx.send(Ok(b"a".to_vec())).await.unwrap();
-        drop(tx);
-        let items: Vec<_> = body_of(rx).collect().await;
+        let items = body(vec![Chunk::Bytes(b"a".to_vec()), Chunk::Done]).await;
         assert_eq!(items.len(), 1);
         assert!(items[0].is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_reader_that_stops_without_finishing_aborts_the_file() {
+        let items = body(vec![Chunk::Bytes(b"a".to_vec())]).await;
+        assert_eq!(items.len(), 2);
+        assert!(items[1].as_ref().unwrap_err().contains("before its end"));
+    }
+
+    #[test]
+    fn a_reader_that_takes_nothing_ends_the_export_after_the_timeout() {
+        let (tx, _rx) = tokio::sync::mpsc::channel::<Chunk>(1);
+        let mut out = Channel {
+            tx,
+            timeout: Duration::from_millis(50),
+            stalled: false,
+        };
+        assert!(out.send(b"a".to_vec()).is_ok());
+        assert!(out.send(b"b".to_vec()).is_err());
+        assert!(out.stalled);
     }
 }

@@ -269,3 +269,98 @@ async fn one_organisation_flooding_intake_is_slowed_and_not_the_others() {
     )
     .await;
 }
+
+/// Opens a download and reads its head only, then stops reading: a client
+/// that stalls.
+async fn stalled_download(app: &TestApp, token: &str, path: &str) -> tokio::net::TcpStream {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", app.port))
+        .await
+        .unwrap();
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        stream.read_exact(&mut byte).await.unwrap();
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).into_owned();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    stream
+}
+
+#[tokio::test]
+async fn downloads_nobody_reads_hold_no_connection_and_end_after_the_write_timeout() {
+    let app = spawn_app_with(|env| {
+        env.insert("AVIP_DB_POOL_SIZE".into(), "2".into());
+        env.insert("AVIP_WRITE_TIMEOUT".into(), "2s".into());
+        env.insert("AVIP_EXPORTS_PER_IDENTITY".into(), "2".into());
+    })
+    .await;
+    let t = territory(&app).await;
+    let me = app
+        .expect(&t.prescriber, "GET", "/api/v1/me", None, 200)
+        .await;
+    let org =
+        avip_db::model::OrganizationId::parse(me["organization"]["id"].as_str().unwrap()).unwrap();
+    let creche = avip_db::model::CrecheId::parse(&t.creche).unwrap();
+    // About 7 MB of JSON rows: more than the sockets' buffers hold.
+    let url = app.db.url.clone();
+    tokio::task::spawn_blocking(move || avip_tests::seed_referrals(&url, 8_000, &[creche], &org))
+        .await
+        .unwrap();
+    let today = chrono::Utc::now().date_naive();
+    let path = format!(
+        "/api/v1/exports/referrals?from={}&to={today}&format=json",
+        today - chrono::Duration::days(401)
+    );
+    let first = stalled_download(&app, &t.caf, &path).await;
+    let second = stalled_download(&app, &t.caf, &path).await;
+    // Two stalled downloads, a pool of two connections: everyone else is served.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    for token in [&t.coordinator, &t.prescriber, &t.caf] {
+        app.expect(token, "GET", "/api/v1/me", None, 200).await;
+    }
+    app.expect(
+        &t.coordinator,
+        "GET",
+        "/api/v1/referrals?limit=5",
+        None,
+        200,
+    )
+    .await;
+    // A third download by the same identity waits its turn...
+    let (status, retry, body) = problem(app.call(&t.caf, "GET", &path, None).await).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (429, Some("too_many_exports"))
+    );
+    assert!(retry.is_some());
+    // ...another identity's does not.
+    let admin = app.call(&t.admin, "GET", &path, None).await;
+    assert_eq!(admin.status(), 200);
+    assert!(admin.bytes().await.unwrap().len() > 5_000_000);
+    // Once the write timeout has passed, the stalled downloads are over.
+    let mut freed = false;
+    for _ in 0..40 {
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        let response = app.call(&t.caf, "GET", &path, None).await;
+        if response.status() == 200 {
+            freed = true;
+            break;
+        }
+    }
+    assert!(freed, "the stalled downloads still hold their places");
+    // And what a stalled client finally reads is a cut file, not a short one.
+    for mut stream in [first, second] {
+        use tokio::io::AsyncReadExt;
+        let mut rest = Vec::new();
+        let read = stream.read_to_end(&mut rest).await;
+        assert!(
+            read.is_err() || !rest.ends_with(b"0\r\n\r\n"),
+            "a stalled download must not end like a complete one"
+        );
+    }
+}
