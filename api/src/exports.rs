@@ -8,6 +8,8 @@
 
 use std::collections::BTreeMap;
 use std::io::{Read, Seek};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use avip_db::blocking::checkout;
 use avip_db::exports::{self, ExportRow, ExportScope, TallyRow};
@@ -596,6 +598,32 @@ fn in_chunks<R>(
     }
 }
 
+/// Set once whoever asked for the work has gone (its request dropped): the
+/// indicators stop at the next referral instead of finishing for no one.
+#[derive(Clone, Debug, Default)]
+pub struct Cancel(Arc<AtomicBool>);
+
+impl Cancel {
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    /// A guard that cancels the work when dropped: keep it in the future
+    /// that awaits the work.
+    pub fn guard(&self) -> CancelOnDrop {
+        CancelOnDrop(self.clone())
+    }
+}
+
+/// See [`Cancel::guard`].
+pub struct CancelOnDrop(Cancel);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.0.store(true, Ordering::Relaxed);
+    }
+}
+
 /// Loads the names the rows show.
 pub fn names(conn: &mut DbConnection) -> Result<Names, QueryError> {
     Ok(Names {
@@ -779,6 +807,7 @@ pub fn indicators(
     period: Period,
     group_by: GroupBy,
     today: NaiveDate,
+    cancel: &Cancel,
 ) -> Result<BTreeMap<String, Tally>, ExportError> {
     let names = names(conn)?;
     let mut groups: BTreeMap<String, Tally> = BTreeMap::new();
@@ -796,16 +825,22 @@ pub fn indicators(
     // Every month and crèche shows, even without referrals.
     match group_by {
         GroupBy::Month => {
-            // One read of the whole period, summed by month.
-            let days = lived(conn)?;
-            for (month, p) in months(period) {
-                let in_month = days
-                    .iter()
-                    .flatten()
-                    .filter(|d| (p.from..=p.to).contains(&d.date));
+            // One read of the whole period, each day added to its month
+            // once: the work grows with the period, not with its square.
+            let months = months(period);
+            let mut sums = vec![(0i64, 0i64); months.len()];
+            let first = period.from.year() * 12 + period.from.month0() as i32;
+            for day in lived(conn)?.iter().flatten() {
+                let index = (day.date.year() * 12 + day.date.month0() as i32 - first) as usize;
+                if let Some(sum) = sums.get_mut(index) {
+                    let (occupied, available) = places::place_days([day]);
+                    *sum = (sum.0 + occupied, sum.1 + available);
+                }
+            }
+            for ((month, _), sum) in months.into_iter().zip(sums) {
                 let tally = groups.entry(month.clone()).or_default();
                 tally.label = month;
-                tally.place_days = Some(places::place_days(in_month));
+                tally.place_days = Some(sum);
             }
         }
         GroupBy::Creche => {
@@ -826,6 +861,9 @@ pub fn indicators(
         |after| exports::tally_chunk(conn, scope, after, CHUNK),
         |r| (r.received_at, r.id.clone()),
         |r| {
+            if cancel.is_cancelled() {
+                return Err(ExportError::Gone);
+            }
             let (key, label) = match group_by {
                 GroupBy::Month => {
                     let m = paris_date(from_db_time(r.received_at))
@@ -916,6 +954,15 @@ mod tests {
         assert_eq!(age_bracket(d("2025-11-22"), d("2026-11-22")), "1_to_2");
         assert_eq!(age_bracket(d("2024-02-29"), d("2026-02-28")), "1_to_2");
         assert_eq!(age_bracket(d("2023-11-22"), d("2026-11-22")), "3_and_over");
+    }
+
+    #[test]
+    fn a_dropped_request_cancels_its_work() {
+        let cancel = Cancel::default();
+        let guard = cancel.guard();
+        assert!(!cancel.is_cancelled());
+        drop(guard);
+        assert!(cancel.is_cancelled());
     }
 
     #[test]

@@ -120,12 +120,44 @@ fn serve(settings: Settings, sla_engine: bool) -> anyhow::Result<()> {
             ..Default::default()
         };
         let app = Application::build_with(settings, options).await?;
+        actix_web::rt::spawn(exit_if_stuck_after_a_stop_signal());
         app.run_until_stopped()
             .await
             .context("the server stopped with an error")?;
         tracing::info!("stopped");
         Ok(())
     })
+}
+
+/// The server stops gracefully on SIGTERM or Ctrl-C, giving requests in
+/// flight `SHUTDOWN_GRACE`; should any work still hold the process a few
+/// seconds after that, the process exits anyway: a stop asked for is never
+/// ignored.
+async fn exit_if_stuck_after_a_stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut term) = signal(SignalKind::terminate()) else {
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    if tokio::signal::ctrl_c().await.is_err() {
+        return;
+    }
+    let limit = avip_api::startup::SHUTDOWN_GRACE + std::time::Duration::from_secs(5);
+    std::thread::spawn(move || {
+        std::thread::sleep(limit);
+        tracing::warn!(
+            seconds = limit.as_secs(),
+            "work still running after the stop's grace period; exiting"
+        );
+        std::process::exit(0);
+    });
 }
 
 fn migrate(settings: &Settings) -> anyhow::Result<()> {

@@ -238,6 +238,10 @@ fn security_headers(headers: &mut actix_web::http::header::HeaderMap, area: Area
     }
 }
 
+/// How long a stop waits for requests in flight before closing their
+/// connections.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
 /// Asks the kernel to close a connection whose sent data has waited
 /// unacknowledged (or behind a zero window) for `timeout` (Linux's
 /// `TCP_USER_TIMEOUT`): a client that stops reading mid-answer does not keep
@@ -286,7 +290,7 @@ fn serve(listener: TcpListener, state: AppState, options: ServerOptions) -> anyh
     })
     .on_connect(move |connection, _| give_up_on_stalled_writes(connection, write_timeout))
     .listen(listener)?
-    .shutdown_timeout(10);
+    .shutdown_timeout(SHUTDOWN_GRACE.as_secs());
     if let Some(workers) = options.workers {
         server = server.workers(workers);
     }

@@ -14,12 +14,12 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc::error::TrySendError;
 
 use crate::exports::{
-    ExportError, Format, Gone, GroupBy, Names, Out, write_indicators, write_rows,
+    Cancel, ExportError, Format, Gone, GroupBy, Names, Out, write_indicators, write_rows,
 };
 use crate::http::error::ApiError;
 use crate::http::extract::ApiQuery;
 use crate::http::limits::ExportSlot;
-use crate::http::responses::{BadRequest, Forbidden};
+use crate::http::responses::{BadRequest, Forbidden, TooManyRequests};
 use crate::http::state::{AppState, State};
 use crate::workflow::exports::{self, Ask, RowsExport};
 
@@ -319,6 +319,7 @@ impl Out for Buffer {
                 "insertion_project_kind": "training"}])))),
     BadRequest,
     Forbidden,
+    TooManyRequests,
 ))]
 #[get("/exports/referrals")]
 pub async fn referrals(
@@ -495,8 +496,11 @@ pub async fn indicators_handler(
         to: q.to,
         departement: q.departement,
     };
+    // A client that leaves stops the work (actix drops this future).
+    let cancel = Cancel::default();
+    let _cancel_if_gone = cancel.guard();
     let (period, groups) = state
-        .run(move |conn| exports::indicators(conn, &who, &ask, group_by, Utc::now()))
+        .run(move |conn| exports::indicators(conn, &who, &ask, group_by, Utc::now(), &cancel))
         .await?;
     let mut out = Buffer(Vec::new());
     write_indicators(&groups, format, &mut out).map_err(exports::failed)?;

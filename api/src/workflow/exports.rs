@@ -15,7 +15,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use crate::access::{Action, Resource, require};
 use crate::auth::Principal;
 use crate::domain::DomainError;
-use crate::exports::{ExportError, Format, GroupBy, Tally};
+use crate::exports::{Cancel, ExportError, Format, GroupBy, Tally};
 use crate::workflow::referrals::actor;
 
 /// What a caller asks for: referrals received from `from` to `to` (both
@@ -100,13 +100,15 @@ pub fn record_rows(conn: &mut DbConnection, export: &RowsExport) -> Result<(), D
     Ok(queries::record_export(conn, &export.log, creches)?)
 }
 
-/// The indicators of the caller's scope over the period, by group.
+/// The indicators of the caller's scope over the period, by group; they
+/// stop early (and fail) once `cancel` is set.
 pub fn indicators(
     conn: &mut DbConnection,
     who: &Principal,
     ask: &Ask,
     group_by: GroupBy,
     now: DateTime<Utc>,
+    cancel: &Cancel,
 ) -> Result<(Period, BTreeMap<String, Tally>), DomainError> {
     require(who, Action::Read, Resource::Indicators)?;
     let period = ask.period()?;
@@ -114,7 +116,8 @@ pub fn indicators(
     let creches = creches(conn, who, departement.as_deref())?;
     let scope = scope(period, creches.clone());
     let today = avip_sla_engine::clock::paris_date(now);
-    let groups = crate::exports::indicators(conn, &scope, &creches, period, group_by, today)?;
+    let groups =
+        crate::exports::indicators(conn, &scope, &creches, period, group_by, today, cancel)?;
     Ok((period, groups))
 }
 

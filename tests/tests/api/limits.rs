@@ -364,3 +364,34 @@ async fn downloads_nobody_reads_hold_no_connection_and_end_after_the_write_timeo
         );
     }
 }
+
+#[tokio::test]
+async fn a_stalled_download_does_not_hold_a_stop_past_its_grace_period() {
+    let app = spawn_app_with(|env| {
+        env.insert("AVIP_WRITE_TIMEOUT".into(), "600s".into());
+    })
+    .await;
+    let t = territory(&app).await;
+    let me = app
+        .expect(&t.prescriber, "GET", "/api/v1/me", None, 200)
+        .await;
+    let org =
+        avip_db::model::OrganizationId::parse(me["organization"]["id"].as_str().unwrap()).unwrap();
+    let creche = avip_db::model::CrecheId::parse(&t.creche).unwrap();
+    let url = app.db.url.clone();
+    tokio::task::spawn_blocking(move || avip_tests::seed_referrals(&url, 8_000, &[creche], &org))
+        .await
+        .unwrap();
+    let today = chrono::Utc::now().date_naive();
+    let path = format!(
+        "/api/v1/exports/referrals?from={}&to={today}&format=json",
+        today - chrono::Duration::days(401)
+    );
+    let _stalled = stalled_download(&app, &t.caf, &path).await;
+    let started = std::time::Instant::now();
+    let grace = avip_api::startup::SHUTDOWN_GRACE + std::time::Duration::from_secs(5);
+    tokio::time::timeout(grace, app.stop())
+        .await
+        .expect("the server stops within its grace period");
+    assert!(started.elapsed() <= grace);
+}
