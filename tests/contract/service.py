@@ -58,6 +58,11 @@ def running():
                 "AVIP_JWT_SECRET": "contract-checks-secret-0123456789abcdef",
                 "AVIP_MAIL_DIR": os.path.join(work, "mail"),
                 "RUST_LOG": "warn",
+                # The tools post far more referrals and token requests a
+                # minute than any partner; the limits themselves are tested
+                # in tests/tests/api/limits.rs.
+                "AVIP_INTAKE_RATE_LIMIT": "1000000",
+                "AVIP_TOKEN_RATE_LIMIT": "1000000",
             }
         )
         env.pop("AVIP_SMTP_URL", None)

@@ -41,14 +41,21 @@ impl Problems {
     }
 }
 
-/// A list of ids sent under `field`: each one that is not an id is
-/// recorded as `field[i]`.
+/// The most ids one list may carry.
+pub const MAX_IDS: usize = 100;
+
+/// A list of ids sent under `field`, at most [`MAX_IDS`]: each one that is
+/// not an id is recorded as `field[i]`.
 pub fn ids<T>(
     field: &str,
     raw: &[String],
     parse: impl Fn(&str) -> Option<T>,
     problems: &mut Problems,
 ) -> Vec<T> {
+    if raw.len() > MAX_IDS {
+        problems.push(field, format!("must list at most {MAX_IDS} ids"));
+        return Vec::new();
+    }
     raw.iter()
         .enumerate()
         .filter_map(|(i, id)| {
@@ -60,8 +67,20 @@ pub fn ids<T>(
         .collect()
 }
 
-/// A name or label: trimmed, 1 to `max` characters, no control characters.
+/// Refuses a value longer than `max` characters as sent (before any
+/// trimming): the bound the OpenAPI document gives as `maxLength`.
+pub fn at_most(value: &str, max: usize) -> Result<(), String> {
+    if value.chars().count() > max {
+        Err(format!("must be at most {max} characters"))
+    } else {
+        Ok(())
+    }
+}
+
+/// A name or label: at most `max` characters as sent, trimmed, not empty,
+/// no control characters.
 pub fn text(value: &str, max: usize) -> Result<String, String> {
+    at_most(value, max)?;
     let value = value.trim();
     if value.is_empty() {
         return Err("must not be empty".into());
@@ -77,6 +96,7 @@ pub fn text(value: &str, max: usize) -> Result<String, String> {
 
 /// A French département code: `01`–`95` (not `20`), `2A`, `2B`, `971`–`976`.
 pub fn departement(value: &str) -> Result<String, String> {
+    at_most(value, 3)?;
     let value = value.trim().to_ascii_uppercase();
     let ok = match value.as_str() {
         "2A" | "2B" => true,
@@ -95,6 +115,7 @@ pub fn departement(value: &str) -> Result<String, String> {
 
 /// A French postal code: five digits.
 pub fn postal_code(value: &str) -> Result<String, String> {
+    at_most(value, 5)?;
     let value = value.trim();
     if value.len() == 5 && value.bytes().all(|b| b.is_ascii_digit()) && !value.starts_with("00") {
         Ok(value.to_owned())
@@ -105,6 +126,7 @@ pub fn postal_code(value: &str) -> Result<String, String> {
 
 /// An e-mail address, stored lower-case.
 pub fn email(value: &str) -> Result<String, String> {
+    at_most(value, 254)?;
     let value = value.trim().to_lowercase();
     if value.len() <= 254 && email_address::EmailAddress::is_valid(&value) && value.contains('.') {
         Ok(value)
@@ -161,8 +183,11 @@ pub enum Weekday {
 #[schema(example = json!({"opens": "07:00", "closes": "19:30", "days": ["mon", "tue", "wed", "thu", "fri"]}))]
 pub struct OpeningHours {
     /// `HH:MM`; hours before 07:00 or after 19:00 are atypical hours.
+    #[schema(max_length = 5)]
     pub opens: String,
+    #[schema(max_length = 5)]
     pub closes: String,
+    #[schema(max_items = 7)]
     pub days: Vec<Weekday>,
 }
 
@@ -177,6 +202,8 @@ impl OpeningHours {
         }
         if self.days.is_empty() {
             problems.push(format!("{field}.days"), "must name at least one day");
+        } else if self.days.len() > 7 {
+            problems.push(format!("{field}.days"), "must name at most seven days");
         }
     }
 

@@ -21,6 +21,7 @@ const MAX_FREE_TEXT: usize = 2000;
 /// départements' numbers with their own country codes (+262, +590, +594,
 /// +596, +269) too. Stored as ten digits (`0612345678`) or `+262…`.
 pub fn phone(value: &str) -> Result<String, String> {
+    domain::at_most(value, 30)?;
     let compact: String = value
         .trim()
         .chars()
@@ -53,6 +54,7 @@ pub fn phone(value: &str) -> Result<String, String> {
 
 /// A France Travail identifier: seven digits and a digit or capital letter.
 pub fn france_travail_id(value: &str) -> Result<String, String> {
+    domain::at_most(value, 20)?;
     let value = value.trim().to_ascii_uppercase();
     let bytes = value.as_bytes();
     if bytes.len() == 8
@@ -85,32 +87,43 @@ pub fn school_entry(birth: NaiveDate) -> Option<NaiveDate> {
 #[derive(Deserialize, Serialize, ToSchema, Clone, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct ReferentIn {
+    #[schema(max_length = 200)]
     pub name: String,
+    #[schema(max_length = 254)]
     pub email: String,
+    #[schema(max_length = 30)]
     pub phone: Option<String>,
 }
 
 #[derive(Deserialize, Serialize, ToSchema, Clone, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct ParentIn {
+    #[schema(max_length = 100)]
     pub first_name: String,
+    #[schema(max_length = 100)]
     pub last_name: String,
     /// A phone or an e-mail is required, so that the crèche can answer.
+    #[schema(max_length = 30)]
     pub phone: Option<String>,
+    #[schema(max_length = 254)]
     pub email: Option<String>,
+    #[schema(max_length = 5)]
     pub postal_code: String,
+    #[schema(max_length = 200)]
     pub commune: String,
     pub situation: ParentSituation,
     #[serde(default)]
     pub single_parent: bool,
     #[serde(default)]
     pub qpv_resident: bool,
+    #[schema(max_length = 20)]
     pub france_travail_id: Option<String>,
 }
 
 #[derive(Deserialize, Serialize, ToSchema, Clone, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct ChildIn {
+    #[schema(max_length = 100)]
     pub first_name: String,
     /// `YYYY-MM-DD`; the child must be younger than the age of school entry
     /// at the desired start date.
@@ -125,6 +138,7 @@ pub struct NeedsIn {
     pub days_per_week: Option<i32>,
     #[serde(default)]
     pub atypical_hours: bool,
+    #[schema(max_length = 2000)]
     pub notes: Option<String>,
 }
 
@@ -132,6 +146,7 @@ pub struct NeedsIn {
 #[serde(deny_unknown_fields)]
 pub struct ProjectIn {
     pub kind: ProjectKind,
+    #[schema(max_length = 2000)]
     pub description: Option<String>,
 }
 
@@ -158,9 +173,11 @@ pub struct ConsentIn {
     "insertion_project": {"kind": "training", "description": "CAP petite enfance"},
     "consent": {"given": true, "date": "2026-11-20"}}))]
 pub struct ReferralRequest {
+    #[schema(format = Uuid)]
     pub creche_id: String,
     pub referent: ReferentIn,
     pub parent: ParentIn,
+    #[schema(min_items = 1, max_items = 6)]
     pub children: Vec<ChildIn>,
     pub needs: NeedsIn,
     pub insertion_project: ProjectIn,
@@ -473,6 +490,7 @@ pub struct TransitionRequest {
     #[schema(value_type = Option<TransitionReason>)]
     pub reason: Option<String>,
     /// Free text; required when the reason is `other`.
+    #[schema(max_length = 2000)]
     pub note: Option<String>,
 }
 
@@ -551,8 +569,10 @@ impl TransitionDraft {
 #[serde(deny_unknown_fields)]
 pub struct HoursIn {
     /// `HH:MM`
+    #[schema(max_length = 5)]
     pub from: String,
     /// `HH:MM`, after `from`
+    #[schema(max_length = 5)]
     pub to: String,
 }
 
@@ -565,8 +585,10 @@ pub struct EnrollmentRequest {
     pub start_date: NaiveDate,
     /// Default: six months after the start (the day before).
     pub contract_end_date: Option<NaiveDate>,
+    #[schema(max_items = 7)]
     pub days: Vec<Weekday>,
     pub hours: Option<HoursIn>,
+    #[schema(max_length = 2000)]
     pub note: Option<String>,
     /// Enrol even where no AVIP place is free on some day of the contract
     /// (otherwise `409 no_free_place` names the first full day).
@@ -574,6 +596,7 @@ pub struct EnrollmentRequest {
     pub force: bool,
     /// Required with `force`: why the crèche takes the child over capacity;
     /// it goes on the timeline.
+    #[schema(max_length = 2000)]
     pub force_reason: Option<String>,
 }
 
@@ -696,17 +719,20 @@ pub struct EnrollmentChange {
     pub renew: bool,
     /// A later end date is a renewal; an earlier one an amendment.
     pub contract_end_date: Option<NaiveDate>,
+    #[schema(max_items = 7)]
     pub days: Option<Vec<Weekday>>,
     /// `null` removes the hours.
     #[serde(default, with = "::serde_with::rust::double_option")]
     #[schema(value_type = Option<HoursIn>)]
     pub hours: Option<Option<HoursIn>>,
+    #[schema(max_length = 2000)]
     pub note: Option<String>,
     /// Extend the contract even where no AVIP place is free on some added
     /// day (otherwise `409 no_free_place`).
     #[serde(default)]
     pub force: bool,
     /// Required with `force`; it goes on the timeline.
+    #[schema(max_length = 2000)]
     pub force_reason: Option<String>,
 }
 
@@ -790,6 +816,7 @@ pub struct ExitRequest {
     pub positive: bool,
     /// The lasting childcare solution found.
     pub childcare_solution: ChildcareSolution,
+    #[schema(max_length = 2000)]
     pub note: Option<String>,
 }
 
@@ -817,9 +844,11 @@ impl ExitRequest {
     "employment_status": "training", "next_steps": "point à mi-formation", "next_date": "2027-03-15"}))]
 pub struct FollowUpRequest {
     pub date: NaiveDate,
+    #[schema(max_items = 4)]
     pub participants: Vec<Participant>,
     /// The parent's employment status at that date.
     pub employment_status: EmploymentStatus,
+    #[schema(max_length = 2000)]
     pub next_steps: Option<String>,
     pub next_date: Option<NaiveDate>,
 }
@@ -838,6 +867,8 @@ impl FollowUpRequest {
         }
         if self.participants.is_empty() {
             p.push("participants", "at least one participant is required");
+        } else if self.participants.len() > 4 {
+            p.push("participants", "must list at most 4 participants");
         }
         self.participants.sort();
         self.participants.dedup();
@@ -857,6 +888,7 @@ impl FollowUpRequest {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"note": "la maman a trouvé une formation à partir de janvier"}))]
 pub struct NoteRequest {
+    #[schema(max_length = 2000)]
     pub note: String,
 }
 

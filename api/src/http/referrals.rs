@@ -48,7 +48,7 @@ fn key_of(req: &HttpRequest) -> Result<Option<String>, DomainError> {
 /// Post a referral (prescribers). The same `Idempotency-Key` with the same
 /// body returns the referral already created (200); with another body, 422.
 #[utoipa::path(operation_id = "createReferral", tag = "referrals", request_body = ReferralRequest, security(("oauth2" = [])),
-    params(("Idempotency-Key" = Option<String>, Header, description = "Any string up to 255 visible ASCII characters; a retry with the same key and body returns the same referral.")),
+    params(("Idempotency-Key" = Option<String>, Header, max_length = 255, description = "Any string up to 255 visible ASCII characters; a retry with the same key and body returns the same referral.")),
     responses(
     (status = 201, body = ReferralBody, description = "Created"),
     (status = 200, body = ReferralBody, description = "Already created under this Idempotency-Key"),

@@ -26,7 +26,9 @@ pub fn list(
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"organization_id": "0193a5b0-7c1e-7d2a-9b1e-3f4a5b6c7d8e", "label": "SI France Travail"}))]
 pub struct CreateApiClient {
+    #[schema(format = Uuid)]
     pub organization_id: String,
+    #[schema(max_length = 200)]
     pub label: String,
 }
 

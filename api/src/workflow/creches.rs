@@ -46,16 +46,23 @@ pub fn get(
     "escalation_email": "direction.petite-enfance@example.org"}))]
 pub struct CreateCreche {
     /// A `creche_operator` organisation.
+    #[schema(format = Uuid)]
     pub operator_id: String,
+    #[schema(max_length = 200)]
     pub name: String,
+    #[schema(max_length = 300)]
     pub address: String,
+    #[schema(max_length = 5)]
     pub postal_code: String,
+    #[schema(max_length = 200)]
     pub commune: String,
     pub avip_places: i32,
     pub opening_hours: OpeningHours,
+    #[schema(max_length = 254)]
     pub escalation_email: Option<String>,
     /// Coordinators (users of the operator with the coordinator role).
     #[serde(default)]
+    #[schema(max_items = 100, value_type = Vec<uuid::Uuid>)]
     pub coordinator_ids: Vec<String>,
 }
 
@@ -63,17 +70,22 @@ pub struct CreateCreche {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"avip_places": 8}))]
 pub struct UpdateCreche {
+    #[schema(max_length = 200)]
     pub name: Option<String>,
+    #[schema(max_length = 300)]
     pub address: Option<String>,
+    #[schema(max_length = 5)]
     pub postal_code: Option<String>,
+    #[schema(max_length = 200)]
     pub commune: Option<String>,
     pub avip_places: Option<i32>,
     pub opening_hours: Option<OpeningHours>,
     /// `null` removes it.
     #[serde(default, with = "::serde_with::rust::double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 254)]
     pub escalation_email: Option<Option<String>>,
     /// Admins only: replaces the crèche's coordinators.
+    #[schema(max_items = 100, value_type = Option<Vec<uuid::Uuid>>)]
     pub coordinator_ids: Option<Vec<String>>,
 }
 

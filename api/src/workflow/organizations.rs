@@ -17,8 +17,10 @@ use crate::workflow::Caller;
 #[schema(example = json!({"kind": "france_travail", "name": "France Travail Toulon Est", "departement": "83"}))]
 pub struct CreateOrganization {
     pub kind: OrganizationKind,
+    #[schema(max_length = 200)]
     pub name: String,
     /// Département code: `01`–`95`, `2A`, `2B`, `971`–`976`.
+    #[schema(max_length = 3)]
     pub departement: String,
 }
 
@@ -47,7 +49,9 @@ impl CreateOrganization {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"name": "France Travail Toulon"}))]
 pub struct UpdateOrganization {
+    #[schema(max_length = 200)]
     pub name: Option<String>,
+    #[schema(max_length = 3)]
     pub departement: Option<String>,
 }
 

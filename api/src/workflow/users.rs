@@ -39,16 +39,21 @@ pub fn list(
     "organization_id": "0193a5b0-7c1e-7d2a-9b1e-000000000002", "password": "a long passphrase",
     "creche_ids": ["0193a5b0-7c1e-7d2a-9b1e-000000000001"]}))]
 pub struct CreateUser {
+    #[schema(max_length = 254)]
     pub email: String,
+    #[schema(max_length = 200)]
     pub name: String,
     /// Must be the role of the organisation's kind: prescriber (France
     /// Travail, CD, mission locale), coordinator (crèche operator), caf, admin.
     pub role: Role,
+    #[schema(format = Uuid)]
     pub organization_id: String,
     /// At least 12 characters.
+    #[schema(max_length = 1024)]
     pub password: String,
     /// Coordinators only: crèches of their operator.
     #[serde(default)]
+    #[schema(max_items = 100, value_type = Vec<uuid::Uuid>)]
     pub creche_ids: Vec<String>,
 }
 
@@ -64,12 +69,16 @@ impl std::fmt::Debug for CreateUser {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"active": false}))]
 pub struct UpdateUser {
+    #[schema(max_length = 200)]
     pub name: Option<String>,
+    #[schema(max_length = 254)]
     pub email: Option<String>,
+    #[schema(max_length = 1024)]
     pub password: Option<String>,
     /// `false` disables the account: its tokens stop working at once.
     pub active: Option<bool>,
     /// Coordinators only: replaces their crèches.
+    #[schema(max_items = 100, value_type = Option<Vec<uuid::Uuid>>)]
     pub creche_ids: Option<Vec<String>>,
 }
 

@@ -395,3 +395,163 @@ async fn a_stalled_download_does_not_hold_a_stop_past_its_grace_period() {
         .expect("the server stops within its grace period");
     assert!(started.elapsed() <= grace);
 }
+
+/// The schema `schema` stands for, through its `$ref`.
+fn resolve<'a>(schema: &'a Value, doc: &'a Value) -> &'a Value {
+    match schema.get("$ref").and_then(Value::as_str) {
+        Some(r) => &doc["components"]["schemas"][r.rsplit('/').next().unwrap()],
+        None => schema,
+    }
+}
+
+fn types(schema: &Value) -> Vec<&str> {
+    match &schema["type"] {
+        Value::String(t) => vec![t.as_str()],
+        Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Every unbounded string or list under `schema`, as `path`s.
+fn unbounded(schema: &Value, doc: &Value, path: &str, out: &mut Vec<String>) {
+    let schema = resolve(schema, doc);
+    for key in ["oneOf", "anyOf", "allOf"] {
+        for (i, s) in schema[key].as_array().into_iter().flatten().enumerate() {
+            unbounded(s, doc, &format!("{path}/{key}{i}"), out);
+        }
+    }
+    let t = types(schema);
+    if t.contains(&"string")
+        && ["maxLength", "enum", "format", "pattern"]
+            .iter()
+            .all(|k| schema.get(k).is_none())
+    {
+        out.push(path.to_owned());
+    }
+    if t.contains(&"array") {
+        if schema.get("maxItems").is_none() {
+            out.push(format!("{path} (list)"));
+        }
+        unbounded(&schema["items"], doc, &format!("{path}[]"), out);
+    }
+    for (name, s) in schema["properties"].as_object().into_iter().flatten() {
+        unbounded(s, doc, &format!("{path}.{name}"), out);
+    }
+}
+
+#[test]
+fn every_string_and_list_a_client_sends_is_bounded_in_the_document() {
+    let doc: Value = serde_json::from_str(&avip_api::http::openapi::document_json()).unwrap();
+    let mut out = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            for p in op["parameters"].as_array().into_iter().flatten() {
+                let at = format!("{method} {path} {}", p["name"].as_str().unwrap());
+                unbounded(&p["schema"], &doc, &at, &mut out);
+            }
+            for (media, body) in op["requestBody"]["content"]
+                .as_object()
+                .into_iter()
+                .flatten()
+            {
+                unbounded(
+                    &body["schema"],
+                    &doc,
+                    &format!("{method} {path} {media}"),
+                    &mut out,
+                );
+            }
+        }
+    }
+    assert!(out.is_empty(), "unbounded inputs:\n{}", out.join("\n"));
+}
+
+/// Each string leaf of `value` (a body) with the `maxLength` the document
+/// gives it, and each list with its `maxItems`, by dotted field name.
+fn bounds(value: &Value, schema: &Value, doc: &Value, field: &str, out: &mut Vec<(String, Value)>) {
+    let schema = resolve(schema, doc);
+    let schema = schema["oneOf"]
+        .as_array()
+        .and_then(|all| all.iter().find(|s| s.get("type") != Some(&json!("null"))))
+        .map_or(schema, |s| resolve(s, doc));
+    match value {
+        Value::String(_) => {
+            if let Some(max) = schema["maxLength"].as_u64() {
+                out.push((field.to_owned(), json!("x".repeat(max as usize + 1))));
+            }
+        }
+        Value::Array(items) => {
+            if let (Some(max), Some(first)) = (schema["maxItems"].as_u64(), items.first()) {
+                out.push((
+                    field.to_owned(),
+                    json!(vec![first.clone(); max as usize + 1]),
+                ));
+            }
+        }
+        Value::Object(map) => {
+            for (name, v) in map {
+                let sub = if field.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{field}.{name}")
+                };
+                bounds(v, &schema["properties"][name], doc, &sub, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn with(body: &Value, field: &str, value: Value) -> Value {
+    let mut body = body.clone();
+    let mut at = &mut body;
+    for part in field.split('.') {
+        at = &mut at[part];
+    }
+    *at = value;
+    body
+}
+
+#[tokio::test]
+async fn a_value_over_its_documented_bound_is_refused_naming_the_field() {
+    let app = spawn_app().await;
+    let t = territory(&app).await;
+    let doc: Value = serde_json::from_str(&avip_api::http::openapi::document_json()).unwrap();
+    let schema = &doc["components"]["schemas"]["ReferralRequest"];
+    let body = referral(&t.creche, "Yanis");
+    let mut cases = Vec::new();
+    bounds(&body, schema, &doc, "", &mut cases);
+    let fields: Vec<&str> = cases.iter().map(|(f, _)| f.as_str()).collect();
+    for expected in [
+        "parent.last_name",
+        "needs.notes",
+        "children",
+        "referent.phone",
+    ] {
+        assert!(fields.contains(&expected), "{fields:?}");
+    }
+    for (field, value) in cases {
+        let response = app
+            .call(
+                &t.prescriber,
+                "POST",
+                "/api/v1/referrals",
+                Some(with(&body, &field, value)),
+            )
+            .await;
+        let (status, _, problem) = problem(response).await;
+        assert_eq!(status, 422, "{field}: {problem}");
+        let named: Vec<&str> = problem["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|e| e["field"].as_str())
+            .collect();
+        assert!(named.contains(&field.as_str()), "{field}: {problem}");
+    }
+    // Nothing of these was written.
+    let list = app
+        .expect(&t.prescriber, "GET", "/api/v1/referrals", None, 200)
+        .await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 0);
+}
