@@ -145,6 +145,10 @@ async fn run(rows: usize, seconds: u64, connections: usize) {
     let env = test_env(&db, mail.path());
     let mut env = env;
     env.insert("AVIP_DB_POOL_SIZE".into(), "8".into());
+    // One prescriber organisation posts everything, from one address: the
+    // limits are checked on every request but set too high to refuse.
+    env.insert("AVIP_INTAKE_RATE_LIMIT".into(), "1000000".into());
+    env.insert("AVIP_TOKEN_RATE_LIMIT".into(), "1000000".into());
     let settings = avip_api::Settings::from_map(&env).unwrap();
     let app = avip_api::Application::build_with(
         settings.clone(),
@@ -410,6 +414,76 @@ async fn run(rows: usize, seconds: u64, connections: usize) {
         "intake without HTTP (workflow::referrals::intake, one transaction each, one thread): {n} in {:.1} s = {:.0}/s",
         raw.as_secs_f64(),
         n as f64 / raw.as_secs_f64()
+    );
+
+    // 5. A sign-in flood: 1,500 token requests for unknown e-mails at 64
+    //    connections (each costs a password hash), while one connection
+    //    reads /me: the flood must slow itself, not the others.
+    let flood = Arc::new(AtomicUsize::new(0));
+    let flood_done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..64 {
+        let client = client.clone();
+        let url = format!("{base}/api/v1/auth/token");
+        let flood = flood.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut statuses = std::collections::BTreeMap::<u16, usize>::new();
+            loop {
+                let n = flood.fetch_add(1, Ordering::Relaxed);
+                if n >= 1_500 {
+                    return statuses;
+                }
+                let email = format!("nobody{n}@example.org");
+                let r = client
+                    .post(&url)
+                    .form(&[
+                        ("grant_type", "password"),
+                        ("username", &email),
+                        ("password", "wrong password!"),
+                    ])
+                    .send()
+                    .await
+                    .unwrap();
+                *statuses.entry(r.status().as_u16()).or_default() += 1;
+            }
+        }));
+    }
+    let me = {
+        let client = client.clone();
+        let url = format!("{base}/api/v1/me");
+        let token = prescriber.clone();
+        let done = flood_done.clone();
+        tokio::spawn(async move {
+            let mut hist = Histogram::<u64>::new(3).unwrap();
+            while !done.load(Ordering::Relaxed) {
+                let t0 = Instant::now();
+                let r = client.get(&url).bearer_auth(&token).send().await.unwrap();
+                assert_eq!(r.status(), 200);
+                let _ = r.bytes().await;
+                hist.record(t0.elapsed().as_micros() as u64).unwrap();
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            hist
+        })
+    };
+    let mut statuses = std::collections::BTreeMap::<u16, usize>::new();
+    for t in tasks {
+        for (status, n) in t.await.unwrap() {
+            *statuses.entry(status).or_default() += n;
+        }
+    }
+    let flood_time = started.elapsed();
+    flood_done.store(true, Ordering::Relaxed);
+    let me = me.await.unwrap();
+    println!(
+        "sign-in flood: 1,500 unknown-user token requests at 64 connections in {:.1} s, statuses {statuses:?}",
+        flood_time.as_secs_f64()
+    );
+    report(
+        "GET /api/v1/me during the flood (1 connection)",
+        &me,
+        flood_time,
     );
     handle.stop(true).await;
 }

@@ -61,6 +61,7 @@ pub async fn create(
     security(("oauth2" = [])), responses(
     (status = 200, body = UserBody),
     NotFound,
+    Conflict,
     Unprocessable,
 ))]
 #[patch("/users/{id}")]

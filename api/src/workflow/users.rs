@@ -204,6 +204,11 @@ pub fn update(
     if let Some(ids) = &creche_ids {
         check_creches(conn, user.role, &user.organization_id, ids)?;
     }
+    if let Some(email) = &email
+        && users::find_by_email(conn, email)?.is_some_and(|other| other.id != user.id)
+    {
+        return Err(DomainError::EmailTaken);
+    }
     let password_hash = secret.map(|s| password::hash(&s)).transpose()?;
     let changes = UserChanges {
         name,

@@ -780,3 +780,29 @@ async fn with_ed25519_key_files_an_hs256_token_made_from_the_public_key_is_refus
         401
     );
 }
+
+#[tokio::test]
+async fn an_email_another_person_has_is_a_409_naming_the_field_on_update_too() {
+    let app = spawn_app().await;
+    let t = territory(&app).await;
+    let response = app
+        .call(
+            &t.admin,
+            "PATCH",
+            &format!("/api/v1/users/{}", t.coordinator_id),
+            Some(json!({"email": "P.Durand@example.org"})),
+        )
+        .await;
+    assert_eq!(response.status(), 409);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["errors"][0]["field"], "email", "{body}");
+    // Her own address, in another case, is not a conflict.
+    app.expect(
+        &t.admin,
+        "PATCH",
+        &format!("/api/v1/users/{}", t.coordinator_id),
+        Some(json!({"email": "C.Martin@example.org"})),
+        200,
+    )
+    .await;
+}
