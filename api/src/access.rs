@@ -27,6 +27,8 @@ pub enum Action {
     Withdraw,
     /// Notes and follow-ups on a referral's timeline.
     Annotate,
+    /// Anonymise a family now, on its request (admins).
+    Erase,
 }
 
 /// Whose a referral is: the crèche it is addressed to and its prescriber.
@@ -62,6 +64,11 @@ pub enum Resource<'a> {
     /// The indicators: the CAF (its département), admins, and coordinators
     /// (their crèches).
     Indicators,
+    /// Everything held about a family, for an access request: admins, and
+    /// the coordinators of the referral's crèche.
+    PersonalData(ReferralOwners<'a>),
+    /// Who read which family's data: admins.
+    AccessLog,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -96,6 +103,17 @@ pub fn decide(who: &Principal, action: Action, resource: Resource<'_>) -> Result
         (ExportRows, Role::Caf | Role::Admin) if action == Read => Ok(()),
         (Indicators, Role::Caf | Role::Admin | Role::Coordinator) if action == Read => Ok(()),
         (ExportRows | Indicators, _) => Err(Denial::Forbidden),
+        (PersonalData(_), Role::Admin) if action == Read => Ok(()),
+        (PersonalData(owners), Role::Coordinator) if action == Read => {
+            if who.creche_ids.contains(owners.creche_id) {
+                Ok(())
+            } else {
+                Err(Denial::Hidden)
+            }
+        }
+        (PersonalData(_), _) => Err(Denial::Forbidden),
+        (AccessLog, Role::Admin) if action == List => Ok(()),
+        (AccessLog, _) => Err(Denial::Forbidden),
         (Referral(owners), _) => decide_referral(who, action, owners),
         (_, Role::Admin) => Ok(()),
         (Organizations | Users | ApiClients, _) => Err(Denial::Forbidden),
@@ -119,7 +137,7 @@ fn decide_referral(
 ) -> Result<(), Denial> {
     use Action::*;
     let may = match who.role {
-        Role::Admin => matches!(action, List | Read),
+        Role::Admin => matches!(action, List | Read | Erase),
         Role::Coordinator => matches!(action, List | Read | Act | Withdraw | Annotate),
         Role::Prescriber => matches!(action, List | Read | Create | Withdraw | Annotate),
         Role::Caf => false,

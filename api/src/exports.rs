@@ -110,6 +110,26 @@ pub fn family_material(row: &ExportRow) -> String {
     }
 }
 
+/// The family's pseudonymous id: the one fixed when its personal data was
+/// blanked, else the keyed hash of [`family_material`].
+pub fn family_id(row: &ExportRow, key: &PseudonymKey) -> String {
+    match &row.family.pseudonym {
+        Some(kept) => kept.clone(),
+        None => key.id(&family_material(row)),
+    }
+}
+
+/// The first child's age bracket when referred (`received`, Paris): the
+/// one kept when the personal data was blanked, else from the birth date.
+pub fn child_age_bracket(row: &ExportRow, received: NaiveDate) -> Option<String> {
+    match &row.family.age_bracket {
+        Some(kept) => Some(kept.clone()),
+        None => row
+            .first_birth_date
+            .map(|b| age_bracket(b, received).to_owned()),
+    }
+}
+
 /// The child's age when the family was referred, as a bracket.
 pub fn age_bracket(birth: NaiveDate, at: NaiveDate) -> &'static str {
     let months = (at.year() - birth.year()) * 12 + at.month() as i32
@@ -523,7 +543,7 @@ pub fn row_cells(row: &ExportRow, key: &PseudonymKey, names: &Names) -> Vec<Cell
     };
     vec![
         Cell::Text(key.id(&format!("referral:{}", r.id))),
-        Cell::Text(key.id(&family_material(row))),
+        Cell::Text(family_id(row, key)),
         Cell::Text(kind),
         Cell::Text(org),
         Cell::text(&r.creche_id),
@@ -553,9 +573,7 @@ pub fn row_cells(row: &ExportRow, key: &PseudonymKey, names: &Names) -> Vec<Cell
         Cell::text(r.parent_situation),
         Cell::Bool(r.single_parent),
         Cell::Bool(r.qpv_resident),
-        Cell::opt(row.first_birth_date, |b| {
-            Cell::text(age_bracket(b, received))
-        }),
+        Cell::opt(child_age_bracket(row, received), Cell::Text),
         Cell::Int(row.children),
         Cell::text(r.insertion_project_kind),
     ]

@@ -6,12 +6,14 @@
 //! the map.
 
 pub mod access;
+pub mod access_log;
 pub mod admin;
 pub mod auth;
 pub mod demo;
 pub mod domain;
 pub mod exports;
 pub mod http;
+pub mod retention;
 pub mod settings;
 pub mod sla;
 pub mod startup;

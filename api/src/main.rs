@@ -31,6 +31,13 @@ enum Command {
         #[command(subcommand)]
         command: SlaCommand,
     },
+    /// Data protection: anonymise the families of referrals closed for longer
+    /// than AVIP_RETENTION, and purge the access log (also daily, on
+    /// AVIP_RETENTION_SCHEDULE, where the SLA engine runs).
+    Retention {
+        #[command(subcommand)]
+        command: RetentionCommand,
+    },
     /// Apply pending migrations and exit.
     Migrate,
     /// Print the OpenAPI document (`avip openapi > openapi/openapi.json`).
@@ -57,6 +64,19 @@ enum SlaCommand {
         #[arg(long, value_name = "RFC3339")]
         at: Option<String>,
         /// Write nothing, send nothing: print what would fire.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum RetentionCommand {
+    /// Run the job once now; prints the references anonymised.
+    Run {
+        /// Run as if at this instant (RFC 3339).
+        #[arg(long, value_name = "RFC3339")]
+        at: Option<String>,
+        /// Write nothing: print what would be anonymised and purged.
         #[arg(long)]
         dry_run: bool,
     },
@@ -99,6 +119,9 @@ fn main() -> ExitCode {
             SlaCommand::Run => avip_api::sla::run(&settings),
             SlaCommand::Sweep { at, dry_run } => avip_api::sla::sweep(&settings, at, dry_run),
         },
+        Command::Retention {
+            command: RetentionCommand::Run { at, dry_run },
+        } => avip_api::retention::run(&settings, at, dry_run),
         Command::Migrate => migrate(&settings),
         Command::Admin { command } => avip_api::admin::run(&settings, *command),
         Command::Demo => avip_api::demo::run(&settings),

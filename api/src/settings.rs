@@ -45,6 +45,10 @@ pub struct Settings {
     /// may take it over.
     pub mail_lease: Duration,
     pub retention: Duration,
+    /// When the retention job runs (cron, seconds first).
+    pub retention_schedule: String,
+    /// How long the access log keeps a read.
+    pub access_log_retention: Duration,
     pub offer_hold: Duration,
     pub pseudonym_key: Option<SecretString>,
     /// Reverse proxies whose `X-Forwarded-For` names the client's address.
@@ -248,6 +252,10 @@ impl Settings {
         let mail_retry_max = r.parse("AVIP_MAIL_RETRY_MAX", "1h", duration);
         let mail_lease = r.parse("AVIP_MAIL_LEASE", "5m", duration);
         let retention = r.parse("AVIP_RETENTION", "730d", duration);
+        let retention_schedule = r.parse("AVIP_RETENTION_SCHEDULE", "0 30 3 * * *", |v| {
+            policy::check_schedule(v).map(|()| v.to_owned())
+        });
+        let access_log_retention = r.parse("AVIP_ACCESS_LOG_RETENTION", "365d", duration);
         let offer_hold = r.parse("AVIP_OFFER_HOLD", "7d", duration);
         let pseudonym_key = r.secret("AVIP_PSEUDONYM_KEY", |v| {
             if v.len() < MIN_SECRET_LEN {
@@ -387,6 +395,8 @@ impl Settings {
             mail_retry_max: mail_retry_max.ok_or_else(missing)?,
             mail_lease: mail_lease.ok_or_else(missing)?,
             retention: retention.ok_or_else(missing)?,
+            retention_schedule: retention_schedule.ok_or_else(missing)?,
+            access_log_retention: access_log_retention.ok_or_else(missing)?,
             offer_hold: offer_hold.ok_or_else(missing)?,
             pseudonym_key: pseudonym_key.ok_or_else(missing)?,
             trusted_proxies: trusted_proxies.ok_or_else(missing)?,

@@ -56,7 +56,8 @@ pub fn open(settings: &Settings) -> anyhow::Result<(Pool, WriteGate, ActivePolic
     Ok((pool, WriteGate::for_backend(backend), active))
 }
 
-/// `avip sla run`: the scheduler alone, until SIGTERM or Ctrl-C.
+/// `avip sla run`: the scheduler alone (with the retention job), until
+/// SIGTERM or Ctrl-C.
 pub fn run(settings: &Settings) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -66,8 +67,13 @@ pub fn run(settings: &Settings) -> anyhow::Result<()> {
             let settings = settings.clone();
             tokio::task::spawn_blocking(move || open(&settings)).await??
         };
-        let engine = engine(settings, pool, gate, active)?;
+        let key = {
+            let mut conn = avip_db::blocking::checkout(&pool)?;
+            crate::exports::PseudonymKey::load(&mut conn, settings.pseudonym_key.as_ref())?
+        };
+        let engine = engine(settings, pool.clone(), gate.clone(), active)?;
         let mut scheduler = engine.start(&settings.sla_schedule).await?;
+        crate::retention::schedule(&scheduler, settings, pool, gate, key).await?;
         shutdown_signal().await;
         tracing::info!("stopping the SLA engine");
         scheduler.shutdown().await.ok();

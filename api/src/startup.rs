@@ -28,6 +28,8 @@ pub struct Application {
     policy: avip_sla_engine::ActivePolicy,
     /// The SLA engine's scheduler, when this process runs it.
     scheduler: Option<tokio_cron_scheduler::JobScheduler>,
+    /// Flushed once the server has stopped: no recorded read is lost.
+    access: crate::access_log::Recorder,
 }
 
 /// Options that only tests and embedders change.
@@ -100,9 +102,20 @@ impl Application {
         let keys = crate::auth::TokenKeys::from_settings(&settings)?;
         let gate = avip_db::WriteGate::with_writer(backend, pool.clone())
             .context("cannot start the database writer thread")?;
+        let access = crate::access_log::Recorder::start(pool.clone(), gate.clone())
+            .context("cannot start the access log's writer")?;
         let scheduler = if options.sla_engine {
             let engine = crate::sla::engine(&settings, pool.clone(), gate.clone(), policy.clone())?;
-            Some(engine.start(&settings.sla_schedule).await?)
+            let scheduler = engine.start(&settings.sla_schedule).await?;
+            crate::retention::schedule(
+                &scheduler,
+                &settings,
+                pool.clone(),
+                gate.clone(),
+                key.clone(),
+            )
+            .await?;
+            Some(scheduler)
         } else {
             tracing::info!("the SLA engine does not run in this process (--no-sla)");
             None
@@ -123,6 +136,7 @@ impl Application {
             openapi: web::Bytes::from(openapi::document_json()),
             routes: openapi::Routes::of(&openapi::document()),
             limits: crate::http::limits::Limits::new(&settings),
+            access: access.clone(),
         };
         let server = serve(listener, state, options)?;
         tracing::info!(address = %settings.bind, port, database = backend.name(), "AVIP service listening");
@@ -133,6 +147,7 @@ impl Application {
             backend,
             policy,
             scheduler,
+            access,
         })
     }
 
@@ -162,6 +177,8 @@ impl Application {
     /// then stops the SLA engine.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let served = self.server.await;
+        let access = self.access.clone();
+        let _ = tokio::task::spawn_blocking(move || access.flush()).await;
         if let Some(mut scheduler) = self.scheduler
             && let Err(e) = scheduler.shutdown().await
         {

@@ -100,6 +100,29 @@ pub fn chunk(
         limit
     );
     let rows: Vec<(Referral, Family, Option<Enrollment>)> = query.load(conn)?;
+    complete(conn, rows)
+}
+
+/// The export rows of these referrals (any order).
+pub fn rows_of(conn: &mut DbConnection, ids: &[ReferralId]) -> QueryResult<Vec<ExportRow>> {
+    let rows: Vec<(Referral, Family, Option<Enrollment>)> = referrals::table
+        .inner_join(referral_families::table)
+        .left_join(referral_enrollments::table)
+        .filter(referrals::id.eq_any(ids.to_vec()))
+        .select((
+            Referral::as_select(),
+            Family::as_select(),
+            Option::<Enrollment>::as_select(),
+        ))
+        .load(conn)?;
+    complete(conn, rows)
+}
+
+/// Adds the children and offers to loaded rows.
+fn complete(
+    conn: &mut DbConnection,
+    rows: Vec<(Referral, Family, Option<Enrollment>)>,
+) -> QueryResult<Vec<ExportRow>> {
     let ids: Vec<ReferralId> = rows.iter().map(|r| r.0.id.clone()).collect();
     let children: Vec<(ReferralId, i32, NaiveDate)> = referral_children::table
         .filter(referral_children::referral_id.eq_any(ids.clone()))

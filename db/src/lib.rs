@@ -2,6 +2,7 @@
 //! the connection pool over SQLite or PostgreSQL, and the embedded migrations.
 //! Diesel appears in this crate only.
 
+pub mod access_log;
 pub mod api_clients;
 pub mod blocking;
 pub mod creches;
@@ -16,6 +17,7 @@ pub mod page;
 pub mod places;
 pub mod pool;
 pub mod referrals;
+pub mod retention;
 pub mod schema;
 pub mod sla;
 pub mod throttle;

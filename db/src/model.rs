@@ -283,6 +283,8 @@ text_enum!(
         Exported => "exported",
         /// A coordinator enrolled a child although no place was free.
         CapacityOverride => "capacity_override",
+        /// The family's personal data was blanked (retention or erasure).
+        Anonymised => "anonymised",
     }
 );
 

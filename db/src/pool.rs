@@ -136,12 +136,38 @@ fn establish(target: &Target) -> ConnectionResult<DbConnection> {
 
 /// Settings every SQLite connection needs: WAL so that readers never block
 /// the writer, a busy timeout so that writers queue instead of failing with
-/// "database is locked", and foreign keys (off by default in SQLite).
+/// "database is locked", foreign keys (off by default in SQLite), and
+/// `secure_delete`, so that what an UPDATE or DELETE removes (a family's
+/// anonymised data) is overwritten with zeros, not left in free space.
 #[derive(Debug)]
 struct SqlitePragmas;
 
 const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
-     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;";
+     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;";
+
+/// On SQLite, copies the WAL into the database file and empties it, so that
+/// the old page images it holds (erased data among them) are gone; tried a
+/// few times while readers hold it. Nothing to do on PostgreSQL (see
+/// docs/data-protection.md on VACUUM).
+pub fn checkpoint(conn: &mut DbConnection) -> QueryResult<()> {
+    #[derive(diesel::QueryableByName)]
+    struct Outcome {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        busy: i32,
+    }
+    if let DbConnection::Sqlite(c) = conn {
+        for attempt in 0..20 {
+            let outcome: Outcome =
+                diesel::sql_query("PRAGMA wal_checkpoint(TRUNCATE)").get_result(c)?;
+            if outcome.busy == 0 {
+                return Ok(());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50 * (attempt + 1)));
+        }
+        tracing::warn!("the WAL could not be emptied: readers kept it busy");
+    }
+    Ok(())
+}
 
 impl CustomizeConnection<DbConnection, r2d2::Error> for SqlitePragmas {
     fn on_acquire(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {

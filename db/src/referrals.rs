@@ -85,6 +85,10 @@ pub struct Family {
     pub france_travail_id: Option<String>,
     pub needs_notes: Option<String>,
     pub insertion_project_description: Option<String>,
+    /// Set when the personal data is blanked: the family id the exports
+    /// gave, and the first child's age bracket when referred.
+    pub pseudonym: Option<String>,
+    pub age_bracket: Option<String>,
 }
 
 #[derive(Queryable, Selectable, Insertable, Clone, Debug)]

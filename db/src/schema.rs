@@ -119,6 +119,8 @@ diesel::table! {
         france_travail_id -> Nullable<Text>,
         needs_notes -> Nullable<Text>,
         insertion_project_description -> Nullable<Text>,
+        pseudonym -> Nullable<Text>,
+        age_bracket -> Nullable<Text>,
     }
 }
 
@@ -263,6 +265,19 @@ diesel::table! {
 }
 
 diesel::table! {
+    access_log (id) {
+        id -> Text,
+        at -> Timestamp,
+        actor_kind -> Text,
+        actor_id -> Nullable<Text>,
+        organization_id -> Text,
+        referral_id -> Text,
+        operation -> Text,
+        request_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
     evaluation_export_creches (export_id, creche_id) {
         export_id -> Text,
         creche_id -> Text,
@@ -309,6 +324,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     service_keys,
     evaluation_exports,
     evaluation_export_creches,
+    access_log,
 );
 
 diesel::table! {

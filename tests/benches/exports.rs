@@ -228,6 +228,8 @@ fn seed_one(
             france_travail_id: (n.is_multiple_of(3)).then(|| format!("{:07}A", n % 10_000_000)),
             needs_notes: None,
             insertion_project_description: None,
+            pseudonym: None,
+            age_bracket: None,
         },
         children,
         child_keys: if status.is_closed() {

@@ -71,6 +71,8 @@ pub fn seed_referrals(
                         france_travail_id: None,
                         needs_notes: None,
                         insertion_project_description: None,
+                        pseudonym: None,
+                        age_bracket: None,
                     },
                     children: vec![Child {
                         id: ChildId::generate(),

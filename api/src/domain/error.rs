@@ -73,6 +73,9 @@ pub enum DomainError {
     /// A person with this e-mail exists.
     #[error("e-mail taken")]
     EmailTaken,
+    /// The family's personal data is already blanked.
+    #[error("already anonymised")]
+    AlreadyAnonymised,
     /// Another row holds a unique value, named by its constraint: a race
     /// that a second look usually resolves.
     #[error("duplicate ({constraint})")]

@@ -367,6 +367,10 @@ impl From<DomainError> for ApiError {
                     .with_member("first_full_day", first_full_day.to_string()),
                 )
             }
+            DomainError::AlreadyAnonymised => ApiError::Conflict(Problem::new(
+                "already_anonymised",
+                "this family's personal data is already anonymised",
+            )),
             DomainError::EmailTaken => ApiError::Conflict(
                 Problem::new("email_taken", "a user with this e-mail exists")
                     .with_errors(vec![FieldError::new("email", "is already used")]),

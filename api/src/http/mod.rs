@@ -9,6 +9,7 @@ use utoipa_actix_web::{scope, service_config::ServiceConfig};
 pub mod api_clients;
 pub mod auth;
 pub mod creches;
+pub mod data_protection;
 pub mod error;
 pub mod exports;
 pub mod extract;
@@ -55,6 +56,9 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(referrals::create)
             .service(referrals::list)
             .service(referrals::get_one)
+            .service(data_protection::personal_data)
+            .service(data_protection::erasure)
+            .service(data_protection::access_log)
             .service(referrals::transitions)
             .service(referrals::events)
             .service(referrals::notes)

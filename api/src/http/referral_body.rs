@@ -72,7 +72,7 @@ pub struct ExitOut {
     "insertion_project": {"kind": "training", "description": "CAP petite enfance"},
     "consent": {"given": true, "date": "2026-11-20"},
     "received_at": "2026-11-22T16:00:00Z", "first_response_at": null, "updated_at": "2026-11-22T16:00:00Z",
-    "closed_at": null, "closing_reason": null,
+    "closed_at": null, "closing_reason": null, "anonymised_at": null,
     "sla": {"clock": "calendar", "policy_version": null, "due_at": "2026-11-25T16:00:00Z",
             "stage": null, "met": null, "seconds_left": 259200},
     "enrollment": null, "exit": null}))]
@@ -98,6 +98,9 @@ pub struct ReferralBody {
     pub closed_at: Option<DateTime<Utc>>,
     /// Why it was declined, withdrawn or exited.
     pub closing_reason: Option<String>,
+    /// When the family's personal data was blanked (retention or erasure):
+    /// names, contacts, address, free texts are empty from then on.
+    pub anonymised_at: Option<DateTime<Utc>>,
     pub sla: SlaBlock,
     pub enrollment: Option<EnrollmentOut>,
     pub exit: Option<ExitOut>,
@@ -196,6 +199,7 @@ impl ReferralBody {
             updated_at: time(r.updated_at),
             closed_at: r.closed_at.map(time),
             closing_reason: r.closing_reason,
+            anonymised_at: r.anonymised_at.map(time),
             enrollment,
             exit,
         }

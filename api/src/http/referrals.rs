@@ -34,6 +34,25 @@ fn referral_id(raw: &str) -> Result<ReferralId, DomainError> {
     path_id(raw, ReferralId::parse)
 }
 
+/// Records in the access log that `who` read these referrals' personal data.
+fn read<'a>(
+    req: &HttpRequest,
+    state: &State,
+    who: &Principal,
+    referrals: impl IntoIterator<Item = &'a ReferralId>,
+    operation: &'static str,
+) {
+    let request_id = crate::http::data_protection::request_id(req);
+    state.access.record(
+        who,
+        referrals,
+        crate::access_log::Operation {
+            name: operation,
+            request_id: request_id.as_deref(),
+        },
+    );
+}
+
 /// The `Idempotency-Key` header, checked.
 fn key_of(req: &HttpRequest) -> Result<Option<String>, DomainError> {
     req.headers()
@@ -169,6 +188,7 @@ impl ReferralQuery {
 ))]
 #[get("/referrals")]
 pub async fn list(
+    req: HttpRequest,
     who: Principal,
     state: State,
     query: ApiQuery<ReferralQuery>,
@@ -176,9 +196,17 @@ pub async fn list(
     let now = now();
     let page = page_request(query.0.limit, query.0.cursor.as_deref(), Cursor::Time)?;
     let filter = query.0.filter(now)?;
+    let reader = who.clone();
     let rows = state
-        .run(move |conn| referral::list(conn, &who, filter, &page))
+        .run(move |conn| referral::list(conn, &reader, filter, &page))
         .await?;
+    read(
+        &req,
+        &state,
+        &who,
+        rows.items.iter().map(|r| &r.referral.id),
+        "list_referrals",
+    );
     let policy = &state.policy.policy;
     Ok(web::Json(List::from_page(rows, |r| {
         ReferralBody::new(r, policy, now)
@@ -191,14 +219,17 @@ pub async fn list(
 ))]
 #[get("/referrals/{id}")]
 pub async fn get_one(
+    req: HttpRequest,
     who: Principal,
     state: State,
     id: web::Path<String>,
 ) -> Result<web::Json<ReferralBody>, ApiError> {
     let id = referral_id(&id)?;
+    let reader = who.clone();
     let record = state
-        .run(move |conn| referral::get(conn, &who, &id))
+        .run(move |conn| referral::get(conn, &reader, &id))
         .await?;
+    read(&req, &state, &who, [&record.referral.id], "get_referral");
     Ok(web::Json(ReferralBody::new(
         record,
         &state.policy.policy,
@@ -241,6 +272,7 @@ pub async fn transitions(
 ))]
 #[get("/referrals/{id}/events")]
 pub async fn events(
+    req: HttpRequest,
     who: Principal,
     state: State,
     id: web::Path<String>,
@@ -248,9 +280,11 @@ pub async fn events(
 ) -> Result<web::Json<List<EventBody>>, ApiError> {
     let id = referral_id(&id)?;
     let page = query.0.request()?;
+    let (reader, read_id) = (who.clone(), id.clone());
     let rows = state
-        .run(move |conn| referral::timeline(conn, &who, &id, &page))
+        .run(move |conn| referral::timeline(conn, &reader, &read_id, &page))
         .await?;
+    read(&req, &state, &who, [&id], "timeline");
     Ok(web::Json(List::from_page(rows, EventBody::from)))
 }
 
@@ -280,6 +314,7 @@ pub async fn notes(
 ))]
 #[get("/referrals/{id}/follow-ups")]
 pub async fn follow_ups(
+    req: HttpRequest,
     who: Principal,
     state: State,
     id: web::Path<String>,
@@ -287,9 +322,11 @@ pub async fn follow_ups(
 ) -> Result<web::Json<List<FollowUpBody>>, ApiError> {
     let id = referral_id(&id)?;
     let page = query.0.request()?;
+    let (reader, read_id) = (who.clone(), id.clone());
     let rows = state
-        .run(move |conn| referral::follow_ups(conn, &who, &id, &page))
+        .run(move |conn| referral::follow_ups(conn, &reader, &read_id, &page))
         .await?;
+    read(&req, &state, &who, [&id], "follow_ups");
     Ok(web::Json(List::from_page(rows, FollowUpBody::from)))
 }
 

@@ -28,6 +28,8 @@ pub struct AppState {
     pub routes: Routes,
     /// Rate limits and bounds on concurrent work.
     pub limits: Limits,
+    /// Where reads of families' personal data are recorded.
+    pub access: crate::access_log::Recorder,
 }
 
 /// What handlers extract.

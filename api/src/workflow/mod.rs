@@ -15,6 +15,7 @@ pub mod exports;
 pub mod organizations;
 pub mod places;
 pub mod referrals;
+pub mod retention;
 pub mod sign_in;
 pub mod sla;
 pub mod users;

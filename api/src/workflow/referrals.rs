@@ -174,6 +174,8 @@ fn insert_referral(
         france_travail_id: draft.france_travail_id.clone(),
         needs_notes: draft.needs_notes.clone(),
         insertion_project_description: draft.project_description.clone(),
+        pseudonym: None,
+        age_bracket: None,
     };
     let children = draft
         .children
@@ -302,6 +304,28 @@ pub fn transition(
         }
         tracing::info!(referral = %id, from = %step.from, to = %step.to, "referral moved");
         Ok(referrals::get(conn, id)?)
+    })
+}
+
+/// Withdraws an open referral for an erasure request (the caller checked
+/// the right to erase): `409 invalid_transition` for an enrolled child,
+/// whose exit is recorded first.
+pub(crate) fn withdraw_for_erasure(
+    conn: &mut DbConnection,
+    who: &Principal,
+    id: &ReferralId,
+    now: DateTime<Utc>,
+) -> Result<(), DomainError> {
+    avip_db::write_transaction(conn, |conn| {
+        let referral = referrals::get_referral(conn, id)?;
+        let step = plan_move(referral.status, ReferralStatus::Withdrawn, Via::Transitions)?;
+        let ev = event(who, id, EventKind::Transition, now);
+        apply_move(conn, id, step, Some("other".to_owned()), ev)?;
+        if step.from == ReferralStatus::Offered {
+            places::release_offer(conn, id, paris_date(now))?;
+        }
+        tracing::info!(referral = %id, from = %step.from, "referral withdrawn for an erasure request");
+        Ok(())
     })
 }
 
@@ -673,6 +697,41 @@ pub fn follow_ups(
     require(who, Action::Read, Resource::Referral(None))?;
     load_for(conn, who, id, Action::Annotate)?;
     Ok(referrals::follow_ups(conn, id, page)?)
+}
+
+/// Everything held about a referral's family, for an access request (RGPD
+/// art. 15): admins, and the coordinators of its crèche.
+pub struct PersonalData {
+    pub record: ReferralRecord,
+    pub timeline: Vec<Event>,
+    pub follow_ups: Vec<FollowUp>,
+}
+
+pub fn personal_data(
+    conn: &mut DbConnection,
+    who: &Principal,
+    id: &ReferralId,
+) -> Result<PersonalData, DomainError> {
+    let referral = referrals::get_referral(conn, id)?;
+    require(
+        who,
+        Action::Read,
+        Resource::PersonalData(ReferralOwners {
+            creche_id: &referral.creche_id,
+            prescriber: &referral.prescriber_organization_id,
+        }),
+    )?;
+    let all = PageRequest {
+        after: None,
+        limit: 100_000,
+    };
+    let timeline = timeline::page(conn, &referral, &all)?.items;
+    let follow_ups = referrals::follow_ups(conn, id, &all)?.items;
+    Ok(PersonalData {
+        record: referrals::record(conn, referral)?,
+        timeline,
+        follow_ups,
+    })
 }
 
 /// The days of a contract as stored (a JSON array).

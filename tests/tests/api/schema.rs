@@ -98,6 +98,7 @@ fn declared() -> BTreeMap<String, Vec<String>> {
         service_keys,
         evaluation_exports,
         evaluation_export_creches,
+        access_log,
     )
 }
 
