@@ -458,26 +458,27 @@ impl<'a, O: Out> Writer<'a, O> {
 
 // ----- Referral rows -----
 
+/// The columns of the CAF's rows: what the evaluation needs and no more
+/// (docs/data-protection.md, "The CAF's rows"): no prescriber agency, no
+/// instant, no exact date; months, durations and categories.
 pub const ROW_COLUMNS: &[Column] = &[
     col("referral_key", 34.0),
     col("family_id", 34.0),
     col("prescriber_kind", 22.0),
-    col("prescriber_organization", 30.0),
     col("creche_id", 38.0),
     col("creche_name", 26.0),
     col("departement", 12.0),
-    col("received_at", 20.0),
-    col("first_response_at", 20.0),
+    col("received_month", 12.0),
     col("hours_to_first_response", 12.0),
     col("answered_within_deadline", 12.0),
     col("status", 12.0),
     col("outcome", 14.0),
     col("refusal_reason", 24.0),
     col("withdrawal_reason", 24.0),
-    col("enrollment_start_date", 12.0),
-    col("contract_end_date", 12.0),
+    col("enrollment_start_month", 12.0),
+    col("contract_days", 10.0),
     col("renewals", 10.0),
-    col("exit_date", 12.0),
+    col("days_enrolled", 10.0),
     col("exit_reason", 20.0),
     col("exit_employment_status", 20.0),
     col("positive_exit", 10.0),
@@ -523,14 +524,24 @@ pub fn within_deadline(
     }
 }
 
+/// The first day of `date`'s month: what the rows say of a date.
+fn month_of(date: NaiveDate) -> NaiveDate {
+    date.with_day(1).unwrap_or(date)
+}
+
+/// Days from `from` to `to`, both counted.
+fn days_between(from: NaiveDate, to: NaiveDate) -> i64 {
+    (to - from).num_days() + 1
+}
+
 pub fn row_cells(row: &ExportRow, key: &PseudonymKey, names: &Names) -> Vec<Cell> {
     let r = &row.referral;
     let e = row.enrollment.as_ref();
     let (creche_name, departement) = names.creches.get(&r.creche_id).cloned().unwrap_or_default();
-    let (kind, org) = names
+    let kind = names
         .organizations
         .get(&r.prescriber_organization_id)
-        .map(|(k, n)| (k.as_str().to_owned(), n.clone()))
+        .map(|(k, _)| k.as_str().to_owned())
         .unwrap_or_default();
     let received = paris_date(from_db_time(r.received_at));
     let reason = |status| {
@@ -545,12 +556,10 @@ pub fn row_cells(row: &ExportRow, key: &PseudonymKey, names: &Names) -> Vec<Cell
         Cell::Text(key.id(&format!("referral:{}", r.id))),
         Cell::Text(family_id(row, key)),
         Cell::Text(kind),
-        Cell::Text(org),
         Cell::text(&r.creche_id),
         Cell::Text(creche_name),
         Cell::Text(departement),
-        Cell::Time(from_db_time(r.received_at)),
-        Cell::opt(r.first_response_at, |t| Cell::Time(from_db_time(t))),
+        Cell::Date(month_of(received)),
         Cell::opt(r.first_response_at, |t| {
             Cell::Num(hours_between(r.received_at, t), 1)
         }),
@@ -562,10 +571,16 @@ pub fn row_cells(row: &ExportRow, key: &PseudonymKey, names: &Names) -> Vec<Cell
         Cell::text(outcome(row)),
         reason(ReferralStatus::Declined),
         reason(ReferralStatus::Withdrawn),
-        Cell::opt(e.map(|e| e.start_date), Cell::Date),
-        Cell::opt(e.map(|e| e.contract_end_date), Cell::Date),
+        Cell::opt(e.map(|e| month_of(e.start_date)), Cell::Date),
+        Cell::opt(
+            e.map(|e| days_between(e.start_date, e.contract_end_date)),
+            Cell::Int,
+        ),
         Cell::opt(e.map(|e| i64::from(e.renewals)), Cell::Int),
-        Cell::opt(e.and_then(|e| e.exit_date), Cell::Date),
+        Cell::opt(
+            e.and_then(|e| e.exit_date.map(|x| days_between(e.start_date, x))),
+            Cell::Int,
+        ),
         Cell::opt(e.and_then(|e| e.exit_reason), Cell::text),
         Cell::opt(e.and_then(|e| e.exit_employment_status), Cell::text),
         Cell::opt(e.and_then(|e| e.positive_exit), Cell::Bool),

@@ -16,7 +16,7 @@ import openpyxl
 from service import running
 
 BOOLEANS = ["answered_within_deadline", "single_parent", "qpv_resident"]
-NUMBERS = ["hours_to_first_response"]
+NUMBERS = ["hours_to_first_response", "children"]
 
 
 def main():
@@ -46,7 +46,7 @@ def main():
     for name in NUMBERS:
         values = [row[column[name]] for row in body if row[column[name]] is not None]
         assert values and all(isinstance(v, (int, float)) for v in values), f"{name}: {values[:3]}"
-    received = [row[column["received_at"]] for row in body]
+    received = [row[column["received_month"]] for row in body]
     assert all(isinstance(v, datetime.datetime) for v in received), received[:3]
     names = [row[column["creche_name"]] for row in body]
     assert all(isinstance(v, str) for v in names), names[:3]

@@ -97,18 +97,20 @@ pub struct IndicatorQuery {
 }
 
 /// One evaluation row (the JSON shape; CSV and XLSX have the same columns
-/// in this order). Times are UTC (`YYYY-MM-DD HH:MM:SS` in CSV); no name,
-/// contact, address, France Travail identifier or birth date appears.
+/// in this order). What the evaluation needs and no more: no name, contact,
+/// address, France Travail identifier or birth date, no prescriber agency,
+/// no instant; months, durations and categories
+/// (docs/data-protection.md, "The CAF's rows").
 #[allow(dead_code)]
 #[derive(Serialize, ToSchema)]
 #[schema(example = json!({"referral_key": "5be0c0b0f4b1f3a2c1d1e0f9a8b7c6d5",
     "family_id": "0a1b2c3d4e5f60718293a4b5c6d7e8f9", "prescriber_kind": "france_travail",
-    "prescriber_organization": "France Travail Toulon Est", "creche_id": "0193a5b0-7c1e-7d2a-9b1e-000000000001",
-    "creche_name": "Les Petits Pas", "departement": "83", "received_at": "2026-11-20T09:00:00Z",
-    "first_response_at": "2026-11-21T10:30:00Z", "hours_to_first_response": 25.5,
+    "creche_id": "0193a5b0-7c1e-7d2a-9b1e-000000000001",
+    "creche_name": "Les Petits Pas", "departement": "83", "received_month": "2026-11-01",
+    "hours_to_first_response": 25.5,
     "answered_within_deadline": true, "status": "exited", "outcome": "exited", "refusal_reason": null,
-    "withdrawal_reason": null, "enrollment_start_date": "2026-12-01", "contract_end_date": "2027-05-31",
-    "renewals": 0, "exit_date": "2027-05-31", "exit_reason": "employment",
+    "withdrawal_reason": null, "enrollment_start_month": "2026-12-01", "contract_days": 182,
+    "renewals": 0, "days_enrolled": 182, "exit_reason": "employment",
     "exit_employment_status": "employed_permanent", "positive_exit": true,
     "childcare_solution": "same_creche", "parent_situation": "job_seeker", "single_parent": true,
     "qpv_resident": false, "child_age_bracket": "1_to_2", "children": 1, "insertion_project_kind": "training"}))]
@@ -118,17 +120,18 @@ pub struct EvaluationRow {
     /// Keyed hash (HMAC-SHA-256 with `AVIP_PSEUDONYM_KEY`) of the family's
     /// France Travail identifier, or else of the parent's names with the
     /// phone (or e-mail): the same family has the same id across referrals
-    /// and exports, and it cannot be recomputed from a known name without the key.
+    /// and exports (and after its personal data is anonymised), and it
+    /// cannot be recomputed from a known name without the key.
     family_id: String,
+    /// `france_travail`, `conseil_departemental` or `mission_locale`.
     prescriber_kind: String,
-    prescriber_organization: String,
     creche_id: String,
     creche_name: String,
     departement: String,
-    received_at: String,
-    /// The first move out of `received` but `withdrawn`.
-    first_response_at: Option<String>,
-    /// Calendar hours from reception to the first response, one decimal.
+    /// The first day of the month of reception (Paris).
+    received_month: NaiveDate,
+    /// Calendar hours from reception to the first response (the first move
+    /// out of `received` but `withdrawn`), one decimal; `null` when none came.
     hours_to_first_response: Option<f64>,
     /// The first response came by the deadline of the SLA policy in force
     /// (`AVIP_SLA_BREACH`, 72 h by default); `null` when none came.
@@ -140,10 +143,13 @@ pub struct EvaluationRow {
     refusal_reason: Option<String>,
     /// The withdraw reason, when the referral was withdrawn.
     withdrawal_reason: Option<String>,
-    enrollment_start_date: Option<String>,
-    contract_end_date: Option<String>,
+    /// The first day of the month the child started.
+    enrollment_start_month: Option<NaiveDate>,
+    /// Days from the start to the contract's end, both counted.
+    contract_days: Option<i64>,
     renewals: Option<i64>,
-    exit_date: Option<String>,
+    /// Days from the start to the exit, both counted (exited children).
+    days_enrolled: Option<i64>,
     exit_reason: Option<String>,
     exit_employment_status: Option<String>,
     positive_exit: Option<bool>,
@@ -294,7 +300,8 @@ impl Out for Buffer {
 }
 
 /// The evaluation rows: one per referral received in the period at the
-/// crèches in scope, pseudonymised (see `EvaluationRow`), oldest first.
+/// crèches in scope, pseudonymised and minimised (see `EvaluationRow`),
+/// oldest first.
 /// Streamed from the database: memory stays flat whatever the period, and
 /// the work stops when the client disconnects. CSV: UTF-8 with a BOM, `;`
 /// and decimal commas (or `sep=comma`), ISO dates, CRLF. XLSX: typed cells,
@@ -302,17 +309,17 @@ impl Out for Buffer {
 #[utoipa::path(operation_id = "exportReferrals", tag = "exports", params(ExportQuery), security(("oauth2" = [])), responses(
     (status = 200, description = "CSV (`text/csv`, the default), XLSX or JSON (an array of `EvaluationRow`), as `format` asks",
         content(
-            (String = "text/csv", example = json!("\u{feff}referral_key;family_id;prescriber_kind;…\r\n5be0c0b0f4b1f3a2c1d1e0f9a8b7c6d5;0a1b2c3d4e5f60718293a4b5c6d7e8f9;france_travail;…\r\n")),
+            (String = "text/csv", example = json!("\u{feff}referral_key;family_id;prescriber_kind;creche_id;…\r\n5be0c0b0f4b1f3a2c1d1e0f9a8b7c6d5;0a1b2c3d4e5f60718293a4b5c6d7e8f9;france_travail;0193a5b0-7c1e-7d2a-9b1e-000000000001;…\r\n")),
             (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                 example = json!("(an XLSX workbook: one sheet \"AVIP\", the same columns)")),
             (Vec<EvaluationRow> = "application/json", example = json!([{"referral_key": "5be0c0b0f4b1f3a2c1d1e0f9a8b7c6d5",
                 "family_id": "0a1b2c3d4e5f60718293a4b5c6d7e8f9", "prescriber_kind": "france_travail",
-                "prescriber_organization": "France Travail Toulon Est", "creche_id": "0193a5b0-7c1e-7d2a-9b1e-000000000001",
-                "creche_name": "Les Petits Pas", "departement": "83", "received_at": "2026-11-20T09:00:00Z",
-                "first_response_at": "2026-11-21T10:30:00Z", "hours_to_first_response": 25.5,
+                "creche_id": "0193a5b0-7c1e-7d2a-9b1e-000000000001",
+                "creche_name": "Les Petits Pas", "departement": "83", "received_month": "2026-11-01",
+                "hours_to_first_response": 25.5,
                 "answered_within_deadline": true, "status": "declined", "outcome": "declined",
                 "refusal_reason": "no_place_matching_hours", "withdrawal_reason": null,
-                "enrollment_start_date": null, "contract_end_date": null, "renewals": null, "exit_date": null,
+                "enrollment_start_month": null, "contract_days": null, "renewals": null, "days_enrolled": null,
                 "exit_reason": null, "exit_employment_status": null, "positive_exit": null,
                 "childcare_solution": null, "parent_situation": "job_seeker", "single_parent": true,
                 "qpv_resident": false, "child_age_bracket": "1_to_2", "children": 1,

@@ -318,7 +318,7 @@ async fn the_rows_are_the_same_in_csv_json_and_xlsx_and_carry_no_personal_data()
     assert_eq!(b["refusal_reason"], "no_place_matching_hours");
     let c = rows.iter().find(|r| r["status"] == "withdrawn").unwrap();
     assert_eq!(c["withdrawal_reason"], "family_moved");
-    assert_eq!(c["first_response_at"], Value::Null);
+    assert_eq!(c["hours_to_first_response"], Value::Null);
     assert_eq!(c["answered_within_deadline"], Value::Null);
 
     // CSV, `;` and decimal commas by default, `,` and points on request.
@@ -411,7 +411,30 @@ async fn the_rows_are_the_same_in_csv_json_and_xlsx_and_carry_no_personal_data()
         "0494000000",
         "formation de 9h à 17h",
         "CAP petite enfance",
+        // Minimised: no prescriber agency.
+        "France Travail Toulon Est",
+        "Mission locale Toulon",
     ];
+    // Minimised: months and durations, no instant or exact date.
+    for gone in [
+        "received_at",
+        "first_response_at",
+        "prescriber_organization",
+        "exit_date",
+    ] {
+        assert!(!keys.contains(&gone.to_owned()), "{gone} is still exported");
+    }
+    for row in &rows {
+        assert!(
+            row["received_month"].as_str().unwrap().ends_with("-01"),
+            "{row}"
+        );
+    }
+    assert_eq!(
+        a["days_enrolled"].as_i64().map(|d| d > 0),
+        Some(true),
+        "{a}"
+    );
     let birth = (Utc::now().date_naive() - Duration::days(400)).to_string();
     let mut texts = vec![
         serde_json::to_string(&rows).unwrap(),
