@@ -869,3 +869,92 @@ fn sla_run_alone_sweeps_and_writes_eml_files_until_sigterm() {
     };
     assert!(exit.success(), "{exit:?}");
 }
+
+/// The references `avip retention run` printed.
+fn retention_lines(stdout: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .filter_map(|l| l.strip_prefix("  "))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn retention_run_previews_then_anonymises_and_logs_no_family_data() {
+    let dir = temp_dir();
+    let dir = dir.path();
+    let demo = avip(dir)
+        .arg("demo")
+        .env("AVIP_JWT_SECRET", CLI_SECRET)
+        .output()
+        .unwrap();
+    assert!(demo.status.success());
+    let run = |dry_run: bool| {
+        let mut cmd = avip(dir);
+        cmd.args(["retention", "run", "--at", "2100-01-01T00:00:00Z"])
+            .env("RUST_LOG", "debug")
+            .env("AVIP_JWT_SECRET", CLI_SECRET);
+        if dry_run {
+            cmd.arg("--dry-run");
+        }
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    };
+    let preview = run(true);
+    let due = retention_lines(&preview.stdout);
+    assert!(!due.is_empty(), "the demo has closed referrals");
+    assert!(due.iter().all(|r| r.starts_with("AVIP-83-")), "{due:?}");
+    let done = run(false);
+    assert_eq!(
+        retention_lines(&done.stdout),
+        due,
+        "the preview named exactly what was done"
+    );
+    assert!(
+        retention_lines(&run(false).stdout).is_empty(),
+        "a second run finds nothing"
+    );
+    let mut conn = avip_db::connect(&dir.join("avip.db").to_string_lossy()).unwrap();
+    let page = avip_db::page::PageRequest {
+        after: None,
+        limit: 1000,
+    };
+    let all = avip_db::referrals::list(&mut conn, &Default::default(), &page)
+        .unwrap()
+        .items;
+    let anonymised: Vec<_> = all
+        .iter()
+        .filter(|r| r.referral.anonymised_at.is_some())
+        .collect();
+    assert_eq!(anonymised.len(), due.len());
+    assert!(
+        anonymised
+            .iter()
+            .all(|r| r.family.parent_last_name.is_empty())
+    );
+    let logs = [preview, done]
+        .iter()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stderr).into_owned() + &String::from_utf8_lossy(&o.stdout)
+        })
+        .collect::<String>();
+    for family in [
+        "Benali",
+        "Cherif",
+        "Amina",
+        "Yasmine",
+        "Yanis",
+        "famille.demo",
+        "0612345",
+    ] {
+        assert!(
+            !logs.contains(family),
+            "{family:?} appears in the retention's output"
+        );
+    }
+}

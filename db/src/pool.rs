@@ -137,13 +137,15 @@ fn establish(target: &Target) -> ConnectionResult<DbConnection> {
 /// Settings every SQLite connection needs: WAL so that readers never block
 /// the writer, a busy timeout so that writers queue instead of failing with
 /// "database is locked", foreign keys (off by default in SQLite), and
-/// `secure_delete`, so that what an UPDATE or DELETE removes (a family's
-/// anonymised data) is overwritten with zeros, not left in free space.
+/// `secure_delete = FAST`, so that what an UPDATE or DELETE removes (a
+/// family's anonymised data) is overwritten with zeros in the pages it
+/// writes anyway, not left in their free space (`ON` would also wipe whole
+/// freed pages, at twice the cost of a sweep: BENCHMARKS.md, session 7).
 #[derive(Debug)]
 struct SqlitePragmas;
 
 const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
-     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;";
+     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA secure_delete = FAST;";
 
 /// On SQLite, copies the WAL into the database file and empties it, so that
 /// the old page images it holds (erased data among them) are gone; tried a

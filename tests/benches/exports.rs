@@ -452,4 +452,109 @@ async fn run() {
             times[runs - 1]
         );
     }
+
+    // Ten years of indicators by month: one pass over the days (issue 16).
+    let decade = format!("from={}&to={today}", today - Span::days(3652));
+    let mut times = Vec::new();
+    for _ in 0..3 {
+        let started = Instant::now();
+        let path = format!("/api/v1/exports/indicators?{decade}&group_by=month");
+        app.expect(&caf, "GET", &path, None, 200).await;
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    times.sort_by(f64::total_cmp);
+    println!(
+        "indicators by month over ten years (121 groups), 3 runs: median {:.0} ms, max {:.0} ms",
+        times[1], times[2]
+    );
+
+    uniqueness(&app, &caf, &period).await;
+}
+
+/// How many rows are the only one of their kind on what someone holding
+/// other files could match them with (quasi-identifiers), before and after
+/// the rows were minimised (issue 18).
+async fn uniqueness(app: &TestApp, caf: &str, period: &str) {
+    use std::collections::HashMap;
+    fn unique<K: std::hash::Hash + Eq>(keys: impl Iterator<Item = K>) -> (usize, usize) {
+        let mut counts: HashMap<K, usize> = HashMap::new();
+        let mut total = 0;
+        for k in keys {
+            *counts.entry(k).or_default() += 1;
+            total += 1;
+        }
+        (counts.values().filter(|c| **c == 1).count(), total)
+    }
+    let report = |what: &str, (alone, total): (usize, usize)| {
+        println!(
+            "unique rows on {what}: {alone} of {total} ({:.1} %)",
+            100.0 * alone as f64 / total.max(1) as f64
+        );
+    };
+    // What the rows carried before: crèche, prescriber agency, day received.
+    let before: Vec<(String, String, NaiveDateTime)> = {
+        use avip_db::schema::referrals as r;
+        use diesel::prelude::*;
+        let mut conn = app.db.connect();
+        r::table
+            .select((r::creche_id, r::prescriber_organization_id, r::received_at))
+            .load::<(CrecheId, OrganizationId, NaiveDateTime)>(&mut conn)
+            .unwrap()
+            .into_iter()
+            .map(|(c, o, at)| (c.to_string(), o.to_string(), at))
+            .collect()
+    };
+    report(
+        "crèche + agency + day received (the rows before)",
+        unique(before.iter().map(|(c, o, at)| {
+            (
+                c.clone(),
+                o.clone(),
+                avip_sla_engine::clock::paris_date(at.and_utc()),
+            )
+        })),
+    );
+    let rows: Value = app
+        .expect(
+            caf,
+            "GET",
+            &format!("/api/v1/exports/referrals?{period}&format=json"),
+            None,
+            200,
+        )
+        .await;
+    let rows = rows.as_array().unwrap();
+    let field = |row: &Value, name: &str| row[name].to_string();
+    let profile = [
+        "creche_id",
+        "prescriber_kind",
+        "received_month",
+        "parent_situation",
+        "single_parent",
+        "qpv_resident",
+        "child_age_bracket",
+        "children",
+        "insertion_project_kind",
+    ];
+    report(
+        "crèche + prescriber kind + month + the parent's profile (the rows now)",
+        unique(rows.iter().map(|row| profile.map(|f| field(row, f)))),
+    );
+    let with_path: Vec<&str> = profile
+        .iter()
+        .copied()
+        .chain([
+            "outcome",
+            "enrollment_start_month",
+            "days_enrolled",
+            "exit_reason",
+        ])
+        .collect();
+    report(
+        "the same + outcome, start month, days enrolled, exit reason",
+        unique(
+            rows.iter()
+                .map(|row| with_path.iter().map(|f| field(row, f)).collect::<Vec<_>>()),
+        ),
+    );
 }

@@ -22,4 +22,3 @@ CREATE TABLE access_log (
 );
 CREATE INDEX access_log_at ON access_log (at, id);
 CREATE INDEX access_log_referral ON access_log (referral_id, at, id);
-CREATE INDEX access_log_actor ON access_log (actor_id, at, id);
