@@ -48,32 +48,41 @@ impl Recorder {
         Ok(Recorder { tx })
     }
 
-    /// Records that `who` read these referrals' personal data.
+    /// Records that `who` read these referrals' personal data (one entry
+    /// for the read; nothing when it named none).
     pub fn record<'a>(
         &self,
         who: &Principal,
         referrals: impl IntoIterator<Item = &'a ReferralId>,
         operation: Operation<'_>,
     ) {
+        let referral_ids = referrals
+            .into_iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        if referral_ids.is_empty() {
+            return;
+        }
         let (actor_kind, actor_id) = match &who.subject {
             Subject::User(id) => ("user", id.to_string()),
             Subject::Client(id) => ("api_client", id.to_string()),
         };
-        let at = to_db_time(Utc::now());
-        for referral in referrals {
-            let entry = Access {
-                id: EventId::generate().to_string(),
-                at,
-                actor_kind: actor_kind.to_owned(),
-                actor_id: Some(actor_id.clone()),
-                organization_id: who.organization_id.to_string(),
-                referral_id: referral.to_string(),
-                operation: operation.name.to_owned(),
-                request_id: operation.request_id.map(str::to_owned),
-            };
-            if self.tx.send(Message::Read(entry)).is_err() {
-                tracing::error!(referral = %referral, "the access log is not running: a read went unrecorded");
-            }
+        let entry = Access {
+            id: EventId::generate().to_string(),
+            at: to_db_time(Utc::now()),
+            actor_kind: actor_kind.to_owned(),
+            actor_id: Some(actor_id),
+            organization_id: who.organization_id.to_string(),
+            operation: operation.name.to_owned(),
+            request_id: operation.request_id.map(str::to_owned),
+            referral_ids,
+        };
+        if self.tx.send(Message::Read(entry)).is_err() {
+            tracing::error!(
+                operation = operation.name,
+                "the access log is not running: a read went unrecorded"
+            );
         }
     }
 

@@ -1,11 +1,13 @@
-//! The access log: who read which family's personal data, when, how.
+//! The access log: who read which families' personal data, when, how. One
+//! row per read, and one small row per referral it named (what a search by
+//! referral walks), so that a list page of 50 costs one row and 50 keys.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::DbConnection;
 use crate::page::{Page, PageRequest, TimeCursor};
-use crate::schema::access_log;
+use crate::schema::{access_log, access_log_referrals};
 
 #[derive(Queryable, Selectable, Insertable, Clone, Debug, PartialEq, Eq)]
 #[diesel(table_name = access_log)]
@@ -16,25 +18,56 @@ pub struct Access {
     pub actor_kind: String,
     pub actor_id: Option<String>,
     pub organization_id: String,
-    pub referral_id: String,
     /// `get_referral`, `list_referrals`, `timeline`, `follow_ups`,
     /// `personal_data`, `erasure`.
     pub operation: String,
     pub request_id: Option<String>,
+    /// The referrals read, comma-separated, in the order shown.
+    pub referral_ids: String,
 }
 
-/// Records a batch of reads in one statement per 1,000 rows (in the
-/// caller's transaction).
+impl Access {
+    pub fn referrals(&self) -> impl Iterator<Item = &str> {
+        self.referral_ids.split(',').filter(|id| !id.is_empty())
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = access_log_referrals)]
+struct Named<'a> {
+    referral_id: &'a str,
+    access_id: &'a str,
+}
+
+/// Records a batch of reads (in the caller's transaction), a few statements
+/// for the whole batch.
 pub fn insert(conn: &mut DbConnection, rows: &[Access]) -> QueryResult<()> {
-    for chunk in rows.chunks(1_000) {
-        match conn {
-            DbConnection::Pg(c) => diesel::insert_into(access_log::table)
-                .values(chunk)
-                .execute(c)?,
-            DbConnection::Sqlite(c) => diesel::insert_into(access_log::table)
-                .values(chunk)
-                .execute(c)?,
-        };
+    let named: Vec<Named<'_>> = rows
+        .iter()
+        .flat_map(|row| {
+            row.referrals().map(|referral_id| Named {
+                referral_id,
+                access_id: &row.id,
+            })
+        })
+        .collect();
+    macro_rules! batch {
+        ($c:expr) => {{
+            for chunk in rows.chunks(500) {
+                diesel::insert_into(access_log::table)
+                    .values(chunk)
+                    .execute($c)?;
+            }
+            for chunk in named.chunks(2_000) {
+                diesel::insert_into(access_log_referrals::table)
+                    .values(chunk)
+                    .execute($c)?;
+            }
+        }};
+    }
+    match conn {
+        DbConnection::Pg(c) => batch!(c),
+        DbConnection::Sqlite(c) => batch!(c),
     }
     Ok(())
 }
@@ -56,7 +89,13 @@ pub fn page(
 ) -> QueryResult<Page<Access>> {
     let mut query = access_log::table.into_boxed();
     if let Some(id) = &filter.referral_id {
-        query = query.filter(access_log::referral_id.eq(id.clone()));
+        query = query.filter(
+            access_log::id.eq_any(
+                access_log_referrals::table
+                    .filter(access_log_referrals::referral_id.eq(id.clone()))
+                    .select(access_log_referrals::access_id),
+            ),
+        );
     }
     if let Some(id) = &filter.actor_id {
         query = query.filter(access_log::actor_id.eq(id.clone()));
@@ -88,12 +127,17 @@ pub fn page(
     }))
 }
 
-/// Deletes the rows recorded before `before`; how many.
+/// Deletes the reads recorded before `before`; how many.
 pub fn purge(conn: &mut DbConnection, before: NaiveDateTime) -> QueryResult<usize> {
+    let old = access_log::table
+        .filter(access_log::at.lt(before))
+        .select(access_log::id);
+    diesel::delete(access_log_referrals::table.filter(access_log_referrals::access_id.eq_any(old)))
+        .execute(conn)?;
     diesel::delete(access_log::table.filter(access_log::at.lt(before))).execute(conn)
 }
 
-/// How many rows were recorded before `before`.
+/// How many reads were recorded before `before`.
 pub fn count_before(conn: &mut DbConnection, before: NaiveDateTime) -> QueryResult<usize> {
     access_log::table
         .filter(access_log::at.lt(before))

@@ -271,9 +271,16 @@ diesel::table! {
         actor_kind -> Text,
         actor_id -> Nullable<Text>,
         organization_id -> Text,
-        referral_id -> Text,
         operation -> Text,
         request_id -> Nullable<Text>,
+        referral_ids -> Text,
+    }
+}
+
+diesel::table! {
+    access_log_referrals (referral_id, access_id) {
+        referral_id -> Text,
+        access_id -> Text,
     }
 }
 
@@ -325,6 +332,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     evaluation_exports,
     evaluation_export_creches,
     access_log,
+    access_log_referrals,
 );
 
 diesel::table! {

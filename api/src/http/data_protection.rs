@@ -159,12 +159,12 @@ pub async fn erasure(
     )))
 }
 
-/// One read of a family's personal data.
+/// One read of families' personal data.
 #[derive(Serialize, ToSchema)]
 #[schema(example = json!({"id": "0193a5b0-7c1e-7d2a-9b1e-000000000099", "at": "2026-11-29T08:00:00Z",
     "actor_kind": "user", "actor_id": "0193a5b0-7c1e-7d2a-9b1e-000000000003",
     "organization_id": "0193a5b0-7c1e-7d2a-9b1e-000000000002",
-    "referral_id": "0193a5b0-7c1e-7d2a-9b1e-000000000010", "operation": "get_referral",
+    "referral_ids": ["0193a5b0-7c1e-7d2a-9b1e-000000000010"], "operation": "get_referral",
     "request_id": "7f1c6a52-1f0e-4c3e-9a55-2f7a0e1d3b44"}))]
 pub struct AccessBody {
     pub id: String,
@@ -173,7 +173,10 @@ pub struct AccessBody {
     pub actor_kind: String,
     pub actor_id: Option<String>,
     pub organization_id: String,
-    pub referral_id: String,
+    /// The referrals whose family's data was read: one for a referral, its
+    /// timeline, follow-ups, personal data or erasure; each one of the page
+    /// for a list, in the order shown.
+    pub referral_ids: Vec<String>,
     /// `get_referral`, `list_referrals`, `timeline`, `follow_ups`,
     /// `personal_data` or `erasure`.
     pub operation: String,
@@ -184,12 +187,12 @@ pub struct AccessBody {
 impl From<Access> for AccessBody {
     fn from(a: Access) -> AccessBody {
         AccessBody {
+            referral_ids: a.referrals().map(str::to_owned).collect(),
             id: a.id,
             at: a.at.and_utc(),
             actor_kind: a.actor_kind,
             actor_id: a.actor_id,
             organization_id: a.organization_id,
-            referral_id: a.referral_id,
             operation: a.operation,
             request_id: a.request_id,
         }
@@ -230,9 +233,10 @@ fn uuid_param(value: Option<String>, field: &str) -> Result<Option<String>, Doma
         .transpose()
 }
 
-/// Who read which family's personal data, newest first (admins): every
-/// read of a referral, a list page (one entry per referral), a timeline,
-/// the follow-ups, a personal-data answer and an erasure.
+/// Who read which families' personal data, newest first (admins): every
+/// read of a referral, a list page (one entry naming each referral shown),
+/// a timeline, the follow-ups, a personal-data answer and an erasure.
+/// `referral_id` finds every read that named that referral.
 #[utoipa::path(operation_id = "listAccessLog", tag = "data protection", params(AccessQuery),
     security(("oauth2" = [])), responses(
     (status = 200, body = List<AccessBody>), BadRequest, Forbidden,

@@ -1,3 +1,4 @@
+DROP TABLE access_log_referrals;
 DROP TABLE access_log;
 DROP INDEX referrals_retention;
 ALTER TABLE referral_families DROP COLUMN age_bracket;

@@ -8,17 +8,23 @@ ALTER TABLE referral_families ADD COLUMN age_bracket TEXT;
 CREATE INDEX referrals_retention ON referrals (closed_at)
     WHERE anonymised_at IS NULL AND closed_at IS NOT NULL;
 
--- Every read of a family's personal data (docs/data-protection.md). No
--- foreign key: the log outlives what it names.
+-- Every read of a family's personal data (docs/data-protection.md): one
+-- row per read, and one small row per referral it named, which is what a
+-- search by referral walks. No foreign key: the log outlives what it names.
 CREATE TABLE access_log (
     id              TEXT PRIMARY KEY,
     at              TIMESTAMP NOT NULL,
     actor_kind      TEXT NOT NULL,
     actor_id        TEXT,
     organization_id TEXT NOT NULL,
-    referral_id     TEXT NOT NULL,
     operation       TEXT NOT NULL,
-    request_id      TEXT
+    request_id      TEXT,
+    -- The referrals read, comma-separated, in the order they were shown.
+    referral_ids    TEXT NOT NULL
 );
 CREATE INDEX access_log_at ON access_log (at, id);
-CREATE INDEX access_log_referral ON access_log (referral_id, at, id);
+CREATE TABLE access_log_referrals (
+    referral_id TEXT NOT NULL,
+    access_id   TEXT NOT NULL,
+    PRIMARY KEY (referral_id, access_id)
+);

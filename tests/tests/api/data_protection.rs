@@ -297,24 +297,26 @@ async fn the_access_log_lists_exactly_the_reads_a_coordinator_made() {
             200,
         )
         .await;
-    let mut reads: Vec<(String, String)> = log["items"]
+    let mut reads: Vec<(String, Vec<String>)> = log["items"]
         .as_array()
         .unwrap()
         .iter()
         .map(|e| {
-            (
-                e["operation"].as_str().unwrap().to_owned(),
-                e["referral_id"].as_str().unwrap().to_owned(),
-            )
+            let ids = e["referral_ids"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|id| id.as_str().unwrap().to_owned())
+                .collect();
+            (e["operation"].as_str().unwrap().to_owned(), ids)
         })
         .collect();
     reads.sort();
     let mut expected = vec![
-        ("follow_ups".to_owned(), b.clone()),
-        ("get_referral".to_owned(), a.clone()),
-        ("list_referrals".to_owned(), a.clone()),
-        ("list_referrals".to_owned(), b.clone()),
-        ("timeline".to_owned(), a.clone()),
+        ("follow_ups".to_owned(), vec![b.clone()]),
+        ("get_referral".to_owned(), vec![a.clone()]),
+        ("list_referrals".to_owned(), vec![a.clone(), b.clone()]),
+        ("timeline".to_owned(), vec![a.clone()]),
     ];
     expected.sort();
     assert_eq!(reads, expected);

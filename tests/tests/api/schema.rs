@@ -99,6 +99,7 @@ fn declared() -> BTreeMap<String, Vec<String>> {
         evaluation_exports,
         evaluation_export_creches,
         access_log,
+        access_log_referrals,
     )
 }
 
