@@ -1,6 +1,9 @@
 //! The access log: who read which families' personal data, when, how. One
-//! row per read, and one small row per referral it named (what a search by
-//! referral walks), so that a list page of 50 costs one row and 50 keys.
+//! row per read. A read of one referral (the referral, its timeline,
+//! follow-ups, personal data, an erasure) also writes one key for the search
+//! by referral; a list page does not (50 keys a page cost lists a quarter
+//! of their throughput: BENCHMARKS.md, session 7), and the search finds it
+//! in the page's `referral_ids` instead, within the period asked.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -32,6 +35,9 @@ impl Access {
     }
 }
 
+/// The operation of a list page, whose referrals are not keyed.
+pub const LIST: &str = "list_referrals";
+
 #[derive(Insertable)]
 #[diesel(table_name = access_log_referrals)]
 struct Named<'a> {
@@ -44,6 +50,7 @@ struct Named<'a> {
 pub fn insert(conn: &mut DbConnection, rows: &[Access]) -> QueryResult<()> {
     let named: Vec<Named<'_>> = rows
         .iter()
+        .filter(|row| row.operation != LIST)
         .flat_map(|row| {
             row.referrals().map(|referral_id| Named {
                 referral_id,
@@ -89,12 +96,17 @@ pub fn page(
 ) -> QueryResult<Page<Access>> {
     let mut query = access_log::table.into_boxed();
     if let Some(id) = &filter.referral_id {
+        // An id is a UUID: no `%` or `_` to escape.
         query = query.filter(
-            access_log::id.eq_any(
-                access_log_referrals::table
-                    .filter(access_log_referrals::referral_id.eq(id.clone()))
-                    .select(access_log_referrals::access_id),
-            ),
+            access_log::id
+                .eq_any(
+                    access_log_referrals::table
+                        .filter(access_log_referrals::referral_id.eq(id.clone()))
+                        .select(access_log_referrals::access_id),
+                )
+                .or(access_log::operation
+                    .eq(LIST)
+                    .and(access_log::referral_ids.like(format!("%{id}%")))),
         );
     }
     if let Some(id) = &filter.actor_id {

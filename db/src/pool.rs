@@ -139,8 +139,9 @@ fn establish(target: &Target) -> ConnectionResult<DbConnection> {
 /// "database is locked", foreign keys (off by default in SQLite), and
 /// `secure_delete = FAST`, so that what an UPDATE or DELETE removes (a
 /// family's anonymised data) is overwritten with zeros in the pages it
-/// writes anyway, not left in their free space (`ON` would also wipe whole
-/// freed pages, at twice the cost of a sweep: BENCHMARKS.md, session 7).
+/// writes anyway, not left in their free space. (`ON` would also rewrite
+/// whole pages that become free; the anonymisation's in-place UPDATEs free
+/// no whole page. FAST cost nothing measurable: BENCHMARKS.md, session 7.)
 #[derive(Debug)]
 struct SqlitePragmas;
 
