@@ -1,7 +1,7 @@
 //! Recording every read of a family's personal data without slowing the
 //! read: a request hands its entries to a thread that writes them in
-//! batches (on SQLite, through the writer's turn like any write), a few
-//! milliseconds later. `flush` waits until what was handed in is written:
+//! batches (on SQLite, through the writer's turn like any write), at most
+//! a fifth of a second later. `flush` waits until what was handed in is written:
 //! the log's readers and a stopping service call it.
 
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
@@ -14,8 +14,10 @@ use chrono::Utc;
 
 use crate::auth::{Principal, Subject};
 
-/// How long the thread gathers entries before writing them.
-const GATHER: Duration = Duration::from_millis(20);
+/// How long the thread gathers entries before writing them: a commit per
+/// 200 ms at most, whatever the rate of reads (a commit each 20 ms cost
+/// lists more: BENCHMARKS.md, session 7).
+const GATHER: Duration = Duration::from_millis(200);
 /// The most entries written in one transaction.
 const BATCH: usize = 2_000;
 
