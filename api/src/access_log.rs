@@ -110,7 +110,7 @@ fn write_loop(rx: &Receiver<Message>, pool: &Pool, gate: &WriteGate) {
             }
         };
         take(first, &mut batch, &mut waiting);
-        // Gather what comes in the next few milliseconds (unless asked to
+        // Gather what comes in the next 200 ms (unless asked to
         // flush), then write it all in one transaction.
         let deadline = Instant::now() + GATHER;
         let mut closed = false;
