@@ -38,8 +38,9 @@ pub struct TokenRequest {
     pub scope: Option<String>,
 }
 
-/// The largest token request read: a form of a few short fields.
-const TOKEN_BODY_LIMIT: usize = 8 * 1024;
+/// The largest token request read: its fields at their longest, every
+/// character four bytes and percent-encoded, fit under it.
+const TOKEN_BODY_LIMIT: usize = 32 * 1024;
 
 #[derive(Serialize, ToSchema)]
 #[schema(example = json!({"access_token": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1c2VyOjAxOTMifQ.c2lnbmF0dXJl",
@@ -125,6 +126,8 @@ fn parse_request(req: &HttpRequest, body: &[u8]) -> Result<TokenRequest, ApiErro
         (status = 400, description = "Missing or too long field, unsupported grant type, or wrong e-mail or password (`invalid_grant`)",
             body = ProblemDocument, content_type = "application/problem+json"),
         (status = 401, description = "Wrong client credentials (`invalid_client`)", body = ProblemDocument,
+            content_type = "application/problem+json"),
+        (status = 413, description = "A body over 32 KiB (`payload_too_large`)", body = ProblemDocument,
             content_type = "application/problem+json"),
         (status = 429, description = "Too many failures for this account from this address (`too_many_attempts`), \
             too many requests from this address (`too_many_requests`) or too many sign-ins at once \
