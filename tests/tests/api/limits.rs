@@ -291,6 +291,26 @@ async fn stalled_download(app: &TestApp, token: &str, path: &str) -> tokio::net:
     stream
 }
 
+/// Seeds 8,000 referrals at the territory's crèche and returns the path of
+/// their export as JSON: about 7 MB, more than the sockets' buffers hold.
+async fn a_large_export(app: &TestApp, t: &crate::referrals::Territory) -> String {
+    let me = app
+        .expect(&t.prescriber, "GET", "/api/v1/me", None, 200)
+        .await;
+    let org =
+        avip_db::model::OrganizationId::parse(me["organization"]["id"].as_str().unwrap()).unwrap();
+    let creche = avip_db::model::CrecheId::parse(&t.creche).unwrap();
+    let url = app.db.url.clone();
+    tokio::task::spawn_blocking(move || avip_tests::seed_referrals(&url, 8_000, &[creche], &org))
+        .await
+        .unwrap();
+    let today = chrono::Utc::now().date_naive();
+    format!(
+        "/api/v1/exports/referrals?from={}&to={today}&format=json",
+        today - chrono::Duration::days(401)
+    )
+}
+
 #[tokio::test]
 async fn downloads_nobody_reads_hold_no_connection_and_end_after_the_write_timeout() {
     let app = spawn_app_with(|env| {
@@ -300,22 +320,7 @@ async fn downloads_nobody_reads_hold_no_connection_and_end_after_the_write_timeo
     })
     .await;
     let t = territory(&app).await;
-    let me = app
-        .expect(&t.prescriber, "GET", "/api/v1/me", None, 200)
-        .await;
-    let org =
-        avip_db::model::OrganizationId::parse(me["organization"]["id"].as_str().unwrap()).unwrap();
-    let creche = avip_db::model::CrecheId::parse(&t.creche).unwrap();
-    // About 7 MB of JSON rows: more than the sockets' buffers hold.
-    let url = app.db.url.clone();
-    tokio::task::spawn_blocking(move || avip_tests::seed_referrals(&url, 8_000, &[creche], &org))
-        .await
-        .unwrap();
-    let today = chrono::Utc::now().date_naive();
-    let path = format!(
-        "/api/v1/exports/referrals?from={}&to={today}&format=json",
-        today - chrono::Duration::days(401)
-    );
+    let path = a_large_export(&app, &t).await;
     let first = stalled_download(&app, &t.caf, &path).await;
     let second = stalled_download(&app, &t.caf, &path).await;
     // Two stalled downloads, a pool of two connections: everyone else is served.
@@ -372,21 +377,7 @@ async fn a_stalled_download_does_not_hold_a_stop_past_its_grace_period() {
     })
     .await;
     let t = territory(&app).await;
-    let me = app
-        .expect(&t.prescriber, "GET", "/api/v1/me", None, 200)
-        .await;
-    let org =
-        avip_db::model::OrganizationId::parse(me["organization"]["id"].as_str().unwrap()).unwrap();
-    let creche = avip_db::model::CrecheId::parse(&t.creche).unwrap();
-    let url = app.db.url.clone();
-    tokio::task::spawn_blocking(move || avip_tests::seed_referrals(&url, 8_000, &[creche], &org))
-        .await
-        .unwrap();
-    let today = chrono::Utc::now().date_naive();
-    let path = format!(
-        "/api/v1/exports/referrals?from={}&to={today}&format=json",
-        today - chrono::Duration::days(401)
-    );
+    let path = a_large_export(&app, &t).await;
     let _stalled = stalled_download(&app, &t.caf, &path).await;
     let started = std::time::Instant::now();
     let grace = avip_api::startup::SHUTDOWN_GRACE + std::time::Duration::from_secs(5);
