@@ -55,6 +55,20 @@ async fn decline(app: &TestApp, t: &Territory, id: &str) {
     .await;
 }
 
+/// A referral's timeline entries, as an admin reads them.
+async fn timeline(app: &TestApp, t: &Territory, id: &str) -> Vec<Value> {
+    let page = app
+        .expect(
+            &t.admin,
+            "GET",
+            &format!("/api/v1/referrals/{id}/events"),
+            None,
+            200,
+        )
+        .await;
+    page["items"].as_array().unwrap().clone()
+}
+
 fn today() -> chrono::NaiveDate {
     chrono::Utc::now().date_naive()
 }
@@ -159,22 +173,12 @@ async fn closed_families_are_anonymised_and_the_evaluation_does_not_change() {
         assert!(r["anonymised_at"].is_string(), "{r}");
         assert_eq!(r["parent"]["last_name"], "");
         assert_eq!(r["children"][0]["first_name"], "");
-        let timeline = app
-            .expect(
-                &t.admin,
-                "GET",
-                &format!("/api/v1/referrals/{id}/events"),
-                None,
-                200,
-            )
-            .await;
-        let anonymised = timeline["items"]
-            .as_array()
-            .unwrap()
+        let timeline = timeline(&app, &t, id).await;
+        let anonymised = timeline
             .iter()
             .filter(|e| e["kind"] == "anonymised")
             .count();
-        assert_eq!(anonymised, 1, "{timeline}");
+        assert_eq!(anonymised, 1, "{timeline:?}");
     }
     let kept = app
         .expect(
@@ -421,22 +425,11 @@ async fn access_and_erasure_requests_are_answered_in_one_call() {
     );
     assert!(erased["anonymised_at"].is_string());
     assert_eq!(erased["parent"]["last_name"], "");
-    let timeline = app
-        .expect(
-            &t.admin,
-            "GET",
-            &format!("/api/v1/referrals/{id}/events"),
-            None,
-            200,
-        )
-        .await;
-    let entry = timeline["items"]
-        .as_array()
-        .unwrap()
-        .iter()
+    let entry = timeline(&app, &t, &id)
+        .await
+        .into_iter()
         .find(|e| e["kind"] == "anonymised")
-        .expect("an anonymised entry")
-        .clone();
+        .expect("an anonymised entry");
     assert_eq!(entry["note"], "demande reçue par courrier");
     let again = app
         .expect(
