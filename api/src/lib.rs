@@ -19,6 +19,7 @@ pub mod sla;
 pub mod startup;
 pub mod telemetry;
 pub mod views;
+pub mod web;
 pub mod workflow;
 
 pub use settings::Settings;

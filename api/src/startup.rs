@@ -137,6 +137,9 @@ impl Application {
             routes: openapi::Routes::of(&openapi::document()),
             limits: crate::http::limits::Limits::new(&settings),
             access: access.clone(),
+            web: crate::web::WebSettings {
+                secure_cookies: settings.env == crate::settings::Environment::Production,
+            },
         };
         let server = serve(listener, state, options)?;
         tracing::info!(address = %settings.bind, port, database = backend.name(), "AVIP service listening");
@@ -218,6 +221,9 @@ enum Area {
     Api,
     /// `/docs/…`: a page.
     Page,
+    /// `/app/…`: the workspace's pages (families' data) and its assets.
+    Workspace,
+    WorkspaceAsset,
     Other,
 }
 
@@ -225,6 +231,10 @@ impl Area {
     fn of(path: &str) -> Area {
         if path.starts_with("/api/") {
             Area::Api
+        } else if path.starts_with("/app/static/") {
+            Area::WorkspaceAsset
+        } else if path == "/app" || path.starts_with("/app/") {
+            Area::Workspace
         } else if path == "/docs" || path.starts_with("/docs/") {
             Area::Page
         } else {
@@ -232,6 +242,13 @@ impl Area {
         }
     }
 }
+
+/// The workspace's pages load nothing but their own scripts, styles and
+/// images, run no inline script, post forms only to themselves and are
+/// never framed.
+const WORKSPACE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+    img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; \
+    frame-ancestors 'none'";
 
 /// Headers every answer carries: no content sniffing, no referrer; API
 /// answers (families' data, tokens) are never stored by a cache; pages are
@@ -251,6 +268,12 @@ fn security_headers(headers: &mut actix_web::http::header::HeaderMap, area: Area
             set(header::CONTENT_SECURITY_POLICY, "frame-ancestors 'none'");
             set(header::X_FRAME_OPTIONS, "DENY");
         }
+        Area::Workspace => {
+            set(header::CACHE_CONTROL, "no-store");
+            set(header::CONTENT_SECURITY_POLICY, WORKSPACE_CSP);
+            set(header::X_FRAME_OPTIONS, "DENY");
+        }
+        Area::WorkspaceAsset => set(header::CONTENT_SECURITY_POLICY, WORKSPACE_CSP),
         Area::Other => {}
     }
 }
@@ -285,6 +308,7 @@ fn serve(listener: TcpListener, state: AppState, options: ServerOptions) -> anyh
             .configure(crate::http::configure)
             .split_for_parts();
         app.service(openapi::swagger_ui())
+            .configure(crate::web::configure)
             .default_service(web::to(unmatched))
             .wrap(ErrorHandlers::new().default_handler(problem_for_bare_errors))
             .wrap(Compress::default())

@@ -23,6 +23,7 @@ pub mod sla;
 pub mod throttle;
 pub mod timeline;
 pub mod users;
+pub mod web_sessions;
 
 pub use diesel::result::{DatabaseErrorKind as QueryErrorKind, Error as QueryError, QueryResult};
 pub use error::{Error, Result};

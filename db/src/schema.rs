@@ -333,7 +333,19 @@ diesel::allow_tables_to_appear_in_same_query!(
     evaluation_export_creches,
     access_log,
     access_log_referrals,
+    web_sessions,
 );
+
+diesel::table! {
+    web_sessions (id_hash) {
+        id_hash -> Text,
+        user_id -> Text,
+        csrf -> Text,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
 
 diesel::table! {
     login_throttle (account) {

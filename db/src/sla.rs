@@ -465,3 +465,16 @@ pub fn running_enrollments(
         )
         .collect()
 }
+
+/// How many referrals await their first response (within these crèches;
+/// `None`: everywhere).
+pub fn count_unanswered(conn: &mut DbConnection, within: Option<&[CrecheId]>) -> QueryResult<i64> {
+    let mut query = referrals::table
+        .filter(referrals::status.eq(ReferralStatus::Received))
+        .count()
+        .into_boxed();
+    if let Some(ids) = within {
+        query = query.filter(referrals::creche_id.eq_any(ids.to_vec()));
+    }
+    query.get_result(conn)
+}

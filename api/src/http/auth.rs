@@ -155,26 +155,7 @@ pub async fn token(
     let person = matches!(grant, Grant::Password { .. });
     let (account, secret) = grant.into_parts();
     let now = Utc::now();
-    let from = address.to_string();
-    let begun = state
-        .write(move |conn| sign_in::begin(conn, &account, &from, now))
-        .await?;
-    let check = match begun {
-        Begun::Locked { seconds } => return Err(too_many_attempts(seconds)),
-        Begun::Check(check) => check,
-    };
-    let turn = state.limits.hashing_turn().await?;
-    let (check, verified) = web::block(move || {
-        let verified = check.verify(&secret);
-        (check, verified)
-    })
-    .await
-    .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("password check failed: {e}")))?;
-    drop(turn);
-    let outcome = state
-        .write(move |conn| sign_in::finish(conn, check, verified, Utc::now()))
-        .await?;
-    match outcome {
+    match check_secret(&state, address, account, secret).await? {
         Outcome::Granted {
             subject,
             organization_id,
@@ -192,16 +173,50 @@ pub async fn token(
                     expires_in: state.keys.ttl().as_secs(),
                 }))
         }
-        Outcome::Refused { delay } => {
-            tokio::time::sleep(delay).await;
-            Err(if person {
-                invalid_grant()
-            } else {
-                invalid_client()
-            })
-        }
+        Outcome::Refused { .. } => Err(if person {
+            invalid_grant()
+        } else {
+            invalid_client()
+        }),
         Outcome::Locked { seconds } => Err(too_many_attempts(seconds)),
     }
+}
+
+/// A sign-in's three steps, shared by the token endpoint and the
+/// workspace's sign-in form: the attempt counted (atomically, before the
+/// secret is looked at), the secret checked off the database connection on
+/// a bounded number of threads, the outcome recorded. A refusal answers
+/// only after its delay.
+pub async fn check_secret(
+    state: &State,
+    address: std::net::IpAddr,
+    account: Account,
+    secret: String,
+) -> Result<Outcome, ApiError> {
+    let now = Utc::now();
+    let from = address.to_string();
+    let begun = state
+        .write(move |conn| sign_in::begin(conn, &account, &from, now))
+        .await?;
+    let check = match begun {
+        Begun::Locked { seconds } => return Ok(Outcome::Locked { seconds }),
+        Begun::Check(check) => check,
+    };
+    let turn = state.limits.hashing_turn().await?;
+    let (check, verified) = web::block(move || {
+        let verified = check.verify(&secret);
+        (check, verified)
+    })
+    .await
+    .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("password check failed: {e}")))?;
+    drop(turn);
+    let outcome = state
+        .write(move |conn| sign_in::finish(conn, check, verified, Utc::now()))
+        .await?;
+    if let Outcome::Refused { delay } = &outcome {
+        tokio::time::sleep(*delay).await;
+    }
+    Ok(outcome)
 }
 
 fn too_many_attempts(seconds: u64) -> ApiError {

@@ -225,14 +225,22 @@ pub fn problem_for_bare_errors<B>(
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
-    if is_problem {
+    let is_page = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
+    if is_problem || is_page {
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }
     let status = res.status();
     let (req, _) = res.into_parts();
-    let error = ApiError::from_status(status, req.method().as_str(), req.path());
-    let response: HttpResponse<EitherBody<B, BoxBody>> =
-        error.error_response().map_into_right_body();
+    let response: HttpResponse<EitherBody<B, BoxBody>> = if req.path().starts_with("/app/") {
+        // The workspace answers in French, with a page.
+        crate::web::bare_error(status).map_into_right_body()
+    } else {
+        let error = ApiError::from_status(status, req.method().as_str(), req.path());
+        error.error_response().map_into_right_body()
+    };
     Ok(ErrorHandlerResponse::Response(ServiceResponse::new(
         req, response,
     )))

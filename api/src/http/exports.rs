@@ -503,6 +503,18 @@ pub async fn indicators_handler(
         to: q.to,
         departement: q.departement,
     };
+    indicators_file(&state, who, ask, group_by, format).await
+}
+
+/// The indicators as a response in `format` (a download for CSV and XLSX),
+/// for the API and the workspace's download buttons.
+pub async fn indicators_file(
+    state: &State,
+    who: Principal,
+    ask: Ask,
+    group_by: crate::exports::GroupBy,
+    format: Format,
+) -> Result<HttpResponse, ApiError> {
     // A client that leaves stops the work (actix drops this future).
     let cancel = Cancel::default();
     let _cancel_if_gone = cancel.guard();

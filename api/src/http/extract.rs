@@ -173,7 +173,7 @@ fn pointer(path: &str) -> String {
 
 /// serde says "missing field `x`" at the parent's path; users want the path
 /// of the field itself. Positions ("at line 1 column 9") are dropped.
-fn describe(path: &str, message: &str) -> (String, String) {
+pub(crate) fn describe(path: &str, message: &str) -> (String, String) {
     let message = message
         .split(" at line ")
         .next()

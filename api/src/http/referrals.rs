@@ -35,7 +35,7 @@ fn referral_id(raw: &str) -> Result<ReferralId, DomainError> {
 }
 
 /// Records in the access log that `who` read these referrals' personal data.
-fn read<'a>(
+pub(crate) fn record_read<'a>(
     req: &HttpRequest,
     state: &State,
     who: &Principal,
@@ -200,7 +200,7 @@ pub async fn list(
     let rows = state
         .run(move |conn| referral::list(conn, &reader, filter, &page))
         .await?;
-    read(
+    record_read(
         &req,
         &state,
         &who,
@@ -229,7 +229,7 @@ pub async fn get_one(
     let record = state
         .run(move |conn| referral::get(conn, &reader, &id))
         .await?;
-    read(&req, &state, &who, [&record.referral.id], "get_referral");
+    record_read(&req, &state, &who, [&record.referral.id], "get_referral");
     Ok(web::Json(ReferralBody::new(
         record,
         &state.policy.policy,
@@ -284,7 +284,7 @@ pub async fn events(
     let rows = state
         .run(move |conn| referral::timeline(conn, &reader, &read_id, &page))
         .await?;
-    read(&req, &state, &who, [&id], "timeline");
+    record_read(&req, &state, &who, [&id], "timeline");
     Ok(web::Json(List::from_page(rows, EventBody::from)))
 }
 
@@ -326,7 +326,7 @@ pub async fn follow_ups(
     let rows = state
         .run(move |conn| referral::follow_ups(conn, &reader, &read_id, &page))
         .await?;
-    read(&req, &state, &who, [&id], "follow_ups");
+    record_read(&req, &state, &who, [&id], "follow_ups");
     Ok(web::Json(List::from_page(rows, FollowUpBody::from)))
 }
 

@@ -30,6 +30,8 @@ pub struct AppState {
     pub limits: Limits,
     /// Where reads of families' personal data are recorded.
     pub access: crate::access_log::Recorder,
+    /// What the web workspace needs.
+    pub web: crate::web::WebSettings,
 }
 
 /// What handlers extract.

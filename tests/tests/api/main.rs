@@ -11,4 +11,5 @@ mod places;
 mod referrals;
 mod schema;
 mod sla;
+mod workspace;
 mod writes;

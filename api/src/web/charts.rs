@@ -1,0 +1,222 @@
+//! Charts drawn as SVG on the server (an askama template, escaped like the
+//! pages): grouped bars and lines over months. Each chart has a title and
+//! a description for screen readers; the page's table gives the figures.
+
+use askama::Template;
+
+const WIDTH: f64 = 640.0;
+const HEIGHT: f64 = 260.0;
+const LEFT: f64 = 52.0;
+const RIGHT: f64 = 12.0;
+const TOP: f64 = 16.0;
+const BOTTOM: f64 = 56.0;
+
+/// One series: its name (in the legend), its CSS class, a value per label.
+pub struct Series {
+    pub name: String,
+    pub class: &'static str,
+    pub values: Vec<Option<f64>>,
+}
+
+pub struct Bar {
+    pub x: f64,
+    pub y: f64,
+    pub w: f64,
+    pub h: f64,
+    pub class: &'static str,
+    pub tip: String,
+}
+
+pub struct Line {
+    pub points: String,
+    pub class: &'static str,
+}
+
+pub struct Tick {
+    pub y: f64,
+    pub label: String,
+}
+
+pub struct XLabel {
+    pub x: f64,
+    pub label: String,
+}
+
+pub struct Key {
+    pub x: f64,
+    pub name: String,
+    pub class: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "chart.svg", escape = "html")]
+pub struct Chart {
+    pub id: String,
+    pub title: String,
+    pub description: String,
+    pub width: f64,
+    pub height: f64,
+    pub left: f64,
+    pub right_x: f64,
+    pub base_y: f64,
+    pub bars: Vec<Bar>,
+    pub lines: Vec<Line>,
+    pub ticks: Vec<Tick>,
+    pub labels: Vec<XLabel>,
+    pub keys: Vec<Key>,
+}
+
+/// A round top for the axis: 1, 2 or 5 times a power of ten.
+fn nice_max(max: f64) -> f64 {
+    if max <= 0.0 {
+        return 1.0;
+    }
+    let power = 10f64.powf(max.log10().floor());
+    for step in [1.0, 2.0, 5.0, 10.0] {
+        if max <= step * power {
+            return step * power;
+        }
+    }
+    10.0 * power
+}
+
+fn number(v: f64) -> String {
+    if v.fract().abs() < 1e-9 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.1}").replace('.', ",")
+    }
+}
+
+impl Chart {
+    fn frame(
+        id: &str,
+        title: &str,
+        description: &str,
+        labels: &[String],
+        series: &[Series],
+        unit: &str,
+    ) -> (Chart, f64, f64) {
+        let max = series
+            .iter()
+            .flat_map(|s| s.values.iter().flatten())
+            .fold(0.0f64, |a, b| a.max(*b));
+        let top = nice_max(max);
+        let plot_h = HEIGHT - TOP - BOTTOM;
+        let ticks = (0..=4)
+            .map(|i| {
+                let v = top * f64::from(i) / 4.0;
+                Tick {
+                    y: HEIGHT - BOTTOM - plot_h * f64::from(i) / 4.0,
+                    label: format!("{}{unit}", number(v)),
+                }
+            })
+            .collect();
+        let n = labels.len().max(1) as f64;
+        let group_w = (WIDTH - LEFT - RIGHT) / n;
+        // At most about twelve labels under the axis.
+        let every = (labels.len() / 12).max(1);
+        let x_labels = labels
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % every == 0)
+            .map(|(i, l)| XLabel {
+                x: LEFT + group_w * (i as f64 + 0.5),
+                label: l.clone(),
+            })
+            .collect();
+        let keys = series
+            .iter()
+            .enumerate()
+            .map(|(i, s)| Key {
+                x: LEFT + 200.0 * i as f64,
+                name: s.name.clone(),
+                class: s.class,
+            })
+            .collect();
+        (
+            Chart {
+                id: id.to_owned(),
+                title: title.to_owned(),
+                description: description.to_owned(),
+                width: WIDTH,
+                height: HEIGHT,
+                left: LEFT,
+                right_x: WIDTH - RIGHT,
+                base_y: HEIGHT - BOTTOM,
+                bars: Vec::new(),
+                lines: Vec::new(),
+                ticks,
+                labels: x_labels,
+                keys,
+            },
+            top,
+            group_w,
+        )
+    }
+
+    /// Side-by-side bars, one group per label.
+    pub fn bars(
+        id: &str,
+        title: &str,
+        description: &str,
+        labels: &[String],
+        series: &[Series],
+        unit: &str,
+    ) -> Chart {
+        let (mut chart, top, group_w) = Self::frame(id, title, description, labels, series, unit);
+        let plot_h = HEIGHT - TOP - BOTTOM;
+        let k = series.len().max(1) as f64;
+        let bar_w = group_w * 0.8 / k;
+        for (j, s) in series.iter().enumerate() {
+            for (i, v) in s.values.iter().enumerate() {
+                let Some(v) = v else { continue };
+                let h = plot_h * v / top;
+                chart.bars.push(Bar {
+                    x: LEFT + group_w * i as f64 + group_w * 0.1 + bar_w * j as f64,
+                    y: HEIGHT - BOTTOM - h,
+                    w: bar_w.max(1.0),
+                    h,
+                    class: s.class,
+                    tip: format!("{} — {} : {}{unit}", labels[i], s.name, number(*v)),
+                });
+            }
+        }
+        chart
+    }
+
+    /// Lines through each label's value (gaps where there is none).
+    pub fn lines(
+        id: &str,
+        title: &str,
+        description: &str,
+        labels: &[String],
+        series: &[Series],
+        unit: &str,
+    ) -> Chart {
+        let (mut chart, top, group_w) = Self::frame(id, title, description, labels, series, unit);
+        let plot_h = HEIGHT - TOP - BOTTOM;
+        for s in series {
+            let points = s
+                .values
+                .iter()
+                .enumerate()
+                .filter_map(|(i, v)| {
+                    v.map(|v| {
+                        format!(
+                            "{:.1},{:.1}",
+                            LEFT + group_w * (i as f64 + 0.5),
+                            HEIGHT - BOTTOM - plot_h * v / top
+                        )
+                    })
+                })
+                .collect::<Vec<_>>()
+                .join(" ");
+            chart.lines.push(Line {
+                points,
+                class: s.class,
+            });
+        }
+        chart
+    }
+}

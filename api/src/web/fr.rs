@@ -1,0 +1,339 @@
+//! The French words of the workspace: the labels of the fixed lists, the
+//! messages of what a use case refuses, durations and dates as a
+//! coordinator reads them.
+
+use avip_db::model::{
+    ChildcareSolution, DeclineReason, EmploymentStatus, EventKind, ExitReason, ParentSituation,
+    Participant, ProjectKind, ReferralStatus, Role, WithdrawReason,
+};
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Europe::Paris;
+
+use crate::domain::Weekday;
+
+pub fn role(r: Role) -> &'static str {
+    match r {
+        Role::Prescriber => "Prescripteur",
+        Role::Coordinator => "Coordinatrice AVIP",
+        Role::Caf => "CAF",
+        Role::Admin => "Administration",
+    }
+}
+
+pub fn status(s: ReferralStatus) -> &'static str {
+    match s {
+        ReferralStatus::Received => "Reçue",
+        ReferralStatus::Contacted => "Famille contactée",
+        ReferralStatus::Offered => "Place proposée",
+        ReferralStatus::Waitlisted => "Liste d’attente",
+        ReferralStatus::Enrolled => "Accueil en cours",
+        ReferralStatus::Declined => "Refusée",
+        ReferralStatus::Withdrawn => "Retirée",
+        ReferralStatus::Exited => "Sortie",
+    }
+}
+
+/// The verb of a move, on its button.
+pub fn move_to(s: ReferralStatus) -> &'static str {
+    match s {
+        ReferralStatus::Received => "Remettre en reçue",
+        ReferralStatus::Contacted => "Famille contactée",
+        ReferralStatus::Offered => "Proposer une place",
+        ReferralStatus::Waitlisted => "Mettre en liste d’attente",
+        ReferralStatus::Enrolled => "Inscrire",
+        ReferralStatus::Declined => "Refuser",
+        ReferralStatus::Withdrawn => "Retirer l’orientation",
+        ReferralStatus::Exited => "Enregistrer la sortie",
+    }
+}
+
+pub fn situation(s: ParentSituation) -> &'static str {
+    match s {
+        ParentSituation::JobSeeker => "Demandeur d’emploi",
+        ParentSituation::Rsa => "Bénéficiaire du RSA",
+        ParentSituation::YoungUnder26 => "Jeune de moins de 26 ans",
+        ParentSituation::Training => "En formation",
+        ParentSituation::Other => "Autre",
+    }
+}
+
+pub fn project(p: ProjectKind) -> &'static str {
+    match p {
+        ProjectKind::JobSearch => "Recherche d’emploi",
+        ProjectKind::Training => "Formation",
+        ProjectKind::JobInterview => "Entretien d’embauche",
+        ProjectKind::BusinessCreation => "Création d’entreprise",
+        ProjectKind::Other => "Autre",
+    }
+}
+
+pub fn employment(e: EmploymentStatus) -> &'static str {
+    match e {
+        EmploymentStatus::JobSearch => "En recherche d’emploi",
+        EmploymentStatus::Training => "En formation",
+        EmploymentStatus::EmployedFixedTerm => "En emploi (CDD)",
+        EmploymentStatus::EmployedPermanent => "En emploi (CDI)",
+        EmploymentStatus::TempWork => "Intérim",
+        EmploymentStatus::BusinessCreation => "Création d’entreprise",
+        EmploymentStatus::Other => "Autre",
+    }
+}
+
+pub fn decline(r: DeclineReason) -> &'static str {
+    match r {
+        DeclineReason::NoPlaceAvailable => "Pas de place disponible",
+        DeclineReason::NoPlaceMatchingHours => "Pas de place aux horaires demandés",
+        DeclineReason::OutsideCatchmentArea => "Hors secteur",
+        DeclineReason::ChildAgeNotEligible => "Âge de l’enfant non éligible",
+        DeclineReason::NotEligible => "Famille non éligible",
+        DeclineReason::FamilyUnreachable => "Famille injoignable",
+        DeclineReason::FamilyRefusedOffer => "La famille a refusé la place",
+        DeclineReason::Other => "Autre",
+    }
+}
+
+pub fn withdraw(r: WithdrawReason) -> &'static str {
+    match r {
+        WithdrawReason::OtherChildcareFound => "Autre mode de garde trouvé",
+        WithdrawReason::FamilyMoved => "La famille a déménagé",
+        WithdrawReason::ProjectAbandoned => "Projet abandonné",
+        WithdrawReason::FamilyNoLongerInterested => "La famille n’est plus intéressée",
+        WithdrawReason::ReferralError => "Orientation faite par erreur",
+        WithdrawReason::Other => "Autre",
+    }
+}
+
+pub fn exit_reason(r: ExitReason) -> &'static str {
+    match r {
+        ExitReason::Employment => "Accès à l’emploi",
+        ExitReason::Training => "Entrée en formation",
+        ExitReason::ContractEnd => "Fin du contrat d’accueil",
+        ExitReason::ChildEntersSchool => "Entrée à l’école",
+        ExitReason::FamilyMoved => "Déménagement",
+        ExitReason::FamilyChoice => "Choix de la famille",
+        ExitReason::Other => "Autre",
+    }
+}
+
+pub fn childcare(c: ChildcareSolution) -> &'static str {
+    match c {
+        ChildcareSolution::SameCreche => "Dans la même crèche",
+        ChildcareSolution::OtherEaje => "Autre établissement d’accueil",
+        ChildcareSolution::AssistanteMaternelle => "Assistante maternelle",
+        ChildcareSolution::RelaisPetiteEnfance => "Via le relais petite enfance",
+        ChildcareSolution::None => "Aucune",
+        ChildcareSolution::Other => "Autre",
+    }
+}
+
+pub fn participant(p: Participant) -> &'static str {
+    match p {
+        Participant::Coordinator => "Coordinatrice",
+        Participant::Referent => "Référent",
+        Participant::Parent => "Parent",
+        Participant::Other => "Autre",
+    }
+}
+
+pub fn event(k: EventKind) -> &'static str {
+    match k {
+        EventKind::Created => "Orientation reçue",
+        EventKind::Transition => "Changement de statut",
+        EventKind::Note => "Note",
+        EventKind::FollowUp => "Suivi du parcours",
+        EventKind::Enrollment => "Inscription",
+        EventKind::Renewal => "Renouvellement du contrat",
+        EventKind::EnrollmentAmended => "Contrat modifié",
+        EventKind::Exit => "Sortie",
+        EventKind::SlaWarning => "Alerte : délai de réponse bientôt atteint",
+        EventKind::SlaBreach => "Délai de 72 h dépassé",
+        EventKind::SlaEscalation => "Escalade du retard",
+        EventKind::FollowUpOverdue => "Suivi en retard",
+        EventKind::ContractEnding => "Fin de contrat proche",
+        EventKind::EmailSent => "E-mail envoyé",
+        EventKind::Exported => "Exporté",
+        EventKind::CapacityOverride => "Accueil au-delà des places AVIP",
+        EventKind::Anonymised => "Données personnelles effacées",
+    }
+}
+
+pub fn weekday(d: Weekday) -> &'static str {
+    match d {
+        Weekday::Mon => "lundi",
+        Weekday::Tue => "mardi",
+        Weekday::Wed => "mercredi",
+        Weekday::Thu => "jeudi",
+        Weekday::Fri => "vendredi",
+        Weekday::Sat => "samedi",
+        Weekday::Sun => "dimanche",
+    }
+}
+
+/// A reason's label, whichever list it comes from.
+pub fn reason(code: &str) -> String {
+    if let Ok(r) = code.parse::<DeclineReason>() {
+        return decline(r).to_owned();
+    }
+    if let Ok(r) = code.parse::<WithdrawReason>() {
+        return withdraw(r).to_owned();
+    }
+    if let Ok(r) = code.parse::<ExitReason>() {
+        return exit_reason(r).to_owned();
+    }
+    code.to_owned()
+}
+
+const MONTHS: [&str; 12] = [
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+];
+
+/// `mars 2026`.
+pub fn month(year: i32, month: u32) -> String {
+    format!("{} {year}", MONTHS[(month as usize).clamp(1, 12) - 1])
+}
+
+/// `14/03/2025`.
+pub fn date(d: NaiveDate) -> String {
+    d.format("%d/%m/%Y").to_string()
+}
+
+/// `14/03/2025 à 16 h 05`, Paris time.
+pub fn datetime(t: DateTime<Utc>) -> String {
+    t.with_timezone(&Paris)
+        .format("%d/%m/%Y à %H h %M")
+        .to_string()
+}
+
+/// `2 j 5 h`, `5 h 12 min`, `12 min`.
+pub fn duration(seconds: i64) -> String {
+    let s = seconds.unsigned_abs();
+    let (days, hours, minutes) = (s / 86_400, (s % 86_400) / 3600, (s % 3600) / 60);
+    if days > 0 {
+        format!("{days} j {hours} h")
+    } else if hours > 0 {
+        format!("{hours} h {minutes:02} min")
+    } else {
+        format!("{minutes} min")
+    }
+}
+
+/// Time left before a deadline, or how late.
+pub fn time_left(seconds: i64) -> String {
+    if seconds >= 0 {
+        format!("reste {}", duration(seconds))
+    } else {
+        format!("en retard de {}", duration(seconds))
+    }
+}
+
+/// A message of the domain, in French.
+pub fn message(english: &str) -> String {
+    let exact = match english {
+        "is required" => "Ce champ est obligatoire.",
+        "must not be empty" => "Ce champ ne peut pas être vide.",
+        "must not contain control characters" => "Ce champ contient des caractères interdits.",
+        "is in the future" => "Cette date est dans le futur.",
+        "is not an e-mail address" => "Ce n’est pas une adresse e-mail valide.",
+        "is not a French phone number"
+        | "is not a French phone number (e.g. 06 12 34 56 78 or +33 6 12 34 56 78)" => {
+            "Ce n’est pas un numéro de téléphone français (ex. 06 12 34 56 78)."
+        }
+        "is not a French postal code (five digits)" => "Le code postal compte cinq chiffres.",
+        "is not a France Travail identifier (seven digits and a letter or digit, e.g. 1234567A)" => {
+            "Identifiant France Travail invalide (sept chiffres puis une lettre ou un chiffre, ex. 1234567A)."
+        }
+        "give a phone number or an e-mail, so that the crèche can answer the family" => {
+            "Indiquez un téléphone ou une adresse e-mail, pour que la crèche puisse répondre à la famille."
+        }
+        "the family's consent to the data sharing is required" => {
+            "Le consentement de la famille au partage des données est obligatoire."
+        }
+        "the child will be of school age (école maternelle) at the desired start date" => {
+            "L’enfant aura l’âge d’entrer à l’école maternelle à la date d’accueil souhaitée."
+        }
+        "must be between 1 and 6" => "Entre 1 et 6.",
+        "is not an id" => "Choisissez une valeur dans la liste.",
+        "no such crèche in your département" => "Cette crèche n’est pas dans votre département.",
+        "is not a time of day written HH:MM" => "Heure attendue au format HH:MM.",
+        "must be after hours.from" => "L’heure de fin doit suivre l’heure de début.",
+        "must be after start_date" | "must be after the start date" => {
+            "Doit être après la date de début."
+        }
+        "must be after date" => "Doit être après la date du suivi.",
+        "must name at least one day" => "Cochez au moins un jour.",
+        "a day is listed twice" => "Un jour est coché deux fois.",
+        "is before the enrollment started" => "Cette date précède le début de l’accueil.",
+        "is before the referral was received" => {
+            "Cette date précède la réception de l’orientation."
+        }
+        "is more than a month ahead" => "Cette date est à plus d’un mois.",
+        "is more than a month in the past" => "Cette date remonte à plus d’un mois.",
+        "is more than a year in the past" | "is more than a year old" => {
+            "Cette date remonte à plus d’un an."
+        }
+        "is more than two years ahead" => "Cette date est à plus de deux ans.",
+        "is more than three years after start_date"
+        | "is more than five years after the start date" => {
+            "Cette date est trop éloignée du début de l’accueil."
+        }
+        "is only for declined or withdrawn" => "Un motif n’accompagne qu’un refus ou un retrait.",
+        "is required with force: say why the child is enrolled over capacity" => {
+            "Expliquez pourquoi l’enfant est accueilli au-delà des places AVIP."
+        }
+        "must be true when a force_reason is given" => {
+            "Cochez « accueillir malgré tout » pour donner ce motif."
+        }
+        "must list at most 4 participants" => "Quatre participants au plus.",
+        "at least one participant is required" => "Cochez au moins un participant.",
+        "at least one child is required" => "Indiquez au moins un enfant.",
+        "at least one day is required" => "Cochez au moins un jour.",
+        "explain the reason when it is \"other\"" => "Expliquez le motif « Autre » dans la note.",
+        "is not a creche_operator organisation" => "Ce n’est pas un gestionnaire de crèches.",
+        "no such organisation" => "Cette organisation n’existe pas.",
+        "must name at most seven days" => "Sept jours au plus.",
+        "a renewal must end after the current contract" => {
+            "Le renouvellement doit finir après le contrat en cours."
+        }
+        "nothing to change: give renew, contract_end_date, days or hours" => {
+            "Rien à changer : renouvelez, ou modifiez la date de fin, les jours ou les horaires."
+        }
+        "is in the past: only today or a later day can change" => {
+            "Seuls aujourd’hui et les jours suivants peuvent changer."
+        }
+        _ => "",
+    };
+    if !exact.is_empty() {
+        return exact.to_owned();
+    }
+    if let Some(max) = english
+        .strip_prefix("must be at most ")
+        .and_then(|m| m.strip_suffix(" characters"))
+    {
+        return format!("{max} caractères au plus.");
+    }
+    if english.starts_with("is required to make a referral") {
+        return "Ce champ est obligatoire.".to_owned();
+    }
+    if english.starts_with("unknown variant") || english.starts_with("invalid type") {
+        return "Choisissez une valeur dans la liste.".to_owned();
+    }
+    if english.starts_with("input contains invalid characters")
+        || english.starts_with("premature end of input")
+        || english.contains("invalid digit")
+        || english.contains("trailing input")
+    {
+        return "Valeur mal formée.".to_owned();
+    }
+    "Valeur refusée.".to_owned()
+}

@@ -1,0 +1,286 @@
+//! The indicators of the evaluation (the CAF, coordinators for their
+//! crèches, admins): the export's figures by month, crèche or prescriber
+//! kind, with charts drawn on the server, and the CSV and XLSX downloads.
+
+use std::collections::BTreeMap;
+
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use chrono::{Datelike, Months, NaiveDate, Utc};
+use serde::Deserialize;
+
+use crate::domain::DomainError;
+use crate::exports::{Cancel, Format, GroupBy, Tally, percentile};
+use crate::http::state::State;
+use crate::web::charts::{Chart, Series};
+use crate::web::forms::Errors;
+use crate::web::session::Visitor;
+use crate::web::worklist::Choice;
+use crate::web::{Layout, Section, WebError, ok_page, urlencode};
+use crate::workflow::exports::{Ask, MAX_DAYS};
+
+#[derive(Deserialize)]
+pub struct IndicatorsQuery {
+    du: Option<String>,
+    au: Option<String>,
+    groupe: Option<String>,
+    departement: Option<String>,
+    format: Option<String>,
+}
+
+pub struct TableRow {
+    pub label: String,
+    pub received: i64,
+    pub answered: i64,
+    pub within: String,
+    pub median: String,
+    pub p90: String,
+    pub enrollments: i64,
+    pub exits: i64,
+    pub positive: String,
+    pub occupancy: String,
+}
+
+#[derive(Template)]
+#[template(path = "indicators.html")]
+struct IndicatorsPage {
+    layout: Layout,
+    from: String,
+    to: String,
+    groups: Vec<Choice>,
+    group_label: &'static str,
+    departement: String,
+    admin: bool,
+    errors: Errors,
+    rows: Vec<TableRow>,
+    charts: Vec<String>,
+    csv: String,
+    xlsx: String,
+}
+
+fn grouping(raw: Option<&str>) -> (GroupBy, &'static str, &'static str) {
+    match raw {
+        Some("creche") => (GroupBy::Creche, "creche", "Crèche"),
+        Some("prescripteur") => (
+            GroupBy::PrescriberKind,
+            "prescripteur",
+            "Type de prescripteur",
+        ),
+        _ => (GroupBy::Month, "mois", "Mois de réception"),
+    }
+}
+
+fn pct(n: i64, d: i64) -> Option<f64> {
+    (d > 0).then(|| 100.0 * n as f64 / d as f64)
+}
+
+fn shown(v: Option<f64>, unit: &str) -> String {
+    v.map(|v| format!("{:.1}{unit}", v).replace('.', ","))
+        .unwrap_or_else(|| "—".to_owned())
+}
+
+fn hours(t: &Tally) -> Vec<f64> {
+    let mut h = t.hours.clone();
+    h.sort_by(f64::total_cmp);
+    h
+}
+
+fn row(t: &Tally) -> TableRow {
+    let h = hours(t);
+    TableRow {
+        label: t.label.clone(),
+        received: t.received,
+        answered: t.answered,
+        within: shown(pct(t.within_deadline, t.received), " %"),
+        median: shown(percentile(&h, 0.5), " h"),
+        p90: shown(percentile(&h, 0.9), " h"),
+        enrollments: t.enrollments,
+        exits: t.exits,
+        positive: shown(pct(t.positive_exits, t.exits), " %"),
+        occupancy: shown(t.place_days.and_then(|(o, a)| pct(o, a)), " %"),
+    }
+}
+
+fn charts(months: &BTreeMap<String, Tally>) -> Result<Vec<String>, WebError> {
+    let labels: Vec<String> = months.keys().cloned().collect();
+    let tallies: Vec<&Tally> = months.values().collect();
+    let series = |name: &str, class, f: &dyn Fn(&Tally) -> Option<f64>| Series {
+        name: name.to_owned(),
+        class,
+        values: tallies.iter().map(|t| f(t)).collect(),
+    };
+    let list = [
+        Chart::bars(
+            "recues",
+            "Orientations reçues et répondues sous 72 h, par mois",
+            "Barres : pour chaque mois, le nombre d’orientations reçues et le nombre de celles \
+             auxquelles la crèche a répondu dans le délai de 72 heures.",
+            &labels,
+            &[
+                series("Reçues", "bar1", &|t| Some(t.received as f64)),
+                series("Répondues sous 72 h", "bar2", &|t| {
+                    Some(t.within_deadline as f64)
+                }),
+            ],
+            "",
+        ),
+        Chart::lines(
+            "delais",
+            "Délai de première réponse (médiane et 90e centile), en heures",
+            "Deux courbes : le délai médian et le délai sous lequel 90 % des familles ont eu \
+             une réponse, mois par mois.",
+            &labels,
+            &[
+                series("Médiane", "line1", &|t| percentile(&hours(t), 0.5)),
+                series("90e centile", "line2", &|t| percentile(&hours(t), 0.9)),
+            ],
+            " h",
+        ),
+        Chart::bars(
+            "sorties",
+            "Sorties et sorties positives, par mois de réception",
+            "Barres : le nombre d’enfants sortis du dispositif et, parmi eux, ceux dont le \
+             parent a trouvé un emploi ou une formation.",
+            &labels,
+            &[
+                series("Sorties", "bar1", &|t| Some(t.exits as f64)),
+                series("Sorties positives", "bar2", &|t| {
+                    Some(t.positive_exits as f64)
+                }),
+            ],
+            "",
+        ),
+        Chart::lines(
+            "occupation",
+            "Taux d’occupation des places AVIP, par mois",
+            "Une courbe : la part des journées-places AVIP occupées par des enfants inscrits.",
+            &labels,
+            &[series("Occupation", "line1", &|t| {
+                t.place_days.and_then(|(o, a)| pct(o, a))
+            })],
+            " %",
+        ),
+    ];
+    list.iter()
+        .map(|c| c.render().map_err(|e| WebError::Unexpected(e.into())))
+        .collect()
+}
+
+/// The period asked for, or the last twelve months; French errors otherwise.
+fn period(q: &IndicatorsQuery, errors: &mut Errors) -> (NaiveDate, NaiveDate) {
+    let today = avip_sla_engine::clock::paris_date(Utc::now());
+    let default_from = (today.with_day(1).unwrap_or(today)) - Months::new(11);
+    let read = |raw: Option<&str>, field: &str, default: NaiveDate, errors: &mut Errors| match raw
+        .filter(|r| !r.is_empty())
+    {
+        None => default,
+        Some(r) => NaiveDate::parse_from_str(r, "%Y-%m-%d").unwrap_or_else(|_| {
+            errors.field(field, "Date attendue (jj/mm/aaaa).");
+            default
+        }),
+    };
+    let from = read(q.du.as_deref(), "du", default_from, errors);
+    let to = read(q.au.as_deref(), "au", today, errors);
+    if to < from {
+        errors.field("au", "La fin de la période doit suivre son début.");
+    } else if (to - from).num_days() >= MAX_DAYS as i64 {
+        errors.field("au", "Dix ans au plus.");
+    }
+    (from, to)
+}
+
+/// `GET /app/indicateurs` (and, with `format=csv|xlsx`, the download).
+pub async fn page(
+    visitor: Visitor,
+    state: State,
+    query: web::Query<IndicatorsQuery>,
+) -> Result<HttpResponse, WebError> {
+    let who = visitor.who.clone();
+    if who.role == avip_db::model::Role::Prescriber {
+        return Err(WebError::Forbidden);
+    }
+    let mut errors = Errors::default();
+    let (from, to) = period(&query, &mut errors);
+    let (group_by, group_code, group_label) = grouping(query.groupe.as_deref());
+    let admin = who.role == avip_db::model::Role::Admin;
+    let departement = query
+        .departement
+        .clone()
+        .filter(|d| admin && crate::domain::departement(d).is_ok());
+    let ask = || Ask {
+        from,
+        to,
+        departement: departement.clone(),
+    };
+    if let Some(format) = query.format.as_deref()
+        && errors.is_empty()
+    {
+        let format = match format {
+            "xlsx" => Format::Xlsx,
+            "csv" => Format::Csv { comma: false },
+            _ => return Err(WebError::NotFound),
+        };
+        return Ok(
+            crate::http::exports::indicators_file(&state, who, ask(), group_by, format).await?,
+        );
+    }
+    let (months, groups) = if errors.is_empty() {
+        let (who, by_month, chosen) = (who.clone(), ask(), ask());
+        avip_db::blocking::run(&state.pool, move |conn| {
+            let cancel = Cancel::default();
+            let now = Utc::now();
+            let (_, months) = crate::workflow::exports::indicators(
+                conn,
+                &who,
+                &by_month,
+                GroupBy::Month,
+                now,
+                &cancel,
+            )?;
+            let groups = if group_by == GroupBy::Month {
+                months.clone()
+            } else {
+                crate::workflow::exports::indicators(conn, &who, &chosen, group_by, now, &cancel)?.1
+            };
+            Ok::<_, DomainError>((months, groups))
+        })
+        .await?
+    } else {
+        (BTreeMap::new(), BTreeMap::new())
+    };
+    let link = |format: &str| {
+        let mut l =
+            format!("/app/indicateurs?format={format}&du={from}&au={to}&groupe={group_code}");
+        if let Some(d) = &departement {
+            l.push_str(&format!("&departement={}", urlencode(d)));
+        }
+        l
+    };
+    let (csv, xlsx) = (link("csv"), link("xlsx"));
+    let layout = Layout::load(&state, &visitor, Section::Indicators, "Indicateurs").await?;
+    ok_page(&IndicatorsPage {
+        layout,
+        from: from.to_string(),
+        to: to.to_string(),
+        groups: [
+            ("mois", "Mois"),
+            ("creche", "Crèche"),
+            ("prescripteur", "Type de prescripteur"),
+        ]
+        .iter()
+        .map(|(v, l)| Choice {
+            value: (*v).to_owned(),
+            label: (*l).to_owned(),
+            selected: *v == group_code,
+        })
+        .collect(),
+        group_label,
+        departement: departement.unwrap_or_default(),
+        admin,
+        rows: groups.values().map(row).collect(),
+        charts: charts(&months)?,
+        csv,
+        xlsx,
+        errors,
+    })
+}

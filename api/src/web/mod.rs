@@ -1,0 +1,327 @@
+//! The workspace in the browser, under `/app/`: server-rendered pages in
+//! French (askama templates, checked when the crate compiles), a little
+//! htmx for partial updates, every asset embedded in the binary. A page
+//! handler authenticates the visitor (`session`), calls the same use cases
+//! as the API (`crate::workflow`) and renders a template; what a use case
+//! refuses is shown next to its field, in French (`fr`).
+
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::{HttpResponse, ResponseError, web};
+use askama::Template;
+
+use crate::domain::DomainError;
+use crate::http::error::ApiError;
+
+pub mod assets;
+pub mod charts;
+pub mod forms;
+pub mod fr;
+pub mod indicators;
+pub mod planning;
+pub mod referral;
+pub mod referrals;
+pub mod session;
+pub mod sign_in;
+pub mod worklist;
+
+/// What the workspace needs from the settings.
+#[derive(Clone, Debug)]
+pub struct WebSettings {
+    /// `Secure` cookies (production, served over https).
+    pub secure_cookies: bool,
+}
+
+/// What a page cannot show: a redirect to sign in, or a page saying why.
+#[derive(Debug, thiserror::Error)]
+pub enum WebError {
+    #[error("not signed in")]
+    SignIn { next: String, htmx: bool },
+    #[error("forbidden")]
+    Forbidden,
+    #[error("not found")]
+    NotFound,
+    #[error("csrf token missing or wrong")]
+    Csrf,
+    #[error("form too large")]
+    TooLarge,
+    #[error("database unavailable")]
+    Unavailable,
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl From<DomainError> for WebError {
+    fn from(e: DomainError) -> WebError {
+        match e {
+            DomainError::NotFound => WebError::NotFound,
+            DomainError::Forbidden { .. } | DomainError::OutOfScope(_) => WebError::Forbidden,
+            DomainError::Unavailable => WebError::Unavailable,
+            other => WebError::Unexpected(anyhow::anyhow!("{}", other.explain())),
+        }
+    }
+}
+
+impl From<ApiError> for WebError {
+    fn from(e: ApiError) -> WebError {
+        match e.status_code() {
+            StatusCode::NOT_FOUND => WebError::NotFound,
+            StatusCode::FORBIDDEN => WebError::Forbidden,
+            StatusCode::SERVICE_UNAVAILABLE => WebError::Unavailable,
+            _ => WebError::Unexpected(anyhow::anyhow!("{e}")),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    title: &'a str,
+    message: &'a str,
+}
+
+impl ResponseError for WebError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            WebError::SignIn { .. } => StatusCode::SEE_OTHER,
+            WebError::Forbidden | WebError::Csrf => StatusCode::FORBIDDEN,
+            WebError::NotFound => StatusCode::NOT_FOUND,
+            WebError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            WebError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            WebError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let (title, message) = match self {
+            WebError::SignIn { next, htmx } => {
+                let to = format!("/app/connexion?suite={}", urlencode(next));
+                // htmx follows HX-Redirect with a full page load.
+                return if *htmx {
+                    HttpResponse::Unauthorized()
+                        .insert_header(("HX-Redirect", to))
+                        .finish()
+                } else {
+                    HttpResponse::SeeOther()
+                        .insert_header((header::LOCATION, to))
+                        .finish()
+                };
+            }
+            WebError::Forbidden => (
+                "Accès refusé",
+                "Votre rôle ne permet pas d’ouvrir cette page.",
+            ),
+            WebError::NotFound => (
+                "Page introuvable",
+                "Cette page n’existe pas, ou elle ne vous est pas accessible.",
+            ),
+            WebError::Csrf => (
+                "Formulaire expiré",
+                "Ce formulaire n’est plus valable (session renouvelée ou page trop ancienne). \
+                 Revenez à la page précédente, rechargez-la et recommencez.",
+            ),
+            WebError::TooLarge => (
+                "Formulaire trop long",
+                "Le formulaire envoyé est trop long.",
+            ),
+            WebError::Unavailable => (
+                "Service momentanément indisponible",
+                "La base de données ne répond pas. Réessayez dans quelques instants.",
+            ),
+            WebError::Unexpected(e) => {
+                tracing::error!(error = %format!("{e:#}"), "a page failed");
+                (
+                    "Erreur inattendue",
+                    "Une erreur inattendue s’est produite ; elle a été enregistrée. Réessayez.",
+                )
+            }
+        };
+        html(self.status_code(), &ErrorPage { title, message })
+    }
+}
+
+/// The page for an error the framework answered without a body (a query
+/// string that does not parse, a method the path does not answer…).
+pub fn bare_error(status: StatusCode) -> HttpResponse {
+    let (title, message) = match status {
+        StatusCode::NOT_FOUND => (
+            "Page introuvable",
+            "Cette page n’existe pas, ou elle ne vous est pas accessible.",
+        ),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "Action impossible",
+            "Cette page ne répond pas à cette action.",
+        ),
+        s if s.is_server_error() => (
+            "Erreur inattendue",
+            "Une erreur inattendue s’est produite ; elle a été enregistrée. Réessayez.",
+        ),
+        _ => (
+            "Demande incorrecte",
+            "L’adresse ou le formulaire envoyé n’est pas valable. Revenez à la page précédente.",
+        ),
+    };
+    html(status, &ErrorPage { title, message })
+}
+
+/// A rendered page with its status.
+pub fn html(status: StatusCode, page: &impl Template) -> HttpResponse {
+    match page.render() {
+        Ok(body) => HttpResponse::build(status)
+            .content_type("text/html; charset=utf-8")
+            .body(body),
+        Err(e) => {
+            tracing::error!(error = %e, "a template failed to render");
+            HttpResponse::InternalServerError()
+                .content_type("text/plain; charset=utf-8")
+                .body("Erreur inattendue.")
+        }
+    }
+}
+
+/// A page rendered with 200.
+pub fn ok_page(page: &impl Template) -> Result<HttpResponse, WebError> {
+    Ok(html(StatusCode::OK, page))
+}
+
+/// A redirect after a form (Post/Redirect/Get).
+pub fn see_other(to: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, to.to_owned()))
+        .finish()
+}
+
+pub fn urlencode(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// The routes of the workspace.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(|| async { see_other("/app/") }))
+        .route("/app", web::get().to(|| async { see_other("/app/") }))
+        .service(
+            web::scope("/app")
+                .route("/", web::get().to(sign_in::home))
+                .route("/static/{file}", web::get().to(assets::serve))
+                .route("/connexion", web::get().to(sign_in::form))
+                .route("/connexion", web::post().to(sign_in::submit))
+                .route("/deconnexion", web::post().to(sign_in::sign_out))
+                .route("/a-traiter", web::get().to(worklist::show))
+                .route("/orientations", web::get().to(referrals::list))
+                .route("/orientations/nouvelle", web::get().to(referrals::new_form))
+                .route("/orientations/nouvelle", web::post().to(referrals::create))
+                .route("/orientations/{id}", web::get().to(referral::show))
+                .route("/orientations/{id}/{action}", web::post().to(referral::act))
+                .route("/places", web::get().to(planning::creche))
+                .route("/places/territoire", web::get().to(planning::territory))
+                .route("/indicateurs", web::get().to(indicators::page))
+                .default_service(web::to(|| async {
+                    Err::<HttpResponse, _>(WebError::NotFound)
+                })),
+        );
+}
+
+/// One entry of the navigation.
+pub struct NavItem {
+    pub href: &'static str,
+    pub label: &'static str,
+    pub count: Option<usize>,
+    pub current: bool,
+}
+
+/// What every page's frame shows: who is signed in, the navigation (with
+/// the count of what awaits action), the CSRF token of the sign-out form.
+pub struct Layout {
+    pub title: String,
+    pub name: String,
+    pub organization: String,
+    pub role: &'static str,
+    pub csrf: String,
+    pub nav: Vec<NavItem>,
+}
+
+/// The sections of the navigation.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Section {
+    Worklist,
+    Referrals,
+    NewReferral,
+    Places,
+    Territory,
+    Indicators,
+}
+
+impl Layout {
+    /// The frame for `visitor` on a page of `section`.
+    pub async fn load(
+        state: &crate::http::state::State,
+        visitor: &session::Visitor,
+        section: Section,
+        title: impl Into<String>,
+    ) -> Result<Layout, WebError> {
+        use avip_db::model::Role;
+        let who = visitor.who.clone();
+        let policy = state.policy.policy.clone();
+        let (identity, org, waiting) = avip_db::blocking::run(&state.pool, move |conn| {
+            let (identity, org) = crate::workflow::sign_in::me(conn, &who)?;
+            let waiting = if matches!(who.role, Role::Coordinator | Role::Admin) {
+                Some(worklist::count(conn, &who, &policy, chrono::Utc::now())?)
+            } else {
+                None
+            };
+            Ok::<_, DomainError>((identity, org, waiting))
+        })
+        .await?;
+        let role = visitor.who.role;
+        let mut nav = Vec::new();
+        let mut item = |s: Section, href, label, count| {
+            nav.push(NavItem {
+                href,
+                label,
+                count,
+                current: s == section,
+            })
+        };
+        if matches!(role, Role::Coordinator | Role::Admin) {
+            item(Section::Worklist, "/app/a-traiter", "À traiter", waiting);
+        }
+        if role != Role::Caf {
+            let label = if role == Role::Prescriber {
+                "Mes orientations"
+            } else {
+                "Orientations"
+            };
+            item(Section::Referrals, "/app/orientations", label, None);
+        }
+        if role == Role::Prescriber {
+            item(
+                Section::NewReferral,
+                "/app/orientations/nouvelle",
+                "Nouvelle orientation",
+                None,
+            );
+        }
+        if role != Role::Caf {
+            item(Section::Places, "/app/places", "Planning des places", None);
+        }
+        if role != Role::Caf {
+            item(
+                Section::Territory,
+                "/app/places/territoire",
+                "Places du territoire",
+                None,
+            );
+        }
+        if role != Role::Prescriber {
+            item(Section::Indicators, "/app/indicateurs", "Indicateurs", None);
+        }
+        Ok(Layout {
+            title: title.into(),
+            name: identity.name,
+            organization: org.name,
+            role: fr::role(role),
+            csrf: visitor.csrf.clone(),
+            nav,
+        })
+    }
+}

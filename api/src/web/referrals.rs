@@ -1,0 +1,422 @@
+//! The referrals a visitor may see ("Mes orientations" for a prescriber),
+//! with their status and time to answer, and the prescriber's referral
+//! form, checked by the same rules as `POST /api/v1/referrals`.
+
+use std::collections::HashMap;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use avip_db::model::{CrecheId, ParentSituation, ProjectKind, ReferralStatus, Role};
+use avip_db::page::PageRequest;
+use avip_db::referrals::ReferralFilter;
+use chrono::Utc;
+use serde::Deserialize;
+
+use crate::domain::DomainError;
+use crate::domain::referral::ReferralRequest;
+use crate::http::referral_body::ReferralBody;
+use crate::http::state::State;
+use crate::web::forms::{Errors, Form, Kind};
+use crate::web::referral::Opt;
+use crate::web::session::{Visitor, random_token};
+use crate::web::worklist::{Choice, creche_names};
+use crate::web::{Layout, Section, WebError, fr, html, ok_page, see_other, urlencode};
+
+const PAGE: i64 = 50;
+
+pub struct ListRow {
+    pub id: String,
+    pub reference: String,
+    pub family: String,
+    pub creche: String,
+    pub status: &'static str,
+    pub received: String,
+    /// `répondu en 5 h 12 min`, `reste 2 j 3 h`, `en retard de 3 h`.
+    pub answer: String,
+    pub class: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "referrals.html")]
+struct ListPage {
+    layout: Layout,
+    heading: &'static str,
+    rows: Vec<ListRow>,
+    creches: Vec<Choice>,
+    statuses: Vec<Choice>,
+    next: Option<String>,
+    is_prescriber: bool,
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    statut: Option<String>,
+    creche: Option<String>,
+    suite: Option<String>,
+}
+
+/// `GET /app/orientations`.
+pub async fn list(
+    req: HttpRequest,
+    visitor: Visitor,
+    state: State,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, WebError> {
+    let who = visitor.who.clone();
+    if who.role == Role::Caf {
+        return Err(WebError::Forbidden);
+    }
+    let status = query
+        .statut
+        .as_deref()
+        .and_then(|s| s.parse::<ReferralStatus>().ok());
+    let creche = query
+        .creche
+        .as_deref()
+        .filter(|c| !c.is_empty())
+        .and_then(CrecheId::parse);
+    let filter = ReferralFilter {
+        statuses: status.into_iter().collect(),
+        creche_id: creche.clone(),
+        ..ReferralFilter::default()
+    };
+    let page_request = PageRequest {
+        after: query.suite.clone().filter(|s| s.len() <= 200),
+        limit: PAGE,
+    };
+    let (names, page) = {
+        let who = who.clone();
+        avip_db::blocking::run(&state.pool, move |conn| {
+            let page = crate::workflow::referrals::list(conn, &who, filter, &page_request)?;
+            Ok::<_, DomainError>((creche_names(conn, &who)?, page))
+        })
+        .await?
+    };
+    crate::http::referrals::record_read(
+        &req,
+        &state,
+        &who,
+        page.items.iter().map(|r| &r.referral.id),
+        "list_referrals",
+    );
+    let by_id: HashMap<&CrecheId, &str> = names.iter().map(|c| (&c.id, c.name.as_str())).collect();
+    let now = Utc::now();
+    let rows = page
+        .items
+        .into_iter()
+        .map(|record| {
+            let body = ReferralBody::new(record, &state.policy.policy, now);
+            let (answer, class) = match (body.first_response_at, body.sla.seconds_left) {
+                (Some(at), _) => {
+                    let took = (at - body.received_at).num_seconds();
+                    let late = body.sla.met == Some(false);
+                    (
+                        format!("répondu en {}", fr::duration(took)),
+                        if late { "late" } else { "ok" },
+                    )
+                }
+                (None, Some(left)) if body.status == ReferralStatus::Received => {
+                    (fr::time_left(left), if left < 0 { "late" } else { "" })
+                }
+                _ => (String::new(), ""),
+            };
+            ListRow {
+                id: body.id.to_string(),
+                reference: body.reference,
+                family: format!("{} {}", body.parent.first_name, body.parent.last_name),
+                creche: by_id
+                    .get(&body.creche_id)
+                    .copied()
+                    .unwrap_or("—")
+                    .to_owned(),
+                status: fr::status(body.status),
+                received: fr::datetime(body.received_at),
+                answer,
+                class,
+            }
+        })
+        .collect();
+    let next = page.next_cursor.map(|cursor| {
+        let mut link = format!("/app/orientations?suite={}", urlencode(&cursor));
+        if let Some(s) = status {
+            link.push_str(&format!("&statut={s}"));
+        }
+        if let Some(c) = &creche {
+            link.push_str(&format!("&creche={c}"));
+        }
+        link
+    });
+    let is_prescriber = who.role == Role::Prescriber;
+    let heading = if is_prescriber {
+        "Mes orientations"
+    } else {
+        "Orientations"
+    };
+    let layout = Layout::load(&state, &visitor, Section::Referrals, heading).await?;
+    ok_page(&ListPage {
+        layout,
+        heading,
+        rows,
+        creches: names
+            .iter()
+            .map(|c| Choice {
+                value: c.id.to_string(),
+                label: c.name.clone(),
+                selected: creche.as_ref() == Some(&c.id),
+            })
+            .collect(),
+        statuses: ReferralStatus::ALL
+            .iter()
+            .map(|s| Choice {
+                value: s.as_str().to_owned(),
+                label: fr::status(*s).to_owned(),
+                selected: status == Some(*s),
+            })
+            .collect(),
+        next,
+        is_prescriber,
+    })
+}
+
+/// How many children the form offers.
+const CHILD_ROWS: usize = 3;
+
+#[derive(Template)]
+#[template(path = "referral_form.html")]
+struct FormPage {
+    layout: Layout,
+    creches: Vec<Choice>,
+    situations: Vec<Opt>,
+    projects: Vec<Opt>,
+    child_rows: Vec<usize>,
+    form: Form,
+    errors: Errors,
+    key: String,
+}
+
+impl FormPage {
+    fn err(&self, field: &str) -> Option<&str> {
+        self.errors.get(field)
+    }
+
+    fn invalid(&self, field: &str) -> String {
+        if self.errors.get(field).is_some() {
+            format!(
+                " aria-invalid=\"true\" aria-describedby=\"{}-err\"",
+                input_id(field)
+            )
+        } else {
+            String::new()
+        }
+    }
+
+    fn val(&self, field: &str) -> &str {
+        self.form.get(field)
+    }
+
+    fn id(&self, field: &str) -> String {
+        input_id(field)
+    }
+
+    fn child(&self, i: &usize, field: &str) -> String {
+        format!("children[{i}].{field}")
+    }
+
+    fn summary(&self) -> Vec<(String, String)> {
+        self.errors
+            .all()
+            .into_iter()
+            .map(|(field, message)| (input_id(&field), message))
+            .collect()
+    }
+}
+
+/// The id of a field's input: `parent.phone` → `parent-phone`.
+pub fn input_id(field: &str) -> String {
+    field
+        .replace(['.', '[', ']'], "-")
+        .replace("--", "-")
+        .trim_end_matches('-')
+        .to_owned()
+}
+
+const FIELDS: &[(&str, Kind)] = &[
+    ("creche_id", Kind::Required),
+    ("referent.name", Kind::Required),
+    ("referent.email", Kind::Required),
+    ("referent.phone", Kind::Text),
+    ("parent.first_name", Kind::Required),
+    ("parent.last_name", Kind::Required),
+    ("parent.phone", Kind::Text),
+    ("parent.email", Kind::Text),
+    ("parent.postal_code", Kind::Required),
+    ("parent.commune", Kind::Required),
+    ("parent.situation", Kind::Required),
+    ("parent.single_parent", Kind::Flag),
+    ("parent.qpv_resident", Kind::Flag),
+    ("parent.france_travail_id", Kind::Text),
+    ("children[0].first_name", Kind::Required),
+    ("children[0].birth_date", Kind::Required),
+    ("children[1].first_name", Kind::Text),
+    ("children[1].birth_date", Kind::Text),
+    ("children[2].first_name", Kind::Text),
+    ("children[2].birth_date", Kind::Text),
+    ("needs.desired_start_date", Kind::Required),
+    ("needs.days_per_week", Kind::Number),
+    ("needs.atypical_hours", Kind::Flag),
+    ("needs.notes", Kind::Text),
+    ("insertion_project.kind", Kind::Required),
+    ("insertion_project.description", Kind::Text),
+    ("consent.given", Kind::Flag),
+    ("consent.date", Kind::Required),
+];
+
+async fn form_page(
+    state: &State,
+    visitor: &Visitor,
+    form: Form,
+    errors: Errors,
+    status: StatusCode,
+) -> Result<HttpResponse, WebError> {
+    let who = visitor.who.clone();
+    let names = avip_db::blocking::run(&state.pool, move |conn| {
+        avip_db::creches::in_departement(conn, &who.departement).map_err(DomainError::from)
+    })
+    .await?;
+    let chosen = form.get("creche_id").to_owned();
+    let key = Some(form.get("cle"))
+        .filter(|k| k.len() == 43)
+        .map(str::to_owned)
+        .unwrap_or_else(random_token);
+    let layout = Layout::load(state, visitor, Section::NewReferral, "Nouvelle orientation").await?;
+    Ok(html(
+        status,
+        &FormPage {
+            layout,
+            creches: names
+                .into_iter()
+                .map(|c| Choice {
+                    selected: c.id.to_string() == chosen,
+                    value: c.id.to_string(),
+                    label: format!("{} ({})", c.name, c.commune),
+                })
+                .collect(),
+            situations: ParentSituation::ALL
+                .iter()
+                .map(|s| Opt {
+                    value: s.as_str(),
+                    label: fr::situation(*s),
+                })
+                .collect(),
+            projects: ProjectKind::ALL
+                .iter()
+                .map(|p| Opt {
+                    value: p.as_str(),
+                    label: fr::project(*p),
+                })
+                .collect(),
+            child_rows: (0..CHILD_ROWS).collect(),
+            form,
+            errors,
+            key,
+        },
+    ))
+}
+
+/// `GET /app/orientations/nouvelle`.
+pub async fn new_form(visitor: Visitor, state: State) -> Result<HttpResponse, WebError> {
+    if visitor.who.role != Role::Prescriber {
+        return Err(WebError::Forbidden);
+    }
+    let today = avip_sla_engine::clock::paris_date(Utc::now()).to_string();
+    let form = Form::with(&[("consent.date", &today)]);
+    form_page(&state, &visitor, form, Errors::default(), StatusCode::OK).await
+}
+
+/// `POST /app/orientations/nouvelle`.
+pub async fn create(
+    visitor: Visitor,
+    state: State,
+    body: web::Bytes,
+) -> Result<HttpResponse, WebError> {
+    let form = Form::read(&body)?;
+    visitor.check_csrf(form.csrf())?;
+    let who = visitor.who.clone();
+    let now = Utc::now();
+    let request = match form.parse::<ReferralRequest>(FIELDS) {
+        Ok(request) => request,
+        Err(errors) => {
+            return form_page(
+                &state,
+                &visitor,
+                form,
+                errors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
+    };
+    let draft = match crate::workflow::referrals::prepare(&who, request, now) {
+        Ok(draft) => draft,
+        Err(e) => {
+            let errors = Errors::of(e)?;
+            return form_page(
+                &state,
+                &visitor,
+                form,
+                errors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
+    };
+    if state.limits.intake(&who.organization_id).is_err() {
+        let mut errors = Errors::default();
+        errors.general.push(
+            "Votre organisation a envoyé beaucoup d’orientations en une minute. Réessayez dans \
+             un instant."
+                .to_owned(),
+        );
+        return form_page(
+            &state,
+            &visitor,
+            form,
+            errors,
+            StatusCode::TOO_MANY_REQUESTS,
+        )
+        .await;
+    }
+    let key = Some(form.get("cle"))
+        .filter(|k| k.len() == 43)
+        .map(|k| format!("web-{k}"));
+    let policy = state.policy.clone();
+    let outcome = avip_db::blocking::write(&state.pool, &state.gate, move |conn| {
+        Ok::<_, DomainError>(crate::workflow::referrals::intake(
+            conn,
+            &who,
+            &draft,
+            key.as_deref(),
+            &policy,
+            now,
+        ))
+    })
+    .await?;
+    match outcome {
+        Ok(intake) => Ok(see_other(&format!(
+            "/app/orientations/{}?fait=creee",
+            intake.record.referral.id
+        ))),
+        Err(e) => {
+            let errors = Errors::of(e)?;
+            form_page(
+                &state,
+                &visitor,
+                form,
+                errors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+    }
+}

@@ -1,0 +1,206 @@
+//! Sign-in with e-mail and password (the accounts, throttle and rate limit
+//! of the token endpoint), sign-out, and the home page that sends each
+//! role to its first page.
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use avip_db::model::Role;
+use chrono::Utc;
+use serde::Deserialize;
+
+use crate::auth::Subject;
+use crate::http::auth::check_secret;
+use crate::http::error::ApiError;
+use crate::http::state::State;
+use crate::web::session::{self, Visitor, form_pairs, safe_next, same_secret};
+use crate::web::{WebError, html, see_other};
+use crate::workflow::sign_in::{Account, Outcome};
+
+/// The cookie that carries the sign-in form's CSRF token (no session yet:
+/// the form's hidden field must equal it).
+const FORM_COOKIE: &str = "avip_sign_in";
+
+#[derive(Template)]
+#[template(path = "sign_in.html")]
+struct SignInPage {
+    csrf: String,
+    next: String,
+    email: String,
+    error: Option<String>,
+    signed_out: bool,
+    expired: bool,
+}
+
+#[derive(Deserialize)]
+pub struct SignInQuery {
+    suite: Option<String>,
+    fin: Option<String>,
+}
+
+fn form_cookie(state: &State, value: &str) -> Cookie<'static> {
+    Cookie::build(FORM_COOKIE, value.to_owned())
+        .path("/app/connexion")
+        .http_only(true)
+        .secure(state.web.secure_cookies)
+        .same_site(SameSite::Strict)
+        .finish()
+}
+
+fn render(state: &State, page: SignInPage, status: actix_web::http::StatusCode) -> HttpResponse {
+    let mut response = html(status, &page);
+    let _ = response.add_cookie(&form_cookie(state, &page.csrf));
+    response
+}
+
+/// `GET /app/connexion`.
+pub async fn form(req: HttpRequest, state: State, query: web::Query<SignInQuery>) -> HttpResponse {
+    let next = query
+        .suite
+        .as_deref()
+        .and_then(safe_next)
+        .unwrap_or("/app/")
+        .to_owned();
+    let csrf = req
+        .cookie(FORM_COOKIE)
+        .map(|c| c.value().to_owned())
+        .filter(|v| v.len() == 43)
+        .unwrap_or_else(session::random_token);
+    let page = SignInPage {
+        csrf,
+        expired: query.suite.is_some() && query.fin.is_none(),
+        signed_out: query.fin.is_some(),
+        next,
+        email: String::new(),
+        error: None,
+    };
+    render(&state, page, actix_web::http::StatusCode::OK)
+}
+
+/// `POST /app/connexion`.
+pub async fn submit(
+    req: HttpRequest,
+    state: State,
+    body: web::Bytes,
+) -> Result<HttpResponse, WebError> {
+    let pairs = form_pairs(body).await?;
+    let field = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("")
+    };
+    let expected = req.cookie(FORM_COOKIE).map(|c| c.value().to_owned());
+    if !expected.is_some_and(|e| !e.is_empty() && same_secret(&e, field("csrf"))) {
+        return Err(WebError::Csrf);
+    }
+    let next = safe_next(field("suite")).unwrap_or("/app/").to_owned();
+    let email = field("email").trim().to_lowercase();
+    let password = field("password").to_owned();
+    let again = |error: String, status| {
+        render(
+            &state,
+            SignInPage {
+                csrf: session::random_token(),
+                next: next.clone(),
+                email: email.chars().take(254).collect(),
+                error: Some(error),
+                signed_out: false,
+                expired: false,
+            },
+            status,
+        )
+    };
+    use actix_web::http::StatusCode;
+    if email.is_empty() || password.is_empty() || email.len() > 254 || password.len() > 1024 {
+        return Ok(again(
+            "Saisissez votre adresse e-mail et votre mot de passe.".to_owned(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ));
+    }
+    let address = state.limits.client_address(&req);
+    let outcome = match state.limits.token_request(address) {
+        Ok(()) => {
+            check_secret(
+                &state,
+                address,
+                Account::Person {
+                    email: email.clone(),
+                },
+                password,
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    };
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(ApiError::TooManyRequests { retry_after, .. }) => {
+            return Ok(again(
+                format!(
+                    "Trop de tentatives de connexion. Réessayez dans {}.",
+                    crate::web::fr::duration(i64::try_from(retry_after.max(60)).unwrap_or(60))
+                ),
+                StatusCode::TOO_MANY_REQUESTS,
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    match outcome {
+        Outcome::Granted {
+            subject: Subject::User(user),
+            ..
+        } => {
+            let secure = state.web.secure_cookies;
+            let cookie = avip_db::blocking::write(&state.pool, &state.gate, move |conn| {
+                session::open(conn, &user, secure, Utc::now())
+            })
+            .await?;
+            let mut response = see_other(&next);
+            response.add_cookie(&cookie).map_err(anyhow::Error::from)?;
+            let mut spent = form_cookie(&state, "");
+            spent.make_removal();
+            let _ = response.add_cookie(&spent);
+            Ok(response)
+        }
+        Outcome::Locked { seconds } => Ok(again(
+            format!(
+                "Trop de tentatives de connexion. Réessayez dans {}.",
+                crate::web::fr::duration(i64::try_from(seconds.max(60)).unwrap_or(60))
+            ),
+            StatusCode::TOO_MANY_REQUESTS,
+        )),
+        _ => Ok(again(
+            "Adresse e-mail ou mot de passe incorrect.".to_owned(),
+            StatusCode::UNAUTHORIZED,
+        )),
+    }
+}
+
+/// `POST /app/deconnexion`.
+pub async fn sign_out(
+    visitor: Visitor,
+    state: State,
+    body: web::Bytes,
+) -> Result<HttpResponse, WebError> {
+    let pairs = form_pairs(body).await?;
+    let sent = pairs
+        .iter()
+        .find(|(k, _)| k == "csrf")
+        .map(|(_, v)| v.as_str());
+    visitor.check_csrf(sent)?;
+    visitor.close(&state).await?;
+    let mut response = see_other("/app/connexion?fin=1");
+    let _ = response.add_cookie(&session::removal(state.web.secure_cookies));
+    Ok(response)
+}
+
+/// `GET /app/`: each role's first page.
+pub async fn home(visitor: Visitor) -> HttpResponse {
+    see_other(match visitor.who.role {
+        Role::Coordinator | Role::Admin => "/app/a-traiter",
+        Role::Prescriber => "/app/orientations",
+        Role::Caf => "/app/indicateurs",
+    })
+}

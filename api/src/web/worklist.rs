@@ -1,0 +1,260 @@
+//! "À traiter": what needs a coordinator's action now, most urgent first,
+//! across her crèches — families awaiting their first answer (time left
+//! before the deadline, or how late), overdue follow-ups, contracts ending —
+//! and the referrals in progress.
+
+use std::collections::HashMap;
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use avip_db::DbConnection;
+use avip_db::model::{CrecheId, ReferralStatus, Role};
+use avip_db::page::PageRequest;
+use avip_db::referrals::ReferralFilter;
+use avip_sla_engine::Policy;
+use avip_sla_engine::attention::AttentionKind;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use crate::auth::Principal;
+use crate::domain::DomainError;
+use crate::http::referral_body::ReferralBody;
+use crate::http::state::State;
+use crate::web::session::Visitor;
+use crate::web::{Layout, Section, WebError, fr, ok_page};
+
+/// The most rows a section shows.
+const ROWS: i64 = 200;
+
+pub struct Row {
+    pub id: String,
+    pub reference: String,
+    pub family: String,
+    pub creche: String,
+    pub status: &'static str,
+    /// When it is due, in words.
+    pub due: String,
+    /// `reste 5 h 12 min`, `en retard de 2 j 3 h`.
+    pub delay: String,
+    /// `late`, `soon` or empty.
+    pub class: &'static str,
+}
+
+pub struct Choice {
+    pub value: String,
+    pub label: String,
+    pub selected: bool,
+}
+
+#[derive(Template)]
+#[template(path = "worklist.html")]
+struct WorklistPage {
+    layout: Layout,
+    creches: Vec<Choice>,
+    statuses: Vec<Choice>,
+    first_responses: Vec<Row>,
+    follow_ups: Vec<Row>,
+    contracts: Vec<Row>,
+    in_progress: Vec<Row>,
+}
+
+#[derive(Deserialize)]
+pub struct Filters {
+    creche: Option<String>,
+    statut: Option<String>,
+}
+
+/// The crèches a person works with, by id: a coordinator's own, every
+/// crèche of the département for the others.
+pub fn creche_names(
+    conn: &mut DbConnection,
+    who: &Principal,
+) -> Result<Vec<avip_db::creches::CrecheName>, DomainError> {
+    let mut names = avip_db::creches::in_departement(conn, &who.departement)?;
+    if who.role == Role::Coordinator {
+        names.retain(|c| who.creche_ids.contains(&c.id));
+    }
+    Ok(names)
+}
+
+/// What the navigation counts: unanswered families, overdue follow-ups and
+/// contracts ending.
+pub fn count(
+    conn: &mut DbConnection,
+    who: &Principal,
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> Result<usize, DomainError> {
+    let unanswered = avip_db::sla::count_unanswered(conn, crate::access::creche_scope(who))?;
+    let (items, _) = crate::workflow::sla::overdue(conn, who, policy, now, None, 1000)?;
+    let others = items
+        .iter()
+        .filter(|i| i.kind != AttentionKind::FirstResponse)
+        .count();
+    Ok(usize::try_from(unanswered).unwrap_or(0) + others)
+}
+
+fn class_of(seconds_left: i64) -> &'static str {
+    if seconds_left < 0 {
+        "late"
+    } else if seconds_left < 24 * 3600 {
+        "soon"
+    } else {
+        ""
+    }
+}
+
+/// `GET /app/a-traiter`.
+pub async fn show(
+    req: HttpRequest,
+    visitor: Visitor,
+    state: State,
+    filters: web::Query<Filters>,
+) -> Result<HttpResponse, WebError> {
+    let who = visitor.who.clone();
+    if !matches!(who.role, Role::Coordinator | Role::Admin) {
+        return Err(WebError::Forbidden);
+    }
+    let creche = filters
+        .creche
+        .as_deref()
+        .filter(|c| !c.is_empty())
+        .and_then(CrecheId::parse);
+    let status = filters
+        .statut
+        .as_deref()
+        .and_then(|s| s.parse::<ReferralStatus>().ok());
+    let policy = state.policy.policy.clone();
+    let now = Utc::now();
+    let (names, unanswered, attention, open) = {
+        let who = who.clone();
+        let creche = creche.clone();
+        avip_db::blocking::run(&state.pool, move |conn| {
+            let names = creche_names(conn, &who)?;
+            let scoped = |statuses: Vec<ReferralStatus>| ReferralFilter {
+                statuses,
+                creche_id: creche.clone(),
+                ..ReferralFilter::default()
+            };
+            let first = PageRequest {
+                after: None,
+                limit: ROWS,
+            };
+            let unanswered = crate::workflow::referrals::list(
+                conn,
+                &who,
+                scoped(vec![ReferralStatus::Received]),
+                &first,
+            )?;
+            let (attention, _) =
+                crate::workflow::sla::overdue(conn, &who, &policy, now, None, ROWS as usize)?;
+            let open_statuses = match status {
+                Some(s) => vec![s],
+                None => vec![
+                    ReferralStatus::Contacted,
+                    ReferralStatus::Offered,
+                    ReferralStatus::Waitlisted,
+                ],
+            };
+            let open = crate::workflow::referrals::list(conn, &who, scoped(open_statuses), &first)?;
+            Ok::<_, DomainError>((names, unanswered.items, attention, open.items))
+        })
+        .await?
+    };
+    let read: Vec<_> = unanswered
+        .iter()
+        .chain(open.iter())
+        .map(|r| r.referral.id.clone())
+        .collect();
+    crate::http::referrals::record_read(&req, &state, &who, &read, "list_referrals");
+    let by_id: HashMap<&CrecheId, &str> = names.iter().map(|c| (&c.id, c.name.as_str())).collect();
+    let creche_name = |id: &CrecheId| by_id.get(id).copied().unwrap_or("—").to_owned();
+    let policy = &state.policy.policy;
+    let mut first_responses: Vec<(i64, Row)> = unanswered
+        .into_iter()
+        .map(|record| {
+            let body = ReferralBody::new(record, policy, now);
+            let left = body.sla.seconds_left.unwrap_or(0);
+            let row = Row {
+                id: body.id.to_string(),
+                reference: body.reference,
+                family: format!("{} {}", body.parent.first_name, body.parent.last_name),
+                creche: creche_name(&body.creche_id),
+                status: fr::status(body.status),
+                due: body.sla.due_at.map(fr::datetime).unwrap_or_default(),
+                delay: fr::time_left(left),
+                class: class_of(left),
+            };
+            (left, row)
+        })
+        .collect();
+    first_responses.sort_by_key(|(left, _)| *left);
+    let mut follow_ups = Vec::new();
+    let mut contracts = Vec::new();
+    for item in attention {
+        if creche.as_ref().is_some_and(|c| *c != item.creche_id) {
+            continue;
+        }
+        let row = Row {
+            id: item.referral_id.to_string(),
+            reference: item.reference.clone(),
+            family: String::new(),
+            creche: creche_name(&item.creche_id),
+            status: fr::status(ReferralStatus::Enrolled),
+            due: fr::datetime(item.due_at),
+            delay: fr::time_left(item.seconds_left),
+            class: class_of(item.seconds_left),
+        };
+        match item.kind {
+            AttentionKind::FollowUp => follow_ups.push(row),
+            AttentionKind::ContractEnd => contracts.push(row),
+            AttentionKind::FirstResponse => {}
+        }
+    }
+    let in_progress = open
+        .into_iter()
+        .map(|record| {
+            let body = ReferralBody::new(record, policy, now);
+            Row {
+                id: body.id.to_string(),
+                reference: body.reference,
+                family: format!("{} {}", body.parent.first_name, body.parent.last_name),
+                creche: creche_name(&body.creche_id),
+                status: fr::status(body.status),
+                due: fr::datetime(body.updated_at),
+                delay: String::new(),
+                class: "",
+            }
+        })
+        .collect();
+    let creches = names
+        .iter()
+        .map(|c| Choice {
+            value: c.id.to_string(),
+            label: c.name.clone(),
+            selected: creche.as_ref() == Some(&c.id),
+        })
+        .collect();
+    let statuses = [
+        ReferralStatus::Contacted,
+        ReferralStatus::Offered,
+        ReferralStatus::Waitlisted,
+    ]
+    .iter()
+    .map(|s| Choice {
+        value: s.as_str().to_owned(),
+        label: fr::status(*s).to_owned(),
+        selected: status == Some(*s),
+    })
+    .collect();
+    let layout = Layout::load(&state, &visitor, Section::Worklist, "À traiter").await?;
+    ok_page(&WorklistPage {
+        layout,
+        creches,
+        statuses,
+        first_responses: first_responses.into_iter().map(|(_, r)| r).collect(),
+        follow_ups,
+        contracts,
+        in_progress,
+    })
+}

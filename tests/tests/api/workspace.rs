@@ -1,0 +1,619 @@
+//! The web workspace over real HTTP, as a browser speaks to it: the session
+//! cookie, CSRF tokens, redirects, forms and the French pages. What a person
+//! sees and clicks is tested in a real browser by `scripts/browser`.
+
+use avip_tests::{TestApp, spawn_app};
+use chrono::Duration;
+use serde_json::{Value, json};
+
+use crate::referrals::{PASSWORD, Territory, id, new_referral, territory, today};
+
+/// A browser without JavaScript: it keeps the session cookie and does not
+/// follow redirects, so that each one can be checked.
+struct Browser<'a> {
+    app: &'a TestApp,
+    client: reqwest::Client,
+    cookies: Vec<(String, String)>,
+}
+
+struct Page {
+    status: u16,
+    location: Option<String>,
+    set_cookie: Vec<String>,
+    body: String,
+}
+
+impl<'a> Browser<'a> {
+    fn new(app: &'a TestApp) -> Browser<'a> {
+        Browser {
+            app,
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            cookies: Vec::new(),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    async fn read(&mut self, response: reqwest::Response) -> Page {
+        let set_cookie: Vec<String> = response
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect();
+        for c in &set_cookie {
+            let pair = c.split(';').next().unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            self.cookies.retain(|(k, _)| k != name);
+            if !value.is_empty() && !c.contains("Max-Age=0") {
+                self.cookies.push((name.to_owned(), value.to_owned()));
+            }
+        }
+        Page {
+            status: response.status().as_u16(),
+            location: response
+                .headers()
+                .get("location")
+                .map(|v| v.to_str().unwrap().to_owned()),
+            set_cookie,
+            body: response.text().await.unwrap(),
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> Page {
+        let response = self
+            .client
+            .get(self.app.url(path))
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        self.read(response).await
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let response = self
+            .client
+            .post(self.app.url(path))
+            .header("cookie", self.cookie_header())
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        self.read(response).await
+    }
+
+    /// Signs in through the form; returns the answer to the form.
+    async fn sign_in(&mut self, email: &str, password: &str, next: &str) -> Page {
+        let form = self.get("/app/connexion").await;
+        let token = csrf(&form.body);
+        self.post(
+            "/app/connexion",
+            &[
+                ("csrf", &token),
+                ("suite", next),
+                ("email", email),
+                ("password", password),
+            ],
+        )
+        .await
+    }
+}
+
+/// The CSRF token a page's forms carry.
+fn csrf(html: &str) -> String {
+    let start = html
+        .find("name=\"csrf\" value=\"")
+        .expect("the page has a form with a CSRF token")
+        + "name=\"csrf\" value=\"".len();
+    html[start..start + html[start..].find('"').unwrap()].to_owned()
+}
+
+async fn coordinator_in(app: &TestApp) -> (Territory, Browser<'_>) {
+    let t = territory(app).await;
+    let mut browser = Browser::new(app);
+    let page = browser
+        .sign_in("c.martin@example.org", PASSWORD, "/app/")
+        .await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    (t, browser)
+}
+
+#[tokio::test]
+async fn sign_in_sets_a_protected_cookie_and_returns_to_the_page_asked_for() {
+    let app = spawn_app().await;
+    let _t = territory(&app).await;
+    let mut browser = Browser::new(&app);
+
+    let asked = browser.get("/app/a-traiter?creche=").await;
+    assert_eq!(asked.status, 303);
+    assert_eq!(
+        asked.location.as_deref(),
+        Some("/app/connexion?suite=%2Fapp%2Fa-traiter%3Fcreche%3D")
+    );
+    let root = browser.get("/").await;
+    assert_eq!(root.location.as_deref(), Some("/app/"));
+
+    let wrong = browser
+        .sign_in("c.martin@example.org", "not the password", "/app/a-traiter")
+        .await;
+    assert_eq!(wrong.status, 401);
+    assert!(
+        wrong
+            .body
+            .contains("Adresse e-mail ou mot de passe incorrect.")
+    );
+    assert!(wrong.body.contains("lang=\"fr\""));
+
+    let signed = browser
+        .sign_in("c.martin@example.org", PASSWORD, "/app/a-traiter")
+        .await;
+    assert_eq!(signed.status, 303);
+    assert_eq!(signed.location.as_deref(), Some("/app/a-traiter"));
+    let session = signed
+        .set_cookie
+        .iter()
+        .find(|c| c.starts_with("avip_session="))
+        .expect("a session cookie");
+    assert!(session.contains("HttpOnly"), "{session}");
+    assert!(session.contains("SameSite=Lax"), "{session}");
+    assert!(
+        !session.contains("Secure"),
+        "no Secure outside production: {session}"
+    );
+
+    let page = browser.get("/app/a-traiter").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("<h1>À traiter</h1>"));
+    assert!(page.body.contains("Se déconnecter"));
+
+    // Another host is never a destination after sign-in.
+    let mut other = Browser::new(&app);
+    let away = other
+        .sign_in("c.martin@example.org", PASSWORD, "//evil.example/app/")
+        .await;
+    assert_eq!(away.location.as_deref(), Some("/app/"));
+}
+
+#[tokio::test]
+async fn pages_refuse_a_form_without_the_session_token() {
+    let app = spawn_app().await;
+    let (t, mut browser) = coordinator_in(&app).await;
+    let r = new_referral(&app, &t.prescriber, &t.creche, "Yanis").await;
+    let path = format!("/app/orientations/{}/transition", id(&r));
+
+    let forged = browser
+        .post(&path, &[("csrf", "forged"), ("to", "contacted")])
+        .await;
+    assert_eq!(forged.status, 403);
+    assert!(forged.body.contains("Formulaire expiré"));
+    let none = browser.post(&path, &[("to", "contacted")]).await;
+    assert_eq!(none.status, 403);
+    let status = app
+        .expect(
+            &t.coordinator,
+            "GET",
+            &format!("/api/v1/referrals/{}", id(&r)),
+            None,
+            200,
+        )
+        .await["status"]
+        .clone();
+    assert_eq!(status, "received", "nothing moved");
+
+    // The sign-in form is protected too (its own cookie and field).
+    let mut stranger = Browser::new(&app);
+    let page = stranger
+        .post(
+            "/app/connexion",
+            &[
+                ("csrf", "x"),
+                ("email", "c.martin@example.org"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 403);
+}
+
+#[tokio::test]
+async fn a_coordinator_moves_a_referral_from_its_page_and_reads_refusals_in_french() {
+    let app = spawn_app().await;
+    let (t, mut browser) = coordinator_in(&app).await;
+    let r = new_referral(&app, &t.prescriber, &t.creche, "Yanis").await;
+    let page_path = format!("/app/orientations/{}", id(&r));
+
+    let page = browser.get(&page_path).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Amina Benali"));
+    assert!(page.body.contains("Réponse attendue avant le"));
+    let token = csrf(&page.body);
+    // Exactly the moves the lifecycle allows from `received`.
+    for action in [
+        "Famille contactée",
+        "Proposer une place",
+        "Mettre en liste d’attente",
+        "Refuser l’orientation",
+        "Retirer l’orientation",
+    ] {
+        assert!(page.body.contains(action), "{action} offered");
+    }
+    assert!(!page.body.contains("Inscrire l’enfant"));
+    assert!(!page.body.contains("Enregistrer la sortie</summary>"));
+
+    let refused = browser
+        .post(
+            &format!("{page_path}/transition"),
+            &[("csrf", &token), ("to", "declined"), ("reason", "other")],
+        )
+        .await;
+    assert_eq!(refused.status, 422);
+    assert!(refused
+        .body
+        .contains("<p class=\"field-error\" id=\"transition-note-err\">Expliquez le motif « Autre » dans la note.</p>"));
+    assert!(
+        refused
+            .body
+            .contains("aria-describedby=\"transition-note-err\"")
+    );
+
+    let moved = browser
+        .post(
+            &format!("{page_path}/transition"),
+            &[
+                ("csrf", &token),
+                ("to", "contacted"),
+                ("note", "appel à la mère"),
+            ],
+        )
+        .await;
+    assert_eq!(moved.status, 303);
+    assert_eq!(
+        moved.location.unwrap(),
+        format!("{page_path}?fait=transition")
+    );
+    let api = app
+        .expect(
+            &t.coordinator,
+            "GET",
+            &format!("/api/v1/referrals/{}", id(&r)),
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(api["status"], "contacted");
+    let after = browser.get(&format!("{page_path}?fait=transition")).await;
+    assert!(
+        after
+            .body
+            .contains("Le statut de l’orientation a été mis à jour.")
+    );
+    assert!(
+        after.body.contains("appel à la mère"),
+        "the note is on the timeline"
+    );
+
+    // The page's reads are in the access log, under the coordinator's name.
+    let log = app
+        .expect(
+            &t.admin,
+            "GET",
+            &format!("/api/v1/access-log?referral_id={}", id(&r)),
+            None,
+            200,
+        )
+        .await;
+    let operations: Vec<&str> = log["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["operation"].as_str().unwrap())
+        .collect();
+    assert!(operations.contains(&"get_referral"), "{log}");
+    assert!(operations.contains(&"timeline"), "{log}");
+}
+
+#[tokio::test]
+async fn an_enrollment_without_a_free_place_names_the_first_full_day_and_can_be_forced() {
+    let app = spawn_app().await;
+    let (t, mut browser) = coordinator_in(&app).await;
+    let r = new_referral(&app, &t.prescriber, &t.creche, "Yanis").await;
+    let rid = id(&r);
+    app.expect(
+        &t.coordinator,
+        "POST",
+        &format!("/api/v1/referrals/{rid}/transitions"),
+        Some(json!({"to": "offered"})),
+        200,
+    )
+    .await;
+    let start = today() + Duration::days(7);
+    app.expect(
+        &t.admin,
+        "POST",
+        &format!("/api/v1/creches/{}/capacity", t.creche),
+        Some(json!({"from": today().to_string(), "avip_places": 0})),
+        201,
+    )
+    .await;
+
+    let page_path = format!("/app/orientations/{rid}");
+    let token = csrf(&browser.get(&page_path).await.body);
+    let start_text = start.to_string();
+    let base = [
+        ("csrf", token.as_str()),
+        ("start_date", start_text.as_str()),
+        ("days", "mon"),
+        ("days", "tue"),
+    ];
+    let full = browser
+        .post(&format!("{page_path}/inscription"), &base)
+        .await;
+    assert_eq!(full.status, 422, "{}", full.body);
+    let day = start.format("%d/%m/%Y").to_string();
+    assert!(
+        full.body
+            .contains(&format!("Aucune place AVIP n’est libre le {day}")),
+        "{}",
+        full.body
+    );
+
+    let mut forced = base.to_vec();
+    forced.push(("force", "true"));
+    let without_reason = browser
+        .post(&format!("{page_path}/inscription"), &forced)
+        .await;
+    assert_eq!(without_reason.status, 422);
+    assert!(
+        without_reason
+            .body
+            .contains("Expliquez pourquoi l’enfant est accueilli au-delà des places AVIP.")
+    );
+    forced.push(("force_reason", "accord de la directrice"));
+    let enrolled = browser
+        .post(&format!("{page_path}/inscription"), &forced)
+        .await;
+    assert_eq!(enrolled.status, 303, "{}", enrolled.body);
+    let api = app
+        .expect(
+            &t.coordinator,
+            "GET",
+            &format!("/api/v1/referrals/{rid}"),
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(api["status"], "enrolled");
+    assert_eq!(api["enrollment"]["days"], json!(["mon", "tue"]));
+}
+
+#[tokio::test]
+async fn a_prescriber_sends_the_referral_form_and_reads_each_error_by_its_field() {
+    let app = spawn_app().await;
+    let t = territory(&app).await;
+    let mut browser = Browser::new(&app);
+    let signed = browser
+        .sign_in("p.durand@example.org", PASSWORD, "/app/")
+        .await;
+    assert_eq!(signed.status, 303);
+    let home = browser.get("/app/").await;
+    assert_eq!(home.location.as_deref(), Some("/app/orientations"));
+    let form = browser.get("/app/orientations/nouvelle").await;
+    assert_eq!(form.status, 200);
+    assert!(form.body.contains("Les Petits Pas"));
+    let token = csrf(&form.body);
+    let key = {
+        let start = form.body.find("name=\"cle\" value=\"").unwrap() + 18;
+        form.body[start..start + 43].to_owned()
+    };
+
+    let empty = browser
+        .post(
+            "/app/orientations/nouvelle",
+            &[("csrf", &token), ("cle", &key)],
+        )
+        .await;
+    assert_eq!(empty.status, 422);
+    for field in [
+        "creche_id",
+        "parent-first_name",
+        "children-0-birth_date",
+        "consent-date",
+        "referent-email",
+    ] {
+        assert!(
+            empty
+                .body
+                .contains(&format!("id=\"{field}-err\">Ce champ est obligatoire.")),
+            "{field}: {}",
+            empty.body
+        );
+    }
+
+    let birth = (today() - Duration::days(400)).to_string();
+    let start = (today() + Duration::days(10)).to_string();
+    let consent = today().to_string();
+    let mut fields = vec![
+        ("csrf", token.as_str()),
+        ("cle", key.as_str()),
+        ("creche_id", t.creche.as_str()),
+        ("referent.name", "Paul Durand"),
+        ("referent.email", "p.durand@example.org"),
+        ("parent.first_name", "Amina"),
+        ("parent.last_name", "Benali"),
+        ("parent.phone", "12"),
+        ("parent.postal_code", "83000"),
+        ("parent.commune", "Toulon"),
+        ("parent.situation", "job_seeker"),
+        ("children[0].first_name", "Yanis"),
+        ("children[0].birth_date", birth.as_str()),
+        ("needs.desired_start_date", start.as_str()),
+        ("needs.days_per_week", "4"),
+        ("needs.atypical_hours", "true"),
+        ("insertion_project.kind", "training"),
+        ("consent.date", consent.as_str()),
+    ];
+    let invalid = browser.post("/app/orientations/nouvelle", &fields).await;
+    assert_eq!(invalid.status, 422);
+    assert!(
+        invalid
+            .body
+            .contains("id=\"parent-phone-err\">Ce n’est pas un numéro de téléphone français"),
+        "{}",
+        invalid.body
+    );
+    assert!(
+        invalid
+            .body
+            .contains("id=\"consent-given-err\">Le consentement de la famille"),
+        "{}",
+        invalid.body
+    );
+    assert!(
+        invalid.body.contains("value=\"Amina\""),
+        "what was typed is kept"
+    );
+
+    fields.retain(|(k, _)| *k != "parent.phone");
+    fields.push(("parent.phone", "06 12 34 56 78"));
+    fields.push(("consent.given", "true"));
+    let sent = browser.post("/app/orientations/nouvelle", &fields).await;
+    assert_eq!(sent.status, 303, "{}", sent.body);
+    let location = sent.location.unwrap();
+    assert!(location.ends_with("?fait=creee"), "{location}");
+    // The same form sent twice (a double click) is one referral.
+    let again = browser.post("/app/orientations/nouvelle", &fields).await;
+    assert_eq!(again.status, 303);
+    assert_eq!(again.location.unwrap(), location);
+    let list = app
+        .expect(&t.prescriber, "GET", "/api/v1/referrals", None, 200)
+        .await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+    assert_eq!(list["items"][0]["needs"]["atypical_hours"], true);
+
+    let page = browser.get(&location).await;
+    assert!(page.body.contains("L’orientation est envoyée à la crèche"));
+    assert!(page.body.contains("Horaires atypiques"));
+    let mine = browser.get("/app/orientations").await;
+    assert!(mine.body.contains("<h1>Mes orientations</h1>"));
+    assert!(mine.body.contains("Amina Benali"));
+}
+
+#[tokio::test]
+async fn sessions_survive_a_restart_and_work_on_every_instance() {
+    let app = spawn_app().await;
+    let (_t, browser) = coordinator_in(&app).await;
+    let cookies = browser.cookies.clone();
+    let handle = app
+        .another_instance(
+            |env| {
+                env.insert("AVIP_BIND".into(), "127.0.0.1:0".into());
+            },
+            false,
+        )
+        .await;
+    handle.stop(true).await;
+
+    let app = app.restart(|_| {}, false).await;
+    let mut again = Browser::new(&app);
+    again.cookies = cookies;
+    let page = again.get("/app/a-traiter").await;
+    assert_eq!(page.status, 200, "the session outlives the process");
+}
+
+#[tokio::test]
+async fn disabling_a_person_or_changing_her_password_ends_her_sessions_at_once() {
+    let app = spawn_app().await;
+    let (t, mut browser) = coordinator_in(&app).await;
+    let users = app
+        .expect(&t.admin, "GET", "/api/v1/users?limit=100", None, 200)
+        .await;
+    let coordinator: &Value = users["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["email"] == "c.martin@example.org")
+        .unwrap();
+    let path = format!("/api/v1/users/{}", coordinator["id"].as_str().unwrap());
+
+    // A new password: sessions opened before it end (the change is
+    // recorded to the second, so wait for the next one).
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    app.expect(
+        &t.admin,
+        "PATCH",
+        &path,
+        Some(json!({"password": "another long passphrase"})),
+        200,
+    )
+    .await;
+    let page = browser.get("/app/a-traiter").await;
+    assert_eq!(page.status, 303, "signed out by the new password");
+
+    let signed = browser
+        .sign_in("c.martin@example.org", "another long passphrase", "/app/")
+        .await;
+    assert_eq!(signed.status, 303);
+    assert_eq!(browser.get("/app/a-traiter").await.status, 200);
+    app.expect(
+        &t.admin,
+        "PATCH",
+        &path,
+        Some(json!({"active": false})),
+        200,
+    )
+    .await;
+    let page = browser.get("/app/a-traiter").await;
+    assert_eq!(page.status, 303);
+    assert!(page.location.unwrap().starts_with("/app/connexion?suite="));
+}
+
+#[tokio::test]
+async fn signing_out_ends_the_session_and_each_role_sees_only_its_pages() {
+    let app = spawn_app().await;
+    let (_t, mut coordinator) = coordinator_in(&app).await;
+    let page = coordinator.get("/app/a-traiter").await;
+    let token = csrf(&page.body);
+    let stolen = coordinator.cookies.clone();
+    let out = coordinator
+        .post("/app/deconnexion", &[("csrf", &token)])
+        .await;
+    assert_eq!(out.status, 303);
+    assert_eq!(out.location.as_deref(), Some("/app/connexion?fin=1"));
+    let mut replay = Browser::new(&app);
+    replay.cookies = stolen;
+    assert_eq!(
+        replay.get("/app/a-traiter").await.status,
+        303,
+        "the old cookie opens nothing"
+    );
+
+    let mut caf = Browser::new(&app);
+    caf.sign_in("analyste@caf.example.org", PASSWORD, "/app/")
+        .await;
+    assert_eq!(
+        caf.get("/app/").await.location.as_deref(),
+        Some("/app/indicateurs")
+    );
+    let indicators = caf.get("/app/indicateurs").await;
+    assert_eq!(indicators.status, 200);
+    assert_eq!(indicators.body.matches("<svg class=\"chart\"").count(), 4);
+    assert_eq!(caf.get("/app/a-traiter").await.status, 403);
+    assert_eq!(caf.get("/app/orientations").await.status, 403);
+    let csv = caf.get("/app/indicateurs?format=csv").await;
+    assert_eq!(csv.status, 200);
+    assert!(
+        csv.body.starts_with("\u{feff}group;label;received"),
+        "{}",
+        csv.body
+    );
+}
