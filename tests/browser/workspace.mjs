@@ -1,0 +1,221 @@
+// The web workspace in a real browser: Debian's chromium driven by
+// playwright-core, axe-core run on every page (WCAG 2.1 A and AA). Started by
+// scripts/browser against the real `avip` binary and a database filled by
+// `avip demo`; the base address comes in AVIP_URL.
+import { chromium } from 'playwright-core';
+import { AxeBuilder } from '@axe-core/playwright';
+
+const base = process.env.AVIP_URL;
+if (!base) throw new Error('AVIP_URL is not set');
+const PASSWORD = 'avip demo 2026';
+const failures = [];
+const checked = [];
+
+function fail(message) {
+  failures.push(message);
+  console.error(`FAIL ${message}`);
+}
+
+function expect(condition, message) {
+  if (!condition) fail(message);
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+
+async function newPage() {
+  const context = await browser.newContext({ locale: 'fr-FR', acceptDownloads: true });
+  const page = await context.newPage();
+  // Nothing is fetched from another host; no script or style is refused
+  // by the content security policy; no script fails.
+  page.on('request', (r) => {
+    const url = r.url();
+    if (!url.startsWith(base) && !url.startsWith('data:')) fail(`request to another host: ${url}`);
+  });
+  // A refused form answers 401, 403 or 422 with its page: chromium notes
+  // the status, which is not a fault.
+  const expected = /Failed to load resource: the server responded with a status of (401|403|422)/;
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !expected.test(m.text())) fail(`console error on ${page.url()}: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => fail(`script error on ${page.url()}: ${e.message}`));
+  return page;
+}
+
+async function axe(page, name) {
+  const results = await new AxeBuilder({ page })
+    .withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'])
+    .analyze();
+  checked.push(name);
+  for (const v of results.violations) {
+    const where = v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(' | ');
+    fail(`axe on ${name}: ${v.id} (${v.impact}): ${v.help} — ${where}`);
+  }
+}
+
+async function signIn(page, email) {
+  await page.getByLabel('Adresse e-mail').fill(email);
+  await page.getByLabel('Mot de passe').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Se connecter' }).click();
+  await page.waitForLoadState('load');
+}
+
+/** A Monday at least a week ahead, YYYY-MM-DD. */
+function nextMonday() {
+  const d = new Date();
+  d.setDate(d.getDate() + 7);
+  while (d.getDay() !== 1) d.setDate(d.getDate() + 1);
+  return d.toISOString().slice(0, 10);
+}
+
+async function occupied(page, creche, day) {
+  await page.goto(`${base}/app/places?creche=${creche}&mois=${day.slice(0, 7)}`);
+  const cell = page.locator('table.planning td').filter({
+    has: page.locator('span.day', { hasText: new RegExp(`^${Number(day.slice(8))}$`) }),
+  });
+  const text = await cell.innerText();
+  const m = text.match(/(\d+) occupée/);
+  return m ? Number(m[1]) : NaN;
+}
+
+// ----- The coordinator -----
+{
+  const page = await newPage();
+  await page.goto(`${base}/app/a-traiter`);
+  expect(page.url().includes('/app/connexion?suite='), `an unsigned visit goes to sign-in (${page.url()})`);
+  await axe(page, 'sign-in');
+  await signIn(page, 'coordination@toulon.demo.avip.example');
+  expect(page.url().endsWith('/app/a-traiter'), `after sign-in, the page asked for (${page.url()})`);
+  expect(await page.locator('h1').innerText() === 'À traiter', 'the worklist');
+  expect(await page.locator('nav .count').count() === 1, 'the count in the navigation');
+  await axe(page, 'worklist');
+
+  // A family awaiting its first answer: a refusal without its note, then contacted.
+  await page.locator('table[aria-labelledby="reponses"] tbody a').first().click();
+  await page.waitForLoadState('load');
+  const referral = page.url();
+  await axe(page, 'referral page');
+  await page.getByText('Refuser l’orientation').click();
+  await page.locator('#transition-reason').selectOption('other');
+  await page.getByRole('button', { name: 'Refuser', exact: true }).click();
+  await page.waitForLoadState('load');
+  expect((await page.locator('#transition-note-err').innerText()).includes('Expliquez le motif'),
+    'the missing note is named next to its field, in French');
+  await axe(page, 'referral page with an error');
+  await page.goto(referral);
+  await page.getByRole('button', { name: 'Famille contactée' }).click();
+  await page.waitForLoadState('load');
+  expect((await page.locator('[role=status]').innerText()).includes('mis à jour'), 'the move is confirmed');
+  expect((await page.locator('dl.facts').first().innerText()).includes('Famille contactée'), 'the new status');
+
+  // An offered family is enrolled; the planning shows the place taken at once.
+  await page.goto(`${base}/app/a-traiter`);
+  const offered = page.locator('table[aria-labelledby="en-cours"] tbody tr', { hasText: 'Place proposée' }).first();
+  const crecheName = (await offered.locator('td').nth(2).innerText()).trim();
+  await offered.locator('a').click();
+  await page.waitForLoadState('load');
+  const enrollPage = page.url();
+  await page.goto(`${base}/app/places`);
+  await axe(page, 'planning');
+  const crecheId = await page.locator('#creche option', { hasText: crecheName }).getAttribute('value');
+  const start = nextMonday();
+  const before = await occupied(page, crecheId, start);
+  await page.goto(enrollPage);
+  await page.getByText('Inscrire l’enfant').click();
+  await page.locator('#inscription-start_date').fill(start);
+  for (const day of ['mon', 'tue', 'thu', 'fri']) await page.locator(`#inscription-day-${day}`).check();
+  await page.getByRole('button', { name: 'Inscrire', exact: true }).click();
+  await page.waitForLoadState('load');
+  if (await page.locator('#inscription-force-err').count() > 0) {
+    await axe(page, 'enrollment refused for lack of a place');
+    await page.locator('#inscription-force-box').check();
+    await page.locator('#inscription-force_reason').fill('accord de la directrice');
+    await page.getByRole('button', { name: 'Inscrire', exact: true }).click();
+    await page.waitForLoadState('load');
+  }
+  expect((await page.locator('[role=status]').innerText()).includes('inscription est enregistrée'),
+    `the enrollment is recorded (${page.url()})`);
+  const after = await occupied(page, crecheId, start);
+  expect(after > before, `the planning shows the place taken on ${start}: ${before} then ${after}`);
+  await page.goto(`${base}/app/places/territoire`);
+  await axe(page, 'territory');
+
+  await page.goto(`${base}/app/indicateurs`);
+  expect(await page.locator('svg.chart').count() === 4, 'four charts');
+  await axe(page, 'indicators');
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByText('Télécharger en XLSX').click(),
+  ]);
+  expect(download.suggestedFilename().endsWith('.xlsx'), `an XLSX file (${download.suggestedFilename()})`);
+
+  await page.getByRole('button', { name: 'Se déconnecter' }).click();
+  await page.waitForLoadState('load');
+  expect((await page.locator('[role=status]').innerText()).includes('déconnecté'), 'signed out');
+  await page.goto(`${base}/app/a-traiter`);
+  expect(page.url().includes('/app/connexion'), 'signed out, the worklist asks to sign in');
+  await page.context().close();
+}
+
+// ----- A France Travail referent -----
+{
+  const page = await newPage();
+  await page.goto(`${base}/app/`);
+  await signIn(page, 'referent@ft-toulon.demo.avip.example');
+  expect(page.url().endsWith('/app/orientations'), `a prescriber lands on her referrals (${page.url()})`);
+  expect(await page.locator('h1').innerText() === 'Mes orientations', 'Mes orientations');
+  await axe(page, 'prescriber referrals');
+  await page.getByRole('link', { name: 'Nouvelle orientation' }).first().click();
+  await page.waitForLoadState('load');
+  await axe(page, 'referral form');
+  await page.getByRole('button', { name: 'Envoyer l’orientation' }).click();
+  await page.waitForLoadState('load');
+  expect(await page.locator('.field-error').count() >= 10, 'each missing field is named');
+  await axe(page, 'referral form with errors');
+  const birth = new Date(); birth.setMonth(birth.getMonth() - 14);
+  const wanted = new Date(); wanted.setDate(wanted.getDate() + 20);
+  await page.locator('#creche_id').selectOption({ index: 1 });
+  await page.locator('#parent-first_name').fill('Nadia');
+  await page.locator('#parent-last_name').fill('Haddad');
+  await page.locator('#parent-phone').fill('06 11 22 33 44');
+  await page.locator('#parent-postal_code').fill('83000');
+  await page.locator('#parent-commune').fill('Toulon');
+  await page.locator('#parent-situation').selectOption('job_seeker');
+  await page.locator('#children-0-first_name').fill('Lina');
+  await page.locator('#children-0-birth_date').fill(birth.toISOString().slice(0, 10));
+  await page.locator('#needs-desired_start_date').fill(wanted.toISOString().slice(0, 10));
+  await page.locator('#needs-atypical_hours').check();
+  await page.locator('#insertion_project-kind').selectOption('training');
+  await page.locator('#referent-name').fill('Paul Durand');
+  await page.locator('#referent-email').fill('p.durand@example.org');
+  await page.locator('#consent-given').check();
+  await page.getByRole('button', { name: 'Envoyer l’orientation' }).click();
+  await page.waitForLoadState('load');
+  expect((await page.locator('[role=status]').innerText()).includes('envoyée à la crèche'),
+    `the referral is sent (${page.url()})`);
+  expect(await page.getByText('Horaires atypiques').count() > 0, 'atypical hours are visible');
+  await page.goto(`${base}/app/places/territoire`);
+  await axe(page, 'free places for a prescriber');
+  await page.context().close();
+}
+
+// ----- The CAF -----
+{
+  const page = await newPage();
+  await page.goto(`${base}/app/`);
+  await signIn(page, 'evaluation@caf83.demo.avip.example');
+  expect(page.url().endsWith('/app/indicateurs'), `the CAF lands on the indicators (${page.url()})`);
+  await axe(page, 'indicators for the CAF');
+  await page.context().close();
+}
+
+await browser.close();
+console.log(`axe-core checked ${checked.length} pages: ${checked.join(', ')}`);
+if (failures.length > 0) {
+  console.error(`${failures.length} failure(s)`);
+  process.exit(1);
+}
+console.log('the workspace passed in the browser');
