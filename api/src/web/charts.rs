@@ -66,18 +66,30 @@ pub struct Chart {
     pub keys: Vec<Key>,
 }
 
-/// A round top for the axis: 1, 2 or 5 times a power of ten.
+/// The top of the axis: four round steps (1, 2, 2.5 or 5 times a power of
+/// ten) that reach `max`.
 fn nice_max(max: f64) -> f64 {
     if max <= 0.0 {
-        return 1.0;
+        return 4.0;
     }
-    let power = 10f64.powf(max.log10().floor());
-    for step in [1.0, 2.0, 5.0, 10.0] {
-        if max <= step * power {
-            return step * power;
+    let raw = (max / 4.0).max(0.25);
+    let power = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 2.5, 5.0, 10.0]
+        .into_iter()
+        .map(|s| s * power)
+        .find(|s| *s >= raw)
+        .unwrap_or(10.0 * power);
+    step * 4.0
+}
+
+/// `2026-11` as `11/26`; other labels as they are.
+fn short_month(label: &str) -> String {
+    match label.split_once('-') {
+        Some((year, month)) if year.len() == 4 && month.len() == 2 => {
+            format!("{month}/{}", &year[2..])
         }
+        _ => label.to_owned(),
     }
-    10.0 * power
 }
 
 fn number(v: f64) -> String {
@@ -101,7 +113,12 @@ impl Chart {
             .iter()
             .flat_map(|s| s.values.iter().flatten())
             .fold(0.0f64, |a, b| a.max(*b));
-        let top = nice_max(max);
+        // Counts (no unit) rise by whole numbers.
+        let top = if unit.is_empty() {
+            nice_max(max).max(4.0)
+        } else {
+            nice_max(max)
+        };
         let plot_h = HEIGHT - TOP - BOTTOM;
         let ticks = (0..=4)
             .map(|i| {
@@ -114,15 +131,15 @@ impl Chart {
             .collect();
         let n = labels.len().max(1) as f64;
         let group_w = (WIDTH - LEFT - RIGHT) / n;
-        // At most about twelve labels under the axis.
-        let every = (labels.len() / 12).max(1);
+        // At most about eight labels under the axis.
+        let every = labels.len().div_ceil(8).max(1);
         let x_labels = labels
             .iter()
             .enumerate()
             .filter(|(i, _)| i % every == 0)
             .map(|(i, l)| XLabel {
                 x: LEFT + group_w * (i as f64 + 0.5),
-                label: l.clone(),
+                label: short_month(l),
             })
             .collect();
         let keys = series
@@ -218,5 +235,26 @@ impl Chart {
             });
         }
         chart
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_axis_rises_in_four_round_steps() {
+        assert_eq!(nice_max(5.0), 8.0);
+        assert_eq!(nice_max(37.5), 40.0);
+        assert_eq!(nice_max(100.0), 100.0);
+        assert_eq!(nice_max(0.0), 4.0);
+        assert_eq!(nice_max(1.0), 1.0);
+        assert_eq!(nice_max(730.0), 800.0);
+    }
+
+    #[test]
+    fn months_are_short_under_the_axis() {
+        assert_eq!(short_month("2026-11"), "11/26");
+        assert_eq!(short_month("Les Lucioles"), "Les Lucioles");
     }
 }
