@@ -589,7 +589,8 @@ Every account's password: {DEMO_PASSWORD}
   conseiller@ml-seyne.demo.avip.example         prescriber, Mission locale de La Seyne-sur-Mer
   evaluation@caf83.demo.avip.example            CAF
 
-Start the service on the same database (`avip`, or `cargo run`), then try:
+Start the service on the same database (`avip`, or `cargo run`), open the
+workspace at {base}/app/ and sign in with one of these accounts, or try:
 
   COORD=$({coord})
   curl -s -H \"Authorization: Bearer $COORD\" '{base}/api/v1/referrals?status=received'
