@@ -222,3 +222,40 @@ pub async fn form_pairs(body: web::Bytes) -> Result<Vec<(String, String)>, WebEr
     }
     Ok(form_urlencoded::parse(&body).into_owned().collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn production_cookies_are_secure_and_host_only() {
+        let c = cookie(true, "x".into()).to_string();
+        assert!(c.starts_with("__Host-avip_session=x"), "{c}");
+        for part in ["HttpOnly", "Secure", "SameSite=Lax", "Path=/"] {
+            assert!(c.contains(part), "{part} in {c}");
+        }
+        let dev = cookie(false, "x".into()).to_string();
+        assert!(
+            dev.starts_with("avip_session=x") && !dev.contains("Secure"),
+            "{dev}"
+        );
+        assert!(removal(true).to_string().contains("Max-Age=0"));
+    }
+
+    #[test]
+    fn only_pages_of_the_workspace_are_destinations_after_sign_in() {
+        assert_eq!(
+            safe_next("/app/orientations?statut=received"),
+            Some("/app/orientations?statut=received")
+        );
+        for bad in [
+            "//evil.example/app/",
+            "https://evil.example/app/",
+            "/api/v1/me",
+            "/app/\\evil",
+            "/app//x",
+        ] {
+            assert_eq!(safe_next(bad), None, "{bad}");
+        }
+    }
+}
