@@ -236,6 +236,15 @@ impl TestApp {
         adjust: impl FnOnce(&mut HashMap<String, String>),
         sla_engine: bool,
     ) -> avip_api::startup::ServerHandle {
+        self.another_instance_on_a_port(adjust, sla_engine).await.0
+    }
+
+    /// [`another_instance`](Self::another_instance), and the port it serves.
+    pub async fn another_instance_on_a_port(
+        &self,
+        adjust: impl FnOnce(&mut HashMap<String, String>),
+        sla_engine: bool,
+    ) -> (avip_api::startup::ServerHandle, u16) {
         let mut env = test_env(&self.db, self.mail_dir.path());
         adjust(&mut env);
         let settings = Settings::from_map(&env).expect("the test settings are valid");
@@ -250,8 +259,9 @@ impl TestApp {
         .await
         .expect("the second instance starts");
         let handle = app.handle();
+        let port = app.port();
         tokio::spawn(app.run_until_stopped());
-        handle
+        (handle, port)
     }
 }
 

@@ -100,6 +100,7 @@ fn declared() -> BTreeMap<String, Vec<String>> {
         evaluation_export_creches,
         access_log,
         access_log_referrals,
+        web_sessions,
     )
 }
 

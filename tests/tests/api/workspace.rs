@@ -4,6 +4,7 @@
 
 use avip_tests::{TestApp, spawn_app};
 use chrono::Duration;
+use diesel::RunQueryDsl;
 use serde_json::{Value, json};
 
 use crate::referrals::{PASSWORD, Territory, id, new_referral, territory, today};
@@ -513,21 +514,194 @@ async fn sessions_survive_a_restart_and_work_on_every_instance() {
     let app = spawn_app().await;
     let (_t, browser) = coordinator_in(&app).await;
     let cookies = browser.cookies.clone();
-    let handle = app
-        .another_instance(
-            |env| {
-                env.insert("AVIP_BIND".into(), "127.0.0.1:0".into());
-            },
-            false,
-        )
-        .await;
+
+    // A second instance on the same database knows the session, and a
+    // form opened on one instance is accepted by the other.
+    let (handle, port) = app.another_instance_on_a_port(|_| {}, false).await;
+    let second = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let cookie = browser.cookie_header();
+    let page = second
+        .get(format!("http://127.0.0.1:{port}/app/a-traiter"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200, "the other instance knows the session");
+    let token = csrf(&page.text().await.unwrap());
+    let out = browser_post(&app, &cookie, "/app/deconnexion", &[("csrf", &token)]).await;
+    assert_eq!(
+        out, 303,
+        "the token of one instance's page is valid on the other"
+    );
+    let after = second
+        .get(format!("http://127.0.0.1:{port}/app/a-traiter"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after.status(), 303, "signed out on one, signed out on both");
     handle.stop(true).await;
 
+    // A session opened before a restart is still open after it.
+    let mut browser = Browser::new(&app);
+    browser
+        .sign_in("c.martin@example.org", PASSWORD, "/app/")
+        .await;
+    let cookies_after = browser.cookies.clone();
+    assert_ne!(cookies_after, cookies);
     let app = app.restart(|_| {}, false).await;
     let mut again = Browser::new(&app);
-    again.cookies = cookies;
+    again.cookies = cookies_after;
     let page = again.get("/app/a-traiter").await;
     assert_eq!(page.status, 200, "the session outlives the process");
+}
+
+async fn browser_post(app: &TestApp, cookie: &str, path: &str, form: &[(&str, &str)]) -> u16 {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(app.url(path))
+        .header("cookie", cookie)
+        .form(form)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn a_prescriber_withdraws_her_referral_and_adds_a_note_and_a_follow_up() {
+    let app = spawn_app().await;
+    let t = territory(&app).await;
+    let r = new_referral(&app, &t.prescriber, &t.creche, "Yanis").await;
+    let path = format!("/app/orientations/{}", id(&r));
+    let mut browser = Browser::new(&app);
+    browser
+        .sign_in("p.durand@example.org", PASSWORD, "/app/")
+        .await;
+    let page = browser.get(&path).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Retirer l’orientation"));
+    assert!(
+        !page.body.contains("Famille contactée</button>"),
+        "a prescriber does not answer for the crèche"
+    );
+    let token = csrf(&page.body);
+
+    let note = browser
+        .post(
+            &format!("{path}/note"),
+            &[
+                ("csrf", &token),
+                ("note", "la maman a trouvé une formation"),
+            ],
+        )
+        .await;
+    assert_eq!(note.status, 303);
+    let date = today().to_string();
+    let missing = browser
+        .post(
+            &format!("{path}/suivi"),
+            &[
+                ("csrf", &token),
+                ("date", &date),
+                ("employment_status", "training"),
+            ],
+        )
+        .await;
+    assert_eq!(missing.status, 422);
+    assert!(
+        missing
+            .body
+            .contains("id=\"suivi-participants-err\">Cochez au moins un participant."),
+        "{}",
+        missing.body
+    );
+    let follow_up = browser
+        .post(
+            &format!("{path}/suivi"),
+            &[
+                ("csrf", &token),
+                ("date", &date),
+                ("participants", "referent"),
+                ("participants", "parent"),
+                ("employment_status", "training"),
+            ],
+        )
+        .await;
+    assert_eq!(follow_up.status, 303);
+    let withdrawn = browser
+        .post(
+            &format!("{path}/retrait"),
+            &[
+                ("csrf", &token),
+                ("to", "withdrawn"),
+                ("reason", "other_childcare_found"),
+            ],
+        )
+        .await;
+    assert_eq!(withdrawn.status, 303);
+
+    let api = app
+        .expect(
+            &t.prescriber,
+            "GET",
+            &format!("/api/v1/referrals/{}", id(&r)),
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(api["status"], "withdrawn");
+    assert_eq!(api["closing_reason"], "other_childcare_found");
+    let follow_ups = app
+        .expect(
+            &t.prescriber,
+            "GET",
+            &format!("/api/v1/referrals/{}/follow-ups", id(&r)),
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(
+        follow_ups["items"][0]["participants"],
+        json!(["referent", "parent"])
+    );
+    let closed = browser.get(&path).await;
+    assert!(closed.body.contains("Autre mode de garde trouvé"));
+    assert!(closed.body.contains("la maman a trouvé une formation"));
+    assert!(
+        !closed.body.contains("Retirer l’orientation"),
+        "nothing left to do on a closed referral"
+    );
+}
+
+#[tokio::test]
+async fn an_expired_session_sends_to_sign_in_then_back_to_the_page() {
+    let app = spawn_app().await;
+    let (_t, mut browser) = coordinator_in(&app).await;
+    let mut conn = app.db.connect();
+    diesel::sql_query("UPDATE web_sessions SET expires_at = created_at")
+        .execute(&mut conn)
+        .unwrap();
+    let page = browser.get("/app/places?mois=2026-12").await;
+    assert_eq!(page.status, 303);
+    assert_eq!(
+        page.location.as_deref(),
+        Some("/app/connexion?suite=%2Fapp%2Fplaces%3Fmois%3D2026-12")
+    );
+    let form = browser.get(page.location.as_deref().unwrap()).await;
+    assert!(form.body.contains("Connectez-vous pour ouvrir cette page."));
+    assert!(form.body.contains("value=\"/app/places?mois=2026-12\""));
+    let back = browser
+        .sign_in("c.martin@example.org", PASSWORD, "/app/places?mois=2026-12")
+        .await;
+    assert_eq!(back.location.as_deref(), Some("/app/places?mois=2026-12"));
+    assert_eq!(browser.get("/app/places?mois=2026-12").await.status, 200);
 }
 
 #[tokio::test]
