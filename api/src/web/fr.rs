@@ -300,6 +300,18 @@ pub fn message(english: &str) -> String {
         "at least one day is required" => "Cochez au moins un jour.",
         "explain the reason when it is \"other\"" => "Expliquez le motif « Autre » dans la note.",
         "is not a creche_operator organisation" => "Ce n’est pas un gestionnaire de crèches.",
+        "is not a French département code (e.g. 83, 2A, 974)" => {
+            "Ce n’est pas un numéro de département (ex. 83, 2A, 974)."
+        }
+        "is not a coordinator of the crèche's operator" => {
+            "Cette personne ne coordonne pas les crèches de ce gestionnaire."
+        }
+        "is not a crèche of the user's organisation" => {
+            "Cette crèche n’appartient pas à l’organisation de la personne."
+        }
+        "must be 1 to 255 visible ASCII characters" => "De 1 à 255 caractères ASCII visibles.",
+        "must be after opens" => "L’heure de fermeture doit suivre l’heure d’ouverture.",
+        "must not be before from" => "La fin doit suivre le début.",
         "no such organisation" => "Cette organisation n’existe pas.",
         "must name at most seven days" => "Sept jours au plus.",
         "a renewal must end after the current contract" => {
@@ -322,6 +334,27 @@ pub fn message(english: &str) -> String {
     {
         return format!("{max} caractères au plus.");
     }
+    let between = |prefix: &str, suffix: &str| {
+        english
+            .strip_prefix(prefix)
+            .and_then(|m| m.strip_suffix(suffix))
+            .map(str::to_owned)
+    };
+    if let Some(n) = between("at most ", " children per referral") {
+        return format!("{n} enfants au plus par orientation.");
+    }
+    if let Some(n) = between("must be at least ", " characters long") {
+        return format!("{n} caractères au moins.");
+    }
+    if let Some(n) = between("must be at most ", " bytes long") {
+        return format!("{n} octets au plus.");
+    }
+    if let Some(n) = between("must list at most ", " ids") {
+        return format!("{n} éléments au plus.");
+    }
+    if let Some(range) = english.strip_prefix("must be between ") {
+        return format!("Entre {}.", range.replace(" and ", " et "));
+    }
     if english.starts_with("is required to make a referral") {
         return "Ce champ est obligatoire.".to_owned();
     }
@@ -336,4 +369,81 @@ pub fn message(english: &str) -> String {
         return "Valeur mal formée.".to_owned();
     }
     "Valeur refusée.".to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The sources whose refusals the pages show next to a field.
+    const SOURCES: &[&str] = &[
+        include_str!("../domain/mod.rs"),
+        include_str!("../domain/referral.rs"),
+        include_str!("../workflow/referrals.rs"),
+        include_str!("../workflow/places.rs"),
+        include_str!("../workflow/users.rs"),
+        include_str!("../workflow/creches.rs"),
+        include_str!("../workflow/exports.rs"),
+    ];
+
+    /// Every string literal that reads like a field's refusal, with each
+    /// `{placeholder}` replaced by a number.
+    fn messages() -> Vec<String> {
+        let starts = [
+            "is ",
+            "must ",
+            "give ",
+            "at least",
+            "at most",
+            "a day",
+            "a renewal",
+            "explain ",
+            "nothing ",
+            "the child",
+            "the family",
+        ];
+        let mut found = Vec::new();
+        for source in SOURCES {
+            let source = source.split("#[cfg(test)]").next().unwrap_or(source);
+            let source = source.replace("\\\"", "\u{1}");
+            for (i, piece) in source.split('"').enumerate() {
+                if i % 2 == 1
+                    && starts.iter().any(|s| piece.starts_with(s))
+                    && !piece.contains('\n')
+                {
+                    let mut text = String::new();
+                    let mut inside = false;
+                    for c in piece.chars() {
+                        match c {
+                            '{' => {
+                                inside = true;
+                                text.push('1');
+                            }
+                            '}' => inside = false,
+                            c if !inside => text.push(c),
+                            _ => {}
+                        }
+                    }
+                    found.push(text.replace('\u{1}', "\""));
+                }
+            }
+        }
+        found.sort();
+        found.dedup();
+        found
+    }
+
+    #[test]
+    fn every_refusal_a_page_shows_reads_in_french() {
+        let messages = messages();
+        assert!(
+            messages.len() > 30,
+            "the scan finds the messages: {messages:?}"
+        );
+        let missing: Vec<&String> = messages
+            .iter()
+            .filter(|m| message(m) == "Valeur refusée.")
+            .collect();
+        assert!(missing.is_empty(), "no French for: {missing:#?}");
+    }
 }
