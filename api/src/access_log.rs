@@ -37,7 +37,9 @@ pub struct Operation<'a> {
 
 #[derive(Clone)]
 pub struct Recorder {
-    tx: Sender<Message>,
+    /// `None`: reads are not recorded (only `ServerOptions::record_reads`,
+    /// for the benchmark that measures what recording costs).
+    tx: Option<Sender<Message>>,
 }
 
 impl Recorder {
@@ -47,7 +49,13 @@ impl Recorder {
         std::thread::Builder::new()
             .name("avip-access-log".into())
             .spawn(move || write_loop(&rx, &pool, &gate))?;
-        Ok(Recorder { tx })
+        Ok(Recorder { tx: Some(tx) })
+    }
+
+    /// A recorder that records nothing: for measuring what recording costs,
+    /// never for a service people use (no setting reaches it).
+    pub fn off() -> Recorder {
+        Recorder { tx: None }
     }
 
     /// Records that `who` read these referrals' personal data (one entry
@@ -58,6 +66,7 @@ impl Recorder {
         referrals: impl IntoIterator<Item = &'a ReferralId>,
         operation: Operation<'_>,
     ) {
+        let Some(tx) = &self.tx else { return };
         let referral_ids = referrals
             .into_iter()
             .map(ToString::to_string)
@@ -80,7 +89,7 @@ impl Recorder {
             request_id: operation.request_id.map(str::to_owned),
             referral_ids,
         };
-        if self.tx.send(Message::Read(entry)).is_err() {
+        if tx.send(Message::Read(entry)).is_err() {
             tracing::error!(
                 operation = operation.name,
                 "the access log is not running: a read went unrecorded"
@@ -90,8 +99,9 @@ impl Recorder {
 
     /// Waits (at most 10 s) until every entry handed in so far is written.
     pub fn flush(&self) {
+        let Some(tx) = &self.tx else { return };
         let (done, wait) = channel();
-        if self.tx.send(Message::Flush(done)).is_ok()
+        if tx.send(Message::Flush(done)).is_ok()
             && wait.recv_timeout(Duration::from_secs(10)).is_err()
         {
             tracing::warn!("the access log did not flush within 10 s");

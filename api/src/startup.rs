@@ -42,6 +42,10 @@ pub struct ServerOptions {
     /// Whether this process runs the SLA engine on `AVIP_SLA_SCHEDULE`
     /// (`avip serve --no-sla` turns it off).
     pub sla_engine: bool,
+    /// Whether reads of personal data go to the access log. Always on for
+    /// the service (no setting or flag turns it off); only the benchmark
+    /// that measures the log's cost runs a server without it.
+    pub record_reads: bool,
 }
 
 impl Default for ServerOptions {
@@ -50,6 +54,7 @@ impl Default for ServerOptions {
             workers: None,
             handle_signals: true,
             sla_engine: true,
+            record_reads: true,
         }
     }
 }
@@ -102,8 +107,12 @@ impl Application {
         let keys = crate::auth::TokenKeys::from_settings(&settings)?;
         let gate = avip_db::WriteGate::with_writer(backend, pool.clone())
             .context("cannot start the database writer thread")?;
-        let access = crate::access_log::Recorder::start(pool.clone(), gate.clone())
-            .context("cannot start the access log's writer")?;
+        let access = if options.record_reads {
+            crate::access_log::Recorder::start(pool.clone(), gate.clone())
+                .context("cannot start the access log's writer")?
+        } else {
+            crate::access_log::Recorder::off()
+        };
         let scheduler = if options.sla_engine {
             let engine = crate::sla::engine(&settings, pool.clone(), gate.clone(), policy.clone())?;
             let scheduler = engine.start(&settings.sla_schedule).await?;

@@ -958,3 +958,88 @@ fn retention_run_previews_then_anonymises_and_logs_no_family_data() {
         );
     }
 }
+
+/// The retention job as `avip serve` runs it, on its schedule: the closed
+/// families are anonymised, and nothing the service logged meanwhile (debug
+/// level) names a family.
+#[test]
+fn the_served_retention_job_anonymises_on_schedule_and_logs_no_family_data() {
+    let dir = temp_dir();
+    let dir = dir.path();
+    let demo = avip(dir)
+        .arg("demo")
+        .env("AVIP_JWT_SECRET", CLI_SECRET)
+        .output()
+        .unwrap();
+    assert!(demo.status.success());
+    let mut child = avip(dir)
+        .arg("serve")
+        .env("AVIP_BIND", "127.0.0.1:0")
+        .env("AVIP_JWT_SECRET", CLI_SECRET)
+        .env("RUST_LOG", "debug")
+        .env("AVIP_RETENTION", "1d")
+        .env("AVIP_RETENTION_SCHEDULE", "*/2 * * * * *")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let collected = std::thread::spawn(move || {
+        BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+            .collect::<Vec<String>>()
+    });
+    let url = dir.join("avip.db").to_string_lossy().into_owned();
+    let anonymised = || -> usize {
+        let mut conn = avip_db::connect(&url).unwrap();
+        let page = avip_db::page::PageRequest {
+            after: None,
+            limit: 1000,
+        };
+        avip_db::referrals::list(&mut conn, &Default::default(), &page)
+            .unwrap()
+            .items
+            .iter()
+            .filter(|r| r.referral.anonymised_at.is_some())
+            .count()
+    };
+    let started = Instant::now();
+    while anonymised() == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the scheduled job anonymised nothing in 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // One more run, which finds nothing left to do.
+    std::thread::sleep(Duration::from_millis(2500));
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(child.wait().unwrap().success());
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut stdout).unwrap();
+    let logs = collected.join().unwrap().join("\n") + &stdout;
+    assert!(
+        logs.contains("retention: a batch of families anonymised")
+            && logs.contains("retention run done"),
+        "the job's progress is logged: {logs}"
+    );
+    for family in [
+        "Benali",
+        "Cherif",
+        "Amina",
+        "Yasmine",
+        "Yanis",
+        "famille.demo",
+        "0612345",
+    ] {
+        assert!(
+            !logs.contains(family),
+            "{family:?} appears in the service's log"
+        );
+    }
+}

@@ -156,6 +156,7 @@ async fn run(rows: usize, seconds: u64, connections: usize) {
             workers: None,
             handle_signals: false,
             sla_engine: false,
+            record_reads: true,
         },
     )
     .await

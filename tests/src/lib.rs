@@ -254,6 +254,7 @@ impl TestApp {
                 workers: Some(1),
                 handle_signals: false,
                 sla_engine,
+                record_reads: true,
             },
         )
         .await
@@ -302,6 +303,7 @@ async fn start(
             workers: Some(1),
             handle_signals: false,
             sla_engine,
+            record_reads: true,
         },
     )
     .await

@@ -226,33 +226,50 @@ async fn closed_families_are_anonymised_and_the_evaluation_does_not_change() {
 
 #[tokio::test]
 async fn the_daily_job_anonymises_on_its_schedule() {
-    let app = spawn_app_with_engine(|env| {
+    let schedule = |env: &mut std::collections::HashMap<String, String>| {
         env.insert("AVIP_RETENTION".into(), "1s".into());
         env.insert("AVIP_RETENTION_SCHEDULE".into(), "* * * * * *".into());
-    })
-    .await;
+    };
+    let app = spawn_app_with_engine(schedule).await;
+    // A second instance runs the same job on the same database: each
+    // family is anonymised once, whoever gets there first.
+    let second = app.another_instance(schedule, true).await;
     let t = territory(&app).await;
-    let id = post_referral(&app, &t, "Zephyrin").await;
-    decline(&app, &t, &id).await;
-    let mut anonymised = false;
-    for _ in 0..40 {
-        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-        let r = app
-            .expect(
-                &t.admin,
-                "GET",
-                &format!("/api/v1/referrals/{id}"),
-                None,
-                200,
-            )
-            .await;
-        if r["anonymised_at"].is_string() {
-            assert_eq!(r["parent"]["last_name"], "");
-            anonymised = true;
-            break;
-        }
+    let mut ids = Vec::new();
+    for child in ["Zephyrin", "Anatole", "Berenice", "Clotaire"] {
+        let id = post_referral(&app, &t, child).await;
+        decline(&app, &t, &id).await;
+        ids.push(id);
     }
-    assert!(anonymised, "the scheduled job did not anonymise the family");
+    for id in &ids {
+        let mut anonymised = false;
+        for _ in 0..40 {
+            let r = app
+                .expect(
+                    &t.admin,
+                    "GET",
+                    &format!("/api/v1/referrals/{id}"),
+                    None,
+                    200,
+                )
+                .await;
+            if r["anonymised_at"].is_string() {
+                assert_eq!(r["parent"]["last_name"], "");
+                anonymised = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        }
+        assert!(anonymised, "the scheduled job did not anonymise {id}");
+    }
+    // Both jobs ran again meanwhile.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    second.stop(true).await;
+    for id in &ids {
+        let entries = timeline(&app, &t, id).await;
+        let anonymised = entries.iter().filter(|e| e["kind"] == "anonymised").count();
+        assert_eq!(anonymised, 1, "{id}: {entries:#?}");
+    }
 }
 
 #[tokio::test]
