@@ -40,6 +40,13 @@ enum Command {
     },
     /// Apply pending migrations and exit.
     Migrate,
+    /// Copy the SQLite database into FILE while the service runs (a
+    /// consistent snapshot, then an integrity check of the copy). On
+    /// PostgreSQL, prints the pg_dump command to run instead and exits 2.
+    Backup {
+        /// Where to write the copy; an existing file is never overwritten.
+        file: std::path::PathBuf,
+    },
     /// Print the OpenAPI document (`avip openapi > openapi/openapi.json`).
     Openapi,
     /// Administration: bootstrap, organisations, crèches, people, API clients, tokens.
@@ -123,6 +130,7 @@ fn main() -> ExitCode {
             command: RetentionCommand::Run { at, dry_run },
         } => avip_api::retention::run(&settings, at, dry_run),
         Command::Migrate => migrate(&settings),
+        Command::Backup { file } => return backup(&settings, &file),
         Command::Admin { command } => avip_api::admin::run(&settings, *command),
         Command::Demo => avip_api::demo::run(&settings),
         Command::Openapi => unreachable!("handled above"),
@@ -131,6 +139,37 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("avip: {}", one_line(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `avip backup FILE`: 0 when the copy is written and sound, 2 on
+/// PostgreSQL (nothing copied: the pg_dump command is printed), 1 on failure.
+fn backup(settings: &Settings, file: &std::path::Path) -> ExitCode {
+    use avip_db::backup::Backup;
+    match avip_db::backup::backup(&settings.database_url, file) {
+        Ok(Backup::Written {
+            path,
+            bytes,
+            referrals,
+        }) => {
+            println!(
+                "backup written: {} ({bytes} bytes, {referrals} referrals), integrity check ok",
+                path.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Ok(Backup::UsePgDump { command }) => {
+            eprintln!(
+                "avip: the database is PostgreSQL: back it up with pg_dump (the password from \
+                 PGPASSWORD or ~/.pgpass); nothing was copied"
+            );
+            println!("{command}");
+            ExitCode::from(2)
+        }
+        Err(e) => {
+            eprintln!("avip: backup failed: {e}");
             ExitCode::FAILURE
         }
     }

@@ -1043,3 +1043,50 @@ fn the_served_retention_job_anonymises_on_schedule_and_logs_no_family_data() {
         );
     }
 }
+
+#[test]
+fn backup_copies_sqlite_never_overwrites_and_points_postgresql_to_pg_dump() {
+    let dir = temp_dir();
+    let dir = dir.path();
+    assert!(
+        avip(dir)
+            .arg("demo")
+            .env("AVIP_JWT_SECRET", CLI_SECRET)
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    let out = avip(dir).args(["backup", "copy.db"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.starts_with("backup written: copy.db (")
+            && stdout.contains("36 referrals), integrity check ok"),
+        "{stdout}"
+    );
+    let again = avip(dir).args(["backup", "copy.db"]).output().unwrap();
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("never overwrites"));
+
+    let pg = avip(dir)
+        .args(["backup", "avip.dump"])
+        .env(
+            "DATABASE_URL",
+            "postgres://avip:s3cret@db.internal:5432/avip",
+        )
+        .output()
+        .unwrap();
+    assert_eq!(pg.status.code(), Some(2), "nothing was copied");
+    let command = String::from_utf8_lossy(&pg.stdout);
+    assert_eq!(
+        command.trim(),
+        "pg_dump --format=custom --file='avip.dump' 'postgres://avip@db.internal:5432/avip'"
+    );
+    assert!(!String::from_utf8_lossy(&pg.stderr).contains("s3cret"));
+    assert!(!dir.join("avip.dump").exists());
+}

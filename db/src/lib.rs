@@ -4,6 +4,7 @@
 
 pub mod access_log;
 pub mod api_clients;
+pub mod backup;
 pub mod blocking;
 pub mod creches;
 pub mod error;

@@ -81,6 +81,18 @@ impl Target {
         })
     }
 
+    /// A PostgreSQL URL with its password taken out (for a command an
+    /// operator copies; the password comes from `PGPASSWORD`).
+    pub fn display_without_password(&self) -> String {
+        match url::Url::parse(&self.address) {
+            Ok(mut parsed) if parsed.password().is_some() => {
+                let _ = parsed.set_password(None);
+                parsed.to_string()
+            }
+            _ => self.address.clone(),
+        }
+    }
+
     /// The address without a password, for messages and logs.
     pub fn display(&self) -> String {
         match self.backend {
