@@ -13,6 +13,7 @@ pub mod demo;
 pub mod domain;
 pub mod exports;
 pub mod http;
+pub mod metrics;
 pub mod retention;
 pub mod settings;
 pub mod sla;

@@ -53,6 +53,8 @@ pub struct Settings {
     pub pseudonym_key: Option<SecretString>,
     /// Reverse proxies whose `X-Forwarded-For` names the client's address.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Where `GET /metrics` is served instead of the main address.
+    pub metrics_bind: Option<String>,
     /// Token requests per minute from one client address.
     pub token_rate_limit: u32,
     /// Referrals per minute from one prescriber organisation.
@@ -274,6 +276,15 @@ impl Settings {
                 })
                 .collect()
         });
+        let metrics_bind = r.parse("AVIP_METRICS_BIND", "", |v| {
+            let v = v.trim();
+            if v.is_empty() {
+                return Ok(None);
+            }
+            v.parse::<std::net::SocketAddr>()
+                .map(|_| Some(v.to_owned()))
+                .map_err(|_| format!("{v:?} is not an address and port (e.g. 127.0.0.1:9464)"))
+        });
         let token_rate_limit = r.parse("AVIP_TOKEN_RATE_LIMIT", "30", per_minute);
         let intake_rate_limit = r.parse("AVIP_INTAKE_RATE_LIMIT", "300", per_minute);
         let exports_per_identity = r.parse("AVIP_EXPORTS_PER_IDENTITY", "2", |v| {
@@ -400,6 +411,7 @@ impl Settings {
             offer_hold: offer_hold.ok_or_else(missing)?,
             pseudonym_key: pseudonym_key.ok_or_else(missing)?,
             trusted_proxies: trusted_proxies.ok_or_else(missing)?,
+            metrics_bind: metrics_bind.ok_or_else(missing)?,
             token_rate_limit: token_rate_limit.ok_or_else(missing)?,
             intake_rate_limit: intake_rate_limit.ok_or_else(missing)?,
             exports_per_identity: exports_per_identity.ok_or_else(missing)?,

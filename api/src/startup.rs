@@ -23,6 +23,8 @@ use crate::settings::Settings;
 pub struct Application {
     port: u16,
     server: Server,
+    /// `GET /metrics` on `AVIP_METRICS_BIND`, and its port.
+    metrics_server: Option<(Server, u16)>,
     pool: Pool,
     backend: Backend,
     policy: avip_sla_engine::ActivePolicy,
@@ -107,6 +109,7 @@ impl Application {
         let keys = crate::auth::TokenKeys::from_settings(&settings)?;
         let gate = avip_db::WriteGate::with_writer(backend, pool.clone())
             .context("cannot start the database writer thread")?;
+        crate::metrics::watch_writer(&gate);
         let access = if options.record_reads {
             crate::access_log::Recorder::start(pool.clone(), gate.clone())
                 .context("cannot start the access log's writer")?
@@ -114,7 +117,8 @@ impl Application {
             crate::access_log::Recorder::off()
         };
         let scheduler = if options.sla_engine {
-            let engine = crate::sla::engine(&settings, pool.clone(), gate.clone(), policy.clone())?;
+            let engine = crate::sla::engine(&settings, pool.clone(), gate.clone(), policy.clone())?
+                .observe_sweeps(crate::metrics::sweep);
             let scheduler = engine.start(&settings.sla_schedule).await?;
             crate::retention::schedule(
                 &scheduler,
@@ -149,12 +153,19 @@ impl Application {
             web: crate::web::WebSettings {
                 secure_cookies: settings.env == crate::settings::Environment::Production,
             },
+            metrics_elsewhere: settings.metrics_bind.is_some(),
+        };
+        let state = web::Data::new(state);
+        let metrics_server = match &settings.metrics_bind {
+            Some(address) => Some(serve_metrics(address, state.clone())?),
+            None => None,
         };
         let server = serve(listener, state, options)?;
         tracing::info!(address = %settings.bind, port, database = backend.name(), "AVIP service listening");
         Ok(Application {
             port,
             server,
+            metrics_server,
             pool,
             backend,
             policy,
@@ -170,6 +181,11 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port of `AVIP_METRICS_BIND`, when set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_server.as_ref().map(|(_, port)| *port)
     }
 
     pub fn pool(&self) -> &Pool {
@@ -188,7 +204,20 @@ impl Application {
     /// Serves until the server is stopped (SIGTERM, Ctrl-C or a handle),
     /// then stops the SLA engine.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let served = self.server.await;
+        let server = self.server;
+        let served = match self.metrics_server {
+            // The metrics stop with the main server.
+            Some((metrics, _)) => {
+                let handle = metrics.handle();
+                let main = async move {
+                    let served = server.await;
+                    handle.stop(true).await;
+                    served
+                };
+                futures_util::future::join(main, metrics).await.0
+            }
+            None => server.await,
+        };
         let access = self.access.clone();
         let _ = tokio::task::spawn_blocking(move || access.flush()).await;
         if let Some(mut scheduler) = self.scheduler
@@ -306,9 +335,34 @@ fn give_up_on_stalled_writes(connection: &dyn std::any::Any, timeout: Duration) 
     let _ = (connection, timeout);
 }
 
-fn serve(listener: TcpListener, state: AppState, options: ServerOptions) -> anyhow::Result<Server> {
+/// `GET /metrics` alone, on its own address (one worker).
+fn serve_metrics(address: &str, state: web::Data<AppState>) -> anyhow::Result<(Server, u16)> {
+    let listener = TcpListener::bind(address)
+        .with_context(|| format!("cannot listen on {address} (AVIP_METRICS_BIND)"))?;
+    let port = listener.local_addr()?.port();
+    let server = actix_web::HttpServer::new(move || {
+        App::new().app_data(state.clone()).route(
+            "/metrics",
+            web::get().to(|state: crate::http::state::State| async move {
+                crate::http::meta::metrics_answer(&state).await
+            }),
+        )
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)?
+    .shutdown_timeout(1)
+    .run();
+    tracing::info!(address, port, "metrics served");
+    Ok((server, port))
+}
+
+fn serve(
+    listener: TcpListener,
+    state: web::Data<AppState>,
+    options: ServerOptions,
+) -> anyhow::Result<Server> {
     let write_timeout = state.limits.write_timeout;
-    let state = web::Data::new(state);
     let mut server = actix_web::HttpServer::new(move || {
         let (app, _) = App::new()
             .into_utoipa_app()
@@ -325,9 +379,17 @@ fn serve(listener: TcpListener, state: AppState, options: ServerOptions) -> anyh
                 use actix_web::dev::Service;
                 let request_id = req.extensions().get::<RequestId>().map(|id| id.to_string());
                 let area = Area::of(req.path());
+                let started = std::time::Instant::now();
                 let fut = srv.call(req);
                 async move {
                     let mut res = fut.await?;
+                    let route = res.request().match_pattern();
+                    crate::metrics::http_request(
+                        route.as_deref().unwrap_or("unmatched"),
+                        res.request().method().as_str(),
+                        res.status().as_u16(),
+                        started.elapsed(),
+                    );
                     if let Some(value) = request_id.and_then(|id| HeaderValue::from_str(&id).ok()) {
                         res.headers_mut()
                             .insert(HeaderName::from_static("x-request-id"), value);

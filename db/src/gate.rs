@@ -32,6 +32,23 @@ pub const MAX_BATCH: usize = 64;
 pub struct WriteGate {
     turn: Option<Arc<FairMutex<()>>>,
     writer: Option<mpsc::Sender<Box<dyn Job>>>,
+    stats: Arc<WriterStats>,
+}
+
+/// What the writer thread is doing, for the metrics: the jobs waiting, and
+/// a hook told the size of each batch it commits.
+#[derive(Default)]
+pub struct WriterStats {
+    queued: std::sync::atomic::AtomicUsize,
+    on_batch: std::sync::OnceLock<Box<dyn Fn(usize) + Send + Sync>>,
+}
+
+impl std::fmt::Debug for WriterStats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WriterStats")
+            .field("queued", &self.queued)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A turn at writing; the next writer goes when it is dropped.
@@ -44,6 +61,7 @@ impl WriteGate {
             Backend::Sqlite => WriteGate {
                 turn: Some(Arc::default()),
                 writer: None,
+                stats: Arc::default(),
             },
             Backend::Postgres => WriteGate::default(),
         }
@@ -57,12 +75,25 @@ impl WriteGate {
         if let Some(turn) = &gate.turn {
             let (sender, jobs) = mpsc::channel();
             let turn = turn.clone();
+            let stats = gate.stats.clone();
             std::thread::Builder::new()
                 .name("avip-sqlite-writer".into())
-                .spawn(move || writer(&pool, &turn, &jobs))?;
+                .spawn(move || writer(&pool, &turn, &jobs, &stats))?;
             gate.writer = Some(sender);
         }
         Ok(gate)
+    }
+
+    /// Jobs handed to the writer thread and not yet taken into a batch
+    /// (always 0 without a writer thread).
+    pub fn queue_depth(&self) -> usize {
+        self.stats.queued.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Tells `observe` the size of every batch the writer thread commits
+    /// from now on (the first observer set stays).
+    pub fn observe_batches(&self, observe: impl Fn(usize) + Send + Sync + 'static) {
+        let _ = self.stats.on_batch.set(Box::new(observe));
     }
 
     /// Waits for this writer's turn (at once on PostgreSQL).
@@ -93,6 +124,9 @@ impl WriteGate {
         // The thread stops only once every sender is gone, and this gate
         // holds one; a send fails only if the thread died, and then the
         // dropped reply tells the caller.
+        self.stats
+            .queued
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let _ = writer.send(job);
         Ok(answer)
     }
@@ -164,7 +198,12 @@ impl Failure {
 
 type Manager = <DbConnection as Connection>::TransactionManager;
 
-fn writer(pool: &Pool, turn: &FairMutex<()>, jobs: &mpsc::Receiver<Box<dyn Job>>) {
+fn writer(
+    pool: &Pool,
+    turn: &FairMutex<()>,
+    jobs: &mpsc::Receiver<Box<dyn Job>>,
+    stats: &WriterStats,
+) {
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -172,6 +211,12 @@ fn writer(pool: &Pool, turn: &FairMutex<()>, jobs: &mpsc::Receiver<Box<dyn Job>>
                 Ok(job) => batch.push(job),
                 Err(_) => break,
             }
+        }
+        stats
+            .queued
+            .fetch_sub(batch.len(), std::sync::atomic::Ordering::Relaxed);
+        if let Some(observe) = stats.on_batch.get() {
+            observe(batch.len());
         }
         let failure = {
             let _turn = turn.lock();

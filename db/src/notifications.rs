@@ -142,3 +142,36 @@ pub fn pending_count(conn: &mut DbConnection) -> QueryResult<i64> {
         .count()
         .get_result(conn)
 }
+
+/// The outbox as the metrics show it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct OutboxStats {
+    pub pending: i64,
+    /// When the oldest row still waiting was written.
+    pub oldest_pending: Option<NaiveDateTime>,
+    pub sent: i64,
+    /// Delivery attempts that failed, over every row.
+    pub failed_attempts: i64,
+}
+
+pub fn stats(conn: &mut DbConnection) -> QueryResult<OutboxStats> {
+    use diesel::dsl::{count_star, min, sum};
+    let (pending, oldest_pending): (i64, Option<NaiveDateTime>) = notifications::table
+        .filter(notifications::status.eq(NotificationStatus::Pending))
+        .select((count_star(), min(notifications::created_at)))
+        .first(conn)?;
+    let sent: i64 = notifications::table
+        .filter(notifications::status.eq(NotificationStatus::Sent))
+        .count()
+        .get_result(conn)?;
+    let attempts: Option<i64> = notifications::table
+        .select(sum(notifications::attempts))
+        .first(conn)?;
+    Ok(OutboxStats {
+        pending,
+        oldest_pending,
+        sent,
+        // Each sent row's last attempt succeeded.
+        failed_attempts: attempts.unwrap_or(0).saturating_sub(sent).max(0),
+    })
+}

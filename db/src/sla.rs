@@ -478,3 +478,13 @@ pub fn count_unanswered(conn: &mut DbConnection, within: Option<&[CrecheId]>) ->
     }
     query.get_result(conn)
 }
+
+/// How many unanswered referrals are past their deadline (breached or
+/// escalated).
+pub fn open_breaches(conn: &mut DbConnection) -> QueryResult<i64> {
+    referrals::table
+        .filter(referrals::status.eq(ReferralStatus::Received))
+        .filter(referrals::sla_stage.eq_any([SlaStage::Breach, SlaStage::Escalation]))
+        .count()
+        .get_result(conn)
+}

@@ -26,6 +26,20 @@ pub struct Engine {
     dispatch: DispatchOptions,
     /// A tick that finds the previous one still running skips its turn.
     busy: Arc<tokio::sync::Mutex<()>>,
+    /// Told of every scheduled sweep: how long it took and what fired.
+    observer: Option<SweepObserver>,
+}
+
+/// What [`Engine::observe_sweeps`] is given.
+#[derive(Clone)]
+struct SweepObserver(Arc<ObserveSweep>);
+
+type ObserveSweep = dyn Fn(std::time::Duration, &SweepReport) + Send + Sync;
+
+impl std::fmt::Debug for SweepObserver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SweepObserver")
+    }
 }
 
 impl Engine {
@@ -45,7 +59,17 @@ impl Engine {
             mailer,
             dispatch,
             busy: Arc::default(),
+            observer: None,
         }
+    }
+
+    /// Tells `observe` of every scheduled sweep (for the metrics).
+    pub fn observe_sweeps(
+        mut self,
+        observe: impl Fn(std::time::Duration, &SweepReport) + Send + Sync + 'static,
+    ) -> Engine {
+        self.observer = Some(SweepObserver(Arc::new(observe)));
+        self
     }
 
     pub fn policy(&self) -> &ActivePolicy {
@@ -78,7 +102,11 @@ impl Engine {
             tracing::debug!("the previous SLA tick is still running; skipping this one");
             return Ok(None);
         };
+        let started = std::time::Instant::now();
         let swept = self.sweep(Utc::now(), false).await?;
+        if let Some(SweepObserver(observe)) = &self.observer {
+            observe(started.elapsed(), &swept);
+        }
         if !swept.fired.is_empty() || swept.lost_races > 0 {
             tracing::info!(
                 fired = swept.fired.len(),

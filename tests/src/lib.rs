@@ -112,6 +112,8 @@ pub fn test_env(db: &TestDatabase, mail_dir: &std::path::Path) -> HashMap<String
 pub struct TestApp {
     pub address: String,
     pub port: u16,
+    /// The port of `AVIP_METRICS_BIND`, when the test set it.
+    pub metrics_port: Option<u16>,
     pub client: reqwest::Client,
     pub db: TestDatabase,
     pub mail_dir: tempfile::TempDir,
@@ -309,11 +311,13 @@ async fn start(
     .await
     .expect("the application starts");
     let port = app.port();
+    let metrics_port = app.metrics_port();
     let handle = app.handle();
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
         port,
+        metrics_port,
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()

@@ -100,3 +100,38 @@ pub async fn docs_redirect() -> HttpResponse {
         .insert_header((header::LOCATION, "/docs/"))
         .finish()
 }
+
+/// Prometheus metrics, in the text exposition format: HTTP requests by
+/// route template, method and status (with latencies), referrals received
+/// and moved, the outbox, SLA sweeps and open breaches, the SQLite writer,
+/// the connection pool, the build. No label carries an id or personal data.
+/// With `AVIP_METRICS_BIND` set, it is served only there, and this address
+/// answers 404.
+#[utoipa::path(operation_id = "getMetrics", tag = "meta", responses(
+    (status = 200, description = "The metrics (`text/plain; version=0.0.4`)", content_type = "text/plain",
+        body = String, example = json!("# HELP avip_build_info The running build: always 1, its version in a label.\n# TYPE avip_build_info gauge\navip_build_info{version=\"0.1.0\"} 1\n")),
+    (status = 404, description = "Served on `AVIP_METRICS_BIND` instead", body = ProblemDocument,
+        content_type = "application/problem+json"),
+))]
+#[get("/metrics")]
+pub async fn metrics(state: State) -> Result<HttpResponse, ApiError> {
+    if state.metrics_elsewhere {
+        return Err(ApiError::NotFound(Problem::new(
+            "not_found",
+            "the metrics are served on AVIP_METRICS_BIND",
+        )));
+    }
+    Ok(metrics_answer(&state).await)
+}
+
+/// The exposition, read off the async threads (it queries the database).
+pub async fn metrics_answer(state: &State) -> HttpResponse {
+    let (pool, gate) = (state.pool.clone(), state.gate.clone());
+    let body = web::block(move || crate::metrics::render(&pool, &gate))
+        .await
+        .unwrap_or_default();
+    HttpResponse::Ok()
+        .content_type(crate::metrics::content_type())
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(body)
+}

@@ -30,6 +30,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(meta::health)
         .service(meta::ready)
         .service(meta::openapi_json)
+        .service(meta::metrics)
         .service(meta::docs_redirect);
     cfg.service(
         scope::scope("/api/v1")

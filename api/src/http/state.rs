@@ -32,6 +32,8 @@ pub struct AppState {
     pub access: crate::access_log::Recorder,
     /// What the web workspace needs.
     pub web: crate::web::WebSettings,
+    /// `GET /metrics` is served on `AVIP_METRICS_BIND`, not here.
+    pub metrics_elsewhere: bool,
 }
 
 /// What handlers extract.

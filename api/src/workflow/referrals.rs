@@ -88,7 +88,7 @@ pub fn intake(
             insert_referral(conn, who, draft, key, policy, now)
         })
     };
-    match attempt(conn) {
+    let outcome = match attempt(conn) {
         // A concurrent request with the same key or the same child won the
         // race on another connection (a unique index refused this one): the
         // second look finds what it wrote.
@@ -97,7 +97,11 @@ pub fn intake(
             attempt(conn)
         }
         other => other,
+    };
+    if matches!(&outcome, Ok(intake) if !intake.replayed) {
+        crate::metrics::referral_received();
     }
+    outcome
 }
 
 fn insert_referral(
@@ -269,6 +273,7 @@ fn apply_move(
     ev.to_status = Some(step.to);
     ev.reason = ev.reason.or(closing_reason);
     referrals::insert_event(conn, &ev)?;
+    crate::metrics::referral_moved(step.to);
     Ok(())
 }
 

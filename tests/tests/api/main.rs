@@ -8,6 +8,7 @@ mod exports;
 mod identity;
 mod limits;
 mod meta;
+mod metrics;
 mod places;
 mod referrals;
 mod schema;
