@@ -2,6 +2,7 @@
 //! fresh database (SQLite, or PostgreSQL when `AVIP_TEST_DATABASE_URL` is set).
 
 mod backup;
+mod calendars;
 mod data_protection;
 mod errors;
 mod exports;
