@@ -8,7 +8,7 @@
 //!     cargo build --release --bin avip
 //!     cargo bench -p avip-tests --bench soak
 //!
-//! `AVIP_BIN` names another binary.
+//! `AVIP_BIN` names another binary; `MALLOC_ARENA_MAX` is passed to it.
 
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -100,6 +100,10 @@ async fn main() {
             .env("AVIP_TOKEN_RATE_LIMIT", "1000000")
             .env("AVIP_INTAKE_RATE_LIMIT", "1000000")
             .env("RUST_LOG", "warn");
+        // glibc's malloc arenas, to tell them from a leak.
+        if let Ok(arenas) = std::env::var("MALLOC_ARENA_MAX") {
+            cmd.env("MALLOC_ARENA_MAX", arenas);
+        }
     };
     let mut bootstrap = Command::new(&bin);
     env(&mut bootstrap);
