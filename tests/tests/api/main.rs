@@ -6,6 +6,7 @@ mod calendars;
 mod data_protection;
 mod errors;
 mod exports;
+mod faults;
 mod identity;
 mod limits;
 mod meta;

@@ -1,0 +1,148 @@
+//! Faults: the PostgreSQL server goes away for a while and comes back. A
+//! TCP proxy of the test's own stands between the service and the server
+//! (the suite's server is shared by every test, so it cannot be stopped):
+//! taking it down resets every connection and refuses new ones, as a
+//! stopped server does.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use avip_db::Backend;
+use avip_tests::spawn_app_with;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Mutex;
+use tokio::task::JoinHandle;
+
+use crate::referrals::{id, new_referral, referral, territory};
+
+struct Proxy {
+    port: u16,
+    up: Arc<AtomicBool>,
+    links: Arc<Mutex<Vec<JoinHandle<()>>>>,
+}
+
+impl Proxy {
+    async fn start(upstream: SocketAddr) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let up = Arc::new(AtomicBool::new(true));
+        let links: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
+        let (accepting, all) = (up.clone(), links.clone());
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                if !accepting.load(Ordering::SeqCst) {
+                    drop(client);
+                    continue;
+                }
+                let link = tokio::spawn(async move {
+                    if let Ok(mut server) = TcpStream::connect(upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+                all.lock().await.push(link);
+            }
+        });
+        Proxy { port, up, links }
+    }
+
+    /// The server "stops": every connection is cut, new ones are refused.
+    async fn down(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        for link in self.links.lock().await.drain(..) {
+            link.abort();
+        }
+    }
+
+    fn restart(&self) {
+        self.up.store(true, Ordering::SeqCst);
+    }
+}
+
+#[tokio::test]
+async fn postgresql_away_answers_503_loses_nothing_acknowledged_and_recovers_alone() {
+    let Ok(server) = std::env::var("AVIP_TEST_DATABASE_URL") else {
+        return; // PostgreSQL only (SQLite has no server to lose).
+    };
+    let server = url::Url::parse(&server).unwrap();
+    let upstream: SocketAddr = format!(
+        "{}:{}",
+        server.host_str().unwrap().replace("localhost", "127.0.0.1"),
+        server.port().unwrap_or(5432)
+    )
+    .parse()
+    .unwrap();
+    let proxy = Proxy::start(upstream).await;
+    let app = spawn_app_with(|env| {
+        let mut url = url::Url::parse(&env["DATABASE_URL"]).unwrap();
+        url.set_host(Some("127.0.0.1")).unwrap();
+        url.set_port(Some(proxy.port)).unwrap();
+        env.insert("DATABASE_URL".into(), url.to_string());
+    })
+    .await;
+    assert_eq!(app.db.backend, Backend::Postgres);
+    let t = territory(&app).await;
+    let mut acknowledged = Vec::new();
+    for child in ["Yanis", "Lina", "Noah"] {
+        acknowledged.push(id(
+            &new_referral(&app, &t.prescriber, &t.creche, child).await
+        ));
+    }
+
+    proxy.down().await;
+    let started = Instant::now();
+    let read = app
+        .call(&t.prescriber, "GET", "/api/v1/referrals", None)
+        .await;
+    assert_eq!(read.status(), 503, "a read while the database is away");
+    let problem: serde_json::Value = read.json().await.unwrap();
+    assert_eq!(problem["code"], "database_unavailable");
+    let write = app
+        .call(
+            &t.prescriber,
+            "POST",
+            "/api/v1/referrals",
+            Some(referral(&t.creche, "Ines")),
+        )
+        .await;
+    assert_eq!(write.status(), 503, "a write while the database is away");
+    assert_eq!(app.get("/ready").await.status(), 503);
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "503s come within the checkout wait"
+    );
+
+    // The server is back: the service finds it without a restart.
+    proxy.restart();
+    let back = Instant::now();
+    loop {
+        if app.get("/ready").await.status() == 200 {
+            break;
+        }
+        assert!(
+            back.elapsed() < Duration::from_secs(30),
+            "no recovery in 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for referral in &acknowledged {
+        app.expect(
+            &t.prescriber,
+            "GET",
+            &format!("/api/v1/referrals/{referral}"),
+            None,
+            200,
+        )
+        .await;
+    }
+    let list = app
+        .expect(&t.prescriber, "GET", "/api/v1/referrals", None, 200)
+        .await;
+    assert_eq!(
+        list["items"].as_array().unwrap().len(),
+        3,
+        "what was acknowledged is there, and the refused write left nothing"
+    );
+    new_referral(&app, &t.prescriber, &t.creche, "Ines").await;
+}
