@@ -24,6 +24,15 @@ pub enum Error {
 
 pub type Result<T> = std::result::Result<T, Error>;
 
+/// The messages of SQLite's storage failures (`SQLITE_FULL`,
+/// `SQLITE_READONLY`, `SQLITE_IOERR`, `SQLITE_CANTOPEN`).
+const STORAGE_FAILURES: &[&str] = &[
+    "database or disk is full",
+    "attempt to write a readonly database",
+    "disk I/O error",
+    "unable to open database file",
+];
+
 impl From<DieselError> for Error {
     fn from(e: DieselError) -> Error {
         match e {
@@ -40,6 +49,14 @@ impl From<DieselError> for Error {
                 Error::MissingReference
             }
             DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
+                Error::Unavailable(info.message().to_owned())
+            }
+            // SQLite's storage refused the write (a full disk, a read-only
+            // file or file system, an I/O error): reads may still work,
+            // and the write can be tried again once the operator acts.
+            DieselError::DatabaseError(DatabaseErrorKind::Unknown, info)
+                if STORAGE_FAILURES.iter().any(|m| info.message().contains(m)) =>
+            {
                 Error::Unavailable(info.message().to_owned())
             }
             other => Error::Other(other),

@@ -146,3 +146,96 @@ async fn postgresql_away_answers_503_loses_nothing_acknowledged_and_recovers_alo
     );
     new_referral(&app, &t.prescriber, &t.creche, "Ines").await;
 }
+
+/// A small file system of the test's own, mounted for it (root only: the
+/// CI runs as root; elsewhere the test says so and does nothing).
+struct SmallDisk {
+    path: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn mount(megabytes: u32) -> Option<SmallDisk> {
+        let dir = tempfile::tempdir().unwrap();
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={megabytes}m"), "tmpfs"])
+            .arg(dir.path())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .ok()?;
+        status.success().then(|| SmallDisk {
+            path: dir.path().to_owned(),
+            _dir: dir,
+        })
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .args(["-l"])
+            .arg(&self.path)
+            .status();
+    }
+}
+
+#[tokio::test]
+async fn an_sqlite_file_on_a_full_disk_answers_503_keeps_serving_reads_and_recovers() {
+    if std::env::var("AVIP_TEST_DATABASE_URL").is_ok() {
+        return; // SQLite only.
+    }
+    let Some(disk) = SmallDisk::mount(8) else {
+        eprintln!("skipped: mounting a small file system needs root (CI runs it)");
+        return;
+    };
+    let file = disk.path.join("avip.db");
+    let app = spawn_app_with(|env| {
+        env.insert("DATABASE_URL".into(), file.to_string_lossy().into_owned());
+    })
+    .await;
+    let t = territory(&app).await;
+    let kept = id(&new_referral(&app, &t.prescriber, &t.creche, "Yanis").await);
+
+    // The disk fills up.
+    let filler = disk.path.join("filler");
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&filler).unwrap();
+        let block = vec![0u8; 64 * 1024];
+        while f.write_all(&block).is_ok() {}
+        let _ = f.sync_all();
+    }
+    let mut refused = 0;
+    for child in ["Lina", "Noah", "Ines", "Adam", "Sofia", "Jade"] {
+        let r = app
+            .call(
+                &t.prescriber,
+                "POST",
+                "/api/v1/referrals",
+                Some(referral(&t.creche, child)),
+            )
+            .await;
+        let status = r.status().as_u16();
+        assert!(status == 201 || status == 503, "{child}: {status}");
+        if status == 503 {
+            let problem: serde_json::Value = r.json().await.unwrap();
+            assert_eq!(problem["code"], "database_unavailable");
+            refused += 1;
+        }
+    }
+    assert!(refused > 0, "a full disk refuses writes");
+    app.expect(
+        &t.prescriber,
+        "GET",
+        &format!("/api/v1/referrals/{kept}"),
+        None,
+        200,
+    )
+    .await;
+    std::fs::remove_file(&filler).unwrap();
+    new_referral(&app, &t.prescriber, &t.creche, "Emma").await;
+
+    // A file system made read-only under an open file cannot be shown
+    // here: remounting refuses while SQLite holds the file open for
+    // writing, and root writes through an immutable file's open handle.
+}
