@@ -13,6 +13,8 @@ use crate::referrals::{PASSWORD, Territory, id, new_referral, territory, today};
 /// follow redirects, so that each one can be checked.
 struct Browser<'a> {
     app: &'a TestApp,
+    /// The instance it talks to (`app`'s unless told otherwise).
+    base: String,
     client: reqwest::Client,
     cookies: Vec<(String, String)>,
 }
@@ -26,8 +28,14 @@ struct Page {
 
 impl<'a> Browser<'a> {
     fn new(app: &'a TestApp) -> Browser<'a> {
+        Browser::on(app, app.port)
+    }
+
+    /// A browser talking to the instance on `port`.
+    fn on(app: &'a TestApp, port: u16) -> Browser<'a> {
         Browser {
             app,
+            base: format!("http://127.0.0.1:{port}"),
             client: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
@@ -73,7 +81,7 @@ impl<'a> Browser<'a> {
     async fn get(&mut self, path: &str) -> Page {
         let response = self
             .client
-            .get(self.app.url(path))
+            .get(format!("{}{path}", self.base))
             .header("cookie", self.cookie_header())
             .send()
             .await
@@ -84,7 +92,7 @@ impl<'a> Browser<'a> {
     async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
         let response = self
             .client
-            .post(self.app.url(path))
+            .post(format!("{}{path}", self.base))
             .header("cookie", self.cookie_header())
             .form(form)
             .send()
@@ -518,31 +526,20 @@ async fn sessions_survive_a_restart_and_work_on_every_instance() {
     // A second instance on the same database knows the session, and a
     // form opened on one instance is accepted by the other.
     let (handle, port) = app.another_instance_on_a_port(|_| {}, false).await;
-    let second = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let cookie = browser.cookie_header();
-    let page = second
-        .get(format!("http://127.0.0.1:{port}/app/a-traiter"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(page.status(), 200, "the other instance knows the session");
-    let token = csrf(&page.text().await.unwrap());
-    let out = browser_post(&app, &cookie, "/app/deconnexion", &[("csrf", &token)]).await;
+    let mut second = Browser::on(&app, port);
+    second.cookies = cookies.clone();
+    let page = second.get("/app/a-traiter").await;
+    assert_eq!(page.status, 200, "the other instance knows the session");
+    let token = csrf(&page.body);
+    let mut first = Browser::new(&app);
+    first.cookies = cookies.clone();
+    let out = first.post("/app/deconnexion", &[("csrf", &token)]).await;
     assert_eq!(
-        out, 303,
+        out.status, 303,
         "the token of one instance's page is valid on the other"
     );
-    let after = second
-        .get(format!("http://127.0.0.1:{port}/app/a-traiter"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(after.status(), 303, "signed out on one, signed out on both");
+    let after = second.get("/app/a-traiter").await;
+    assert_eq!(after.status, 303, "signed out on one, signed out on both");
     handle.stop(true).await;
 
     // A session opened before a restart is still open after it.
@@ -557,21 +554,6 @@ async fn sessions_survive_a_restart_and_work_on_every_instance() {
     again.cookies = cookies_after;
     let page = again.get("/app/a-traiter").await;
     assert_eq!(page.status, 200, "the session outlives the process");
-}
-
-async fn browser_post(app: &TestApp, cookie: &str, path: &str, form: &[(&str, &str)]) -> u16 {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-        .post(app.url(path))
-        .header("cookie", cookie)
-        .form(form)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
 }
 
 #[tokio::test]
