@@ -11,9 +11,8 @@ use crate::referrals::{PASSWORD, Territory, id, new_referral, territory, today};
 
 /// A browser without JavaScript: it keeps the session cookie and does not
 /// follow redirects, so that each one can be checked.
-struct Browser<'a> {
-    app: &'a TestApp,
-    /// The instance it talks to (`app`'s unless told otherwise).
+struct Browser {
+    /// The instance it talks to.
     base: String,
     client: reqwest::Client,
     cookies: Vec<(String, String)>,
@@ -26,15 +25,14 @@ struct Page {
     body: String,
 }
 
-impl<'a> Browser<'a> {
-    fn new(app: &'a TestApp) -> Browser<'a> {
-        Browser::on(app, app.port)
+impl Browser {
+    fn new(app: &TestApp) -> Browser {
+        Browser::on(app.port)
     }
 
     /// A browser talking to the instance on `port`.
-    fn on(app: &'a TestApp, port: u16) -> Browser<'a> {
+    fn on(port: u16) -> Browser {
         Browser {
-            app,
             base: format!("http://127.0.0.1:{port}"),
             client: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
@@ -127,7 +125,7 @@ fn csrf(html: &str) -> String {
     html[start..start + html[start..].find('"').unwrap()].to_owned()
 }
 
-async fn coordinator_in(app: &TestApp) -> (Territory, Browser<'_>) {
+async fn coordinator_in(app: &TestApp) -> (Territory, Browser) {
     let t = territory(app).await;
     let mut browser = Browser::new(app);
     let page = browser
@@ -526,7 +524,7 @@ async fn sessions_survive_a_restart_and_work_on_every_instance() {
     // A second instance on the same database knows the session, and a
     // form opened on one instance is accepted by the other.
     let (handle, port) = app.another_instance_on_a_port(|_| {}, false).await;
-    let mut second = Browser::on(&app, port);
+    let mut second = Browser::on(port);
     second.cookies = cookies.clone();
     let page = second.get("/app/a-traiter").await;
     assert_eq!(page.status, 200, "the other instance knows the session");
