@@ -49,15 +49,7 @@ async fn start(
 }
 
 async fn post(client: &reqwest::Client, url: String, token: &str, body: Value) -> Value {
-    let r = client
-        .post(url)
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "{}", r.status());
-    r.json().await.unwrap()
+    avip_tests::client::post_ok(client, &url, token, &body).await
 }
 
 /// `requests` list pages over 4 connections; requests per second.
@@ -140,23 +132,8 @@ async fn main() {
         .build()
         .unwrap();
     let token = |email: &'static str| {
-        let (client, url) = (client.clone(), format!("{recording}/api/v1/auth/token"));
-        async move {
-            let r: Value = client
-                .post(url)
-                .form(&[
-                    ("grant_type", "password"),
-                    ("username", email),
-                    ("password", PASSWORD),
-                ])
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            r["access_token"].as_str().unwrap().to_owned()
-        }
+        let (client, base) = (client.clone(), recording.clone());
+        async move { avip_tests::client::password_token(&client, &base, email, PASSWORD).await }
     };
     let admin = token("admin@example.org").await;
     let org = |kind: &str| json!({"kind": kind, "name": kind, "departement": "83"});

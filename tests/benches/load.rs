@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use avip_api::auth::Subject;
 use avip_api::domain::referral::{ReferralDraft, ReferralRequest};
 use avip_db::model::{CrecheId, ReferralStatus};
+use avip_tests::client::post_ok as post;
 use avip_tests::{TestDatabase, test_env};
 use chrono::{Duration as ChronoDuration, Utc};
 use hdrhistogram::Histogram;
@@ -53,18 +54,6 @@ fn body(creche: &str, n: usize) -> Value {
         "needs": {"desired_start_date": (today + ChronoDuration::days(10)).to_string(), "days_per_week": 4},
         "insertion_project": {"kind": "training"},
         "consent": {"given": true, "date": today.to_string()}})
-}
-
-async fn post(client: &reqwest::Client, url: &str, token: &str, body: &Value) -> Value {
-    let r = client
-        .post(url)
-        .bearer_auth(token)
-        .json(body)
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "{}", r.status());
-    r.json().await.unwrap()
 }
 
 /// One sweep that finds `due` first responses past their warning among
@@ -186,24 +175,8 @@ async fn run(rows: usize, seconds: u64, connections: usize) {
         .build()
         .unwrap();
     let token = |email: &'static str| {
-        let client = client.clone();
-        let url = format!("{base}/api/v1/auth/token");
-        async move {
-            let r: Value = client
-                .post(url)
-                .form(&[
-                    ("grant_type", "password"),
-                    ("username", email),
-                    ("password", PASSWORD),
-                ])
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            r["access_token"].as_str().unwrap().to_owned()
-        }
+        let (client, base) = (client.clone(), base.clone());
+        async move { avip_tests::client::password_token(&client, &base, email, PASSWORD).await }
     };
     let admin = token("admin@example.org").await;
     let ft = post(

@@ -147,38 +147,13 @@ async fn main() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let token = |email: &'static str| {
-        let (client, url) = (client.clone(), format!("{base}/api/v1/auth/token"));
-        async move {
-            let r: Value = client
-                .post(url)
-                .form(&[
-                    ("grant_type", "password"),
-                    ("username", email),
-                    ("password", PASSWORD),
-                ])
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            r["access_token"].as_str().unwrap().to_owned()
-        }
+        let (client, base) = (client.clone(), base.clone());
+        async move { avip_tests::client::password_token(&client, &base, email, PASSWORD).await }
     };
     let admin = token("admin@example.org").await;
     let post = |path: &str, body: Value| {
         let (client, url, admin) = (client.clone(), format!("{base}{path}"), admin.clone());
-        async move {
-            let r = client
-                .post(url)
-                .bearer_auth(admin)
-                .json(&body)
-                .send()
-                .await
-                .unwrap();
-            assert!(r.status().is_success(), "{}", r.status());
-            r.json::<Value>().await.unwrap()
-        }
+        async move { avip_tests::client::post_ok(&client, &url, &admin, &body).await }
     };
     let org = |kind: &str| json!({"kind": kind, "name": kind, "departement": "83"});
     let ft = post("/api/v1/organizations", org("france_travail")).await;

@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 
+pub mod client;
 pub mod seed;
 pub mod smtp;
 

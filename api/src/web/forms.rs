@@ -141,6 +141,16 @@ impl Form {
     }
 }
 
+/// The id of a field's input: `parent.phone` → `parent-phone`,
+/// `children[0].birth_date` → `children-0-birth_date`.
+pub fn input_id(field: &str) -> String {
+    field
+        .replace(['.', '[', ']'], "-")
+        .replace("--", "-")
+        .trim_end_matches('-')
+        .to_owned()
+}
+
 /// Puts `value` at `path` (`a.b`, `a[0].b`) in `root`.
 fn put(root: &mut Value, path: &str, value: Value) {
     let mut slot = root;

@@ -164,9 +164,9 @@ impl ReferralPage {
     }
 }
 
+/// The id of a field's input in form `form`: `inscription-hours-from`.
 fn input_id(form: &str, field: &str) -> String {
-    let field = field.replace(['.', '[', ']'], "-");
-    format!("{form}-{}", field.trim_end_matches('-'))
+    format!("{form}-{}", crate::web::forms::input_id(field))
 }
 
 fn error_id(form: &str, field: &str) -> String {

@@ -17,7 +17,7 @@ use crate::domain::DomainError;
 use crate::domain::referral::ReferralRequest;
 use crate::http::referral_body::ReferralBody;
 use crate::http::state::State;
-use crate::web::forms::{Errors, Form, Kind};
+use crate::web::forms::{Errors, Form, Kind, input_id};
 use crate::web::referral::Opt;
 use crate::web::session::{Visitor, random_token};
 use crate::web::worklist::{Choice, creche_names};
@@ -230,15 +230,6 @@ impl FormPage {
             .map(|(field, message)| (input_id(&field), message))
             .collect()
     }
-}
-
-/// The id of a field's input: `parent.phone` → `parent-phone`.
-pub fn input_id(field: &str) -> String {
-    field
-        .replace(['.', '[', ']'], "-")
-        .replace("--", "-")
-        .trim_end_matches('-')
-        .to_owned()
 }
 
 const FIELDS: &[(&str, Kind)] = &[

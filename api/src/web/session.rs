@@ -9,7 +9,7 @@ use std::pin::Pin;
 
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
 use actix_web::dev::Payload;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpRequest};
 use avip_db::model::{UserId, from_db_time, to_db_time};
 use avip_db::web_sessions::{self, WebSession};
 use base64::Engine;
@@ -213,14 +213,6 @@ impl FromRequest for Visitor {
             })
         })
     }
-}
-
-/// The data of a form, read whole (at most 64 KiB) as name–value pairs.
-pub async fn form_pairs(body: web::Bytes) -> Result<Vec<(String, String)>, WebError> {
-    if body.len() > 64 * 1024 {
-        return Err(WebError::TooLarge);
-    }
-    Ok(form_urlencoded::parse(&body).into_owned().collect())
 }
 
 #[cfg(test)]

@@ -13,7 +13,8 @@ use crate::auth::Subject;
 use crate::http::auth::check_secret;
 use crate::http::error::ApiError;
 use crate::http::state::State;
-use crate::web::session::{self, Visitor, form_pairs, safe_next, same_secret};
+use crate::web::forms::Form;
+use crate::web::session::{self, Visitor, safe_next, same_secret};
 use crate::web::{WebError, html, see_other};
 use crate::workflow::sign_in::{Account, Outcome};
 
@@ -83,14 +84,8 @@ pub async fn submit(
     state: State,
     body: web::Bytes,
 ) -> Result<HttpResponse, WebError> {
-    let pairs = form_pairs(body).await?;
-    let field = |name: &str| {
-        pairs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-            .unwrap_or("")
-    };
+    let form = Form::read(&body)?;
+    let field = |name: &str| form.get(name);
     let expected = req.cookie(FORM_COOKIE).map(|c| c.value().to_owned());
     if !expected.is_some_and(|e| !e.is_empty() && same_secret(&e, field("csrf"))) {
         return Err(WebError::Csrf);
@@ -184,12 +179,7 @@ pub async fn sign_out(
     state: State,
     body: web::Bytes,
 ) -> Result<HttpResponse, WebError> {
-    let pairs = form_pairs(body).await?;
-    let sent = pairs
-        .iter()
-        .find(|(k, _)| k == "csrf")
-        .map(|(_, v)| v.as_str());
-    visitor.check_csrf(sent)?;
+    visitor.check_csrf(Form::read(&body)?.csrf())?;
     visitor.close(&state).await?;
     let mut response = see_other("/app/connexion?fin=1");
     let _ = response.add_cookie(&session::removal(state.web.secure_cookies));

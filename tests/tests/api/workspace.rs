@@ -116,6 +116,12 @@ impl Browser {
     }
 }
 
+/// The referral as the API answers it.
+async fn api_referral(app: &TestApp, token: &str, id: &str) -> Value {
+    app.expect(token, "GET", &format!("/api/v1/referrals/{id}"), None, 200)
+        .await
+}
+
 /// The CSRF token a page's forms carry.
 fn csrf(html: &str) -> String {
     let start = html
@@ -205,16 +211,7 @@ async fn pages_refuse_a_form_without_the_session_token() {
     assert!(forged.body.contains("Formulaire expiré"));
     let none = browser.post(&path, &[("to", "contacted")]).await;
     assert_eq!(none.status, 403);
-    let status = app
-        .expect(
-            &t.coordinator,
-            "GET",
-            &format!("/api/v1/referrals/{}", id(&r)),
-            None,
-            200,
-        )
-        .await["status"]
-        .clone();
+    let status = api_referral(&app, &t.coordinator, &id(&r)).await["status"].clone();
     assert_eq!(status, "received", "nothing moved");
 
     // The sign-in form is protected too (its own cookie and field).
@@ -288,15 +285,7 @@ async fn a_coordinator_moves_a_referral_from_its_page_and_reads_refusals_in_fren
         moved.location.unwrap(),
         format!("{page_path}?fait=transition")
     );
-    let api = app
-        .expect(
-            &t.coordinator,
-            "GET",
-            &format!("/api/v1/referrals/{}", id(&r)),
-            None,
-            200,
-        )
-        .await;
+    let api = api_referral(&app, &t.coordinator, &id(&r)).await;
     assert_eq!(api["status"], "contacted");
     let after = browser.get(&format!("{page_path}?fait=transition")).await;
     assert!(
@@ -390,15 +379,7 @@ async fn an_enrollment_without_a_free_place_names_the_first_full_day_and_can_be_
         .post(&format!("{page_path}/inscription"), &forced)
         .await;
     assert_eq!(enrolled.status, 303, "{}", enrolled.body);
-    let api = app
-        .expect(
-            &t.coordinator,
-            "GET",
-            &format!("/api/v1/referrals/{rid}"),
-            None,
-            200,
-        )
-        .await;
+    let api = api_referral(&app, &t.coordinator, &rid).await;
     assert_eq!(api["status"], "enrolled");
     assert_eq!(api["enrollment"]["days"], json!(["mon", "tue"]));
 }
@@ -627,15 +608,7 @@ async fn a_prescriber_withdraws_her_referral_and_adds_a_note_and_a_follow_up() {
         .await;
     assert_eq!(withdrawn.status, 303);
 
-    let api = app
-        .expect(
-            &t.prescriber,
-            "GET",
-            &format!("/api/v1/referrals/{}", id(&r)),
-            None,
-            200,
-        )
-        .await;
+    let api = api_referral(&app, &t.prescriber, &id(&r)).await;
     assert_eq!(api["status"], "withdrawn");
     assert_eq!(api["closing_reason"], "other_childcare_found");
     let follow_ups = app
