@@ -3,6 +3,10 @@
 //! (the suite's server is shared by every test, so it cannot be stopped):
 //! taking it down resets every connection and refuses new ones, as a
 //! stopped server does.
+//!
+//! SQLite's file is put on file systems of the test's own (root only): a
+//! small tmpfs that fills up, and an ext4 image that the kernel turns
+//! read-only under the running service, as it does when a disk fails.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -147,6 +151,16 @@ async fn postgresql_away_answers_503_loses_nothing_acknowledged_and_recovers_alo
     new_referral(&app, &t.prescriber, &t.creche, "Ines").await;
 }
 
+/// A disk test that cannot mount says so, except in CI (which runs as
+/// root), where not running it is a failure.
+fn skipped(why: &str) {
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{why}, and CI must run it"
+    );
+    eprintln!("skipped: {why}");
+}
+
 /// A small file system of the test's own, mounted for it (root only: the
 /// CI runs as root; elsewhere the test says so and does nothing).
 struct SmallDisk {
@@ -185,7 +199,7 @@ async fn an_sqlite_file_on_a_full_disk_answers_503_keeps_serving_reads_and_recov
         return; // SQLite only.
     }
     let Some(disk) = SmallDisk::mount(8) else {
-        eprintln!("skipped: mounting a small file system needs root (CI runs it)");
+        skipped("mounting a small file system needs root");
         return;
     };
     let file = disk.path.join("avip.db");
@@ -234,8 +248,155 @@ async fn an_sqlite_file_on_a_full_disk_answers_503_keeps_serving_reads_and_recov
     .await;
     std::fs::remove_file(&filler).unwrap();
     new_referral(&app, &t.prescriber, &t.creche, "Emma").await;
+}
 
-    // A file system made read-only under an open file cannot be shown
-    // here: remounting refuses while SQLite holds the file open for
-    // writing, and root writes through an immutable file's open handle.
+/// An ext4 image mounted with `errors=remount-ro`, holding a directory
+/// whose block was overwritten before mounting. Reading that directory is
+/// an error the kernel answers by remounting the whole file system
+/// read-only, whoever holds files open on it: the way a database file
+/// turns read-only under a running service in real life. (A plain
+/// `mount -o remount,ro` is refused while SQLite holds the file open for
+/// writing, and root writes through an immutable file's open handle.)
+struct FailingDisk {
+    path: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl FailingDisk {
+    fn mount() -> Option<FailingDisk> {
+        use std::io::{Seek, SeekFrom, Write};
+        use std::process::{Command, Stdio};
+        let dir = tempfile::tempdir().unwrap();
+        let image = dir.path().join("disk.img");
+        let run = |program: &str, args: &[&str]| {
+            Command::new(program)
+                .args(args)
+                .stderr(Stdio::null())
+                .output()
+                .ok()
+                .filter(|o| o.status.success())
+        };
+        let image_arg = image.to_str().unwrap();
+        std::fs::File::create(&image)
+            .unwrap()
+            .set_len(32 << 20)
+            .unwrap();
+        run("mkfs.ext4", &["-q", "-b", "4096", image_arg])?;
+        run("debugfs", &["-w", "-R", "mkdir trip", image_arg])?;
+        let block: u64 =
+            String::from_utf8(run("debugfs", &["-R", "bmap trip 0", image_arg])?.stdout)
+                .ok()?
+                .trim()
+                .parse()
+                .ok()?;
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&image)
+            .unwrap();
+        file.seek(SeekFrom::Start(block * 4096)).unwrap();
+        file.write_all(&[0xA5; 4096]).unwrap();
+        drop(file);
+        let path = dir.path().join("mnt");
+        std::fs::create_dir(&path).unwrap();
+        run(
+            "mount",
+            &[
+                "-o",
+                "loop,errors=remount-ro",
+                image_arg,
+                path.to_str().unwrap(),
+            ],
+        )?;
+        Some(FailingDisk { path, _dir: dir })
+    }
+
+    /// The kernel meets the damaged directory and remounts read-only.
+    fn fail(&self) {
+        let listed = std::fs::read_dir(self.path.join("trip"))
+            .and_then(|entries| entries.collect::<Result<Vec<_>, _>>());
+        assert!(listed.is_err(), "the damaged directory reads as an error");
+        let mounts = std::fs::read_to_string("/proc/mounts").unwrap();
+        let options = mounts
+            .lines()
+            .find(|l| l.split(' ').nth(1) == self.path.to_str())
+            .and_then(|l| l.split(' ').nth(3))
+            .unwrap_or_default()
+            .to_owned();
+        assert!(
+            // Newer kernels say `emergency_ro`, older ones `ro`.
+            options.split(',').any(|o| o == "ro" || o == "emergency_ro"),
+            "the kernel remounted the file system read-only: {options}"
+        );
+    }
+}
+
+impl Drop for FailingDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .args(["-l"])
+            .arg(&self.path)
+            .status();
+    }
+}
+
+#[tokio::test]
+async fn an_sqlite_file_turned_read_only_answers_503_and_keeps_serving_reads() {
+    if std::env::var("AVIP_TEST_DATABASE_URL").is_ok() {
+        return; // SQLite only.
+    }
+    let Some(disk) = FailingDisk::mount() else {
+        skipped("mounting an ext4 image needs root and e2fsprogs");
+        return;
+    };
+    let file = disk.path.join("avip.db");
+    let app = spawn_app_with(|env| {
+        env.insert("DATABASE_URL".into(), file.to_string_lossy().into_owned());
+    })
+    .await;
+    let t = territory(&app).await;
+    let kept = id(&new_referral(&app, &t.prescriber, &t.creche, "Yanis").await);
+    let listed_before: serde_json::Value = app
+        .expect(&t.prescriber, "GET", "/api/v1/referrals", None, 200)
+        .await;
+
+    disk.fail();
+
+    for child in ["Lina", "Noah", "Ines"] {
+        let r = app
+            .call(
+                &t.prescriber,
+                "POST",
+                "/api/v1/referrals",
+                Some(referral(&t.creche, child)),
+            )
+            .await;
+        assert_eq!(r.status(), 503, "{child}");
+        let problem: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(problem["code"], "database_unavailable", "{problem}");
+    }
+    let r = app
+        .call(
+            &t.coordinator,
+            "POST",
+            &format!("/api/v1/referrals/{kept}/transitions"),
+            Some(serde_json::json!({"to": "contacted"})),
+        )
+        .await;
+    assert_eq!(r.status(), 503);
+
+    // Reads go on, and show nothing half-written.
+    let read: serde_json::Value = app
+        .expect(
+            &t.prescriber,
+            "GET",
+            &format!("/api/v1/referrals/{kept}"),
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(read["status"], "received");
+    let listed_after: serde_json::Value = app
+        .expect(&t.prescriber, "GET", "/api/v1/referrals", None, 200)
+        .await;
+    assert_eq!(listed_after["items"], listed_before["items"]);
 }
