@@ -154,6 +154,8 @@ impl Application {
                 secure_cookies: settings.env == crate::settings::Environment::Production,
             },
             metrics_elsewhere: settings.metrics_bind.is_some(),
+            identities: crate::auth::cache::Identities::watched(pool.clone())
+                .context("cannot start the identity cache's thread")?,
         };
         let state = web::Data::new(state);
         let metrics_server = match &settings.metrics_bind {

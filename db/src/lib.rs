@@ -10,6 +10,7 @@ pub mod creches;
 pub mod error;
 pub mod exports;
 pub mod gate;
+pub mod identity_epoch;
 pub mod migrations;
 pub mod model;
 pub mod notifications;

@@ -334,6 +334,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     access_log,
     access_log_referrals,
     web_sessions,
+    identity_epoch,
 );
 
 diesel::table! {
@@ -353,5 +354,12 @@ diesel::table! {
         failures -> Integer,
         first_failure_at -> Timestamp,
         locked_until -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    identity_epoch (id) {
+        id -> SmallInt,
+        n -> BigInt,
     }
 }

@@ -1,6 +1,7 @@
 //! Who is calling: password and secret hashing, signed access tokens, the
 //! sign-in throttle and the extractor that authenticates every request.
 
+pub mod cache;
 pub mod password;
 pub mod principal;
 pub mod throttle;

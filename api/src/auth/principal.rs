@@ -6,7 +6,7 @@
 use avip_db::model::{ApiClientId, CrecheId, OrganizationId, OrganizationKind, Role, UserId};
 use avip_db::{DbConnection, QueryResult, api_clients, creches, organizations, users};
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Subject {
     User(UserId),
     Client(ApiClientId),
@@ -50,15 +50,29 @@ pub fn load(
     subject: Subject,
     issued_at: Option<i64>,
 ) -> QueryResult<Option<Principal>> {
-    let (organization_id, role, user) = match &subject {
+    Ok(load_with_change(conn, subject)?
+        .filter(|(_, changed_at)| !revoked(issued_at, *changed_at))
+        .map(|(principal, _)| principal))
+}
+
+/// The active identity behind `subject` and when its credentials last
+/// changed (a person's password; never for an API client), or `None`.
+pub fn load_with_change(
+    conn: &mut DbConnection,
+    subject: Subject,
+) -> QueryResult<Option<(Principal, Option<chrono::NaiveDateTime>)>> {
+    let (organization_id, role, user, changed_at) = match &subject {
         Subject::User(id) => match users::find(conn, id)? {
-            Some(user) if user.active && !revoked(issued_at, user.credentials_changed_at) => {
-                (user.organization_id.clone(), user.role, Some(user.id))
-            }
+            Some(user) if user.active => (
+                user.organization_id.clone(),
+                user.role,
+                Some(user.id),
+                user.credentials_changed_at,
+            ),
             _ => return Ok(None),
         },
         Subject::Client(id) => match api_clients::find(conn, id)? {
-            Some(client) if client.active => (client.organization_id, Role::Admin, None),
+            Some(client) if client.active => (client.organization_id, Role::Admin, None, None),
             _ => return Ok(None),
         },
     };
@@ -76,19 +90,20 @@ pub fn load(
         (Role::Coordinator, None) => creches::ids_of_operator(conn, &organization.id)?,
         _ => Vec::new(),
     };
-    Ok(Some(Principal {
+    let principal = Principal {
         subject,
         organization_id: organization.id,
         organization_kind: organization.kind,
         departement: organization.departement,
         role,
         creche_ids,
-    }))
+    };
+    Ok(Some((principal, changed_at)))
 }
 
 /// Whether a token issued at `issued_at` predates the credentials' change
 /// (compared in whole seconds, as a token's `iat` is).
-fn revoked(issued_at: Option<i64>, changed_at: Option<chrono::NaiveDateTime>) -> bool {
+pub fn revoked(issued_at: Option<i64>, changed_at: Option<chrono::NaiveDateTime>) -> bool {
     match (issued_at, changed_at) {
         (Some(iat), Some(changed)) => iat < changed.and_utc().timestamp(),
         _ => false,

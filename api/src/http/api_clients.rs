@@ -78,5 +78,7 @@ pub async fn disable(
     let client = state
         .run(move |conn| api_clients::disable(conn, Caller::Identity(&who), &id, Utc::now()))
         .await?;
+    // Who may do what changed: no identity kept from before holds.
+    state.identities.forget_all();
     Ok(web::Json(client.into()))
 }

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::auth::Principal;
+use crate::auth::cache::Known;
 use crate::http::error::{ApiError, FieldError, Problem, ProblemDocument};
 use crate::http::extract::parse_json;
 use crate::http::responses::Unauthorized;
@@ -324,8 +325,18 @@ pub struct MeOrganization {
     Unauthorized,
 ))]
 #[get("/me")]
-pub async fn me(who: Principal, state: State) -> Result<web::Json<Me>, ApiError> {
-    let (identity, org) = state.run(move |conn| sign_in::me(conn, &who)).await?;
+pub async fn me(
+    req: actix_web::HttpRequest,
+    who: Principal,
+    state: State,
+) -> Result<web::Json<Me>, ApiError> {
+    use actix_web::HttpMessage;
+    // The extractor leaves the identity it authenticated.
+    let known = req.extensions().get::<std::sync::Arc<Known>>().cloned();
+    let (identity, org) = match known {
+        Some(known) => (known.identity.clone(), known.organization.clone()),
+        None => state.run(move |conn| sign_in::me(conn, &who)).await?,
+    };
     let me = Me {
         kind: identity.kind,
         id: identity.id,

@@ -50,6 +50,8 @@ pub async fn create(
     let created = state
         .run(move |conn| creches::create(conn, Caller::Identity(&who), body, Utc::now()))
         .await?;
+    // Who may do what changed: no identity kept from before holds.
+    state.identities.forget_all();
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/api/v1/creches/{}", created.creche.id)))
         .json(CrecheBody::from(created)))
@@ -95,5 +97,7 @@ pub async fn update(
     let view = state
         .run(move |conn| creches::update(conn, Caller::Identity(&who), &id, body, Utc::now()))
         .await?;
+    // Who may do what changed: no identity kept from before holds.
+    state.identities.forget_all();
     Ok(web::Json(view.into()))
 }

@@ -3,13 +3,14 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use actix_web::dev::Payload;
 use actix_web::http::{StatusCode, header};
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use serde::de::DeserializeOwned;
 
-use crate::auth::principal::load;
+use crate::auth::cache::Known;
 use crate::auth::{Principal, Subject};
 use crate::http::error::{ApiError, FieldError, Problem};
 use crate::http::state::State;
@@ -251,6 +252,7 @@ impl FromRequest for Principal {
             })
             .map(|t| t.trim().to_owned());
         let state = req.app_data::<State>().cloned();
+        let req = req.clone();
         Box::pin(async move {
             let token = token.ok_or_else(|| {
                 unauthorized("send an access token: Authorization: Bearer <token>")
@@ -264,15 +266,28 @@ impl FromRequest for Principal {
             })?;
             let subject = Subject::from_claim(&claims.sub)
                 .ok_or_else(|| unauthorized("the access token is invalid"))?;
-            let issued_at = Some(claims.iat);
-            let principal = state
-                .run(move |conn| load(conn, subject, issued_at))
-                .await?;
-            principal.ok_or_else(|| {
+            let known = match state.identities.get(&subject) {
+                Some(known) => Some(known),
+                None => {
+                    let ticket = state.identities.ticket();
+                    let loaded = state
+                        .run(move |conn| Known::load(conn, subject))
+                        .await?
+                        .map(Arc::new);
+                    if let Some(known) = &loaded {
+                        state.identities.keep(ticket, known.clone());
+                    }
+                    loaded
+                }
+            };
+            let known = known.filter(|known| !known.revoked(claims.iat)).ok_or_else(|| {
                 unauthorized(
                     "this identity is disabled, no longer exists, or its password changed since the token was issued",
                 )
-            })
+            })?;
+            let principal = known.principal.clone();
+            req.extensions_mut().insert(known);
+            Ok(principal)
         })
     }
 }

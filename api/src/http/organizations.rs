@@ -109,5 +109,7 @@ pub async fn update(
     let org = state
         .run(move |conn| organizations::update(conn, Caller::Identity(&who), &id, body, Utc::now()))
         .await?;
+    // Who may do what changed: no identity kept from before holds.
+    state.identities.forget_all();
     Ok(web::Json(org.into()))
 }

@@ -34,6 +34,8 @@ pub struct AppState {
     pub web: crate::web::WebSettings,
     /// `GET /metrics` is served on `AVIP_METRICS_BIND`, not here.
     pub metrics_elsewhere: bool,
+    /// The identities authenticated lately (see `auth::cache`).
+    pub identities: std::sync::Arc<crate::auth::cache::Identities>,
 }
 
 /// What handlers extract.

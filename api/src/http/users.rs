@@ -76,5 +76,7 @@ pub async fn update(
     let (user, creches) = state
         .run(move |conn| users::update(conn, Caller::Identity(&who), &id, body, Utc::now()))
         .await?;
+    // Who may do what changed: no identity kept from before holds.
+    state.identities.forget_all();
     Ok(web::Json(UserBody::new(user, creches)))
 }

@@ -166,6 +166,7 @@ pub fn finish(
 }
 
 /// Who is behind a token, as `/me` shows it.
+#[derive(Clone)]
 pub struct Identity {
     /// `user` or `api_client`.
     pub kind: &'static str,

@@ -806,3 +806,101 @@ async fn an_email_another_person_has_is_a_409_naming_the_field_on_update_too() {
     )
     .await;
 }
+
+/// `/me` on another instance of the same database.
+async fn me_on(port: u16, token: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{port}/api/v1/me"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Polls `/me` on `port` until `done` says so; how long it took, or a
+/// failure after two seconds (the cache's poll is 50 ms).
+async fn until_on(
+    port: u16,
+    token: &str,
+    done: impl AsyncFn(reqwest::Response) -> bool,
+) -> std::time::Duration {
+    let started = std::time::Instant::now();
+    while started.elapsed() < std::time::Duration::from_secs(2) {
+        if done(me_on(port, token).await).await {
+            return started.elapsed();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    panic!("the other instance still answers from before the change after 2 s");
+}
+
+#[tokio::test]
+async fn identities_kept_in_memory_follow_every_change_here_at_once_and_elsewhere_soon() {
+    let app = spawn_app().await;
+    let t = territory(&app).await;
+    let (_other, other) = app.another_instance_on_a_port(|_| {}, false).await;
+    let here = app.port;
+    // Both instances authenticate the tokens, then again once their
+    // epoch is read: from then on they answer from memory.
+    for _ in 0..2 {
+        for port in [here, other] {
+            for token in [&t.coordinator, &t.prescriber, &t.client] {
+                assert_eq!(me_on(port, token).await.status(), 200);
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    }
+
+    // A change made here shows here at once…
+    app.expect(
+        &t.admin,
+        "PATCH",
+        &format!("/api/v1/users/{}", t.coordinator_id),
+        Some(json!({"name": "Claire Martin-Roux"})),
+        200,
+    )
+    .await;
+    let me: Value = me_on(here, &t.coordinator).await.json().await.unwrap();
+    assert_eq!(me["name"], "Claire Martin-Roux");
+    // …and on the other instance within its poll.
+    let took = until_on(other, &t.coordinator, async |r| {
+        r.json::<Value>().await.unwrap()["name"] == "Claire Martin-Roux"
+    })
+    .await;
+    eprintln!("a new name reached the other instance in {took:?}");
+
+    // Disabled on the other instance: refused there at once, here soon.
+    let prescriber_id = app
+        .expect(&t.prescriber, "GET", "/api/v1/me", None, 200)
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let disabled = reqwest::Client::new()
+        .patch(format!(
+            "http://127.0.0.1:{other}/api/v1/users/{prescriber_id}"
+        ))
+        .bearer_auth(&t.admin)
+        .json(&json!({"active": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(disabled.status(), 200);
+    assert_eq!(me_on(other, &t.prescriber).await.status(), 401);
+    let took = until_on(here, &t.prescriber, async |r| r.status() == 401).await;
+    eprintln!("a disable reached the other instance in {took:?}");
+
+    // An API client disabled here: refused here at once, there soon.
+    app.expect(
+        &t.admin,
+        "DELETE",
+        &format!("/api/v1/api-clients/{}", t.client_row_id),
+        None,
+        200,
+    )
+    .await;
+    assert_eq!(me_on(here, &t.client).await.status(), 401);
+    until_on(other, &t.client, async |r| r.status() == 401).await;
+    // The others were not disturbed.
+    assert_eq!(me_on(other, &t.coordinator).await.status(), 200);
+}

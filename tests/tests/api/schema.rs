@@ -101,6 +101,7 @@ fn declared() -> BTreeMap<String, Vec<String>> {
         access_log,
         access_log_referrals,
         web_sessions,
+        identity_epoch,
     )
 }
 

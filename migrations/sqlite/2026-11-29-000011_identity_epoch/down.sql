@@ -1,0 +1,16 @@
+DROP TRIGGER organizations_insert_moves_identity_epoch;
+DROP TRIGGER organizations_update_moves_identity_epoch;
+DROP TRIGGER organizations_delete_moves_identity_epoch;
+DROP TRIGGER creches_insert_moves_identity_epoch;
+DROP TRIGGER creches_update_moves_identity_epoch;
+DROP TRIGGER creches_delete_moves_identity_epoch;
+DROP TRIGGER users_insert_moves_identity_epoch;
+DROP TRIGGER users_update_moves_identity_epoch;
+DROP TRIGGER users_delete_moves_identity_epoch;
+DROP TRIGGER creche_coordinators_insert_moves_identity_epoch;
+DROP TRIGGER creche_coordinators_update_moves_identity_epoch;
+DROP TRIGGER creche_coordinators_delete_moves_identity_epoch;
+DROP TRIGGER api_clients_insert_moves_identity_epoch;
+DROP TRIGGER api_clients_update_moves_identity_epoch;
+DROP TRIGGER api_clients_delete_moves_identity_epoch;
+DROP TABLE identity_epoch;
