@@ -223,6 +223,9 @@ pub fn open_pool(database_url: &str, size: u32) -> Result<(Pool, Backend), DbErr
         .max_size(size.max(1))
         .min_idle(Some(1))
         .connection_timeout(CHECKOUT_TIMEOUT)
+        // A server's connection may have died while idle: test it before
+        // use. A local file's does not; a query the less on every request.
+        .test_on_check_out(backend == Backend::Postgres)
         .connection_customizer(Box::new(SqlitePragmas))
         .build(Manager { target })?;
     Ok((pool, backend))

@@ -281,8 +281,30 @@ pub fn get(conn: &mut DbConnection, id: &ReferralId) -> QueryResult<ReferralReco
 
 /// The record of a referral row already read: its family, children and
 /// enrollment.
+/// One referral's family, children and enrollment, by queries whose
+/// statements the connection keeps prepared (a list's `IN (…)` is prepared
+/// again on every call).
 pub fn record(conn: &mut DbConnection, referral: Referral) -> QueryResult<ReferralRecord> {
-    Ok(complete(conn, vec![referral])?.remove(0))
+    let family = referral_families::table
+        .find(&referral.id)
+        .select(Family::as_select())
+        .first(conn)?;
+    let children = referral_children::table
+        .filter(referral_children::referral_id.eq(&referral.id))
+        .order(referral_children::position)
+        .select(Child::as_select())
+        .load(conn)?;
+    let enrollment = referral_enrollments::table
+        .find(&referral.id)
+        .select(Enrollment::as_select())
+        .first(conn)
+        .optional()?;
+    Ok(ReferralRecord {
+        children,
+        enrollment,
+        family,
+        referral,
+    })
 }
 
 /// Adds the family, the children and the enrollment to referral rows.

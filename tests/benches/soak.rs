@@ -10,35 +10,13 @@
 //!
 //! `AVIP_BIN` names another binary; `MALLOC_ARENA_MAX` is passed to it.
 
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use avip_tests::served::{Served, Territory, territory};
 use chrono::{Duration as Days, Utc};
 use serde_json::{Value, json};
-
-const PASSWORD: &str = "a long passphrase";
-
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 #[derive(Default)]
 struct Tally {
@@ -75,117 +53,25 @@ async fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(600u64);
-    let bin = std::env::var("AVIP_BIN").unwrap_or_else(|_| {
-        let target = std::env::var("CARGO_TARGET_DIR")
-            .unwrap_or_else(|_| format!("{}/../target", env!("CARGO_MANIFEST_DIR")));
-        format!("{target}/release/avip")
-    });
-    assert!(
-        std::path::Path::new(&bin).exists(),
-        "{bin} is missing: cargo build --release --bin avip"
-    );
+    // A fresh SQLite file; glibc's malloc arenas as asked, to tell them
+    // from a leak.
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let env = |cmd: &mut Command| {
-        cmd.current_dir(dir.path())
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("AVIP_JWT_SECRET", "soak-secret-0123456789abcdef0123456789")
-            .env("AVIP_BIND", format!("127.0.0.1:{port}"))
-            .env("AVIP_SLA_SCHEDULE", "*/5 * * * * *")
-            .env("AVIP_TOKEN_RATE_LIMIT", "1000000")
-            .env("AVIP_INTAKE_RATE_LIMIT", "1000000")
-            .env("RUST_LOG", "warn");
-        // glibc's malloc arenas, to tell them from a leak.
-        if let Ok(arenas) = std::env::var("MALLOC_ARENA_MAX") {
-            cmd.env("MALLOC_ARENA_MAX", arenas);
-        }
-    };
-    let mut bootstrap = Command::new(&bin);
-    env(&mut bootstrap);
-    let out = bootstrap
-        .args([
-            "admin",
-            "bootstrap",
-            "--email",
-            "admin@example.org",
-            "--password",
-            PASSWORD,
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let mut serve = Command::new(&bin);
-    env(&mut serve);
-    let child = serve
-        .arg("serve")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let _server = Server(child);
-    let base = format!("http://127.0.0.1:{port}");
+    let database = dir.path().join("avip.db");
+    let arenas = std::env::var("MALLOC_ARENA_MAX").ok();
+    let mut settings = vec![("AVIP_SLA_SCHEDULE", "*/5 * * * * *")];
+    if let Some(arenas) = &arenas {
+        settings.push(("MALLOC_ARENA_MAX", arenas));
+    }
+    let server = Served::start(database.to_str().unwrap(), &settings).await;
+    let base = server.base.clone();
     let client = reqwest::Client::new();
-    for _ in 0..100 {
-        if client
-            .get(format!("{base}/ready"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == 200)
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let token = |email: &'static str| {
-        let (client, base) = (client.clone(), base.clone());
-        async move { avip_tests::client::password_token(&client, &base, email, PASSWORD).await }
-    };
-    let admin = token("admin@example.org").await;
-    let post = |path: &str, body: Value| {
-        let (client, url, admin) = (client.clone(), format!("{base}{path}"), admin.clone());
-        async move { avip_tests::client::post_ok(&client, &url, &admin, &body).await }
-    };
-    let org = |kind: &str| json!({"kind": kind, "name": kind, "departement": "83"});
-    let ft = post("/api/v1/organizations", org("france_travail")).await;
-    let op = post("/api/v1/organizations", org("creche_operator")).await;
-    let caf = post("/api/v1/organizations", org("caf")).await;
-    let mut creches = Vec::new();
-    for name in ["A", "B", "C", "D"] {
-        let c = post("/api/v1/creches", json!({"operator_id": op["id"], "name": name, "address": "1 rue",
-            "postal_code": "83000", "commune": "Toulon", "avip_places": 6,
-            "opening_hours": {"opens": "07:00", "closes": "19:00", "days": ["mon","tue","wed","thu","fri"]}})).await;
-        creches.push(c["id"].as_str().unwrap().to_owned());
-    }
-    for (email, role, org) in [
-        ("p@example.org", "prescriber", &ft),
-        ("caf@example.org", "caf", &caf),
-    ] {
-        post(
-            "/api/v1/users",
-            json!({"email": email, "name": email, "role": role,
-            "organization_id": org["id"], "password": PASSWORD}),
-        )
-        .await;
-    }
-    post(
-        "/api/v1/users",
-        json!({"email": "c@example.org", "name": "C", "role": "coordinator",
-        "organization_id": op["id"], "password": PASSWORD, "creche_ids": creches}),
-    )
-    .await;
-    let prescriber = token("p@example.org").await;
-    let coordinator = token("c@example.org").await;
-    let caf_token = token("caf@example.org").await;
+    let Territory {
+        prescriber,
+        coordinator,
+        caf: caf_token,
+        creches,
+        ..
+    } = territory(&client, &base).await;
 
     let stop = Arc::new(AtomicBool::new(false));
     let tally = Arc::new(Tally::default());
@@ -332,14 +218,14 @@ async fn main() {
     }
     let mut samples = Vec::new();
     while started.elapsed() < Duration::from_secs(seconds) {
-        samples.push((started.elapsed().as_secs(), rss_kib(pid)));
+        samples.push((started.elapsed().as_secs(), server.rss_kib()));
         tokio::time::sleep(Duration::from_secs(10)).await;
     }
     stop.store(true, Ordering::Relaxed);
     for t in tasks {
         t.await.unwrap();
     }
-    samples.push((started.elapsed().as_secs(), rss_kib(pid)));
+    samples.push((started.elapsed().as_secs(), server.rss_kib()));
     let metrics = client
         .get(format!("{base}/metrics"))
         .send()

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 
 pub mod client;
 pub mod seed;
+pub mod served;
 pub mod smtp;
 
 pub use seed::seed_referrals;
@@ -30,42 +31,49 @@ pub struct TestDatabase {
 
 impl TestDatabase {
     pub fn new() -> TestDatabase {
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        let name = format!("avip_test_{}", uuid::Uuid::now_v7().simple());
         match std::env::var("AVIP_TEST_DATABASE_URL")
             .ok()
             .filter(|u| !u.is_empty())
         {
-            Some(server_url) if server_url.starts_with("postgres") => {
-                let mut admin = avip_db::connect(&server_url)
-                    .unwrap_or_else(|e| panic!("AVIP_TEST_DATABASE_URL is set but unusable: {e}"));
-                admin
-                    .batch_execute(&format!("CREATE DATABASE {name}"))
-                    .expect("CREATE DATABASE");
-                let mut url =
-                    url::Url::parse(&server_url).expect("AVIP_TEST_DATABASE_URL is a URL");
-                url.set_path(&name);
-                TestDatabase {
-                    url: url.to_string(),
-                    backend: Backend::Postgres,
-                    server_url: Some(server_url),
-                    name,
-                    _dir: dir,
-                }
-            }
-            Some(other) => {
-                panic!("AVIP_TEST_DATABASE_URL must be a postgres:// URL, not {other:?}")
-            }
-            None => {
-                let path = dir.path().join("avip.db");
-                TestDatabase {
-                    url: path.to_string_lossy().into_owned(),
-                    backend: Backend::Sqlite,
-                    server_url: None,
-                    name,
-                    _dir: dir,
-                }
-            }
+            Some(server_url) => TestDatabase::postgres(&server_url),
+            None => TestDatabase::sqlite(),
+        }
+    }
+
+    /// A new SQLite file.
+    pub fn sqlite() -> TestDatabase {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = dir.path().join("avip.db");
+        TestDatabase {
+            url: path.to_string_lossy().into_owned(),
+            backend: Backend::Sqlite,
+            server_url: None,
+            name: String::new(),
+            _dir: dir,
+        }
+    }
+
+    /// A new database on the PostgreSQL server at `server_url`.
+    pub fn postgres(server_url: &str) -> TestDatabase {
+        assert!(
+            server_url.starts_with("postgres"),
+            "AVIP_TEST_DATABASE_URL must be a postgres:// URL, not {server_url:?}"
+        );
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let name = format!("avip_test_{}", uuid::Uuid::now_v7().simple());
+        let mut admin = avip_db::connect(server_url)
+            .unwrap_or_else(|e| panic!("AVIP_TEST_DATABASE_URL is set but unusable: {e}"));
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .expect("CREATE DATABASE");
+        let mut url = url::Url::parse(server_url).expect("AVIP_TEST_DATABASE_URL is a URL");
+        url.set_path(&name);
+        TestDatabase {
+            url: url.to_string(),
+            backend: Backend::Postgres,
+            server_url: Some(server_url.to_owned()),
+            name,
+            _dir: dir,
         }
     }
 
