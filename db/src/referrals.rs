@@ -280,8 +280,7 @@ pub fn get(conn: &mut DbConnection, id: &ReferralId) -> QueryResult<ReferralReco
 }
 
 /// The record of a referral row already read: its family, children and
-/// enrollment.
-/// One referral's family, children and enrollment, by queries whose
+/// enrollment. One referral's family, children and enrollment, by queries whose
 /// statements the connection keeps prepared (a list's `IN (…)` is prepared
 /// again on every call).
 pub fn record(conn: &mut DbConnection, referral: Referral) -> QueryResult<ReferralRecord> {
