@@ -4,7 +4,7 @@
 //! a fifth of a second later. `flush` waits until what was handed in is written:
 //! the log's readers and a stopping service call it.
 
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
+use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
 use std::time::{Duration, Instant};
 
 use avip_db::access_log::{self, Access};
@@ -40,22 +40,32 @@ pub struct Recorder {
     /// `None`: reads are not recorded (only `ServerOptions::record_reads`,
     /// for the benchmark that measures what recording costs).
     tx: Option<Sender<Message>>,
+    /// The writing thread, woken by a flush.
+    thread: Option<std::thread::Thread>,
 }
 
 impl Recorder {
     /// Starts the writing thread.
     pub fn start(pool: Pool, gate: WriteGate) -> std::io::Result<Recorder> {
         let (tx, rx) = channel();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("avip-access-log".into())
-            .spawn(move || write_loop(&rx, &pool, &gate))?;
-        Ok(Recorder { tx: Some(tx) })
+            .spawn(move || write_loop(&rx, &pool, &gate))?
+            .thread()
+            .clone();
+        Ok(Recorder {
+            tx: Some(tx),
+            thread: Some(thread),
+        })
     }
 
     /// A recorder that records nothing: for measuring what recording costs,
     /// never for a service people use (no setting reaches it).
     pub fn off() -> Recorder {
-        Recorder { tx: None }
+        Recorder {
+            tx: None,
+            thread: None,
+        }
     }
 
     /// Records that `who` read these referrals' personal data (one entry
@@ -101,9 +111,11 @@ impl Recorder {
     pub fn flush(&self) {
         let Some(tx) = &self.tx else { return };
         let (done, wait) = channel();
-        if tx.send(Message::Flush(done)).is_ok()
-            && wait.recv_timeout(Duration::from_secs(10)).is_err()
-        {
+        let sent = tx.send(Message::Flush(done)).is_ok();
+        if let Some(thread) = &self.thread {
+            thread.unpark();
+        }
+        if sent && wait.recv_timeout(Duration::from_secs(10)).is_err() {
             tracing::warn!("the access log did not flush within 10 s");
         }
     }
@@ -120,20 +132,28 @@ fn write_loop(rx: &Receiver<Message>, pool: &Pool, gate: &WriteGate) {
             }
         };
         take(first, &mut batch, &mut waiting);
-        // Gather what comes in the next 200 ms (unless asked to
-        // flush), then write it all in one transaction.
+        // Gather what comes in the next 200 ms, then write it all in one
+        // transaction. The thread sleeps meanwhile and takes what came
+        // when it wakes: waking it for each entry would cost each read a
+        // thread switch. A flush wakes it at once.
         let deadline = Instant::now() + GATHER;
         let mut closed = false;
-        while batch.len() < BATCH && waiting.is_empty() {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match rx.recv_timeout(left) {
-                Ok(message) => take(message, &mut batch, &mut waiting),
-                Err(RecvTimeoutError::Timeout) => break,
-                Err(RecvTimeoutError::Disconnected) => {
-                    closed = true;
-                    break;
+        loop {
+            loop {
+                match rx.try_recv() {
+                    Ok(message) => take(message, &mut batch, &mut waiting),
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => {
+                        closed = true;
+                        break;
+                    }
                 }
             }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if closed || !waiting.is_empty() || batch.len() >= BATCH || left.is_zero() {
+                break;
+            }
+            std::thread::park_timeout(left);
         }
         write(pool, gate, batch);
         for done in waiting {

@@ -39,6 +39,33 @@ where
     blocking(pool, None, work).await
 }
 
+/// A short read (a few rows found by key). On SQLite it runs at once on
+/// the calling thread when a connection is idle: handing it to the
+/// blocking pool costs more than the read itself (two thread switches;
+/// BENCHMARKS.md, session 9). On PostgreSQL, whose reads wait on the
+/// network, and when no connection is idle, it goes through [`run`]. Only
+/// for reads bounded by a key: a long one would hold up every request of
+/// the async thread it runs on.
+pub async fn read_short<T, E>(
+    pool: &Pool,
+    work: impl FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+) -> Result<T, E>
+where
+    T: Send + 'static,
+    E: From<QueryError> + Send + 'static,
+{
+    match pool.try_get() {
+        Some(mut conn) if conn.backend() == crate::Backend::Sqlite => work(&mut conn),
+        Some(conn) => tokio::task::spawn_blocking(move || {
+            let mut conn = conn;
+            work(&mut conn)
+        })
+        .await
+        .map_err(|e| E::from(incomplete(&e)))?,
+        None => run(pool, work).await,
+    }
+}
+
 /// [`run`] in the process's write turn (see [`WriteGate::turn`]), so that
 /// queued writers do not hold connections readers need.
 pub async fn in_turn<T, E>(

@@ -34,7 +34,7 @@ use crate::workflow::sign_in::{self, Identity};
 /// How often the identity epoch is read.
 pub const POLL: Duration = Duration::from_millis(50);
 /// How long a reading of the epoch is trusted.
-pub const TRUSTED_FOR: Duration = Duration::from_millis(500);
+pub const TRUSTED_FOR: Duration = Duration::from_secs(2);
 /// At most this many identities are kept (then all are forgotten).
 const CAPACITY: usize = 10_000;
 

@@ -227,7 +227,7 @@ pub async fn get_one(
     let id = referral_id(&id)?;
     let reader = who.clone();
     let record = state
-        .run(move |conn| referral::get(conn, &reader, &id))
+        .read_short(move |conn| referral::get(conn, &reader, &id))
         .await?;
     record_read(&req, &state, &who, [&record.referral.id], "get_referral");
     Ok(web::Json(ReferralBody::new(

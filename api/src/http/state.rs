@@ -56,6 +56,20 @@ impl AppState {
             .map_err(Into::into)
     }
 
+    /// A read of a few rows by key: see `avip_db::blocking::read_short`.
+    pub async fn read_short<T, E>(
+        &self,
+        work: impl FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        E: From<QueryError> + Into<ApiError> + Send + 'static,
+    {
+        avip_db::blocking::read_short(&self.pool, work)
+            .await
+            .map_err(Into::into)
+    }
+
     /// Database work that writes: on SQLite through the writer thread.
     pub async fn write<T, E>(
         &self,

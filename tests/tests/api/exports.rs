@@ -518,6 +518,10 @@ async fn who_may_export_what() {
             .await;
         assert_eq!(response.status(), 200, "{format}");
         assert_eq!(response.headers()["content-type"], content_type);
+        // Read to the end, as the CAF's system does: a download left
+        // unread holds one of the identity's two export slots until the
+        // service notices.
+        assert!(!response.bytes().await.unwrap().is_empty());
     }
     app.expect(machine, "GET", &format!("{rows}&departement=13"), None, 403)
         .await;

@@ -178,3 +178,27 @@ fn foreign_keys_are_enforced() {
     );
     assert!(orphan.is_err(), "a crèche without its operator was stored");
 }
+
+#[derive(QueryableByName)]
+struct CompileOption {
+    #[diesel(sql_type = Text)]
+    compile_options: String,
+}
+
+/// The bundled SQLite is built with the query planner stability guarantee
+/// (`.cargo/config.toml`): without it, every statement with a `LIMIT ?`
+/// is prepared again on each use.
+#[test]
+fn sqlite_plans_do_not_depend_on_bound_values() {
+    let db = TestDatabase::new();
+    if db.backend != Backend::Sqlite {
+        return;
+    }
+    let options: Vec<CompileOption> = diesel::sql_query("PRAGMA compile_options")
+        .load(&mut db.connect())
+        .unwrap();
+    assert!(
+        options.iter().any(|o| o.compile_options == "ENABLE_QPSG"),
+        "SQLite was built without SQLITE_ENABLE_QPSG (LIBSQLITE3_FLAGS in .cargo/config.toml)"
+    );
+}
