@@ -161,30 +161,14 @@ fn skipped(why: &str) {
     eprintln!("skipped: {why}");
 }
 
-/// A small file system of the test's own, mounted for it (root only: the
-/// CI runs as root; elsewhere the test says so and does nothing).
-struct SmallDisk {
+/// A file system mounted for one test (root only: the CI runs as root;
+/// elsewhere the test says so and does nothing), unmounted when dropped.
+struct Mounted {
     path: std::path::PathBuf,
     _dir: tempfile::TempDir,
 }
 
-impl SmallDisk {
-    fn mount(megabytes: u32) -> Option<SmallDisk> {
-        let dir = tempfile::tempdir().unwrap();
-        let status = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={megabytes}m"), "tmpfs"])
-            .arg(dir.path())
-            .stderr(std::process::Stdio::null())
-            .status()
-            .ok()?;
-        status.success().then(|| SmallDisk {
-            path: dir.path().to_owned(),
-            _dir: dir,
-        })
-    }
-}
-
-impl Drop for SmallDisk {
+impl Drop for Mounted {
     fn drop(&mut self) {
         let _ = std::process::Command::new("umount")
             .args(["-l"])
@@ -193,12 +177,27 @@ impl Drop for SmallDisk {
     }
 }
 
+/// A small tmpfs of the test's own.
+fn small_disk(megabytes: u32) -> Option<Mounted> {
+    let dir = tempfile::tempdir().unwrap();
+    let status = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", &format!("size={megabytes}m"), "tmpfs"])
+        .arg(dir.path())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .ok()?;
+    status.success().then(|| Mounted {
+        path: dir.path().to_owned(),
+        _dir: dir,
+    })
+}
+
 #[tokio::test]
 async fn an_sqlite_file_on_a_full_disk_answers_503_keeps_serving_reads_and_recovers() {
     if std::env::var("AVIP_TEST_DATABASE_URL").is_ok() {
         return; // SQLite only.
     }
-    let Some(disk) = SmallDisk::mount(8) else {
+    let Some(disk) = small_disk(8) else {
         skipped("mounting a small file system needs root");
         return;
     };
@@ -257,10 +256,7 @@ async fn an_sqlite_file_on_a_full_disk_answers_503_keeps_serving_reads_and_recov
 /// turns read-only under a running service in real life. (A plain
 /// `mount -o remount,ro` is refused while SQLite holds the file open for
 /// writing, and root writes through an immutable file's open handle.)
-struct FailingDisk {
-    path: std::path::PathBuf,
-    _dir: tempfile::TempDir,
-}
+struct FailingDisk(Mounted);
 
 impl FailingDisk {
     fn mount() -> Option<FailingDisk> {
@@ -307,18 +303,18 @@ impl FailingDisk {
                 path.to_str().unwrap(),
             ],
         )?;
-        Some(FailingDisk { path, _dir: dir })
+        Some(FailingDisk(Mounted { path, _dir: dir }))
     }
 
     /// The kernel meets the damaged directory and remounts read-only.
     fn fail(&self) {
-        let listed = std::fs::read_dir(self.path.join("trip"))
+        let listed = std::fs::read_dir(self.0.path.join("trip"))
             .and_then(|entries| entries.collect::<Result<Vec<_>, _>>());
         assert!(listed.is_err(), "the damaged directory reads as an error");
         let mounts = std::fs::read_to_string("/proc/mounts").unwrap();
         let options = mounts
             .lines()
-            .find(|l| l.split(' ').nth(1) == self.path.to_str())
+            .find(|l| l.split(' ').nth(1) == self.0.path.to_str())
             .and_then(|l| l.split(' ').nth(3))
             .unwrap_or_default()
             .to_owned();
@@ -327,15 +323,6 @@ impl FailingDisk {
             options.split(',').any(|o| o == "ro" || o == "emergency_ro"),
             "the kernel remounted the file system read-only: {options}"
         );
-    }
-}
-
-impl Drop for FailingDisk {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount")
-            .args(["-l"])
-            .arg(&self.path)
-            .status();
     }
 }
 
@@ -348,7 +335,7 @@ async fn an_sqlite_file_turned_read_only_answers_503_and_keeps_serving_reads() {
         skipped("mounting an ext4 image needs root and e2fsprogs");
         return;
     };
-    let file = disk.path.join("avip.db");
+    let file = disk.0.path.join("avip.db");
     let app = spawn_app_with(|env| {
         env.insert("DATABASE_URL".into(), file.to_string_lossy().into_owned());
     })
