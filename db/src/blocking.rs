@@ -56,12 +56,7 @@ where
 {
     match pool.try_get() {
         Some(mut conn) if conn.backend() == crate::Backend::Sqlite => work(&mut conn),
-        Some(conn) => tokio::task::spawn_blocking(move || {
-            let mut conn = conn;
-            work(&mut conn)
-        })
-        .await
-        .map_err(|e| E::from(incomplete(&e)))?,
+        Some(mut conn) => off_thread(move || work(&mut conn)).await,
         None => run(pool, work).await,
     }
 }
@@ -90,13 +85,23 @@ where
     E: From<QueryError> + Send + 'static,
 {
     let pool = pool.clone();
-    tokio::task::spawn_blocking(move || {
+    off_thread(move || {
         let _turn = turn.as_ref().map(WriteGate::turn);
         let mut conn = checkout(&pool)?;
         work(&mut conn)
     })
     .await
-    .map_err(|e| E::from(incomplete(&e)))?
+}
+
+/// Runs `work` on the blocking thread pool.
+async fn off_thread<T, E>(work: impl FnOnce() -> Result<T, E> + Send + 'static) -> Result<T, E>
+where
+    T: Send + 'static,
+    E: From<QueryError> + Send + 'static,
+{
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| E::from(incomplete(&e)))?
 }
 
 /// Work that writes. On SQLite it goes to the process's writer thread,

@@ -29,7 +29,7 @@ use avip_db::{DbConnection, Pool};
 
 use super::principal::{self, Principal, Subject};
 use crate::domain::DomainError;
-use crate::workflow::sign_in::{self, Identity};
+use crate::workflow::sign_in::Identity;
 
 /// How often the identity epoch is read.
 pub const POLL: Duration = Duration::from_millis(50);
@@ -61,15 +61,16 @@ impl Known {
     /// thrown away, never trusted too long.
     pub fn load(conn: &mut DbConnection, subject: Subject) -> Result<Option<Known>, DomainError> {
         let epoch = avip_db::identity_epoch::current(conn)?;
-        let Some((principal, changed_at)) = principal::load_with_change(conn, subject)? else {
+        let Some(loaded) = principal::load_records(conn, subject)? else {
             return Ok(None);
         };
-        let (identity, organization) = sign_in::me(conn, &principal)?;
+        let principal = loaded.principal;
+        let identity = Identity::of(&principal, loaded.name, loaded.email);
         Ok(Some(Known {
             principal,
             identity,
-            organization,
-            changed_at,
+            organization: loaded.organization,
+            changed_at: loaded.changed_at,
             epoch,
         }))
     }

@@ -4,6 +4,7 @@
 //! authenticates each request with it.
 
 use avip_db::model::{ApiClientId, CrecheId, OrganizationId, OrganizationKind, Role, UserId};
+use avip_db::organizations::Organization;
 use avip_db::{DbConnection, QueryResult, api_clients, creches, organizations, users};
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -50,29 +51,46 @@ pub fn load(
     subject: Subject,
     issued_at: Option<i64>,
 ) -> QueryResult<Option<Principal>> {
-    Ok(load_with_change(conn, subject)?
-        .filter(|(_, changed_at)| !revoked(issued_at, *changed_at))
-        .map(|(principal, _)| principal))
+    Ok(load_records(conn, subject)?
+        .filter(|loaded| !revoked(issued_at, loaded.changed_at))
+        .map(|loaded| loaded.principal))
 }
 
-/// The active identity behind `subject` and when its credentials last
-/// changed (a person's password; never for an API client), or `None`.
-pub fn load_with_change(
-    conn: &mut DbConnection,
-    subject: Subject,
-) -> QueryResult<Option<(Principal, Option<chrono::NaiveDateTime>)>> {
-    let (organization_id, role, user, changed_at) = match &subject {
+/// An active identity with what was read to make it.
+pub struct Loaded {
+    pub principal: Principal,
+    /// When the person's password last changed (never for an API client).
+    pub changed_at: Option<chrono::NaiveDateTime>,
+    /// A person's name or a client's label.
+    pub name: String,
+    /// People only.
+    pub email: Option<String>,
+    pub organization: Organization,
+}
+
+/// The active identity behind `subject`, or `None`.
+pub fn load_records(conn: &mut DbConnection, subject: Subject) -> QueryResult<Option<Loaded>> {
+    let (organization_id, role, user, changed_at, name, email) = match &subject {
         Subject::User(id) => match users::find(conn, id)? {
             Some(user) if user.active => (
                 user.organization_id.clone(),
                 user.role,
                 Some(user.id),
                 user.credentials_changed_at,
+                user.name,
+                Some(user.email),
             ),
             _ => return Ok(None),
         },
         Subject::Client(id) => match api_clients::find(conn, id)? {
-            Some(client) if client.active => (client.organization_id, Role::Admin, None, None),
+            Some(client) if client.active => (
+                client.organization_id,
+                Role::Admin,
+                None,
+                None,
+                client.label,
+                None,
+            ),
             _ => return Ok(None),
         },
     };
@@ -92,13 +110,19 @@ pub fn load_with_change(
     };
     let principal = Principal {
         subject,
-        organization_id: organization.id,
+        organization_id: organization.id.clone(),
         organization_kind: organization.kind,
-        departement: organization.departement,
+        departement: organization.departement.clone(),
         role,
         creche_ids,
     };
-    Ok(Some((principal, changed_at)))
+    Ok(Some(Loaded {
+        principal,
+        changed_at,
+        name,
+        email,
+        organization,
+    }))
 }
 
 /// Whether a token issued at `issued_at` predates the credentials' change

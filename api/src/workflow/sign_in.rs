@@ -185,25 +185,32 @@ pub fn me(
     who: &Principal,
 ) -> Result<(Identity, Organization), DomainError> {
     let org = organizations::get(conn, &who.organization_id)?;
-    let (kind, id, name, email) = match &who.subject {
+    let (name, email) = match &who.subject {
         Subject::User(id) => {
             let u = users::get(conn, id)?;
-            ("user", u.id.to_string(), u.name, Some(u.email))
+            (u.name, Some(u.email))
         }
-        Subject::Client(id) => {
-            let c = api_clients::get(conn, id)?;
-            ("api_client", c.id.to_string(), c.label, None)
+        Subject::Client(id) => (api_clients::get(conn, id)?.label, None),
+    };
+    Ok((Identity::of(who, name, email), org))
+}
+
+impl Identity {
+    /// The caller as `/me` shows it, with its name (or label) and e-mail.
+    pub fn of(who: &Principal, name: String, email: Option<String>) -> Identity {
+        let (kind, id) = match &who.subject {
+            Subject::User(id) => ("user", id.to_string()),
+            Subject::Client(id) => ("api_client", id.to_string()),
+        };
+        Identity {
+            kind,
+            id,
+            name,
+            email,
+            role: who.role,
+            creche_ids: who.creche_ids.clone(),
         }
-    };
-    let identity = Identity {
-        kind,
-        id,
-        name,
-        email,
-        role: who.role,
-        creche_ids: who.creche_ids.clone(),
-    };
-    Ok((identity, org))
+    }
 }
 
 /// An identity as the operator names it at the command line.
