@@ -661,8 +661,9 @@ pub fn get(
     id: &ReferralId,
 ) -> Result<ReferralRecord, DomainError> {
     require(who, Action::Read, Resource::Referral(None))?;
-    let referral = load_for(conn, who, id, Action::Read)?;
-    Ok(referrals::record(conn, referral)?)
+    let record = referrals::get(conn, id)?;
+    require(who, Action::Read, owners(&record.referral))?;
+    Ok(record)
 }
 
 /// A page of the referrals the caller may see (a prescriber its
