@@ -156,6 +156,11 @@ impl Application {
             metrics_elsewhere: settings.metrics_bind.is_some(),
             identities: crate::auth::cache::Identities::watched(pool.clone())
                 .context("cannot start the identity cache's thread")?,
+            public_url: settings
+                .public_url
+                .as_str()
+                .trim_end_matches('/')
+                .to_owned(),
         };
         let state = web::Data::new(state);
         let metrics_server = match &settings.metrics_bind {

@@ -247,3 +247,13 @@ pub fn in_departement(conn: &mut DbConnection, departement: &str) -> QueryResult
         .order((creches::name, creches::id))
         .load(conn)
 }
+
+/// Every crèche with its operator's département, in id order (what is
+/// published to data·inclusion).
+pub fn all_with_departement(conn: &mut DbConnection) -> QueryResult<Vec<(Creche, String)>> {
+    creches::table
+        .inner_join(organizations::table)
+        .select((Creche::as_select(), organizations::departement))
+        .order(creches::id)
+        .load(conn)
+}

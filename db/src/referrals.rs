@@ -412,6 +412,93 @@ pub struct ReferralFilter {
     pub updated_after: Option<NaiveDateTime>,
 }
 
+/// A position in the change feed: just after the change numbered `seq` in
+/// transaction `xid` (0 on SQLite). Written `<xid>.<seq>`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ChangePosition {
+    pub xid: i64,
+    pub seq: i64,
+}
+
+impl ChangePosition {
+    pub fn encode(self) -> String {
+        format!("{}.{}", self.xid, self.seq)
+    }
+
+    pub fn parse(text: &str) -> Option<ChangePosition> {
+        let (xid, seq) = text.split_once('.')?;
+        let number = |t: &str| {
+            (!t.is_empty() && t.len() <= 19 && t.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| t.parse::<i64>().ok())
+                .flatten()
+        };
+        Some(ChangePosition {
+            xid: number(xid)?,
+            seq: number(seq)?,
+        })
+    }
+}
+
+/// A page of the change feed.
+pub struct Changes {
+    /// Each referral as it is now, in the order of its last change.
+    pub items: Vec<ReferralRecord>,
+    /// Where the next page starts: after the last item, or where this one
+    /// started when it is empty.
+    pub next: ChangePosition,
+    /// More changes are readable now.
+    pub more: bool,
+}
+
+/// The referrals that changed after `after`, in the order of their last
+/// change, up to the oldest change that may still be uncommitted (see the
+/// `change_feed` migration of each backend): what is returned can no longer
+/// be overtaken by a change numbered before it.
+pub fn changes(
+    conn: &mut DbConnection,
+    scope: &ReferralFilter,
+    after: ChangePosition,
+    limit: i64,
+) -> QueryResult<Changes> {
+    let horizon: i64 = match conn {
+        DbConnection::Pg(c) => diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+            "pg_snapshot_xmin(pg_current_snapshot())::text::bigint",
+        ))
+        .get_result(c)?,
+        // One writer at a time: what a reader sees is committed, in order.
+        DbConnection::Sqlite(_) => i64::MAX,
+    };
+    let mut query = referrals::table
+        .select((
+            Referral::as_select(),
+            referrals::change_xid,
+            referrals::change_seq,
+        ))
+        .filter(referrals::change_xid.lt(horizon))
+        .filter(
+            referrals::change_xid.gt(after.xid).or(referrals::change_xid
+                .eq(after.xid)
+                .and(referrals::change_seq.gt(after.seq))),
+        )
+        .order((referrals::change_xid, referrals::change_seq))
+        .limit(limit + 1)
+        .into_boxed();
+    if let Some(ids) = &scope.within_creches {
+        query = query.filter(referrals::creche_id.eq_any(ids.clone()));
+    }
+    if let Some(org) = &scope.within_prescriber {
+        query = query.filter(referrals::prescriber_organization_id.eq(org.clone()));
+    }
+    let mut rows: Vec<(Referral, i64, i64)> = query.load(conn)?;
+    let more = rows.len() > usize::try_from(limit).unwrap_or(0);
+    rows.truncate(usize::try_from(limit).unwrap_or(0));
+    let next = rows
+        .last()
+        .map_or(after, |&(_, xid, seq)| ChangePosition { xid, seq });
+    let items = complete(conn, rows.into_iter().map(|(r, _, _)| r).collect())?;
+    Ok(Changes { items, next, more })
+}
+
 /// Referrals in the order they were received (oldest first), after the
 /// cursor: rows that arrive while a client pages come after its cursor, so
 /// nothing is skipped or repeated.

@@ -104,6 +104,8 @@ diesel::table! {
         anonymised_at -> Nullable<Timestamp>,
         closing_reason -> Nullable<Text>,
         sla_next_at -> Nullable<Timestamp>,
+        change_xid -> BigInt,
+        change_seq -> BigInt,
     }
 }
 

@@ -177,8 +177,8 @@ pub struct AccessBody {
     /// timeline, follow-ups, personal data or erasure; each one of the page
     /// for a list, in the order shown.
     pub referral_ids: Vec<String>,
-    /// `get_referral`, `list_referrals`, `timeline`, `follow_ups`,
-    /// `personal_data` or `erasure`.
+    /// `get_referral`, `list_referrals`, `referral_changes`, `timeline`,
+    /// `follow_ups`, `personal_data` or `erasure`.
     pub operation: String,
     /// The `x-request-id` of the read.
     pub request_id: Option<String>,

@@ -9,6 +9,7 @@ use utoipa_actix_web::{scope, service_config::ServiceConfig};
 pub mod api_clients;
 pub mod auth;
 pub mod creches;
+pub mod data_inclusion;
 pub mod data_protection;
 pub mod error;
 pub mod exports;
@@ -56,6 +57,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(api_clients::disable)
             .service(referrals::create)
             .service(referrals::list)
+            // Before `/referrals/{id}`, which would take `changes` for an id.
+            .service(referrals::changes)
             .service(referrals::get_one)
             .service(data_protection::personal_data)
             .service(data_protection::erasure)
@@ -71,6 +74,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(exports::referrals)
             .service(exports::indicators_handler)
             .service(sla::overdue)
-            .service(sla::policy),
+            .service(sla::policy)
+            .service(data_inclusion::services),
     );
 }

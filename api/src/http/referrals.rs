@@ -4,11 +4,11 @@
 
 use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
 use avip_db::model::{CrecheId, OrganizationId, ReferralId, ReferralStatus, to_db_time};
-use avip_db::referrals::ReferralFilter;
+use avip_db::referrals::{ChangePosition, ReferralFilter};
 use avip_sla_engine::clock::paris_midnight;
 use chrono::{DateTime, NaiveDate, Utc};
-use serde::Deserialize;
-use utoipa::IntoParams;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Principal;
 use crate::domain::DomainError;
@@ -123,7 +123,9 @@ pub struct ReferralQuery {
     pub received_to: Option<NaiveDate>,
     /// `true`: only unanswered referrals past their first-response deadline.
     pub overdue: Option<bool>,
-    /// Changed at or after this instant (RFC 3339): for partner systems that poll.
+    /// Changed at or after this instant (RFC 3339). A filter on the list,
+    /// which stays in the order referrals were received: to follow every
+    /// change without missing one, read `GET /api/v1/referrals/changes`.
     pub updated_after: Option<DateTime<Utc>>,
     /// Items per page, 1 to 200 (default 50).
     #[param(minimum = 1, maximum = 200)]
@@ -211,6 +213,82 @@ pub async fn list(
     Ok(web::Json(List::from_page(rows, |r| {
         ReferralBody::new(r, policy, now)
     })))
+}
+
+#[derive(Deserialize, IntoParams, Debug, Default)]
+#[into_params(parameter_in = Query)]
+pub struct ChangesQuery {
+    /// `next_cursor` of the previous answer; without it, the feed starts
+    /// from the beginning.
+    #[param(pattern = "^[0-9]{1,19}\\.[0-9]{1,19}$", example = "0.1042")]
+    pub cursor: Option<String>,
+    /// Referrals per answer, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<i64>,
+}
+
+/// A page of the change feed.
+#[derive(Serialize, ToSchema)]
+pub struct ChangeFeed {
+    /// Each referral as it is now, in the order of its last change.
+    pub items: Vec<ReferralBody>,
+    /// Where to read next: store it, and send it as `cursor` on the next
+    /// call. Never null: when nothing changed, it is the cursor sent.
+    #[schema(example = "0.1042")]
+    pub next_cursor: String,
+    /// `true`: more changes can be read at once; `false`: this was the end
+    /// of the feed for now (poll again later).
+    pub has_more: bool,
+}
+
+/// The change feed: the referrals the caller may see (a prescriber its
+/// organisation's, a coordinator its crèches', an admin all), each in the
+/// order of its last change. Every change (intake, transition, note,
+/// follow-up, enrollment, exit, SLA stage, anonymisation) moves the
+/// referral to the end of the feed. A client that stores `next_cursor` and
+/// polls with it misses no change and never reads a referral in an older
+/// state after a newer one; a referral changed several times between two
+/// polls comes once, as it is now.
+#[utoipa::path(operation_id = "listReferralChanges", tag = "referrals", params(ChangesQuery), security(("oauth2" = [])), responses(
+    (status = 200, body = ChangeFeed), BadRequest, Unauthorized, Forbidden,
+))]
+#[get("/referrals/changes")]
+pub async fn changes(
+    req: HttpRequest,
+    who: Principal,
+    state: State,
+    query: ApiQuery<ChangesQuery>,
+) -> Result<web::Json<ChangeFeed>, ApiError> {
+    let now = now();
+    let query = query.0;
+    // Only the limit's bounds matter here; the cursor is the feed's own.
+    let limit = page_request(query.limit, None, Cursor::Id)?.limit;
+    let after = match query.cursor.as_deref() {
+        None => ChangePosition::default(),
+        Some(text) => ChangePosition::parse(text)
+            .ok_or_else(|| DomainError::parameter("cursor", "is not a cursor this feed gave"))?,
+    };
+    let reader = who.clone();
+    let page = state
+        .run(move |conn| referral::changes(conn, &reader, after, limit))
+        .await?;
+    record_read(
+        &req,
+        &state,
+        &who,
+        page.items.iter().map(|r| &r.referral.id),
+        "referral_changes",
+    );
+    let policy = &state.policy.policy;
+    Ok(web::Json(ChangeFeed {
+        items: page
+            .items
+            .into_iter()
+            .map(|r| ReferralBody::new(r, policy, now))
+            .collect(),
+        next_cursor: page.next.encode(),
+        has_more: page.more,
+    }))
 }
 
 /// One referral with its SLA state.

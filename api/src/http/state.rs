@@ -36,6 +36,8 @@ pub struct AppState {
     pub metrics_elsewhere: bool,
     /// The identities authenticated lately (see `auth::cache`).
     pub identities: std::sync::Arc<crate::auth::cache::Identities>,
+    /// `AVIP_PUBLIC_URL` without its trailing `/`: links to this service.
+    pub public_url: String,
 }
 
 /// What handlers extract.

@@ -11,6 +11,7 @@
 
 pub mod api_clients;
 pub mod creches;
+pub mod data_inclusion;
 pub mod exports;
 pub mod organizations;
 pub mod places;

@@ -676,9 +676,31 @@ pub fn list(
     page: &PageRequest,
 ) -> Result<Page<ReferralRecord>, DomainError> {
     require(who, Action::List, Resource::Referral(None))?;
-    filter.within_creches = (who.role == Role::Coordinator).then(|| who.creche_ids.clone());
-    filter.within_prescriber = (who.role == Role::Prescriber).then(|| who.organization_id.clone());
+    filter = visible_to(who, filter);
     Ok(referrals::list(conn, &filter, page)?)
+}
+
+/// A page of the change feed: the referrals the caller may see (as for
+/// [`list`]), in the order of their last change, after `after`.
+pub fn changes(
+    conn: &mut DbConnection,
+    who: &Principal,
+    after: referrals::ChangePosition,
+    limit: i64,
+) -> Result<referrals::Changes, DomainError> {
+    require(who, Action::List, Resource::Referral(None))?;
+    let scope = visible_to(who, ReferralFilter::default());
+    Ok(referrals::changes(conn, &scope, after, limit)?)
+}
+
+/// `filter` narrowed to what `who` may list: a coordinator its crèches', a
+/// prescriber its organisation's.
+fn visible_to(who: &Principal, filter: ReferralFilter) -> ReferralFilter {
+    ReferralFilter {
+        within_creches: (who.role == Role::Coordinator).then(|| who.creche_ids.clone()),
+        within_prescriber: (who.role == Role::Prescriber).then(|| who.organization_id.clone()),
+        ..filter
+    }
 }
 
 /// A page of the referral's timeline.

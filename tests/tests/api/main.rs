@@ -11,6 +11,7 @@ mod identity;
 mod limits;
 mod meta;
 mod metrics;
+mod partners;
 mod places;
 mod referrals;
 mod schema;

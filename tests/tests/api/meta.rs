@@ -92,8 +92,8 @@ async fn every_operation_is_documented_with_a_response_example() {
     }
 }
 
-/// A schema shows an example itself, through its `$ref`, or (a list) through
-/// the schema of its `items`.
+/// A schema shows an example itself, through its `$ref`, or (a list, or a
+/// bare array) through the schema of its items.
 fn schema_has_example(schema: &Value, schemas: &Value) -> bool {
     if schema.get("example").is_some() {
         return true;
@@ -101,7 +101,10 @@ fn schema_has_example(schema: &Value, schemas: &Value) -> bool {
     if let Some(name) = schema["$ref"].as_str().and_then(|r| r.rsplit('/').next()) {
         return schema_has_example(&schemas[name], schemas);
     }
-    let items = &schema["properties"]["items"]["items"];
+    let items = match schema["type"].as_str() {
+        Some("array") => &schema["items"],
+        _ => &schema["properties"]["items"]["items"],
+    };
     !items.is_null() && schema_has_example(items, schemas)
 }
 

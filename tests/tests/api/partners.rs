@@ -1,0 +1,368 @@
+//! What partners' systems read to hear back without missing anything: the
+//! change feed (`GET /api/v1/referrals/changes`).
+
+use std::collections::HashMap;
+
+use avip_tests::{TestApp, spawn_app};
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use crate::referrals::{id, move_to, new_referral, referral, territory};
+
+/// One call of the feed; asserts 200.
+async fn feed(app: &TestApp, token: &str, cursor: Option<&str>, limit: u32) -> Value {
+    let mut path = format!("/api/v1/referrals/changes?limit={limit}");
+    if let Some(cursor) = cursor {
+        path.push_str(&format!("&cursor={cursor}"));
+    }
+    app.expect(token, "GET", &path, None, 200).await
+}
+
+fn ids(page: &Value) -> Vec<String> {
+    page["items"].as_array().unwrap().iter().map(id).collect()
+}
+
+fn cursor(page: &Value) -> String {
+    page["next_cursor"].as_str().unwrap().to_owned()
+}
+
+async fn note(app: &TestApp, token: &str, referral: &str, text: &str) -> Value {
+    let path = format!("/api/v1/referrals/{referral}/notes");
+    app.expect(token, "POST", &path, Some(json!({"note": text})), 201)
+        .await
+}
+
+#[tokio::test]
+async fn the_change_feed_moves_each_changed_referral_to_the_end_within_the_callers_scope() {
+    let app = spawn_app().await;
+    let t = territory(&app).await;
+    let a = id(&new_referral(&app, &t.prescriber, &t.creche, "Anis").await);
+    let b = id(&new_referral(&app, &t.prescriber, &t.creche, "Binta").await);
+    let c = id(&new_referral(&app, &t.prescriber, &t.creche, "Chloé").await);
+    let d = id(&new_referral(&app, &t.other_prescriber, &t.other_creche, "Dylan").await);
+
+    // The first call starts from the beginning.
+    let first = feed(&app, &t.prescriber, None, 50).await;
+    assert_eq!(ids(&first), [a.as_str(), b.as_str(), c.as_str()]);
+    assert_eq!(first["has_more"], false);
+    assert_eq!(first["items"][0]["status"], "received");
+    let stored = cursor(&first);
+    // Nothing changed: nothing, and the same cursor to store.
+    let idle = feed(&app, &t.prescriber, Some(&stored), 50).await;
+    assert_eq!(ids(&idle), Vec::<String>::new());
+    assert_eq!(cursor(&idle), stored);
+
+    // A decision and a note move their referrals to the end, as they are now.
+    move_to(&app, &t.coordinator, &a, json!({"to": "contacted"}), 200).await;
+    note(&app, &t.coordinator, &b, "rappel prévu lundi").await;
+    let next = feed(&app, &t.prescriber, Some(&stored), 50).await;
+    assert_eq!(ids(&next), [a.as_str(), b.as_str()]);
+    assert_eq!(next["items"][0]["status"], "contacted");
+    // A second change before the next poll: the referral comes once more.
+    move_to(&app, &t.coordinator, &a, json!({"to": "offered"}), 200).await;
+    note(&app, &t.coordinator, &a, "la famille rappelle demain").await;
+    let later = feed(&app, &t.prescriber, Some(&cursor(&next)), 50).await;
+    assert_eq!(ids(&later), [a.as_str()]);
+    assert_eq!(later["items"][0]["status"], "offered");
+
+    // From the beginning, a page at a time: each referral at its last change.
+    let mut seen = Vec::new();
+    let mut at: Option<String> = None;
+    loop {
+        let page = feed(&app, &t.prescriber, at.as_deref(), 1).await;
+        seen.extend(ids(&page));
+        at = Some(cursor(&page));
+        if page["has_more"] == false {
+            break;
+        }
+    }
+    assert_eq!(seen, [c.as_str(), b.as_str(), a.as_str()]);
+
+    // Scope: a coordinator its crèches', an admin all.
+    assert_eq!(
+        ids(&feed(&app, &t.coordinator, None, 50).await),
+        [c.as_str(), b.as_str(), a.as_str()]
+    );
+    assert_eq!(
+        ids(&feed(&app, &t.other_coordinator, None, 50).await),
+        [d.as_str()]
+    );
+    assert_eq!(
+        ids(&feed(&app, &t.other_prescriber, None, 50).await),
+        [d.as_str()]
+    );
+    assert_eq!(
+        ids(&feed(&app, &t.admin, None, 50).await),
+        [c.as_str(), d.as_str(), b.as_str(), a.as_str()]
+    );
+    let refused = app
+        .call(&t.caf, "GET", "/api/v1/referrals/changes", None)
+        .await;
+    assert_eq!(refused.status(), 403);
+
+    // A cursor the feed did not give, or a limit out of range: 400 naming it.
+    for (query, field) in [
+        ("cursor=abc", "cursor"),
+        ("cursor=1.2.3", "cursor"),
+        ("cursor=-1.5", "cursor"),
+        ("cursor=99999999999999999999.1", "cursor"),
+        ("limit=0", "limit"),
+        ("limit=201", "limit"),
+    ] {
+        let path = format!("/api/v1/referrals/changes?{query}");
+        let problem = app.expect(&t.prescriber, "GET", &path, None, 400).await;
+        assert_eq!(problem["errors"][0]["field"], field, "{query}: {problem}");
+    }
+
+    // Each page is a read of personal data: it is in the access log.
+    let log = app
+        .expect(
+            &t.admin,
+            "GET",
+            &format!("/api/v1/access-log?referral_id={a}"),
+            None,
+            200,
+        )
+        .await;
+    assert!(
+        log["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["operation"] == "referral_changes"),
+        "{log}"
+    );
+}
+
+fn updated_at(item: &Value) -> DateTime<Utc> {
+    item["updated_at"].as_str().unwrap().parse().unwrap()
+}
+
+/// Eight writers change referrals (six add notes, two post referrals and
+/// answer them) while a partner polls the feed. Every referral's last state
+/// reaches the partner, and no referral ever comes back in an older state.
+#[tokio::test]
+async fn the_change_feed_polled_while_eight_writers_change_referrals_misses_nothing() {
+    const ROUNDS: usize = 12;
+    let app = spawn_app().await;
+    let t = territory(&app).await;
+    let mut owned: Vec<Vec<String>> = Vec::new();
+    for writer in 0..6 {
+        let mut mine = Vec::new();
+        for k in 0..3 {
+            let child = format!("Enfant{writer}x{k}");
+            mine.push(id(
+                &new_referral(&app, &t.prescriber, &t.creche, &child).await
+            ));
+        }
+        owned.push(mine);
+    }
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let annotate = |mine: Vec<String>| {
+        let (app, t, done) = (&app, &t, &done);
+        async move {
+            for round in 0..ROUNDS {
+                let target = &mine[round % mine.len()];
+                note(app, &t.coordinator, target, &format!("note {round}")).await;
+            }
+            done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    };
+    let post_and_answer = |writer: usize| {
+        let (app, t, done) = (&app, &t, &done);
+        async move {
+            for round in 0..ROUNDS / 2 {
+                let body = referral(&t.creche, &format!("Nouveau{writer}x{round}"));
+                let created = app
+                    .expect(&t.prescriber, "POST", "/api/v1/referrals", Some(body), 201)
+                    .await;
+                move_to(
+                    app,
+                    &t.coordinator,
+                    &id(&created),
+                    json!({"to": "contacted"}),
+                    200,
+                )
+                .await;
+            }
+            done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    };
+    // The partner: polls until the writers are done, then reads to the end.
+    let poll = async {
+        let mut stream: Vec<(String, DateTime<Utc>)> = Vec::new();
+        let mut at: Option<String> = None;
+        loop {
+            let finished = done.load(std::sync::atomic::Ordering::SeqCst) == 8;
+            let page = feed(&app, &t.admin, at.as_deref(), 7).await;
+            for item in page["items"].as_array().unwrap() {
+                stream.push((id(item), updated_at(item)));
+            }
+            at = Some(cursor(&page));
+            if finished && page["has_more"] == false {
+                return stream;
+            }
+        }
+    };
+    let writers = futures_util::future::join_all(
+        owned
+            .clone()
+            .into_iter()
+            .map(|mine| Box::pin(annotate(mine)) as std::pin::Pin<Box<dyn Future<Output = ()>>>)
+            .chain((0..2).map(|w| {
+                Box::pin(post_and_answer(w)) as std::pin::Pin<Box<dyn Future<Output = ()>>>
+            })),
+    );
+    let ((), stream) = futures_util::future::join(
+        async {
+            writers.await;
+        },
+        poll,
+    )
+    .await;
+
+    // Never older after newer, never the same state twice.
+    let mut last: HashMap<String, DateTime<Utc>> = HashMap::new();
+    for (referral, at) in &stream {
+        if let Some(before) = last.insert(referral.clone(), *at) {
+            assert!(*at > before, "{referral} came back at {at} after {before}");
+        }
+    }
+    // Every referral, as it is at the end.
+    let all = app
+        .expect(&t.admin, "GET", "/api/v1/referrals?limit=200", None, 200)
+        .await;
+    let all = all["items"].as_array().unwrap();
+    assert_eq!(all.len(), 6 * 3 + 2 * (ROUNDS / 2));
+    for item in all {
+        assert_eq!(
+            last.get(&id(item)),
+            Some(&updated_at(item)),
+            "the feed's last state of {} is not the referral's: {item}",
+            id(item)
+        );
+    }
+    // The writers' changes did come while the partner polled, not only at
+    // the end: the feed gave referrals more than once.
+    assert!(stream.len() > all.len(), "{} items", stream.len());
+}
+
+/// The AVIP places published to data·inclusion: every crèche, public, with
+/// the places free today, and nothing about a family. (The schema's own
+/// package validates this output in scripts/contract.)
+#[tokio::test]
+async fn avip_places_are_published_for_data_inclusion_without_personal_data() {
+    let app = spawn_app().await;
+    let t = territory(&app).await;
+    let offered = id(&new_referral(&app, &t.prescriber, &t.creche, "Yanis").await);
+    move_to(
+        &app,
+        &t.coordinator,
+        &offered,
+        json!({"to": "offered"}),
+        200,
+    )
+    .await;
+
+    // No token: a directory reads it as anyone would.
+    let response = app.get("/api/v1/data-inclusion/services").await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["cache-control"], "public, max-age=300");
+    let text = response.text().await.unwrap();
+    let services: Vec<Value> = serde_json::from_str(&text).unwrap();
+    assert_eq!(services.len(), 2, "{text}");
+    let of = |creche: &str| {
+        services
+            .iter()
+            .find(|s| s["structure_id"] == format!("avip--{creche}"))
+            .unwrap_or_else(|| panic!("{creche} is not published: {text}"))
+    };
+    let petits_pas = of(&t.creche);
+    assert_eq!(petits_pas["source"], "avip");
+    assert_eq!(petits_pas["id"], format!("avip--{}--places-avip", t.creche));
+    assert_eq!(petits_pas["nom"], "Places AVIP – Les Petits Pas");
+    assert_eq!(
+        petits_pas["thematiques"],
+        json!(["famille--garde-denfants"])
+    );
+    assert_eq!(petits_pas["zone_eligibilite"], json!(["83"]));
+    assert_eq!(petits_pas["code_postal"], "83000");
+    assert_eq!(petits_pas["mobilisable_par"], json!(["professionnels"]));
+    assert!(
+        petits_pas["lien_mobilisation"]
+            .as_str()
+            .unwrap()
+            .ends_with("/app/")
+    );
+    assert_eq!(petits_pas["date_maj"], Utc::now().date_naive().to_string());
+    // The offer holds one of the six places; the other crèche has all six.
+    let description = petits_pas["description"].as_str().unwrap();
+    assert!(
+        description.contains("libres aujourd’hui : 5 sur 6."),
+        "{description}"
+    );
+    let lucioles = of(&t.other_creche)["description"].as_str().unwrap();
+    assert!(
+        lucioles.contains("libres aujourd’hui : 6 sur 6."),
+        "{lucioles}"
+    );
+    // OpenStreetMap's syntax, read back by a parser of it.
+    let hours = petits_pas["horaires_accueil"].as_str().unwrap();
+    assert_eq!(hours, "Mo-Fr 07:00-19:00; PH off");
+    opening_hours_syntax::parse(hours).unwrap_or_else(|e| panic!("{hours}: {e}"));
+    // Nothing of the family or of the people who work on it.
+    for private in [
+        "Benali",
+        "Amina",
+        "Yanis",
+        "0612345678",
+        "p.durand",
+        "c.martin",
+    ] {
+        assert!(!text.contains(private), "{private} is published: {text}");
+    }
+}
+
+/// PostgreSQL numbers changes when they are made, not when they commit. A
+/// transaction that changed referral A and has not committed yet must hold
+/// back the changes numbered after it (B's, committed), or a partner that
+/// read B and stored its cursor would never see A. On SQLite there is one
+/// writer at a time, so no change can commit behind another.
+#[tokio::test]
+async fn a_change_committed_late_is_not_skipped_by_a_cursor_stored_meanwhile() {
+    use diesel::connection::SimpleConnection;
+    let app = spawn_app().await;
+    if app.db.backend != avip_db::Backend::Postgres {
+        eprintln!("PostgreSQL only: set AVIP_TEST_DATABASE_URL=postgres://… (scripts/test does)");
+        return;
+    }
+    let t = territory(&app).await;
+    let a = id(&new_referral(&app, &t.prescriber, &t.creche, "Anis").await);
+    let b = id(&new_referral(&app, &t.prescriber, &t.creche, "Binta").await);
+    let start = cursor(&feed(&app, &t.prescriber, None, 50).await);
+
+    // Another writer changes A and keeps its transaction open.
+    let (changed, wait_changed) = std::sync::mpsc::channel();
+    let (commit, wait_commit) = std::sync::mpsc::channel::<()>();
+    let mut conn = app.db.connect();
+    let sql = format!("BEGIN; UPDATE referrals SET updated_at = updated_at WHERE id = '{a}'");
+    let slow = std::thread::spawn(move || {
+        conn.batch_execute(&sql).unwrap();
+        changed.send(()).unwrap();
+        wait_commit.recv().unwrap();
+        conn.batch_execute("COMMIT").unwrap();
+    });
+    wait_changed.recv().unwrap();
+    // B changes after A and commits first.
+    note(&app, &t.coordinator, &b, "rappel").await;
+    let meanwhile = feed(&app, &t.prescriber, Some(&start), 50).await;
+    assert_eq!(
+        ids(&meanwhile),
+        Vec::<String>::new(),
+        "B is numbered after A's open change: showing it would move the cursor past A"
+    );
+    commit.send(()).unwrap();
+    slow.join().unwrap();
+    let after = feed(&app, &t.prescriber, Some(&cursor(&meanwhile)), 50).await;
+    assert_eq!(ids(&after), [a.as_str(), b.as_str()]);
+}
