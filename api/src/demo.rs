@@ -159,7 +159,9 @@ pub fn run(settings: &Settings) -> anyhow::Result<()> {
     let now = Utc::now();
     let active = avip_sla_engine::store::activate(&mut conn, &settings.sla, now)?;
     let hold = crate::workflow::places::OfferHold::new(settings.offer_hold);
-    let count = avip_db::write_transaction(&mut conn, |conn| fill(conn, &active, hold, now))?;
+    let count = avip_db::write_transaction(&mut conn, |conn| {
+        fill(conn, &active, hold, settings.public_url.as_str(), now)
+    })?;
     print_guide(settings, count);
     Ok(())
 }
@@ -168,6 +170,7 @@ fn fill(
     conn: &mut DbConnection,
     active: &avip_sla_engine::ActivePolicy,
     hold: crate::workflow::places::OfferHold,
+    links: &str,
     now: DateTime<Utc>,
 ) -> anyhow::Result<usize> {
     use OrganizationKind::*;
@@ -407,7 +410,7 @@ fn fill(
             prescriber,
             received,
             start,
-            (&active.policy, hold),
+            (&active.policy, hold, links),
             now,
         )?;
     }
@@ -423,7 +426,11 @@ fn walk(
     prescriber: &Person,
     received: DateTime<Utc>,
     start: chrono::NaiveDate,
-    (policy, hold): (&avip_sla_engine::Policy, crate::workflow::places::OfferHold),
+    (policy, hold, links): (
+        &avip_sla_engine::Policy,
+        crate::workflow::places::OfferHold,
+        &str,
+    ),
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
     use avip_db::model::ReferralStatus::*;
@@ -437,7 +444,7 @@ fn walk(
             };
             explain(
                 "transition",
-                referrals::transition(conn, who, id, request, hold, at),
+                referrals::transition(conn, who, id, request, hold, links, at),
             )
             .map(drop)
         };
@@ -516,7 +523,7 @@ fn walk(
             };
             explain(
                 "enrollment",
-                referrals::enroll(conn, c, id, draft, policy, enrolled_at),
+                referrals::enroll(conn, c, id, draft, policy, links, enrolled_at),
             )?;
             let follow_up_at = (enrolled_at + Duration::days(20)).min(now);
             let request = FollowUpRequest {
@@ -559,7 +566,10 @@ fn walk(
                     childcare_solution: avip_db::model::ChildcareSolution::SameCreche,
                     note: Some("CDI d'aide-soignante".into()),
                 };
-                explain("exit", referrals::exit(conn, c, id, exit, follow_up_at))?;
+                explain(
+                    "exit",
+                    referrals::exit(conn, c, id, exit, links, follow_up_at),
+                )?;
             }
         }
         other => anyhow::bail!("unknown demo plan {other}"),

@@ -257,3 +257,8 @@ pub fn all_with_departement(conn: &mut DbConnection) -> QueryResult<Vec<(Creche,
         .order(creches::id)
         .load(conn)
 }
+
+/// The crèche's name.
+pub fn name_of(conn: &mut DbConnection, id: &CrecheId) -> QueryResult<String> {
+    creches::table.find(id).select(creches::name).first(conn)
+}

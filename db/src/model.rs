@@ -310,6 +310,9 @@ text_enum!(
         ContractEnding => "contract_ending",
         /// Everything that needs one coordinator's attention after a sweep.
         Digest => "digest",
+        /// What became of a referral, to its referent: a decision of the
+        /// crèche, the enrollment, the exit, an SLA breach.
+        ReferentNotice => "referent_notice",
     }
 );
 

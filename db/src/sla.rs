@@ -53,6 +53,8 @@ pub struct OpenClock {
     pub sla_due_at: Option<NaiveDateTime>,
     pub sla_stage: Option<SlaStage>,
     pub sla_next_at: Option<NaiveDateTime>,
+    /// Who sent the referral: told of a breach.
+    pub referent_email: String,
 }
 
 /// Clocks whose next stage is due at `at`, most overdue first, after the

@@ -77,7 +77,10 @@ impl MailItem {
                 "Suivi attendu depuis le",
                 french_date(due),
             ),
-            NotificationKind::ContractEnding | NotificationKind::Digest => (
+            // Digests and referents' notices are rendered by their own functions.
+            NotificationKind::ContractEnding
+            | NotificationKind::Digest
+            | NotificationKind::ReferentNotice => (
                 "fin de contrat d'accueil proche",
                 "Fin du contrat",
                 french_date(due),
@@ -127,6 +130,8 @@ fn templates() -> &'static minijinja::Environment<'static> {
             ("item.html", include_str!("../templates/item.html")),
             ("digest.txt", include_str!("../templates/digest.txt")),
             ("digest.html", include_str!("../templates/digest.html")),
+            ("notice.txt", include_str!("../templates/notice.txt")),
+            ("notice.html", include_str!("../templates/notice.html")),
         ] {
             env.add_template(name, source)
                 .unwrap_or_else(|e| panic!("template {name} does not parse: {e}"));
@@ -160,7 +165,10 @@ pub fn render_item(item: &MailItem) -> Rendered {
         NotificationKind::FollowUpOverdue => {
             format!("[AVIP] Suivi à faire : orientation {}", item.reference)
         }
-        NotificationKind::ContractEnding | NotificationKind::Digest => format!(
+        // Digests and referents' notices are rendered by their own functions.
+        NotificationKind::ContractEnding
+        | NotificationKind::Digest
+        | NotificationKind::ReferentNotice => format!(
             "[AVIP] Fin de contrat le {} : orientation {}",
             item.due, item.reference
         ),
@@ -181,7 +189,10 @@ pub fn render_item(item: &MailItem) -> Rendered {
             "Aucun suivi du parcours du parent n'a été enregistré depuis trop longtemps \
              pour un enfant accueilli sur une place AVIP."
         }
-        NotificationKind::ContractEnding | NotificationKind::Digest => {
+        // Digests and referents' notices are rendered by their own functions.
+        NotificationKind::ContractEnding
+        | NotificationKind::Digest
+        | NotificationKind::ReferentNotice => {
             "Le contrat d'accueil d'un enfant sur une place AVIP arrive bientôt à son terme : \
              pensez au renouvellement ou à la sortie."
         }
@@ -204,6 +215,32 @@ pub fn render_digest(items: &[MailItem]) -> Rendered {
     Rendered {
         text: render("digest.txt", context.clone()),
         html: render("digest.html", context),
+        subject,
+    }
+}
+
+/// What a referent is told about the referral they sent: what happened,
+/// and the few facts that go with it (crèche, status, dates, reasons),
+/// never the family's name, phone or birth date.
+#[derive(Clone, Debug, Serialize)]
+pub struct Notice {
+    pub reference: String,
+    /// The subject without the `[AVIP]` prefix.
+    pub title: String,
+    /// One French sentence saying what happened.
+    pub intro: String,
+    /// (label, value) lines, in order.
+    pub rows: Vec<(String, String)>,
+    pub link: String,
+}
+
+/// The e-mail of one notice to a referent.
+pub fn render_notice(notice: &Notice) -> Rendered {
+    let subject = format!("[AVIP] {}", notice.title);
+    let context = minijinja::context! { subject => subject, notice => notice };
+    Rendered {
+        text: render("notice.txt", context.clone()),
+        html: render("notice.html", context),
         subject,
     }
 }

@@ -22,7 +22,7 @@ use avip_db::referrals::{self as db_referrals, Event};
 use avip_db::sla::{self, CrecheContacts, EnrollmentDue, EnrollmentTimer, OpenClock};
 use avip_db::{DbConnection, QueryError, WriteGate};
 
-use crate::mail::{MailItem, Rendered, render_digest, render_item};
+use crate::mail::{MailItem, Notice, Rendered, render_digest, render_item, render_notice};
 use crate::policy::ActivePolicy;
 use crate::timers::{self, from_db, to_db};
 
@@ -410,6 +410,14 @@ impl Sweep<'_> {
                 "nobody to tell: the crèche has no active coordinator and no escalation address"
             );
         }
+        if let Due::Stage {
+            clock,
+            reached: SlaStage::Breach,
+            ..
+        } = item
+        {
+            self.tell_referent_of_breach(conn, clock, &announcement)?;
+        }
         let data = serde_json::json!({
             "stage": fired.stage,
             "due_at": fired.due_at,
@@ -436,6 +444,51 @@ impl Sweep<'_> {
             },
         )?;
         self.report.fired.push(announcement.fired);
+        Ok(())
+    }
+
+    /// The referent hears that the crèche has not answered in time, once
+    /// per referral (whatever the policy version), at once whatever the
+    /// coordinators' mode: a closed referral has no clock, so nothing is
+    /// said once it is answered.
+    fn tell_referent_of_breach(
+        &mut self,
+        conn: &mut DbConnection,
+        clock: &OpenClock,
+        announcement: &Announcement,
+    ) -> Result<(), QueryError> {
+        let notice = Notice {
+            reference: clock.reference.clone(),
+            title: format!(
+                "Orientation {} : la crèche n'a pas encore répondu",
+                clock.reference
+            ),
+            intro: "La crèche n'a pas répondu à la famille que vous avez orientée dans le \
+                    délai prévu. La coordination AVIP de la crèche a été relancée."
+                .to_owned(),
+            rows: vec![
+                ("Crèche".to_owned(), announcement.fired.creche.clone()),
+                ("Reçue le".to_owned(), announcement.mail.received.clone()),
+                (
+                    "Échéance dépassée".to_owned(),
+                    announcement.mail.due.clone(),
+                ),
+            ],
+            link: format!("{}/app/orientations/{}", self.options.public_url, clock.id),
+        };
+        let queued = notifications::insert(
+            conn,
+            &self.outbox_row(
+                format!("referent:sla_breach:{}", clock.id),
+                NotificationKind::ReferentNotice,
+                Some(clock.id.clone()),
+                std::slice::from_ref(&clock.referent_email),
+                render_notice(&notice),
+            ),
+        )?;
+        if queued {
+            self.report.notifications += 1;
+        }
         Ok(())
     }
 

@@ -331,8 +331,9 @@ pub async fn transitions(
 ) -> Result<web::Json<ReferralBody>, ApiError> {
     let id = referral_id(&id)?;
     let (now, hold, request) = (now(), state.hold, body.0);
+    let links = state.public_url.clone();
     let record = state
-        .write(move |conn| referral::transition(conn, &who, &id, request, hold, now))
+        .write(move |conn| referral::transition(conn, &who, &id, request, hold, &links, now))
         .await?;
     Ok(web::Json(ReferralBody::new(
         record,
@@ -442,8 +443,9 @@ pub async fn create_enrollment(
 ) -> Result<HttpResponse, ApiError> {
     let id = referral_id(&id)?;
     let (now, request, policy) = (now(), body.0, state.policy.policy.clone());
+    let links = state.public_url.clone();
     let record = state
-        .write(move |conn| referral::enroll(conn, &who, &id, request, &policy, now))
+        .write(move |conn| referral::enroll(conn, &who, &id, request, &policy, &links, now))
         .await?;
     Ok(HttpResponse::Created().json(ReferralBody::new(record, &state.policy.policy, now)))
 }
@@ -487,8 +489,9 @@ pub async fn create_exit(
 ) -> Result<web::Json<ReferralBody>, ApiError> {
     let id = referral_id(&id)?;
     let (now, request) = (now(), body.0);
+    let links = state.public_url.clone();
     let record = state
-        .write(move |conn| referral::exit(conn, &who, &id, request, now))
+        .write(move |conn| referral::exit(conn, &who, &id, request, &links, now))
         .await?;
     Ok(web::Json(ReferralBody::new(
         record,

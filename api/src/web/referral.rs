@@ -713,13 +713,16 @@ pub async fn act(
     visitor.check_csrf(form.csrf())?;
     let who = visitor.who.clone();
     let (policy, hold) = (state.policy.policy.clone(), state.hold);
+    let links = state.public_url.clone();
     let now = Utc::now();
     let outcome: Result<(), Errors> = match action.as_str() {
         "transition" | "retrait" => match form.parse::<TransitionRequest>(TRANSITION) {
             Ok(request) => {
                 write(&state, &who, &id, move |conn, who, id| {
-                    crate::workflow::referrals::transition(conn, who, id, request, hold, now)
-                        .map(drop)
+                    crate::workflow::referrals::transition(
+                        conn, who, id, request, hold, &links, now,
+                    )
+                    .map(drop)
                 })
                 .await?
             }
@@ -728,7 +731,7 @@ pub async fn act(
         "inscription" => match form.parse::<EnrollmentRequest>(ENROLLMENT) {
             Ok(request) => {
                 write(&state, &who, &id, move |conn, who, id| {
-                    crate::workflow::referrals::enroll(conn, who, id, request, &policy, now)
+                    crate::workflow::referrals::enroll(conn, who, id, request, &policy, &links, now)
                         .map(drop)
                 })
                 .await?
@@ -750,7 +753,7 @@ pub async fn act(
         "sortie" => match form.parse::<ExitRequest>(EXIT) {
             Ok(request) => {
                 write(&state, &who, &id, move |conn, who, id| {
-                    crate::workflow::referrals::exit(conn, who, id, request, now).map(drop)
+                    crate::workflow::referrals::exit(conn, who, id, request, &links, now).map(drop)
                 })
                 .await?
             }

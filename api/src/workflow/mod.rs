@@ -13,6 +13,7 @@ pub mod api_clients;
 pub mod creches;
 pub mod data_inclusion;
 pub mod exports;
+pub mod notices;
 pub mod organizations;
 pub mod places;
 pub mod referrals;

@@ -28,6 +28,7 @@ use crate::domain::referral::{
     invalid_transition, plan_move,
 };
 use crate::domain::{DomainError, Weekday};
+use crate::workflow::notices::{self, News};
 use crate::workflow::places::{self, OfferHold};
 
 pub(crate) fn actor(who: &Principal) -> (ActorKind, Option<String>) {
@@ -285,6 +286,7 @@ pub fn transition(
     id: &ReferralId,
     request: TransitionRequest,
     hold: OfferHold,
+    public_url: &str,
     now: DateTime<Utc>,
 ) -> Result<ReferralRecord, DomainError> {
     require(who, Action::Read, Resource::Referral(None))?;
@@ -306,6 +308,13 @@ pub fn transition(
         }
         if step.from == ReferralStatus::Offered {
             places::release_offer(conn, id, today)?;
+        }
+        if action == Action::Act {
+            let news = News::Decision {
+                to: step.to,
+                reason: draft.reason.as_deref(),
+            };
+            notices::tell_referent(conn, &referral, &news, public_url, now)?;
         }
         tracing::info!(referral = %id, from = %step.from, to = %step.to, "referral moved");
         Ok(referrals::get(conn, id)?)
@@ -387,6 +396,7 @@ pub fn enroll(
     id: &ReferralId,
     request: EnrollmentRequest,
     policy: &Policy,
+    public_url: &str,
     now: DateTime<Utc>,
 ) -> Result<ReferralRecord, DomainError> {
     require(who, Action::Read, Resource::Referral(None))?;
@@ -443,6 +453,10 @@ pub fn enroll(
         ev.note = draft.note.clone();
         ev.data = Some(contract_json(contract).to_string());
         apply_move(conn, id, step, None, ev)?;
+        let news = News::Enrolled {
+            start: contract.start_date,
+        };
+        notices::tell_referent(conn, &referral, &news, public_url, now)?;
         lifecycle::on_enrollment(
             conn,
             policy,
@@ -550,6 +564,7 @@ pub fn exit(
     who: &Principal,
     id: &ReferralId,
     request: ExitRequest,
+    public_url: &str,
     now: DateTime<Utc>,
 ) -> Result<ReferralRecord, DomainError> {
     require(who, Action::Read, Resource::Referral(None))?;
@@ -581,6 +596,13 @@ pub fn exit(
             .to_string(),
         );
         apply_move(conn, id, step, Some(request.reason.as_str().to_owned()), ev)?;
+        let news = News::Exited {
+            date: request.date,
+            reason: request.reason,
+            positive: request.positive,
+            solution: request.childcare_solution,
+        };
+        notices::tell_referent(conn, &referral, &news, public_url, now)?;
         Ok(referrals::get(conn, id)?)
     })
 }

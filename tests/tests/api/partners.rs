@@ -1,9 +1,11 @@
-//! What partners' systems read to hear back without missing anything: the
-//! change feed (`GET /api/v1/referrals/changes`).
+//! How partners hear back: the referent's e-mails, the change feed
+//! (`GET /api/v1/referrals/changes`) and the places published for
+//! data·inclusion.
 
 use std::collections::HashMap;
 
-use avip_tests::{TestApp, spawn_app};
+use avip_tests::smtp::{Received, SmtpSink};
+use avip_tests::{TestApp, spawn_app, spawn_app_with_engine};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
@@ -188,10 +190,14 @@ async fn the_change_feed_polled_while_eight_writers_change_referrals_misses_noth
             done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         }
     };
-    // The partner: polls until the writers are done, then reads to the end.
+    // The partner: polls while the writers write, then until it has seen
+    // every referral as it ended (a change shows once the transactions
+    // that started before it have ended, so the end of the feed now is not
+    // yet everything committed), or 15 s.
     let poll = async {
         let mut stream: Vec<(String, DateTime<Utc>)> = Vec::new();
         let mut at: Option<String> = None;
+        let mut deadline = None;
         loop {
             let finished = done.load(std::sync::atomic::Ordering::SeqCst) == 8;
             let page = feed(&app, &t.admin, at.as_deref(), 7).await;
@@ -199,9 +205,26 @@ async fn the_change_feed_polled_while_eight_writers_change_referrals_misses_noth
                 stream.push((id(item), updated_at(item)));
             }
             at = Some(cursor(&page));
-            if finished && page["has_more"] == false {
+            if !finished || page["has_more"] == true {
+                continue;
+            }
+            let deadline = *deadline.get_or_insert_with(|| {
+                std::time::Instant::now() + std::time::Duration::from_secs(15)
+            });
+            let seen: HashMap<&String, &DateTime<Utc>> =
+                stream.iter().map(|(r, at)| (r, at)).collect();
+            let now = app
+                .expect(&t.admin, "GET", "/api/v1/referrals?limit=200", None, 200)
+                .await;
+            let caught_up = now["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|item| seen.get(&id(item)) == Some(&&updated_at(item)));
+            if caught_up || std::time::Instant::now() > deadline {
                 return stream;
             }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
     };
     let writers = futures_util::future::join_all(
@@ -365,4 +388,157 @@ async fn a_change_committed_late_is_not_skipped_by_a_cursor_stored_meanwhile() {
     slow.join().unwrap();
     let after = feed(&app, &t.prescriber, Some(&cursor(&meanwhile)), 50).await;
     assert_eq!(ids(&after), [a.as_str(), b.as_str()]);
+}
+
+fn subject_and_text(mail: &Received) -> (String, String) {
+    let parsed = mail_parser::MessageParser::default()
+        .parse(mail.raw.as_bytes())
+        .expect("the message parses");
+    (
+        parsed.subject().unwrap_or_default().to_owned(),
+        parsed
+            .body_text(0)
+            .map(|t| t.into_owned())
+            .unwrap_or_default(),
+    )
+}
+
+/// The referent named on a referral (not a person of the service) hears of
+/// each decision of the crèche, the enrollment and the exit, once each,
+/// through a real SMTP server; not of their own withdrawal.
+#[tokio::test]
+async fn the_referent_hears_of_each_decision_once_by_email() {
+    let sink = SmtpSink::start();
+    let smtp = sink.url();
+    let app = spawn_app_with_engine(move |env| {
+        env.insert("AVIP_SMTP_URL".into(), smtp);
+        env.insert("AVIP_SLA_SCHEDULE".into(), "* * * * * *".into());
+    })
+    .await;
+    let t = territory(&app).await;
+    let mut body = referral(&t.creche, "Yanis");
+    body["referent"]["email"] = json!("referente.sans.compte@ft.example.org");
+    let followed = app
+        .expect(&t.prescriber, "POST", "/api/v1/referrals", Some(body), 201)
+        .await;
+    let (f, reference) = (
+        id(&followed),
+        followed["reference"].as_str().unwrap().to_owned(),
+    );
+    let declined = id(&new_referral(&app, &t.prescriber, &t.creche, "Lina").await);
+    let withdrawn = id(&new_referral(&app, &t.prescriber, &t.creche, "Noa").await);
+
+    move_to(&app, &t.coordinator, &f, json!({"to": "contacted"}), 200).await;
+    move_to(&app, &t.coordinator, &f, json!({"to": "offered"}), 200).await;
+    // A decision sent twice is refused the second time, and told once.
+    move_to(&app, &t.coordinator, &f, json!({"to": "offered"}), 409).await;
+    let today = crate::referrals::today();
+    app.expect(
+        &t.coordinator,
+        "POST",
+        &format!("/api/v1/referrals/{f}/enrollment"),
+        Some(json!({"start_date": today.to_string(),
+            "contract_end_date": (today + chrono::Duration::days(90)).to_string(),
+            "days": ["mon", "tue", "thu"]})),
+        201,
+    )
+    .await;
+    app.expect(
+        &t.coordinator,
+        "POST",
+        &format!("/api/v1/referrals/{f}/exit"),
+        Some(json!({"date": today.to_string(), "reason": "employment",
+            "employment_status": "employed_permanent", "positive": true,
+            "childcare_solution": "same_creche"})),
+        200,
+    )
+    .await;
+    move_to(
+        &app,
+        &t.coordinator,
+        &declined,
+        json!({"to": "declined", "reason": "no_place_available"}),
+        200,
+    )
+    .await;
+    move_to(
+        &app,
+        &t.prescriber,
+        &withdrawn,
+        json!({"to": "withdrawn", "reason": "other_childcare_found"}),
+        200,
+    )
+    .await;
+
+    let received = sink
+        .wait_for(std::time::Duration::from_secs(20), |r| r.len() >= 5)
+        .await;
+    // Nothing more comes: no second mail for anything, none for the withdrawal.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert_eq!(sink.received().len(), received.len());
+    let to_followed: Vec<(String, String)> = received
+        .iter()
+        .filter(|m| m.to == ["referente.sans.compte@ft.example.org"])
+        .map(subject_and_text)
+        .collect();
+    let subjects: Vec<&str> = to_followed.iter().map(|(s, _)| s.as_str()).collect();
+    assert_eq!(
+        subjects,
+        [
+            format!("[AVIP] Orientation {reference} : la crèche a contacté la famille"),
+            format!("[AVIP] Orientation {reference} : une place est proposée"),
+            format!("[AVIP] Orientation {reference} : l’enfant est accueilli"),
+            format!("[AVIP] Orientation {reference} : sortie du dispositif AVIP"),
+        ],
+        "in the order it happened"
+    );
+    let text = |i: usize| to_followed[i].1.as_str();
+    assert!(text(0).contains("Crèche : Les Petits Pas"), "{}", text(0));
+    assert!(
+        text(0).contains("Statut : Famille contactée"),
+        "{}",
+        text(0)
+    );
+    assert!(
+        text(0).contains(&format!("/app/orientations/{f}")),
+        "{}",
+        text(0)
+    );
+    assert!(
+        text(2).contains(&format!(
+            "Début de l’accueil : {}",
+            today.format("%d/%m/%Y")
+        )),
+        "{}",
+        text(2)
+    );
+    assert!(text(3).contains("Sortie positive : oui"), "{}", text(3));
+    assert!(text(3).contains("Motif : Accès à l’emploi"), "{}", text(3));
+    let refusal: Vec<(String, String)> = received
+        .iter()
+        .filter(|m| m.to == ["p.durand@example.org"])
+        .map(subject_and_text)
+        .collect();
+    assert_eq!(
+        refusal.len(),
+        1,
+        "the decline only, not the withdrawal: {refusal:?}"
+    );
+    assert!(
+        refusal[0].0.contains("orientation refusée"),
+        "{}",
+        refusal[0].0
+    );
+    assert!(
+        refusal[0].1.contains("Motif : Pas de place disponible"),
+        "{}",
+        refusal[0].1
+    );
+    for mail in &received {
+        for private in ["Benali", "Amina", "Yanis", "Lina", "0612345678"] {
+            assert!(!mail.raw.contains(private), "{private} in {}", mail.raw);
+        }
+        let birth = (today - chrono::Duration::days(400)).to_string();
+        assert!(!mail.raw.contains(&birth));
+    }
 }

@@ -63,6 +63,27 @@ fn ids(received: &[Received]) -> Vec<String> {
     received.iter().map(Received::message_id).collect()
 }
 
+/// The referent named on the test referrals (`referrals::referral`).
+pub(crate) const REFERENT: &str = "p.durand@example.org";
+
+/// The mails to the crèches' people, not to the referent.
+fn to_staff(received: &[Received]) -> Vec<Received> {
+    received
+        .iter()
+        .filter(|m| m.to != [REFERENT])
+        .cloned()
+        .collect()
+}
+
+/// The mails to the referent.
+fn to_referent(received: &[Received]) -> Vec<Received> {
+    received
+        .iter()
+        .filter(|m| m.to == [REFERENT])
+        .cloned()
+        .collect()
+}
+
 fn decoded(mail: &Received) -> (String, String, String) {
     let parsed = mail_parser::MessageParser::default()
         .parse(mail.raw.as_bytes())
@@ -123,11 +144,35 @@ async fn every_stage_of_a_late_referral_is_mailed_once_to_the_right_people() {
     .await;
 
     let expected = stage_ids(&[&late, &late2], &["warning", "breach", "escalation"], 1);
-    sink.wait_for(Duration::from_secs(40), |r| r.len() >= expected.len())
-        .await;
+    sink.wait_for(Duration::from_secs(40), |r| {
+        to_staff(r).len() >= expected.len()
+    })
+    .await;
     // A few more sweeps: nothing else may arrive.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let received = sink.received();
+    let everything = sink.received();
+    // The referent hears of each breach once, and of the answer, not of
+    // the warning, the escalation or their own withdrawal.
+    let told: HashSet<String> = ids(&to_referent(&everything)).into_iter().collect();
+    let expected_told: HashSet<String> = [
+        format!("referent:sla_breach:{late}"),
+        format!("referent:sla_breach:{late2}"),
+        format!("referent:contacted:{answered}"),
+    ]
+    .iter()
+    .map(|k| message_id(k))
+    .collect();
+    assert_eq!(to_referent(&everything).len(), 3, "{told:?}");
+    assert_eq!(told, expected_told);
+    for mail in to_referent(&everything) {
+        let (subject, text, _) = decoded(&mail);
+        assert!(text.contains("Crèche : Les Petits Pas"), "{text}");
+        assert!(text.contains("/app/orientations/"), "{text}");
+        for secret in ["0612345678", "Benali", "Amina", "Yanis", "Lina", "Noa"] {
+            assert!(!mail.raw.contains(secret), "{secret} in {subject}");
+        }
+    }
+    let received = to_staff(&everything);
     let got = ids(&received);
     assert_eq!(
         got.len(),
@@ -205,9 +250,10 @@ async fn every_stage_of_a_late_referral_is_mailed_once_to_the_right_people() {
     for kind in ["sla_warning", "sla_breach", "sla_escalation"] {
         assert_eq!(kinds.iter().filter(|k| **k == kind).count(), 1, "{kinds:?}");
     }
+    // Three to the crèche, one (the breach) to the referent.
     assert_eq!(
         kinds.iter().filter(|k| **k == "email_sent").count(),
-        3,
+        4,
         "{kinds:?}"
     );
     // Never early: each stage fired once its delay after receipt had passed
@@ -336,12 +382,24 @@ async fn two_engines_on_one_database_send_nothing_twice() {
     }
     let refs: Vec<&str> = referrals.iter().map(String::as_str).collect();
     let expected = stage_ids(&refs, &["warning", "breach", "escalation"], 1);
-    sink.wait_for(Duration::from_secs(40), |r| r.len() >= expected.len())
-        .await;
+    sink.wait_for(Duration::from_secs(40), |r| {
+        to_staff(r).len() >= expected.len()
+    })
+    .await;
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let got = ids(&sink.received());
+    let got = ids(&to_staff(&sink.received()));
     assert_eq!(got.len(), expected.len(), "nothing twice: {got:?}");
     assert_eq!(got.into_iter().collect::<HashSet<_>>(), expected);
+    // The referent hears of each breach once, whichever engine saw it.
+    let told = ids(&to_referent(&sink.received()));
+    assert_eq!(told.len(), referrals.len(), "nothing twice: {told:?}");
+    assert_eq!(
+        told.into_iter().collect::<HashSet<_>>(),
+        referrals
+            .iter()
+            .map(|r| message_id(&format!("referent:sla_breach:{r}")))
+            .collect()
+    );
     second.stop(true).await;
 }
 
@@ -478,14 +536,30 @@ async fn digest_mode_sends_one_mail_per_person_per_sweep_with_follow_ups_and_con
     };
     let all = sink
         .wait_for(Duration::from_secs(30), |r| {
-            let text = texts(r);
+            let text = texts(&to_staff(r));
             text.contains("réponse attendue bientôt")
                 && text.contains("suivi du parcours en retard")
                 && text.contains("fin de contrat")
         })
         .await;
+    let all = to_staff(&all);
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let all_after = sink.received();
+    // The referent hears of the offer and the enrollment at once: the
+    // coordinators' digest mode is theirs.
+    let told: Vec<String> = to_referent(&sink.received())
+        .iter()
+        .map(|m| decoded(m).0)
+        .collect();
+    assert_eq!(told.len(), 2, "{told:?}");
+    assert!(
+        told.iter().any(|s| s.contains("une place est proposée")),
+        "{told:?}"
+    );
+    assert!(
+        told.iter().any(|s| s.contains("l’enfant est accueilli")),
+        "{told:?}"
+    );
+    let all_after = to_staff(&sink.received());
     assert_eq!(all_after.len(), all.len(), "timers that fired stay quiet");
     let text = texts(&all_after);
     let waiting_ref = waiting["reference"].as_str().unwrap();

@@ -1,0 +1,154 @@
+//! What the referent who sent a referral is told, by e-mail through the
+//! outbox, in the transaction of the fact itself: each decision of the
+//! crèche, the enrollment and the exit (the SLA breach is told by the
+//! sweep). One row per fact, kept unique by its deduplication key, so a
+//! retried request never tells twice. No family name, phone or birth date:
+//! the reference and the link lead to the rest.
+
+use avip_db::model::{ChildcareSolution, DeclineReason, ExitReason, to_db_time};
+use avip_db::model::{NotificationId, NotificationKind, NotificationStatus, ReferralStatus};
+use avip_db::notifications::{self, Notification};
+use avip_db::referrals::Referral;
+use avip_db::{DbConnection, QueryError};
+use avip_sla_engine::mail::{Notice, render_notice};
+use chrono::{DateTime, NaiveDate, Utc};
+
+use crate::web::fr;
+
+/// What happened to the referral.
+pub enum News<'a> {
+    /// The crèche contacted the family, offered a place, put it on the
+    /// waiting list or declined (with its reason code).
+    Decision {
+        to: ReferralStatus,
+        reason: Option<&'a str>,
+    },
+    Enrolled {
+        start: NaiveDate,
+    },
+    Exited {
+        date: NaiveDate,
+        reason: ExitReason,
+        positive: bool,
+        solution: ChildcareSolution,
+    },
+}
+
+/// Queues the e-mail telling `referral`'s referent of `news`.
+/// `public_url`: `AVIP_PUBLIC_URL`, the base of the link.
+pub fn tell_referent(
+    conn: &mut DbConnection,
+    referral: &Referral,
+    news: &News<'_>,
+    public_url: &str,
+    now: DateTime<Utc>,
+) -> Result<(), QueryError> {
+    let creche = avip_db::creches::name_of(conn, &referral.creche_id)?;
+    let reference = &referral.reference;
+    let (fact, title, intro, mut rows) = match news {
+        News::Decision { to, reason } => {
+            let (title, intro) = match to {
+                ReferralStatus::Contacted => (
+                    "la crèche a contacté la famille",
+                    "La crèche a pris contact avec la famille que vous avez orientée.",
+                ),
+                ReferralStatus::Offered => (
+                    "une place est proposée",
+                    "La crèche propose une place d’accueil à la famille que vous avez orientée.",
+                ),
+                ReferralStatus::Waitlisted => (
+                    "famille sur liste d’attente",
+                    "La crèche a inscrit la famille que vous avez orientée sur sa liste \
+                     d’attente.",
+                ),
+                _ => (
+                    "orientation refusée",
+                    "La crèche ne peut pas accueillir la famille que vous avez orientée.",
+                ),
+            };
+            let mut rows = Vec::new();
+            if *to == ReferralStatus::Declined {
+                let reason = reason
+                    .and_then(|r| r.parse::<DeclineReason>().ok())
+                    .map_or("Non précisé", fr::decline);
+                rows.push(("Motif".to_owned(), reason.to_owned()));
+            }
+            (to.as_str(), title, intro, rows)
+        }
+        News::Enrolled { start } => (
+            "enrolled",
+            "l’enfant est accueilli",
+            "L’enfant de la famille que vous avez orientée est accueilli sur une place AVIP.",
+            vec![("Début de l’accueil".to_owned(), fr::date(*start))],
+        ),
+        News::Exited {
+            date,
+            reason,
+            positive,
+            solution,
+        } => (
+            "exited",
+            "sortie du dispositif AVIP",
+            "L’accueil sur la place AVIP de l’enfant de la famille que vous avez orientée a pris fin.",
+            vec![
+                ("Date de sortie".to_owned(), fr::date(*date)),
+                ("Motif".to_owned(), fr::exit_reason(*reason).to_owned()),
+                (
+                    "Sortie positive".to_owned(),
+                    if *positive { "oui" } else { "non" }.to_owned(),
+                ),
+                (
+                    "Solution de garde durable".to_owned(),
+                    fr::childcare(*solution).to_owned(),
+                ),
+            ],
+        ),
+    };
+    rows.insert(0, ("Crèche".to_owned(), creche));
+    rows.insert(
+        1,
+        (
+            "Statut".to_owned(),
+            fr::status(match news {
+                News::Decision { to, .. } => *to,
+                News::Enrolled { .. } => ReferralStatus::Enrolled,
+                News::Exited { .. } => ReferralStatus::Exited,
+            })
+            .to_owned(),
+        ),
+    );
+    let notice = Notice {
+        reference: reference.clone(),
+        title: format!("Orientation {reference} : {title}"),
+        intro: intro.to_owned(),
+        rows,
+        link: format!(
+            "{}/app/orientations/{}",
+            public_url.trim_end_matches('/'),
+            referral.id
+        ),
+    };
+    let rendered = render_notice(&notice);
+    let at = to_db_time(now);
+    notifications::insert(
+        conn,
+        &Notification {
+            id: NotificationId::generate(),
+            dedup_key: format!("referent:{fact}:{}", referral.id),
+            kind: NotificationKind::ReferentNotice,
+            referral_id: Some(referral.id.clone()),
+            recipients: serde_json::to_string(&[&referral.referent_email])
+                .unwrap_or_else(|_| "[]".into()),
+            subject: rendered.subject,
+            body_text: rendered.text,
+            body_html: rendered.html,
+            status: NotificationStatus::Pending,
+            attempts: 0,
+            next_attempt_at: at,
+            last_error: None,
+            created_at: at,
+            sent_at: None,
+        },
+    )?;
+    Ok(())
+}
