@@ -69,6 +69,10 @@ pub enum Resource<'a> {
     PersonalData(ReferralOwners<'a>),
     /// Who read which family's data: admins.
     AccessLog,
+    /// Webhook subscriptions (`None`: the collection; `Some`: one
+    /// organisation's): admins any, a prescriber organisation's API clients
+    /// their own organisation's.
+    Webhooks(Option<&'a OrganizationId>),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -114,6 +118,16 @@ pub fn decide(who: &Principal, action: Action, resource: Resource<'_>) -> Result
         (PersonalData(_), _) => Err(Denial::Forbidden),
         (AccessLog, Role::Admin) if action == List => Ok(()),
         (AccessLog, _) => Err(Denial::Forbidden),
+        (Webhooks(_), Role::Admin) => Ok(()),
+        (Webhooks(org), Role::Prescriber)
+            if matches!(who.subject, crate::auth::Subject::Client(_)) =>
+        {
+            match org {
+                Some(org) if *org != who.organization_id => Err(Denial::Hidden),
+                _ => Ok(()),
+            }
+        }
+        (Webhooks(_), _) => Err(Denial::Forbidden),
         (Referral(owners), _) => decide_referral(who, action, owners),
         (_, Role::Admin) => Ok(()),
         (Organizations | Users | ApiClients, _) => Err(Denial::Forbidden),

@@ -414,6 +414,13 @@ fn fill(
             now,
         )?;
     }
+    // The referents were told of this made-up past at the time of the
+    // story: their notices are not sent now.
+    avip_db::notifications::settle_pending_of_kind(
+        conn,
+        avip_db::model::NotificationKind::ReferentNotice,
+        avip_db::model::to_db_time(now),
+    )?;
     Ok(referral_count)
 }
 

@@ -21,6 +21,7 @@ pub mod startup;
 pub mod telemetry;
 pub mod views;
 pub mod web;
+pub mod webhooks;
 pub mod workflow;
 
 pub use settings::Settings;

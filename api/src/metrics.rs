@@ -240,19 +240,23 @@ pub fn watch_writer(gate: &WriteGate) {
 
 fn database_figures(conn: &mut DbConnection) -> avip_db::QueryResult<()> {
     let m = get();
-    let outbox = avip_db::notifications::stats(conn)?;
-    let kind = ["email"];
-    m.outbox_pending
-        .with_label_values(&kind)
-        .set(outbox.pending);
-    let age = outbox.oldest_pending.map_or(0, |t| {
-        (chrono::Utc::now().naive_utc() - t).num_seconds().max(0)
-    });
-    m.outbox_oldest.with_label_values(&kind).set(age);
-    m.outbox_sent.with_label_values(&kind).set(outbox.sent);
-    m.outbox_failed_attempts
-        .with_label_values(&kind)
-        .set(outbox.failed_attempts);
+    for (kind, outbox) in [
+        ("email", avip_db::notifications::stats(conn)?),
+        ("webhook", avip_db::webhooks::stats(conn)?),
+    ] {
+        let kind = [kind];
+        m.outbox_pending
+            .with_label_values(&kind)
+            .set(outbox.pending);
+        let age = outbox.oldest_pending.map_or(0, |t| {
+            (chrono::Utc::now().naive_utc() - t).num_seconds().max(0)
+        });
+        m.outbox_oldest.with_label_values(&kind).set(age);
+        m.outbox_sent.with_label_values(&kind).set(outbox.sent);
+        m.outbox_failed_attempts
+            .with_label_values(&kind)
+            .set(outbox.failed_attempts);
+    }
     m.open_breaches.set(avip_db::sla::open_breaches(conn)?);
     Ok(())
 }

@@ -41,6 +41,9 @@ pub struct Settings {
     /// each failure up to `mail_retry_max`.
     pub mail_retry: Duration,
     pub mail_retry_max: Duration,
+    /// The waits between a webhook delivery's attempts; after the last, the
+    /// delivery has failed and its subscription is disabled.
+    pub webhook_retry: Vec<Duration>,
     /// How long a dispatcher holds an e-mail it is sending before another
     /// may take it over.
     pub mail_lease: Duration,
@@ -252,6 +255,13 @@ impl Settings {
         let sla_digest = r.parse("AVIP_SLA_DIGEST", "false", boolean);
         let mail_retry = r.parse("AVIP_MAIL_RETRY", "30s", duration);
         let mail_retry_max = r.parse("AVIP_MAIL_RETRY_MAX", "1h", duration);
+        // Standard Webhooks' suggested schedule: 27 h 35 min from the first
+        // attempt to the last.
+        let webhook_retry = r.parse("AVIP_WEBHOOK_RETRY", "5s,5m,30m,2h,5h,10h,10h", |v| {
+            v.split(',')
+                .map(|d| duration(d.trim()))
+                .collect::<Result<Vec<_>, _>>()
+        });
         let mail_lease = r.parse("AVIP_MAIL_LEASE", "5m", duration);
         let retention = r.parse("AVIP_RETENTION", "730d", duration);
         let retention_schedule = r.parse("AVIP_RETENTION_SCHEDULE", "0 30 3 * * *", |v| {
@@ -404,6 +414,7 @@ impl Settings {
             sla_digest: sla_digest.ok_or_else(missing)?,
             mail_retry: mail_retry.ok_or_else(missing)?,
             mail_retry_max: mail_retry_max.ok_or_else(missing)?,
+            webhook_retry: webhook_retry.ok_or_else(missing)?,
             mail_lease: mail_lease.ok_or_else(missing)?,
             retention: retention.ok_or_else(missing)?,
             retention_schedule: retention_schedule.ok_or_else(missing)?,

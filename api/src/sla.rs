@@ -71,11 +71,13 @@ pub fn run(settings: &Settings) -> anyhow::Result<()> {
             let mut conn = avip_db::blocking::checkout(&pool)?;
             crate::exports::PseudonymKey::load(&mut conn, settings.pseudonym_key.as_ref())?
         };
+        let webhooks = crate::webhooks::spawn(settings, pool.clone(), gate.clone())?;
         let engine = engine(settings, pool.clone(), gate.clone(), active)?;
         let mut scheduler = engine.start(&settings.sla_schedule).await?;
         crate::retention::schedule(&scheduler, settings, pool, gate, key).await?;
         shutdown_signal().await;
         tracing::info!("stopping the SLA engine");
+        webhooks.abort();
         scheduler.shutdown().await.ok();
         Ok(())
     })

@@ -32,6 +32,8 @@ pub struct Application {
     scheduler: Option<tokio_cron_scheduler::JobScheduler>,
     /// Flushed once the server has stopped: no recorded read is lost.
     access: crate::access_log::Recorder,
+    /// Sends webhook deliveries, with the SLA engine; stopped with it.
+    webhooks: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// Options that only tests and embedders change.
@@ -116,6 +118,10 @@ impl Application {
         } else {
             crate::access_log::Recorder::off()
         };
+        let webhooks = options
+            .sla_engine
+            .then(|| crate::webhooks::spawn(&settings, pool.clone(), gate.clone()))
+            .transpose()?;
         let scheduler = if options.sla_engine {
             let engine = crate::sla::engine(&settings, pool.clone(), gate.clone(), policy.clone())?
                 .observe_sweeps(crate::metrics::sweep);
@@ -161,6 +167,7 @@ impl Application {
                 .as_str()
                 .trim_end_matches('/')
                 .to_owned(),
+            webhook_targets: crate::webhooks::Targets::of(&settings),
         };
         let state = web::Data::new(state);
         let metrics_server = match &settings.metrics_bind {
@@ -178,6 +185,7 @@ impl Application {
             policy,
             scheduler,
             access,
+            webhooks,
         })
     }
 
@@ -225,6 +233,9 @@ impl Application {
             }
             None => server.await,
         };
+        if let Some(webhooks) = self.webhooks {
+            webhooks.abort();
+        }
         let access = self.access.clone();
         let _ = tokio::task::spawn_blocking(move || access.flush()).await;
         if let Some(mut scheduler) = self.scheduler

@@ -26,6 +26,7 @@ pub mod throttle;
 pub mod timeline;
 pub mod users;
 pub mod web_sessions;
+pub mod webhooks;
 
 pub use diesel::result::{DatabaseErrorKind as QueryErrorKind, Error as QueryError, QueryResult};
 pub use error::{Error, Result};

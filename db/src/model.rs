@@ -68,7 +68,9 @@ id_type!(
     EventId,
     FollowUpId,
     ChildId,
-    NotificationId
+    NotificationId,
+    WebhookId,
+    DeliveryId
 );
 
 /// A closed set stored as its snake_case name.
@@ -313,6 +315,8 @@ text_enum!(
         /// What became of a referral, to its referent: a decision of the
         /// crèche, the enrollment, the exit, an SLA breach.
         ReferentNotice => "referent_notice",
+        /// An organisation's webhook subscription was disabled.
+        WebhookDisabled => "webhook_disabled",
     }
 );
 
@@ -434,3 +438,25 @@ mod tests {
         );
     }
 }
+
+text_enum!(
+    /// What a webhook announces (Standard Webhooks' `type`).
+    WebhookEvent {
+        ReferralCreated => "referral.created",
+        StatusChanged => "referral.status_changed",
+        Enrolled => "referral.enrolled",
+        Exited => "referral.exited",
+        FollowUpAdded => "referral.follow_up_added",
+        SlaBreached => "referral.sla_breached",
+    }
+);
+
+text_enum!(
+    /// Where a webhook delivery stands: `pending` until a 2xx answers or
+    /// its attempts run out (`failed`).
+    DeliveryStatus {
+        Pending => "pending",
+        Delivered => "delivered",
+        Failed => "failed",
+    }
+);

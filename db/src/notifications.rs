@@ -175,3 +175,22 @@ pub fn stats(conn: &mut DbConnection) -> QueryResult<OutboxStats> {
         failed_attempts: attempts.unwrap_or(0).saturating_sub(sent).max(0),
     })
 }
+
+/// Marks every pending row of `kind` as sent (the demo's made-up past,
+/// whose notices went out at the time of the story).
+pub fn settle_pending_of_kind(
+    conn: &mut DbConnection,
+    kind: NotificationKind,
+    at: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(
+        notifications::table
+            .filter(notifications::kind.eq(kind))
+            .filter(notifications::status.eq(NotificationStatus::Pending)),
+    )
+    .set((
+        notifications::status.eq(NotificationStatus::Sent),
+        notifications::sent_at.eq(Some(at)),
+    ))
+    .execute(conn)
+}

@@ -293,6 +293,38 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    webhooks (id) {
+        id -> Text,
+        organization_id -> Text,
+        url -> Text,
+        events -> Text,
+        secret -> Text,
+        active -> Bool,
+        disabled_reason -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Text,
+        webhook_id -> Text,
+        event_type -> Text,
+        referral_id -> Nullable<Text>,
+        payload -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        last_attempt_at -> Nullable<Timestamp>,
+        last_status_code -> Nullable<Integer>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        delivered_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(creches -> organizations (operator_id));
 diesel::joinable!(evaluation_export_creches -> evaluation_exports (export_id));
 diesel::joinable!(evaluation_export_creches -> creches (creche_id));
@@ -310,6 +342,8 @@ diesel::joinable!(referral_child_claims -> referrals (referral_id));
 diesel::joinable!(referral_follow_ups -> referrals (referral_id));
 diesel::joinable!(referral_enrollments -> referrals (referral_id));
 diesel::joinable!(notifications -> referrals (referral_id));
+diesel::joinable!(webhooks -> organizations (organization_id));
+diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     organizations,
@@ -337,6 +371,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     access_log_referrals,
     web_sessions,
     identity_epoch,
+    webhooks,
+    webhook_deliveries,
 );
 
 diesel::table! {

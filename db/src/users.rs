@@ -148,3 +148,16 @@ pub fn any_with_role(conn: &mut DbConnection, role: Role) -> QueryResult<bool> {
     ))
     .get_result(conn)
 }
+
+/// The addresses of an organisation's active people, sorted.
+pub fn active_emails_of(
+    conn: &mut DbConnection,
+    organization: &crate::model::OrganizationId,
+) -> QueryResult<Vec<String>> {
+    users::table
+        .filter(users::organization_id.eq(organization))
+        .filter(users::active.eq(true))
+        .select(users::email)
+        .order(users::email)
+        .load(conn)
+}

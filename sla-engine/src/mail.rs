@@ -80,7 +80,8 @@ impl MailItem {
             // Digests and referents' notices are rendered by their own functions.
             NotificationKind::ContractEnding
             | NotificationKind::Digest
-            | NotificationKind::ReferentNotice => (
+            | NotificationKind::ReferentNotice
+            | NotificationKind::WebhookDisabled => (
                 "fin de contrat d'accueil proche",
                 "Fin du contrat",
                 french_date(due),
@@ -168,7 +169,8 @@ pub fn render_item(item: &MailItem) -> Rendered {
         // Digests and referents' notices are rendered by their own functions.
         NotificationKind::ContractEnding
         | NotificationKind::Digest
-        | NotificationKind::ReferentNotice => format!(
+        | NotificationKind::ReferentNotice
+        | NotificationKind::WebhookDisabled => format!(
             "[AVIP] Fin de contrat le {} : orientation {}",
             item.due, item.reference
         ),
@@ -192,7 +194,8 @@ pub fn render_item(item: &MailItem) -> Rendered {
         // Digests and referents' notices are rendered by their own functions.
         NotificationKind::ContractEnding
         | NotificationKind::Digest
-        | NotificationKind::ReferentNotice => {
+        | NotificationKind::ReferentNotice
+        | NotificationKind::WebhookDisabled => {
             "Le contrat d'accueil d'un enfant sur une place AVIP arrive bientôt à son terme : \
              pensez au renouvellement ou à la sortie."
         }

@@ -417,6 +417,12 @@ impl Sweep<'_> {
         } = item
         {
             self.tell_referent_of_breach(conn, clock, &announcement)?;
+            avip_db::webhooks::enqueue(
+                conn,
+                &clock.id,
+                avip_db::model::WebhookEvent::SlaBreached,
+                to_db(self.at),
+            )?;
         }
         let data = serde_json::json!({
             "stage": fired.stage,

@@ -44,8 +44,10 @@ def get_json(url, token):
 
 
 @contextlib.contextmanager
-def running():
-    """Yields (base_url, tokens by role, client credentials of a prescriber's API client)."""
+def running(engine=False, settings=None):
+    """Yields (base_url, tokens by role, client credentials of a prescriber's API client).
+    `engine`: the SLA engine and the webhook dispatcher run too; `settings`:
+    more environment variables."""
     with tempfile.TemporaryDirectory(prefix="avip-contract-") as work:
         port = free_port()
         env = dict(os.environ)
@@ -65,10 +67,12 @@ def running():
                 "AVIP_TOKEN_RATE_LIMIT": "1000000",
             }
         )
+        env.update(settings or {})
         env.pop("AVIP_SMTP_URL", None)
         subprocess.run([AVIP, "demo"], env=env, check=True, stdout=subprocess.DEVNULL)
         log = open(os.path.join(work, "serve.log"), "w")
-        server = subprocess.Popen([AVIP, "serve", "--no-sla"], env=env, stdout=log, stderr=subprocess.STDOUT)
+        command = [AVIP, "serve"] if engine else [AVIP, "serve", "--no-sla"]
+        server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
         base = f"http://127.0.0.1:{port}"
         try:
             for _ in range(200):

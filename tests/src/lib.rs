@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 
 pub mod client;
+pub mod receiver;
 pub mod seed;
 pub mod served;
 pub mod smtp;

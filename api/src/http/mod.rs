@@ -26,6 +26,7 @@ pub mod responses;
 pub mod sla;
 pub mod state;
 pub mod users;
+pub mod webhooks;
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(meta::health)
@@ -75,6 +76,12 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(exports::indicators_handler)
             .service(sla::overdue)
             .service(sla::policy)
-            .service(data_inclusion::services),
+            .service(data_inclusion::services)
+            .service(webhooks::list)
+            .service(webhooks::create)
+            .service(webhooks::update)
+            .service(webhooks::remove)
+            .service(webhooks::deliveries)
+            .service(webhooks::retry),
     );
 }

@@ -30,6 +30,7 @@ use crate::http::error::{FieldError, PROBLEM_JSON, ProblemDocument};
         (name = "places", description = "AVIP places: availability day by day and the dated capacity of each crèche"),
         (name = "exports", description = "The CAF's evaluation: pseudonymised rows and indicators (CSV, XLSX, JSON)"),
         (name = "sla", description = "The SLA engine: what needs attention now and the policy in force"),
+        (name = "webhooks", description = "Subscriptions to referral events, delivered signed per the Standard Webhooks specification, and each delivery's attempts"),
         (name = "data-inclusion", description = "The AVIP places published in the data·inclusion schema, for the inclusion offer's directories (public, no personal data)"),
     ),
 )]

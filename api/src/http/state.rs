@@ -38,6 +38,8 @@ pub struct AppState {
     pub identities: std::sync::Arc<crate::auth::cache::Identities>,
     /// `AVIP_PUBLIC_URL` without its trailing `/`: links to this service.
     pub public_url: String,
+    /// Where webhooks may point: public `https` only in production.
+    pub webhook_targets: crate::webhooks::Targets,
 }
 
 /// What handlers extract.

@@ -21,6 +21,7 @@ pub mod retention;
 pub mod sign_in;
 pub mod sla;
 pub mod users;
+pub mod webhooks;
 
 use crate::access::{Action, Resource, require};
 use crate::auth::Principal;

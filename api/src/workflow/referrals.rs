@@ -7,7 +7,7 @@
 
 use avip_db::model::{
     ActorKind, ChildId, EventId, EventKind, FollowUpId, ReferralId, ReferralStatus, Role,
-    from_db_time, to_db_time,
+    WebhookEvent, from_db_time, to_db_time,
 };
 use avip_db::page::{Page, PageRequest};
 use avip_db::places::Period;
@@ -15,7 +15,7 @@ use avip_db::referrals::{
     self, Child, Enrollment, Event, Family, FollowUp, NewReferral, Referral, ReferralFilter,
     ReferralRecord, StatusChange,
 };
-use avip_db::{DbConnection, creches, timeline};
+use avip_db::{DbConnection, creches, timeline, webhooks};
 use avip_sla_engine::clock::paris_date;
 use avip_sla_engine::{ActivePolicy, Policy, lifecycle};
 use chrono::{DateTime, Datelike, Utc};
@@ -204,6 +204,7 @@ fn insert_referral(
         event: created,
     };
     referrals::insert(conn, &new)?;
+    webhooks::enqueue(conn, &id, WebhookEvent::ReferralCreated, to_db_time(now))?;
     tracing::info!(referral = %id, reference = %new.referral.reference, "referral received");
     Ok(Intake {
         record: ReferralRecord {
@@ -274,6 +275,16 @@ fn apply_move(
     ev.to_status = Some(step.to);
     ev.reason = ev.reason.or(closing_reason);
     referrals::insert_event(conn, &ev)?;
+    webhooks::enqueue(conn, referral, WebhookEvent::StatusChanged, at)?;
+    match step.to {
+        ReferralStatus::Enrolled => {
+            webhooks::enqueue(conn, referral, WebhookEvent::Enrolled, at)?;
+        }
+        ReferralStatus::Exited => {
+            webhooks::enqueue(conn, referral, WebhookEvent::Exited, at)?;
+        }
+        _ => {}
+    }
     crate::metrics::referral_moved(step.to);
     Ok(())
 }
@@ -672,6 +683,7 @@ pub fn add_follow_up(
         );
         referrals::insert_event(conn, &ev)?;
         referrals::touch(conn, id, to_db_time(now))?;
+        webhooks::enqueue(conn, id, WebhookEvent::FollowUpAdded, to_db_time(now))?;
         Ok(follow_up)
     })
 }

@@ -16,5 +16,6 @@ mod places;
 mod referrals;
 mod schema;
 mod sla;
+mod webhooks;
 mod workspace;
 mod writes;

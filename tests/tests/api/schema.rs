@@ -102,6 +102,8 @@ fn declared() -> BTreeMap<String, Vec<String>> {
         access_log_referrals,
         web_sessions,
         identity_epoch,
+        webhooks,
+        webhook_deliveries,
     )
 }
 

@@ -1,0 +1,443 @@
+//! Sending webhooks (Standard Webhooks): where a subscription may point
+//! (against server-side request forgery), its signing secret, and the
+//! dispatcher that sends due deliveries, signed, until a 2xx answers.
+//!
+//! Every attempt of a delivery carries the same `webhook-id` (the
+//! delivery's id), a `webhook-timestamp` of the attempt, and
+//! `webhook-signature: v1,<base64 HMAC-SHA256>` of
+//! `<id>.<timestamp>.<body>` under the subscription's secret, signed by the
+//! `standardwebhooks` crate. Only a 2xx within 10 s counts; redirects are
+//! not followed.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use avip_db::model::{NotificationId, NotificationKind, NotificationStatus, to_db_time};
+use avip_db::notifications::{self, Notification};
+use avip_db::webhooks::{self, Attempt, Delivery, Webhook, WebhookChanges};
+use avip_db::{Pool, WriteGate};
+use chrono::{DateTime, Utc};
+
+/// How long a receiver has to answer.
+pub const TIMEOUT: Duration = Duration::from_secs(10);
+/// Deliveries taken per round.
+const BATCH: i64 = 50;
+
+/// Which targets a subscription may name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Targets {
+    /// `https` to public addresses only (production).
+    Public,
+    /// Also `http` and loopback addresses (development and tests).
+    AlsoLoopback,
+}
+
+/// Whether an address is one a webhook must never reach in production:
+/// loopback, private, link-local, shared (CGNAT), unspecified, multicast,
+/// broadcast, documentation and benchmarking ranges, and their IPv6
+/// counterparts (unique local, link-local, IPv4-mapped).
+pub fn forbidden(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_multicast()
+                || v4.is_broadcast()
+                || v4.is_documentation()
+                || a == 0
+                || (a == 100 && (64..128).contains(&b))
+                || (a == 198 && (b == 18 || b == 19))
+                || a >= 240
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return forbidden(IpAddr::V4(v4));
+            }
+            let first = v6.segments()[0];
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80
+                || first == 0x2001 && v6.segments()[1] == 0x0db8
+        }
+    }
+}
+
+impl Targets {
+    /// Production accepts public targets only.
+    pub fn of(settings: &crate::settings::Settings) -> Targets {
+        match settings.env {
+            crate::settings::Environment::Production => Targets::Public,
+            crate::settings::Environment::Development => Targets::AlsoLoopback,
+        }
+    }
+}
+
+fn allowed(ip: IpAddr, targets: Targets) -> bool {
+    !forbidden(ip) || (targets == Targets::AlsoLoopback && ip.is_loopback())
+}
+
+/// Checks a subscription's URL: its scheme, and every address its host
+/// resolves to now. The same check runs again before each attempt.
+pub async fn check_target(url: &str, targets: Targets) -> Result<url::Url, String> {
+    let parsed = url::Url::parse(url).map_err(|e| format!("is not a URL: {e}"))?;
+    match (parsed.scheme(), targets) {
+        ("https", _) | ("http", Targets::AlsoLoopback) => {}
+        _ => return Err("must be an https:// URL".into()),
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err("must not carry a user name or password".into());
+    }
+    let host = parsed
+        .host_str()
+        .ok_or_else(|| "has no host".to_owned())?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    let port = parsed.port_or_known_default().unwrap_or(443);
+    let addresses = resolve(&host, port).await?;
+    if let Some(bad) = addresses.iter().find(|a| !allowed(a.ip(), targets)) {
+        return Err(format!(
+            "resolves to {}, a loopback, private or reserved address",
+            bad.ip()
+        ));
+    }
+    Ok(parsed)
+}
+
+async fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, String> {
+    let lookup = tokio::net::lookup_host((host, port));
+    let found: Vec<SocketAddr> = tokio::time::timeout(Duration::from_secs(3), lookup)
+        .await
+        .map_err(|_| "its host does not resolve within 3 s".to_owned())?
+        .map_err(|e| format!("its host does not resolve: {e}"))?
+        .collect();
+    if found.is_empty() {
+        return Err("its host does not resolve".into());
+    }
+    Ok(found)
+}
+
+/// A new signing secret, `whsec_` and 32 random bytes in base64.
+pub fn new_secret() -> String {
+    use base64::Engine;
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).expect("the system has a random source");
+    format!(
+        "whsec_{}",
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    )
+}
+
+/// Starts the dispatcher of this process: a round every second.
+pub fn spawn(
+    settings: &crate::settings::Settings,
+    pool: Pool,
+    gate: WriteGate,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let dispatcher = Dispatcher::new(
+        pool,
+        gate,
+        Targets::of(settings),
+        settings.webhook_retry.clone(),
+        settings.public_url.as_str(),
+    )?;
+    Ok(tokio::spawn(dispatcher.run(Duration::from_secs(1))))
+}
+
+/// Sends due deliveries; one per process that runs the SLA engine.
+#[derive(Clone)]
+pub struct Dispatcher {
+    pool: Pool,
+    gate: WriteGate,
+    client: reqwest::Client,
+    targets: Targets,
+    /// The waits between attempts.
+    retry: Arc<Vec<Duration>>,
+    public_url: String,
+}
+
+impl Dispatcher {
+    pub fn new(
+        pool: Pool,
+        gate: WriteGate,
+        targets: Targets,
+        retry: Vec<Duration>,
+        public_url: &str,
+    ) -> anyhow::Result<Dispatcher> {
+        let client = reqwest::Client::builder()
+            .timeout(TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("avip-webhooks/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Dispatcher {
+            pool,
+            gate,
+            client,
+            targets,
+            retry: Arc::new(retry),
+            public_url: public_url.trim_end_matches('/').to_owned(),
+        })
+    }
+
+    /// Runs rounds every `every` until the task is dropped.
+    pub async fn run(self, every: Duration) {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = self.round(Utc::now()).await {
+                tracing::warn!(error = %e, "webhook deliveries could not be read; trying again");
+            }
+        }
+    }
+
+    /// Claims what is due and sends it, several at once. Returns how many
+    /// deliveries were attempted.
+    pub async fn round(&self, now: DateTime<Utc>) -> Result<usize, avip_db::QueryError> {
+        let lease = to_db_time(now + chrono::Duration::seconds(60));
+        let due = avip_db::blocking::write(&self.pool, &self.gate, move |conn| {
+            avip_db::write_transaction(conn, |conn| {
+                webhooks::claim_due(conn, to_db_time(now), lease, BATCH)
+            })
+        })
+        .await?;
+        let count = due.len();
+        let sends = due
+            .into_iter()
+            .map(|(delivery, hook)| self.attempt(delivery, hook));
+        futures_util::future::join_all(sends).await;
+        Ok(count)
+    }
+
+    async fn attempt(&self, delivery: Delivery, hook: Webhook) {
+        let at = Utc::now();
+        let (status_code, error) = self.send(&delivery, &hook, at).await;
+        let delivered = status_code.is_some_and(|c| (200..300).contains(&c));
+        let retry =
+            if delivered {
+                None
+            } else {
+                let attempt = usize::try_from(delivery.attempts).unwrap_or(usize::MAX);
+                Some(self.retry.get(attempt).map(|wait| {
+                    to_db_time(at + chrono::Duration::from_std(*wait).unwrap_or_default())
+                }))
+            };
+        let failed = retry == Some(None);
+        let outcome = Attempt {
+            at: to_db_time(at),
+            status_code,
+            error: error.clone(),
+            retry,
+        };
+        let id = delivery.id.clone();
+        let public_url = self.public_url.clone();
+        let written = avip_db::blocking::write(&self.pool, &self.gate, move |conn| {
+            avip_db::write_transaction(conn, |conn| {
+                webhooks::record_attempt(conn, &id, &outcome)?;
+                if failed {
+                    disable(conn, &hook, &public_url, at)?;
+                }
+                Ok::<_, avip_db::QueryError>(())
+            })
+        })
+        .await;
+        if let Err(e) = written {
+            tracing::error!(delivery = %delivery.id, error = %e, "a webhook attempt could not be recorded; it will be sent again");
+        }
+        match (delivered, &error) {
+            (true, _) => {
+                tracing::info!(delivery = %delivery.id, event = %delivery.event_type, "webhook delivered")
+            }
+            (false, e) => tracing::warn!(delivery = %delivery.id, event = %delivery.event_type,
+                status = ?status_code, error = ?e, failed, "webhook not delivered"),
+        }
+    }
+
+    /// One POST; the answer's status, or why there was none.
+    async fn send(
+        &self,
+        delivery: &Delivery,
+        hook: &Webhook,
+        at: DateTime<Utc>,
+    ) -> (Option<i32>, Option<String>) {
+        if let Err(why) = check_target(&hook.url, self.targets).await {
+            return (None, Some(format!("target refused: the URL {why}")));
+        }
+        let signer = match standardwebhooks::Webhook::new(&hook.secret) {
+            Ok(s) => s,
+            Err(e) => return (None, Some(format!("the secret is unusable: {e}"))),
+        };
+        let timestamp = at.timestamp();
+        let id = delivery.id.to_string();
+        let signature = match signer.sign(&id, timestamp, delivery.payload.as_bytes()) {
+            Ok(s) => s,
+            Err(e) => return (None, Some(format!("cannot sign: {e}"))),
+        };
+        let answer = self
+            .client
+            .post(&hook.url)
+            .header("content-type", "application/json")
+            .header(standardwebhooks::HEADER_WEBHOOK_ID, &id)
+            .header(
+                standardwebhooks::HEADER_WEBHOOK_TIMESTAMP,
+                timestamp.to_string(),
+            )
+            .header(standardwebhooks::HEADER_WEBHOOK_SIGNATURE, signature)
+            .body(delivery.payload.clone())
+            .send()
+            .await;
+        match answer {
+            Ok(response) => {
+                let status = i32::from(response.status().as_u16());
+                let ok = response.status().is_success();
+                (Some(status), (!ok).then(|| format!("answered {status}")))
+            }
+            Err(e) => (None, Some(short(&e))),
+        }
+    }
+}
+
+fn short(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "no answer within 10 s".into()
+    } else if e.is_connect() {
+        "connection refused or unreachable".into()
+    } else {
+        "the request failed".into()
+    }
+}
+
+/// A delivery ran out of attempts: the subscription stops, and the
+/// organisation's active people are told by e-mail (once per disabling).
+fn disable(
+    conn: &mut avip_db::DbConnection,
+    hook: &Webhook,
+    public_url: &str,
+    at: DateTime<Utc>,
+) -> Result<(), avip_db::QueryError> {
+    let reason = "its deliveries failed for every attempt of the retry schedule";
+    webhooks::update(
+        conn,
+        &hook.id,
+        &WebhookChanges {
+            active: Some(false),
+            disabled_reason: Some(Some(reason.to_owned())),
+            updated_at: Some(to_db_time(at)),
+            ..WebhookChanges::default()
+        },
+    )?;
+    let recipients = avip_db::users::active_emails_of(conn, &hook.organization_id)?;
+    tracing::warn!(webhook = %hook.id, "webhook disabled after its last failed attempt");
+    if recipients.is_empty() {
+        return Ok(());
+    }
+    let subject = "[AVIP] Abonnement webhook désactivé".to_owned();
+    let text = format!(
+        "Bonjour,\n\nLes envois vers l'adresse {url} échouent depuis plus de 24 heures : \
+         l'abonnement webhook {id} de votre organisation a été désactivé.\n\n\
+         Les événements restent lisibles par le flux des changements \
+         ({public_url}/api/v1/referrals/changes). Une fois le récepteur réparé, \
+         réactivez l'abonnement (PATCH /api/v1/webhooks/{id} avec {{\"active\": true}}) \
+         et renvoyez les livraisons manquées \
+         (POST /api/v1/webhooks/{id}/deliveries/<id>/retry).\n\n--\nAVIP, suivi des orientations\n",
+        url = hook.url,
+        id = hook.id,
+    );
+    let html = format!(
+        "<!DOCTYPE html><html lang=\"fr\"><head><meta charset=\"utf-8\"><title>{subject}</title></head><body><pre>{}</pre></body></html>",
+        text.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    );
+    let now = to_db_time(at);
+    notifications::insert(
+        conn,
+        &Notification {
+            id: NotificationId::generate(),
+            dedup_key: format!("webhook_disabled:{}:{}", hook.id, now.and_utc().timestamp()),
+            kind: NotificationKind::WebhookDisabled,
+            referral_id: None,
+            recipients: serde_json::to_string(&recipients).unwrap_or_else(|_| "[]".into()),
+            subject,
+            body_text: text,
+            body_html: html,
+            status: NotificationStatus::Pending,
+            attempts: 0,
+            next_attempt_at: now,
+            last_error: None,
+            created_at: now,
+            sent_at: None,
+        },
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn private_and_reserved_addresses_are_forbidden_public_ones_not() {
+        for bad in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "224.0.0.1",
+            "255.255.255.255",
+            "::1",
+            "::",
+            "fc00::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+        ] {
+            assert!(forbidden(bad.parse().unwrap()), "{bad}");
+        }
+        for good in ["93.184.216.34", "2606:4700:4700::1111", "8.8.8.8"] {
+            assert!(!forbidden(good.parse().unwrap()), "{good}");
+        }
+        assert!(allowed("127.0.0.1".parse().unwrap(), Targets::AlsoLoopback));
+        assert!(!allowed("10.0.0.1".parse().unwrap(), Targets::AlsoLoopback));
+        assert!(!allowed("127.0.0.1".parse().unwrap(), Targets::Public));
+    }
+
+    #[tokio::test]
+    async fn production_wants_https_to_a_public_address() {
+        for (url, why) in [
+            ("http://example.org/hook", "https"),
+            ("https://127.0.0.1/hook", "loopback"),
+            ("https://[::1]:8443/hook", "loopback"),
+            ("https://10.0.0.8/hook", "private"),
+            ("https://169.254.169.254/latest/meta-data", "private"),
+            ("https://localhost/hook", "loopback"),
+            ("https://user:pw@203.0.113.9/hook", "password"),
+            ("not a url", "URL"),
+        ] {
+            let refused = check_target(url, Targets::Public).await.unwrap_err();
+            assert!(refused.contains(why), "{url}: {refused}");
+        }
+        assert!(
+            check_target("http://127.0.0.1:9/x", Targets::AlsoLoopback)
+                .await
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn secrets_are_standard_webhooks_secrets() {
+        let secret = new_secret();
+        assert!(secret.starts_with("whsec_"));
+        assert!(standardwebhooks::Webhook::new(&secret).is_ok());
+        assert_ne!(secret, new_secret());
+    }
+}
