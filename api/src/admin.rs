@@ -278,7 +278,11 @@ pub fn run(settings: &Settings, command: AdminCommand) -> anyhow::Result<()> {
             departement,
         } => {
             let id = parse_id(&id, OrganizationId::parse)?;
-            let body = UpdateOrganization { name, departement };
+            let body = UpdateOrganization {
+                name,
+                departement,
+                notification_defaults: None,
+            };
             serde_json::to_string_pretty(&OrganizationBody::from(explain(orgs::update(
                 &mut conn, Operator, &id, body, now,
             ))?))?

@@ -10,6 +10,7 @@ pub mod access_log;
 pub mod admin;
 pub mod auth;
 pub mod demo;
+pub mod digests;
 pub mod domain;
 pub mod exports;
 pub mod http;

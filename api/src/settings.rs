@@ -44,6 +44,8 @@ pub struct Settings {
     /// The waits between a webhook delivery's attempts; after the last, the
     /// delivery has failed and its subscription is disabled.
     pub webhook_retry: Vec<Duration>,
+    /// When the daily digests go out (cron, seconds first, Paris time).
+    pub digest_schedule: String,
     /// How long a dispatcher holds an e-mail it is sending before another
     /// may take it over.
     pub mail_lease: Duration,
@@ -253,6 +255,9 @@ impl Settings {
             policy::check_schedule(v).map(|()| v.to_owned())
         });
         let sla_digest = r.parse("AVIP_SLA_DIGEST", "false", boolean);
+        let digest_schedule = r.parse("AVIP_DIGEST_SCHEDULE", "0 0 8 * * *", |v| {
+            policy::check_schedule(v).map(|()| v.to_owned())
+        });
         let mail_retry = r.parse("AVIP_MAIL_RETRY", "30s", duration);
         let mail_retry_max = r.parse("AVIP_MAIL_RETRY_MAX", "1h", duration);
         // Standard Webhooks' suggested schedule: 27 h 35 min from the first
@@ -415,6 +420,7 @@ impl Settings {
             mail_retry: mail_retry.ok_or_else(missing)?,
             mail_retry_max: mail_retry_max.ok_or_else(missing)?,
             webhook_retry: webhook_retry.ok_or_else(missing)?,
+            digest_schedule: digest_schedule.ok_or_else(missing)?,
             mail_lease: mail_lease.ok_or_else(missing)?,
             retention: retention.ok_or_else(missing)?,
             retention_schedule: retention_schedule.ok_or_else(missing)?,

@@ -74,6 +74,7 @@ pub fn run(settings: &Settings) -> anyhow::Result<()> {
         let webhooks = crate::webhooks::spawn(settings, pool.clone(), gate.clone())?;
         let engine = engine(settings, pool.clone(), gate.clone(), active)?;
         let mut scheduler = engine.start(&settings.sla_schedule).await?;
+        crate::digests::schedule(&scheduler, settings, pool.clone(), gate.clone()).await?;
         crate::retention::schedule(&scheduler, settings, pool, gate, key).await?;
         shutdown_signal().await;
         tracing::info!("stopping the SLA engine");

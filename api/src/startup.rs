@@ -134,6 +134,7 @@ impl Application {
                 key.clone(),
             )
             .await?;
+            crate::digests::schedule(&scheduler, &settings, pool.clone(), gate.clone()).await?;
             Some(scheduler)
         } else {
             tracing::info!("the SLA engine does not run in this process (--no-sla)");

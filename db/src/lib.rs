@@ -18,6 +18,7 @@ pub mod organizations;
 pub mod page;
 pub mod places;
 pub mod pool;
+pub mod preferences;
 pub mod referrals;
 pub mod retention;
 pub mod schema;

@@ -460,3 +460,30 @@ text_enum!(
         Failed => "failed",
     }
 );
+
+text_enum!(
+    /// The kinds of notice a person chooses how to receive.
+    NoticeKind {
+        /// To a referent: a decision of the crèche (contacted, offered,
+        /// waitlisted, declined).
+        ReferralDecision => "referral_decision",
+        /// To a referent: the child is enrolled.
+        ReferralEnrollment => "referral_enrollment",
+        /// To a referent: the child left the AVIP place.
+        ReferralExit => "referral_exit",
+        /// To a referent: the crèche did not answer in time.
+        ReferralSlaBreach => "referral_sla_breach",
+        /// To a crèche's coordinators: the SLA engine's e-mails (deadlines,
+        /// follow-ups, contract ends).
+        SlaAlert => "sla_alert",
+    }
+);
+
+text_enum!(
+    /// How a kind of notice reaches a person.
+    DeliveryMode {
+        Immediate => "immediate",
+        DailyDigest => "daily_digest",
+        Off => "off",
+    }
+);

@@ -325,6 +325,29 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    notification_preferences (owner, notice) {
+        owner -> Text,
+        notice -> Text,
+        mode -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    digest_items (id) {
+        id -> Text,
+        dedup_key -> Text,
+        recipient -> Text,
+        notice -> Text,
+        referral_id -> Nullable<Text>,
+        title -> Text,
+        link -> Text,
+        created_at -> Timestamp,
+        digest_key -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(creches -> organizations (operator_id));
 diesel::joinable!(evaluation_export_creches -> evaluation_exports (export_id));
 diesel::joinable!(evaluation_export_creches -> creches (creche_id));
@@ -373,6 +396,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     identity_epoch,
     webhooks,
     webhook_deliveries,
+    notification_preferences,
+    digest_items,
 );
 
 diesel::table! {

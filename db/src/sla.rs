@@ -9,7 +9,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
 use crate::DbConnection;
-use crate::model::{CrecheId, ReferralId, ReferralStatus, Role, SlaStage};
+use crate::model::{CrecheId, OrganizationId, ReferralId, ReferralStatus, Role, SlaStage};
 use crate::schema::{
     creche_coordinators, creches, referral_enrollments, referral_follow_ups, referrals,
     sla_policies, users,
@@ -55,6 +55,9 @@ pub struct OpenClock {
     pub sla_next_at: Option<NaiveDateTime>,
     /// Who sent the referral: told of a breach.
     pub referent_email: String,
+    /// The referent's organisation (its default, for a referent without
+    /// an account).
+    pub prescriber_organization_id: OrganizationId,
 }
 
 /// Clocks whose next stage is due at `at`, most overdue first, after the

@@ -4,6 +4,7 @@
 
 pub mod attention;
 pub mod clock;
+pub mod daily;
 pub mod dispatch;
 pub mod engine;
 pub mod error;

@@ -133,6 +133,8 @@ fn templates() -> &'static minijinja::Environment<'static> {
             ("digest.html", include_str!("../templates/digest.html")),
             ("notice.txt", include_str!("../templates/notice.txt")),
             ("notice.html", include_str!("../templates/notice.html")),
+            ("daily.txt", include_str!("../templates/daily.txt")),
+            ("daily.html", include_str!("../templates/daily.html")),
         ] {
             env.add_template(name, source)
                 .unwrap_or_else(|e| panic!("template {name} does not parse: {e}"));
@@ -244,6 +246,27 @@ pub fn render_notice(notice: &Notice) -> Rendered {
     Rendered {
         text: render("notice.txt", context.clone()),
         html: render("notice.html", context),
+        subject,
+    }
+}
+
+/// One line of a daily digest.
+#[derive(Clone, Debug, Serialize)]
+pub struct DailyLine {
+    pub title: String,
+    pub link: String,
+}
+
+/// One person's daily digest: everything held for them since the last.
+pub fn render_daily(day: &str, items: &[DailyLine]) -> Rendered {
+    let subject = match items.len() {
+        1 => format!("[AVIP] Votre récapitulatif du {day} : 1 notification"),
+        n => format!("[AVIP] Votre récapitulatif du {day} : {n} notifications"),
+    };
+    let context = minijinja::context! { subject => subject, items => items };
+    Rendered {
+        text: render("daily.txt", context.clone()),
+        html: render("daily.html", context),
         subject,
     }
 }

@@ -14,14 +14,16 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use avip_db::model::{
-    ActorKind, CrecheId, EventId, EventKind, NotificationId, NotificationKind, NotificationStatus,
-    ReferralId, SlaStage,
+    ActorKind, CrecheId, DeliveryMode, EventId, EventKind, NoticeKind, NotificationId,
+    NotificationKind, NotificationStatus, ReferralId, SlaStage,
 };
 use avip_db::notifications::{self, Notification};
+use avip_db::preferences;
 use avip_db::referrals::{self as db_referrals, Event};
 use avip_db::sla::{self, CrecheContacts, EnrollmentDue, EnrollmentTimer, OpenClock};
 use avip_db::{DbConnection, QueryError, WriteGate};
 
+use crate::daily;
 use crate::mail::{MailItem, Notice, Rendered, render_digest, render_item, render_notice};
 use crate::policy::ActivePolicy;
 use crate::timers::{self, from_db, to_db};
@@ -375,15 +377,46 @@ impl Sweep<'_> {
         let fired = &announcement.fired;
         let mut queued = false;
         if let Some(key) = &fired.dedup_key {
-            if self.options.digest {
-                for to in &fired.recipients {
-                    self.digest
-                        .entry(to.clone())
-                        .or_default()
-                        .push((fired.referral_id.clone(), announcement.mail.clone()));
-                }
-                queued = true;
+            // Each person as they chose (`sla_alert`); nobody chose: the
+            // per-sweep digest of AVIP_SLA_DIGEST, or at once.
+            let default = if self.options.digest {
+                None
             } else {
+                Some(DeliveryMode::Immediate)
+            };
+            let mut now_to = Vec::new();
+            for to in &fired.recipients {
+                let chosen = preferences::mode_for(conn, to, NoticeKind::SlaAlert, None)?;
+                match chosen.or(default) {
+                    Some(DeliveryMode::Immediate) => now_to.push(to.clone()),
+                    Some(DeliveryMode::DailyDigest) => {
+                        let title = format!(
+                            "Orientation {} ({}) : {}",
+                            fired.reference, fired.creche, announcement.mail.label
+                        );
+                        daily::hold(
+                            conn,
+                            key,
+                            to,
+                            NoticeKind::SlaAlert,
+                            Some(&fired.referral_id),
+                            &title,
+                            &announcement.mail.link,
+                            self.at,
+                        )?;
+                        queued = true;
+                    }
+                    Some(DeliveryMode::Off) => {}
+                    None => {
+                        self.digest
+                            .entry(to.clone())
+                            .or_default()
+                            .push((fired.referral_id.clone(), announcement.mail.clone()));
+                        queued = true;
+                    }
+                }
+            }
+            if !now_to.is_empty() {
                 let rendered = render_item(&announcement.mail);
                 queued = notifications::insert(
                     conn,
@@ -391,7 +424,7 @@ impl Sweep<'_> {
                         key.clone(),
                         fired.kind,
                         Some(fired.referral_id.clone()),
-                        &fired.recipients,
+                        &now_to,
                         rendered,
                     ),
                 )?;
@@ -482,10 +515,35 @@ impl Sweep<'_> {
             ],
             link: format!("{}/app/orientations/{}", self.options.public_url, clock.id),
         };
+        let key = format!("referent:sla_breach:{}", clock.id);
+        let mode = daily::mode_for(
+            conn,
+            &clock.referent_email,
+            NoticeKind::ReferralSlaBreach,
+            Some(&clock.prescriber_organization_id),
+            DeliveryMode::Immediate,
+        )?;
+        match mode {
+            DeliveryMode::Off => return Ok(()),
+            DeliveryMode::DailyDigest => {
+                daily::hold(
+                    conn,
+                    &key,
+                    &clock.referent_email,
+                    NoticeKind::ReferralSlaBreach,
+                    Some(&clock.id),
+                    &notice.title,
+                    &notice.link,
+                    self.at,
+                )?;
+                return Ok(());
+            }
+            DeliveryMode::Immediate => {}
+        }
         let queued = notifications::insert(
             conn,
             &self.outbox_row(
-                format!("referent:sla_breach:{}", clock.id),
+                key,
                 NotificationKind::ReferentNotice,
                 Some(clock.id.clone()),
                 std::slice::from_ref(&clock.referent_email),

@@ -20,6 +20,7 @@ pub mod openapi;
 pub mod organizations;
 pub mod page;
 pub mod places;
+pub mod preferences;
 pub mod referral_body;
 pub mod referrals;
 pub mod responses;
@@ -38,6 +39,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
         scope::scope("/api/v1")
             .service(auth::token)
             .service(auth::me)
+            .service(preferences::read)
+            .service(preferences::replace)
             .service(organizations::list)
             .service(organizations::create)
             .service(organizations::get_one)

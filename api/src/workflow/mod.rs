@@ -16,6 +16,7 @@ pub mod exports;
 pub mod notices;
 pub mod organizations;
 pub mod places;
+pub mod preferences;
 pub mod referrals;
 pub mod retention;
 pub mod sign_in;

@@ -6,10 +6,13 @@
 //! the reference and the link lead to the rest.
 
 use avip_db::model::{ChildcareSolution, DeclineReason, ExitReason, to_db_time};
-use avip_db::model::{NotificationId, NotificationKind, NotificationStatus, ReferralStatus};
+use avip_db::model::{
+    DeliveryMode, NoticeKind, NotificationId, NotificationKind, NotificationStatus, ReferralStatus,
+};
 use avip_db::notifications::{self, Notification};
 use avip_db::referrals::Referral;
 use avip_db::{DbConnection, QueryError};
+use avip_sla_engine::daily;
 use avip_sla_engine::mail::{Notice, render_notice};
 use chrono::{DateTime, NaiveDate, Utc};
 
@@ -128,13 +131,43 @@ pub fn tell_referent(
             referral.id
         ),
     };
+    let kind = match news {
+        News::Decision { .. } => NoticeKind::ReferralDecision,
+        News::Enrolled { .. } => NoticeKind::ReferralEnrollment,
+        News::Exited { .. } => NoticeKind::ReferralExit,
+    };
+    let dedup_key = format!("referent:{fact}:{}", referral.id);
+    let mode = daily::mode_for(
+        conn,
+        &referral.referent_email,
+        kind,
+        Some(&referral.prescriber_organization_id),
+        DeliveryMode::Immediate,
+    )?;
+    match mode {
+        DeliveryMode::Off => return Ok(()),
+        DeliveryMode::DailyDigest => {
+            daily::hold(
+                conn,
+                &dedup_key,
+                &referral.referent_email,
+                kind,
+                Some(&referral.id),
+                &notice.title,
+                &notice.link,
+                now,
+            )?;
+            return Ok(());
+        }
+        DeliveryMode::Immediate => {}
+    }
     let rendered = render_notice(&notice);
     let at = to_db_time(now);
     notifications::insert(
         conn,
         &Notification {
             id: NotificationId::generate(),
-            dedup_key: format!("referent:{fact}:{}", referral.id),
+            dedup_key,
             kind: NotificationKind::ReferentNotice,
             referral_id: Some(referral.id.clone()),
             recipients: serde_json::to_string(&[&referral.referent_email])

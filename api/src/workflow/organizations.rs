@@ -53,6 +53,10 @@ pub struct UpdateOrganization {
     pub name: Option<String>,
     #[schema(max_length = 3)]
     pub departement: Option<String>,
+    /// The organisation's default notification preferences, for its people
+    /// and for the referents it names without an account; kinds left out
+    /// keep their default.
+    pub notification_defaults: Option<crate::workflow::preferences::Choices>,
 }
 
 pub fn list(
@@ -98,13 +102,18 @@ pub fn update(
     let changes = OrganizationChanges {
         name: body
             .name
-            .and_then(|n| problems.check("name", domain::text(&n, 200))),
+            .as_ref()
+            .and_then(|n| problems.check("name", domain::text(n, 200))),
         departement: body
             .departement
-            .and_then(|d| problems.check("departement", domain::departement(&d))),
+            .as_ref()
+            .and_then(|d| problems.check("departement", domain::departement(d))),
         updated_at: Some(to_db_time(now)),
     };
     problems.into_result()?;
     organizations::get(conn, id)?;
+    if let Some(defaults) = &body.notification_defaults {
+        crate::workflow::preferences::set_organization_defaults(conn, id, defaults, now)?;
+    }
     Ok(organizations::update(conn, id, &changes)?)
 }

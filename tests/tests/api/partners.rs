@@ -542,3 +542,188 @@ async fn the_referent_hears_of_each_decision_once_by_email() {
         assert!(!mail.raw.contains(&birth));
     }
 }
+
+/// Each person's choice holds: the organisation's default for a referent
+/// without an account (`daily_digest`: one e-mail gathering its notices),
+/// a person's own `off`, and a coordinator's daily digest of the SLA
+/// engine's e-mails; what nobody chose goes out at once.
+#[tokio::test]
+async fn notices_reach_each_person_as_they_chose_at_once_in_a_daily_digest_or_not_at_all() {
+    let sink = SmtpSink::start();
+    let smtp = sink.url();
+    let app = spawn_app_with_engine(move |env| {
+        env.insert("AVIP_SMTP_URL".into(), smtp);
+        env.insert("AVIP_SLA_SCHEDULE".into(), "* * * * * *".into());
+        env.insert("AVIP_SLA_WARNING".into(), "2s".into());
+        env.insert("AVIP_DIGEST_SCHEDULE".into(), "*/4 * * * * *".into());
+    })
+    .await;
+    let t = territory(&app).await;
+    let me = app
+        .expect(&t.prescriber, "GET", "/api/v1/me", None, 200)
+        .await;
+    let ft = me["organization"]["id"].as_str().unwrap().to_owned();
+    // The organisation's default: decisions in a daily digest.
+    app.expect(
+        &t.admin,
+        "PATCH",
+        &format!("/api/v1/organizations/{ft}"),
+        Some(json!({"notification_defaults": {"referral_decision": "daily_digest"}})),
+        200,
+    )
+    .await;
+    // The prescriber (who has an account) wants no decision at all.
+    let mine = app
+        .expect(
+            &t.prescriber,
+            "PUT",
+            "/api/v1/me/notification-preferences",
+            Some(json!({"referral_decision": "off"})),
+            200,
+        )
+        .await;
+    let item = |prefs: &Value, notice: &str| -> (String, String) {
+        let i = prefs["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["notice"] == notice)
+            .unwrap();
+        (
+            i["mode"].as_str().unwrap().to_owned(),
+            i["chosen_by"].as_str().unwrap().to_owned(),
+        )
+    };
+    assert_eq!(
+        item(&mine, "referral_decision"),
+        ("off".into(), "you".into())
+    );
+    assert_eq!(
+        item(&mine, "referral_enrollment"),
+        ("immediate".into(), "service".into())
+    );
+    let read = app
+        .expect(
+            &t.prescriber,
+            "GET",
+            "/api/v1/me/notification-preferences",
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(read["organization"]["referral_decision"], "daily_digest");
+    // The coordinator: the SLA engine's e-mails once a day.
+    app.expect(
+        &t.coordinator,
+        "PUT",
+        "/api/v1/me/notification-preferences",
+        Some(json!({"sla_alert": "daily_digest"})),
+        200,
+    )
+    .await;
+    // An unknown mode or kind is named.
+    let bad = app
+        .expect(
+            &t.coordinator,
+            "PUT",
+            "/api/v1/me/notification-preferences",
+            Some(json!({"sla_alert": "weekly"})),
+            422,
+        )
+        .await;
+    assert!(bad.to_string().contains("sla_alert"), "{bad}");
+
+    // A referent without an account, and one who is the prescriber.
+    let mut body = referral(&t.creche, "Yanis");
+    body["referent"]["email"] = json!("sans.compte@ft.example.org");
+    let r1 = id(&app
+        .expect(&t.prescriber, "POST", "/api/v1/referrals", Some(body), 201)
+        .await);
+    let r2 = id(&new_referral(&app, &t.prescriber, &t.creche, "Lina").await);
+    move_to(&app, &t.coordinator, &r1, json!({"to": "contacted"}), 200).await;
+    move_to(&app, &t.coordinator, &r1, json!({"to": "offered"}), 200).await;
+    move_to(&app, &t.coordinator, &r2, json!({"to": "contacted"}), 200).await;
+    move_to(&app, &t.coordinator, &r2, json!({"to": "offered"}), 200).await;
+    let today = crate::referrals::today();
+    app.expect(
+        &t.coordinator,
+        "POST",
+        &format!("/api/v1/referrals/{r2}/enrollment"),
+        Some(json!({"start_date": today.to_string(),
+            "contract_end_date": (today + chrono::Duration::days(60)).to_string(),
+            "days": ["mon"]})),
+        201,
+    )
+    .await;
+    // A third referral stays unanswered: its warning goes to the
+    // coordinator's digest.
+    new_referral(&app, &t.prescriber, &t.creche, "Noa").await;
+
+    let mails = |r: &[Received], to: &str| -> Vec<(String, String)> {
+        r.iter()
+            .filter(|m| m.to == [to])
+            .map(subject_and_text)
+            .collect()
+    };
+    let received = sink
+        .wait_for(std::time::Duration::from_secs(30), |r| {
+            let digest_of = |to: &str| -> String {
+                mails(r, to)
+                    .iter()
+                    .filter(|(s, _)| s.contains("récapitulatif"))
+                    .map(|(_, t)| t.clone())
+                    .collect()
+            };
+            digest_of("sans.compte@ft.example.org").contains("une place est proposée")
+                && digest_of("c.martin@example.org").contains("réponse attendue bientôt")
+        })
+        .await;
+    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    let received = {
+        let after = sink.received();
+        assert!(after.len() >= received.len());
+        after
+    };
+    // The referent without an account: no e-mail per decision, its
+    // organisation's digest with both, each once.
+    let theirs = mails(&received, "sans.compte@ft.example.org");
+    assert!(
+        theirs.iter().all(|(s, _)| s.contains("récapitulatif")),
+        "{theirs:?}"
+    );
+    let text: String = theirs.iter().map(|(_, t)| t.as_str()).collect();
+    assert_eq!(
+        text.matches("la crèche a contacté la famille").count(),
+        1,
+        "{text}"
+    );
+    assert_eq!(text.matches("une place est proposée").count(), 1, "{text}");
+    assert!(text.contains(&format!("/app/orientations/{r1}")), "{text}");
+    // The prescriber turned decisions off: only the enrollment, at once.
+    let prescriber: Vec<String> = mails(&received, "p.durand@example.org")
+        .into_iter()
+        .map(|(s, _)| s)
+        .collect();
+    assert_eq!(prescriber.len(), 1, "{prescriber:?}");
+    assert!(
+        prescriber[0].contains("l’enfant est accueilli"),
+        "{prescriber:?}"
+    );
+    // The coordinator: the warning in a digest, no e-mail of its own.
+    let coordinator = mails(&received, "c.martin@example.org");
+    assert!(
+        coordinator.iter().all(|(s, _)| s.contains("récapitulatif")),
+        "{coordinator:?}"
+    );
+    // Nothing held is sent twice; nobody with nothing gets a digest.
+    let digests = received
+        .iter()
+        .filter(|m| subject_and_text(m).0.contains("récapitulatif"))
+        .count();
+    let recipients: std::collections::HashSet<Vec<String>> = received
+        .iter()
+        .filter(|m| subject_and_text(m).0.contains("récapitulatif"))
+        .map(|m| m.to.clone())
+        .collect();
+    assert!(digests >= 2 && recipients.len() == 2, "{recipients:?}");
+}

@@ -104,6 +104,8 @@ fn declared() -> BTreeMap<String, Vec<String>> {
         identity_epoch,
         webhooks,
         webhook_deliveries,
+        notification_preferences,
+        digest_items,
     )
 }
 
