@@ -200,7 +200,7 @@ pub fn enqueue(
     Ok(rows.len())
 }
 
-/// Deliveries due at `now`, oldest first, with their subscription; their
+/// Deliveries due at `now` of active subscriptions, oldest first, with their subscription; their
 /// next attempt moves to `lease_until` so that no other dispatcher takes
 /// them meanwhile (on PostgreSQL, rows locked by another are skipped).
 pub fn claim_due(
@@ -214,6 +214,14 @@ pub fn claim_due(
             webhook_deliveries::table
                 .filter(webhook_deliveries::status.eq(DeliveryStatus::Pending))
                 .filter(webhook_deliveries::next_attempt_at.le(now))
+                // A disabled subscription's deliveries wait until it is on again.
+                .filter(
+                    webhook_deliveries::webhook_id.eq_any(
+                        webhooks::table
+                            .filter(webhooks::active.eq(true))
+                            .select(webhooks::id),
+                    ),
+                )
                 .order((webhook_deliveries::next_attempt_at, webhook_deliveries::id))
                 .select(Delivery::as_select())
                 .limit(limit)

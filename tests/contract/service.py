@@ -44,10 +44,12 @@ def get_json(url, token):
 
 
 @contextlib.contextmanager
-def running(engine=False, settings=None):
+def running(engine=False, settings=None, control=None):
     """Yields (base_url, tokens by role, client credentials of a prescriber's API client).
     `engine`: the SLA engine and the webhook dispatcher run too; `settings`:
-    more environment variables."""
+    more environment variables; `control`: a dict that gets a `restart`
+    function (stop the service as SIGTERM does, start it again on the same
+    database and port)."""
     with tempfile.TemporaryDirectory(prefix="avip-contract-") as work:
         port = free_port()
         env = dict(os.environ)
@@ -72,17 +74,28 @@ def running(engine=False, settings=None):
         subprocess.run([AVIP, "demo"], env=env, check=True, stdout=subprocess.DEVNULL)
         log = open(os.path.join(work, "serve.log"), "w")
         command = [AVIP, "serve"] if engine else [AVIP, "serve", "--no-sla"]
-        server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
         base = f"http://127.0.0.1:{port}"
-        try:
+        processes = []
+
+        def start():
+            processes.append(subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT))
             for _ in range(200):
                 try:
                     urllib.request.urlopen(base + "/ready").read()
-                    break
+                    return
                 except OSError:
                     time.sleep(0.05)
-            else:
-                raise RuntimeError("the service did not become ready")
+            raise RuntimeError("the service did not become ready")
+
+        def restart():
+            processes[-1].terminate()
+            processes[-1].wait(timeout=20)
+            start()
+
+        if control is not None:
+            control["restart"] = restart
+        start()
+        try:
             tokens = {}
             for role, email in PEOPLE.items():
                 answer = post_form(
@@ -106,6 +119,6 @@ def running(engine=False, settings=None):
             tokens["api_client"] = answer["access_token"]
             yield base, tokens, client
         finally:
-            server.terminate()
-            server.wait(timeout=20)
+            processes[-1].terminate()
+            processes[-1].wait(timeout=20)
             log.close()

@@ -2,9 +2,10 @@
 specification (the `standardwebhooks` package on PyPI, pinned in
 scripts/contract-tools), not by this service's own code: a prescriber's
 API client subscribes a receiver on 127.0.0.1, which answers 503 to the
-first attempts; every request it gets must verify with the secret shown at
-subscription, each event is delivered once, and a forged body, a forged
-timestamp or a stale one fails verification."""
+first attempts while the service is stopped and started again; every request
+it gets must verify with the secret shown at subscription, each event is
+delivered once, and a forged body, a forged timestamp or a stale one fails
+verification."""
 
 import http.server
 import json
@@ -68,7 +69,9 @@ def main():
     receiver = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
     threading.Thread(target=receiver.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{receiver.server_address[1]}/avip"
-    with running(engine=True, settings={"AVIP_WEBHOOK_RETRY": "1s,1s,1s,1s,1s"}) as (base, tokens, _client):
+    control = {}
+    settings = {"AVIP_WEBHOOK_RETRY": "1s,1s,1s,1s,1s"}
+    with running(engine=True, settings=settings, control=control) as (base, tokens, _client):
         system = tokens["api_client"]
         created = call(base, system, "POST", "/api/v1/webhooks",
                        {"url": url, "events": ["referral.created", "referral.status_changed"]})
@@ -78,6 +81,9 @@ def main():
         posted = call(base, system, "POST", "/api/v1/referrals", referral(creche))
         for to in ("contacted", "offered"):
             call(base, tokens["coordinator"], "POST", f"/api/v1/referrals/{posted['id']}/transitions", {"to": to})
+        # The service stops while deliveries wait for their next attempt,
+        # and starts again: they are sent, once each.
+        control["restart"]()
         deadline = time.time() + 30
         while time.time() < deadline and len({h[0]["webhook-id"] for h in Receiver.hits if h[2] < 300}) < 3:
             time.sleep(0.2)
