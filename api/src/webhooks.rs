@@ -7,7 +7,8 @@
 //! `webhook-signature: v1,<base64 HMAC-SHA256>` of
 //! `<id>.<timestamp>.<body>` under the subscription's secret, signed by the
 //! `standardwebhooks` crate. Only a 2xx within 10 s counts; redirects are
-//! not followed.
+//! not followed; the connection goes only to an address checked when it is
+//! resolved (see `CheckedResolver`).
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -123,6 +124,32 @@ async fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, String> {
     Ok(found)
 }
 
+/// The dispatcher's name resolution: only the addresses a webhook may
+/// reach. The URL was checked before the attempt, but a host's answer may
+/// change between that check and the connection (DNS rebinding); the
+/// connection itself goes only to an address checked here. (An IP literal
+/// is not resolved, and `check_target` checked it.)
+struct CheckedResolver(Targets);
+
+impl reqwest::dns::Resolve for CheckedResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let targets = self.0;
+        Box::pin(async move {
+            let found = resolve(name.as_str(), 0).await?;
+            let allowed: Vec<SocketAddr> = found
+                .into_iter()
+                .filter(|a| allowed(a.ip(), targets))
+                .collect();
+            if allowed.is_empty() {
+                return Err(
+                    "the host resolves only to loopback, private or reserved addresses".into(),
+                );
+            }
+            Ok(Box::new(allowed.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
 /// A new signing secret, `whsec_` and 32 random bytes in base64.
 pub fn new_secret() -> String {
     use base64::Engine;
@@ -171,6 +198,7 @@ impl Dispatcher {
         public_url: &str,
     ) -> anyhow::Result<Dispatcher> {
         let client = reqwest::Client::builder()
+            .dns_resolver(Arc::new(CheckedResolver(targets)))
             .timeout(TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("avip-webhooks/", env!("CARGO_PKG_VERSION")))
@@ -431,6 +459,33 @@ mod tests {
                 .await
                 .is_ok()
         );
+    }
+
+    #[tokio::test]
+    async fn the_connection_goes_only_to_addresses_checked_when_resolved() {
+        // A listener that accepts and never answers.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!(
+            "http://localhost:{}/",
+            listener.local_addr().unwrap().port()
+        );
+        let client = |targets| {
+            reqwest::Client::builder()
+                .dns_resolver(Arc::new(CheckedResolver(targets)))
+                .timeout(Duration::from_millis(500))
+                .build()
+                .unwrap()
+        };
+        let refused = client(Targets::Public).get(&url).send().await.unwrap_err();
+        assert!(!refused.is_timeout(), "{refused:?}");
+        assert!(format!("{refused:?}").contains("loopback"), "{refused:?}");
+        // In development the same name reaches the listener (and waits).
+        let reached = client(Targets::AlsoLoopback)
+            .get(&url)
+            .send()
+            .await
+            .unwrap_err();
+        assert!(reached.is_timeout(), "{reached:?}");
     }
 
     #[test]
