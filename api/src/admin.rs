@@ -84,13 +84,21 @@ pub enum AdminCommand {
         #[arg(long)]
         label: String,
     },
-    /// Change an organisation's name or département; prints it as JSON.
+    /// Change an organisation's name, département, SIRET or whether its
+    /// people must sign in through ProConnect; prints it as JSON.
     UpdateOrganization {
         id: String,
         #[arg(long)]
         name: Option<String>,
         #[arg(long)]
         departement: Option<String>,
+        /// `true`: its people sign in through the OpenID Connect provider
+        /// only; `false`: passwords again.
+        #[arg(long)]
+        oidc_required: Option<bool>,
+        /// Its SIRET (14 digits), which the provider's `siret` must match.
+        #[arg(long)]
+        siret: Option<String>,
     },
     /// Change a crèche; prints it as JSON. Only the options given change.
     UpdateCreche {
@@ -157,6 +165,7 @@ pub enum AdminCommand {
 /// Runs one admin command; what it prints goes to standard output.
 pub fn run(settings: &Settings, command: AdminCommand) -> anyhow::Result<()> {
     let mut conn = avip_db::connect(&settings.database_url)?;
+    let oidc = orgs::OidcConfigured(settings.oidc.is_some());
     avip_db::migrations::run_pending(&mut conn)
         .map_err(|e| anyhow::anyhow!("cannot apply migrations: {e}"))?;
     let now = Utc::now();
@@ -187,9 +196,11 @@ pub fn run(settings: &Settings, command: AdminCommand) -> anyhow::Result<()> {
                 kind,
                 name,
                 departement,
+                oidc_required: false,
+                siret: None,
             };
             serde_json::to_string_pretty(&OrganizationBody::from(explain(orgs::create(
-                &mut conn, Operator, command, now,
+                &mut conn, Operator, command, oidc, now,
             ))?))?
         }
         AdminCommand::CreateCreche {
@@ -276,15 +287,19 @@ pub fn run(settings: &Settings, command: AdminCommand) -> anyhow::Result<()> {
             id,
             name,
             departement,
+            oidc_required,
+            siret,
         } => {
             let id = parse_id(&id, OrganizationId::parse)?;
             let body = UpdateOrganization {
                 name,
                 departement,
                 notification_defaults: None,
+                oidc_required,
+                siret: siret.map(Some),
             };
             serde_json::to_string_pretty(&OrganizationBody::from(explain(orgs::update(
-                &mut conn, Operator, &id, body, now,
+                &mut conn, Operator, &id, body, oidc, now,
             ))?))?
         }
         AdminCommand::UpdateCreche {

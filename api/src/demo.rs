@@ -43,8 +43,20 @@ fn organization(
         kind,
         name: name.into(),
         departement: "83".into(),
+        oidc_required: false,
+        siret: None,
     };
-    Ok(explain(name, organizations::create(conn, Operator, command, now))?.id)
+    Ok(explain(
+        name,
+        organizations::create(
+            conn,
+            Operator,
+            command,
+            organizations::OidcConfigured(false),
+            now,
+        ),
+    )?
+    .id)
 }
 
 fn person(

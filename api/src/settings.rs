@@ -68,6 +68,21 @@ pub struct Settings {
     pub exports_per_identity: u32,
     /// How long a download may wait on a client that does not read.
     pub write_timeout: Duration,
+    /// Sign-in to the workspace through an OpenID Connect provider
+    /// (ProConnect), when `AVIP_OIDC_ISSUER` is set.
+    pub oidc: Option<OidcSettings>,
+}
+
+/// The OpenID Connect provider the workspace's people may sign in with.
+#[derive(Clone, Debug)]
+pub struct OidcSettings {
+    /// `AVIP_OIDC_ISSUER`: its metadata is at
+    /// `<issuer>/.well-known/openid-configuration`.
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: SecretString,
+    /// The scopes asked for (`openid` among them).
+    pub scopes: Vec<String>,
 }
 
 /// Asymmetric signing keys (PEM files) and their algorithm.
@@ -309,6 +324,60 @@ impl Settings {
             }
         });
         let write_timeout = r.parse("AVIP_WRITE_TIMEOUT", "60s", duration);
+        let oidc_issuer = r.parse("AVIP_OIDC_ISSUER", "", |v| {
+            let v = v.trim();
+            if v.is_empty() {
+                return Ok(None);
+            }
+            Url::parse(v)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https") && u.query().is_none())
+                .map(|_| Some(v.trim_end_matches('/').to_owned()))
+                .ok_or_else(|| format!("{v:?} is not an http(s) URL without a query"))
+        });
+        let oidc_client_id = r.parse("AVIP_OIDC_CLIENT_ID", "", |v| Ok(v.trim().to_owned()));
+        let oidc_client_secret = r.secret("AVIP_OIDC_CLIENT_SECRET", |_| Ok(()));
+        let oidc_scopes = r.parse(
+            "AVIP_OIDC_SCOPES",
+            "openid email given_name usual_name siret uid",
+            |v| {
+                let scopes: Vec<String> = v.split_whitespace().map(str::to_owned).collect();
+                if scopes.iter().any(|s| s == "openid") && scopes.iter().any(|s| s == "email") {
+                    Ok(scopes)
+                } else {
+                    Err("must include the scopes openid and email".to_owned())
+                }
+            },
+        );
+        let oidc = match (oidc_issuer, oidc_client_id, oidc_client_secret, oidc_scopes) {
+            (Some(Some(issuer)), Some(client_id), Some(secret), Some(scopes)) => {
+                if client_id.is_empty() {
+                    r.errors.push((
+                        "AVIP_OIDC_CLIENT_ID",
+                        "is required when AVIP_OIDC_ISSUER is set".to_owned(),
+                    ));
+                }
+                if secret.is_none() {
+                    r.errors.push((
+                        "AVIP_OIDC_CLIENT_SECRET",
+                        "is required when AVIP_OIDC_ISSUER is set".to_owned(),
+                    ));
+                }
+                if env == Some(Environment::Production) && !issuer.starts_with("https://") {
+                    r.errors.push((
+                        "AVIP_OIDC_ISSUER",
+                        "must be an https:// URL in production".to_owned(),
+                    ));
+                }
+                secret.map(|client_secret| OidcSettings {
+                    issuer,
+                    client_id,
+                    client_secret,
+                    scopes,
+                })
+            }
+            _ => None,
+        };
 
         let sla = match (
             clock,
@@ -433,6 +502,7 @@ impl Settings {
             intake_rate_limit: intake_rate_limit.ok_or_else(missing)?,
             exports_per_identity: exports_per_identity.ok_or_else(missing)?,
             write_timeout: write_timeout.ok_or_else(missing)?,
+            oidc,
         })
     }
 }
@@ -594,6 +664,70 @@ mod tests {
             ),
         ]);
         assert!(ok.is_ok());
+    }
+
+    #[test]
+    fn an_openid_connect_provider_needs_its_client_and_https_in_production() {
+        assert!(
+            settings(&[]).unwrap().oidc.is_none(),
+            "no provider by default"
+        );
+        let s = settings(&[
+            ("AVIP_OIDC_ISSUER", "http://127.0.0.1:9000/"),
+            ("AVIP_OIDC_CLIENT_ID", "avip"),
+            ("AVIP_OIDC_CLIENT_SECRET", "s3cret"),
+        ])
+        .unwrap();
+        let oidc = s.oidc.unwrap();
+        assert_eq!(
+            oidc.issuer, "http://127.0.0.1:9000",
+            "without its trailing /"
+        );
+        assert_eq!(
+            oidc.scopes.join(" "),
+            "openid email given_name usual_name siret uid"
+        );
+        let err = settings(&[("AVIP_OIDC_ISSUER", "https://proconnect.example")]).unwrap_err();
+        let names: Vec<_> = err.0.iter().map(|(n, _)| *n).collect();
+        assert_eq!(names, ["AVIP_OIDC_CLIENT_ID", "AVIP_OIDC_CLIENT_SECRET"]);
+        let err = settings(&[
+            ("AVIP_OIDC_ISSUER", "https://proconnect.example"),
+            ("AVIP_OIDC_CLIENT_ID", "avip"),
+            ("AVIP_OIDC_CLIENT_SECRET", "s3cret"),
+            ("AVIP_OIDC_SCOPES", "email siret"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.0[0].0, "AVIP_OIDC_SCOPES");
+        let err = settings(&[("AVIP_OIDC_ISSUER", "ftp://x.example")]).unwrap_err();
+        assert_eq!(err.0[0].0, "AVIP_OIDC_ISSUER");
+        let production = [
+            ("AVIP_ENV", "production"),
+            ("AVIP_PUBLIC_URL", "https://avip.example.org"),
+            (
+                "AVIP_JWT_SECRET",
+                "Xk3-long-and-varied-production-secret-9Qz!",
+            ),
+            (
+                "AVIP_PSEUDONYM_KEY",
+                "Yw7-another-long-varied-production-key-2Lp#",
+            ),
+            ("AVIP_SMTP_URL", "smtps://mail.example.org"),
+            ("AVIP_OIDC_CLIENT_ID", "avip"),
+            ("AVIP_OIDC_CLIENT_SECRET", "s3cret"),
+        ];
+        let mut http = production.to_vec();
+        http.push(("AVIP_OIDC_ISSUER", "http://proconnect.example"));
+        let err = settings(&http).unwrap_err();
+        assert_eq!(
+            err.0,
+            [(
+                "AVIP_OIDC_ISSUER",
+                "must be an https:// URL in production".to_owned()
+            )]
+        );
+        let mut https = production.to_vec();
+        https.push(("AVIP_OIDC_ISSUER", "https://proconnect.example"));
+        assert!(settings(&https).unwrap().oidc.is_some());
     }
 
     #[test]

@@ -159,6 +159,17 @@ impl Application {
             access: access.clone(),
             web: crate::web::WebSettings {
                 secure_cookies: settings.env == crate::settings::Environment::Production,
+                oidc: match &settings.oidc {
+                    Some(oidc) => Some(std::sync::Arc::new(
+                        crate::web::oidc::Provider::new(
+                            oidc.clone(),
+                            settings.public_url.as_str().trim_end_matches('/'),
+                            settings.env,
+                        )
+                        .context("cannot set up the OpenID Connect client")?,
+                    )),
+                    None => None,
+                },
             },
             metrics_elsewhere: settings.metrics_bind.is_some(),
             identities: crate::auth::cache::Identities::watched(pool.clone())
@@ -301,16 +312,35 @@ impl Area {
 }
 
 /// The workspace's pages load nothing but their own scripts, styles and
-/// images, run no inline script, post forms only to themselves and are
-/// never framed.
-const WORKSPACE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
-    img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; \
-    frame-ancestors 'none'";
+/// images, run no inline script, post forms only to themselves (and, with
+/// ProConnect, to the provider: the sign-out form's answer sends the
+/// browser to its end-session endpoint) and are never framed.
+fn workspace_csp(oidc_issuer: Option<&str>) -> HeaderValue {
+    let provider = oidc_issuer
+        .and_then(|i| url::Url::parse(i).ok())
+        .map(|u| format!(" {}", u.origin().ascii_serialization()))
+        .unwrap_or_default();
+    let csp = format!(
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+         connect-src 'self'; form-action 'self'{provider}; base-uri 'none'; \
+         frame-ancestors 'none'"
+    );
+    HeaderValue::from_str(&csp).unwrap_or_else(|_| {
+        HeaderValue::from_static(
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+             connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+        )
+    })
+}
 
 /// Headers every answer carries: no content sniffing, no referrer; API
 /// answers (families' data, tokens) are never stored by a cache; pages are
 /// never framed by another site.
-fn security_headers(headers: &mut actix_web::http::header::HeaderMap, area: Area) {
+fn security_headers(
+    headers: &mut actix_web::http::header::HeaderMap,
+    area: Area,
+    workspace_csp: &HeaderValue,
+) {
     use actix_web::http::header;
     let mut set = |name: header::HeaderName, value: &'static str| {
         if !headers.contains_key(&name) {
@@ -327,10 +357,16 @@ fn security_headers(headers: &mut actix_web::http::header::HeaderMap, area: Area
         }
         Area::Workspace => {
             set(header::CACHE_CONTROL, "no-store");
-            set(header::CONTENT_SECURITY_POLICY, WORKSPACE_CSP);
             set(header::X_FRAME_OPTIONS, "DENY");
+            if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+                headers.insert(header::CONTENT_SECURITY_POLICY, workspace_csp.clone());
+            }
         }
-        Area::WorkspaceAsset => set(header::CONTENT_SECURITY_POLICY, WORKSPACE_CSP),
+        Area::WorkspaceAsset => {
+            if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+                headers.insert(header::CONTENT_SECURITY_POLICY, workspace_csp.clone());
+            }
+        }
         Area::Other => {}
     }
 }
@@ -382,7 +418,9 @@ fn serve(
     options: ServerOptions,
 ) -> anyhow::Result<Server> {
     let write_timeout = state.limits.write_timeout;
+    let csp = workspace_csp(state.web.oidc.as_ref().map(|p| p.issuer()));
     let mut server = actix_web::HttpServer::new(move || {
+        let workspace_csp = csp.clone();
         let (app, _) = App::new()
             .into_utoipa_app()
             .app_data(state.clone())
@@ -394,8 +432,9 @@ fn serve(
             .default_service(web::to(unmatched))
             .wrap(ErrorHandlers::new().default_handler(problem_for_bare_errors))
             .wrap(Compress::default())
-            .wrap_fn(|req, srv| {
+            .wrap_fn(move |req, srv| {
                 use actix_web::dev::Service;
+                let workspace_csp = workspace_csp.clone();
                 let request_id = req.extensions().get::<RequestId>().map(|id| id.to_string());
                 let area = Area::of(req.path());
                 let started = std::time::Instant::now();
@@ -413,7 +452,7 @@ fn serve(
                         res.headers_mut()
                             .insert(HeaderName::from_static("x-request-id"), value);
                     }
-                    security_headers(res.headers_mut(), area);
+                    security_headers(res.headers_mut(), area, &workspace_csp);
                     Ok(res)
                 }
             })

@@ -17,6 +17,7 @@ use crate::domain::OpeningHours;
 #[derive(Serialize, ToSchema)]
 #[schema(example = json!({"id": "0193a5b0-7c1e-7d2a-9b1e-3f4a5b6c7d8e", "kind": "france_travail",
     "name": "France Travail Toulon Est", "departement": "83",
+    "oidc_required": false, "siret": "13000548100010",
     "created_at": "2026-11-20T09:00:00Z", "updated_at": "2026-11-20T09:00:00Z"}))]
 pub struct OrganizationBody {
     #[schema(value_type = String, format = Uuid)]
@@ -24,6 +25,10 @@ pub struct OrganizationBody {
     pub kind: OrganizationKind,
     pub name: String,
     pub departement: String,
+    /// Its people sign in through the OpenID Connect provider only.
+    pub oidc_required: bool,
+    /// Its SIRET, which the provider's `siret` claim must match.
+    pub siret: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -35,6 +40,8 @@ impl From<Organization> for OrganizationBody {
             kind: o.kind,
             name: o.name,
             departement: o.departement,
+            oidc_required: o.oidc_required,
+            siret: o.siret,
             created_at: time(o.created_at),
             updated_at: time(o.updated_at),
         }

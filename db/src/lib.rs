@@ -14,6 +14,7 @@ pub mod identity_epoch;
 pub mod migrations;
 pub mod model;
 pub mod notifications;
+pub mod oidc_attempts;
 pub mod organizations;
 pub mod page;
 pub mod places;

@@ -17,6 +17,10 @@ pub struct Organization {
     pub departement: String,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// Its people sign in through the OpenID Connect provider only.
+    pub oidc_required: bool,
+    /// Its SIRET: the provider's `siret` claim must then be this one.
+    pub siret: Option<String>,
 }
 
 #[derive(Insertable, Debug)]
@@ -28,6 +32,10 @@ pub struct NewOrganization {
     pub departement: String,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// Its people sign in through the OpenID Connect provider only.
+    pub oidc_required: bool,
+    /// Its SIRET: the provider's `siret` claim must then be this one.
+    pub siret: Option<String>,
 }
 
 #[derive(AsChangeset, Debug, Default)]
@@ -35,6 +43,9 @@ pub struct NewOrganization {
 pub struct OrganizationChanges {
     pub name: Option<String>,
     pub departement: Option<String>,
+    pub oidc_required: Option<bool>,
+    /// `Some(None)` forgets the SIRET.
+    pub siret: Option<Option<String>>,
     pub updated_at: Option<NaiveDateTime>,
 }
 

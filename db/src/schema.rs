@@ -9,6 +9,8 @@ diesel::table! {
         departement -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        oidc_required -> Bool,
+        siret -> Nullable<Text>,
     }
 }
 
@@ -393,6 +395,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     access_log,
     access_log_referrals,
     web_sessions,
+    oidc_attempts,
     identity_epoch,
     webhooks,
     webhook_deliveries,
@@ -407,6 +410,17 @@ diesel::table! {
         csrf -> Text,
         created_at -> Timestamp,
         last_seen_at -> Timestamp,
+        expires_at -> Timestamp,
+        id_token -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    oidc_attempts (state_hash) {
+        state_hash -> Text,
+        nonce -> Text,
+        pkce_verifier -> Text,
+        next -> Text,
         expires_at -> Timestamp,
     }
 }

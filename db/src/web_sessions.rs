@@ -17,6 +17,9 @@ pub struct WebSession {
     pub created_at: NaiveDateTime,
     pub last_seen_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
+    /// The provider's id_token, when the session was opened through
+    /// OpenID Connect (the hint of the sign-out at the provider).
+    pub id_token: Option<String>,
 }
 
 pub fn insert(conn: &mut DbConnection, session: &WebSession) -> QueryResult<()> {

@@ -7,6 +7,9 @@ import { AxeBuilder } from '@axe-core/playwright';
 
 const base = process.env.AVIP_URL;
 if (!base) throw new Error('AVIP_URL is not set');
+// The OpenID Connect provider of tests/browser/provider.mjs, when it runs.
+const issuer = process.env.AVIP_OIDC_ISSUER;
+const provider = (url) => Boolean(issuer) && url.startsWith(issuer);
 const PASSWORD = 'avip demo 2026';
 const failures = [];
 const checked = [];
@@ -31,15 +34,23 @@ async function newPage() {
   const page = await context.newPage();
   // Nothing is fetched from another host; no script or style is refused
   // by the content security policy; no script fails.
+  // (The provider's own pages are not ours: its development login page
+  // asks Google for a font, which this machine cannot reach.)
+  await page.route('https://fonts.googleapis.com/**', (route) => route.abort());
   page.on('request', (r) => {
     const url = r.url();
-    if (!url.startsWith(base) && !url.startsWith('data:')) fail(`request to another host: ${url}`);
+    if (!url.startsWith(base) && !url.startsWith('data:') && !provider(url)
+      && !(provider(page.url()) && url.startsWith('https://fonts.googleapis.com/'))) {
+      fail(`request to another host: ${url}`);
+    }
   });
-  // A refused form answers 401, 403 or 422 with its page: chromium notes
-  // the status, which is not a fault.
-  const expected = /Failed to load resource: the server responded with a status of (401|403|422)/;
+  // A refused form or sign-in answers 400, 401, 403 or 422 with its page:
+  // chromium notes the status, which is not a fault.
+  const expected = /Failed to load resource: the server responded with a status of (400|401|403|422)/;
   page.on('console', (m) => {
-    if (m.type() === 'error' && !expected.test(m.text())) fail(`console error on ${page.url()}: ${m.text()}`);
+    if (m.type() === 'error' && !expected.test(m.text()) && !provider(page.url())) {
+      fail(`console error on ${page.url()}: ${m.text()}`);
+    }
   });
   page.on('pageerror', (e) => fail(`script error on ${page.url()}: ${e.message}`));
   return page;
@@ -210,6 +221,162 @@ async function occupied(page, creche, day) {
   expect(page.url().endsWith('/app/indicateurs'), `the CAF lands on the indicators (${page.url()})`);
   await axe(page, 'indicators for the CAF');
   await page.context().close();
+}
+
+// ----- ProConnect: sign-in through a real OpenID Connect provider -----
+if (issuer) {
+  const forge = async (mode) => {
+    const r = await fetch(`${issuer}/__test__/forge?mode=${mode}`, { method: 'POST' });
+    if (!r.ok) throw new Error(`the provider did not take the forge mode ${mode}`);
+  };
+  // From the sign-in page to the provider, signed in there as `email` when
+  // it asks (its session may remember her). With `hold`, the provider's
+  // answer is kept from the service and returned: a test sends it itself.
+  async function viaProvider(page, email, { hold = false } = {}) {
+    if (hold) await forge('hold');
+    await page.goto(`${base}/app/connexion`);
+    await page.getByRole('button', { name: 'S’identifier avec ProConnect' }).click();
+    await page.waitForLoadState('load');
+    if (provider(page.url()) && await page.locator('input[name=login]').count() > 0) {
+      await page.locator('input[name=login]').fill(email);
+      await page.locator('input[name=password]').fill('mot de passe quelconque');
+      await page.locator('button[type=submit]').click();
+      await page.waitForLoadState('load');
+    }
+    if (!hold) return null;
+    const r = await fetch(`${issuer}/__test__/held`);
+    return (await r.json()).held;
+  }
+  const heading = async (page) => (await page.locator('h1').innerText()).trim();
+  async function signedIn(page) {
+    await page.goto(`${base}/app/a-traiter`);
+    return page.url().endsWith('/app/a-traiter');
+  }
+  const coordinator = 'coordination@toulon.demo.avip.example';
+
+  // A known coordinator lands on her worklist; signing out ends both sessions.
+  {
+    const page = await newPage();
+    await page.goto(`${base}/app/connexion`);
+    await axe(page, 'sign-in with the ProConnect button');
+    await viaProvider(page, coordinator);
+    expect(page.url().endsWith('/app/a-traiter') && await heading(page) === 'À traiter',
+      `ProConnect: a known coordinator lands on her worklist (${page.url()})`);
+    await page.getByRole('button', { name: 'Se déconnecter' }).click();
+    await page.waitForLoadState('load');
+    expect(provider(page.url()), `ProConnect: sign-out goes through the provider (${page.url()})`);
+    await page.getByRole('button', { name: 'Yes, sign me out' }).click();
+    await page.waitForLoadState('load');
+    expect(page.url().endsWith('/app/connexion?fin=1'), `ProConnect: back from the provider's sign-out (${page.url()})`);
+    expect((await page.locator('[role=status]').innerText()).includes('déconnecté'), 'ProConnect: signed out');
+    expect(!(await signedIn(page)), 'ProConnect: the workspace session has ended');
+    // The provider's session has ended too: it asks who she is again.
+    await page.goto(`${base}/app/connexion`);
+    await page.getByRole('button', { name: 'S’identifier avec ProConnect' }).click();
+    await page.waitForLoadState('load');
+    expect(provider(page.url()) && await page.locator('input[name=login]').count() === 1,
+      `ProConnect: the provider's session has ended too (${page.url()})`);
+    await page.context().close();
+  }
+
+  // An e-mail nobody has here is refused, with whom to ask.
+  {
+    const page = await newPage();
+    await viaProvider(page, 'agent.inconnu@example.gouv.fr');
+    expect(await heading(page) === 'Aucun compte pour cette identité',
+      `ProConnect: an unknown e-mail is refused (${await heading(page)})`);
+    expect((await page.locator('main').innerText()).includes('administrateur AVIP'), 'ProConnect: whom to ask');
+    await axe(page, 'ProConnect refusal');
+    expect(!(await signedIn(page)), 'ProConnect: no session for an unknown e-mail');
+    await page.context().close();
+  }
+
+  // A wrong state, then the right answer once, then the same answer again.
+  {
+    const page = await newPage();
+    const answer = await viaProvider(page, coordinator, { hold: true });
+    expect(answer && new URL(answer).searchParams.get('code'), `ProConnect: the provider answered with a code (${answer})`);
+    const wrong = new URL(answer);
+    wrong.searchParams.set('state', 'x'.repeat(43));
+    await page.goto(wrong.toString());
+    expect(await heading(page) === 'Connexion refusée', `ProConnect: a wrong state is refused (${await heading(page)})`);
+    expect(!(await signedIn(page)), 'ProConnect: no session after a wrong state');
+
+    // The right state, once more from the start (the wrong one ended the
+    // attempt in this browser), then the same answer replayed.
+    const second = await viaProvider(page, coordinator, { hold: true });
+    await page.goto(second);
+    expect(page.url().endsWith('/app/a-traiter'), `ProConnect: the genuine answer signs in (${page.url()})`);
+    await page.context().clearCookies();
+    await page.goto(second);
+    expect(await heading(page) === 'Connexion refusée',
+      `ProConnect: a replayed answer is refused (${page.url()})`);
+    expect(!(await signedIn(page)), 'ProConnect: no session from a replayed answer');
+
+    // A used code under a new, genuine state: the provider refuses it.
+    const third = await viaProvider(page, coordinator, { hold: true });
+    const replayed = new URL(third);
+    replayed.searchParams.set('code', new URL(second).searchParams.get('code'));
+    await page.goto(replayed.toString());
+    expect(await heading(page) === 'Connexion refusée', `ProConnect: a replayed code is refused (${await heading(page)})`);
+    expect(!(await signedIn(page)), 'ProConnect: no session from a replayed code');
+    await page.context().close();
+  }
+
+  // Her organisation requires ProConnect and records a SIRET: her password
+  // opens nothing; the provider's SIRET must be the recorded one.
+  {
+    const api = async (method, path, token, body) => {
+      const r = await fetch(`${base}/api/v1${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: body && JSON.stringify(body),
+      });
+      if (!r.ok) throw new Error(`${method} ${path}: ${r.status} ${await r.text()}`);
+      return r.json();
+    };
+    const token = async (email) => {
+      const r = await fetch(`${base}/api/v1/auth/token`, {
+        method: 'POST',
+        body: new URLSearchParams({ grant_type: 'password', username: email, password: PASSWORD }),
+      });
+      return (await r.json()).access_token;
+    };
+    const admin = await token('admin@demo.avip.example');
+    const org = (await api('GET', '/me', await token(coordinator))).organization.id;
+    const set = (body) => api('PATCH', `/organizations/${org}`, admin, body);
+    await set({ oidc_required: true, siret: '21830137000015' });
+    const page = await newPage();
+    await page.goto(`${base}/app/connexion`);
+    await signIn(page, coordinator);
+    expect((await page.locator('[role=alert]').innerText()).includes('vous connecter avec ProConnect'),
+      'ProConnect required: the password is refused, and she is told to use ProConnect');
+    await viaProvider(page, coordinator);
+    expect(await heading(page) === 'Aucun compte pour cette identité'
+      && (await page.locator('main').innerText()).includes('SIRET'),
+      `ProConnect: another SIRET than the organisation's is refused (${await heading(page)})`);
+    await set({ siret: '13000548100010' });
+    await viaProvider(page, coordinator);
+    expect(page.url().endsWith('/app/a-traiter'), `ProConnect required: she signs in through it (${page.url()})`);
+    await set({ oidc_required: false, siret: null });
+    await page.context().close();
+  }
+
+  // Forged answers of the provider: each is refused, and nobody is signed in.
+  for (const [mode, what] of [
+    ['nonce', 'an id_token with another nonce'],
+    ['key', 'an id_token signed by another key'],
+    ['audience', 'an id_token for another client'],
+    ['userinfo', 'a userinfo answer signed by another key'],
+  ]) {
+    const page = await newPage();
+    await forge(mode);
+    await viaProvider(page, coordinator);
+    expect(await heading(page) === 'Connexion refusée', `ProConnect: ${what} is refused (${await heading(page)})`);
+    expect(!(await signedIn(page)), `ProConnect: no session from ${what}`);
+    await page.context().close();
+  }
+  await forge('');
 }
 
 await browser.close();

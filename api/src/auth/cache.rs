@@ -232,6 +232,8 @@ mod tests {
                 departement: "83".into(),
                 created_at: now,
                 updated_at: now,
+                oidc_required: false,
+                siret: None,
             },
             changed_at: Some(now),
             epoch,

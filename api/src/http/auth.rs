@@ -180,6 +180,11 @@ pub async fn token(
             invalid_client()
         }),
         Outcome::Locked { seconds } => Err(too_many_attempts(seconds)),
+        Outcome::OidcRequired => Err(ApiError::BadRequest(Problem::new(
+            "invalid_grant",
+            "this person's organisation requires sign-in through its OpenID Connect provider \
+             (ProConnect): passwords are refused",
+        ))),
     }
 }
 

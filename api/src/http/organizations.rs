@@ -14,7 +14,9 @@ use crate::http::responses::{BadRequest, Forbidden, NotFound, Unauthorized, Unpr
 use crate::http::state::State;
 use crate::views::OrganizationBody;
 use crate::workflow::Caller;
-use crate::workflow::organizations::{self, CreateOrganization, UpdateOrganization};
+use crate::workflow::organizations::{
+    self, CreateOrganization, OidcConfigured, UpdateOrganization,
+};
 
 #[derive(Deserialize, IntoParams, Debug)]
 #[into_params(parameter_in = Query)]
@@ -64,8 +66,11 @@ pub async fn create(
     body: ApiJson<CreateOrganization>,
 ) -> Result<HttpResponse, ApiError> {
     let command = body.0;
+    let oidc = OidcConfigured(state.web.oidc.is_some());
     let created = state
-        .run(move |conn| organizations::create(conn, Caller::Identity(&who), command, Utc::now()))
+        .run(move |conn| {
+            organizations::create(conn, Caller::Identity(&who), command, oidc, Utc::now())
+        })
         .await?;
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/api/v1/organizations/{}", created.id)))
@@ -90,7 +95,8 @@ pub async fn get_one(
     Ok(web::Json(org.into()))
 }
 
-/// Rename an organisation or change its département (admin). Its kind is fixed.
+/// Change an organisation (admin): its name, its département, its SIRET, or
+/// whether its people must sign in through ProConnect. Its kind is fixed.
 #[utoipa::path(operation_id = "updateOrganization", tag = "organizations", params(("id" = String, Path, format = Uuid)), request_body = UpdateOrganization,
     security(("oauth2" = [])), responses(
     (status = 200, body = OrganizationBody),
@@ -106,8 +112,11 @@ pub async fn update(
 ) -> Result<web::Json<OrganizationBody>, ApiError> {
     let id = path_id(&id, OrganizationId::parse)?;
     let body = body.0;
+    let oidc = OidcConfigured(state.web.oidc.is_some());
     let org = state
-        .run(move |conn| organizations::update(conn, Caller::Identity(&who), &id, body, Utc::now()))
+        .run(move |conn| {
+            organizations::update(conn, Caller::Identity(&who), &id, body, oidc, Utc::now())
+        })
         .await?;
     // Who may do what changed: no identity kept from before holds.
     state.identities.forget_all();

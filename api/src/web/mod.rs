@@ -18,7 +18,9 @@ pub mod charts;
 pub mod forms;
 pub mod fr;
 pub mod indicators;
+pub mod oidc;
 pub mod planning;
+pub mod proconnect;
 pub mod referral;
 pub mod referrals;
 pub mod session;
@@ -30,6 +32,9 @@ pub mod worklist;
 pub struct WebSettings {
     /// `Secure` cookies (production, served over https).
     pub secure_cookies: bool,
+    /// The OpenID Connect provider (ProConnect), when `AVIP_OIDC_ISSUER` is
+    /// set.
+    pub oidc: Option<std::sync::Arc<oidc::Provider>>,
 }
 
 /// What a page cannot show: a redirect to sign in, or a page saying why.
@@ -206,6 +211,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/connexion", web::get().to(sign_in::form))
                 .route("/connexion", web::post().to(sign_in::submit))
                 .route("/deconnexion", web::post().to(sign_in::sign_out))
+                .route("/connexion/proconnect", web::get().to(proconnect::start))
+                .route(
+                    "/connexion/proconnect/retour",
+                    web::get().to(proconnect::back),
+                )
+                .route("/deconnexion/fin", web::get().to(proconnect::signed_out))
                 .route("/a-traiter", web::get().to(worklist::show))
                 .route("/orientations", web::get().to(referrals::list))
                 .route("/orientations/nouvelle", web::get().to(referrals::new_form))

@@ -57,10 +57,12 @@ pub fn same_secret(a: &str, b: &str) -> bool {
     a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }
 
-/// Opens a session for `user`: the row, and the cookie to set.
+/// Opens a session for `user`: the row, and the cookie to set. `id_token`
+/// is the provider's, when she signed in through OpenID Connect.
 pub fn open(
     conn: &mut avip_db::DbConnection,
     user: &UserId,
+    id_token: Option<String>,
     secure: bool,
     now: DateTime<Utc>,
 ) -> Result<Cookie<'static>, DomainError> {
@@ -76,6 +78,7 @@ pub fn open(
             created_at: at,
             last_seen_at: at,
             expires_at: to_db_time(now + IDLE),
+            id_token,
         },
     )?;
     Ok(cookie(secure, secret))
@@ -106,6 +109,8 @@ pub struct Visitor {
     pub user_id: UserId,
     /// The token every form of the session carries.
     pub csrf: String,
+    /// The provider's id_token, when the session was opened through it.
+    pub id_token: Option<String>,
     id_hash: String,
 }
 
@@ -209,6 +214,7 @@ impl FromRequest for Visitor {
                 who,
                 user_id: session.user_id,
                 csrf: session.csrf,
+                id_token: session.id_token,
                 id_hash: hash,
             })
         })

@@ -31,6 +31,8 @@ struct SignInPage {
     error: Option<String>,
     signed_out: bool,
     expired: bool,
+    /// The "S’identifier avec ProConnect" button (`AVIP_OIDC_ISSUER` set).
+    proconnect: bool,
 }
 
 #[derive(Deserialize)]
@@ -74,6 +76,7 @@ pub async fn form(req: HttpRequest, state: State, query: web::Query<SignInQuery>
         next,
         email: String::new(),
         error: None,
+        proconnect: state.web.oidc.is_some(),
     };
     render(&state, page, actix_web::http::StatusCode::OK)
 }
@@ -103,6 +106,7 @@ pub async fn submit(
                 error: Some(error),
                 signed_out: false,
                 expired: false,
+                proconnect: state.web.oidc.is_some(),
             },
             status,
         )
@@ -149,7 +153,7 @@ pub async fn submit(
         } => {
             let secure = state.web.secure_cookies;
             let cookie = avip_db::blocking::write(&state.pool, &state.gate, move |conn| {
-                session::open(conn, &user, secure, Utc::now())
+                session::open(conn, &user, None, secure, Utc::now())
             })
             .await?;
             let mut response = see_other(&next);
@@ -166,6 +170,12 @@ pub async fn submit(
             ),
             StatusCode::TOO_MANY_REQUESTS,
         )),
+        Outcome::OidcRequired => Ok(again(
+            "Votre organisation demande de vous connecter avec ProConnect : \
+             utilisez le bouton « S’identifier avec ProConnect »."
+                .to_owned(),
+            StatusCode::FORBIDDEN,
+        )),
         _ => Ok(again(
             "Adresse e-mail ou mot de passe incorrect.".to_owned(),
             StatusCode::UNAUTHORIZED,
@@ -181,7 +191,12 @@ pub async fn sign_out(
 ) -> Result<HttpResponse, WebError> {
     visitor.check_csrf(Form::read(&body)?.csrf())?;
     visitor.close(&state).await?;
-    let mut response = see_other("/app/connexion?fin=1");
+    // Opened through ProConnect: its session ends too, at its end-session
+    // endpoint, which sends the browser back to /app/deconnexion/fin.
+    let mut response =
+        crate::web::proconnect::sign_out_at_provider(&state, visitor.id_token.as_deref())
+            .await
+            .unwrap_or_else(|| see_other("/app/connexion?fin=1"));
     let _ = response.add_cookie(&session::removal(state.web.secure_cookies));
     Ok(response)
 }

@@ -22,6 +22,15 @@ pub struct CreateOrganization {
     /// Département code: `01`–`95`, `2A`, `2B`, `971`–`976`.
     #[schema(max_length = 3)]
     pub departement: String,
+    /// Its people sign in through the OpenID Connect provider (ProConnect)
+    /// only, never with a password (default `false`; needs
+    /// `AVIP_OIDC_ISSUER`).
+    #[serde(default)]
+    pub oidc_required: bool,
+    /// Its SIRET (14 digits): a person signing in through the provider must
+    /// then come with this `siret`.
+    #[schema(pattern = "^[0-9]{14}$", example = "13000548100010")]
+    pub siret: Option<String>,
 }
 
 impl CreateOrganization {
@@ -29,6 +38,10 @@ impl CreateOrganization {
         let mut problems = Problems::default();
         let name = problems.check("name", domain::text(&self.name, 200));
         let departement = problems.check("departement", domain::departement(&self.departement));
+        let siret = self
+            .siret
+            .as_deref()
+            .and_then(|s| problems.check("siret", siret(s)));
         problems.into_result()?;
         let (Some(name), Some(departement)) = (name, departement) else {
             unreachable!("checked above")
@@ -41,6 +54,8 @@ impl CreateOrganization {
             departement,
             created_at: now,
             updated_at: now,
+            oidc_required: self.oidc_required,
+            siret,
         })
     }
 }
@@ -57,6 +72,22 @@ pub struct UpdateOrganization {
     /// and for the referents it names without an account; kinds left out
     /// keep their default.
     pub notification_defaults: Option<crate::workflow::preferences::Choices>,
+    /// `true`: its people sign in through the OpenID Connect provider only.
+    pub oidc_required: Option<bool>,
+    /// Its SIRET (14 digits); `null` forgets it.
+    #[serde(default, with = "::serde_with::rust::double_option")]
+    #[schema(value_type = Option<String>, pattern = "^[0-9]{14}$")]
+    pub siret: Option<Option<String>>,
+}
+
+/// A SIRET: 14 digits (spaces between groups are dropped).
+fn siret(value: &str) -> Result<String, String> {
+    let digits: String = value.chars().filter(|c| *c != ' ').collect();
+    if digits.len() == 14 && digits.chars().all(|c| c.is_ascii_digit()) {
+        Ok(digits)
+    } else {
+        Err("must be a SIRET: 14 digits".into())
+    }
 }
 
 pub fn list(
@@ -78,13 +109,35 @@ pub fn get(
     Ok(organizations::get(conn, id)?)
 }
 
+/// Whether an OpenID Connect provider is configured (`AVIP_OIDC_ISSUER`):
+/// without one, no organisation may require it.
+#[derive(Clone, Copy, Debug)]
+pub struct OidcConfigured(pub bool);
+
+impl OidcConfigured {
+    fn allows(self, required: Option<bool>) -> Result<(), DomainError> {
+        if required == Some(true) && !self.0 {
+            let mut problems = Problems::default();
+            problems.push(
+                "oidc_required",
+                "no OpenID Connect provider is configured (AVIP_OIDC_ISSUER): its people could \
+                 not sign in at all",
+            );
+            return problems.into_result();
+        }
+        Ok(())
+    }
+}
+
 pub fn create(
     conn: &mut DbConnection,
     caller: Caller<'_>,
     command: CreateOrganization,
+    oidc: OidcConfigured,
     now: DateTime<Utc>,
 ) -> Result<Organization, DomainError> {
     caller.require(Action::Create, Resource::Organizations)?;
+    oidc.allows(Some(command.oidc_required))?;
     let new = command.into_new(now)?;
     Ok(organizations::insert(conn, &new)?)
 }
@@ -95,9 +148,11 @@ pub fn update(
     caller: Caller<'_>,
     id: &OrganizationId,
     body: UpdateOrganization,
+    oidc: OidcConfigured,
     now: DateTime<Utc>,
 ) -> Result<Organization, DomainError> {
     caller.require(Action::Update, Resource::Organizations)?;
+    oidc.allows(body.oidc_required)?;
     let mut problems = Problems::default();
     let changes = OrganizationChanges {
         name: body
@@ -108,6 +163,12 @@ pub fn update(
             .departement
             .as_ref()
             .and_then(|d| problems.check("departement", domain::departement(d))),
+        oidc_required: body.oidc_required,
+        siret: match &body.siret {
+            None => None,
+            Some(None) => Some(None),
+            Some(Some(s)) => problems.check("siret", siret(s)).map(Some),
+        },
         updated_at: Some(to_db_time(now)),
     };
     problems.into_result()?;

@@ -27,6 +27,9 @@ pub enum Outcome {
     Refused { delay: Duration },
     /// Too many failures: the account is locked for this many seconds.
     Locked { seconds: u64 },
+    /// The right password, but the person's organisation requires sign-in
+    /// through the OpenID Connect provider.
+    OidcRequired,
 }
 
 /// Who is signing in: a person by e-mail, or an API client by its id.
@@ -143,6 +146,9 @@ pub fn finish(
         (true, Some(found)) => {
             throttle::clear(conn, &check.key)?;
             let org = organizations::get(conn, &found.organization_id)?;
+            if org.oidc_required && matches!(found.subject, Subject::User(_)) {
+                return Ok(Outcome::OidcRequired);
+            }
             let at = to_db_time(now);
             match &found.subject {
                 Subject::User(id) => users::touch_login(conn, id, at)?,
@@ -231,4 +237,47 @@ pub fn named(conn: &mut DbConnection, who: Named<'_>) -> Result<Option<Principal
     };
     let subject = subject.ok_or(DomainError::NotFound)?;
     Ok(crate::auth::principal::load(conn, subject, None)?)
+}
+
+/// Why an identity the OpenID Connect provider verified gets no session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unmatched {
+    /// No active person of this service has this e-mail.
+    NoPerson,
+    /// The person's organisation records a SIRET, and the provider gave
+    /// another.
+    OtherSiret,
+}
+
+impl Unmatched {
+    /// For the log: no personal data.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Unmatched::NoPerson => "no active person has this e-mail",
+            Unmatched::OtherSiret => "the SIRET is not the one the organisation records",
+        }
+    }
+}
+
+/// The person an identity verified by the OpenID Connect provider is: the
+/// active person with this `email`, whose organisation's SIRET, when it
+/// records one, is the provider's `siret` when it gives one. Nobody is
+/// created. Records the sign-in on the person.
+pub fn person_of(
+    conn: &mut DbConnection,
+    email: &str,
+    siret: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Result<avip_db::model::UserId, Unmatched>, DomainError> {
+    let Some(user) = users::find_by_email(conn, email)?.filter(|u| u.active) else {
+        return Ok(Err(Unmatched::NoPerson));
+    };
+    let org = organizations::get(conn, &user.organization_id)?;
+    if let (Some(recorded), Some(given)) = (org.siret.as_deref(), siret)
+        && recorded != given.replace(' ', "")
+    {
+        return Ok(Err(Unmatched::OtherSiret));
+    }
+    users::touch_login(conn, &user.id, to_db_time(now))?;
+    Ok(Ok(user.id))
 }

@@ -255,6 +255,8 @@ pub fn bootstrap(
                         departement: "00".into(),
                         created_at: at,
                         updated_at: at,
+                        oidc_required: false,
+                        siret: None,
                     },
                 )?
             }

@@ -106,6 +106,7 @@ fn declared() -> BTreeMap<String, Vec<String>> {
         webhook_deliveries,
         notification_preferences,
         digest_items,
+        oidc_attempts,
     )
 }
 

@@ -744,3 +744,175 @@ async fn signing_out_ends_the_session_and_each_role_sees_only_its_pages() {
         csv.body
     );
 }
+
+/// The id of the organisation called `name`.
+async fn organization_named(app: &TestApp, admin: &str, name: &str) -> String {
+    let list = app
+        .expect(admin, "GET", "/api/v1/organizations?limit=200", None, 200)
+        .await;
+    let found = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["name"] == name)
+        .expect("the organisation");
+    id(found)
+}
+
+#[tokio::test]
+async fn without_a_provider_there_is_no_proconnect_button_and_no_organisation_may_require_it() {
+    let app = spawn_app().await;
+    let t = territory(&app).await;
+    let mut browser = Browser::new(&app);
+    let form = browser.get("/app/connexion").await;
+    assert_eq!(form.status, 200);
+    assert!(!form.body.contains("ProConnect"), "{}", form.body);
+    assert_eq!(browser.get("/app/connexion/proconnect").await.status, 404);
+    assert_eq!(
+        browser
+            .get("/app/connexion/proconnect/retour?code=a&state=b")
+            .await
+            .status,
+        404
+    );
+    let org = organization_named(&app, &t.admin, "Ville de Toulon").await;
+    let problem = app
+        .expect(
+            &t.admin,
+            "PATCH",
+            &format!("/api/v1/organizations/{org}"),
+            Some(json!({"oidc_required": true})),
+            422,
+        )
+        .await;
+    assert_eq!(problem["errors"][0]["field"], "oidc_required", "{problem}");
+    // Nobody but an admin may ask.
+    app.expect(
+        &t.coordinator,
+        "PATCH",
+        &format!("/api/v1/organizations/{org}"),
+        Some(json!({"oidc_required": true})),
+        403,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_organisation_that_requires_proconnect_refuses_its_peoples_passwords() {
+    // A provider that does not answer: the button is there, a sign-in
+    // through it ends on a French page, never a 500.
+    let silent = format!("http://127.0.0.1:{}", avip_tests::served::free_port());
+    let app = avip_tests::spawn_app_with(|env| {
+        env.insert("AVIP_OIDC_ISSUER".into(), silent.clone());
+        env.insert("AVIP_OIDC_CLIENT_ID".into(), "avip".into());
+        env.insert("AVIP_OIDC_CLIENT_SECRET".into(), "a client secret".into());
+    })
+    .await;
+    let t = territory(&app).await;
+    let mut browser = Browser::new(&app);
+    let form = browser.get("/app/connexion?suite=%2Fapp%2Fplaces").await;
+    assert!(
+        form.body.contains("S’identifier avec ProConnect"),
+        "{}",
+        form.body
+    );
+    let csp = app
+        .get("/app/connexion")
+        .await
+        .headers()
+        .get("content-security-policy")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains(&format!("form-action 'self' {silent};")),
+        "the sign-out form may lead to the provider: {csp}"
+    );
+    let down = browser
+        .get("/app/connexion/proconnect?suite=%2Fapp%2Fplaces")
+        .await;
+    assert_eq!(down.status, 502, "{}", down.body);
+    assert!(
+        down.body.contains("ProConnect ne répond pas"),
+        "{}",
+        down.body
+    );
+    // An answer no sign-in of this browser started.
+    let forged = browser
+        .get("/app/connexion/proconnect/retour?code=a&state=bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb")
+        .await;
+    assert_eq!(forged.status, 400, "{}", forged.body);
+    assert!(forged.body.contains("Connexion refusée"), "{}", forged.body);
+    let nothing = browser.get("/app/connexion/proconnect/retour").await;
+    assert_eq!(nothing.status, 400, "{}", nothing.body);
+
+    // The coordinator's organisation requires ProConnect: her password
+    // opens nothing, neither a token nor a session; others' still do.
+    let org = organization_named(&app, &t.admin, "Ville de Toulon").await;
+    let path = format!("/api/v1/organizations/{org}");
+    let bad = app
+        .expect(
+            &t.admin,
+            "PATCH",
+            &path,
+            Some(json!({"siret": "1300054810001"})),
+            422,
+        )
+        .await;
+    assert_eq!(bad["errors"][0]["field"], "siret", "{bad}");
+    let changed = app
+        .expect(
+            &t.admin,
+            "PATCH",
+            &path,
+            Some(json!({"oidc_required": true, "siret": "130 005 481 00010"})),
+            200,
+        )
+        .await;
+    assert_eq!(changed["oidc_required"], true);
+    assert_eq!(changed["siret"], "13000548100010");
+    let refused = app.password_grant("c.martin@example.org", PASSWORD).await;
+    assert_eq!(refused.status(), 400);
+    let problem: Value = refused.json().await.unwrap();
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("OpenID Connect"),
+        "{problem}"
+    );
+    let page = Browser::new(&app)
+        .sign_in("c.martin@example.org", PASSWORD, "/app/")
+        .await;
+    assert_eq!(page.status, 403, "{}", page.body);
+    assert!(
+        page.body
+            .contains("Votre organisation demande de vous connecter avec ProConnect")
+    );
+    assert_eq!(
+        app.password_grant("b.roux@example.org", PASSWORD)
+            .await
+            .status(),
+        200,
+        "another organisation's coordinator"
+    );
+
+    // Back to passwords.
+    let changed = app
+        .expect(
+            &t.admin,
+            "PATCH",
+            &path,
+            Some(json!({"oidc_required": false, "siret": null})),
+            200,
+        )
+        .await;
+    assert_eq!(changed["siret"], Value::Null);
+    assert_eq!(
+        app.password_grant("c.martin@example.org", PASSWORD)
+            .await
+            .status(),
+        200
+    );
+}

@@ -1,0 +1,377 @@
+//! "S’identifier avec ProConnect": the workspace's pages of the OpenID
+//! Connect sign-in (`web::oidc` speaks to the provider). The `state` goes
+//! both to the provider and into a cookie of this browser; the attempt
+//! (`nonce`, PKCE verifier, the page to go back to) is kept in the database
+//! under the `state`'s SHA-256 and taken once, so that an answer meant for
+//! another browser, replayed or late finds nothing. Every refusal is a page
+//! in French; none is a 500.
+
+use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use avip_db::model::to_db_time;
+use avip_db::oidc_attempts::{self, OidcAttempt};
+use chrono::Utc;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use crate::domain::DomainError;
+use crate::http::state::State;
+use crate::web::oidc::{OidcError, Verified};
+use crate::web::session::{self, safe_next, same_secret};
+use crate::web::{WebError, html, see_other};
+use crate::workflow::sign_in::{Unmatched, person_of};
+
+/// The cookie holding the `state` of the sign-in under way in this browser.
+const STATE_COOKIE: &str = "avip_oidc";
+/// The cookie holding the `state` of the sign-out at the provider.
+const SIGN_OUT_COOKIE: &str = "avip_oidc_out";
+/// How long the provider may take to send the browser back.
+const ATTEMPT_TTL: chrono::TimeDelta = chrono::TimeDelta::minutes(10);
+
+#[derive(Template)]
+#[template(path = "sign_in_refused.html")]
+struct Refused<'a> {
+    title: &'a str,
+    message: &'a str,
+    detail: Option<String>,
+}
+
+fn refused(status: StatusCode, title: &str, message: &str, detail: Option<String>) -> HttpResponse {
+    html(
+        status,
+        &Refused {
+            title,
+            message,
+            detail,
+        },
+    )
+}
+
+fn unavailable() -> HttpResponse {
+    refused(
+        StatusCode::BAD_GATEWAY,
+        "ProConnect ne répond pas",
+        "La connexion avec ProConnect est impossible pour le moment. Réessayez dans quelques \
+         minutes, ou connectez-vous avec votre mot de passe si votre organisation le permet.",
+        None,
+    )
+}
+
+fn not_verified() -> HttpResponse {
+    refused(
+        StatusCode::BAD_REQUEST,
+        "Connexion refusée",
+        "La réponse reçue de ProConnect n’a pas pu être vérifiée ; vous n’êtes pas connecté. \
+         Recommencez la connexion depuis la page de connexion.",
+        None,
+    )
+}
+
+fn digest(secret: &str) -> String {
+    Sha256::digest(secret.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn cookie(state: &State, name: &'static str, path: &'static str, value: String) -> Cookie<'static> {
+    Cookie::build(name, value)
+        .path(path)
+        .http_only(true)
+        .secure(state.web.secure_cookies)
+        // Lax: the provider sends the browser back with a top-level GET
+        // from its own site.
+        .same_site(SameSite::Lax)
+        .max_age(CookieDuration::minutes(ATTEMPT_TTL.num_minutes()))
+        .finish()
+}
+
+fn removal(state: &State, name: &'static str, path: &'static str) -> Cookie<'static> {
+    let mut c = cookie(state, name, path, String::new());
+    c.make_removal();
+    c
+}
+
+#[derive(Deserialize)]
+pub struct StartQuery {
+    suite: Option<String>,
+}
+
+/// `GET /app/connexion/proconnect`: sends the browser to the provider.
+pub async fn start(
+    req: HttpRequest,
+    state: State,
+    query: web::Query<StartQuery>,
+) -> Result<HttpResponse, WebError> {
+    let Some(provider) = state.web.oidc.clone() else {
+        return Err(WebError::NotFound);
+    };
+    if state
+        .limits
+        .token_request(state.limits.client_address(&req))
+        .is_err()
+    {
+        return Ok(refused(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Trop de tentatives de connexion",
+            "Trop de tentatives de connexion depuis cette adresse. Réessayez dans une minute.",
+            None,
+        ));
+    }
+    let next = query
+        .suite
+        .as_deref()
+        .and_then(safe_next)
+        .unwrap_or("/app/")
+        .to_owned();
+    let started = match provider.start().await {
+        Ok(started) => started,
+        Err(e) => {
+            tracing::warn!(error = %e, "ProConnect sign-in could not start");
+            return Ok(unavailable());
+        }
+    };
+    let now = Utc::now();
+    let attempt = OidcAttempt {
+        state_hash: digest(&started.state),
+        nonce: started.nonce,
+        pkce_verifier: started.pkce_verifier,
+        next,
+        expires_at: to_db_time(now + ATTEMPT_TTL),
+    };
+    avip_db::blocking::write(&state.pool, &state.gate, move |conn| {
+        oidc_attempts::insert(conn, &attempt, to_db_time(now)).map_err(DomainError::from)
+    })
+    .await?;
+    let mut response = see_other(started.url.as_str());
+    response
+        .add_cookie(&cookie(
+            &state,
+            STATE_COOKIE,
+            "/app/connexion/proconnect",
+            started.state,
+        ))
+        .map_err(anyhow::Error::from)?;
+    Ok(response)
+}
+
+#[derive(Deserialize)]
+pub struct BackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+    /// The provider that answers (RFC 9207), when it says.
+    iss: Option<String>,
+}
+
+/// `GET /app/connexion/proconnect/retour`: the provider's answer.
+pub async fn back(
+    req: HttpRequest,
+    state: State,
+    query: web::Query<BackQuery>,
+) -> Result<HttpResponse, WebError> {
+    let Some(provider) = state.web.oidc.clone() else {
+        return Err(WebError::NotFound);
+    };
+    let query = query.into_inner();
+    let mut response = answer(&req, &state, &provider, query).await?;
+    // The attempt is over, whatever its outcome.
+    let _ = response.add_cookie(&removal(&state, STATE_COOKIE, "/app/connexion/proconnect"));
+    Ok(response)
+}
+
+async fn answer(
+    req: &HttpRequest,
+    state: &State,
+    provider: &crate::web::oidc::Provider,
+    query: BackQuery,
+) -> Result<HttpResponse, WebError> {
+    // The `state` must be the one this browser was sent with.
+    let sent = query.state.unwrap_or_default();
+    let expected = req.cookie(STATE_COOKIE).map(|c| c.value().to_owned());
+    if sent.is_empty()
+        || sent.len() > 200
+        || !expected.is_some_and(|e| !e.is_empty() && same_secret(&e, &sent))
+    {
+        tracing::warn!(
+            reason = "state missing or not this browser's",
+            "ProConnect sign-in refused"
+        );
+        return Ok(refused(
+            StatusCode::BAD_REQUEST,
+            "Connexion refusée",
+            "Cette réponse de ProConnect ne correspond à aucune connexion commencée dans ce \
+             navigateur. Recommencez la connexion depuis la page de connexion.",
+            None,
+        ));
+    }
+    let now = Utc::now();
+    let hash = digest(&sent);
+    let attempt = avip_db::blocking::write(&state.pool, &state.gate, move |conn| {
+        oidc_attempts::take(conn, &hash, to_db_time(now)).map_err(DomainError::from)
+    })
+    .await?;
+    let Some(attempt) = attempt else {
+        tracing::warn!(
+            reason = "state expired or already used",
+            "ProConnect sign-in refused"
+        );
+        return Ok(refused(
+            StatusCode::BAD_REQUEST,
+            "Connexion expirée",
+            "Cette connexion a expiré ou a déjà servi. Recommencez la connexion depuis la page \
+             de connexion.",
+            None,
+        ));
+    };
+    if query
+        .iss
+        .as_deref()
+        .is_some_and(|iss| iss.trim_end_matches('/') != provider.issuer())
+    {
+        // An answer from another provider (a mix-up attack).
+        tracing::warn!(
+            reason = "the answer names another issuer",
+            "ProConnect sign-in refused"
+        );
+        return Ok(not_verified());
+    }
+    if let Some(error) = query.error {
+        tracing::info!(error = %error, "ProConnect answered with an error");
+        let detail: String = match query.error_description {
+            Some(d) => format!("{error} ({d})"),
+            None => error.clone(),
+        }
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(300)
+        .collect();
+        let message = if error == "access_denied" {
+            "La connexion a été annulée ou refusée sur ProConnect ; vous n’êtes pas connecté."
+        } else {
+            "ProConnect n’a pas pu vous identifier ; vous n’êtes pas connecté. Recommencez, ou \
+             contactez l’assistance de ProConnect si cela se reproduit."
+        };
+        return Ok(refused(
+            StatusCode::BAD_REQUEST,
+            "Connexion impossible",
+            message,
+            Some(detail),
+        ));
+    }
+    let Some(code) = query.code.filter(|c| !c.is_empty() && c.len() <= 2000) else {
+        tracing::warn!(reason = "no code", "ProConnect sign-in refused");
+        return Ok(not_verified());
+    };
+    let verified = match provider
+        .finish(code, attempt.nonce, attempt.pkce_verifier)
+        .await
+    {
+        Ok(verified) => verified,
+        Err(e @ OidcError::Unavailable(_)) => {
+            tracing::warn!(error = %e, "ProConnect sign-in failed");
+            return Ok(unavailable());
+        }
+        Err(e @ OidcError::Refused(_)) => {
+            tracing::warn!(error = %e, "ProConnect sign-in refused");
+            return Ok(not_verified());
+        }
+    };
+    let Verified {
+        email,
+        siret,
+        id_token,
+    } = verified;
+    let secure = state.web.secure_cookies;
+    let opened = avip_db::blocking::write(&state.pool, &state.gate, move |conn| {
+        match person_of(conn, &email, siret.as_deref(), now)? {
+            Ok(user) => session::open(conn, &user, Some(id_token), secure, now).map(Ok),
+            Err(why) => Ok(Err(why)),
+        }
+    })
+    .await?;
+    match opened {
+        Ok(cookie) => {
+            let mut response = see_other(&attempt.next);
+            response.add_cookie(&cookie).map_err(anyhow::Error::from)?;
+            Ok(response)
+        }
+        Err(why) => {
+            // No e-mail, no SIRET, no subject: the reason only.
+            tracing::warn!(reason = why.reason(), "ProConnect sign-in refused");
+            let message = match why {
+                Unmatched::NoPerson => {
+                    "ProConnect vous a bien identifié, mais aucun compte actif de Suivi AVIP ne \
+                     correspond à votre adresse e-mail. Demandez à l’administrateur AVIP de \
+                     votre territoire (ou à la coordinatrice AVIP de votre crèche) de vous ouvrir \
+                     un compte avec l’adresse que vous utilisez sur ProConnect."
+                }
+                Unmatched::OtherSiret => {
+                    "ProConnect vous a bien identifié, mais l’établissement (SIRET) qu’il indique \
+                     n’est pas celui que Suivi AVIP connaît pour votre organisation. Demandez à \
+                     l’administrateur AVIP de votre territoire de vérifier le SIRET de votre \
+                     organisation."
+                }
+            };
+            Ok(refused(
+                StatusCode::FORBIDDEN,
+                "Aucun compte pour cette identité",
+                message,
+                None,
+            ))
+        }
+    }
+}
+
+/// After the session is closed here: the provider's sign-out address (with
+/// the session's id_token as hint), or `None` when the session was not
+/// opened through the provider or the provider cannot be reached.
+pub async fn sign_out_at_provider(state: &State, id_token: Option<&str>) -> Option<HttpResponse> {
+    let provider = state.web.oidc.clone()?;
+    let id_token = id_token?;
+    match provider.sign_out(id_token).await {
+        Ok(Some((url, sign_out_state))) => {
+            let mut response = see_other(url.as_str());
+            let _ = response.add_cookie(&cookie(
+                state,
+                SIGN_OUT_COOKIE,
+                "/app/deconnexion",
+                sign_out_state,
+            ));
+            Some(response)
+        }
+        Ok(None) => None,
+        Err(e) => {
+            tracing::warn!(error = %e, "the sign-out at ProConnect could not start");
+            None
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct SignedOutQuery {
+    state: Option<String>,
+}
+
+/// `GET /app/deconnexion/fin`: back from the provider's sign-out.
+pub async fn signed_out(
+    req: HttpRequest,
+    state: State,
+    query: web::Query<SignedOutQuery>,
+) -> HttpResponse {
+    let expected = req.cookie(SIGN_OUT_COOKIE).map(|c| c.value().to_owned());
+    let ours = match (expected, query.state.as_deref()) {
+        (Some(e), Some(s)) => !e.is_empty() && same_secret(&e, s),
+        _ => false,
+    };
+    let mut response = see_other(if ours {
+        "/app/connexion?fin=1"
+    } else {
+        "/app/connexion"
+    });
+    let _ = response.add_cookie(&removal(&state, SIGN_OUT_COOKIE, "/app/deconnexion"));
+    response
+}
