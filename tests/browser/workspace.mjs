@@ -291,6 +291,23 @@ if (issuer) {
     await page.context().close();
   }
 
+  // She cancels at the provider: its error comes back, shown in French.
+  {
+    const page = await newPage();
+    await page.goto(`${base}/app/connexion`);
+    await page.getByRole('button', { name: 'S’identifier avec ProConnect' }).click();
+    await page.waitForLoadState('load');
+    await page.getByRole('link', { name: '[ Cancel ]' }).click();
+    await page.waitForLoadState('load');
+    expect(await heading(page) === 'Connexion impossible'
+      && (await page.locator('main').innerText()).includes('annulée'),
+      `ProConnect: the provider's error is shown in French (${page.url()}: ${await heading(page)})`);
+    expect((await page.locator('main').innerText()).includes('access_denied'), 'ProConnect: with its code');
+    await axe(page, 'ProConnect error');
+    expect(!(await signedIn(page)), 'ProConnect: no session after a cancel');
+    await page.context().close();
+  }
+
   // A wrong state, then the right answer once, then the same answer again.
   {
     const page = await newPage();
