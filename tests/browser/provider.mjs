@@ -13,6 +13,7 @@
 //   nonce     the id_token's nonce changed, signed with the provider's key
 //   audience  the id_token issued for another client, signed with its key
 //   key       the id_token signed by another key under the same key id
+//   expired   the id_token expired an hour ago, signed with its key
 //   userinfo  the userinfo JWT signed by another key under the same key id
 //   hold      the next answer (the redirect to the service with code and
 //             state) not sent: GET /__test__/held gives its address
@@ -123,7 +124,13 @@ provider.use(async (ctx, next) => {
   }
   if (!forge || ctx.status !== 200) return;
   if (ctx.path === '/token' && ctx.body?.id_token) {
-    const change = { nonce: { nonce: 'x'.repeat(43) }, audience: { aud: 'another-client' }, key: {} }[forge];
+    const now = Math.floor(Date.now() / 1000);
+    const change = {
+      nonce: { nonce: 'x'.repeat(43) },
+      audience: { aud: 'another-client' },
+      key: {},
+      expired: { iat: now - 7200, exp: now - 3600 },
+    }[forge];
     if (change) {
       ctx.body.id_token = await resign(ctx.body.id_token, change, forge === 'key' ? otherKey : key);
       forge = null;

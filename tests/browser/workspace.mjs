@@ -257,11 +257,21 @@ if (issuer) {
   // A known coordinator lands on her worklist; signing out ends both sessions.
   {
     const page = await newPage();
+    const asked = [];
+    page.on('request', (r) => {
+      if (r.url().startsWith(`${issuer}/auth?`)) asked.push(new URL(r.url()).searchParams);
+    });
     await page.goto(`${base}/app/connexion`);
     await axe(page, 'sign-in with the ProConnect button');
     await viaProvider(page, coordinator);
     expect(page.url().endsWith('/app/a-traiter') && await heading(page) === 'À traiter',
       `ProConnect: a known coordinator lands on her worklist (${page.url()})`);
+    // What ProConnect asks of the authorization request.
+    const p = asked[0];
+    expect(p && p.get('response_type') === 'code' && p.get('code_challenge_method') === 'S256'
+      && p.get('code_challenge')?.length === 43 && p.get('state')?.length >= 32
+      && p.get('nonce')?.length >= 32 && p.get('scope') === 'openid email given_name usual_name siret uid',
+      `ProConnect: code flow, PKCE S256, state and nonce of 32 characters or more (${p})`);
     await page.getByRole('button', { name: 'Se déconnecter' }).click();
     await page.waitForLoadState('load');
     expect(provider(page.url()), `ProConnect: sign-out goes through the provider (${page.url()})`);
@@ -384,6 +394,7 @@ if (issuer) {
     ['nonce', 'an id_token with another nonce'],
     ['key', 'an id_token signed by another key'],
     ['audience', 'an id_token for another client'],
+    ['expired', 'an expired id_token'],
     ['userinfo', 'a userinfo answer signed by another key'],
   ]) {
     const page = await newPage();

@@ -916,3 +916,39 @@ async fn an_organisation_that_requires_proconnect_refuses_its_peoples_passwords(
         200
     );
 }
+
+#[tokio::test]
+async fn a_proconnect_attempt_is_taken_once_and_never_after_it_expires() {
+    use avip_db::oidc_attempts::{self, OidcAttempt};
+    let app = spawn_app().await;
+    let mut conn = app.db.connect();
+    let now = avip_db::model::to_db_time(chrono::Utc::now());
+    let attempt = |hash: &str, expires_at| OidcAttempt {
+        state_hash: hash.into(),
+        nonce: "n".repeat(43),
+        pkce_verifier: "v".repeat(43),
+        next: "/app/".into(),
+        expires_at,
+    };
+    oidc_attempts::insert(&mut conn, &attempt("a", now + Duration::minutes(10)), now).unwrap();
+    oidc_attempts::insert(&mut conn, &attempt("late", now + Duration::minutes(1)), now).unwrap();
+    let taken = oidc_attempts::take(&mut conn, "a", now).unwrap();
+    assert_eq!(taken, Some(attempt("a", now + Duration::minutes(10))));
+    assert_eq!(
+        oidc_attempts::take(&mut conn, "a", now).unwrap(),
+        None,
+        "a replay finds nothing"
+    );
+    assert_eq!(
+        oidc_attempts::take(&mut conn, "late", now + Duration::minutes(2)).unwrap(),
+        None,
+        "an expired attempt is refused"
+    );
+    // Expired attempts are forgotten at the next one.
+    oidc_attempts::insert(&mut conn, &attempt("old", now - Duration::minutes(1)), now).unwrap();
+    oidc_attempts::insert(&mut conn, &attempt("b", now + Duration::minutes(10)), now).unwrap();
+    let left: i64 = diesel::QueryDsl::count(avip_db::schema::oidc_attempts::table)
+        .get_result(&mut conn)
+        .unwrap();
+    assert_eq!(left, 1);
+}
