@@ -14,6 +14,7 @@
 //   audience  the id_token issued for another client, signed with its key
 //   key       the id_token signed by another key under the same key id
 //   expired   the id_token expired an hour ago, signed with its key
+//   issuer    the id_token issued by another provider, signed with its key
 //   userinfo  the userinfo JWT signed by another key under the same key id
 //   hold      the next answer (the redirect to the service with code and
 //             state) not sent: GET /__test__/held gives its address
@@ -130,6 +131,7 @@ provider.use(async (ctx, next) => {
       audience: { aud: 'another-client' },
       key: {},
       expired: { iat: now - 7200, exp: now - 3600 },
+      issuer: { iss: 'https://another-provider.example' },
     }[forge];
     if (change) {
       ctx.body.id_token = await resign(ctx.body.id_token, change, forge === 'key' ? otherKey : key);

@@ -395,6 +395,7 @@ if (issuer) {
     ['key', 'an id_token signed by another key'],
     ['audience', 'an id_token for another client'],
     ['expired', 'an expired id_token'],
+    ['issuer', 'an id_token from another issuer'],
     ['userinfo', 'a userinfo answer signed by another key'],
   ]) {
     const page = await newPage();
