@@ -84,8 +84,23 @@ fn allowed(ip: IpAddr, targets: Targets) -> bool {
 }
 
 /// Checks a subscription's URL: its scheme, and every address its host
-/// resolves to now. The same check runs again before each attempt.
+/// resolves to now. Before each attempt, [`check_url`] runs again and the
+/// dispatcher's resolver checks the addresses it connects to.
 pub async fn check_target(url: &str, targets: Targets) -> Result<url::Url, String> {
+    let parsed = check_url(url, targets)?;
+    if let Some(url::Host::Domain(host)) = parsed.host() {
+        let port = parsed.port_or_known_default().unwrap_or(443);
+        let addresses = resolve(host, port).await?;
+        if let Some(bad) = addresses.iter().find(|a| !allowed(a.ip(), targets)) {
+            return Err(refused_address(bad.ip()));
+        }
+    }
+    Ok(parsed)
+}
+
+/// What needs no name resolution: the scheme, no credentials, and the
+/// address itself when the host is an IP literal (which no resolver sees).
+fn check_url(url: &str, targets: Targets) -> Result<url::Url, String> {
     let parsed = url::Url::parse(url).map_err(|e| format!("is not a URL: {e}"))?;
     match (parsed.scheme(), targets) {
         ("https", _) | ("http", Targets::AlsoLoopback) => {}
@@ -94,21 +109,20 @@ pub async fn check_target(url: &str, targets: Targets) -> Result<url::Url, Strin
     if !parsed.username().is_empty() || parsed.password().is_some() {
         return Err("must not carry a user name or password".into());
     }
-    let host = parsed
-        .host_str()
-        .ok_or_else(|| "has no host".to_owned())?
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_owned();
-    let port = parsed.port_or_known_default().unwrap_or(443);
-    let addresses = resolve(&host, port).await?;
-    if let Some(bad) = addresses.iter().find(|a| !allowed(a.ip(), targets)) {
-        return Err(format!(
-            "resolves to {}, a loopback, private or reserved address",
-            bad.ip()
-        ));
+    let literal = match parsed.host() {
+        None => return Err("has no host".into()),
+        Some(url::Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
+        Some(url::Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
+        Some(url::Host::Domain(_)) => None,
+    };
+    if let Some(ip) = literal.filter(|ip| !allowed(*ip, targets)) {
+        return Err(refused_address(ip));
     }
     Ok(parsed)
+}
+
+fn refused_address(ip: IpAddr) -> String {
+    format!("resolves to {ip}, a loopback, private or reserved address")
 }
 
 async fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, String> {
@@ -128,7 +142,7 @@ async fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, String> {
 /// reach. The URL was checked before the attempt, but a host's answer may
 /// change between that check and the connection (DNS rebinding); the
 /// connection itself goes only to an address checked here. (An IP literal
-/// is not resolved, and `check_target` checked it.)
+/// is not resolved, and `check_url` checked it.)
 struct CheckedResolver(Targets);
 
 impl reqwest::dns::Resolve for CheckedResolver {
@@ -294,7 +308,9 @@ impl Dispatcher {
         hook: &Webhook,
         at: DateTime<Utc>,
     ) -> (Option<i32>, Option<String>) {
-        if let Err(why) = check_target(&hook.url, self.targets).await {
+        // Host names are checked by the client's resolver (`CheckedResolver`)
+        // as it connects; what it cannot see is checked here.
+        if let Err(why) = check_url(&hook.url, self.targets) {
             return (None, Some(format!("target refused: the URL {why}")));
         }
         let signer = match standardwebhooks::Webhook::new(&hook.secret) {
