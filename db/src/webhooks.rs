@@ -137,26 +137,27 @@ pub fn enqueue(
     event: WebhookEvent,
     at: NaiveDateTime,
 ) -> QueryResult<usize> {
-    let (prescriber, operator, reference, status): (
-        OrganizationId,
-        OrganizationId,
-        String,
-        String,
-    ) = referrals::table
+    // One query, which finds nothing when neither organisation subscribes
+    // (the common case: intake pays one indexed lookup).
+    let found: Vec<(Webhook, String, String)> = referrals::table
         .inner_join(creches::table)
+        .inner_join(
+            webhooks::table.on(webhooks::organization_id
+                .eq(referrals::prescriber_organization_id)
+                .or(webhooks::organization_id.eq(creches::operator_id))),
+        )
         .filter(referrals::id.eq(referral))
+        .filter(webhooks::active.eq(true))
         .select((
-            referrals::prescriber_organization_id,
-            creches::operator_id,
+            Webhook::as_select(),
             referrals::reference,
             referrals::status,
         ))
-        .first(conn)?;
-    let subscriptions: Vec<Webhook> = webhooks::table
-        .filter(webhooks::active.eq(true))
-        .filter(webhooks::organization_id.eq_any([prescriber, operator]))
-        .select(Webhook::as_select())
         .load(conn)?;
+    let Some((reference, status)) = found.first().map(|(_, r, s)| (r.clone(), s.clone())) else {
+        return Ok(0);
+    };
+    let subscriptions: Vec<Webhook> = found.into_iter().map(|(w, _, _)| w).collect();
     let timestamp = at
         .and_utc()
         .to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
