@@ -13,7 +13,7 @@ use avip_db::notifications::{self, Notification};
 use avip_db::preferences::{self, DigestItem};
 use avip_db::{DbConnection, QueryError};
 
-use crate::mail::{DailyLine, Rendered, render_daily};
+use crate::mail::{DailyLine, Notice, Rendered, render_daily, render_notice};
 use crate::timers::to_db;
 
 /// How `email` receives `notice`: what the person (or their organisation,
@@ -27,6 +27,62 @@ pub fn mode_for(
     default: DeliveryMode,
 ) -> Result<DeliveryMode, QueryError> {
     Ok(preferences::mode_for(conn, email, notice, fallback)?.unwrap_or(default))
+}
+
+/// Tells `referent` of `notice` about `referral` as she chose (`mode`): at
+/// once, by a row of the outbox under `dedup_key`; in her next daily
+/// digest; or not at all. Returns whether an e-mail was queued now (not when
+/// the key was taken already).
+#[allow(clippy::too_many_arguments)]
+pub fn tell_referent(
+    conn: &mut DbConnection,
+    mode: DeliveryMode,
+    dedup_key: &str,
+    referent: &str,
+    kind: NoticeKind,
+    referral: &ReferralId,
+    notice: &Notice,
+    at: DateTime<Utc>,
+) -> Result<bool, QueryError> {
+    match mode {
+        DeliveryMode::Off => Ok(false),
+        DeliveryMode::DailyDigest => {
+            hold(
+                conn,
+                dedup_key,
+                referent,
+                kind,
+                Some(referral),
+                &notice.title,
+                &notice.link,
+                at,
+            )?;
+            Ok(false)
+        }
+        DeliveryMode::Immediate => {
+            let rendered = render_notice(notice);
+            let at = to_db(at);
+            Ok(notifications::insert(
+                conn,
+                &Notification {
+                    id: NotificationId::generate(),
+                    dedup_key: dedup_key.to_owned(),
+                    kind: NotificationKind::ReferentNotice,
+                    referral_id: Some(referral.clone()),
+                    recipients: serde_json::to_string(&[referent]).unwrap_or_else(|_| "[]".into()),
+                    subject: rendered.subject,
+                    body_text: rendered.text,
+                    body_html: rendered.html,
+                    status: NotificationStatus::Pending,
+                    attempts: 0,
+                    next_attempt_at: at,
+                    last_error: None,
+                    created_at: at,
+                    sent_at: None,
+                },
+            )?)
+        }
+    }
 }
 
 /// Holds a notice for `recipient`'s next daily digest (once per key).

@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use avip_db::model::{
     ActorKind, CrecheId, DeliveryMode, EventId, EventKind, NoticeKind, NotificationId,
-    NotificationKind, NotificationStatus, ReferralId, SlaStage,
+    NotificationKind, NotificationStatus, OrganizationId, ReferralId, SlaStage,
 };
 use avip_db::notifications::{self, Notification};
 use avip_db::preferences;
@@ -24,7 +24,7 @@ use avip_db::sla::{self, CrecheContacts, EnrollmentDue, EnrollmentTimer, OpenClo
 use avip_db::{DbConnection, QueryError, WriteGate};
 
 use crate::daily;
-use crate::mail::{MailItem, Notice, Rendered, render_digest, render_item, render_notice};
+use crate::mail::{MailItem, Notice, Rendered, render_digest, render_item};
 use crate::policy::ActivePolicy;
 use crate::timers::{self, from_db, to_db};
 
@@ -127,6 +127,7 @@ pub fn sweep(
         sweep_id: uuid::Uuid::now_v7(),
         report: SweepReport::default(),
         digest: BTreeMap::new(),
+        modes: HashMap::new(),
     };
     if dry_run {
         for item in &due {
@@ -223,6 +224,10 @@ struct Sweep<'a> {
     report: SweepReport,
     /// Digest mode: each person's items of this sweep, in the order found.
     digest: BTreeMap<String, Vec<(ReferralId, MailItem)>>,
+    /// The delivery modes read during this sweep, by address, kind of
+    /// notice and fallback organisation: read once per sweep, not once per
+    /// item.
+    modes: HashMap<(String, NoticeKind, Option<OrganizationId>), Option<DeliveryMode>>,
 }
 
 /// What one item announces, computed the same way for a dry run and a sweep.
@@ -233,6 +238,24 @@ struct Announcement {
 }
 
 impl Sweep<'_> {
+    /// What `email` chose for `notice` (see `preferences::mode_for`),
+    /// remembered for the rest of the sweep.
+    fn mode_for(
+        &mut self,
+        conn: &mut DbConnection,
+        email: &str,
+        notice: NoticeKind,
+        fallback: Option<&OrganizationId>,
+    ) -> Result<Option<DeliveryMode>, QueryError> {
+        let key = (email.to_owned(), notice, fallback.cloned());
+        if let Some(mode) = self.modes.get(&key) {
+            return Ok(*mode);
+        }
+        let mode = preferences::mode_for(conn, email, notice, fallback)?;
+        self.modes.insert(key, mode);
+        Ok(mode)
+    }
+
     fn announce(&self, item: &Due) -> Option<Announcement> {
         let (kind, event, referral_id, reference, creche_id, received, stage, due_at) = match item {
             Due::Move { .. } => return None,
@@ -386,7 +409,7 @@ impl Sweep<'_> {
             };
             let mut now_to = Vec::new();
             for to in &fired.recipients {
-                let chosen = preferences::mode_for(conn, to, NoticeKind::SlaAlert, None)?;
+                let chosen = self.mode_for(conn, to, NoticeKind::SlaAlert, None)?;
                 match chosen.or(default) {
                     Some(DeliveryMode::Immediate) => now_to.push(to.clone()),
                     Some(DeliveryMode::DailyDigest) => {
@@ -516,41 +539,24 @@ impl Sweep<'_> {
             link: format!("{}/app/orientations/{}", self.options.public_url, clock.id),
         };
         let key = format!("referent:sla_breach:{}", clock.id);
-        let mode = daily::mode_for(
+        let mode = self
+            .mode_for(
+                conn,
+                &clock.referent_email,
+                NoticeKind::ReferralSlaBreach,
+                Some(&clock.prescriber_organization_id),
+            )?
+            .unwrap_or(DeliveryMode::Immediate);
+        if daily::tell_referent(
             conn,
+            mode,
+            &key,
             &clock.referent_email,
             NoticeKind::ReferralSlaBreach,
-            Some(&clock.prescriber_organization_id),
-            DeliveryMode::Immediate,
-        )?;
-        match mode {
-            DeliveryMode::Off => return Ok(()),
-            DeliveryMode::DailyDigest => {
-                daily::hold(
-                    conn,
-                    &key,
-                    &clock.referent_email,
-                    NoticeKind::ReferralSlaBreach,
-                    Some(&clock.id),
-                    &notice.title,
-                    &notice.link,
-                    self.at,
-                )?;
-                return Ok(());
-            }
-            DeliveryMode::Immediate => {}
-        }
-        let queued = notifications::insert(
-            conn,
-            &self.outbox_row(
-                key,
-                NotificationKind::ReferentNotice,
-                Some(clock.id.clone()),
-                std::slice::from_ref(&clock.referent_email),
-                render_notice(&notice),
-            ),
-        )?;
-        if queued {
+            &clock.id,
+            &notice,
+            self.at,
+        )? {
             self.report.notifications += 1;
         }
         Ok(())

@@ -5,15 +5,12 @@
 //! retried request never tells twice. No family name, phone or birth date:
 //! the reference and the link lead to the rest.
 
-use avip_db::model::{ChildcareSolution, DeclineReason, ExitReason, to_db_time};
-use avip_db::model::{
-    DeliveryMode, NoticeKind, NotificationId, NotificationKind, NotificationStatus, ReferralStatus,
-};
-use avip_db::notifications::{self, Notification};
+use avip_db::model::{ChildcareSolution, DeclineReason, ExitReason};
+use avip_db::model::{DeliveryMode, NoticeKind, ReferralStatus};
 use avip_db::referrals::Referral;
 use avip_db::{DbConnection, QueryError};
 use avip_sla_engine::daily;
-use avip_sla_engine::mail::{Notice, render_notice};
+use avip_sla_engine::mail::Notice;
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::web::fr;
@@ -144,44 +141,15 @@ pub fn tell_referent(
         Some(&referral.prescriber_organization_id),
         DeliveryMode::Immediate,
     )?;
-    match mode {
-        DeliveryMode::Off => return Ok(()),
-        DeliveryMode::DailyDigest => {
-            daily::hold(
-                conn,
-                &dedup_key,
-                &referral.referent_email,
-                kind,
-                Some(&referral.id),
-                &notice.title,
-                &notice.link,
-                now,
-            )?;
-            return Ok(());
-        }
-        DeliveryMode::Immediate => {}
-    }
-    let rendered = render_notice(&notice);
-    let at = to_db_time(now);
-    notifications::insert(
+    daily::tell_referent(
         conn,
-        &Notification {
-            id: NotificationId::generate(),
-            dedup_key,
-            kind: NotificationKind::ReferentNotice,
-            referral_id: Some(referral.id.clone()),
-            recipients: serde_json::to_string(&[&referral.referent_email])
-                .unwrap_or_else(|_| "[]".into()),
-            subject: rendered.subject,
-            body_text: rendered.text,
-            body_html: rendered.html,
-            status: NotificationStatus::Pending,
-            attempts: 0,
-            next_attempt_at: at,
-            last_error: None,
-            created_at: at,
-            sent_at: None,
-        },
+        mode,
+        &dedup_key,
+        &referral.referent_email,
+        kind,
+        &referral.id,
+        &notice,
+        now,
     )?;
     Ok(())
 }
