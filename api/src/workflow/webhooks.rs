@@ -140,13 +140,20 @@ pub fn get(
     who: &Principal,
     id: &WebhookId,
 ) -> Result<Webhook, DomainError> {
-    require(who, Action::Read, Resource::Webhooks(None))?;
+    reach(conn, who, id, Action::Read)
+}
+
+/// The subscription, if the caller may do `action` to it: 403 for a role
+/// that never may, 404 for another organisation's.
+fn reach(
+    conn: &mut DbConnection,
+    who: &Principal,
+    id: &WebhookId,
+    action: Action,
+) -> Result<Webhook, DomainError> {
+    require(who, action, Resource::Webhooks(None))?;
     let hook = webhooks::get(conn, id)?;
-    require(
-        who,
-        Action::Read,
-        Resource::Webhooks(Some(&hook.organization_id)),
-    )?;
+    require(who, action, Resource::Webhooks(Some(&hook.organization_id)))?;
     Ok(hook)
 }
 
@@ -167,12 +174,7 @@ pub fn update(
     request: UpdateWebhook,
     now: DateTime<Utc>,
 ) -> Result<Webhook, DomainError> {
-    let hook = get(conn, who, id)?;
-    require(
-        who,
-        Action::Update,
-        Resource::Webhooks(Some(&hook.organization_id)),
-    )?;
+    reach(conn, who, id, Action::Update)?;
     let mut p = Problems::default();
     let url = request.url.as_deref().and_then(|u| url_checked(u, &mut p));
     let events = request
@@ -196,12 +198,7 @@ pub fn update(
 }
 
 pub fn delete(conn: &mut DbConnection, who: &Principal, id: &WebhookId) -> Result<(), DomainError> {
-    let hook = get(conn, who, id)?;
-    require(
-        who,
-        Action::Update,
-        Resource::Webhooks(Some(&hook.organization_id)),
-    )?;
+    reach(conn, who, id, Action::Update)?;
     Ok(webhooks::delete(conn, id)?)
 }
 
@@ -223,12 +220,7 @@ pub fn retry(
     delivery: &DeliveryId,
     now: DateTime<Utc>,
 ) -> Result<Delivery, DomainError> {
-    let hook = get(conn, who, id)?;
-    require(
-        who,
-        Action::Update,
-        Resource::Webhooks(Some(&hook.organization_id)),
-    )?;
+    reach(conn, who, id, Action::Update)?;
     webhooks::delivery(conn, id, delivery)?;
     webhooks::retry(conn, delivery, to_db_time(now))?;
     Ok(webhooks::delivery(conn, id, delivery)?)
