@@ -23,6 +23,7 @@ pub struct Metrics {
     http_duration: HistogramVec,
     referrals_received: IntCounter,
     referral_moves: IntCounterVec,
+    oidc_sign_ins: IntCounterVec,
     sweeps: IntCounter,
     sweep_duration: Histogram,
     sweep_fired: IntCounterVec,
@@ -122,6 +123,16 @@ impl Metrics {
                 "Referrals moved, by the status they moved to.",
                 &["to"],
             ),
+            oidc_sign_ins: counter_vec(
+                r,
+                "avip_oidc_sign_ins_total",
+                "Sign-ins to the workspace through the OpenID Connect provider (ProConnect), \
+                 by outcome: signed_in, unknown_person, other_siret, provider_error (the \
+                 provider answered with an error), refused (an answer that does not verify, \
+                 or a state not this browser's, expired or used), unavailable (the provider \
+                 could not be reached).",
+                &["outcome"],
+            ),
             sweeps: counter(r, "avip_sla_sweeps_total", "Scheduled SLA sweeps run."),
             sweep_duration: histogram(
                 r,
@@ -219,6 +230,11 @@ pub fn referral_received() {
 
 pub fn referral_moved(to: avip_db::model::ReferralStatus) {
     get().referral_moves.with_label_values(&[to.as_str()]).inc();
+}
+
+/// The end of a sign-in through the OpenID Connect provider.
+pub fn oidc_sign_in(outcome: &'static str) {
+    get().oidc_sign_ins.with_label_values(&[outcome]).inc();
 }
 
 /// A scheduled sweep: its duration and what fired.

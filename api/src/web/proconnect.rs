@@ -130,6 +130,7 @@ pub async fn start(
         Ok(started) => started,
         Err(e) => {
             tracing::warn!(error = %e, "ProConnect sign-in could not start");
+            crate::metrics::oidc_sign_in("unavailable");
             return Ok(unavailable());
         }
     };
@@ -200,6 +201,7 @@ async fn answer(
             reason = "state missing or not this browser's",
             "ProConnect sign-in refused"
         );
+        crate::metrics::oidc_sign_in("refused");
         return Ok(refused(
             StatusCode::BAD_REQUEST,
             "Connexion refusée",
@@ -219,6 +221,7 @@ async fn answer(
             reason = "state expired or already used",
             "ProConnect sign-in refused"
         );
+        crate::metrics::oidc_sign_in("refused");
         return Ok(refused(
             StatusCode::BAD_REQUEST,
             "Connexion expirée",
@@ -237,10 +240,12 @@ async fn answer(
             reason = "the answer names another issuer",
             "ProConnect sign-in refused"
         );
+        crate::metrics::oidc_sign_in("refused");
         return Ok(not_verified());
     }
     if let Some(error) = query.error {
         tracing::info!(error = %error, "ProConnect answered with an error");
+        crate::metrics::oidc_sign_in("provider_error");
         let detail: String = match query.error_description {
             Some(d) => format!("{error} ({d})"),
             None => error.clone(),
@@ -264,6 +269,7 @@ async fn answer(
     }
     let Some(code) = query.code.filter(|c| !c.is_empty() && c.len() <= 2000) else {
         tracing::warn!(reason = "no code", "ProConnect sign-in refused");
+        crate::metrics::oidc_sign_in("refused");
         return Ok(not_verified());
     };
     let verified = match provider
@@ -273,10 +279,12 @@ async fn answer(
         Ok(verified) => verified,
         Err(e @ OidcError::Unavailable(_)) => {
             tracing::warn!(error = %e, "ProConnect sign-in failed");
+            crate::metrics::oidc_sign_in("unavailable");
             return Ok(unavailable());
         }
         Err(e @ OidcError::Refused(_)) => {
             tracing::warn!(error = %e, "ProConnect sign-in refused");
+            crate::metrics::oidc_sign_in("refused");
             return Ok(not_verified());
         }
     };
@@ -295,6 +303,7 @@ async fn answer(
     .await?;
     match opened {
         Ok(cookie) => {
+            crate::metrics::oidc_sign_in("signed_in");
             let mut response = see_other(&attempt.next);
             response.add_cookie(&cookie).map_err(anyhow::Error::from)?;
             Ok(response)
@@ -302,6 +311,10 @@ async fn answer(
         Err(why) => {
             // No e-mail, no SIRET, no subject: the reason only.
             tracing::warn!(reason = why.reason(), "ProConnect sign-in refused");
+            crate::metrics::oidc_sign_in(match why {
+                Unmatched::NoPerson => "unknown_person",
+                Unmatched::OtherSiret => "other_siret",
+            });
             let message = match why {
                 Unmatched::NoPerson => {
                     "ProConnect vous a bien identifié, mais aucun compte actif de Suivi AVIP ne \

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::referrals::{id, new_referral, territory};
 
-async fn scrape(app: &TestApp) -> String {
+pub(crate) async fn scrape(app: &TestApp) -> String {
     let r = app.get("/metrics").await;
     assert_eq!(r.status(), 200);
     assert_eq!(
@@ -17,7 +17,7 @@ async fn scrape(app: &TestApp) -> String {
 }
 
 /// The value of the sample whose name and labels start with `series`.
-fn value(exposition: &str, series: &str) -> f64 {
+pub(crate) fn value(exposition: &str, series: &str) -> f64 {
     exposition
         .lines()
         .filter(|l| !l.starts_with('#'))

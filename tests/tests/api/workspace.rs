@@ -829,6 +829,12 @@ async fn an_organisation_that_requires_proconnect_refuses_its_peoples_passwords(
         csp.contains(&format!("form-action 'self' {silent};")),
         "the sign-out form may lead to the provider: {csp}"
     );
+    use crate::metrics::{scrape, value};
+    let (unavailable, refused) = (
+        "avip_oidc_sign_ins_total{outcome=\"unavailable\"}",
+        "avip_oidc_sign_ins_total{outcome=\"refused\"}",
+    );
+    let before = scrape(&app).await;
     let down = browser
         .get("/app/connexion/proconnect?suite=%2Fapp%2Fplaces")
         .await;
@@ -846,6 +852,11 @@ async fn an_organisation_that_requires_proconnect_refuses_its_peoples_passwords(
     assert!(forged.body.contains("Connexion refusée"), "{}", forged.body);
     let nothing = browser.get("/app/connexion/proconnect/retour").await;
     assert_eq!(nothing.status, 400, "{}", nothing.body);
+    // The operator sees them counted (other tests of this process may add
+    // to the same counters).
+    let after = scrape(&app).await;
+    assert!(value(&after, unavailable) >= value(&before, unavailable) + 1.0);
+    assert!(value(&after, refused) >= value(&before, refused) + 2.0);
 
     // The coordinator's organisation requires ProConnect: her password
     // opens nothing, neither a token nor a session; others' still do.
