@@ -83,6 +83,31 @@ impl From<ApiError> for WebError {
 struct ErrorPage<'a> {
     title: &'a str,
     message: &'a str,
+    /// What the OpenID Connect provider answered, when it refused.
+    detail: Option<String>,
+    /// The link out of the page: its address and text.
+    back: (&'a str, &'a str),
+}
+
+const HOME: (&str, &str) = ("/app/", "Retour à l’accueil");
+
+/// A page that says why something could not be done, with a link out.
+pub fn error_page(
+    status: StatusCode,
+    title: &str,
+    message: &str,
+    detail: Option<String>,
+    back: (&str, &str),
+) -> HttpResponse {
+    html(
+        status,
+        &ErrorPage {
+            title,
+            message,
+            detail,
+            back,
+        },
+    )
 }
 
 impl ResponseError for WebError {
@@ -141,7 +166,7 @@ impl ResponseError for WebError {
                 )
             }
         };
-        html(self.status_code(), &ErrorPage { title, message })
+        error_page(self.status_code(), title, message, None, HOME)
     }
 }
 
@@ -166,7 +191,7 @@ pub fn bare_error(status: StatusCode) -> HttpResponse {
             "L’adresse ou le formulaire envoyé n’est pas valable. Revenez à la page précédente.",
         ),
     };
-    html(status, &ErrorPage { title, message })
+    error_page(status, title, message, None, HOME)
 }
 
 /// A rendered page with its status.

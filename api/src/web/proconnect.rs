@@ -9,7 +9,6 @@
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use askama::Template;
 use avip_db::model::to_db_time;
 use avip_db::oidc_attempts::{self, OidcAttempt};
 use chrono::Utc;
@@ -19,8 +18,8 @@ use sha2::{Digest, Sha256};
 use crate::domain::DomainError;
 use crate::http::state::State;
 use crate::web::oidc::{OidcError, Verified};
-use crate::web::session::{self, safe_next, same_secret};
-use crate::web::{WebError, html, see_other};
+use crate::web::session::{self, same_secret};
+use crate::web::{WebError, see_other};
 use crate::workflow::sign_in::{Unmatched, person_of};
 
 /// The cookie holding the `state` of the sign-in under way in this browser.
@@ -30,22 +29,13 @@ const SIGN_OUT_COOKIE: &str = "avip_oidc_out";
 /// How long the provider may take to send the browser back.
 const ATTEMPT_TTL: chrono::TimeDelta = chrono::TimeDelta::minutes(10);
 
-#[derive(Template)]
-#[template(path = "sign_in_refused.html")]
-struct Refused<'a> {
-    title: &'a str,
-    message: &'a str,
-    detail: Option<String>,
-}
-
 fn refused(status: StatusCode, title: &str, message: &str, detail: Option<String>) -> HttpResponse {
-    html(
+    crate::web::error_page(
         status,
-        &Refused {
-            title,
-            message,
-            detail,
-        },
+        title,
+        message,
+        detail,
+        ("/app/connexion", "Revenir à la page de connexion"),
     )
 }
 
@@ -120,12 +110,7 @@ pub async fn start(
             None,
         ));
     }
-    let next = query
-        .suite
-        .as_deref()
-        .and_then(safe_next)
-        .unwrap_or("/app/")
-        .to_owned();
+    let next = session::next_or_home(query.suite.as_deref());
     let started = match provider.start().await {
         Ok(started) => started,
         Err(e) => {

@@ -145,7 +145,13 @@ pub fn back_to(req: &HttpRequest) -> String {
     } else {
         String::new()
     };
-    safe_next(&target).unwrap_or("/app/").to_owned()
+    next_or_home(Some(&target))
+}
+
+/// Where to go after signing in: `next` when it is a page of the workspace
+/// (see [`safe_next`]), else the workspace's home.
+pub fn next_or_home(next: Option<&str>) -> String {
+    next.and_then(safe_next).unwrap_or("/app/").to_owned()
 }
 
 /// `next` if it is a path of the workspace (never another host).

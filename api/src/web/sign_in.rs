@@ -14,7 +14,7 @@ use crate::http::auth::check_secret;
 use crate::http::error::ApiError;
 use crate::http::state::State;
 use crate::web::forms::Form;
-use crate::web::session::{self, Visitor, safe_next, same_secret};
+use crate::web::session::{self, Visitor, same_secret};
 use crate::web::{WebError, html, see_other};
 use crate::workflow::sign_in::{Account, Outcome};
 
@@ -58,12 +58,7 @@ fn render(state: &State, page: SignInPage, status: actix_web::http::StatusCode) 
 
 /// `GET /app/connexion`.
 pub async fn form(req: HttpRequest, state: State, query: web::Query<SignInQuery>) -> HttpResponse {
-    let next = query
-        .suite
-        .as_deref()
-        .and_then(safe_next)
-        .unwrap_or("/app/")
-        .to_owned();
+    let next = session::next_or_home(query.suite.as_deref());
     let csrf = req
         .cookie(FORM_COOKIE)
         .map(|c| c.value().to_owned())
@@ -93,7 +88,7 @@ pub async fn submit(
     if !expected.is_some_and(|e| !e.is_empty() && same_secret(&e, field("csrf"))) {
         return Err(WebError::Csrf);
     }
-    let next = safe_next(field("suite")).unwrap_or("/app/").to_owned();
+    let next = session::next_or_home(Some(field("suite")));
     let email = field("email").trim().to_lowercase();
     let password = field("password").to_owned();
     let again = |error: String, status| {
