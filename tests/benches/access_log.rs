@@ -15,37 +15,14 @@
 use std::time::{Duration, Instant};
 
 use avip_db::model::{CrecheId, ReferralStatus};
-use avip_tests::{TestDatabase, test_env};
+use avip_tests::bench::{ADMIN, PASSWORD};
 use serde_json::{Value, json};
-
-const PASSWORD: &str = "a long passphrase";
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()
         .and_then(|v| v.replace('_', "").parse().ok())
         .unwrap_or(default)
-}
-
-async fn start(
-    settings: &avip_api::Settings,
-    record_reads: bool,
-) -> (String, avip_api::startup::ServerHandle) {
-    let app = avip_api::Application::build_with(
-        settings.clone(),
-        avip_api::ServerOptions {
-            workers: None,
-            handle_signals: false,
-            sla_engine: false,
-            record_reads,
-        },
-    )
-    .await
-    .unwrap();
-    let base = format!("http://127.0.0.1:{}", app.port());
-    let handle = app.handle();
-    tokio::spawn(app.run_until_stopped());
-    (base, handle)
 }
 
 async fn post(client: &reqwest::Client, url: String, token: &str, body: Value) -> Value {
@@ -104,29 +81,14 @@ async fn main() {
     let rows = env_usize("BENCH_ROWS", 100_000);
     let rounds = env_usize("BENCH_ROUNDS", 6);
     let requests = env_usize("BENCH_REQUESTS", 2_000);
-    let db = TestDatabase::new();
-    let mail = tempfile::tempdir().unwrap();
-    let mut env = test_env(&db, mail.path());
-    env.insert("AVIP_TOKEN_RATE_LIMIT".into(), "1000000".into());
-    let settings = avip_api::Settings::from_map(&env).unwrap();
-    let (recording, h1) = start(&settings, true).await;
-    let (silent, h2) = start(&settings, false).await;
-    {
-        let settings = settings.clone();
-        tokio::task::spawn_blocking(move || {
-            avip_api::admin::run(
-                &settings,
-                avip_api::admin::AdminCommand::Bootstrap {
-                    email: "admin@example.org".into(),
-                    password: PASSWORD.into(),
-                    name: "Admin".into(),
-                },
-            )
-        })
-        .await
-        .unwrap()
-        .unwrap();
-    }
+    let (db, _mail, settings) = avip_tests::bench::settings(|env| {
+        env.insert("AVIP_TOKEN_RATE_LIMIT".into(), "1000000".into());
+    });
+    let recording = avip_tests::bench::start(&settings, true).await;
+    let silent = avip_tests::bench::start(&settings, false).await;
+    let (recording, h1, silent, h2) =
+        (recording.base, recording.handle, silent.base, silent.handle);
+    avip_tests::bench::bootstrap(&settings).await;
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(8)
         .build()
@@ -135,7 +97,7 @@ async fn main() {
         let (client, base) = (client.clone(), recording.clone());
         async move { avip_tests::client::password_token(&client, &base, email, PASSWORD).await }
     };
-    let admin = token("admin@example.org").await;
+    let admin = token(ADMIN).await;
     let org = |kind: &str| json!({"kind": kind, "name": kind, "departement": "83"});
     let ft = post(
         &client,

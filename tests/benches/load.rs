@@ -16,13 +16,11 @@ use std::time::{Duration, Instant};
 use avip_api::auth::Subject;
 use avip_api::domain::referral::{ReferralDraft, ReferralRequest};
 use avip_db::model::{CrecheId, ReferralStatus};
+use avip_tests::bench::{ADMIN, PASSWORD};
 use avip_tests::client::post_ok as post;
-use avip_tests::{TestDatabase, test_env};
 use chrono::{Duration as ChronoDuration, Utc};
 use hdrhistogram::Histogram;
 use serde_json::{Value, json};
-
-const PASSWORD: &str = "a long passphrase";
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -129,47 +127,19 @@ fn main() {
 }
 
 async fn run(rows: usize, seconds: u64, connections: usize) {
-    let db = TestDatabase::new();
-    let mail = tempfile::tempdir().unwrap();
-    let env = test_env(&db, mail.path());
-    let mut env = env;
-    env.insert("AVIP_DB_POOL_SIZE".into(), "8".into());
     // One prescriber organisation posts everything, from one address: the
     // limits are checked on every request but set too high to refuse.
-    env.insert("AVIP_INTAKE_RATE_LIMIT".into(), "1000000".into());
-    env.insert("AVIP_TOKEN_RATE_LIMIT".into(), "1000000".into());
-    let settings = avip_api::Settings::from_map(&env).unwrap();
-    let app = avip_api::Application::build_with(
-        settings.clone(),
-        avip_api::ServerOptions {
-            workers: None,
-            handle_signals: false,
-            sla_engine: false,
-            record_reads: true,
-        },
-    )
-    .await
-    .unwrap();
-    let base = format!("http://127.0.0.1:{}", app.port());
-    let handle = app.handle();
-    tokio::spawn(app.run_until_stopped());
+    let (db, _mail, settings) = avip_tests::bench::settings(|env| {
+        env.insert("AVIP_DB_POOL_SIZE".into(), "8".into());
+        env.insert("AVIP_INTAKE_RATE_LIMIT".into(), "1000000".into());
+        env.insert("AVIP_TOKEN_RATE_LIMIT".into(), "1000000".into());
+    });
+    let app = avip_tests::bench::start(&settings, true).await;
+    let (base, handle) = (app.base, app.handle);
     println!("database: {} ({})", db.backend.name(), db.url);
 
     // A territory: one prescriber organisation, one operator with four crèches.
-    let s = settings.clone();
-    tokio::task::spawn_blocking(move || {
-        avip_api::admin::run(
-            &s,
-            avip_api::admin::AdminCommand::Bootstrap {
-                email: "admin@example.org".into(),
-                password: PASSWORD.into(),
-                name: "Admin".into(),
-            },
-        )
-    })
-    .await
-    .unwrap()
-    .unwrap();
+    avip_tests::bench::bootstrap(&settings).await;
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(connections)
         .build()
@@ -178,7 +148,7 @@ async fn run(rows: usize, seconds: u64, connections: usize) {
         let (client, base) = (client.clone(), base.clone());
         async move { avip_tests::client::password_token(&client, &base, email, PASSWORD).await }
     };
-    let admin = token("admin@example.org").await;
+    let admin = token(ADMIN).await;
     let ft = post(
         &client,
         &format!("{base}/api/v1/organizations"),

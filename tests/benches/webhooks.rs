@@ -14,13 +14,11 @@
 
 use std::time::{Duration, Instant};
 
+use avip_tests::bench::{ADMIN, PASSWORD};
 use avip_tests::client::post_ok as post;
 use avip_tests::receiver::Receiver;
-use avip_tests::{TestDatabase, test_env};
 use chrono::{Duration as Days, Utc};
 use serde_json::{Value, json};
-
-const PASSWORD: &str = "a long passphrase";
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -96,48 +94,19 @@ async fn run() {
         env_usize("BENCH_CONNECTIONS", 16),
         env_usize("BENCH_DELIVERIES", 10_000),
     );
-    let db = TestDatabase::new();
-    let mail = tempfile::tempdir().unwrap();
-    let mut env = test_env(&db, mail.path());
-    env.insert("AVIP_INTAKE_RATE_LIMIT".into(), "1000000".into());
-    env.insert("AVIP_TOKEN_RATE_LIMIT".into(), "1000000".into());
-    let settings = avip_api::Settings::from_map(&env).unwrap();
-    let app = avip_api::Application::build_with(
-        settings.clone(),
-        avip_api::ServerOptions {
-            workers: None,
-            handle_signals: false,
-            sla_engine: false,
-            record_reads: true,
-        },
-    )
-    .await
-    .unwrap();
-    let base = format!("http://127.0.0.1:{}", app.port());
-    let (pool, backend) = (app.pool().clone(), app.backend());
-    tokio::spawn(app.run_until_stopped());
+    let (db, _mail, settings) = avip_tests::bench::settings(|env| {
+        env.insert("AVIP_INTAKE_RATE_LIMIT".into(), "1000000".into());
+        env.insert("AVIP_TOKEN_RATE_LIMIT".into(), "1000000".into());
+    });
+    let app = avip_tests::bench::start(&settings, true).await;
+    let (base, pool, backend) = (app.base, app.pool, app.backend);
     println!("database: {}", db.backend.name());
-
-    let s = settings.clone();
-    tokio::task::spawn_blocking(move || {
-        avip_api::admin::run(
-            &s,
-            avip_api::admin::AdminCommand::Bootstrap {
-                email: "admin@example.org".into(),
-                password: PASSWORD.into(),
-                name: "Admin".into(),
-            },
-        )
-    })
-    .await
-    .unwrap()
-    .unwrap();
+    avip_tests::bench::bootstrap(&settings).await;
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(connections)
         .build()
         .unwrap();
-    let admin =
-        avip_tests::client::password_token(&client, &base, "admin@example.org", PASSWORD).await;
+    let admin = avip_tests::client::password_token(&client, &base, ADMIN, PASSWORD).await;
     let url = |p: &str| format!("{base}{p}");
     let ft = post(
         &client,

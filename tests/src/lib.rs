@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 
+pub mod bench;
 pub mod client;
 pub mod receiver;
 pub mod seed;
