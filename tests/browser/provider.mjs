@@ -16,6 +16,8 @@
 //   expired   the id_token expired an hour ago, signed with its key
 //   issuer    the id_token issued by another provider, signed with its key
 //   userinfo  the userinfo JWT signed by another key under the same key id
+//   rotate    the provider rotates its keys: the id_token signed by a new key
+//             under a new key id, which its JWKS publishes from then on
 //   hold      the next answer (the redirect to the service with code and
 //             state) not sent: GET /__test__/held gives its address
 // Started by scripts/browser:
@@ -39,6 +41,10 @@ const key = await signingKey();
 // Another key under the same id: what a forger without the provider's key
 // would sign with.
 const otherKey = await signingKey();
+// The key a rotation brings, under its own id.
+const newKey = { ...(await signingKey()), kid: 'avip-tests-2' };
+let rotated = false;
+const publicPart = ({ d, p, q, dp, dq, qi, ...rest }) => rest;
 
 let forge = null;
 let held = null;
@@ -123,8 +129,19 @@ provider.use(async (ctx, next) => {
     ctx.remove('Location');
     return;
   }
-  if (!forge || ctx.status !== 200) return;
-  if (ctx.path === '/token' && ctx.body?.id_token) {
+  if ((!forge && !rotated) || ctx.status !== 200) return;
+  if (ctx.path === '/jwks' && rotated && Array.isArray(ctx.body?.keys)) {
+    ctx.body.keys.push(publicPart(newKey));
+    return;
+  }
+  if (ctx.path === '/token' && ctx.body?.id_token && forge === 'rotate') {
+    rotated = true;
+    const payload = jose.decodeJwt(ctx.body.id_token);
+    ctx.body.id_token = await new jose.SignJWT(payload)
+      .setProtectedHeader({ alg: 'RS256', kid: newKey.kid, typ: 'JWT' })
+      .sign(await jose.importJWK(newKey, 'RS256'));
+    forge = null;
+  } else if (ctx.path === '/token' && ctx.body?.id_token) {
     const now = Math.floor(Date.now() / 1000);
     const change = {
       nonce: { nonce: 'x'.repeat(43) },

@@ -406,6 +406,18 @@ if (issuer) {
     await page.context().close();
   }
   await forge('');
+
+  // The provider rotates its keys: the service reads them again (at most
+  // every 10 seconds, hence the wait) and she gets in.
+  {
+    await new Promise((resolve) => setTimeout(resolve, 11_000));
+    const page = await newPage();
+    await forge('rotate');
+    await viaProvider(page, coordinator);
+    expect(page.url().endsWith('/app/a-traiter'),
+      `ProConnect: after a rotation of the provider's keys she still gets in (${page.url()}: ${await heading(page)})`);
+    await page.context().close();
+  }
 }
 
 await browser.close();

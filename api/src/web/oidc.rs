@@ -13,10 +13,11 @@ use std::time::{Duration, Instant};
 
 use openidconnect::core::{CoreClient, CoreClientAuthMethod, CoreGenderClaim, CoreResponseType};
 use openidconnect::{
-    AccessTokenHash, AdditionalClaims, AuthType, AuthenticationFlow, AuthorizationCode, ClientId,
-    ClientSecret, CsrfToken, IssuerUrl, LogoutRequest, Nonce, OAuth2TokenResponse,
-    PkceCodeChallenge, PkceCodeVerifier, PostLogoutRedirectUrl, ProviderMetadataWithLogout,
-    RedirectUrl, Scope, TokenResponse, UserInfoClaims,
+    AccessTokenHash, AdditionalClaims, AuthType, AuthenticationFlow, AuthorizationCode,
+    ClaimsVerificationError, ClientId, ClientSecret, CsrfToken, IssuerUrl, LogoutRequest, Nonce,
+    OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, PostLogoutRedirectUrl,
+    ProviderMetadataWithLogout, RedirectUrl, Scope, SignatureVerificationError, TokenResponse,
+    UserInfoClaims,
 };
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
@@ -31,6 +32,9 @@ pub const CALLBACK_PATH: &str = "/app/connexion/proconnect/retour";
 pub const SIGNED_OUT_PATH: &str = "/app/deconnexion/fin";
 /// The provider's metadata and keys are fetched again after this long.
 const METADATA_TTL: Duration = Duration::from_secs(300);
+/// An id_token signed with an unknown key makes the keys be read again,
+/// if they were read at least this long ago.
+const REFRESH_AFTER: Duration = Duration::from_secs(10);
 /// Random values of 32 bytes: 43 characters in URL-safe base64.
 const RANDOM_BYTES: u32 = 32;
 
@@ -152,6 +156,28 @@ impl Provider {
         Ok(metadata)
     }
 
+    /// The provider's metadata and keys read again, unless `seen` (what the
+    /// caller used) was read less than [`REFRESH_AFTER`] ago: an answer
+    /// signed with an unknown key does not make this service fetch the
+    /// provider's keys at every request.
+    async fn refresh(&self, seen: &Arc<Metadata>) -> Result<Option<Arc<Metadata>>, OidcError> {
+        {
+            let mut cached = self.metadata.lock().await;
+            match cached.as_ref() {
+                Some((at, metadata)) if Arc::ptr_eq(metadata, seen) => {
+                    if at.elapsed() < REFRESH_AFTER {
+                        return Ok(None);
+                    }
+                    *cached = None;
+                }
+                // Already read again by another sign-in: use that.
+                Some((_, metadata)) => return Ok(Some(metadata.clone())),
+                None => {}
+            }
+        }
+        self.metadata().await.map(Some)
+    }
+
     fn client(
         &self,
         metadata: &Metadata,
@@ -221,7 +247,7 @@ impl Provider {
         pkce_verifier: String,
     ) -> Result<Verified, OidcError> {
         let metadata = self.metadata().await?;
-        let client = self.client(&metadata);
+        let mut client = self.client(&metadata);
         let tokens = client
             .exchange_code(AuthorizationCode::new(code))
             .map_err(|e| OidcError::Unavailable(format!("token endpoint: {e}")))?
@@ -232,10 +258,23 @@ impl Provider {
         let id_token = tokens
             .id_token()
             .ok_or_else(|| OidcError::Refused("no id_token in the token response".into()))?;
+        let nonce = Nonce::new(nonce);
+        let mut checked = id_token.claims(&client.id_token_verifier(), &nonce);
+        if matches!(
+            checked,
+            Err(ClaimsVerificationError::SignatureVerification(
+                SignatureVerificationError::NoMatchingKey
+            ))
+        ) && let Some(fresh) = self.refresh(&metadata).await?
+        {
+            // Signed with a key we have not read: the provider may have
+            // rotated its keys since. Read them again (at most every 10
+            // seconds), and check once more.
+            client = self.client(&fresh);
+            checked = id_token.claims(&client.id_token_verifier(), &nonce);
+        }
+        let claims = checked.map_err(|e| OidcError::Refused(format!("id_token: {e}")))?;
         let verifier = client.id_token_verifier();
-        let claims = id_token
-            .claims(&verifier, &Nonce::new(nonce))
-            .map_err(|e| OidcError::Refused(format!("id_token: {e}")))?;
         if let Some(expected) = claims.access_token_hash() {
             let alg = id_token
                 .signing_alg()
