@@ -35,22 +35,12 @@ pub use error::{Error, Result};
 pub use gate::WriteGate;
 pub use pool::{Backend, DbConnection, DbError, Pool, PooledConn, connect, open_pool};
 
-/// Runs `work` in one transaction: everything it wrote is kept, or nothing.
-pub fn transaction<T, E>(
-    conn: &mut DbConnection,
-    work: impl FnOnce(&mut DbConnection) -> std::result::Result<T, E>,
-) -> std::result::Result<T, E>
-where
-    E: From<QueryError>,
-{
-    use diesel::Connection;
-    conn.transaction(work)
-}
-
-/// Runs `work` in one transaction that writes: on SQLite it takes the write
-/// lock first (`BEGIN IMMEDIATE`), so that a transaction which reads before
-/// it writes waits for other writers instead of failing with "database is
-/// locked" when it upgrades.
+/// Runs `work` in one transaction that writes: everything it wrote is kept,
+/// or nothing. On SQLite it takes the write lock first (`BEGIN IMMEDIATE`):
+/// a deferred transaction that reads before it writes fails at once with
+/// "database is locked" when another connection wrote since its read
+/// (SQLite cannot upgrade a stale snapshot, and does not wait for it). Every
+/// transaction of this service writes, so there is no deferred one.
 pub fn write_transaction<T, E>(
     conn: &mut DbConnection,
     work: impl FnOnce(&mut DbConnection) -> std::result::Result<T, E>,

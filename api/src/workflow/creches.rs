@@ -194,7 +194,7 @@ pub fn create(
         created_at: now,
         updated_at: now,
     };
-    Ok(avip_db::transaction(conn, |conn| {
+    Ok(avip_db::write_transaction(conn, |conn| {
         creches::insert(conn, &new, today, avip_places, by, &coordinators)
     })?)
 }
@@ -257,7 +257,7 @@ pub fn update(
     if let Some(ids) = &coordinators {
         check_coordinators(conn, &current.creche.operator_id, ids)?;
     }
-    Ok(avip_db::transaction(conn, |conn| {
+    Ok(avip_db::write_transaction(conn, |conn| {
         if let Some(ids) = &coordinators {
             creches::set_coordinators(conn, id, ids)?;
         }

@@ -171,7 +171,7 @@ pub fn create(
         created_at: now,
         updated_at: now,
     };
-    let user = avip_db::transaction(conn, |conn| users::insert(conn, &new, &creche_ids))?;
+    let user = avip_db::write_transaction(conn, |conn| users::insert(conn, &new, &creche_ids))?;
     Ok((user, creche_ids))
 }
 
@@ -218,7 +218,7 @@ pub fn update(
         active: body.active,
         updated_at: Some(to_db_time(now)),
     };
-    let user = avip_db::transaction(conn, |conn| {
+    let user = avip_db::write_transaction(conn, |conn| {
         if let Some(ids) = &creche_ids {
             users::set_creches(conn, id, ids)?;
         }
@@ -241,7 +241,7 @@ pub fn bootstrap(
     if users::any_with_role(conn, Role::Admin)? {
         return Ok(None);
     }
-    avip_db::transaction(conn, |conn| {
+    avip_db::write_transaction(conn, |conn| {
         let org = match organizations::first_of_kind(conn, OrganizationKind::Admin)? {
             Some(org) => org,
             None => {

@@ -1,7 +1,8 @@
 //! The SQLite writer thread's group commit (`avip_db::WriteGate`): several
 //! writes share a transaction, yet each is kept exactly when it reported
 //! success, whatever its neighbours did. On PostgreSQL the gate declines
-//! the work and callers run it themselves.
+//! the work and callers run it themselves. And a transaction that reads
+//! before it writes waits for another writer instead of failing.
 
 use avip_db::schema::service_keys;
 use avip_db::{Backend, DbConnection, QueryError, WriteGate};
@@ -126,4 +127,43 @@ async fn a_write_that_panics_fails_alone_in_what_it_reports_and_the_writer_goes_
     // The writer thread survived, on a sound connection.
     submit(&gate, |c| insert(c, "z")).await.unwrap().unwrap();
     assert!(kept(&pool).contains(&"z".to_owned()));
+}
+
+/// `avip admin bootstrap` reads (is there an administration already?)
+/// before it writes. Run while another connection holds the write lock, then
+/// commits, it must wait its turn: a deferred SQLite transaction fails at
+/// once with "database is locked" there, since its read is stale by then.
+/// (This is how a test's bootstrap failed while the service's engine wrote.)
+#[test]
+fn a_transaction_that_reads_first_waits_for_another_writer() {
+    use diesel::connection::SimpleConnection;
+    let db = TestDatabase::new();
+    let mut other = db.connect();
+    avip_db::migrations::run_pending(&mut other).unwrap();
+    other
+        .batch_execute(match db.backend {
+            Backend::Sqlite => "BEGIN IMMEDIATE",
+            Backend::Postgres => "BEGIN",
+        })
+        .unwrap();
+    insert(&mut other, "held").unwrap();
+    let mut conn = db.connect();
+    let bootstrap = std::thread::spawn(move || {
+        avip_api::workflow::users::bootstrap(
+            &mut conn,
+            "admin@example.org".into(),
+            "a long enough password".into(),
+            "Admin".into(),
+            chrono::Utc::now(),
+        )
+    });
+    // Long enough for the bootstrap to have read and to wait for the lock.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    other.batch_execute("COMMIT").unwrap();
+    let created = bootstrap.join().expect("the bootstrap does not panic");
+    assert!(
+        matches!(created, Ok(Some(_))),
+        "{:?}",
+        created.map(|c| c.map(|(user, _)| user.email))
+    );
 }
