@@ -818,20 +818,22 @@ async fn me_on(port: u16, token: &str) -> reqwest::Response {
 }
 
 /// Polls `/me` on `port` until `done` says so; how long it took, or a
-/// failure after two seconds (the cache's poll is 50 ms).
+/// failure after ten seconds. The cache's poll is 50 ms, and the time it
+/// took is printed; the bound leaves room for a shared CI machine under the
+/// whole suite's load, so that it fails only when a change never arrives.
 async fn until_on(
     port: u16,
     token: &str,
     done: impl AsyncFn(reqwest::Response) -> bool,
 ) -> std::time::Duration {
     let started = std::time::Instant::now();
-    while started.elapsed() < std::time::Duration::from_secs(2) {
+    while started.elapsed() < std::time::Duration::from_secs(10) {
         if done(me_on(port, token).await).await {
             return started.elapsed();
         }
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
-    panic!("the other instance still answers from before the change after 2 s");
+    panic!("the other instance still answers from before the change after 10 s");
 }
 
 #[tokio::test]
