@@ -78,7 +78,7 @@ pub fn run(settings: &Settings) -> anyhow::Result<()> {
         crate::retention::schedule(&scheduler, settings, pool, gate, key).await?;
         shutdown_signal().await;
         tracing::info!("stopping the SLA engine");
-        webhooks.abort();
+        webhooks.stop().await;
         scheduler.shutdown().await.ok();
         Ok(())
     })

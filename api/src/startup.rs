@@ -33,7 +33,7 @@ pub struct Application {
     /// Flushed once the server has stopped: no recorded read is lost.
     access: crate::access_log::Recorder,
     /// Sends webhook deliveries, with the SLA engine; stopped with it.
-    webhooks: Option<tokio::task::JoinHandle<()>>,
+    webhooks: Option<crate::webhooks::Running>,
 }
 
 /// Options that only tests and embedders change.
@@ -246,7 +246,7 @@ impl Application {
             None => server.await,
         };
         if let Some(webhooks) = self.webhooks {
-            webhooks.abort();
+            webhooks.stop().await;
         }
         let access = self.access.clone();
         let _ = tokio::task::spawn_blocking(move || access.flush()).await;

@@ -180,7 +180,7 @@ pub fn spawn(
     settings: &crate::settings::Settings,
     pool: Pool,
     gate: WriteGate,
-) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+) -> anyhow::Result<Running> {
     let dispatcher = Dispatcher::new(
         pool,
         gate,
@@ -188,7 +188,34 @@ pub fn spawn(
         settings.webhook_retry.clone(),
         settings.public_url.as_str(),
     )?;
-    Ok(tokio::spawn(dispatcher.run(Duration::from_secs(1))))
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(dispatcher.run(Duration::from_secs(1), stopped));
+    Ok(Running { stop, task })
+}
+
+/// The dispatcher of this process, running.
+pub struct Running {
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// Stops after the round in progress, if any. Its deliveries are claimed
+    /// under a lease: cut short, they would wait for the lease to end (a
+    /// minute) before another process, or this one restarted, tried them
+    /// again. A round lasts at most one attempt's time-out, and a little
+    /// more to record what the attempts got; after that it is cut short.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let abort = self.task.abort_handle();
+        if tokio::time::timeout(TIMEOUT + Duration::from_secs(5), self.task)
+            .await
+            .is_err()
+        {
+            tracing::warn!("a round of webhook deliveries was cut short by the stop");
+            abort.abort();
+        }
+    }
 }
 
 /// Sends due deliveries; one per process that runs the SLA engine.
@@ -227,12 +254,16 @@ impl Dispatcher {
         })
     }
 
-    /// Runs rounds every `every` until the task is dropped.
-    pub async fn run(self, every: Duration) {
+    /// Runs rounds every `every` until `stop` turns true (or its sender is
+    /// gone); a round in progress is finished first.
+    pub async fn run(self, every: Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tick.tick().await;
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = stop.wait_for(|stop| *stop) => return,
+            }
             if let Err(e) = self.round(Utc::now()).await {
                 tracing::warn!(error = %e, "webhook deliveries could not be read; trying again");
             }

@@ -1,8 +1,8 @@
 //! A webhook receiver on 127.0.0.1 for the tests: a real HTTP server that
 //! records every request it gets and answers 204, or 503 while it is
-//! "down".
+//! "down", after a delay while it is "slow".
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -49,6 +49,8 @@ impl Hit {
 struct Shared {
     hits: Mutex<Vec<Hit>>,
     down: AtomicBool,
+    /// Milliseconds to wait before answering.
+    slow: AtomicU64,
 }
 
 pub struct Receiver {
@@ -72,11 +74,16 @@ impl Receiver {
                     } else {
                         204
                     };
+                    // Recorded as it arrives, so that a test sees it in flight.
                     state.hits.lock().unwrap().push(Hit {
                         headers: req.headers().clone(),
                         body: body.to_vec(),
                         answered,
                     });
+                    let slow = state.slow.load(Ordering::SeqCst);
+                    if slow > 0 {
+                        tokio::time::sleep(Duration::from_millis(slow)).await;
+                    }
                     HttpResponse::build(actix_web::http::StatusCode::from_u16(answered).unwrap())
                         .finish()
                 }
@@ -100,6 +107,12 @@ impl Receiver {
     /// While down, every request is answered 503.
     pub fn down(&self, down: bool) {
         self.shared.down.store(down, Ordering::SeqCst);
+    }
+
+    /// Each answer comes `delay` after its request.
+    pub fn slow(&self, delay: Duration) {
+        let millis = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        self.shared.slow.store(millis, Ordering::SeqCst);
     }
 
     pub fn hits(&self) -> Vec<Hit> {

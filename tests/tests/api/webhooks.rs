@@ -396,3 +396,42 @@ async fn in_production_only_https_to_public_addresses_is_accepted() {
     )
     .await;
 }
+
+/// A stop (SIGTERM) while a partner's receiver is still answering lets that
+/// attempt finish and be recorded. Cut short, the delivery would stay
+/// claimed for a minute before anyone tried it again.
+#[tokio::test]
+async fn a_stop_lets_the_attempt_in_flight_finish_and_be_recorded() {
+    let receiver = Receiver::start();
+    receiver.slow(Duration::from_secs(2));
+    let app = spawn_app_with_engine(fast).await;
+    let t = territory(&app).await;
+    let system = partner_system(&app, &t).await;
+    let body = json!({"url": receiver.url, "events": ["referral.created"]});
+    let created = app
+        .expect(&system, "POST", "/api/v1/webhooks", Some(body), 201)
+        .await;
+    let hook = id(&created);
+    new_referral(&app, &t.prescriber, &t.creche, "Yanis").await;
+    let arrived = receiver
+        .wait_for(Duration::from_secs(20), |h| !h.is_empty())
+        .await;
+    assert_eq!(arrived.len(), 1, "the attempt reached the receiver");
+    // Stopped while the receiver has not answered; the new process sends
+    // nothing (no engine), so only the stopped one can record the answer.
+    let app = app.restart(fast, false).await;
+    let path = format!("/api/v1/webhooks/{hook}/deliveries");
+    let mut delivery = Value::Null;
+    for _ in 0..100 {
+        let list = app.expect(&system, "GET", &path, None, 200).await;
+        delivery = list["items"][0].clone();
+        if delivery["status"] == "delivered" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(delivery["status"], "delivered", "{delivery}");
+    assert_eq!(delivery["attempts"], 1, "{delivery}");
+    assert_eq!(delivery["last_status_code"], 204, "{delivery}");
+    assert_eq!(receiver.hits().len(), 1);
+}
