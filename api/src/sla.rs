@@ -79,6 +79,7 @@ pub fn run(settings: &Settings) -> anyhow::Result<()> {
         shutdown_signal().await;
         tracing::info!("stopping the SLA engine");
         webhooks.stop().await;
+        engine.stop().await;
         scheduler.shutdown().await.ok();
         Ok(())
     })

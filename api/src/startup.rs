@@ -28,8 +28,8 @@ pub struct Application {
     pool: Pool,
     backend: Backend,
     policy: avip_sla_engine::ActivePolicy,
-    /// The SLA engine's scheduler, when this process runs it.
-    scheduler: Option<tokio_cron_scheduler::JobScheduler>,
+    /// The SLA engine and its scheduler, when this process runs them.
+    sla: Option<(avip_sla_engine::Engine, tokio_cron_scheduler::JobScheduler)>,
     /// Flushed once the server has stopped: no recorded read is lost.
     access: crate::access_log::Recorder,
     /// Sends webhook deliveries, with the SLA engine; stopped with it.
@@ -122,7 +122,7 @@ impl Application {
             .sla_engine
             .then(|| crate::webhooks::spawn(&settings, pool.clone(), gate.clone()))
             .transpose()?;
-        let scheduler = if options.sla_engine {
+        let sla = if options.sla_engine {
             let engine = crate::sla::engine(&settings, pool.clone(), gate.clone(), policy.clone())?
                 .observe_sweeps(crate::metrics::sweep);
             let scheduler = engine.start(&settings.sla_schedule).await?;
@@ -135,7 +135,7 @@ impl Application {
             )
             .await?;
             crate::digests::schedule(&scheduler, &settings, pool.clone(), gate.clone()).await?;
-            Some(scheduler)
+            Some((engine, scheduler))
         } else {
             tracing::info!("the SLA engine does not run in this process (--no-sla)");
             None
@@ -195,7 +195,7 @@ impl Application {
             pool,
             backend,
             policy,
-            scheduler,
+            sla,
             access,
             webhooks,
         })
@@ -250,10 +250,11 @@ impl Application {
         }
         let access = self.access.clone();
         let _ = tokio::task::spawn_blocking(move || access.flush()).await;
-        if let Some(mut scheduler) = self.scheduler
-            && let Err(e) = scheduler.shutdown().await
-        {
-            tracing::warn!(error = %e, "the SLA scheduler did not stop cleanly");
+        if let Some((engine, mut scheduler)) = self.sla {
+            engine.stop().await;
+            if let Err(e) = scheduler.shutdown().await {
+                tracing::warn!(error = %e, "the SLA scheduler did not stop cleanly");
+            }
         }
         served
     }

@@ -92,6 +92,22 @@ pub fn claim_due(
     Ok(rows)
 }
 
+/// Gives back rows claimed but not tried (a dispatcher stopping): they are
+/// due again at `at` instead of when their lease ends.
+pub fn release(
+    conn: &mut DbConnection,
+    ids: &[&NotificationId],
+    at: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(
+        notifications::table
+            .filter(notifications::id.eq_any(ids))
+            .filter(notifications::status.eq(NotificationStatus::Pending)),
+    )
+    .set(notifications::next_attempt_at.eq(at))
+    .execute(conn)
+}
+
 pub fn mark_sent(
     conn: &mut DbConnection,
     id: &NotificationId,

@@ -4,6 +4,7 @@
 //! then marked sent, or given its next attempt with exponential backoff. A
 //! row is never dropped: it stays pending until the server accepts it.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -59,15 +60,18 @@ pub struct DispatchReport {
     pub failed: usize,
 }
 
-/// Sends everything due now; returns when nothing due is left.
+/// Sends everything due now; returns when nothing due is left, or once
+/// `stopping` is set: then the e-mail being sent is finished, what was sent
+/// is recorded, and the rows claimed but not tried are given back.
 pub async fn dispatch(
     pool: &Pool,
     gate: &WriteGate,
     mailer: &Mailer,
     options: &DispatchOptions,
+    stopping: &AtomicBool,
 ) -> Result<DispatchReport, EngineError> {
     let mut report = DispatchReport::default();
-    loop {
+    while !stopping.load(Ordering::SeqCst) {
         let now = Utc::now();
         let lease_until = add(now, options.lease);
         let limit = options.batch;
@@ -81,7 +85,12 @@ pub async fn dispatch(
             return Ok(report);
         }
         let mut outcomes = Vec::with_capacity(claimed.len());
+        let mut untried = Vec::new();
         for row in claimed {
+            if stopping.load(Ordering::SeqCst) {
+                untried.push(row.id);
+                continue;
+            }
             let outcome = mailer.send(&row).await;
             match &outcome {
                 Ok(()) => {
@@ -97,10 +106,18 @@ pub async fn dispatch(
         }
         let options = options.clone();
         avip_db::blocking::in_turn(pool, gate, move |conn| {
-            avip_db::write_transaction(conn, |conn| record(conn, &options, outcomes))
+            avip_db::write_transaction(conn, |conn| {
+                record(conn, &options, outcomes)?;
+                if !untried.is_empty() {
+                    let ids: Vec<_> = untried.iter().collect();
+                    notifications::release(conn, &ids, to_db(Utc::now()))?;
+                }
+                Ok::<_, QueryError>(())
+            })
         })
         .await?;
     }
+    Ok(report)
 }
 
 fn record(

@@ -3,6 +3,8 @@
 //! or alone in `avip sla run`.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use tokio_cron_scheduler::{Job, JobScheduler};
@@ -26,6 +28,9 @@ pub struct Engine {
     dispatch: DispatchOptions,
     /// A tick that finds the previous one still running skips its turn.
     busy: Arc<tokio::sync::Mutex<()>>,
+    /// Set by [`stop`](Engine::stop): no tick starts, the running one ends
+    /// after the e-mail it is sending.
+    stopping: Arc<AtomicBool>,
     /// Told of every scheduled sweep: how long it took and what fired.
     observer: Option<SweepObserver>,
 }
@@ -59,6 +64,7 @@ impl Engine {
             mailer,
             dispatch,
             busy: Arc::default(),
+            stopping: Arc::default(),
             observer: None,
         }
     }
@@ -93,7 +99,14 @@ impl Engine {
 
     /// Delivers what the outbox holds and is due.
     pub async fn deliver(&self) -> Result<DispatchReport, EngineError> {
-        dispatch::dispatch(&self.pool, &self.gate, &self.mailer, &self.dispatch).await
+        dispatch::dispatch(
+            &self.pool,
+            &self.gate,
+            &self.mailer,
+            &self.dispatch,
+            &self.stopping,
+        )
+        .await
     }
 
     /// A sweep now, then delivery; `None` when the previous tick still runs.
@@ -102,6 +115,9 @@ impl Engine {
             tracing::debug!("the previous SLA tick is still running; skipping this one");
             return Ok(None);
         };
+        if self.stopping.load(Ordering::SeqCst) {
+            return Ok(None);
+        }
         let started = std::time::Instant::now();
         let swept = self.sweep(Utc::now(), false).await?;
         if let Some(SweepObserver(observe)) = &self.observer {
@@ -117,6 +133,24 @@ impl Engine {
         }
         let delivered = self.deliver().await?;
         Ok(Some((swept, delivered)))
+    }
+
+    /// Stops this engine (every clone of it) for good: no tick starts, and
+    /// the one running, if any, ends after the e-mail it is sending, having
+    /// recorded what it sent and given back what it claimed but did not
+    /// try. Waits for that, at most an SMTP time-out and a little more to
+    /// write; returns whether the tick ended in time. Cut short, the e-mail
+    /// would stay claimed for `AVIP_MAIL_LEASE`, then go again.
+    pub async fn stop(&self) -> bool {
+        self.stopping.store(true, Ordering::SeqCst);
+        let wait = crate::mail::SMTP_TIMEOUT + Duration::from_secs(10);
+        let ended = tokio::time::timeout(wait, self.busy.lock()).await.is_ok();
+        if !ended {
+            tracing::warn!(
+                "the SLA tick did not end in time; its e-mails go again after their lease"
+            );
+        }
+        ended
     }
 
     /// Runs [`tick`](Self::tick) on `schedule` (cron with seconds) until the

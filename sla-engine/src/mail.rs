@@ -301,7 +301,7 @@ impl std::fmt::Debug for Mailer {
 }
 
 /// How long one SMTP exchange may take before it counts as failed.
-const SMTP_TIMEOUT: Duration = Duration::from_secs(20);
+pub const SMTP_TIMEOUT: Duration = Duration::from_secs(20);
 
 impl Mailer {
     /// SMTP from a URL: `smtp://user:pass@host:587?tls=required` (STARTTLS),

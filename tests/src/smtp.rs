@@ -52,6 +52,8 @@ struct State {
     refusing: AtomicBool,
     /// Attempts refused while refusing.
     refused: Mutex<usize>,
+    /// Milliseconds between a message's end and the answer to it.
+    slow: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Clone)]
@@ -87,6 +89,11 @@ impl mailin_embedded::Handler for Handler {
             to: std::mem::take(&mut self.to),
             raw,
         });
+        // Received before it is answered, so that a test sees it in flight.
+        let slow = self.state.slow.load(Ordering::SeqCst);
+        if slow > 0 {
+            std::thread::sleep(Duration::from_millis(slow));
+        }
         response::OK
     }
 }
@@ -131,6 +138,12 @@ impl SmtpSink {
     /// While refusing, every message is answered 451 (a temporary failure).
     pub fn refuse(&self, refusing: bool) {
         self.state.refusing.store(refusing, Ordering::SeqCst);
+    }
+
+    /// Each message is answered `delay` after its end.
+    pub fn slow(&self, delay: Duration) {
+        let millis = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        self.state.slow.store(millis, Ordering::SeqCst);
     }
 
     pub fn refused(&self) -> usize {

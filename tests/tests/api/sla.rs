@@ -614,3 +614,77 @@ async fn digest_mode_sends_one_mail_per_person_per_sweep_with_follow_ups_and_con
         "{kinds:?}"
     );
 }
+
+/// `SIGTERM` while an e-mail is being sent: the send finishes and is
+/// recorded before the process ends, even though everything still running
+/// on its runtime is dropped then (as when `avip serve` returns from
+/// `main`). Cut short, the e-mail would stay claimed for the lease (five
+/// minutes), then be sent again though the server had accepted it.
+#[tokio::test]
+async fn a_stop_lets_the_email_being_sent_finish_and_be_recorded() {
+    use avip_api::startup::{Application, ServerOptions};
+    use avip_db::schema::notifications;
+    use diesel::prelude::*;
+
+    let sink = SmtpSink::start();
+    sink.slow(Duration::from_secs(2));
+    // The API without an engine; the engine in a process of its own.
+    let app = avip_tests::spawn_app_with(fast(&sink, 1, 3600, 7200)).await;
+    let mut env = avip_tests::test_env(&app.db, app.mail_dir.path());
+    fast(&sink, 1, 3600, 7200)(&mut env);
+    env.remove("AVIP_MAIL_LEASE");
+    let settings = avip_api::settings::Settings::from_map(&env).unwrap();
+    let (tell, told) = tokio::sync::oneshot::channel();
+    let process = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(async {
+            let engine = Application::build_with(
+                settings,
+                ServerOptions {
+                    workers: Some(1),
+                    handle_signals: false,
+                    sla_engine: true,
+                    record_reads: false,
+                },
+            )
+            .await
+            .expect("the engine's process starts");
+            tell.send(engine.handle()).ok();
+            engine.run_until_stopped().await.unwrap();
+        });
+        // `main` returns: the runtime goes, with whatever still runs on it.
+        drop(runtime);
+    });
+    let engine = told.await.unwrap();
+
+    let t = territory(&app).await;
+    // Three warnings, claimed together: the first is being sent at the
+    // stop, the two others are given back untried.
+    for name in ["Yanis", "Lina", "Noa"] {
+        new_referral(&app, &t.prescriber, &t.creche, name).await;
+    }
+    let arrived = sink
+        .wait_for(Duration::from_secs(30), |r| !r.is_empty())
+        .await;
+    assert!(!arrived.is_empty(), "the warning reached the SMTP server");
+    // The server has the message and has not answered yet: SIGTERM.
+    engine.stop(true).await;
+    tokio::task::spawn_blocking(move || process.join())
+        .await
+        .unwrap()
+        .expect("the engine's process ends cleanly");
+
+    let rows: Vec<(String, chrono::NaiveDateTime)> = notifications::table
+        .select((notifications::status, notifications::next_attempt_at))
+        .load(&mut app.db.connect())
+        .unwrap();
+    let sent = rows.iter().filter(|(status, _)| status == "sent").count();
+    assert_eq!(sent, sink.received().len(), "{rows:?}");
+    // Nothing is left claimed: what was not sent may go at once.
+    let soon = chrono::Utc::now().naive_utc() + chrono::Duration::seconds(60);
+    assert!(
+        rows.iter()
+            .all(|(status, at)| status != "pending" || *at < soon),
+        "{rows:?}"
+    );
+}
