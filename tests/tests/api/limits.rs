@@ -271,10 +271,15 @@ async fn one_organisation_flooding_intake_is_slowed_and_not_the_others() {
 }
 
 /// Opens a download and reads its head only, then stops reading: a client
-/// that stalls.
+/// that stalls. Its receive buffer is small and fixed (no autotuning), so
+/// that what the kernel can hold for it does not depend on the machine's
+/// settings.
 async fn stalled_download(app: &TestApp, token: &str, path: &str) -> tokio::net::TcpStream {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", app.port))
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(16 * 1024).unwrap();
+    let mut stream = socket
+        .connect(([127, 0, 0, 1], app.port).into())
         .await
         .unwrap();
     let request =
@@ -291,8 +296,22 @@ async fn stalled_download(app: &TestApp, token: &str, path: &str) -> tokio::net:
     stream
 }
 
-/// Seeds 8,000 referrals at the territory's crèche and returns the path of
-/// their export as JSON: about 7 MB, more than the sockets' buffers hold.
+/// The most a sending socket's buffer may grow to here (the third field of
+/// `net.ipv4.tcp_wmem`; Linux's default, 4 MiB, where it cannot be read).
+/// What a stalled client has not read waits there, so a download must be
+/// larger than this (plus the stalled client's small receive buffer and the
+/// server's own) to stall at all: on a machine tuned for large buffers, a
+/// fixed size would be held whole by the kernel and end complete.
+fn send_buffer_max() -> usize {
+    std::fs::read_to_string("/proc/sys/net/ipv4/tcp_wmem")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(2)?.parse().ok())
+        .unwrap_or(4 << 20)
+}
+
+/// Seeds enough referrals at the territory's crèche for their export as JSON
+/// (750 to 900 bytes a row) to exceed what the sockets can hold (at least
+/// 8,000 rows, about 7 MB), and returns the path of that export.
 async fn a_large_export(app: &TestApp, t: &crate::referrals::Territory) -> String {
     let me = app
         .expect(&t.prescriber, "GET", "/api/v1/me", None, 200)
@@ -301,7 +320,12 @@ async fn a_large_export(app: &TestApp, t: &crate::referrals::Territory) -> Strin
         avip_db::model::OrganizationId::parse(me["organization"]["id"].as_str().unwrap()).unwrap();
     let creche = avip_db::model::CrecheId::parse(&t.creche).unwrap();
     let url = app.db.url.clone();
-    tokio::task::spawn_blocking(move || avip_tests::seed_referrals(&url, 8_000, &[creche], &org))
+    let rows = ((send_buffer_max() + (2 << 20)) / 700).max(8_000);
+    println!(
+        "{rows} referrals, for sockets whose send buffer may grow to {} bytes",
+        send_buffer_max()
+    );
+    tokio::task::spawn_blocking(move || avip_tests::seed_referrals(&url, rows, &[creche], &org))
         .await
         .unwrap();
     let today = chrono::Utc::now().date_naive();
@@ -346,7 +370,12 @@ async fn downloads_nobody_reads_hold_no_connection_and_end_after_the_write_timeo
     // ...another identity's does not.
     let admin = app.call(&t.admin, "GET", &path, None).await;
     assert_eq!(admin.status(), 200);
-    assert!(admin.bytes().await.unwrap().len() > 5_000_000);
+    let size = admin.bytes().await.unwrap().len();
+    let held = send_buffer_max() + (1 << 20);
+    assert!(
+        size > held,
+        "the export ({size} bytes) must be larger than what the kernel can hold for a client that stopped reading ({held} bytes), or it does not stall"
+    );
     // Once the write timeout has passed, the stalled downloads are over.
     let mut freed = false;
     for _ in 0..40 {
