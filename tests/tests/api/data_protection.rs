@@ -243,7 +243,7 @@ async fn the_daily_job_anonymises_on_its_schedule() {
     }
     for id in &ids {
         let mut anonymised = false;
-        for _ in 0..40 {
+        for _ in 0..120 {
             let r = app
                 .expect(
                     &t.admin,

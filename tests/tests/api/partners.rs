@@ -389,7 +389,7 @@ async fn a_change_committed_late_is_not_skipped_by_a_cursor_stored_meanwhile() {
     // Both come, A first, once every transaction older than them has ended
     // (other tests' transactions on the same server count too).
     let mut after = Value::Null;
-    for _ in 0..100 {
+    for _ in 0..300 {
         after = feed(&app, &t.prescriber, Some(&cursor(&meanwhile)), 50).await;
         if ids(&after).len() >= 2 {
             break;
