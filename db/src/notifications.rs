@@ -170,26 +170,38 @@ pub struct OutboxStats {
     pub failed_attempts: i64,
 }
 
+impl OutboxStats {
+    /// From an outbox's counts: rows pending (and the oldest one's creation),
+    /// rows done, and the sum of every row's attempts. Each done row's last
+    /// attempt succeeded; every other attempt failed.
+    pub fn of(
+        (pending, oldest_pending): (i64, Option<NaiveDateTime>),
+        done: i64,
+        attempts: Option<i64>,
+    ) -> OutboxStats {
+        OutboxStats {
+            pending,
+            oldest_pending,
+            sent: done,
+            failed_attempts: attempts.unwrap_or(0).saturating_sub(done).max(0),
+        }
+    }
+}
+
 pub fn stats(conn: &mut DbConnection) -> QueryResult<OutboxStats> {
     use diesel::dsl::{count_star, min, sum};
-    let (pending, oldest_pending): (i64, Option<NaiveDateTime>) = notifications::table
+    let pending = notifications::table
         .filter(notifications::status.eq(NotificationStatus::Pending))
         .select((count_star(), min(notifications::created_at)))
         .first(conn)?;
-    let sent: i64 = notifications::table
+    let sent = notifications::table
         .filter(notifications::status.eq(NotificationStatus::Sent))
         .count()
         .get_result(conn)?;
-    let attempts: Option<i64> = notifications::table
+    let attempts = notifications::table
         .select(sum(notifications::attempts))
         .first(conn)?;
-    Ok(OutboxStats {
-        pending,
-        oldest_pending,
-        sent,
-        // Each sent row's last attempt succeeded.
-        failed_attempts: attempts.unwrap_or(0).saturating_sub(sent).max(0),
-    })
+    Ok(OutboxStats::of(pending, sent, attempts))
 }
 
 /// Marks every pending row of `kind` as sent (the demo's made-up past,

@@ -334,22 +334,18 @@ pub fn retry(conn: &mut DbConnection, id: &DeliveryId, at: NaiveDateTime) -> Que
 /// The webhook outbox as the metrics show it.
 pub fn stats(conn: &mut DbConnection) -> QueryResult<crate::notifications::OutboxStats> {
     use diesel::dsl::{count_star, min, sum};
-    let (pending, oldest_pending): (i64, Option<NaiveDateTime>) = webhook_deliveries::table
+    let pending = webhook_deliveries::table
         .filter(webhook_deliveries::status.eq(DeliveryStatus::Pending))
         .select((count_star(), min(webhook_deliveries::created_at)))
         .first(conn)?;
-    let sent: i64 = webhook_deliveries::table
+    let delivered = webhook_deliveries::table
         .filter(webhook_deliveries::status.eq(DeliveryStatus::Delivered))
         .count()
         .get_result(conn)?;
-    let attempts: Option<i64> = webhook_deliveries::table
+    let attempts = webhook_deliveries::table
         .select(sum(webhook_deliveries::attempts))
         .first(conn)?;
-    Ok(crate::notifications::OutboxStats {
-        pending,
-        oldest_pending,
-        sent,
-        // Each delivered row's last attempt succeeded.
-        failed_attempts: attempts.unwrap_or(0).saturating_sub(sent).max(0),
-    })
+    Ok(crate::notifications::OutboxStats::of(
+        pending, delivered, attempts,
+    ))
 }
