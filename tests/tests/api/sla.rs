@@ -354,6 +354,17 @@ async fn a_refusing_smtp_server_delays_mail_but_never_loses_it() {
     .unwrap();
     assert!(rows[0].attempts >= 2, "{rows:?}");
     assert!(rows[0].last_error.is_some());
+    // The operator sees it in the metrics: three e-mails waiting, and at
+    // least the refusals counted so far (the dispatcher goes on meanwhile).
+    let tried = attempts_so_far(&mut conn, &referrals);
+    let metrics = crate::metrics::scrape(&app).await;
+    let gauge = |name: &str| crate::metrics::value(&metrics, &format!("{name}{{kind=\"email\"}}"));
+    assert_eq!(gauge("avip_outbox_pending"), 3.0, "{metrics}");
+    assert!(
+        gauge("avip_outbox_failed_attempts") >= tried.0 as f64,
+        "{metrics}"
+    );
+    assert!(gauge("avip_outbox_oldest_pending_age_seconds") >= 0.0);
 
     sink.refuse(false);
     let refs: Vec<&str> = referrals.iter().map(String::as_str).collect();
@@ -365,6 +376,32 @@ async fn a_refusing_smtp_server_delays_mail_but_never_loses_it() {
     assert_eq!(got.len(), 3, "{got:?}");
     assert_eq!(got.into_iter().collect::<HashSet<_>>(), expected);
     assert_eq!(avip_db::notifications::pending_count(&mut conn).unwrap(), 0);
+    // Every attempt but each e-mail's last one failed.
+    let (tried, sent) = attempts_so_far(&mut conn, &referrals);
+    assert_eq!(sent, 3);
+    let metrics = crate::metrics::scrape(&app).await;
+    let gauge = |name: &str| crate::metrics::value(&metrics, &format!("{name}{{kind=\"email\"}}"));
+    assert_eq!(gauge("avip_outbox_pending"), 0.0, "{metrics}");
+    assert_eq!(
+        gauge("avip_outbox_failed_attempts"),
+        (tried - sent) as f64,
+        "{metrics}"
+    );
+}
+
+/// The attempts made for these referrals' e-mails, and how many were sent.
+fn attempts_so_far(conn: &mut avip_db::DbConnection, referrals: &[String]) -> (i64, i64) {
+    let mut rows = Vec::new();
+    for r in referrals {
+        let id = avip_db::model::ReferralId::parse(r).unwrap();
+        rows.extend(avip_db::notifications::for_referral(conn, &id).unwrap());
+    }
+    let tried = rows.iter().map(|n| i64::from(n.attempts)).sum();
+    let sent = rows
+        .iter()
+        .filter(|n| n.status == avip_db::model::NotificationStatus::Sent)
+        .count();
+    (tried, sent as i64)
 }
 
 #[tokio::test]

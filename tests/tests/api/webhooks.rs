@@ -229,6 +229,17 @@ async fn a_partner_gets_every_event_signed_once_even_after_its_receiver_was_down
         items.iter().any(|d| d["attempts"].as_i64().unwrap() >= 3),
         "{list}"
     );
+    // The metrics count the failed attempts: all but each delivery's last.
+    let tried: i64 = items.iter().map(|d| d["attempts"].as_i64().unwrap()).sum();
+    let metrics = crate::metrics::scrape(&app).await;
+    let gauge =
+        |name: &str| crate::metrics::value(&metrics, &format!("{name}{{kind=\"webhook\"}}"));
+    assert_eq!(gauge("avip_outbox_pending"), 0.0, "{metrics}");
+    assert_eq!(
+        gauge("avip_outbox_failed_attempts"),
+        (tried - 6) as f64,
+        "{metrics}"
+    );
     // Sent again on request, with the same webhook-id.
     let again = items[0]["id"].as_str().unwrap();
     app.expect(
