@@ -65,18 +65,5 @@ pub async fn start(settings: &Settings, record_reads: bool) -> InProcess {
 /// Creates the first administrator, [`ADMIN`] with [`PASSWORD`], as
 /// `avip admin bootstrap` does.
 pub async fn bootstrap(settings: &Settings) {
-    let settings = settings.clone();
-    tokio::task::spawn_blocking(move || {
-        avip_api::admin::run(
-            &settings,
-            avip_api::admin::AdminCommand::Bootstrap {
-                email: ADMIN.into(),
-                password: PASSWORD.into(),
-                name: "Admin".into(),
-            },
-        )
-    })
-    .await
-    .expect("the bootstrap task")
-    .expect("the administrator is created");
+    crate::bootstrap_admin(settings, ADMIN, PASSWORD).await;
 }

@@ -150,20 +150,7 @@ impl TestApp {
 
     /// `avip admin bootstrap`, as an operator runs it; returns an admin token.
     pub async fn bootstrap(&self) -> String {
-        let settings = self.settings.clone();
-        tokio::task::spawn_blocking(move || {
-            avip_api::admin::run(
-                &settings,
-                avip_api::admin::AdminCommand::Bootstrap {
-                    email: ADMIN_EMAIL.into(),
-                    password: ADMIN_PASSWORD.into(),
-                    name: "Admin".into(),
-                },
-            )
-        })
-        .await
-        .unwrap()
-        .expect("bootstrap works on an empty database");
+        bootstrap_admin(&self.settings, ADMIN_EMAIL, ADMIN_PASSWORD).await;
         self.password_token(ADMIN_EMAIL, ADMIN_PASSWORD).await
     }
 
@@ -338,4 +325,22 @@ async fn start(
         settings,
         handle,
     }
+}
+
+/// Creates the first administrator, "Admin", as `avip admin bootstrap` does.
+pub async fn bootstrap_admin(settings: &Settings, email: &str, password: &str) {
+    let (settings, email, password) = (settings.clone(), email.to_owned(), password.to_owned());
+    tokio::task::spawn_blocking(move || {
+        avip_api::admin::run(
+            &settings,
+            avip_api::admin::AdminCommand::Bootstrap {
+                email,
+                password,
+                name: "Admin".into(),
+            },
+        )
+    })
+    .await
+    .expect("the bootstrap task")
+    .expect("bootstrap works on an empty database");
 }
