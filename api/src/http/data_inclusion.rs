@@ -143,14 +143,15 @@ impl DataInclusionService {
 ))]
 #[get("/data-inclusion/services")]
 pub async fn services(state: State) -> Result<HttpResponse, ApiError> {
-    let now = Utc::now();
+    // The day in Paris, for the places counted and for `date_maj` alike.
+    let today = paris_date(Utc::now());
     let rows = state
-        .run(move |conn| data_inclusion::published(conn, paris_date(now)))
+        .run(move |conn| data_inclusion::published(conn, today))
         .await?;
     let public_url = state.public_url.clone();
     let body: Vec<DataInclusionService> = rows
         .into_iter()
-        .map(|p| DataInclusionService::new(p, &public_url, now.date_naive()))
+        .map(|p| DataInclusionService::new(p, &public_url, today))
         .collect();
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
