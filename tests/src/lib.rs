@@ -344,3 +344,10 @@ pub async fn bootstrap_admin(settings: &Settings, email: &str, password: &str) {
     .expect("the bootstrap task")
     .expect("bootstrap works on an empty database");
 }
+
+/// Today as the service counts days: in Paris. Between 22:00 or 23:00 UTC
+/// and midnight it is already tomorrow there, so a date taken in UTC would
+/// be the service's yesterday.
+pub fn today() -> chrono::NaiveDate {
+    avip_sla_engine::clock::paris_date(chrono::Utc::now())
+}

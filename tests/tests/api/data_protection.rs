@@ -69,9 +69,7 @@ async fn timeline(app: &TestApp, t: &Territory, id: &str) -> Vec<Value> {
     page["items"].as_array().unwrap().clone()
 }
 
-fn today() -> chrono::NaiveDate {
-    chrono::Utc::now().date_naive()
-}
+use avip_tests::today;
 
 /// The CAF's rows (JSON) and indicators for the days around today.
 async fn evaluation(app: &TestApp, t: &Territory) -> (Value, Value) {

@@ -43,7 +43,7 @@ struct Fixture {
 /// - E (mission locale, Lucioles): offered after 80 h (late), enrolled from today.
 async fn fixture(app: &TestApp) -> Fixture {
     let t = territory(app).await;
-    let today = avip_sla_engine::clock::paris_date(Utc::now());
+    let today = avip_tests::today();
     let post = |token: &str, creche: &str, child: &str| {
         let body = referral(creche, child);
         let token = token.to_owned();
@@ -435,7 +435,7 @@ async fn the_rows_are_the_same_in_csv_json_and_xlsx_and_carry_no_personal_data()
         Some(true),
         "{a}"
     );
-    let birth = (Utc::now().date_naive() - Duration::days(400)).to_string();
+    let birth = (avip_tests::today() - Duration::days(400)).to_string();
     let mut texts = vec![
         serde_json::to_string(&rows).unwrap(),
         String::from_utf8(get_text(&app, &t.caf, &base).await.1).unwrap(),
@@ -751,7 +751,7 @@ async fn the_timeline_shows_each_export_of_rows_that_included_the_referral() {
 async fn occupancy_counts_the_days_that_have_happened_only() {
     let app = spawn_app().await;
     let f = fixture(&app).await;
-    let today = avip_sla_engine::clock::paris_date(Utc::now());
+    let today = avip_tests::today();
     // The same six days as the hand-worked fixture, then a month to come:
     // A's contract (from tomorrow) and E's days ahead must not count.
     let query = format!(

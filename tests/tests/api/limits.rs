@@ -328,7 +328,7 @@ async fn a_large_export(app: &TestApp, t: &crate::referrals::Territory) -> Strin
     tokio::task::spawn_blocking(move || avip_tests::seed_referrals(&url, rows, &[creche], &org))
         .await
         .unwrap();
-    let today = chrono::Utc::now().date_naive();
+    let today = avip_tests::today();
     format!(
         "/api/v1/exports/referrals?from={}&to={today}&format=json",
         today - chrono::Duration::days(401)

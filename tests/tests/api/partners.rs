@@ -317,7 +317,7 @@ async fn avip_places_are_published_for_data_inclusion_without_personal_data() {
             .unwrap()
             .ends_with("/app/")
     );
-    assert_eq!(petits_pas["date_maj"], Utc::now().date_naive().to_string());
+    assert_eq!(petits_pas["date_maj"], avip_tests::today().to_string());
     // The offer holds one of the six places; the other crèche has all six.
     let description = petits_pas["description"].as_str().unwrap();
     assert!(

@@ -2,14 +2,12 @@
 //! holds, the availability planning, and enrolling over capacity.
 
 use avip_tests::{TestApp, spawn_app, spawn_app_with};
-use chrono::{Days, NaiveDate, Utc};
+use chrono::{Days, NaiveDate};
 use serde_json::{Value, json};
 
 use crate::referrals::{Territory, create, id, move_to, new_referral, referral, territory};
 
-fn paris_today() -> NaiveDate {
-    avip_sla_engine::clock::paris_date(Utc::now())
-}
+use avip_tests::today as paris_today;
 
 fn d(s: &str) -> NaiveDate {
     s.parse().unwrap()

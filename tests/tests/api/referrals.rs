@@ -95,9 +95,7 @@ pub(crate) async fn territory(app: &TestApp) -> Territory {
     }
 }
 
-pub(crate) fn today() -> chrono::NaiveDate {
-    Utc::now().date_naive()
-}
+pub(crate) use avip_tests::today;
 
 /// The body of docs/product.md §6, for `child` (a first name), with dates near today.
 pub(crate) fn referral(creche: &str, child: &str) -> Value {
@@ -157,7 +155,7 @@ async fn a_prescriber_posts_a_referral_and_follows_it() {
     let location = response.headers()["location"].to_str().unwrap().to_owned();
     let created: Value = response.json().await.unwrap();
     assert_eq!(location, format!("/api/v1/referrals/{}", id(&created)));
-    let year = chrono::Datelike::year(&Utc::now());
+    let year = chrono::Datelike::year(&today());
     assert_eq!(created["reference"], format!("AVIP-83-{year}-00001"));
     assert_eq!(created["status"], "received");
     assert_eq!(
