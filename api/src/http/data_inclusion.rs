@@ -143,15 +143,17 @@ impl DataInclusionService {
 ))]
 #[get("/data-inclusion/services")]
 pub async fn services(state: State) -> Result<HttpResponse, ApiError> {
-    // The day in Paris, for the places counted and for `date_maj` alike.
-    let today = paris_date(Utc::now());
+    let now = Utc::now();
     let rows = state
-        .run(move |conn| data_inclusion::published(conn, today))
+        .run(move |conn| data_inclusion::published(conn, paris_date(now)))
         .await?;
     let public_url = state.public_url.clone();
     let body: Vec<DataInclusionService> = rows
         .into_iter()
-        .map(|p| DataInclusionService::new(p, &public_url, today))
+        // `date_maj` is the UTC day, not Paris's: data·inclusion's own
+        // validator refuses a date after its `date.today()`, and a reader
+        // on UTC would see Paris's date as in the future before 1 a.m.
+        .map(|p| DataInclusionService::new(p, &public_url, now.date_naive()))
         .collect();
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
