@@ -10,7 +10,7 @@ import datetime
 import os
 import sys
 
-from service import ROOT, running
+from service import ROOT, paris_today, running
 
 sys.path.insert(0, os.path.join(ROOT, ".tools", "client"))
 
@@ -68,7 +68,7 @@ def signed_in(base, body):
 
 
 def main():
-    today = datetime.date.today()
+    today = paris_today()
     with running() as (base, _tokens, system):
         prescriber = signed_in(
             base,

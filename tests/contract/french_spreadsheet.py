@@ -13,14 +13,14 @@ import urllib.request
 
 import openpyxl
 
-from service import running
+from service import paris_today, running
 
 BOOLEANS = ["answered_within_deadline", "single_parent", "qpv_resident"]
 NUMBERS = ["hours_to_first_response", "children"]
 
 
 def main():
-    today = datetime.date.today()
+    today = paris_today()
     with running() as (base, tokens, _client):
         url = f"{base}/api/v1/exports/referrals?from={today.replace(month=1, day=1)}&to={today}"
         req = urllib.request.Request(url, headers={"Authorization": f"Bearer {tokens['caf']}"})

@@ -4,6 +4,7 @@ local port, with a token for each role. Used by run_schemathesis.py and
 client_life.py; nothing here is mocked."""
 
 import contextlib
+import datetime
 import json
 import os
 import socket
@@ -12,6 +13,7 @@ import tempfile
 import time
 import urllib.parse
 import urllib.request
+import zoneinfo
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 AVIP = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "debug", "avip")
@@ -22,6 +24,13 @@ PEOPLE = {
     "prescriber": "referent@ft-toulon.demo.avip.example",
     "caf": "evaluation@caf83.demo.avip.example",
 }
+
+
+def paris_today():
+    """Today as the service counts days: in Paris. Late in the evening (UTC)
+    it is already tomorrow there, and a date taken here would be the
+    service's yesterday."""
+    return datetime.datetime.now(zoneinfo.ZoneInfo("Europe/Paris")).date()
 
 
 def free_port():
