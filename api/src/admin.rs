@@ -387,7 +387,7 @@ pub fn run(settings: &Settings, command: AdminCommand) -> anyhow::Result<()> {
                 (None, Some(id)) => (Named::ClientId(id), "no API client with this client_id"),
                 (None, None) => anyhow::bail!("give --email or --client-id"),
             };
-            let principal = match sign_in::named(&mut conn, named) {
+            let (principal, version) = match sign_in::named(&mut conn, named) {
                 Err(DomainError::NotFound) => anyhow::bail!(unknown),
                 other => explain(other)?,
             }
@@ -397,6 +397,7 @@ pub fn run(settings: &Settings, command: AdminCommand) -> anyhow::Result<()> {
                 principal.subject.to_claim(),
                 principal.organization_id.to_string(),
                 principal.role.to_string(),
+                version,
                 now,
             )?
         }

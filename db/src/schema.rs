@@ -42,6 +42,7 @@ diesel::table! {
         updated_at -> Timestamp,
         last_login_at -> Nullable<Timestamp>,
         credentials_changed_at -> Nullable<Timestamp>,
+        credentials_version -> Integer,
     }
 }
 
@@ -412,6 +413,7 @@ diesel::table! {
         last_seen_at -> Timestamp,
         expires_at -> Timestamp,
         id_token -> Nullable<Text>,
+        credentials_version -> Integer,
     }
 }
 

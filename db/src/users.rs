@@ -24,6 +24,9 @@ pub struct User {
     pub last_login_at: Option<NaiveDateTime>,
     /// When the password last changed: tokens issued before are refused.
     pub credentials_changed_at: Option<NaiveDateTime>,
+    /// Moves on every password change, disable and sign-out everywhere:
+    /// tokens and sessions issued under another number are refused.
+    pub credentials_version: i32,
 }
 
 impl std::fmt::Debug for User {
@@ -58,7 +61,6 @@ pub struct UserChanges {
     pub password_hash: Option<String>,
     pub active: Option<bool>,
     pub updated_at: Option<NaiveDateTime>,
-    pub credentials_changed_at: Option<NaiveDateTime>,
 }
 
 pub fn insert(conn: &mut DbConnection, new: &NewUser, creches: &[CrecheId]) -> QueryResult<User> {
@@ -110,6 +112,23 @@ pub fn update(conn: &mut DbConnection, id: &UserId, changes: &UserChanges) -> Qu
         .set(changes)
         .execute(conn)?;
     get(conn, id)
+}
+
+/// Ends every token and session of the person: her credentials' number
+/// moves (and the time of the change is recorded), and her workspace
+/// sessions are deleted. Run inside the change's transaction.
+pub fn revoke_credentials(
+    conn: &mut DbConnection,
+    id: &UserId,
+    at: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::update(users::table.find(id))
+        .set((
+            users::credentials_version.eq(users::credentials_version + 1),
+            users::credentials_changed_at.eq(at),
+        ))
+        .execute(conn)?;
+    crate::web_sessions::delete_for_user(conn, id).map(drop)
 }
 
 pub fn touch_login(conn: &mut DbConnection, id: &UserId, at: NaiveDateTime) -> QueryResult<()> {

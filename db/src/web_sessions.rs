@@ -20,6 +20,9 @@ pub struct WebSession {
     /// The provider's id_token, when the session was opened through
     /// OpenID Connect (the hint of the sign-out at the provider).
     pub id_token: Option<String>,
+    /// The person's credentials' number when the session opened: another
+    /// number now means it was revoked.
+    pub credentials_version: i32,
 }
 
 pub fn insert(conn: &mut DbConnection, session: &WebSession) -> QueryResult<()> {

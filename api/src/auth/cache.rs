@@ -17,8 +17,9 @@
 //!   [`TRUSTED_FOR`] (the database is away), nothing kept is used and
 //!   every request reads the database, as if there were no cache.
 //!
-//! A token issued before the person's password changed is refused on
-//! every request, kept or not: the entry keeps the time of the change.
+//! A token issued under other credentials (before a password change, a
+//! disable, a sign-out everywhere) is refused on every request, kept or
+//! not: the entry keeps the credentials' number and the time of the change.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -27,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use avip_db::{DbConnection, Pool};
 
-use super::principal::{self, Principal, Subject};
+use super::principal::{self, Credentials, Issued, Principal, Subject};
 use crate::domain::DomainError;
 use crate::workflow::sign_in::Identity;
 
@@ -43,17 +44,16 @@ pub struct Known {
     pub principal: Principal,
     pub identity: Identity,
     pub organization: avip_db::organizations::Organization,
-    /// When the person's password last changed.
-    changed_at: Option<chrono::NaiveDateTime>,
+    /// The person's credentials when loaded.
+    credentials: Credentials,
     /// The identity epoch read before it was loaded.
     epoch: i64,
 }
 
 impl Known {
-    /// Whether a token issued at `issued_at` (seconds) predates the last
-    /// change of the credentials.
-    pub fn revoked(&self, issued_at: i64) -> bool {
-        principal::revoked(Some(issued_at), self.changed_at)
+    /// Whether a token issued under `issued` was revoked since.
+    pub fn revoked(&self, issued: Issued) -> bool {
+        issued.revoked_by(self.credentials)
     }
 
     /// Reads the identity behind `subject`, the epoch first: an identity
@@ -64,13 +64,14 @@ impl Known {
         let Some(loaded) = principal::load_records(conn, subject)? else {
             return Ok(None);
         };
+        let credentials = loaded.credentials();
         let principal = loaded.principal;
         let identity = Identity::of(&principal, loaded.name, loaded.email);
         Ok(Some(Known {
             principal,
             identity,
             organization: loaded.organization,
-            changed_at: loaded.changed_at,
+            credentials,
             epoch,
         }))
     }
@@ -235,7 +236,10 @@ mod tests {
                 oidc_required: false,
                 siret: None,
             },
-            changed_at: Some(now),
+            credentials: Credentials {
+                changed_at: Some(now),
+                version: Some(4),
+            },
             epoch,
         })
     }
@@ -304,8 +308,14 @@ mod tests {
     #[test]
     fn a_token_older_than_the_password_is_refused() {
         let k = known(1);
-        let changed = k.changed_at.unwrap().and_utc().timestamp();
-        assert!(k.revoked(changed - 1));
-        assert!(!k.revoked(changed));
+        let changed = k.credentials.changed_at.unwrap().and_utc().timestamp();
+        let issued = |at, version| Issued { at, version };
+        assert!(k.revoked(issued(changed - 1, None)));
+        assert!(!k.revoked(issued(changed, None)));
+        assert!(
+            k.revoked(issued(changed, Some(3))),
+            "same second, older number"
+        );
+        assert!(!k.revoked(issued(changed, Some(4))));
     }
 }

@@ -43,17 +43,49 @@ pub struct Principal {
     pub creche_ids: Vec<CrecheId>,
 }
 
-/// The active identity behind `subject`, or `None`. With `issued_at` (a
-/// token's `iat`, in seconds), also `None` when the person's password
-/// changed after the token was issued.
+/// The active identity behind `subject`, or `None`. With `issued`, also
+/// `None` when what was issued then has been revoked since (see
+/// [`Issued::revoked_by`]).
 pub fn load(
     conn: &mut DbConnection,
     subject: Subject,
-    issued_at: Option<i64>,
+    issued: Option<Issued>,
 ) -> QueryResult<Option<Principal>> {
     Ok(load_records(conn, subject)?
-        .filter(|loaded| !revoked(issued_at, loaded.changed_at))
+        .filter(|loaded| !issued.is_some_and(|i| i.revoked_by(loaded.credentials())))
         .map(|loaded| loaded.principal))
+}
+
+/// A person's credentials as the database says now.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Credentials {
+    /// When they last changed (never for an API client).
+    pub changed_at: Option<chrono::NaiveDateTime>,
+    /// Their number (people only).
+    pub version: Option<i32>,
+}
+
+/// What a token or a session was issued under.
+#[derive(Clone, Copy, Debug)]
+pub struct Issued {
+    /// When, in whole seconds (a token's `iat`).
+    pub at: i64,
+    /// The credentials' number then, when it was recorded.
+    pub version: Option<i32>,
+}
+
+impl Issued {
+    /// Whether the credentials changed since: another number (exact,
+    /// whatever the clock), or, for what carries none, a change in a later
+    /// second than the issue.
+    pub fn revoked_by(self, now: Credentials) -> bool {
+        let by_version =
+            matches!((self.version, now.version), (Some(then), Some(now)) if then != now);
+        let by_time = now
+            .changed_at
+            .is_some_and(|changed| self.at < changed.and_utc().timestamp());
+        by_version || by_time
+    }
 }
 
 /// An active identity with what was read to make it.
@@ -61,6 +93,8 @@ pub struct Loaded {
     pub principal: Principal,
     /// When the person's password last changed (never for an API client).
     pub changed_at: Option<chrono::NaiveDateTime>,
+    /// The person's credentials' number (never for an API client).
+    pub version: Option<i32>,
     /// A person's name or a client's label.
     pub name: String,
     /// People only.
@@ -70,13 +104,16 @@ pub struct Loaded {
 
 /// The active identity behind `subject`, or `None`.
 pub fn load_records(conn: &mut DbConnection, subject: Subject) -> QueryResult<Option<Loaded>> {
-    let (organization_id, role, user, changed_at, name, email) = match &subject {
+    let (organization_id, role, user, credentials, name, email) = match &subject {
         Subject::User(id) => match users::find(conn, id)? {
             Some(user) if user.active => (
                 user.organization_id.clone(),
                 user.role,
                 Some(user.id),
-                user.credentials_changed_at,
+                Credentials {
+                    changed_at: user.credentials_changed_at,
+                    version: Some(user.credentials_version),
+                },
                 user.name,
                 Some(user.email),
             ),
@@ -87,7 +124,7 @@ pub fn load_records(conn: &mut DbConnection, subject: Subject) -> QueryResult<Op
                 client.organization_id,
                 Role::Admin,
                 None,
-                None,
+                Credentials::default(),
                 client.label,
                 None,
             ),
@@ -118,18 +155,73 @@ pub fn load_records(conn: &mut DbConnection, subject: Subject) -> QueryResult<Op
     };
     Ok(Some(Loaded {
         principal,
-        changed_at,
+        changed_at: credentials.changed_at,
+        version: credentials.version,
         name,
         email,
         organization,
     }))
 }
 
-/// Whether a token issued at `issued_at` predates the credentials' change
-/// (compared in whole seconds, as a token's `iat` is).
-pub fn revoked(issued_at: Option<i64>, changed_at: Option<chrono::NaiveDateTime>) -> bool {
-    match (issued_at, changed_at) {
-        (Some(iat), Some(changed)) => iat < changed.and_utc().timestamp(),
-        _ => false,
+impl Loaded {
+    pub fn credentials(&self) -> Credentials {
+        Credentials {
+            changed_at: self.changed_at,
+            version: self.version,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(seconds: i64, millis: u32) -> chrono::NaiveDateTime {
+        chrono::DateTime::from_timestamp(seconds, millis * 1_000_000)
+            .unwrap()
+            .naive_utc()
+    }
+
+    #[test]
+    fn a_change_in_the_same_second_revokes_by_the_number() {
+        let changed = Credentials {
+            changed_at: Some(at(100, 900)),
+            version: Some(3),
+        };
+        // Issued at 100.2 s, before the change at 100.9 s: same second.
+        let before = Issued {
+            at: 100,
+            version: Some(2),
+        };
+        assert!(before.revoked_by(changed));
+        // Issued at 100.95 s, after it: the number is the new one.
+        let after = Issued {
+            at: 100,
+            version: Some(3),
+        };
+        assert!(!after.revoked_by(changed));
+        // Without a number (older tokens), only a later second revokes.
+        assert!(
+            !Issued {
+                at: 100,
+                version: None
+            }
+            .revoked_by(changed)
+        );
+        assert!(
+            Issued {
+                at: 99,
+                version: None
+            }
+            .revoked_by(changed)
+        );
+        // An API client has no credentials' number nor change.
+        assert!(
+            !Issued {
+                at: 1,
+                version: None
+            }
+            .revoked_by(Credentials::default())
+        );
     }
 }

@@ -23,6 +23,12 @@ pub struct Claims {
     pub role: String,
     pub iat: i64,
     pub exp: i64,
+    /// A person's credentials' number when the token was issued: another
+    /// number now (password changed, disabled, signed out everywhere)
+    /// means it is revoked. Absent from API clients' tokens and from
+    /// tokens issued before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ver: Option<i32>,
 }
 
 pub struct TokenKeys {
@@ -102,6 +108,7 @@ impl TokenKeys {
         sub: String,
         org: String,
         role: String,
+        version: Option<i32>,
         now: DateTime<Utc>,
     ) -> anyhow::Result<String> {
         let iat = now.timestamp();
@@ -113,6 +120,7 @@ impl TokenKeys {
             role,
             iat,
             exp: iat + i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX / 2),
+            ver: version,
         };
         jsonwebtoken::encode(&Header::new(self.algorithm), &claims, &self.encoding)
             .context("cannot sign a token")

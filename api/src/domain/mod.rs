@@ -5,6 +5,7 @@
 //! use case can answer.
 
 pub mod error;
+pub mod input;
 pub mod referral;
 
 use serde::{Deserialize, Serialize};
@@ -65,6 +66,24 @@ pub fn ids<T>(
             )
         })
         .collect()
+}
+
+/// The years a date the service receives may fall in (what the OpenAPI
+/// document gives as the dates' bounds): chrono reads `+10000-01-01` too.
+pub const YEARS: std::ops::RangeInclusive<i32> = 2000..=2100;
+
+/// Refuses a date outside [`YEARS`].
+pub fn within_years(date: chrono::NaiveDate) -> Result<(), String> {
+    use chrono::Datelike;
+    if YEARS.contains(&date.year()) {
+        Ok(())
+    } else {
+        Err(format!(
+            "must be a date of the years {} to {}",
+            YEARS.start(),
+            YEARS.end()
+        ))
+    }
 }
 
 /// Refuses a value longer than `max` characters as sent (before any
@@ -128,11 +147,32 @@ pub fn postal_code(value: &str) -> Result<String, String> {
 pub fn email(value: &str) -> Result<String, String> {
     at_most(value, 254)?;
     let value = value.trim().to_lowercase();
-    if value.len() <= 254 && email_address::EmailAddress::is_valid(&value) && value.contains('.') {
-        Ok(value)
-    } else {
-        Err("is not an e-mail address".into())
+    if !(value.len() <= 254 && email_address::EmailAddress::is_valid(&value) && value.contains('.'))
+    {
+        return Err("is not an e-mail address".into());
     }
+    let (local, domain) = value.rsplit_once('@').unwrap_or((&value, ""));
+    unmistakable(local).map_err(|why| format!("its local part {why}"))?;
+    // A domain's labels are judged one by one, as IDNA does.
+    for label in domain.split('.') {
+        unmistakable(label).map_err(|why| format!("its domain {why}"))?;
+    }
+    Ok(value)
+}
+
+/// Refuses a part of an address that mixes scripts (a Cyrillic `а` among
+/// Latin letters) or that is written with characters other than ASCII
+/// but reads as an ASCII text (Unicode's confusable skeleton, UTS #39):
+/// either could pass for another person's address.
+fn unmistakable(part: &str) -> Result<(), String> {
+    use unicode_security::{MixedScript, skeleton};
+    if !part.is_single_script() {
+        return Err("mixes scripts (such as Latin and Cyrillic letters)".into());
+    }
+    if !part.is_ascii() && skeleton(part).all(|c| c.is_ascii()) {
+        return Err("uses characters that look like other letters (confusables)".into());
+    }
+    Ok(())
 }
 
 pub const MIN_PASSWORD_CHARS: usize = 12;
@@ -237,6 +277,27 @@ mod tests {
         );
         for bad in ["", "x", "a@b", "a b@example.org", "@example.org"] {
             assert!(email(bad).is_err(), "{bad}");
+        }
+        // Accents of one script pass; a Cyrillic letter among Latin ones,
+        // or a whole part in look-alike letters, does not.
+        for good in [
+            "élodie.brûlé@mairie-fréjus.fr",
+            "ćwikła@przykład.pl",
+            "мария@пример.рф",
+        ] {
+            assert!(email(good).is_ok(), "{good}: {:?}", email(good));
+        }
+        for (bad, why) in [
+            ("\u{430}dmin@example.org", "mixes scripts"),
+            ("admin@ex\u{430}mple.org", "its domain mixes scripts"),
+            ("\u{430}\u{435}@example.org", "look like other letters"),
+            (
+                "c.martin@\u{435}\u{445}\u{430}.org",
+                "look like other letters",
+            ),
+        ] {
+            let refused = email(bad).unwrap_err();
+            assert!(refused.contains(why), "{bad}: {refused}");
         }
         assert!(postal_code("83000").is_ok());
         for bad in ["8300", "830000", "83 00", "00100", "ABCDE"] {

@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 
 use crate::auth::Principal;
 use crate::auth::cache::Known;
+use crate::domain::input;
 use crate::http::error::{ApiError, FieldError, Problem, ProblemDocument};
 use crate::http::extract::parse_json;
 use crate::http::responses::Unauthorized;
@@ -84,6 +85,12 @@ fn parse_request(req: &HttpRequest, body: &[u8]) -> Result<TokenRequest, ApiErro
     let mut request: TokenRequest = if content_type.starts_with("application/json") {
         parse_json(body)?
     } else {
+        let pairs: Vec<_> = form_urlencoded::parse(body).collect();
+        if let Some(field) =
+            input::first_refused_pair(pairs.iter().map(|(k, v)| (k.as_ref(), v.as_ref())))
+        {
+            return Err(invalid_request(&field, input::REFUSAL));
+        }
         serde_urlencoded::from_bytes(body)
             .map_err(|e| invalid_request("body", &format!("is not a form: {e}")))?
     };
@@ -110,6 +117,14 @@ fn parse_request(req: &HttpRequest, body: &[u8]) -> Result<TokenRequest, ApiErro
         };
         request.client_id = decode(id);
         request.client_secret = decode(secret);
+        for (field, value) in [
+            ("client_id", &request.client_id),
+            ("client_secret", &request.client_secret),
+        ] {
+            if value.as_deref().is_some_and(input::refused) {
+                return Err(invalid_request(field, input::REFUSAL));
+            }
+        }
     }
     Ok(request)
 }
@@ -161,11 +176,13 @@ pub async fn token(
             subject,
             organization_id,
             role,
+            version,
         } => {
             let claims = (subject.to_claim(), organization_id.to_string());
-            let access_token = state
-                .keys
-                .issue(claims.0, claims.1, role.to_string(), now)?;
+            let access_token =
+                state
+                    .keys
+                    .issue(claims.0, claims.1, role.to_string(), version, now)?;
             Ok(HttpResponse::Ok()
                 .insert_header(("Cache-Control", "no-store"))
                 .json(TokenResponse {

@@ -11,7 +11,9 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use serde::de::DeserializeOwned;
 
 use crate::auth::cache::Known;
+use crate::auth::principal::Issued;
 use crate::auth::{Principal, Subject};
+use crate::domain::input;
 use crate::http::error::{ApiError, FieldError, Problem};
 use crate::http::state::State;
 
@@ -83,6 +85,7 @@ fn is_json(req: &HttpRequest) -> bool {
 
 /// Deserialises `bytes`, naming the path of whatever does not fit.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    refuse_control_characters(bytes)?;
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
         let path = err.path().to_string();
@@ -121,6 +124,38 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         )]));
     }
     Ok(value)
+}
+
+/// A JSON body whose texts hold a control character is refused before it
+/// is read, every such field named (see [`input`]).
+fn refuse_control_characters(bytes: &[u8]) -> Result<(), ApiError> {
+    if !input::json_may_hold_refused(bytes) {
+        return Ok(());
+    }
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        // Not JSON: the parse says so.
+        return Ok(());
+    };
+    let fields = input::refused_in_json(&value);
+    if fields.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::validation(
+        fields
+            .into_iter()
+            .map(|field| FieldError::new(field, input::REFUSAL))
+            .collect(),
+    ))
+}
+
+/// A query string whose names or values hold a control character.
+pub fn refused_query(query: &str) -> Option<ApiError> {
+    let pairs: Vec<_> = form_urlencoded::parse(query.as_bytes()).collect();
+    let field = input::first_refused_pair(pairs.iter().map(|(k, v)| (k.as_ref(), v.as_ref())))?;
+    Some(ApiError::BadRequest(
+        Problem::new("invalid_query", format!("{field}: {}", input::REFUSAL))
+            .with_errors(vec![FieldError::new(field, input::REFUSAL)]),
+    ))
 }
 
 /// Reads the body again, each unknown enum value replaced in turn by a
@@ -214,6 +249,9 @@ impl<T: DeserializeOwned> FromRequest for ApiQuery<T> {
     type Future = std::future::Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        if let Some(refused) = refused_query(req.query_string()) {
+            return std::future::ready(Err(refused));
+        }
         let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded::parse(
             req.query_string().as_bytes(),
         ));
@@ -280,9 +318,13 @@ impl FromRequest for Principal {
                     loaded
                 }
             };
-            let known = known.filter(|known| !known.revoked(claims.iat)).ok_or_else(|| {
+            let issued = Issued {
+                at: claims.iat,
+                version: claims.ver,
+            };
+            let known = known.filter(|known| !known.revoked(issued)).ok_or_else(|| {
                 unauthorized(
-                    "this identity is disabled, no longer exists, or its password changed since the token was issued",
+                    "this identity is disabled, no longer exists, or its password changed or it was signed out everywhere since the token was issued",
                 )
             })?;
             let principal = known.principal.clone();

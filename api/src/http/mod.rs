@@ -56,6 +56,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(users::list)
             .service(users::create)
             .service(users::update)
+            .service(users::sign_out_everywhere)
             .service(api_clients::list)
             .service(api_clients::create)
             .service(api_clients::disable)

@@ -80,3 +80,26 @@ pub async fn update(
     state.identities.forget_all();
     Ok(web::Json(UserBody::new(user, creches)))
 }
+
+/// Sign a person out everywhere (admin): every access token and workspace
+/// session issued to her until now is refused, on every instance; her
+/// password is unchanged, so she can sign in again.
+#[utoipa::path(operation_id = "signUserOutEverywhere", tag = "users", params(("id" = String, Path, format = Uuid)),
+    security(("oauth2" = [])), responses(
+    (status = 204, description = "Her tokens and sessions are revoked"),
+    Forbidden,
+    NotFound,
+))]
+#[post("/users/{id}/sign-out")]
+pub async fn sign_out_everywhere(
+    who: Principal,
+    state: State,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path_id(&id, UserId::parse)?;
+    state
+        .run(move |conn| users::sign_out_everywhere(conn, Caller::Identity(&who), &id, Utc::now()))
+        .await?;
+    state.identities.forget_all();
+    Ok(HttpResponse::NoContent().finish())
+}

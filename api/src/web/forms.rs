@@ -34,14 +34,20 @@ pub struct Form {
 }
 
 impl Form {
-    /// Reads a form body of at most 64 KiB.
+    /// Reads a form body of at most 64 KiB, none of whose fields holds a
+    /// control character (the rule of every text received, see
+    /// [`crate::domain::input`]).
     pub fn read(body: &web::Bytes) -> Result<Form, WebError> {
         if body.len() > 64 * 1024 {
             return Err(WebError::TooLarge);
         }
-        Ok(Form {
-            pairs: form_urlencoded::parse(body).into_owned().collect(),
-        })
+        let pairs: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
+        if let Some(field) = crate::domain::input::first_refused_pair(
+            pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        ) {
+            return Err(WebError::ControlCharacter { field });
+        }
+        Ok(Form { pairs })
     }
 
     /// The first value of `name`, or "".

@@ -242,7 +242,10 @@ pub fn message(english: &str) -> String {
     let exact = match english {
         "is required" => "Ce champ est obligatoire.",
         "must not be empty" => "Ce champ ne peut pas être vide.",
-        "must not contain control characters" => "Ce champ contient des caractères interdits.",
+        "must not contain control characters"
+        | "must not contain control characters (such as U+0000)" => {
+            "Ce champ contient des caractères interdits."
+        }
         "is in the future" => "Cette date est dans le futur.",
         "is not an e-mail address" => "Ce n’est pas une adresse e-mail valide.",
         "is not a French phone number"
@@ -351,6 +354,20 @@ pub fn message(english: &str) -> String {
     }
     if let Some(n) = between("must list at most ", " ids") {
         return format!("{n} éléments au plus.");
+    }
+    if let Some(range) = english.strip_prefix("must be a date of the years ") {
+        return format!(
+            "L’année doit être comprise entre {}.",
+            range.replace(" to ", " et ")
+        );
+    }
+    if english.starts_with("its local part ") || english.starts_with("its domain ") {
+        if english.contains("mixes scripts") {
+            return "Cette adresse mêle des alphabets différents (par exemple des lettres latines et cyrilliques).".to_owned();
+        }
+        if english.contains("look like other letters") {
+            return "Cette adresse utilise des lettres qui en imitent d’autres.".to_owned();
+        }
     }
     if let Some(range) = english.strip_prefix("must be between ") {
         return format!("Entre {}.", range.replace(" and ", " et "));

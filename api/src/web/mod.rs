@@ -50,6 +50,9 @@ pub enum WebError {
     Csrf,
     #[error("form too large")]
     TooLarge,
+    /// A form field or a query parameter holds a control character.
+    #[error("a control character in {field}")]
+    ControlCharacter { field: String },
     #[error("database unavailable")]
     Unavailable,
     #[error(transparent)]
@@ -117,6 +120,7 @@ impl ResponseError for WebError {
             WebError::Forbidden | WebError::Csrf => StatusCode::FORBIDDEN,
             WebError::NotFound => StatusCode::NOT_FOUND,
             WebError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            WebError::ControlCharacter { .. } => StatusCode::BAD_REQUEST,
             WebError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             WebError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -154,6 +158,19 @@ impl ResponseError for WebError {
                 "Formulaire trop long",
                 "Le formulaire envoyé est trop long.",
             ),
+            WebError::ControlCharacter { field } => {
+                let message = format!(
+                    "Le champ « {field} » contient un caractère invisible non autorisé \
+                     (caractère de contrôle). Revenez à la page précédente, corrigez-le et recommencez."
+                );
+                return error_page(
+                    self.status_code(),
+                    "Formulaire refusé",
+                    &message,
+                    None,
+                    HOME,
+                );
+            }
             WebError::Unavailable => (
                 "Service momentanément indisponible",
                 "La base de données ne répond pas. Réessayez dans quelques instants.",
@@ -231,6 +248,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/app", web::get().to(|| async { see_other("/app/") }))
         .service(
             web::scope("/app")
+                .wrap(actix_web::middleware::from_fn(refuse_control_characters))
                 .route("/", web::get().to(sign_in::home))
                 .route("/static/{file}", web::get().to(assets::serve))
                 .route("/connexion", web::get().to(sign_in::form))
@@ -255,6 +273,22 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     Err::<HttpResponse, _>(WebError::NotFound)
                 })),
         );
+}
+
+/// A page asked with a control character in its query string is refused
+/// before any page reads it (forms are checked by [`forms::Form::read`]).
+async fn refuse_control_characters(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    let pairs: Vec<_> = form_urlencoded::parse(req.query_string().as_bytes()).collect();
+    if let Some(field) = crate::domain::input::first_refused_pair(
+        pairs.iter().map(|(k, v)| (k.as_ref(), v.as_ref())),
+    ) {
+        let response = WebError::ControlCharacter { field }.error_response();
+        return Ok(req.into_response(response));
+    }
+    next.call(req).await.map(|r| r.map_into_boxed_body())
 }
 
 /// One entry of the navigation.

@@ -281,7 +281,9 @@ async fn answer(
     let secure = state.web.secure_cookies;
     let opened = avip_db::blocking::write(&state.pool, &state.gate, move |conn| {
         match person_of(conn, &email, siret.as_deref(), now)? {
-            Ok(user) => session::open(conn, &user, Some(id_token), secure, now).map(Ok),
+            Ok((user, version)) => {
+                session::open(conn, (&user, version), Some(id_token), secure, now).map(Ok)
+            }
             Err(why) => Ok(Err(why)),
         }
     })

@@ -16,6 +16,7 @@ use base64::Engine;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
+use crate::auth::principal::Issued;
 use crate::auth::{Principal, Subject};
 use crate::domain::DomainError;
 use crate::http::state::State;
@@ -57,11 +58,12 @@ pub fn same_secret(a: &str, b: &str) -> bool {
     a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }
 
-/// Opens a session for `user`: the row, and the cookie to set. `id_token`
-/// is the provider's, when she signed in through OpenID Connect.
+/// Opens a session for `user` under her credentials' number as read when
+/// her sign-in was checked: the row, and the cookie to set. `id_token` is
+/// the provider's, when she signed in through OpenID Connect.
 pub fn open(
     conn: &mut avip_db::DbConnection,
-    user: &UserId,
+    (user, version): (&UserId, i32),
     id_token: Option<String>,
     secure: bool,
     now: DateTime<Utc>,
@@ -79,6 +81,7 @@ pub fn open(
             last_seen_at: at,
             expires_at: to_db_time(now + IDLE),
             id_token,
+            credentials_version: version,
         },
     )?;
     Ok(cookie(secure, secret))
@@ -195,7 +198,10 @@ impl FromRequest for Visitor {
                     let Some(session) = web_sessions::find(conn, &hash, to_db_time(now))? else {
                         return Ok::<_, DomainError>(None);
                     };
-                    let issued = from_db_time(session.created_at).timestamp();
+                    let issued = Issued {
+                        at: from_db_time(session.created_at).timestamp(),
+                        version: Some(session.credentials_version),
+                    };
                     let who = crate::auth::principal::load(
                         conn,
                         Subject::User(session.user_id.clone()),

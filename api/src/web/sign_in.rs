@@ -20,7 +20,17 @@ use crate::workflow::sign_in::{Account, Outcome};
 
 /// The cookie that carries the sign-in form's CSRF token (no session yet:
 /// the form's hidden field must equal it).
-const FORM_COOKIE: &str = "avip_sign_in";
+/// The sign-in form's CSRF cookie: in production with the `__Host-`
+/// prefix (the browser then takes it only from this host, over https, for
+/// the whole site: no sub-domain can plant one), in development scoped to
+/// the sign-in page.
+fn form_cookie_name(secure: bool) -> &'static str {
+    if secure {
+        "__Host-avip_sign_in"
+    } else {
+        "avip_sign_in"
+    }
+}
 
 #[derive(Template)]
 #[template(path = "sign_in.html")]
@@ -42,10 +52,14 @@ pub struct SignInQuery {
 }
 
 fn form_cookie(state: &State, value: &str) -> Cookie<'static> {
-    Cookie::build(FORM_COOKIE, value.to_owned())
-        .path("/app/connexion")
+    build_form_cookie(state.web.secure_cookies, value)
+}
+
+fn build_form_cookie(secure: bool, value: &str) -> Cookie<'static> {
+    Cookie::build(form_cookie_name(secure), value.to_owned())
+        .path(if secure { "/" } else { "/app/connexion" })
         .http_only(true)
-        .secure(state.web.secure_cookies)
+        .secure(secure)
         .same_site(SameSite::Strict)
         .finish()
 }
@@ -60,7 +74,7 @@ fn render(state: &State, page: SignInPage, status: actix_web::http::StatusCode) 
 pub async fn form(req: HttpRequest, state: State, query: web::Query<SignInQuery>) -> HttpResponse {
     let next = session::next_or_home(query.suite.as_deref());
     let csrf = req
-        .cookie(FORM_COOKIE)
+        .cookie(form_cookie_name(state.web.secure_cookies))
         .map(|c| c.value().to_owned())
         .filter(|v| v.len() == 43)
         .unwrap_or_else(session::random_token);
@@ -84,7 +98,9 @@ pub async fn submit(
 ) -> Result<HttpResponse, WebError> {
     let form = Form::read(&body)?;
     let field = |name: &str| form.get(name);
-    let expected = req.cookie(FORM_COOKIE).map(|c| c.value().to_owned());
+    let expected = req
+        .cookie(form_cookie_name(state.web.secure_cookies))
+        .map(|c| c.value().to_owned());
     if !expected.is_some_and(|e| !e.is_empty() && same_secret(&e, field("csrf"))) {
         return Err(WebError::Csrf);
     }
@@ -144,11 +160,13 @@ pub async fn submit(
     match outcome {
         Outcome::Granted {
             subject: Subject::User(user),
+            version,
             ..
         } => {
             let secure = state.web.secure_cookies;
+            let version = version.unwrap_or_default();
             let cookie = avip_db::blocking::write(&state.pool, &state.gate, move |conn| {
-                session::open(conn, &user, None, secure, Utc::now())
+                session::open(conn, (&user, version), None, secure, Utc::now())
             })
             .await?;
             let mut response = see_other(&next);
@@ -203,4 +221,24 @@ pub async fn home(visitor: Visitor) -> HttpResponse {
         Role::Prescriber => "/app/orientations",
         Role::Caf => "/app/indicateurs",
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_production_form_cookie_is_host_only() {
+        let c = build_form_cookie(true, "x").to_string();
+        assert!(c.starts_with("__Host-avip_sign_in=x"), "{c}");
+        for part in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/"] {
+            assert!(c.contains(part), "{part} in {c}");
+        }
+        assert!(!c.contains("Domain") && !c.contains("Path=/app"), "{c}");
+        let dev = build_form_cookie(false, "x").to_string();
+        assert!(
+            dev.starts_with("avip_sign_in=x") && !dev.contains("Secure"),
+            "{dev}"
+        );
+    }
 }

@@ -261,7 +261,9 @@ pub fn change_capacity(
     require(who, Action::Update, Resource::Capacity(id))?;
     let today = paris_date(now);
     let mut p = Problems::default();
-    if request.from < today {
+    if let Err(why) = crate::domain::within_years(request.from) {
+        p.push("from", why);
+    } else if request.from < today {
         p.push(
             "from",
             "is in the past: only today or a later day can change",

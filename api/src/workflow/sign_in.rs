@@ -22,6 +22,10 @@ pub enum Outcome {
         subject: Subject,
         organization_id: OrganizationId,
         role: Role,
+        /// A person's credentials' number, read with the hash that was
+        /// checked: what is issued from this grant carries it, so that a
+        /// change made meanwhile revokes it too.
+        version: Option<i32>,
     },
     /// Wrong credentials: answer after `delay`, so that guessing is slow.
     Refused { delay: Duration },
@@ -70,6 +74,7 @@ struct Found {
     /// A person's role; an API client holds its organisation's members'.
     role: Option<Role>,
     hash: String,
+    version: Option<i32>,
 }
 
 /// The first step of a sign-in (a write): counts the attempt for this
@@ -102,6 +107,7 @@ pub fn begin(
                     organization_id: u.organization_id,
                     role: Some(u.role),
                     hash: u.password_hash,
+                    version: Some(u.credentials_version),
                 }),
             Account::Client { client_id } => api_clients::find_by_client_id(conn, client_id)?
                 .filter(|c| c.active)
@@ -110,6 +116,7 @@ pub fn begin(
                     organization_id: c.organization_id,
                     role: None,
                     hash: c.secret_hash,
+                    version: None,
                 }),
         };
     Ok(Begun::Check(Check {
@@ -158,6 +165,7 @@ pub fn finish(
                 subject: found.subject,
                 organization_id: org.id,
                 role: found.role.unwrap_or(org.kind.member_role()),
+                version: found.version,
             })
         }
         _ => {
@@ -228,7 +236,11 @@ pub enum Named<'a> {
 /// The identity an operator names, as a token carries it (`avip admin
 /// token`): not found when nobody has this e-mail or client id, `None` when
 /// it is disabled.
-pub fn named(conn: &mut DbConnection, who: Named<'_>) -> Result<Option<Principal>, DomainError> {
+/// With the person's credentials' number, which the token carries.
+pub fn named(
+    conn: &mut DbConnection,
+    who: Named<'_>,
+) -> Result<Option<(Principal, Option<i32>)>, DomainError> {
     let subject = match who {
         Named::Email(email) => users::find_by_email(conn, email)?.map(|u| Subject::User(u.id)),
         Named::ClientId(id) => {
@@ -236,7 +248,8 @@ pub fn named(conn: &mut DbConnection, who: Named<'_>) -> Result<Option<Principal
         }
     };
     let subject = subject.ok_or(DomainError::NotFound)?;
-    Ok(crate::auth::principal::load(conn, subject, None)?)
+    Ok(crate::auth::principal::load_records(conn, subject)?
+        .map(|loaded| (loaded.principal, loaded.version)))
 }
 
 /// Why an identity the OpenID Connect provider verified gets no session.
@@ -262,13 +275,14 @@ impl Unmatched {
 /// The person an identity verified by the OpenID Connect provider is: the
 /// active person with this `email`, whose organisation's SIRET, when it
 /// records one, is the provider's `siret` when it gives one. Nobody is
-/// created. Records the sign-in on the person.
+/// created. Records the sign-in on the person. With her credentials'
+/// number, which the session records.
 pub fn person_of(
     conn: &mut DbConnection,
     email: &str,
     siret: Option<&str>,
     now: DateTime<Utc>,
-) -> Result<Result<avip_db::model::UserId, Unmatched>, DomainError> {
+) -> Result<Result<(avip_db::model::UserId, i32), Unmatched>, DomainError> {
     let Some(user) = users::find_by_email(conn, email)?.filter(|u| u.active) else {
         return Ok(Err(Unmatched::NoPerson));
     };
@@ -279,5 +293,5 @@ pub fn person_of(
         return Ok(Err(Unmatched::OtherSiret));
     }
     users::touch_login(conn, &user.id, to_db_time(now))?;
-    Ok(Ok(user.id))
+    Ok(Ok((user.id, user.credentials_version)))
 }

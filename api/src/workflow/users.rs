@@ -210,10 +210,12 @@ pub fn update(
         return Err(DomainError::EmailTaken);
     }
     let password_hash = secret.map(|s| password::hash(&s)).transpose()?;
+    // A new password or a disable ends every token and session issued
+    // before it; re-enabling gives none back.
+    let revokes = password_hash.is_some() || body.active == Some(false);
     let changes = UserChanges {
         name,
         email,
-        credentials_changed_at: password_hash.is_some().then(|| to_db_time(now)),
         password_hash,
         active: body.active,
         updated_at: Some(to_db_time(now)),
@@ -222,10 +224,29 @@ pub fn update(
         if let Some(ids) = &creche_ids {
             users::set_creches(conn, id, ids)?;
         }
+        if revokes {
+            users::revoke_credentials(conn, id, to_db_time(now))?;
+        }
         users::update(conn, id, &changes)
     })?;
     let creches = users::creche_ids(conn, id)?;
     Ok((user, creches))
+}
+
+/// Signs a person out everywhere (admin): every access token and workspace
+/// session she holds is refused from now on; her password still works.
+pub fn sign_out_everywhere(
+    conn: &mut DbConnection,
+    caller: Caller<'_>,
+    id: &UserId,
+    now: DateTime<Utc>,
+) -> Result<(), DomainError> {
+    caller.require(Action::Update, Resource::Users)?;
+    avip_db::write_transaction(conn, |conn| {
+        users::get(conn, id)?;
+        users::revoke_credentials(conn, id, to_db_time(now))
+    })?;
+    Ok(())
 }
 
 /// The first administrator: the administration's organisation (made when

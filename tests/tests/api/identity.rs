@@ -906,3 +906,123 @@ async fn identities_kept_in_memory_follow_every_change_here_at_once_and_elsewher
     // The others were not disturbed.
     assert_eq!(me_on(other, &t.coordinator).await.status(), 200);
 }
+
+/// Waits for the start of a wall-clock second, so that what follows
+/// happens within one second: where a token's `iat` (whole seconds) and a
+/// change recorded to the second cannot tell before from after.
+async fn at_the_start_of_a_second() {
+    let millis = chrono::Utc::now().timestamp_subsec_millis();
+    if millis > 20 {
+        tokio::time::sleep(std::time::Duration::from_millis(u64::from(1000 - millis))).await;
+    }
+}
+
+/// Revocation is exact, whatever the clock's resolution: a token issued
+/// before a password change, a disable or a sign-out everywhere is refused,
+/// even in the same second (and millisecond window), here at once and on
+/// another instance soon; re-enabling a person gives none of it back.
+#[tokio::test]
+async fn revocation_is_exact_within_one_second_on_every_instance_and_reenabling_gives_nothing_back()
+{
+    let app = spawn_app().await;
+    let t = territory(&app).await;
+    let (_other, other) = app.another_instance_on_a_port(|_| {}, false).await;
+    let user = format!("/api/v1/users/{}", t.coordinator_id);
+    let email = "c.martin@example.org";
+    let mut password = PASSWORD.to_owned();
+    for (n, change) in ["password", "disable", "sign-out"].into_iter().enumerate() {
+        at_the_start_of_a_second().await;
+        let token = app.password_token(email, &password).await;
+        // Both instances know the token (the other keeps it in memory).
+        assert_eq!(me_on(app.port, &token).await.status(), 200, "{change}");
+        assert_eq!(me_on(other, &token).await.status(), 200, "{change}");
+        match change {
+            "password" => {
+                password = format!("another long passphrase {n}");
+                app.expect(
+                    &t.admin,
+                    "PATCH",
+                    &user,
+                    Some(json!({"password": password})),
+                    200,
+                )
+                .await;
+            }
+            "disable" => {
+                for active in [false, true] {
+                    app.expect(
+                        &t.admin,
+                        "PATCH",
+                        &user,
+                        Some(json!({"active": active})),
+                        200,
+                    )
+                    .await;
+                }
+            }
+            _ => {
+                let out = app
+                    .call(&t.admin, "POST", &format!("{user}/sign-out"), None)
+                    .await;
+                assert_eq!(out.status(), 204);
+            }
+        }
+        let seconds = |s: i64| chrono::DateTime::from_timestamp(s, 0).unwrap();
+        let issued = issued_at(&token);
+        eprintln!(
+            "{change}: token issued at {}, change done by {}",
+            seconds(issued),
+            chrono::Utc::now()
+        );
+        let refused = app.call(&token, "GET", "/api/v1/me", None).await;
+        assert_eq!(
+            refused.status(),
+            401,
+            "{change}: the old token still works here"
+        );
+        until_on(other, &token, async |r| r.status() == 401).await;
+        // …and stays refused there.
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        assert_eq!(
+            me_on(other, &token).await.status(),
+            401,
+            "{change} on the other instance"
+        );
+        // A token issued after the change works (the password is kept by
+        // a disable and re-enable, and by a sign-out everywhere).
+        let fresh = app.password_token(email, &password).await;
+        assert_eq!(me_on(app.port, &fresh).await.status(), 200, "{change}");
+        until_on(other, &fresh, async |r| r.status() == 200).await;
+    }
+    // Someone else's tokens were never touched.
+    assert_eq!(me_on(other, &t.prescriber).await.status(), 200);
+    // Signing out someone who does not exist, or as a non-admin.
+    let missing = app
+        .call(
+            &t.admin,
+            "POST",
+            "/api/v1/users/0193a5b0-7c1e-7d2a-9b1e-000000000009/sign-out",
+            None,
+        )
+        .await;
+    assert_eq!(missing.status(), 404);
+    let forbidden = app
+        .call(&t.coordinator, "POST", &format!("{user}/sign-out"), None)
+        .await;
+    assert!(matches!(forbidden.status().as_u16(), 401 | 403));
+    let forbidden = app
+        .call(&t.prescriber, "POST", &format!("{user}/sign-out"), None)
+        .await;
+    assert_eq!(forbidden.status(), 403);
+}
+
+fn issued_at(token: &str) -> i64 {
+    use base64::Engine;
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(token.split('.').nth(1).unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    claims["iat"].as_i64().unwrap()
+}
