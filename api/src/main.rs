@@ -6,6 +6,14 @@ use anyhow::Context;
 use avip_api::{Application, Settings, telemetry};
 use clap::{Parser, Subcommand};
 
+/// mimalloc, not glibc's malloc: each password check takes argon2's 19 MiB
+/// of blocks, and glibc kept what its arenas had grown to (one per thread
+/// of the blocking pool), so that a flood of sign-ins left hundreds of
+/// megabytes resident. mimalloc gives freed pages back to the system by
+/// itself; no environment setting is needed (BENCHMARKS.md, "memory").
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "avip",

@@ -337,10 +337,14 @@ fn workspace_csp(oidc_issuer: Option<&str>) -> HeaderValue {
 /// Headers every answer carries: no content sniffing, no referrer; API
 /// answers (families' data, tokens) are never stored by a cache; pages are
 /// never framed by another site.
+/// Two years, sub-domains included: what browsers' preload lists ask for.
+const HSTS: &str = "max-age=63072000; includeSubDomains";
+
 fn security_headers(
     headers: &mut actix_web::http::header::HeaderMap,
     area: Area,
     workspace_csp: &HeaderValue,
+    hsts: bool,
 ) {
     use actix_web::http::header;
     let mut set = |name: header::HeaderName, value: &'static str| {
@@ -348,6 +352,9 @@ fn security_headers(
             headers.insert(name, HeaderValue::from_static(value));
         }
     };
+    if hsts {
+        set(header::STRICT_TRANSPORT_SECURITY, HSTS);
+    }
     set(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     set(header::REFERRER_POLICY, "no-referrer");
     match area {
@@ -420,6 +427,9 @@ fn serve(
 ) -> anyhow::Result<Server> {
     let write_timeout = state.limits.write_timeout;
     let csp = workspace_csp(state.web.oidc.as_ref().map(|p| p.issuer()));
+    // Production is served over https only (its public URL must be one):
+    // browsers are told to keep to it.
+    let hsts = state.web.secure_cookies;
     let mut server = actix_web::HttpServer::new(move || {
         let workspace_csp = csp.clone();
         let (app, _) = App::new()
@@ -453,11 +463,11 @@ fn serve(
                         res.headers_mut()
                             .insert(HeaderName::from_static("x-request-id"), value);
                     }
-                    security_headers(res.headers_mut(), area, &workspace_csp);
+                    security_headers(res.headers_mut(), area, &workspace_csp, hsts);
                     Ok(res)
                 }
             })
-            .wrap(TracingLogger::default())
+            .wrap(TracingLogger::<crate::telemetry::RequestSpan>::new())
     })
     .on_connect(move |connection, _| give_up_on_stalled_writes(connection, write_timeout))
     .listen(listener)?

@@ -35,37 +35,94 @@ pub enum Targets {
 }
 
 /// Whether an address is one a webhook must never reach in production:
-/// loopback, private, link-local, shared (CGNAT), unspecified, multicast,
-/// broadcast, documentation and benchmarking ranges, and their IPv6
-/// counterparts (unique local, link-local, IPv4-mapped).
+/// anything in IANA's IPv4 and IPv6 special-purpose address registries that
+/// is not globally reachable (loopback, private, shared, link-local,
+/// documentation, benchmarking, reserved, multicast…), and every IPv6 form
+/// that embeds an IPv4 address (mapped, compatible, NAT64, 6to4, Teredo)
+/// unless the embedded address itself is public. Forms whose embedded
+/// address cannot be read back (Teredo's is obfuscated, local-use NAT64 is
+/// private by definition) are refused whole.
 pub fn forbidden(ip: IpAddr) -> bool {
     match ip {
-        IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
-            v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_multicast()
-                || v4.is_broadcast()
-                || v4.is_documentation()
-                || a == 0
-                || (a == 100 && (64..128).contains(&b))
-                || (a == 198 && (b == 18 || b == 19))
-                || a >= 240
-        }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return forbidden(IpAddr::V4(v4));
-            }
-            let first = v6.segments()[0];
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80
-                || first == 0x2001 && v6.segments()[1] == 0x0db8
-        }
+        IpAddr::V4(v4) => forbidden_v4(v4),
+        IpAddr::V6(v6) => forbidden_v6(v6),
+    }
+}
+
+fn forbidden_v4(v4: std::net::Ipv4Addr) -> bool {
+    let [a, b, c, _] = v4.octets();
+    v4.is_loopback()
+        || v4.is_private()
+        || v4.is_link_local()
+        || v4.is_unspecified()
+        || v4.is_multicast()
+        || v4.is_broadcast()
+        || v4.is_documentation()
+        || a == 0
+        || (a == 100 && (64..128).contains(&b))
+        // IETF protocol assignments, 192.0.0.0/24.
+        || (a == 192 && b == 0 && c == 0)
+        // The deprecated 6to4 relay anycast, 192.88.99.0/24.
+        || (a == 192 && b == 88 && c == 99)
+        || (a == 198 && (b == 18 || b == 19))
+        || a >= 240
+}
+
+/// What an IPv6 address is, for [`forbidden_v6`].
+#[derive(Debug, PartialEq, Eq)]
+enum V6Kind {
+    /// Carries an IPv4 address that decides.
+    Embeds(std::net::Ipv4Addr),
+    /// In a special-purpose range that is not globally reachable.
+    Special,
+    Global,
+}
+
+fn classify_v6(v6: std::net::Ipv6Addr) -> V6Kind {
+    use std::net::Ipv4Addr;
+    let s = v6.segments();
+    let low32 = Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
+    if let Some(mapped) = v6.to_ipv4_mapped() {
+        return V6Kind::Embeds(mapped);
+    }
+    match s[0] {
+        // NAT64, well-known prefix 64:ff9b::/96: the last 32 bits.
+        0x0064 if s[1] == 0xff9b && s[2..6] == [0, 0, 0, 0] => V6Kind::Embeds(low32),
+        // Loopback, unspecified, IPv4-compatible (::/96, deprecated),
+        // local-use NAT64 (64:ff9b:1::/48, private by definition) and the
+        // rest of ::/8, reserved by the IETF.
+        first if first & 0xff00 == 0 => V6Kind::Special,
+        // Discard-only, 100::/64.
+        0x0100 if s[1..4] == [0, 0, 0] => V6Kind::Special,
+        // IETF protocol assignments 2001::/23: Teredo 2001::/32 (its
+        // client's IPv4 is obfuscated), benchmarking, ORCHID…
+        0x2001 if s[1] < 0x0200 => V6Kind::Special,
+        // Documentation, 2001:db8::/32.
+        0x2001 if s[1] == 0x0db8 => V6Kind::Special,
+        // 6to4, 2002::/16: the IPv4 address in bits 16 to 47.
+        0x2002 => V6Kind::Embeds(Ipv4Addr::new(
+            (s[1] >> 8) as u8,
+            s[1] as u8,
+            (s[2] >> 8) as u8,
+            s[2] as u8,
+        )),
+        // Documentation, 3fff::/20.
+        0x3fff if s[1] < 0x1000 => V6Kind::Special,
+        // Segment Routing SIDs, 5f00::/16.
+        0x5f00 => V6Kind::Special,
+        // Unique local fc00::/7, link-local fe80::/10, site-local fec0::/10
+        // (deprecated), multicast ff00::/8.
+        first if first & 0xfe00 == 0xfc00 || first & 0xffc0 == 0xfe80 => V6Kind::Special,
+        first if first & 0xffc0 == 0xfec0 || first & 0xff00 == 0xff00 => V6Kind::Special,
+        _ => V6Kind::Global,
+    }
+}
+
+fn forbidden_v6(v6: std::net::Ipv6Addr) -> bool {
+    match classify_v6(v6) {
+        V6Kind::Embeds(v4) => forbidden_v4(v4),
+        V6Kind::Special => true,
+        V6Kind::Global => false,
     }
 }
 
@@ -480,6 +537,60 @@ mod tests {
         }
         for good in ["93.184.216.34", "2606:4700:4700::1111", "8.8.8.8"] {
             assert!(!forbidden(good.parse().unwrap()), "{good}");
+        }
+    }
+
+    /// Each prefix of the special-purpose registries, and each form that
+    /// embeds an IPv4 address: refused with a private one inside, allowed
+    /// with a public one where the form can carry it.
+    #[test]
+    fn ipv6_forms_that_embed_an_ipv4_address_are_judged_by_it() {
+        for (bad, what) in [
+            ("::ffff:127.0.0.1", "IPv4-mapped loopback"),
+            ("::ffff:192.168.0.1", "IPv4-mapped private"),
+            ("::127.0.0.1", "IPv4-compatible"),
+            ("::8.8.8.8", "IPv4-compatible, deprecated whatever it holds"),
+            ("::1", "loopback"),
+            ("::", "unspecified"),
+            ("64:ff9b::7f00:1", "NAT64 of 127.0.0.1"),
+            ("64:ff9b::a00:1", "NAT64 of 10.0.0.1"),
+            ("64:ff9b::a9fe:a9fe", "NAT64 of 169.254.169.254"),
+            ("64:ff9b:1::8.8.8.8", "local-use NAT64"),
+            ("100::1", "discard-only"),
+            ("2001::1", "Teredo"),
+            ("2001:0:4136:e378:8000:63bf:3fff:fdd2", "Teredo"),
+            ("2001:2::1", "benchmarking"),
+            ("2001:20::1", "ORCHIDv2"),
+            ("2001:db8::1", "documentation"),
+            ("3fff::1", "documentation (RFC 9637)"),
+            ("2002:7f00:1::", "6to4 of 127.0.0.1"),
+            ("2002:c0a8:101::1", "6to4 of 192.168.1.1"),
+            ("2002:a9fe:a9fe::1", "6to4 of 169.254.169.254"),
+            ("5f00::1", "SRv6 SID"),
+            ("fc00::1", "unique local"),
+            ("fd12:3456::1", "unique local"),
+            ("fe80::1", "link-local"),
+            ("fec0::1", "site-local"),
+            ("ff02::1", "multicast"),
+        ] {
+            assert!(forbidden(bad.parse().unwrap()), "{bad}: {what}");
+        }
+        for good in [
+            "::ffff:8.8.8.8",
+            "64:ff9b::808:808",
+            "2002:808:808::1",
+            "2001:4860:4860::8888",
+            "2a00:1450:4007:80e::200e",
+        ] {
+            assert!(!forbidden(good.parse().unwrap()), "{good}");
+        }
+        for (bad, what) in [
+            ("192.0.0.8", "IETF protocol assignments"),
+            ("192.88.99.1", "6to4 relay anycast"),
+            ("198.18.0.1", "benchmarking"),
+            ("240.0.0.1", "reserved"),
+        ] {
+            assert!(forbidden(bad.parse().unwrap()), "{bad}: {what}");
         }
         assert!(allowed("127.0.0.1".parse().unwrap(), Targets::AlsoLoopback));
         assert!(!allowed("10.0.0.1".parse().unwrap(), Targets::AlsoLoopback));

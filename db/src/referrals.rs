@@ -450,6 +450,72 @@ pub struct Changes {
     pub more: bool,
 }
 
+/// The oldest transaction id that may still write this database's
+/// referrals: every change numbered before it is committed or rolled back.
+///
+/// Transaction ids are the server's, shared by all its databases, so
+/// `pg_snapshot_xmin` alone would wait for transactions of other databases
+/// too (another application's, a `pg_dump` of another database), which can
+/// never write here. So: the transactions running when a snapshot is taken
+/// (first statement), kept only if they belong to this database
+/// (`pg_stat_activity` and `pg_prepared_xacts`, read in a later statement:
+/// a transaction of the snapshot missing there has ended since, and the
+/// feed's own query, later still, sees it). With none, everything before
+/// the snapshot's `xmax` is settled. Must run outside a transaction (each
+/// statement its own snapshot), as the feed does.
+fn change_horizon(c: &mut diesel::PgConnection) -> QueryResult<i64> {
+    use diesel::sql_types::{BigInt, Text};
+    let snapshot: String =
+        diesel::select(diesel::dsl::sql::<Text>("pg_current_snapshot()::text")).get_result(c)?;
+    let (xmax, running) = parse_snapshot(&snapshot).ok_or_else(|| {
+        diesel::result::Error::DeserializationError(
+            format!("unexpected snapshot {snapshot:?}").into(),
+        )
+    })?;
+    if running.is_empty() {
+        return Ok(xmax);
+    }
+    #[derive(QueryableByName)]
+    struct Xid {
+        #[diesel(sql_type = BigInt)]
+        xid: i64,
+    }
+    let here: Vec<i64> = diesel::sql_query(
+        "SELECT backend_xid::text::bigint AS xid FROM pg_stat_activity \
+         WHERE datname = current_database() AND backend_xid IS NOT NULL \
+         UNION ALL SELECT transaction::text::bigint FROM pg_prepared_xacts \
+         WHERE database = current_database()",
+    )
+    .load::<Xid>(c)?
+    .into_iter()
+    .map(|x| x.xid)
+    .collect();
+    Ok(horizon_of(xmax, &running, &here))
+}
+
+/// `xmin:xmax:xip,…` (`pg_snapshot`'s text): `xmax` and the running ids.
+fn parse_snapshot(text: &str) -> Option<(i64, Vec<i64>)> {
+    let mut parts = text.split(':');
+    let (_xmin, xmax, xip) = (parts.next()?, parts.next()?, parts.next().unwrap_or(""));
+    let running = xip
+        .split(',')
+        .filter(|x| !x.is_empty())
+        .map(|x| x.parse().ok())
+        .collect::<Option<Vec<i64>>>()?;
+    Some((xmax.parse().ok()?, running))
+}
+
+/// The snapshot's oldest running id (64-bit) whose low 32 bits are a
+/// transaction of this database (`backend_xid` has no epoch), else `xmax`.
+fn horizon_of(xmax: i64, running: &[i64], here: &[i64]) -> i64 {
+    running
+        .iter()
+        .copied()
+        .filter(|x| here.contains(&(x & 0xffff_ffff)))
+        .min()
+        .map_or(xmax, |oldest| oldest.min(xmax))
+}
+
 /// The referrals that changed after `after`, in the order of their last
 /// change, up to the oldest change that may still be uncommitted (see the
 /// `change_feed` migration of each backend): what is returned can no longer
@@ -461,10 +527,7 @@ pub fn changes(
     limit: i64,
 ) -> QueryResult<Changes> {
     let horizon: i64 = match conn {
-        DbConnection::Pg(c) => diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
-            "pg_snapshot_xmin(pg_current_snapshot())::text::bigint",
-        ))
-        .get_result(c)?,
+        DbConnection::Pg(c) => change_horizon(c)?,
         // One writer at a time: what a reader sees is committed, in order.
         DbConnection::Sqlite(_) => i64::MAX,
     };
@@ -722,4 +785,29 @@ pub fn child_count(conn: &mut DbConnection, referral: &ReferralId) -> QueryResul
         .filter(referral_children::referral_id.eq(referral))
         .count()
         .get_result(conn)
+}
+
+#[cfg(test)]
+mod horizon_tests {
+    use super::*;
+
+    #[test]
+    fn only_this_databases_running_transactions_hold_the_feed() {
+        assert_eq!(parse_snapshot("740:745:"), Some((745, vec![])));
+        assert_eq!(
+            parse_snapshot("740:745:740,743"),
+            Some((745, vec![740, 743]))
+        );
+        assert_eq!(parse_snapshot("garbage"), None);
+        // 740 runs in another database, 743 here.
+        assert_eq!(horizon_of(745, &[740, 743], &[743]), 743);
+        // Only other databases' transactions run: nothing is held back.
+        assert_eq!(horizon_of(745, &[740, 743], &[]), 745);
+        // After a wraparound the ids carry an epoch; backend_xid does not.
+        let epoch = 1_i64 << 32;
+        assert_eq!(
+            horizon_of(epoch + 90, &[epoch + 5, epoch + 7], &[7]),
+            epoch + 7
+        );
+    }
 }

@@ -109,8 +109,11 @@ async fn a_nul_byte_in_any_string_field_of_any_operation_is_a_4xx_naming_the_fie
     let app = spawn_app().await;
     let admin = app.bootstrap().await;
     let document: Value = serde_json::from_str(
-        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi/openapi.json"))
-            .unwrap(),
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../openapi/openapi.json"
+        ))
+        .unwrap(),
     )
     .unwrap();
     let schemas = &document["components"]["schemas"];
@@ -139,7 +142,10 @@ async fn a_nul_byte_in_any_string_field_of_any_operation_is_a_4xx_naming_the_fie
                     .await
                     .unwrap();
                 let (status, body) = problem(response).await;
-                assert!((400..500).contains(&status), "{what} ?{name}: {status} {body}");
+                assert!(
+                    (400..500).contains(&status),
+                    "{what} ?{name}: {status} {body}"
+                );
                 assert_eq!(body["errors"][0]["field"], name, "{what} ?{name}: {body}");
                 tried += 1;
             }

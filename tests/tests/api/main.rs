@@ -7,6 +7,7 @@ mod data_protection;
 mod errors;
 mod exports;
 mod faults;
+mod hardening;
 mod identity;
 mod limits;
 mod meta;

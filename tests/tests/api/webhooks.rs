@@ -375,6 +375,16 @@ async fn in_production_only_https_to_public_addresses_is_accepted() {
         "https://[fe80::1]/hook",
         "https://[::ffff:127.0.0.1]/hook",
         "https://0.0.0.0/hook",
+        // IPv6 forms that embed a loopback or private IPv4 address.
+        "https://[64:ff9b::7f00:1]/hook",
+        "https://[64:ff9b::a9fe:a9fe]/latest/meta-data/",
+        "https://[64:ff9b:1::a00:1]/hook",
+        "https://[2002:7f00:1::]/hook",
+        "https://[2002:c0a8:114::1]/hook",
+        "https://[::127.0.0.1]/hook",
+        "https://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/hook",
+        "https://[2001:db8::1]/hook",
+        "https://[fd00::1]/hook",
     ] {
         let problem = app
             .expect(
