@@ -14,11 +14,13 @@ CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "schemathesis.
 MAX_EXAMPLES = os.environ.get("CONTRACT_MAX_EXAMPLES", "25")
 
 
-# Each run: a role, and which operations (`None`: all but `updateUser`).
-# A person update may disable the run's own identity or change its password,
-# which revokes its token at once (the service's rule): every operation
-# after it would only see 401 and test nothing. So `updateUser` runs last,
-# on a service of its own, with the operations that give it people's ids.
+# Each run: a role, and which operations (`None`: all but those of
+# `REVOKING`). A person update may disable the run's own identity or change
+# its password, and a sign-out everywhere may be the run's own: either
+# revokes its token at once (the service's rule), and every operation after
+# it would only see 401 and test nothing. So they run last, on a service of
+# their own, with the operations that give them people's ids.
+REVOKING = ["updateUser", "signUserOutEverywhere"]
 RUNS = [
     ("admin", None),
     ("coordinator", None),
@@ -26,7 +28,7 @@ RUNS = [
     ("caf", None),
     ("api_client", None),
     ("anonymous", None),
-    ("admin", ["listUsers", "createUser", "updateUser"]),
+    ("admin", ["listUsers", "createUser"] + REVOKING),
 ]
 
 
@@ -49,7 +51,8 @@ def main():
                 for operation in only:
                     command += ["--include-operation-id", operation]
             else:
-                command += ["--exclude-operation-id", "updateUser"]
+                for operation in REVOKING:
+                    command += ["--exclude-operation-id", operation]
             token = tokens.get(role)
             if token:
                 command += ["--header", f"Authorization: Bearer {token}"]

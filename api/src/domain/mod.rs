@@ -47,7 +47,7 @@ pub const MAX_IDS: usize = 100;
 
 /// A list of ids sent under `field`, at most [`MAX_IDS`]: each one that is
 /// not an id is recorded as `field[i]`.
-pub fn ids<T>(
+pub fn ids<T: PartialEq>(
     field: &str,
     raw: &[String],
     parse: impl Fn(&str) -> Option<T>,
@@ -57,15 +57,17 @@ pub fn ids<T>(
         problems.push(field, format!("must list at most {MAX_IDS} ids"));
         return Vec::new();
     }
-    raw.iter()
-        .enumerate()
-        .filter_map(|(i, id)| {
-            problems.check(
-                &format!("{field}[{i}]"),
-                parse(id).ok_or_else(|| "is not an id".to_owned()),
-            )
-        })
-        .collect()
+    let mut ids: Vec<T> = Vec::with_capacity(raw.len());
+    for (i, id) in raw.iter().enumerate() {
+        let at = format!("{field}[{i}]");
+        match parse(id) {
+            None => problems.push(at, "is not an id"),
+            // Once each (the document says `uniqueItems`).
+            Some(id) if ids.contains(&id) => problems.push(at, "is listed twice"),
+            Some(id) => ids.push(id),
+        }
+    }
+    ids
 }
 
 /// The years a date the service receives may fall in (what the OpenAPI
@@ -119,6 +121,8 @@ pub fn departement(value: &str) -> Result<String, String> {
     let value = value.trim().to_ascii_uppercase();
     let ok = match value.as_str() {
         "2A" | "2B" => true,
+        // Digits only (`parse` would take a sign).
+        v if !v.bytes().all(|b| b.is_ascii_digit()) => false,
         v if v.len() == 2 => v
             .parse::<u8>()
             .is_ok_and(|n| (1..=95).contains(&n) && n != 20),
@@ -183,8 +187,9 @@ pub fn password(value: &str) -> Result<String, String> {
         Err(format!(
             "must be at least {MIN_PASSWORD_CHARS} characters long"
         ))
-    } else if value.len() > 1024 {
-        Err("must be at most 1024 bytes long".into())
+    } else if chars > 1024 {
+        // Characters, as the OpenAPI document's maxLength counts.
+        Err("must be at most 1024 characters long".into())
     } else {
         Ok(value.to_owned())
     }
@@ -192,8 +197,10 @@ pub fn password(value: &str) -> Result<String, String> {
 
 /// `HH:MM`, 00:00 to 23:59 (24:00 allowed as a closing time).
 pub fn clock_time(value: &str) -> Result<String, String> {
+    let b = value.as_bytes();
     let ok = value.len() == 5
-        && value.as_bytes()[2] == b':'
+        && b[2] == b':'
+        && [b[0], b[1], b[3], b[4]].iter().all(u8::is_ascii_digit)
         && match (value[..2].parse::<u8>(), value[3..].parse::<u8>()) {
             (Ok(h), Ok(m)) => (h < 24 && m < 60) || (h == 24 && m == 0),
             _ => false,

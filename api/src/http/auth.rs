@@ -278,14 +278,22 @@ impl Grant {
         let required = |value: Option<String>, field: &str, max: usize| match value {
             None => Err(invalid_request(field, "is required")),
             Some(v) if v.is_empty() => Err(invalid_request(field, "is required")),
-            Some(v) if v.len() > max => Err(invalid_request(
+            // Characters, as the OpenAPI document's maxLength counts.
+            Some(v) if v.chars().count() > max => Err(invalid_request(
                 field,
-                &format!("must be at most {max} bytes long"),
+                &format!("must be at most {max} characters long"),
             )),
             Some(v) => Ok(v),
         };
-        if request.scope.as_ref().is_some_and(|s| s.len() > 200) {
-            return Err(invalid_request("scope", "must be at most 200 bytes long"));
+        if request
+            .scope
+            .as_ref()
+            .is_some_and(|s| s.chars().count() > 200)
+        {
+            return Err(invalid_request(
+                "scope",
+                "must be at most 200 characters long",
+            ));
         }
         match request.grant_type.as_deref() {
             None => Err(invalid_request("grant_type", "is required")),

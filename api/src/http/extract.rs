@@ -85,6 +85,25 @@ fn is_json(req: &HttpRequest) -> bool {
 
 /// Deserialises `bytes`, naming the path of whatever does not fit.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    match parse_json_once(bytes) {
+        // JSON Schema's `integer` is any number without a fraction: `2.0`
+        // is one. Read again with such numbers written as integers.
+        Err(ApiError::Unprocessable(problem))
+            if problem
+                .errors
+                .iter()
+                .any(|e| e.message.starts_with("invalid type: floating point")) =>
+        {
+            match integral_numbers_as_integers(bytes).and_then(|v| serde_json::to_vec(&v).ok()) {
+                Some(normalized) if normalized != bytes => parse_json_once(&normalized),
+                _ => Err(ApiError::Unprocessable(problem)),
+            }
+        }
+        other => other,
+    }
+}
+
+fn parse_json_once<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     refuse_control_characters(bytes)?;
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
@@ -124,6 +143,30 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         )]));
     }
     Ok(value)
+}
+
+/// The body with every number that has no fraction (`2.0`, `1e3`) written
+/// as an integer, if it is JSON.
+fn integral_numbers_as_integers(bytes: &[u8]) -> Option<serde_json::Value> {
+    fn walk(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::Number(n) if n.is_f64() => {
+                if let Some(f) = n.as_f64()
+                    && f.fract() == 0.0
+                    && f.abs() < 9.0e15
+                {
+                    // Exact: |f| < 2^53.
+                    *value = serde_json::Value::from(f as i64);
+                }
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(walk),
+            serde_json::Value::Object(fields) => fields.values_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    let mut value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    walk(&mut value);
+    Some(value)
 }
 
 /// A JSON body whose texts hold a control character is refused before it

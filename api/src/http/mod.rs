@@ -24,6 +24,7 @@ pub mod preferences;
 pub mod referral_body;
 pub mod referrals;
 pub mod responses;
+pub mod schema_rules;
 pub mod sla;
 pub mod state;
 pub mod users;

@@ -309,11 +309,17 @@ impl Routes {
 /// newline. utoipa 5.5 writes a link's `operationId` as `operation_id` (its
 /// `Link` lacks the camel-case renaming its other objects have); no other
 /// object of the document has a field of that name, so it is renamed here.
+///
+/// The rules of [`super::schema_rules`] are written in last, on the JSON.
 pub fn document_json() -> String {
     let json = document()
         .to_pretty_json()
         .expect("the OpenAPI document serializes");
-    let mut json = json.replace("\"operation_id\": ", "\"operationId\": ");
+    let json = json.replace("\"operation_id\": ", "\"operationId\": ");
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&json).expect("the OpenAPI document is JSON");
+    super::schema_rules::write(&mut doc);
+    let mut json = serde_json::to_string_pretty(&doc).expect("the OpenAPI document serializes");
     json.push('\n');
     json
 }

@@ -248,6 +248,7 @@ pub fn message(english: &str) -> String {
         }
         "is in the future" => "Cette date est dans le futur.",
         "is not an e-mail address" => "Ce n’est pas une adresse e-mail valide.",
+        "is listed twice" => "Cet élément figure deux fois.",
         "is not a French phone number"
         | "is not a French phone number (e.g. 06 12 34 56 78 or +33 6 12 34 56 78)" => {
             "Ce n’est pas un numéro de téléphone français (ex. 06 12 34 56 78)."
@@ -348,6 +349,9 @@ pub fn message(english: &str) -> String {
     }
     if let Some(n) = between("must be at least ", " characters long") {
         return format!("{n} caractères au moins.");
+    }
+    if let Some(n) = between("must be at most ", " characters long") {
+        return format!("{n} caractères au plus.");
     }
     if let Some(n) = between("must be at most ", " bytes long") {
         return format!("{n} octets au plus.");

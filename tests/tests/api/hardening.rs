@@ -132,3 +132,81 @@ async fn a_capacity_change_far_beyond_the_years_of_the_service_is_refused() {
     )
     .await;
 }
+
+/// A coordinator listed twice for a crèche was a 409 "unique value" found
+/// by schemathesis: now a 422 naming the second mention (the document says
+/// `uniqueItems`).
+#[tokio::test]
+async fn an_id_listed_twice_is_a_422_naming_the_second_one() {
+    let app = spawn_app().await;
+    let t = territory(&app).await;
+    let users = app
+        .expect(&t.admin, "GET", "/api/v1/users?limit=100", None, 200)
+        .await;
+    let coordinator = users["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| {
+            u["role"] == "coordinator"
+                && u["creche_ids"]
+                    .as_array()
+                    .unwrap()
+                    .contains(&json!(t.creche))
+        })
+        .unwrap()["id"]
+        .clone();
+    let problem = app
+        .expect(
+            &t.admin,
+            "PATCH",
+            &format!("/api/v1/creches/{}", t.creche),
+            Some(json!({"coordinator_ids": [coordinator, coordinator]})),
+            422,
+        )
+        .await;
+    assert_eq!(fields(&problem), ["coordinator_ids[1]"], "{problem}");
+    let problem = app
+        .expect(
+            &t.admin,
+            "PATCH",
+            &format!("/api/v1/users/{}", coordinator.as_str().unwrap()),
+            Some(json!({"creche_ids": [t.creche, t.creche]})),
+            422,
+        )
+        .await;
+    assert_eq!(fields(&problem), ["creche_ids[1]"], "{problem}");
+}
+
+/// JSON Schema's `integer` is any number without a fraction: `8.0` is
+/// accepted where an integer is asked, `8.5` is refused naming the field.
+#[tokio::test]
+async fn an_integer_written_with_a_zero_fraction_is_an_integer() {
+    let app = spawn_app().await;
+    let t = territory(&app).await;
+    let path = format!("/api/v1/creches/{}/capacity", t.creche);
+    let from = (avip_tests::today() + chrono::Duration::days(30)).to_string();
+    let changed = app
+        .expect(
+            &t.coordinator,
+            "POST",
+            &path,
+            Some(json!({"from": from, "avip_places": 8.0})),
+            201,
+        )
+        .await;
+    assert_eq!(
+        changed["changes"].as_array().unwrap().last().unwrap()["avip_places"],
+        8
+    );
+    let problem = app
+        .expect(
+            &t.coordinator,
+            "POST",
+            &path,
+            Some(json!({"from": from, "avip_places": 8.5})),
+            422,
+        )
+        .await;
+    assert_eq!(fields(&problem), ["avip_places"], "{problem}");
+}
