@@ -22,7 +22,8 @@ pub struct Problem {
     pub detail: String,
     pub errors: Vec<FieldError>,
     /// Extension members (RFC 9457 §3.2), e.g. `allowed_next_states`.
-    pub members: serde_json::Map<String, serde_json::Value>,
+    /// Boxed: most problems have none, and an `ApiError` stays small.
+    pub members: Box<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl Problem {
@@ -31,7 +32,7 @@ impl Problem {
             code,
             detail: detail.into(),
             errors: Vec::new(),
-            members: serde_json::Map::new(),
+            members: Box::default(),
         }
     }
 
@@ -198,7 +199,7 @@ impl ResponseError for ApiError {
             .detail(problem.detail.clone());
         body.set_value("code", &problem.code);
         body.set_value("errors", &problem.errors);
-        for (name, value) in &problem.members {
+        for (name, value) in problem.members.iter() {
             body.set_value(name.as_str(), value);
         }
         let mut response = HttpResponse::build(status);
