@@ -6,7 +6,8 @@ use serde_json::{Value, json};
 
 use crate::referrals::{create, referral, territory};
 
-fn production(env: &mut std::collections::HashMap<String, String>) {
+/// The settings of a production instance (https, real SMTP, a strong key).
+pub(crate) fn production(env: &mut std::collections::HashMap<String, String>) {
     for (k, v) in [
         ("AVIP_ENV", "production"),
         ("AVIP_PUBLIC_URL", "https://avip.example.org"),

@@ -348,20 +348,7 @@ async fn a_receiver_down_past_the_last_attempt_disables_the_subscription_and_say
 
 #[tokio::test]
 async fn in_production_only_https_to_public_addresses_is_accepted() {
-    let app = spawn_app_with(|env| {
-        for (k, v) in [
-            ("AVIP_ENV", "production"),
-            ("AVIP_PUBLIC_URL", "https://avip.example.org"),
-            ("AVIP_SMTP_URL", "smtp://127.0.0.1:2525"),
-            (
-                "AVIP_PSEUDONYM_KEY",
-                "fedcba9876543210fedcba9876543210-prod",
-            ),
-        ] {
-            env.insert(k.into(), v.into());
-        }
-    })
-    .await;
+    let app = spawn_app_with(crate::hardening::production).await;
     let t = territory(&app).await;
     let system = partner_system(&app, &t).await;
     for url in [
