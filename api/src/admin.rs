@@ -6,16 +6,16 @@ use avip_db::model::{ApiClientId, CrecheId, OrganizationId, OrganizationKind, Ro
 use chrono::Utc;
 use clap::Subcommand;
 
-use crate::auth::TokenKeys;
-use crate::domain::{DomainError, OpeningHours, Weekday};
-use crate::settings::Settings;
-use crate::views::{ApiClientBody, CreatedApiClient, CrecheBody, OrganizationBody, UserBody};
-use crate::workflow::Caller::Operator;
-use crate::workflow::api_clients::{self, CreateApiClient};
-use crate::workflow::creches::{self, CreateCreche, UpdateCreche};
-use crate::workflow::organizations::{self as orgs, CreateOrganization, UpdateOrganization};
-use crate::workflow::sign_in::{self, Named};
-use crate::workflow::users::{self as people, CreateUser, UpdateUser};
+use avip_app::auth::TokenKeys;
+use avip_app::domain::{DomainError, OpeningHours, Weekday};
+use avip_app::settings::Settings;
+use avip_app::views::{ApiClientBody, CreatedApiClient, CrecheBody, OrganizationBody, UserBody};
+use avip_app::workflow::Caller::Operator;
+use avip_app::workflow::api_clients::{self, CreateApiClient};
+use avip_app::workflow::creches::{self, CreateCreche, UpdateCreche};
+use avip_app::workflow::organizations::{self as orgs, CreateOrganization, UpdateOrganization};
+use avip_app::workflow::sign_in::{self, Named};
+use avip_app::workflow::users::{self as people, CreateUser, UpdateUser};
 
 #[derive(Subcommand, Debug)]
 pub enum AdminCommand {

@@ -8,18 +8,18 @@ use avip_db::DbConnection;
 use avip_db::model::{OrganizationKind, ReferralId, Role};
 use chrono::{DateTime, Duration, Utc};
 
-use crate::auth::{Principal, Subject};
-use crate::domain::referral::{
+use avip_app::auth::{Principal, Subject};
+use avip_app::domain::referral::{
     ChildIn, ConsentIn, EnrollmentRequest, ExitRequest, FollowUpRequest, HoursIn, NeedsIn,
     ParentIn, ProjectIn, ReferentIn, ReferralDraft, ReferralRequest, TransitionRequest,
 };
-use crate::domain::{DomainError, OpeningHours, Weekday};
-use crate::settings::Settings;
-use crate::workflow::Caller::Operator;
-use crate::workflow::creches::{self, CreateCreche};
-use crate::workflow::organizations::{self, CreateOrganization};
-use crate::workflow::referrals;
-use crate::workflow::users::{self, CreateUser};
+use avip_app::domain::{DomainError, OpeningHours, Weekday};
+use avip_app::settings::Settings;
+use avip_app::workflow::Caller::Operator;
+use avip_app::workflow::creches::{self, CreateCreche};
+use avip_app::workflow::organizations::{self, CreateOrganization};
+use avip_app::workflow::referrals;
+use avip_app::workflow::users::{self, CreateUser};
 
 /// The password of every demo account (a demo database is not a real one).
 pub const DEMO_PASSWORD: &str = "avip demo 2026";
@@ -77,7 +77,7 @@ fn person(
         creche_ids: creches.iter().map(|c| c.to_string()).collect(),
     };
     let (user, _) = explain(email, users::create(conn, Operator, body, now))?;
-    let principal = crate::auth::principal::load(conn, Subject::User(user.id), None)?
+    let principal = avip_app::auth::principal::load(conn, Subject::User(user.id), None)?
         .context("a demo account was disabled as it was made")?;
     Ok(Person { email, principal })
 }
@@ -150,7 +150,7 @@ const PLAN: &[&str] = &[
 ];
 
 pub fn run(settings: &Settings) -> anyhow::Result<()> {
-    if settings.env == crate::settings::Environment::Production {
+    if settings.env == avip_app::settings::Environment::Production {
         anyhow::bail!(
             "AVIP_ENV=production: avip demo creates accounts with a published password and \
              runs in development only"
@@ -170,7 +170,7 @@ pub fn run(settings: &Settings) -> anyhow::Result<()> {
     }
     let now = Utc::now();
     let active = avip_sla_engine::store::activate(&mut conn, &settings.sla, now)?;
-    let hold = crate::workflow::places::OfferHold::new(settings.offer_hold);
+    let hold = avip_app::workflow::places::OfferHold::new(settings.offer_hold);
     let count = avip_db::write_transaction(&mut conn, |conn| {
         fill(conn, &active, hold, settings.public_url.as_str(), now)
     })?;
@@ -181,7 +181,7 @@ pub fn run(settings: &Settings) -> anyhow::Result<()> {
 fn fill(
     conn: &mut DbConnection,
     active: &avip_sla_engine::ActivePolicy,
-    hold: crate::workflow::places::OfferHold,
+    hold: avip_app::workflow::places::OfferHold,
     links: &str,
     now: DateTime<Utc>,
 ) -> anyhow::Result<usize> {
@@ -447,7 +447,7 @@ fn walk(
     start: chrono::NaiveDate,
     (policy, hold, links): (
         &avip_sla_engine::Policy,
-        crate::workflow::places::OfferHold,
+        avip_app::workflow::places::OfferHold,
         &str,
     ),
     now: DateTime<Utc>,
@@ -567,7 +567,7 @@ fn walk(
                 ),
             )?;
             if plan == "renewed" {
-                let change = crate::domain::referral::EnrollmentChange {
+                let change = avip_app::domain::referral::EnrollmentChange {
                     renew: true,
                     ..Default::default()
                 };

@@ -1,29 +1,17 @@
-//! The AVIP referral tracking service. Layers, from the outside in:
-//! `http` (handlers, the OpenAPI document, problem answers), the use cases
-//! of `workflow`, the rules of `domain` and `access`, and below them the
-//! `avip_sla_engine` and `avip_db` crates. `admin`, `demo` and `sla` are
-//! the command line's; `startup` wires the process. docs/ARCHITECTURE.md is
-//! the map.
+//! `avip`: the front-ends of the AVIP service, over the application layer
+//! of the `avip_app` crate. `http` is the JSON API (handlers, the OpenAPI
+//! document, problem answers), `web` the workspace's pages; they never
+//! import each other, and what both need is in `avip_app` or in `shared`.
+//! `admin` and `demo` are the command line's; `startup` composes the
+//! process. docs/ARCHITECTURE.md is the map.
 
-pub mod access;
-pub mod access_log;
 pub mod admin;
-pub mod auth;
 pub mod demo;
-pub mod digests;
-pub mod domain;
-pub mod exports;
 pub mod http;
-pub mod metrics;
-pub mod retention;
-pub mod settings;
-pub mod sla;
+pub mod shared;
 pub mod startup;
 pub mod telemetry;
-pub mod views;
 pub mod web;
-pub mod webhooks;
-pub mod workflow;
 
-pub use settings::Settings;
+pub use avip_app::Settings;
 pub use startup::{Application, ServerOptions};

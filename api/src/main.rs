@@ -3,7 +3,8 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use avip_api::{Application, Settings, telemetry};
+use avip_api::telemetry;
+use avip_api::{Application, Settings};
 use clap::{Parser, Subcommand};
 
 /// mimalloc, not glibc's malloc: each password check takes argon2's 19 MiB
@@ -131,12 +132,12 @@ fn main() -> ExitCode {
     let outcome = match command {
         Command::Serve { no_sla } => serve(settings, !no_sla),
         Command::Sla { command } => match command {
-            SlaCommand::Run => avip_api::sla::run(&settings),
-            SlaCommand::Sweep { at, dry_run } => avip_api::sla::sweep(&settings, at, dry_run),
+            SlaCommand::Run => avip_app::sla::run(&settings),
+            SlaCommand::Sweep { at, dry_run } => avip_app::sla::sweep(&settings, at, dry_run),
         },
         Command::Retention {
             command: RetentionCommand::Run { at, dry_run },
-        } => avip_api::retention::run(&settings, at, dry_run),
+        } => avip_app::retention::run(&settings, at, dry_run),
         Command::Migrate => migrate(&settings),
         Command::Backup { file } => return backup(&settings, &file),
         Command::Admin { command } => avip_api::admin::run(&settings, *command),

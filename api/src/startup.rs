@@ -14,11 +14,19 @@ use avip_db::{Backend, Pool};
 use tracing_actix_web::{RequestId, TracingLogger};
 use utoipa_actix_web::AppExt;
 
-use crate::http::error::{ApiError, problem_for_bare_errors};
+use actix_web::body::{BoxBody, EitherBody};
+use actix_web::dev::ServiceResponse;
+use actix_web::http::header;
+use actix_web::middleware::ErrorHandlerResponse;
+use actix_web::{HttpResponse, ResponseError};
+
+use crate::http::error::{ApiError, PROBLEM_JSON};
 use crate::http::extract::JSON_LIMIT;
 use crate::http::openapi;
-use crate::http::state::AppState;
-use crate::settings::Settings;
+use crate::shared::state::Routes;
+use crate::shared::{Front, WebSettings};
+
+use avip_app::settings::Settings;
 
 pub struct Application {
     port: u16,
@@ -28,12 +36,11 @@ pub struct Application {
     pool: Pool,
     backend: Backend,
     policy: avip_sla_engine::ActivePolicy,
-    /// The SLA engine and its scheduler, when this process runs them.
-    sla: Option<(avip_sla_engine::Engine, tokio_cron_scheduler::JobScheduler)>,
+    /// The SLA engine, its scheduler and the webhooks' deliveries, when
+    /// this process runs them.
+    jobs: Option<avip_app::process::Jobs>,
     /// Flushed once the server has stopped: no recorded read is lost.
-    access: crate::access_log::Recorder,
-    /// Sends webhook deliveries, with the SLA engine; stopped with it.
-    webhooks: Option<crate::webhooks::Running>,
+    access: avip_app::access_log::Recorder,
 }
 
 /// Options that only tests and embedders change.
@@ -74,30 +81,16 @@ impl Application {
         settings: Settings,
         options: ServerOptions,
     ) -> anyhow::Result<Application> {
-        let database_url = settings.database_url.clone();
-        let pool_size = settings.db_pool_size;
-        let sla_policy = settings.sla.clone();
-        let pseudonym_key = settings.pseudonym_key.clone();
-        let (pool, backend, policy, key) = web::block(move || -> anyhow::Result<_> {
-            let (pool, backend) = avip_db::open_pool(&database_url, pool_size)?;
-            let mut conn = pool
-                .get()
-                .context("cannot check out a database connection")?;
-            let applied = avip_db::migrations::run_pending(&mut conn)
-                .map_err(|e| anyhow::anyhow!("cannot apply migrations: {e}"))?;
-            if !applied.is_empty() {
-                tracing::info!(?applied, "migrations applied");
-            }
-            // A new policy version recomputes open deadlines before any
-            // request or sweep reads them.
-            let policy =
-                avip_sla_engine::store::activate(&mut conn, &sla_policy, chrono::Utc::now())
-                    .context("cannot record the SLA policy")?;
-            let key = crate::exports::PseudonymKey::load(&mut conn, pseudonym_key.as_ref())
-                .context("cannot read the pseudonymisation key")?;
-            Ok((pool, backend, policy, key))
-        })
-        .await??;
+        let opened = {
+            let settings = settings.clone();
+            tokio::task::spawn_blocking(move || avip_app::process::open(&settings)).await??
+        };
+        let avip_app::process::Opened {
+            pool,
+            backend,
+            policy,
+            key,
+        } = opened;
         if settings.jwt_secret_generated {
             tracing::warn!(
                 "AVIP_JWT_SECRET is not set: tokens are signed with a random secret drawn at start \
@@ -108,44 +101,36 @@ impl Application {
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("cannot listen on {} (AVIP_BIND)", settings.bind))?;
         let port = listener.local_addr()?.port();
-        let keys = crate::auth::TokenKeys::from_settings(&settings)?;
+        let keys = avip_app::auth::TokenKeys::from_settings(&settings)?;
         let gate = avip_db::WriteGate::with_writer(backend, pool.clone())
             .context("cannot start the database writer thread")?;
-        crate::metrics::watch_writer(&gate);
+        avip_app::metrics::watch_writer(&gate);
         let access = if options.record_reads {
-            crate::access_log::Recorder::start(pool.clone(), gate.clone())
+            avip_app::access_log::Recorder::start(pool.clone(), gate.clone())
                 .context("cannot start the access log's writer")?
         } else {
-            crate::access_log::Recorder::off()
+            avip_app::access_log::Recorder::off()
         };
-        let webhooks = options
-            .sla_engine
-            .then(|| crate::webhooks::spawn(&settings, pool.clone(), gate.clone()))
-            .transpose()?;
-        let sla = if options.sla_engine {
-            let engine = crate::sla::engine(&settings, pool.clone(), gate.clone(), policy.clone())?
-                .observe_sweeps(crate::metrics::sweep);
-            let scheduler = engine.start(&settings.sla_schedule).await?;
-            crate::retention::schedule(
-                &scheduler,
+        let jobs = if options.sla_engine {
+            let jobs = avip_app::process::Jobs::start(
                 &settings,
-                pool.clone(),
-                gate.clone(),
+                &pool,
+                &gate,
+                policy.clone(),
                 key.clone(),
             )
             .await?;
-            crate::digests::schedule(&scheduler, &settings, pool.clone(), gate.clone()).await?;
-            Some((engine, scheduler))
+            Some(jobs)
         } else {
             tracing::info!("the SLA engine does not run in this process (--no-sla)");
             None
         };
-        let schedule = crate::http::state::SlaSchedule {
+        let schedule = avip_app::state::SlaSchedule {
             schedule: settings.sla_schedule.clone(),
             digest: settings.sla_digest,
         };
-        let hold = crate::workflow::places::OfferHold::new(settings.offer_hold);
-        let state = AppState {
+        let hold = avip_app::workflow::places::OfferHold::new(settings.offer_hold);
+        let app = avip_app::App {
             pool: pool.clone(),
             gate,
             policy: policy.clone(),
@@ -153,15 +138,26 @@ impl Application {
             hold,
             pseudonym_key: key,
             keys,
-            openapi: web::Bytes::from(openapi::document_json()),
-            routes: openapi::Routes::of(&openapi::document()),
-            limits: crate::http::limits::Limits::new(&settings),
+            limits: avip_app::limits::Limits::new(&settings),
             access: access.clone(),
-            web: crate::web::WebSettings {
-                secure_cookies: settings.env == crate::settings::Environment::Production,
+            identities: avip_app::auth::cache::Identities::watched(pool.clone())
+                .context("cannot start the identity cache's thread")?,
+            public_url: settings
+                .public_url
+                .as_str()
+                .trim_end_matches('/')
+                .to_owned(),
+            webhook_targets: avip_app::webhooks::Targets::of(&settings),
+        };
+        let state = Front {
+            app,
+            openapi: web::Bytes::from(openapi::document_json()),
+            routes: Routes::of(&openapi::document()),
+            web: WebSettings {
+                secure_cookies: settings.env == avip_app::settings::Environment::Production,
                 oidc: match &settings.oidc {
                     Some(oidc) => Some(std::sync::Arc::new(
-                        crate::web::oidc::Provider::new(
+                        avip_app::auth::oidc::Provider::new(
                             oidc.clone(),
                             settings.public_url.as_str().trim_end_matches('/'),
                             settings.env,
@@ -172,14 +168,6 @@ impl Application {
                 },
             },
             metrics_elsewhere: settings.metrics_bind.is_some(),
-            identities: crate::auth::cache::Identities::watched(pool.clone())
-                .context("cannot start the identity cache's thread")?,
-            public_url: settings
-                .public_url
-                .as_str()
-                .trim_end_matches('/')
-                .to_owned(),
-            webhook_targets: crate::webhooks::Targets::of(&settings),
         };
         let state = web::Data::new(state);
         let metrics_server = match &settings.metrics_bind {
@@ -195,9 +183,8 @@ impl Application {
             pool,
             backend,
             policy,
-            sla,
             access,
-            webhooks,
+            jobs,
         })
     }
 
@@ -245,26 +232,50 @@ impl Application {
             }
             None => server.await,
         };
-        if let Some(webhooks) = self.webhooks {
-            webhooks.stop().await;
-        }
         let access = self.access.clone();
         let _ = tokio::task::spawn_blocking(move || access.flush()).await;
-        if let Some((engine, mut scheduler)) = self.sla {
-            engine.stop().await;
-            if let Err(e) = scheduler.shutdown().await {
-                tracing::warn!(error = %e, "the SLA scheduler did not stop cleanly");
-            }
+        if let Some(jobs) = self.jobs {
+            jobs.stop().await;
         }
         served
     }
+}
+
+/// The middleware hook that turns every error response not already a problem
+/// (unknown route, wrong method, oversized body…) into one.
+pub fn problem_for_bare_errors<B>(
+    res: ServiceResponse<B>,
+) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let is_problem = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
+    let is_page = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
+    if is_problem || is_page {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let status = res.status();
+    let (req, _) = res.into_parts();
+    let response: HttpResponse<EitherBody<B, BoxBody>> = if req.path().starts_with("/app/") {
+        // The workspace answers in French, with a page.
+        crate::web::bare_error(status).map_into_right_body()
+    } else {
+        let error = ApiError::from_status(status, req.method().as_str(), req.path());
+        error.error_response().map_into_right_body()
+    };
+    Ok(ErrorHandlerResponse::Response(ServiceResponse::new(
+        req, response,
+    )))
 }
 
 /// No route matched: a known path with another method is 405 with the
 /// methods it answers in `Allow` (RFC 9110), anything else 404.
 async fn unmatched(
     req: actix_web::HttpRequest,
-    state: crate::http::state::State,
+    state: crate::shared::State,
 ) -> Result<actix_web::HttpResponse, ApiError> {
     use actix_web::http::StatusCode;
     let (method, path) = (req.method().as_str(), req.path());
@@ -399,14 +410,14 @@ fn give_up_on_stalled_writes(connection: &dyn std::any::Any, timeout: Duration) 
 }
 
 /// `GET /metrics` alone, on its own address (one worker).
-fn serve_metrics(address: &str, state: web::Data<AppState>) -> anyhow::Result<(Server, u16)> {
+fn serve_metrics(address: &str, state: web::Data<Front>) -> anyhow::Result<(Server, u16)> {
     let listener = TcpListener::bind(address)
         .with_context(|| format!("cannot listen on {address} (AVIP_METRICS_BIND)"))?;
     let port = listener.local_addr()?.port();
     let server = actix_web::HttpServer::new(move || {
         App::new().app_data(state.clone()).route(
             "/metrics",
-            web::get().to(|state: crate::http::state::State| async move {
+            web::get().to(|state: crate::shared::State| async move {
                 crate::http::meta::metrics_answer(&state).await
             }),
         )
@@ -422,7 +433,7 @@ fn serve_metrics(address: &str, state: web::Data<AppState>) -> anyhow::Result<(S
 
 fn serve(
     listener: TcpListener,
-    state: web::Data<AppState>,
+    state: web::Data<Front>,
     options: ServerOptions,
 ) -> anyhow::Result<Server> {
     let write_timeout = state.limits.write_timeout;
@@ -453,7 +464,7 @@ fn serve(
                 async move {
                     let mut res = fut.await?;
                     let route = res.request().match_pattern();
-                    crate::metrics::http_request(
+                    avip_app::metrics::http_request(
                         route.as_deref().unwrap_or("unmatched"),
                         res.request().method().as_str(),
                         res.status().as_u16(),
@@ -467,7 +478,7 @@ fn serve(
                     Ok(res)
                 }
             })
-            .wrap(TracingLogger::<crate::telemetry::RequestSpan>::new())
+            .wrap(TracingLogger::<crate::shared::request_span::RequestSpan>::new())
     })
     .on_connect(move |connection, _| give_up_on_stalled_writes(connection, write_timeout))
     .listen(listener)?

@@ -65,16 +65,15 @@ pub struct CrecheView {
 }
 
 /// Insert the crèche with its AVIP places from `today` (the day it is
-/// registered, in Paris), and attach its coordinators (in the caller's
-/// transaction).
+/// registered, in Paris), in the caller's transaction; its coordinators
+/// are assigned by [`crate::coordinators`].
 pub fn insert(
     conn: &mut DbConnection,
     new: &NewCreche,
     today: NaiveDate,
     avip_places: i32,
     recorded_by: Option<String>,
-    coordinators: &[UserId],
-) -> QueryResult<CrecheView> {
+) -> QueryResult<()> {
     diesel::insert_into(creches::table)
         .values(new)
         .execute(conn)?;
@@ -88,8 +87,7 @@ pub fn insert(
             recorded_by,
         },
     )?;
-    set_coordinators(conn, &new.id, coordinators)?;
-    get(conn, &new.id, today)
+    Ok(())
 }
 
 fn places_on(conn: &mut DbConnection, ids: &[CrecheId], today: NaiveDate) -> QueryResult<Vec<i32>> {
@@ -186,25 +184,6 @@ pub fn coordinators(conn: &mut DbConnection, id: &CrecheId) -> QueryResult<Vec<U
         .load(conn)
 }
 
-/// Replaces the crèche's coordinators.
-pub fn set_coordinators(
-    conn: &mut DbConnection,
-    id: &CrecheId,
-    users: &[UserId],
-) -> QueryResult<()> {
-    diesel::delete(creche_coordinators::table.filter(creche_coordinators::creche_id.eq(id)))
-        .execute(conn)?;
-    for user in users {
-        diesel::insert_into(creche_coordinators::table)
-            .values((
-                creche_coordinators::creche_id.eq(id),
-                creche_coordinators::user_id.eq(user),
-            ))
-            .execute(conn)?;
-    }
-    Ok(())
-}
-
 /// The crèches of these ids that the operator runs.
 pub fn of_operator(
     conn: &mut DbConnection,
@@ -215,6 +194,17 @@ pub fn of_operator(
         .filter(creches::operator_id.eq(operator))
         .filter(creches::id.eq_any(ids.to_vec()))
         .select(creches::id)
+        .load(conn)
+}
+
+/// The operator of each of these crèches that exists.
+pub fn operators(
+    conn: &mut DbConnection,
+    ids: &[CrecheId],
+) -> QueryResult<Vec<(CrecheId, OrganizationId)>> {
+    creches::table
+        .filter(creches::id.eq_any(ids.to_vec()))
+        .select((creches::id, creches::operator_id))
         .load(conn)
 }
 

@@ -63,11 +63,10 @@ pub struct UserChanges {
     pub updated_at: Option<NaiveDateTime>,
 }
 
-pub fn insert(conn: &mut DbConnection, new: &NewUser, creches: &[CrecheId]) -> QueryResult<User> {
+pub fn insert(conn: &mut DbConnection, new: &NewUser) -> QueryResult<User> {
     diesel::insert_into(users::table)
         .values(new)
         .execute(conn)?;
-    set_creches(conn, &new.id, creches)?;
     get(conn, &new.id)
 }
 
@@ -144,21 +143,6 @@ pub fn creche_ids(conn: &mut DbConnection, id: &UserId) -> QueryResult<Vec<Crech
         .select(creche_coordinators::creche_id)
         .order(creche_coordinators::creche_id)
         .load(conn)
-}
-
-/// Replaces the crèches a coordinator is attached to.
-pub fn set_creches(conn: &mut DbConnection, id: &UserId, creches: &[CrecheId]) -> QueryResult<()> {
-    diesel::delete(creche_coordinators::table.filter(creche_coordinators::user_id.eq(id)))
-        .execute(conn)?;
-    for creche in creches {
-        diesel::insert_into(creche_coordinators::table)
-            .values((
-                creche_coordinators::creche_id.eq(creche),
-                creche_coordinators::user_id.eq(id),
-            ))
-            .execute(conn)?;
-    }
-    Ok(())
 }
 
 pub fn any_with_role(conn: &mut DbConnection, role: Role) -> QueryResult<bool> {

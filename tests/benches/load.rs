@@ -13,8 +13,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use avip_api::auth::Subject;
-use avip_api::domain::referral::{ReferralDraft, ReferralRequest};
+use avip_app::auth::Subject;
+use avip_app::domain::referral::{ReferralDraft, ReferralRequest};
 use avip_db::model::{CrecheId, ReferralStatus};
 use avip_tests::bench::{ADMIN, PASSWORD};
 use avip_tests::client::post_ok as post;
@@ -329,7 +329,7 @@ async fn run(rows: usize, seconds: u64, connections: usize) {
         let user = avip_db::users::find_by_email(&mut conn, "p@example.org")
             .unwrap()
             .unwrap();
-        let who = avip_api::auth::principal::load(&mut conn, Subject::User(user.id), None)
+        let who = avip_app::auth::principal::load(&mut conn, Subject::User(user.id), None)
             .unwrap()
             .unwrap();
         let started = Instant::now();
@@ -337,7 +337,7 @@ async fn run(rows: usize, seconds: u64, connections: usize) {
             let req: ReferralRequest =
                 serde_json::from_value(body(&creche, 10_000_000 + i)).unwrap();
             let draft = ReferralDraft::parse(req, Utc::now().date_naive()).unwrap();
-            avip_api::workflow::referrals::intake(
+            avip_app::workflow::referrals::intake(
                 &mut conn,
                 &who,
                 &draft,

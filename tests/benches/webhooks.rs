@@ -240,10 +240,10 @@ async fn run() {
         Ok::<_, avip_db::QueryError>(())
     })
     .unwrap();
-    let dispatcher = avip_api::webhooks::Dispatcher::new(
+    let dispatcher = avip_app::webhooks::Dispatcher::new(
         pool,
         avip_db::WriteGate::for_backend(backend),
-        avip_api::webhooks::Targets::AlsoLoopback,
+        avip_app::webhooks::Targets::AlsoLoopback,
         vec![Duration::from_secs(1)],
         "http://127.0.0.1",
     )

@@ -5,14 +5,14 @@ use avip_db::model::ApiClientId;
 use chrono::Utc;
 
 use super::page::{List, PageQuery, path_id};
-use crate::auth::Principal;
 use crate::http::error::ApiError;
+use crate::http::extract::Bearer;
 use crate::http::extract::{ApiJson, ApiQuery};
 use crate::http::responses::{Forbidden, NotFound, Unprocessable};
-use crate::http::state::State;
-use crate::views::{ApiClientBody, CreatedApiClient};
-use crate::workflow::Caller;
-use crate::workflow::api_clients::{self, CreateApiClient};
+use crate::shared::State;
+use avip_app::views::{ApiClientBody, CreatedApiClient};
+use avip_app::workflow::Caller;
+use avip_app::workflow::api_clients::{self, CreateApiClient};
 
 /// List API clients (admin).
 #[utoipa::path(operation_id = "listApiClients", tag = "api-clients", params(PageQuery), security(("oauth2" = [])), responses(
@@ -21,7 +21,7 @@ use crate::workflow::api_clients::{self, CreateApiClient};
 ))]
 #[get("/api-clients")]
 pub async fn list(
-    who: Principal,
+    Bearer(who): Bearer,
     state: State,
     query: ApiQuery<PageQuery>,
 ) -> Result<web::Json<List<ApiClientBody>>, ApiError> {
@@ -41,7 +41,7 @@ pub async fn list(
 ))]
 #[post("/api-clients")]
 pub async fn create(
-    who: Principal,
+    Bearer(who): Bearer,
     state: State,
     body: ApiJson<CreateApiClient>,
 ) -> Result<HttpResponse, ApiError> {
@@ -70,7 +70,7 @@ pub async fn create(
 ))]
 #[delete("/api-clients/{id}")]
 pub async fn disable(
-    who: Principal,
+    Bearer(who): Bearer,
     state: State,
     id: web::Path<String>,
 ) -> Result<web::Json<ApiClientBody>, ApiError> {

@@ -8,14 +8,14 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::auth::Principal;
-use crate::auth::cache::Known;
-use crate::domain::input;
 use crate::http::error::{ApiError, FieldError, Problem, ProblemDocument};
+use crate::http::extract::Bearer;
 use crate::http::extract::parse_json;
 use crate::http::responses::Unauthorized;
-use crate::http::state::State;
-use crate::workflow::sign_in::{self, Account, Begun, Outcome};
+use crate::shared::State;
+use avip_app::auth::cache::Known;
+use avip_app::domain::input;
+use avip_app::workflow::sign_in::{self, Account, Outcome};
 
 /// An OAuth 2.0 token request, form-encoded (or JSON).
 #[derive(Deserialize, ToSchema, Default)]
@@ -156,7 +156,7 @@ pub async fn token(
     body: web::Bytes,
     state: State,
 ) -> Result<HttpResponse, ApiError> {
-    let address = state.limits.client_address(&req);
+    let address = crate::shared::client_address(&state.limits, &req);
     state.limits.token_request(address)?;
     if body.len() > TOKEN_BODY_LIMIT {
         return Err(ApiError::Status(
@@ -171,7 +171,7 @@ pub async fn token(
     let person = matches!(grant, Grant::Password { .. });
     let (account, secret) = grant.into_parts();
     let now = Utc::now();
-    match check_secret(&state, address, account, secret).await? {
+    match sign_in::check(&state.app, address, account, secret).await? {
         Outcome::Granted {
             subject,
             organization_id,
@@ -203,43 +203,6 @@ pub async fn token(
              (ProConnect): passwords are refused",
         ))),
     }
-}
-
-/// A sign-in's three steps, shared by the token endpoint and the
-/// workspace's sign-in form: the attempt counted (atomically, before the
-/// secret is looked at), the secret checked off the database connection on
-/// a bounded number of threads, the outcome recorded. A refusal answers
-/// only after its delay.
-pub async fn check_secret(
-    state: &State,
-    address: std::net::IpAddr,
-    account: Account,
-    secret: String,
-) -> Result<Outcome, ApiError> {
-    let now = Utc::now();
-    let from = address.to_string();
-    let begun = state
-        .write(move |conn| sign_in::begin(conn, &account, &from, now))
-        .await?;
-    let check = match begun {
-        Begun::Locked { seconds } => return Ok(Outcome::Locked { seconds }),
-        Begun::Check(check) => check,
-    };
-    let turn = state.limits.hashing_turn().await?;
-    let (check, verified) = web::block(move || {
-        let verified = check.verify(&secret);
-        (check, verified)
-    })
-    .await
-    .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("password check failed: {e}")))?;
-    drop(turn);
-    let outcome = state
-        .write(move |conn| sign_in::finish(conn, check, verified, Utc::now()))
-        .await?;
-    if let Outcome::Refused { delay } = &outcome {
-        tokio::time::sleep(*delay).await;
-    }
-    Ok(outcome)
 }
 
 fn too_many_attempts(seconds: u64) -> ApiError {
@@ -357,7 +320,7 @@ pub struct MeOrganization {
 #[get("/me")]
 pub async fn me(
     req: actix_web::HttpRequest,
-    who: Principal,
+    Bearer(who): Bearer,
     state: State,
 ) -> Result<web::Json<Me>, ApiError> {
     use actix_web::HttpMessage;

@@ -7,14 +7,14 @@ use avip_sla_engine::clock::paris_date;
 use chrono::Utc;
 
 use super::page::{List, PageQuery, path_id};
-use crate::auth::Principal;
 use crate::http::error::ApiError;
+use crate::http::extract::Bearer;
 use crate::http::extract::{ApiJson, ApiQuery};
 use crate::http::responses::{Forbidden, NotFound, Unprocessable};
-use crate::http::state::State;
-use crate::views::CrecheBody;
-use crate::workflow::Caller;
-use crate::workflow::creches::{self, CreateCreche, UpdateCreche};
+use crate::shared::State;
+use avip_app::views::CrecheBody;
+use avip_app::workflow::Caller;
+use avip_app::workflow::creches::{self, CreateCreche, UpdateCreche};
 
 #[utoipa::path(operation_id = "listCreches", tag = "creches", params(PageQuery), security(("oauth2" = [])), responses(
     (status = 200, body = List<CrecheBody>),
@@ -22,7 +22,7 @@ use crate::workflow::creches::{self, CreateCreche, UpdateCreche};
 ))]
 #[get("/creches")]
 pub async fn list(
-    who: Principal,
+    Bearer(who): Bearer,
     state: State,
     query: ApiQuery<PageQuery>,
 ) -> Result<web::Json<List<CrecheBody>>, ApiError> {
@@ -42,7 +42,7 @@ pub async fn list(
 ))]
 #[post("/creches")]
 pub async fn create(
-    who: Principal,
+    Bearer(who): Bearer,
     state: State,
     body: ApiJson<CreateCreche>,
 ) -> Result<HttpResponse, ApiError> {
@@ -64,7 +64,7 @@ pub async fn create(
 ))]
 #[get("/creches/{id}")]
 pub async fn get_one(
-    who: Principal,
+    Bearer(who): Bearer,
     state: State,
     id: web::Path<String>,
 ) -> Result<web::Json<CrecheBody>, ApiError> {
@@ -87,7 +87,7 @@ pub async fn get_one(
 ))]
 #[patch("/creches/{id}")]
 pub async fn update(
-    who: Principal,
+    Bearer(who): Bearer,
     state: State,
     id: web::Path<String>,
     body: ApiJson<UpdateCreche>,

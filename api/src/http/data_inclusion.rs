@@ -11,8 +11,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::http::error::ApiError;
-use crate::http::state::State;
-use crate::workflow::data_inclusion::{self, Published};
+use crate::shared::State;
+use avip_app::workflow::data_inclusion::{self, Published};
 
 /// The `source` of everything this service publishes.
 const SOURCE: &str = "avip";

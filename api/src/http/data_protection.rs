@@ -2,7 +2,7 @@
 //! /referrals/{id}/personal-data` (RGPD art. 15), `POST
 //! /referrals/{id}/erasure` (art. 17) and `GET /access-log`.
 
-use actix_web::{HttpMessage, HttpRequest, get, post, web};
+use actix_web::{HttpRequest, get, post, web};
 use avip_db::access_log::{Access, Filter};
 use avip_db::model::ReferralId;
 use avip_sla_engine::clock::paris_midnight;
@@ -10,23 +10,16 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::access_log::Operation;
-use crate::auth::Principal;
-use crate::domain::DomainError;
 use crate::http::error::ApiError;
+use crate::http::extract::Bearer;
 use crate::http::extract::{ApiJson, ApiQuery};
 use crate::http::page::{Cursor, List, page_request, path_id};
-use crate::http::referral_body::{EventBody, FollowUpBody, ReferralBody};
 use crate::http::responses::{BadRequest, Conflict, Forbidden, NotFound, Unprocessable};
-use crate::http::state::State;
-use crate::workflow::{referrals, retention};
-
-/// The request id tracing gave this request, for the access log.
-pub fn request_id(req: &HttpRequest) -> Option<String> {
-    req.extensions()
-        .get::<tracing_actix_web::RequestId>()
-        .map(|id| id.to_string())
-}
+use crate::shared::{State, request_id};
+use avip_app::access_log::Operation;
+use avip_app::domain::DomainError;
+use avip_app::views::referral::{EventBody, FollowUpBody, ReferralBody};
+use avip_app::workflow::{referrals, retention};
 
 /// Everything held about a family.
 #[derive(Serialize, ToSchema)]
@@ -72,7 +65,7 @@ pub struct PersonalData {
 #[get("/referrals/{id}/personal-data")]
 pub async fn personal_data(
     req: HttpRequest,
-    who: Principal,
+    Bearer(who): Bearer,
     state: State,
     id: web::Path<String>,
 ) -> Result<web::Json<PersonalData>, ApiError> {
@@ -127,7 +120,7 @@ pub struct ErasureRequest {
 #[post("/referrals/{id}/erasure")]
 pub async fn erasure(
     req: HttpRequest,
-    who: Principal,
+    Bearer(who): Bearer,
     state: State,
     id: web::Path<String>,
     body: ApiJson<ErasureRequest>,
@@ -243,7 +236,7 @@ fn uuid_param(value: Option<String>, field: &str) -> Result<Option<String>, Doma
 ))]
 #[get("/access-log")]
 pub async fn access_log(
-    who: Principal,
+    Bearer(who): Bearer,
     state: State,
     query: ApiQuery<AccessQuery>,
 ) -> Result<web::Json<List<AccessBody>>, ApiError> {

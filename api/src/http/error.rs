@@ -1,18 +1,15 @@
 //! One error type for the whole API, rendered as `application/problem+json`
 //! (RFC 9457) with a stable `code` and the invalid fields in `errors[]`.
 
-use actix_web::body::{BoxBody, EitherBody};
-use actix_web::dev::ServiceResponse;
 use actix_web::http::{StatusCode, header};
-use actix_web::middleware::ErrorHandlerResponse;
 use actix_web::{HttpResponse, ResponseError};
 use http_api_problem::HttpApiProblem;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::domain::DomainError;
-pub use crate::domain::FieldError;
-use crate::domain::referral::{Via, allowed_next};
+use avip_app::domain::DomainError;
+pub use avip_app::domain::FieldError;
+use avip_app::domain::referral::{Via, allowed_next};
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
@@ -217,36 +214,6 @@ impl ResponseError for ApiError {
     }
 }
 
-/// The middleware hook that turns every error response not already a problem
-/// (unknown route, wrong method, oversized body…) into one.
-pub fn problem_for_bare_errors<B>(
-    res: ServiceResponse<B>,
-) -> actix_web::Result<ErrorHandlerResponse<B>> {
-    let is_problem = res
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
-    let is_page = res
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
-    if is_problem || is_page {
-        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
-    }
-    let status = res.status();
-    let (req, _) = res.into_parts();
-    let response: HttpResponse<EitherBody<B, BoxBody>> = if req.path().starts_with("/app/") {
-        // The workspace answers in French, with a page.
-        crate::web::bare_error(status).map_into_right_body()
-    } else {
-        let error = ApiError::from_status(status, req.method().as_str(), req.path());
-        error.error_response().map_into_right_body()
-    };
-    Ok(ErrorHandlerResponse::Response(ServiceResponse::new(
-        req, response,
-    )))
-}
-
 /// The problem+json body, as documented in the OpenAPI description.
 #[derive(Serialize, ToSchema)]
 #[schema(example = json!({
@@ -397,6 +364,14 @@ impl From<DomainError> for ApiError {
                 "validation_failed",
                 "refers to something that does not exist",
             )),
+            DomainError::TooManyRequests {
+                code,
+                detail,
+                retry_after,
+            } => ApiError::TooManyRequests {
+                problem: Problem::new(code, detail),
+                retry_after,
+            },
             DomainError::Unavailable => ApiError::Unavailable(Problem::new(
                 "database_unavailable",
                 "the database is not reachable; try again",
@@ -418,7 +393,7 @@ fn endpoint(via: Via) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use actix_web::body::MessageBody;
+    use actix_web::body::{BoxBody, MessageBody};
 
     fn body_of(err: ApiError) -> (StatusCode, serde_json::Value, HttpResponse) {
         let response = err.error_response();

@@ -3,25 +3,23 @@
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, get, web};
-use avip_db::places::Period;
+use avip_app::auth::Principal;
 use chrono::{NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::Principal;
+use crate::http::extract::Bearer;
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc::error::TrySendError;
 
-use crate::exports::{
-    Cancel, ExportError, Format, Gone, GroupBy, Names, Out, write_indicators, write_rows,
-};
 use crate::http::error::ApiError;
 use crate::http::extract::ApiQuery;
-use crate::http::limits::ExportSlot;
 use crate::http::responses::{BadRequest, Forbidden, TooManyRequests};
-use crate::http::state::{AppState, State};
-use crate::workflow::exports::{self, Ask, RowsExport};
+use crate::shared::{Front, State};
+use avip_app::exports::{ExportError, Format, Gone, GroupBy, Names, Out, write_rows};
+use avip_app::limits::ExportSlot;
+use avip_app::workflow::exports::{self, Ask, RowsExport};
 
 #[derive(Deserialize, ToSchema, Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[serde(rename_all = "snake_case")]
@@ -240,13 +238,7 @@ impl From<Grouping> for GroupBy {
 }
 
 /// `avip-<what>-<from>-<to>.<extension>` as a download.
-fn attachment(what: &str, period: Period, format: Format) -> (header::HeaderName, String) {
-    let name = format!(
-        "avip-{what}-{}-{}.{}",
-        period.from,
-        period.to,
-        format.extension()
-    );
+fn attachment(name: &str) -> (header::HeaderName, String) {
     (
         header::CONTENT_DISPOSITION,
         format!("attachment; filename=\"{name}\""),
@@ -289,16 +281,6 @@ impl Out for Channel {
     }
 }
 
-/// Everything in memory (indicators are one row per group).
-struct Buffer(Vec<u8>);
-
-impl Out for Buffer {
-    fn send(&mut self, bytes: Vec<u8>) -> Result<(), Gone> {
-        self.0.extend_from_slice(&bytes);
-        Ok(())
-    }
-}
-
 /// The evaluation rows: one per referral received in the period at the
 /// crèches in scope, pseudonymised and minimised (see `EvaluationRow`),
 /// oldest first.
@@ -330,7 +312,7 @@ impl Out for Buffer {
 ))]
 #[get("/exports/referrals")]
 pub async fn referrals(
-    who: Principal,
+    Bearer(who): Bearer,
     state: State,
     query: ApiQuery<ExportQuery>,
 ) -> Result<HttpResponse, ApiError> {
@@ -346,8 +328,8 @@ pub async fn referrals(
     let (export, names) = state
         .run(move |conn| {
             let export = exports::start_rows(conn, &asker, &ask, format, Utc::now())?;
-            let names = crate::exports::names(conn)?;
-            Ok::<_, crate::domain::DomainError>((export, names))
+            let names = avip_app::exports::names(conn)?;
+            Ok::<_, avip_app::domain::DomainError>((export, names))
         })
         .await?;
     let period = export.period;
@@ -360,7 +342,7 @@ pub async fn referrals(
     };
     Ok(HttpResponse::Ok()
         .content_type(format.content_type())
-        .insert_header(attachment("referrals", period, format))
+        .insert_header(attachment(&exports::file_name("referrals", period, format)))
         .streaming(stream_rows(&state, reading)))
 }
 
@@ -383,7 +365,7 @@ struct Reading {
 /// midway aborts the transfer (the client sees a broken download, not a
 /// short file).
 fn stream_rows(
-    state: &AppState,
+    state: &Front,
     reading: Reading,
 ) -> impl futures_util::Stream<Item = Result<web::Bytes, actix_web::Error>> + use<> {
     let (tx, rx) = tokio::sync::mpsc::channel::<Chunk>(4);
@@ -491,7 +473,7 @@ fn body_of(
 ))]
 #[get("/exports/indicators")]
 pub async fn indicators_handler(
-    who: Principal,
+    Bearer(who): Bearer,
     state: State,
     query: ApiQuery<IndicatorQuery>,
 ) -> Result<HttpResponse, ApiError> {
@@ -506,30 +488,21 @@ pub async fn indicators_handler(
     indicators_file(&state, who, ask, group_by, format).await
 }
 
-/// The indicators as a response in `format` (a download for CSV and XLSX),
-/// for the API and the workspace's download buttons.
-pub async fn indicators_file(
+/// The indicators as a response in `format` (a download for CSV and XLSX).
+async fn indicators_file(
     state: &State,
     who: Principal,
     ask: Ask,
-    group_by: crate::exports::GroupBy,
+    group_by: avip_app::exports::GroupBy,
     format: Format,
 ) -> Result<HttpResponse, ApiError> {
-    // A client that leaves stops the work (actix drops this future).
-    let cancel = Cancel::default();
-    let _cancel_if_gone = cancel.guard();
-    let (period, groups) = state
-        .run(move |conn| exports::indicators(conn, &who, &ask, group_by, Utc::now(), &cancel))
-        .await?;
-    let mut out = Buffer(Vec::new());
-    write_indicators(&groups, format, &mut out).map_err(exports::failed)?;
+    let file = exports::indicators_file(&state.app, who, ask, group_by, format).await?;
     let mut response = HttpResponse::Ok();
-    response.content_type(format.content_type());
-    if format != Format::Json {
-        response.insert_header(attachment("indicators", period, format));
+    response.content_type(file.content_type);
+    if let Some(name) = &file.file_name {
+        response.insert_header(attachment(name));
     }
-    let bytes = out.0;
-    Ok(response.body(bytes))
+    Ok(response.body(file.bytes))
 }
 
 #[cfg(test)]

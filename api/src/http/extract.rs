@@ -10,12 +10,12 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use serde::de::DeserializeOwned;
 
-use crate::auth::cache::Known;
-use crate::auth::principal::Issued;
-use crate::auth::{Principal, Subject};
-use crate::domain::input;
 use crate::http::error::{ApiError, FieldError, Problem};
-use crate::http::state::State;
+use crate::shared::State;
+use avip_app::auth::cache::Known;
+use avip_app::auth::principal::Issued;
+use avip_app::auth::{Principal, Subject};
+use avip_app::domain::input::{self, describe};
 
 /// Largest JSON body accepted: a referral is a few kilobytes.
 pub const JSON_LIMIT: usize = 256 * 1024;
@@ -250,39 +250,6 @@ fn pointer(path: &str) -> String {
     pointer
 }
 
-/// serde says "missing field `x`" at the parent's path; users want the path
-/// of the field itself. Positions ("at line 1 column 9") are dropped.
-pub(crate) fn describe(path: &str, message: &str) -> (String, String) {
-    let message = message
-        .split(" at line ")
-        .next()
-        .unwrap_or(message)
-        .to_owned();
-    let join = |parent: &str, child: &str| {
-        if parent.is_empty() || parent == "." {
-            child.to_owned()
-        } else {
-            format!("{parent}.{child}")
-        }
-    };
-    if let Some(name) = message
-        .strip_prefix("missing field `")
-        .and_then(|m| m.strip_suffix('`'))
-    {
-        return (join(path, name), "is required".to_owned());
-    }
-    if message.starts_with("unknown field `") {
-        // The path already ends with the unknown field's name.
-        return (path.to_owned(), format!("is not a known field ({message})"));
-    }
-    let field = if path.is_empty() || path == "." {
-        "body".to_owned()
-    } else {
-        path.to_owned()
-    };
-    (field, message)
-}
-
 /// The query string, read with the same naming of the failing parameter.
 #[derive(Debug)]
 pub struct ApiQuery<T>(pub T);
@@ -318,7 +285,11 @@ fn unauthorized(detail: &str) -> ApiError {
     ApiError::Unauthorized(Problem::new("unauthorized", detail))
 }
 
-impl FromRequest for Principal {
+/// The caller of an operation, authenticated by its bearer token: handlers
+/// take `Bearer(who): Bearer`.
+pub struct Bearer(pub Principal);
+
+impl FromRequest for Bearer {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
@@ -372,7 +343,7 @@ impl FromRequest for Principal {
             })?;
             let principal = known.principal.clone();
             req.extensions_mut().insert(known);
-            Ok(principal)
+            Ok(Bearer(principal))
         })
     }
 }

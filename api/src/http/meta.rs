@@ -7,7 +7,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::http::error::{ApiError, Problem, ProblemDocument};
-use crate::http::state::State;
+use crate::shared::State;
+use avip_app::domain::DomainError;
 
 #[derive(Serialize, ToSchema)]
 #[schema(example = json!({"status": "ok", "version": "0.1.0"}))]
@@ -51,12 +52,9 @@ pub async fn ready(state: State) -> Result<web::Json<Readiness>, ApiError> {
         .run(|conn| {
             let pending = migrations::has_pending(conn).map_err(|e| {
                 tracing::warn!(error = %e, "readiness: cannot read the migrations table");
-                ApiError::Unavailable(Problem::new(
-                    "database_unavailable",
-                    "the database does not answer",
-                ))
+                DomainError::Unavailable
             })?;
-            Ok::<_, ApiError>((conn.backend(), pending))
+            Ok::<_, DomainError>((conn.backend(), pending))
         })
         .await?;
     if pending {
@@ -127,11 +125,11 @@ pub async fn metrics(state: State) -> Result<HttpResponse, ApiError> {
 /// The exposition, read off the async threads (it queries the database).
 pub async fn metrics_answer(state: &State) -> HttpResponse {
     let (pool, gate) = (state.pool.clone(), state.gate.clone());
-    let body = web::block(move || crate::metrics::render(&pool, &gate))
+    let body = web::block(move || avip_app::metrics::render(&pool, &gate))
         .await
         .unwrap_or_default();
     HttpResponse::Ok()
-        .content_type(crate::metrics::content_type())
+        .content_type(avip_app::metrics::content_type())
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .body(body)
 }

@@ -1,7 +1,7 @@
 //! The HTTP layer: every route of the service, registered through
 //! utoipa-actix-web so that the OpenAPI document is collected from the same
 //! registrations. A handler extracts, calls one use case of
-//! `crate::workflow`, and renders; `error` maps what a use case refuses to
+//! `avip_app::workflow`, and renders; `error` maps what a use case refuses to
 //! problem+json in one place.
 
 use utoipa_actix_web::{scope, service_config::ServiceConfig};
@@ -14,19 +14,16 @@ pub mod data_protection;
 pub mod error;
 pub mod exports;
 pub mod extract;
-pub mod limits;
 pub mod meta;
 pub mod openapi;
 pub mod organizations;
 pub mod page;
 pub mod places;
 pub mod preferences;
-pub mod referral_body;
 pub mod referrals;
 pub mod responses;
 pub mod schema_rules;
 pub mod sla;
-pub mod state;
 pub mod users;
 pub mod webhooks;
 

@@ -259,52 +259,6 @@ fn refer_list_items(doc: &mut utoipa::openapi::OpenApi) {
     }
 }
 
-/// Each documented path template with the methods it answers, for the
-/// `Allow` header of a 405.
-pub struct Routes(Vec<(Vec<String>, String)>);
-
-impl Routes {
-    pub fn of(doc: &utoipa::openapi::OpenApi) -> Routes {
-        let routes = doc
-            .paths
-            .paths
-            .iter()
-            .map(|(path, item)| {
-                let methods: Vec<&str> = [
-                    ("GET", item.get.is_some()),
-                    ("POST", item.post.is_some()),
-                    ("PUT", item.put.is_some()),
-                    ("PATCH", item.patch.is_some()),
-                    ("DELETE", item.delete.is_some()),
-                ]
-                .into_iter()
-                .filter_map(|(m, present)| present.then_some(m))
-                .collect();
-                (
-                    path.split('/').map(str::to_owned).collect(),
-                    methods.join(", "),
-                )
-            })
-            .collect();
-        Routes(routes)
-    }
-
-    /// The methods a path answers (`GET, POST`), if it is one of ours.
-    pub fn allowed(&self, path: &str) -> Option<&str> {
-        let segments: Vec<&str> = path.split('/').collect();
-        self.0
-            .iter()
-            .find(|(template, _)| {
-                template.len() == segments.len()
-                    && template
-                        .iter()
-                        .zip(&segments)
-                        .all(|(t, s)| t == s || (t.starts_with('{') && !s.is_empty()))
-            })
-            .map(|(_, methods)| methods.as_str())
-    }
-}
-
 /// The document as it is served and checked in: pretty JSON with a final
 /// newline. utoipa 5.5 writes a link's `operationId` as `operation_id` (its
 /// `Link` lacks the camel-case renaming its other objects have); no other

@@ -7,14 +7,14 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::page::{Cursor, List, page_request, path_id};
-use crate::auth::Principal;
 use crate::http::error::ApiError;
+use crate::http::extract::Bearer;
 use crate::http::extract::{ApiJson, ApiQuery};
 use crate::http::responses::{BadRequest, Forbidden, NotFound, Unauthorized, Unprocessable};
-use crate::http::state::State;
-use crate::views::OrganizationBody;
-use crate::workflow::Caller;
-use crate::workflow::organizations::{
+use crate::shared::State;
+use avip_app::views::OrganizationBody;
+use avip_app::workflow::Caller;
+use avip_app::workflow::organizations::{
     self, CreateOrganization, OidcConfigured, UpdateOrganization,
 };
 
@@ -39,7 +39,7 @@ pub struct OrganizationFilter {
 ))]
 #[get("/organizations")]
 pub async fn list(
-    who: Principal,
+    Bearer(who): Bearer,
     state: State,
     query: ApiQuery<OrganizationFilter>,
 ) -> Result<web::Json<List<OrganizationBody>>, ApiError> {
@@ -61,7 +61,7 @@ pub async fn list(
 ))]
 #[post("/organizations")]
 pub async fn create(
-    who: Principal,
+    Bearer(who): Bearer,
     state: State,
     body: ApiJson<CreateOrganization>,
 ) -> Result<HttpResponse, ApiError> {
@@ -84,7 +84,7 @@ pub async fn create(
 ))]
 #[get("/organizations/{id}")]
 pub async fn get_one(
-    who: Principal,
+    Bearer(who): Bearer,
     state: State,
     id: web::Path<String>,
 ) -> Result<web::Json<OrganizationBody>, ApiError> {
@@ -105,7 +105,7 @@ pub async fn get_one(
 ))]
 #[patch("/organizations/{id}")]
 pub async fn update(
-    who: Principal,
+    Bearer(who): Bearer,
     state: State,
     id: web::Path<String>,
     body: ApiJson<UpdateOrganization>,

@@ -5,7 +5,7 @@ use avip_db::page::{Page, PageRequest, TimeCursor};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::domain::DomainError;
+use avip_app::domain::DomainError;
 
 pub const DEFAULT_LIMIT: i64 = 50;
 pub const MAX_LIMIT: i64 = 200;

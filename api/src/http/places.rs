@@ -10,13 +10,13 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::page::{path_id, time};
-use crate::auth::Principal;
-use crate::domain::DomainError;
 use crate::http::error::ApiError;
+use crate::http::extract::Bearer;
 use crate::http::extract::{ApiJson, ApiQuery};
 use crate::http::responses::{BadRequest, Forbidden, NotFound, Unprocessable};
-use crate::http::state::State;
-use crate::workflow::places::{self, Capacity, CapacityRequest, CrecheDays};
+use crate::shared::State;
+use avip_app::domain::DomainError;
+use avip_app::workflow::places::{self, Capacity, CapacityRequest, CrecheDays};
 
 #[derive(Deserialize, IntoParams, Debug)]
 #[into_params(parameter_in = Query)]
@@ -71,7 +71,7 @@ pub struct CrecheAvailability {
 ))]
 #[get("/creches/{id}/availability")]
 pub async fn creche_availability(
-    who: Principal,
+    Bearer(who): Bearer,
     state: State,
     id: web::Path<String>,
     query: ApiQuery<PeriodQuery>,
@@ -121,14 +121,14 @@ pub struct TerritoryAvailability {
 ))]
 #[get("/availability")]
 pub async fn territory_availability(
-    who: Principal,
+    Bearer(who): Bearer,
     state: State,
     query: ApiQuery<TerritoryQuery>,
 ) -> Result<web::Json<TerritoryAvailability>, ApiError> {
     let query = query.0;
     let departement = match query.departement {
         None => who.departement.clone(),
-        Some(d) => crate::domain::departement(&d)
+        Some(d) => avip_app::domain::departement(&d)
             .map_err(|message| DomainError::parameter("departement", &message))?,
     };
     let period = places::period(query.from, query.to, paris_date(Utc::now()))?;
@@ -182,7 +182,7 @@ pub struct CapacityHistory {
 ))]
 #[get("/creches/{id}/capacity")]
 pub async fn capacity(
-    who: Principal,
+    Bearer(who): Bearer,
     state: State,
     id: web::Path<String>,
 ) -> Result<web::Json<CapacityHistory>, ApiError> {
@@ -205,7 +205,7 @@ pub async fn capacity(
 ))]
 #[post("/creches/{id}/capacity")]
 pub async fn change_capacity(
-    who: Principal,
+    Bearer(who): Bearer,
     state: State,
     id: web::Path<String>,
     body: ApiJson<CapacityRequest>,

@@ -4,12 +4,12 @@
 use actix_web::{get, put, web};
 use chrono::Utc;
 
-use crate::auth::Principal;
 use crate::http::error::ApiError;
 use crate::http::extract::ApiJson;
+use crate::http::extract::Bearer;
 use crate::http::responses::{Forbidden, Unprocessable};
-use crate::http::state::State;
-use crate::workflow::preferences::{self, Choices, Preferences};
+use crate::shared::State;
+use avip_app::workflow::preferences::{self, Choices, Preferences};
 
 /// How each kind of notice reaches you: at once, in one e-mail a day
 /// (`AVIP_DIGEST_SCHEDULE`, 8:00 Paris time by default), or not at all; and
@@ -18,7 +18,7 @@ use crate::workflow::preferences::{self, Choices, Preferences};
     (status = 200, body = Preferences), Forbidden,
 ))]
 #[get("/me/notification-preferences")]
-pub async fn read(who: Principal, state: State) -> Result<web::Json<Preferences>, ApiError> {
+pub async fn read(Bearer(who): Bearer, state: State) -> Result<web::Json<Preferences>, ApiError> {
     let digest = state.schedule.digest;
     let answer = state
         .run(move |conn| preferences::read(conn, &who, digest))
@@ -33,7 +33,7 @@ pub async fn read(who: Principal, state: State) -> Result<web::Json<Preferences>
 ))]
 #[put("/me/notification-preferences")]
 pub async fn replace(
-    who: Principal,
+    Bearer(who): Bearer,
     state: State,
     body: ApiJson<Choices>,
 ) -> Result<web::Json<Preferences>, ApiError> {

@@ -1,6 +1,6 @@
 //! `/api/v1/referrals`: intake from prescribers, the coordinator's workflow
 //! and the timeline. Each handler extracts, calls one use case of
-//! `crate::workflow::referrals`, and renders.
+//! `avip_app::workflow::referrals`, and renders.
 
 use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
 use avip_db::model::{CrecheId, OrganizationId, ReferralId, ReferralStatus, to_db_time};
@@ -10,21 +10,22 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::Principal;
-use crate::domain::DomainError;
-use crate::domain::referral::{
-    EnrollmentChange, EnrollmentRequest, ExitRequest, FollowUpRequest, NoteRequest,
-    ReferralRequest, TransitionRequest, idempotency_key,
-};
 use crate::http::error::{ApiError, ProblemDocument};
+use crate::http::extract::Bearer;
 use crate::http::extract::{ApiJson, ApiQuery};
 use crate::http::page::{Cursor, List, TimePageQuery, page_request, path_id};
-use crate::http::referral_body::{EventBody, FollowUpBody, ReferralBody};
 use crate::http::responses::{
     BadRequest, Conflict, Forbidden, NotFound, TooManyRequests, Unauthorized, Unprocessable,
 };
-use crate::http::state::State;
-use crate::workflow::referrals as referral;
+use crate::shared::{State, record_read};
+use avip_app::domain::DomainError;
+use avip_app::domain::referral::{
+    EnrollmentChange, EnrollmentRequest, ExitRequest, FollowUpRequest, NoteRequest,
+    ReferralRequest, TransitionRequest, idempotency_key,
+};
+use avip_app::views::referral::{EventBody, FollowUpBody, ReferralBody};
+use avip_app::workflow::acts;
+use avip_app::workflow::referrals as referral;
 
 fn now() -> DateTime<Utc> {
     Utc::now()
@@ -32,25 +33,6 @@ fn now() -> DateTime<Utc> {
 
 fn referral_id(raw: &str) -> Result<ReferralId, DomainError> {
     path_id(raw, ReferralId::parse)
-}
-
-/// Records in the access log that `who` read these referrals' personal data.
-pub(crate) fn record_read<'a>(
-    req: &HttpRequest,
-    state: &State,
-    who: &Principal,
-    referrals: impl IntoIterator<Item = &'a ReferralId>,
-    operation: &'static str,
-) {
-    let request_id = crate::http::data_protection::request_id(req);
-    state.access.record(
-        who,
-        referrals,
-        crate::access_log::Operation {
-            name: operation,
-            request_id: request_id.as_deref(),
-        },
-    );
 }
 
 /// The `Idempotency-Key` header, checked.
@@ -80,18 +62,13 @@ fn key_of(req: &HttpRequest) -> Result<Option<String>, DomainError> {
 #[post("/referrals")]
 pub async fn create(
     req: HttpRequest,
-    who: Principal,
+    Bearer(who): Bearer,
     state: State,
     body: ApiJson<ReferralRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let key = key_of(&req)?;
     let now = now();
-    let draft = referral::prepare(&who, body.0, now)?;
-    state.limits.intake(&who.organization_id)?;
-    let policy = state.policy.clone();
-    let intake = state
-        .write(move |conn| referral::intake(conn, &who, &draft, key.as_deref(), &policy, now))
-        .await?;
+    let intake = referral::create(&state.app, &who, body.0, key, now).await?;
     let location = format!("/api/v1/referrals/{}", intake.record.referral.id);
     let mut response = match intake.replayed {
         true => HttpResponse::Ok(),
@@ -191,7 +168,7 @@ impl ReferralQuery {
 #[get("/referrals")]
 pub async fn list(
     req: HttpRequest,
-    who: Principal,
+    Bearer(who): Bearer,
     state: State,
     query: ApiQuery<ReferralQuery>,
 ) -> Result<web::Json<List<ReferralBody>>, ApiError> {
@@ -255,7 +232,7 @@ pub struct ChangeFeed {
 #[get("/referrals/changes")]
 pub async fn changes(
     req: HttpRequest,
-    who: Principal,
+    Bearer(who): Bearer,
     state: State,
     query: ApiQuery<ChangesQuery>,
 ) -> Result<web::Json<ChangeFeed>, ApiError> {
@@ -298,7 +275,7 @@ pub async fn changes(
 #[get("/referrals/{id}")]
 pub async fn get_one(
     req: HttpRequest,
-    who: Principal,
+    Bearer(who): Bearer,
     state: State,
     id: web::Path<String>,
 ) -> Result<web::Json<ReferralBody>, ApiError> {
@@ -324,17 +301,14 @@ pub async fn get_one(
 ))]
 #[post("/referrals/{id}/transitions")]
 pub async fn transitions(
-    who: Principal,
+    Bearer(who): Bearer,
     state: State,
     id: web::Path<String>,
     body: ApiJson<TransitionRequest>,
 ) -> Result<web::Json<ReferralBody>, ApiError> {
     let id = referral_id(&id)?;
-    let (now, hold, request) = (now(), state.hold, body.0);
-    let links = state.public_url.clone();
-    let record = state
-        .write(move |conn| referral::transition(conn, &who, &id, request, hold, &links, now))
-        .await?;
+    let now = now();
+    let record = acts::transition(&state.app, &who, &id, body.0, now).await?;
     Ok(web::Json(ReferralBody::new(
         record,
         &state.policy.policy,
@@ -352,7 +326,7 @@ pub async fn transitions(
 #[get("/referrals/{id}/events")]
 pub async fn events(
     req: HttpRequest,
-    who: Principal,
+    Bearer(who): Bearer,
     state: State,
     id: web::Path<String>,
     query: ApiQuery<TimePageQuery>,
@@ -374,16 +348,13 @@ pub async fn events(
 ))]
 #[post("/referrals/{id}/notes")]
 pub async fn notes(
-    who: Principal,
+    Bearer(who): Bearer,
     state: State,
     id: web::Path<String>,
     body: ApiJson<NoteRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let id = referral_id(&id)?;
-    let request = body.0;
-    let event = state
-        .write(move |conn| referral::add_note(conn, &who, &id, request, now()))
-        .await?;
+    let event = acts::add_note(&state.app, &who, &id, body.0, now()).await?;
     Ok(HttpResponse::Created().json(EventBody::from(event)))
 }
 
@@ -394,7 +365,7 @@ pub async fn notes(
 #[get("/referrals/{id}/follow-ups")]
 pub async fn follow_ups(
     req: HttpRequest,
-    who: Principal,
+    Bearer(who): Bearer,
     state: State,
     id: web::Path<String>,
     query: ApiQuery<TimePageQuery>,
@@ -416,16 +387,13 @@ pub async fn follow_ups(
 ))]
 #[post("/referrals/{id}/follow-ups")]
 pub async fn create_follow_up(
-    who: Principal,
+    Bearer(who): Bearer,
     state: State,
     id: web::Path<String>,
     body: ApiJson<FollowUpRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let id = referral_id(&id)?;
-    let (request, policy) = (body.0, state.policy.policy.clone());
-    let follow_up = state
-        .write(move |conn| referral::add_follow_up(conn, &who, &id, request, &policy, now()))
-        .await?;
+    let follow_up = acts::add_follow_up(&state.app, &who, &id, body.0, now()).await?;
     Ok(HttpResponse::Created().json(FollowUpBody::from(follow_up)))
 }
 
@@ -436,17 +404,14 @@ pub async fn create_follow_up(
 ))]
 #[post("/referrals/{id}/enrollment")]
 pub async fn create_enrollment(
-    who: Principal,
+    Bearer(who): Bearer,
     state: State,
     id: web::Path<String>,
     body: ApiJson<EnrollmentRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let id = referral_id(&id)?;
-    let (now, request, policy) = (now(), body.0, state.policy.policy.clone());
-    let links = state.public_url.clone();
-    let record = state
-        .write(move |conn| referral::enroll(conn, &who, &id, request, &policy, &links, now))
-        .await?;
+    let now = now();
+    let record = acts::enroll(&state.app, &who, &id, body.0, now).await?;
     Ok(HttpResponse::Created().json(ReferralBody::new(record, &state.policy.policy, now)))
 }
 
@@ -457,16 +422,14 @@ pub async fn create_enrollment(
 ))]
 #[patch("/referrals/{id}/enrollment")]
 pub async fn update_enrollment(
-    who: Principal,
+    Bearer(who): Bearer,
     state: State,
     id: web::Path<String>,
     body: ApiJson<EnrollmentChange>,
 ) -> Result<web::Json<ReferralBody>, ApiError> {
     let id = referral_id(&id)?;
-    let (now, change, policy) = (now(), body.0, state.policy.policy.clone());
-    let record = state
-        .write(move |conn| referral::change_enrollment(conn, &who, &id, change, &policy, now))
-        .await?;
+    let now = now();
+    let record = acts::change_enrollment(&state.app, &who, &id, body.0, now).await?;
     Ok(web::Json(ReferralBody::new(
         record,
         &state.policy.policy,
@@ -482,17 +445,14 @@ pub async fn update_enrollment(
 ))]
 #[post("/referrals/{id}/exit")]
 pub async fn create_exit(
-    who: Principal,
+    Bearer(who): Bearer,
     state: State,
     id: web::Path<String>,
     body: ApiJson<ExitRequest>,
 ) -> Result<web::Json<ReferralBody>, ApiError> {
     let id = referral_id(&id)?;
-    let (now, request) = (now(), body.0);
-    let links = state.public_url.clone();
-    let record = state
-        .write(move |conn| referral::exit(conn, &who, &id, request, &links, now))
-        .await?;
+    let now = now();
+    let record = acts::exit(&state.app, &who, &id, body.0, now).await?;
     Ok(web::Json(ReferralBody::new(
         record,
         &state.policy.policy,

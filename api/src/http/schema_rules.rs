@@ -474,8 +474,8 @@ fn parameter_is_free_text(schema: &Value) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain;
-    use crate::domain::referral;
+    use avip_app::domain;
+    use avip_app::domain::referral;
 
     /// A regular expression as JSON Schema (ECMA-262) reads it, in Rust's
     /// syntax: `\uXXXX` becomes `\x{XXXX}`.

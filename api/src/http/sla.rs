@@ -9,13 +9,13 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::auth::Principal;
 use crate::http::error::ApiError;
 use crate::http::extract::ApiQuery;
+use crate::http::extract::Bearer;
 use crate::http::page::{Cursor, List, OverduePageQuery, page_request};
 use crate::http::responses::{BadRequest, Forbidden, Unauthorized};
-use crate::http::state::State;
-use crate::workflow::sla;
+use crate::shared::State;
+use avip_app::workflow::sla;
 
 /// The SLA policy in force (docs/product.md §4). Durations are shown as the
 /// settings write them (`48h`, `60d`) and in seconds.
@@ -55,7 +55,7 @@ pub struct PolicyBody {
     Unauthorized,
 ))]
 #[get("/sla/policy")]
-pub async fn policy(_who: Principal, state: State) -> web::Json<PolicyBody> {
+pub async fn policy(_who: Bearer, state: State) -> web::Json<PolicyBody> {
     let (active, schedule) = (&state.policy, &state.schedule);
     let p = &active.policy;
     let zone = serde_json::to_value(p.holiday_zone)
@@ -165,7 +165,7 @@ fn parse_cursor(text: &str) -> Option<(DateTime<Utc>, ReferralId, AttentionKind)
 ))]
 #[get("/sla/overdue")]
 pub async fn overdue(
-    who: Principal,
+    Bearer(who): Bearer,
     state: State,
     query: ApiQuery<OverduePageQuery>,
 ) -> Result<web::Json<List<AttentionBody>>, ApiError> {

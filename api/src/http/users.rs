@@ -5,14 +5,14 @@ use avip_db::model::UserId;
 use chrono::Utc;
 
 use super::page::{List, PageQuery, path_id};
-use crate::auth::Principal;
 use crate::http::error::ApiError;
+use crate::http::extract::Bearer;
 use crate::http::extract::{ApiJson, ApiQuery};
 use crate::http::responses::{Conflict, Forbidden, NotFound, Unprocessable};
-use crate::http::state::State;
-use crate::views::UserBody;
-use crate::workflow::Caller;
-use crate::workflow::users::{self, CreateUser, UpdateUser};
+use crate::shared::State;
+use avip_app::views::UserBody;
+use avip_app::workflow::Caller;
+use avip_app::workflow::users::{self, CreateUser, UpdateUser};
 
 /// List people (admin).
 #[utoipa::path(operation_id = "listUsers", tag = "users", params(PageQuery), security(("oauth2" = [])), responses(
@@ -21,7 +21,7 @@ use crate::workflow::users::{self, CreateUser, UpdateUser};
 ))]
 #[get("/users")]
 pub async fn list(
-    who: Principal,
+    Bearer(who): Bearer,
     state: State,
     query: ApiQuery<PageQuery>,
 ) -> Result<web::Json<List<UserBody>>, ApiError> {
@@ -43,7 +43,7 @@ pub async fn list(
 ))]
 #[post("/users")]
 pub async fn create(
-    who: Principal,
+    Bearer(who): Bearer,
     state: State,
     body: ApiJson<CreateUser>,
 ) -> Result<HttpResponse, ApiError> {
@@ -66,7 +66,7 @@ pub async fn create(
 ))]
 #[patch("/users/{id}")]
 pub async fn update(
-    who: Principal,
+    Bearer(who): Bearer,
     state: State,
     id: web::Path<String>,
     body: ApiJson<UpdateUser>,
@@ -92,7 +92,7 @@ pub async fn update(
 ))]
 #[post("/users/{id}/sign-out")]
 pub async fn sign_out_everywhere(
-    who: Principal,
+    Bearer(who): Bearer,
     state: State,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {

@@ -10,13 +10,13 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::page::{List, PageQuery, path_id, time};
-use crate::auth::Principal;
-use crate::domain::DomainError;
 use crate::http::error::ApiError;
+use crate::http::extract::Bearer;
 use crate::http::extract::{ApiJson, ApiQuery};
 use crate::http::responses::{Forbidden, NotFound, Unprocessable};
-use crate::http::state::State;
-use crate::workflow::webhooks::{self, CreateWebhook, UpdateWebhook};
+use crate::shared::State;
+use avip_app::domain::DomainError;
+use avip_app::workflow::webhooks::{self, CreateWebhook, UpdateWebhook};
 
 /// A subscription (never its secret).
 #[derive(Serialize, ToSchema, Debug)]
@@ -126,12 +126,12 @@ impl From<Delivery> for DeliveryBody {
 }
 
 /// The targets this service accepts (production: public `https` only).
-fn targets(state: &State) -> crate::webhooks::Targets {
+fn targets(state: &State) -> avip_app::webhooks::Targets {
     state.webhook_targets
 }
 
 async fn checked_url(state: &State, url: &str) -> Result<(), DomainError> {
-    crate::webhooks::check_target(url, targets(state))
+    avip_app::webhooks::check_target(url, targets(state))
         .await
         .map(drop)
         .map_err(|why| DomainError::invalid("url", &why))
@@ -143,7 +143,7 @@ async fn checked_url(state: &State, url: &str) -> Result<(), DomainError> {
 ))]
 #[get("/webhooks")]
 pub async fn list(
-    who: Principal,
+    Bearer(who): Bearer,
     state: State,
     query: ApiQuery<PageQuery>,
 ) -> Result<web::Json<List<WebhookBody>>, ApiError> {
@@ -163,19 +163,19 @@ pub async fn list(
 ))]
 #[post("/webhooks")]
 pub async fn create(
-    who: Principal,
+    Bearer(who): Bearer,
     state: State,
     body: ApiJson<CreateWebhook>,
 ) -> Result<HttpResponse, ApiError> {
     let request = body.0;
     // Who may, before anything is resolved on their behalf.
-    crate::access::require(
+    avip_app::access::require(
         &who,
-        crate::access::Action::Create,
-        crate::access::Resource::Webhooks(None),
+        avip_app::access::Action::Create,
+        avip_app::access::Resource::Webhooks(None),
     )?;
     checked_url(&state, &request.url).await?;
-    let secret = crate::webhooks::new_secret();
+    let secret = avip_app::webhooks::new_secret();
     let created = state
         .write(move |conn| webhooks::create(conn, &who, request, secret, Utc::now()))
         .await?;
@@ -198,7 +198,7 @@ pub async fn create(
 ))]
 #[patch("/webhooks/{id}")]
 pub async fn update(
-    who: Principal,
+    Bearer(who): Bearer,
     state: State,
     id: web::Path<String>,
     body: ApiJson<UpdateWebhook>,
@@ -221,7 +221,7 @@ pub async fn update(
 ))]
 #[delete("/webhooks/{id}")]
 pub async fn remove(
-    who: Principal,
+    Bearer(who): Bearer,
     state: State,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
@@ -240,7 +240,7 @@ pub async fn remove(
 ))]
 #[get("/webhooks/{id}/deliveries")]
 pub async fn deliveries(
-    who: Principal,
+    Bearer(who): Bearer,
     state: State,
     id: web::Path<String>,
     query: ApiQuery<PageQuery>,
@@ -262,7 +262,7 @@ pub async fn deliveries(
 ))]
 #[post("/webhooks/{id}/deliveries/{delivery_id}/retry")]
 pub async fn retry(
-    who: Principal,
+    Bearer(who): Bearer,
     state: State,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {

@@ -9,8 +9,8 @@ use actix_web::web;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use crate::domain::DomainError;
 use crate::web::{WebError, fr};
+use avip_app::domain::DomainError;
 
 /// How a form field becomes a JSON value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,13 +36,13 @@ pub struct Form {
 impl Form {
     /// Reads a form body of at most 64 KiB, none of whose fields holds a
     /// control character (the rule of every text received, see
-    /// [`crate::domain::input`]).
+    /// [`avip_app::domain::input`]).
     pub fn read(body: &web::Bytes) -> Result<Form, WebError> {
         if body.len() > 64 * 1024 {
             return Err(WebError::TooLarge);
         }
         let pairs: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
-        if let Some(field) = crate::domain::input::first_refused_pair(
+        if let Some(field) = avip_app::domain::input::first_refused_pair(
             pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
         ) {
             return Err(WebError::ControlCharacter { field });
@@ -133,7 +133,7 @@ impl Form {
                 Err(err) => {
                     let path = err.path().to_string();
                     let (field, message) =
-                        crate::http::extract::describe(&path, &err.into_inner().to_string());
+                        avip_app::domain::input::describe(&path, &err.into_inner().to_string());
                     errors.insert(&field, &message);
                     // Remove the wrong value and look further (a missing
                     // required field ends the search).

@@ -9,15 +9,15 @@ use askama::Template;
 use chrono::{Datelike, Months, NaiveDate, Utc};
 use serde::Deserialize;
 
-use crate::domain::DomainError;
-use crate::exports::{Cancel, Format, GroupBy, Tally, percentile};
-use crate::http::state::State;
+use crate::shared::State;
 use crate::web::charts::{Chart, Series};
 use crate::web::forms::Errors;
 use crate::web::session::Visitor;
 use crate::web::worklist::Choice;
 use crate::web::{Layout, Section, WebError, ok_page, urlencode};
-use crate::workflow::exports::{Ask, MAX_DAYS};
+use avip_app::domain::DomainError;
+use avip_app::exports::{Cancel, Format, GroupBy, Tally, percentile};
+use avip_app::workflow::exports::{Ask, MAX_DAYS};
 
 #[derive(Deserialize)]
 pub struct IndicatorsQuery {
@@ -196,9 +196,7 @@ pub async fn page(
     query: web::Query<IndicatorsQuery>,
 ) -> Result<HttpResponse, WebError> {
     let who = visitor.who.clone();
-    if who.role == avip_db::model::Role::Prescriber {
-        return Err(WebError::Forbidden);
-    }
+    Section::Indicators.require(&who)?;
     let mut errors = Errors::default();
     let (from, to) = period(&query, &mut errors);
     let (group_by, group_code, group_label) = grouping(query.groupe.as_deref());
@@ -206,7 +204,7 @@ pub async fn page(
     let departement = query
         .departement
         .clone()
-        .filter(|d| admin && crate::domain::departement(d).is_ok());
+        .filter(|d| admin && avip_app::domain::departement(d).is_ok());
     let ask = || Ask {
         from,
         to,
@@ -220,31 +218,44 @@ pub async fn page(
             "csv" => Format::Csv { comma: false },
             _ => return Err(WebError::NotFound),
         };
-        return Ok(
-            crate::http::exports::indicators_file(&state, who, ask(), group_by, format).await?,
-        );
+        let file =
+            avip_app::workflow::exports::indicators_file(&state.app, who, ask(), group_by, format)
+                .await?;
+        let mut response = HttpResponse::Ok();
+        response.content_type(file.content_type);
+        if let Some(name) = &file.file_name {
+            response.insert_header((
+                actix_web::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ));
+        }
+        return Ok(response.body(file.bytes));
     }
     let (months, groups) = if errors.is_empty() {
         let (who, by_month, chosen) = (who.clone(), ask(), ask());
-        avip_db::blocking::run(&state.pool, move |conn| {
-            let cancel = Cancel::default();
-            let now = Utc::now();
-            let (_, months) = crate::workflow::exports::indicators(
-                conn,
-                &who,
-                &by_month,
-                GroupBy::Month,
-                now,
-                &cancel,
-            )?;
-            let groups = if group_by == GroupBy::Month {
-                months.clone()
-            } else {
-                crate::workflow::exports::indicators(conn, &who, &chosen, group_by, now, &cancel)?.1
-            };
-            Ok::<_, DomainError>((months, groups))
-        })
-        .await?
+        state
+            .run(move |conn| {
+                let cancel = Cancel::default();
+                let now = Utc::now();
+                let (_, months) = avip_app::workflow::exports::indicators(
+                    conn,
+                    &who,
+                    &by_month,
+                    GroupBy::Month,
+                    now,
+                    &cancel,
+                )?;
+                let groups = if group_by == GroupBy::Month {
+                    months.clone()
+                } else {
+                    avip_app::workflow::exports::indicators(
+                        conn, &who, &chosen, group_by, now, &cancel,
+                    )?
+                    .1
+                };
+                Ok::<_, DomainError>((months, groups))
+            })
+            .await?
     } else {
         (BTreeMap::new(), BTreeMap::new())
     };

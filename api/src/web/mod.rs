@@ -2,7 +2,7 @@
 //! French (askama templates, checked when the crate compiles), a little
 //! htmx for partial updates, every asset embedded in the binary. A page
 //! handler authenticates the visitor (`session`), calls the same use cases
-//! as the API (`crate::workflow`) and renders a template; what a use case
+//! as the API (`avip_app::workflow`) and renders a template; what a use case
 //! refuses is shown next to its field, in French (`fr`).
 
 use actix_web::http::StatusCode;
@@ -10,19 +10,19 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, ResponseError, web};
 use askama::Template;
 
-use crate::domain::DomainError;
-use crate::http::error::ApiError;
+use avip_app::domain::DomainError;
 
 pub mod assets;
 pub mod charts;
 pub mod forms;
-pub mod fr;
+pub use avip_app::labels as fr;
+pub use sections::Section;
 pub mod indicators;
-pub mod oidc;
 pub mod planning;
 pub mod proconnect;
 pub mod referral;
 pub mod referrals;
+pub mod sections;
 pub mod session;
 pub mod sign_in;
 pub mod worklist;
@@ -34,7 +34,7 @@ pub struct WebSettings {
     pub secure_cookies: bool,
     /// The OpenID Connect provider (ProConnect), when `AVIP_OIDC_ISSUER` is
     /// set.
-    pub oidc: Option<std::sync::Arc<oidc::Provider>>,
+    pub oidc: Option<std::sync::Arc<avip_app::auth::oidc::Provider>>,
 }
 
 /// What a page cannot show: a redirect to sign in, or a page saying why.
@@ -55,6 +55,9 @@ pub enum WebError {
     ControlCharacter { field: String },
     #[error("database unavailable")]
     Unavailable,
+    /// Too much at once (a rate limit); try again.
+    #[error("too many requests")]
+    Busy,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -65,18 +68,8 @@ impl From<DomainError> for WebError {
             DomainError::NotFound => WebError::NotFound,
             DomainError::Forbidden { .. } | DomainError::OutOfScope(_) => WebError::Forbidden,
             DomainError::Unavailable => WebError::Unavailable,
+            DomainError::TooManyRequests { .. } => WebError::Busy,
             other => WebError::Unexpected(anyhow::anyhow!("{}", other.explain())),
-        }
-    }
-}
-
-impl From<ApiError> for WebError {
-    fn from(e: ApiError) -> WebError {
-        match e.status_code() {
-            StatusCode::NOT_FOUND => WebError::NotFound,
-            StatusCode::FORBIDDEN => WebError::Forbidden,
-            StatusCode::SERVICE_UNAVAILABLE => WebError::Unavailable,
-            _ => WebError::Unexpected(anyhow::anyhow!("{e}")),
         }
     }
 }
@@ -122,6 +115,7 @@ impl ResponseError for WebError {
             WebError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             WebError::ControlCharacter { .. } => StatusCode::BAD_REQUEST,
             WebError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            WebError::Busy => StatusCode::TOO_MANY_REQUESTS,
             WebError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -171,6 +165,10 @@ impl ResponseError for WebError {
                     HOME,
                 );
             }
+            WebError::Busy => (
+                "Trop de demandes",
+                "Trop de demandes à la fois. Patientez une minute et réessayez.",
+            ),
             WebError::Unavailable => (
                 "Service momentanément indisponible",
                 "La base de données ne répond pas. Réessayez dans quelques instants.",
@@ -282,7 +280,7 @@ async fn refuse_control_characters(
     next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
 ) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
     let pairs: Vec<_> = form_urlencoded::parse(req.query_string().as_bytes()).collect();
-    if let Some(field) = crate::domain::input::first_refused_pair(
+    if let Some(field) = avip_app::domain::input::first_refused_pair(
         pairs.iter().map(|(k, v)| (k.as_ref(), v.as_ref())),
     ) {
         let response = WebError::ControlCharacter { field }.error_response();
@@ -310,21 +308,10 @@ pub struct Layout {
     pub nav: Vec<NavItem>,
 }
 
-/// The sections of the navigation.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Section {
-    Worklist,
-    Referrals,
-    NewReferral,
-    Places,
-    Territory,
-    Indicators,
-}
-
 impl Layout {
     /// The frame for `visitor` on a page of `section`.
     pub async fn load(
-        state: &crate::http::state::State,
+        state: &crate::shared::State,
         visitor: &session::Visitor,
         section: Section,
         title: impl Into<String>,
@@ -332,59 +319,40 @@ impl Layout {
         use avip_db::model::Role;
         let who = visitor.who.clone();
         let policy = state.policy.policy.clone();
-        let (identity, org, waiting) = avip_db::blocking::run(&state.pool, move |conn| {
-            let (identity, org) = crate::workflow::sign_in::me(conn, &who)?;
-            let waiting = if matches!(who.role, Role::Coordinator | Role::Admin) {
-                Some(worklist::count(conn, &who, &policy, chrono::Utc::now())?)
-            } else {
-                None
-            };
-            Ok::<_, DomainError>((identity, org, waiting))
-        })
-        .await?;
+        let (identity, org, waiting) = state
+            .run(move |conn| {
+                let (identity, org) = avip_app::workflow::sign_in::me(conn, &who)?;
+                let waiting = if Section::Worklist.open_to(&who) {
+                    Some(worklist::count(conn, &who, &policy, chrono::Utc::now())?)
+                } else {
+                    None
+                };
+                Ok::<_, DomainError>((identity, org, waiting))
+            })
+            .await?;
         let role = visitor.who.role;
-        let mut nav = Vec::new();
-        let mut item = |s: Section, href, label, count| {
-            nav.push(NavItem {
-                href,
-                label,
-                count,
+        let nav = Section::ALL
+            .into_iter()
+            .filter(|s| s.open_to(&visitor.who))
+            .map(|s| NavItem {
+                href: s.path(),
+                label: match s {
+                    Section::Worklist => "À traiter",
+                    Section::Referrals if role == Role::Prescriber => "Mes orientations",
+                    Section::Referrals => "Orientations",
+                    Section::NewReferral => "Nouvelle orientation",
+                    Section::Places => "Planning des places",
+                    Section::Territory => "Places du territoire",
+                    Section::Indicators => "Indicateurs",
+                },
+                count: if s == Section::Worklist {
+                    waiting
+                } else {
+                    None
+                },
                 current: s == section,
             })
-        };
-        if matches!(role, Role::Coordinator | Role::Admin) {
-            item(Section::Worklist, "/app/a-traiter", "À traiter", waiting);
-        }
-        if role != Role::Caf {
-            let label = if role == Role::Prescriber {
-                "Mes orientations"
-            } else {
-                "Orientations"
-            };
-            item(Section::Referrals, "/app/orientations", label, None);
-        }
-        if role == Role::Prescriber {
-            item(
-                Section::NewReferral,
-                "/app/orientations/nouvelle",
-                "Nouvelle orientation",
-                None,
-            );
-        }
-        if role != Role::Caf {
-            item(Section::Places, "/app/places", "Planning des places", None);
-        }
-        if role != Role::Caf {
-            item(
-                Section::Territory,
-                "/app/places/territoire",
-                "Places du territoire",
-                None,
-            );
-        }
-        if role != Role::Prescriber {
-            item(Section::Indicators, "/app/indicateurs", "Indicateurs", None);
-        }
+            .collect();
         Ok(Layout {
             title: title.into(),
             name: identity.name,

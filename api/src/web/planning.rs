@@ -11,11 +11,11 @@ use avip_db::places::{Day, Period};
 use chrono::{Datelike, Months, NaiveDate, Utc};
 use serde::Deserialize;
 
-use crate::domain::DomainError;
-use crate::http::state::State;
+use crate::shared::State;
 use crate::web::session::Visitor;
 use crate::web::worklist::{Choice, creche_names};
 use crate::web::{Layout, Section, WebError, fr, ok_page};
+use avip_app::domain::DomainError;
 
 pub struct Cell {
     pub day: u32,
@@ -121,23 +121,24 @@ pub async fn creche(
     query: web::Query<PlanningQuery>,
 ) -> Result<HttpResponse, WebError> {
     let who = visitor.who.clone();
-    if who.role == Role::Caf {
-        return Err(WebError::Forbidden);
-    }
+    Section::Places.require(&who)?;
     let first = month_of(query.mois.as_deref());
     let asked = query.creche.as_deref().and_then(CrecheId::parse);
-    let (names, chosen, days) = avip_db::blocking::run(&state.pool, move |conn| {
-        let names = creche_names(conn, &who)?;
-        let chosen = asked
-            .filter(|id| names.iter().any(|c| &c.id == id))
-            .or_else(|| names.first().map(|c| c.id.clone()));
-        let days = match &chosen {
-            Some(id) => crate::workflow::places::availability(conn, &who, id, period_of(first))?,
-            None => Vec::new(),
-        };
-        Ok::<_, DomainError>((names, chosen, days))
-    })
-    .await?;
+    let (names, chosen, days) = state
+        .run(move |conn| {
+            let names = creche_names(conn, &who)?;
+            let chosen = asked
+                .filter(|id| names.iter().any(|c| &c.id == id))
+                .or_else(|| names.first().map(|c| c.id.clone()));
+            let days = match &chosen {
+                Some(id) => {
+                    avip_app::workflow::places::availability(conn, &who, id, period_of(first))?
+                }
+                None => Vec::new(),
+            };
+            Ok::<_, DomainError>((names, chosen, days))
+        })
+        .await?;
     // Monday-first weeks; days outside the month are blank.
     let mut weeks: Vec<Vec<Cell>> = Vec::new();
     let mut week: Vec<Cell> = (0..first.weekday().num_days_from_monday())
@@ -221,18 +222,20 @@ pub async fn territory(
     query: web::Query<PlanningQuery>,
 ) -> Result<HttpResponse, WebError> {
     let who = visitor.who.clone();
+    Section::Territory.require(&who)?;
     let departement = match (who.role, query.departement.as_deref()) {
-        (Role::Admin, Some(d)) if crate::domain::departement(d).is_ok() => d.to_owned(),
+        (Role::Admin, Some(d)) if avip_app::domain::departement(d).is_ok() => d.to_owned(),
         _ => who.departement.clone(),
     };
     let first = month_of(query.mois.as_deref());
     let period = period_of(first);
     let rows = {
         let departement = departement.clone();
-        avip_db::blocking::run(&state.pool, move |conn| {
-            crate::workflow::places::territory(conn, &who, &departement, period)
-        })
-        .await?
+        state
+            .run(move |conn| {
+                avip_app::workflow::places::territory(conn, &who, &departement, period)
+            })
+            .await?
     };
     let days = (0..=(period.to - period.from).num_days())
         .map(|i| {

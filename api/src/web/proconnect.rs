@@ -15,12 +15,12 @@ use chrono::Utc;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use crate::domain::DomainError;
-use crate::http::state::State;
-use crate::web::oidc::{OidcError, Verified};
+use crate::shared::State;
 use crate::web::session::{self, same_secret};
 use crate::web::{WebError, see_other};
-use crate::workflow::sign_in::{Unmatched, person_of};
+use avip_app::auth::oidc::{OidcError, Verified};
+use avip_app::domain::DomainError;
+use avip_app::workflow::sign_in::{Unmatched, person_of};
 
 /// The cookie holding the `state` of the sign-in under way in this browser.
 const STATE_COOKIE: &str = "avip_oidc";
@@ -100,7 +100,7 @@ pub async fn start(
     };
     if state
         .limits
-        .token_request(state.limits.client_address(&req))
+        .token_request(crate::shared::client_address(&state.limits, &req))
         .is_err()
     {
         return Ok(refused(
@@ -115,7 +115,7 @@ pub async fn start(
         Ok(started) => started,
         Err(e) => {
             tracing::warn!(error = %e, "ProConnect sign-in could not start");
-            crate::metrics::oidc_sign_in("unavailable");
+            avip_app::metrics::oidc_sign_in("unavailable");
             return Ok(unavailable());
         }
     };
@@ -127,10 +127,11 @@ pub async fn start(
         next,
         expires_at: to_db_time(now + ATTEMPT_TTL),
     };
-    avip_db::blocking::write(&state.pool, &state.gate, move |conn| {
-        oidc_attempts::insert(conn, &attempt, to_db_time(now)).map_err(DomainError::from)
-    })
-    .await?;
+    state
+        .write(move |conn| {
+            oidc_attempts::insert(conn, &attempt, to_db_time(now)).map_err(DomainError::from)
+        })
+        .await?;
     let mut response = see_other(started.url.as_str());
     response
         .add_cookie(&cookie(
@@ -172,7 +173,7 @@ pub async fn back(
 async fn answer(
     req: &HttpRequest,
     state: &State,
-    provider: &crate::web::oidc::Provider,
+    provider: &avip_app::auth::oidc::Provider,
     query: BackQuery,
 ) -> Result<HttpResponse, WebError> {
     // The `state` must be the one this browser was sent with.
@@ -186,7 +187,7 @@ async fn answer(
             reason = "state missing or not this browser's",
             "ProConnect sign-in refused"
         );
-        crate::metrics::oidc_sign_in("refused");
+        avip_app::metrics::oidc_sign_in("refused");
         return Ok(refused(
             StatusCode::BAD_REQUEST,
             "Connexion refusée",
@@ -197,16 +198,17 @@ async fn answer(
     }
     let now = Utc::now();
     let hash = digest(&sent);
-    let attempt = avip_db::blocking::write(&state.pool, &state.gate, move |conn| {
-        oidc_attempts::take(conn, &hash, to_db_time(now)).map_err(DomainError::from)
-    })
-    .await?;
+    let attempt = state
+        .write(move |conn| {
+            oidc_attempts::take(conn, &hash, to_db_time(now)).map_err(DomainError::from)
+        })
+        .await?;
     let Some(attempt) = attempt else {
         tracing::warn!(
             reason = "state expired or already used",
             "ProConnect sign-in refused"
         );
-        crate::metrics::oidc_sign_in("refused");
+        avip_app::metrics::oidc_sign_in("refused");
         return Ok(refused(
             StatusCode::BAD_REQUEST,
             "Connexion expirée",
@@ -225,12 +227,12 @@ async fn answer(
             reason = "the answer names another issuer",
             "ProConnect sign-in refused"
         );
-        crate::metrics::oidc_sign_in("refused");
+        avip_app::metrics::oidc_sign_in("refused");
         return Ok(not_verified());
     }
     if let Some(error) = query.error {
         tracing::info!(error = %error, "ProConnect answered with an error");
-        crate::metrics::oidc_sign_in("provider_error");
+        avip_app::metrics::oidc_sign_in("provider_error");
         let detail: String = match query.error_description {
             Some(d) => format!("{error} ({d})"),
             None => error.clone(),
@@ -254,7 +256,7 @@ async fn answer(
     }
     let Some(code) = query.code.filter(|c| !c.is_empty() && c.len() <= 2000) else {
         tracing::warn!(reason = "no code", "ProConnect sign-in refused");
-        crate::metrics::oidc_sign_in("refused");
+        avip_app::metrics::oidc_sign_in("refused");
         return Ok(not_verified());
     };
     let verified = match provider
@@ -264,12 +266,12 @@ async fn answer(
         Ok(verified) => verified,
         Err(e @ OidcError::Unavailable(_)) => {
             tracing::warn!(error = %e, "ProConnect sign-in failed");
-            crate::metrics::oidc_sign_in("unavailable");
+            avip_app::metrics::oidc_sign_in("unavailable");
             return Ok(unavailable());
         }
         Err(e @ OidcError::Refused(_)) => {
             tracing::warn!(error = %e, "ProConnect sign-in refused");
-            crate::metrics::oidc_sign_in("refused");
+            avip_app::metrics::oidc_sign_in("refused");
             return Ok(not_verified());
         }
     };
@@ -279,18 +281,19 @@ async fn answer(
         id_token,
     } = verified;
     let secure = state.web.secure_cookies;
-    let opened = avip_db::blocking::write(&state.pool, &state.gate, move |conn| {
-        match person_of(conn, &email, siret.as_deref(), now)? {
-            Ok((user, version)) => {
-                session::open(conn, (&user, version), Some(id_token), secure, now).map(Ok)
-            }
-            Err(why) => Ok(Err(why)),
-        }
-    })
-    .await?;
+    let opened = state
+        .write(
+            move |conn| match person_of(conn, &email, siret.as_deref(), now)? {
+                Ok((user, version)) => {
+                    session::open(conn, (&user, version), Some(id_token), secure, now).map(Ok)
+                }
+                Err(why) => Ok(Err(why)),
+            },
+        )
+        .await?;
     match opened {
         Ok(cookie) => {
-            crate::metrics::oidc_sign_in("signed_in");
+            avip_app::metrics::oidc_sign_in("signed_in");
             let mut response = see_other(&attempt.next);
             response.add_cookie(&cookie).map_err(anyhow::Error::from)?;
             Ok(response)
@@ -298,7 +301,7 @@ async fn answer(
         Err(why) => {
             // No e-mail, no SIRET, no subject: the reason only.
             tracing::warn!(reason = why.reason(), "ProConnect sign-in refused");
-            crate::metrics::oidc_sign_in(match why {
+            avip_app::metrics::oidc_sign_in(match why {
                 Unmatched::NoPerson => "unknown_person",
                 Unmatched::OtherSiret => "other_siret",
             });

@@ -15,18 +15,19 @@ use avip_db::page::PageRequest;
 use avip_sla_engine::clock::paris_date;
 use chrono::{Datelike, NaiveDate, Utc};
 
-use crate::access::{Action, ReferralOwners, Resource, require};
-use crate::auth::Principal;
-use crate::domain::referral::{
-    EnrollmentChange, EnrollmentRequest, ExitRequest, FollowUpRequest, NoteRequest,
-    TransitionRequest, Via, allowed_next,
-};
-use crate::domain::{DomainError, Weekday};
-use crate::http::referral_body::{EventBody, FollowUpBody, ReferralBody};
-use crate::http::state::State;
+use crate::shared::State;
 use crate::web::forms::{Errors, Form, Kind};
 use crate::web::session::Visitor;
 use crate::web::{Layout, Section, WebError, fr, html, see_other};
+use avip_app::access::{Action, ReferralOwners, Resource, require};
+use avip_app::auth::Principal;
+use avip_app::domain::referral::{
+    EnrollmentChange, EnrollmentRequest, ExitRequest, FollowUpRequest, NoteRequest,
+    TransitionRequest, Via, allowed_next,
+};
+use avip_app::domain::{DomainError, Weekday};
+use avip_app::views::referral::{EventBody, FollowUpBody, ReferralBody};
+use avip_app::workflow::acts;
 
 /// A value of a fixed list and its French label.
 pub struct Opt {
@@ -268,32 +269,33 @@ struct Loaded {
 async fn load(state: &State, who: &Principal, id: &ReferralId) -> Result<Loaded, WebError> {
     let (who, id) = (who.clone(), id.clone());
     let policy = state.policy.policy.clone();
-    avip_db::blocking::run(&state.pool, move |conn| {
-        let record = crate::workflow::referrals::get(conn, &who, &id)?;
-        let everything = PageRequest {
-            after: None,
-            limit: 500,
-        };
-        let timeline = crate::workflow::referrals::timeline(conn, &who, &id, &everything)?;
-        let follow_ups = match crate::workflow::referrals::follow_ups(conn, &who, &id, &everything)
-        {
-            Ok(page) => page.items,
-            Err(DomainError::Forbidden { .. }) => Vec::new(),
-            Err(e) => return Err(e),
-        };
-        let creche =
-            avip_db::creches::find(conn, &record.referral.creche_id, paris_date(Utc::now()))?
-                .map(|c| c.creche.name)
-                .unwrap_or_default();
-        Ok::<_, DomainError>(Loaded {
-            body: ReferralBody::new(record, &policy, Utc::now()),
-            creche,
-            timeline: timeline.items.into_iter().map(EventBody::from).collect(),
-            follow_ups: follow_ups.into_iter().map(FollowUpBody::from).collect(),
+    state
+        .run(move |conn| {
+            let record = avip_app::workflow::referrals::get(conn, &who, &id)?;
+            let everything = PageRequest {
+                after: None,
+                limit: 500,
+            };
+            let timeline = avip_app::workflow::referrals::timeline(conn, &who, &id, &everything)?;
+            let follow_ups =
+                match avip_app::workflow::referrals::follow_ups(conn, &who, &id, &everything) {
+                    Ok(page) => page.items,
+                    Err(DomainError::Forbidden { .. }) => Vec::new(),
+                    Err(e) => return Err(e),
+                };
+            let creche =
+                avip_db::creches::find(conn, &record.referral.creche_id, paris_date(Utc::now()))?
+                    .map(|c| c.creche.name)
+                    .unwrap_or_default();
+            Ok::<_, DomainError>(Loaded {
+                body: ReferralBody::new(record, &policy, Utc::now()),
+                creche,
+                timeline: timeline.items.into_iter().map(EventBody::from).collect(),
+                follow_ups: follow_ups.into_iter().map(FollowUpBody::from).collect(),
+            })
         })
-    })
-    .await
-    .map_err(WebError::from)
+        .await
+        .map_err(WebError::from)
 }
 
 fn build(
@@ -650,8 +652,8 @@ async fn render(
 ) -> Result<HttpResponse, WebError> {
     let who = &visitor.who;
     let loaded = load(state, who, id).await?;
-    crate::http::referrals::record_read(req, state, who, [id], "get_referral");
-    crate::http::referrals::record_read(req, state, who, [id], "timeline");
+    crate::shared::record_read(req, state, who, [id], "get_referral");
+    crate::shared::record_read(req, state, who, [id], "timeline");
     let title = format!("Orientation {}", loaded.body.reference);
     let layout = Layout::load(state, visitor, Section::Referrals, title).await?;
     Ok(html(
@@ -712,70 +714,30 @@ pub async fn act(
     let form = Form::read(&body)?;
     visitor.check_csrf(form.csrf())?;
     let who = visitor.who.clone();
-    let (policy, hold) = (state.policy.policy.clone(), state.hold);
-    let links = state.public_url.clone();
-    let now = Utc::now();
+    let (app, now) = (&state.app, Utc::now());
     let outcome: Result<(), Errors> = match action.as_str() {
         "transition" | "retrait" => match form.parse::<TransitionRequest>(TRANSITION) {
-            Ok(request) => {
-                write(&state, &who, &id, move |conn, who, id| {
-                    crate::workflow::referrals::transition(
-                        conn, who, id, request, hold, &links, now,
-                    )
-                    .map(drop)
-                })
-                .await?
-            }
+            Ok(request) => refused(acts::transition(app, &who, &id, request, now).await)?,
             Err(e) => Err(e),
         },
         "inscription" => match form.parse::<EnrollmentRequest>(ENROLLMENT) {
-            Ok(request) => {
-                write(&state, &who, &id, move |conn, who, id| {
-                    crate::workflow::referrals::enroll(conn, who, id, request, &policy, &links, now)
-                        .map(drop)
-                })
-                .await?
-            }
+            Ok(request) => refused(acts::enroll(app, &who, &id, request, now).await)?,
             Err(e) => Err(e),
         },
         "contrat" => match form.parse::<EnrollmentChange>(CONTRACT) {
-            Ok(change) => {
-                write(&state, &who, &id, move |conn, who, id| {
-                    crate::workflow::referrals::change_enrollment(
-                        conn, who, id, change, &policy, now,
-                    )
-                    .map(drop)
-                })
-                .await?
-            }
+            Ok(change) => refused(acts::change_enrollment(app, &who, &id, change, now).await)?,
             Err(e) => Err(e),
         },
         "sortie" => match form.parse::<ExitRequest>(EXIT) {
-            Ok(request) => {
-                write(&state, &who, &id, move |conn, who, id| {
-                    crate::workflow::referrals::exit(conn, who, id, request, &links, now).map(drop)
-                })
-                .await?
-            }
+            Ok(request) => refused(acts::exit(app, &who, &id, request, now).await)?,
             Err(e) => Err(e),
         },
         "note" => match form.parse::<NoteRequest>(NOTE) {
-            Ok(request) => {
-                write(&state, &who, &id, move |conn, who, id| {
-                    crate::workflow::referrals::add_note(conn, who, id, request, now).map(drop)
-                })
-                .await?
-            }
+            Ok(request) => refused(acts::add_note(app, &who, &id, request, now).await)?,
             Err(e) => Err(e),
         },
         "suivi" => match form.parse::<FollowUpRequest>(FOLLOW_UP) {
-            Ok(request) => {
-                write(&state, &who, &id, move |conn, who, id| {
-                    crate::workflow::referrals::add_follow_up(conn, who, id, request, &policy, now)
-                        .map(drop)
-                })
-                .await?
-            }
+            Ok(request) => refused(acts::add_follow_up(app, &who, &id, request, now).await)?,
             Err(e) => Err(e),
         },
         _ => return Err(WebError::NotFound),
@@ -799,23 +761,11 @@ pub async fn act(
     }
 }
 
-/// Runs a use case that writes; what it refuses about the form comes back
-/// as the form's errors, anything else as the page's error.
-async fn write(
-    state: &State,
-    who: &Principal,
-    id: &ReferralId,
-    work: impl FnOnce(&mut avip_db::DbConnection, &Principal, &ReferralId) -> Result<(), DomainError>
-    + Send
-    + 'static,
-) -> Result<Result<(), Errors>, WebError> {
-    let (who, id) = (who.clone(), id.clone());
-    let result = avip_db::blocking::write(&state.pool, &state.gate, move |conn| {
-        Ok::<_, DomainError>(work(conn, &who, &id))
-    })
-    .await?;
-    match result {
-        Ok(()) => Ok(Ok(())),
-        Err(e) => Ok(Err(Errors::of(e)?)),
+/// What a use case refused about the form comes back as the form's errors
+/// (`Ok(Err(errors))`), anything else as the page's error.
+fn refused<T>(done: Result<T, DomainError>) -> Result<Result<(), Errors>, DomainError> {
+    match done {
+        Ok(_) => Ok(Ok(())),
+        Err(e) => Errors::of(e).map(Err),
     }
 }

@@ -13,15 +13,15 @@ use avip_db::referrals::ReferralFilter;
 use chrono::Utc;
 use serde::Deserialize;
 
-use crate::domain::DomainError;
-use crate::domain::referral::ReferralRequest;
-use crate::http::referral_body::ReferralBody;
-use crate::http::state::State;
+use crate::shared::State;
 use crate::web::forms::{Errors, Form, Kind, input_id};
 use crate::web::referral::Opt;
 use crate::web::session::{Visitor, random_token};
 use crate::web::worklist::{Choice, creche_names};
 use crate::web::{Layout, Section, WebError, fr, html, ok_page, see_other, urlencode};
+use avip_app::domain::DomainError;
+use avip_app::domain::referral::ReferralRequest;
+use avip_app::views::referral::ReferralBody;
 
 const PAGE: i64 = 50;
 
@@ -64,9 +64,7 @@ pub async fn list(
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, WebError> {
     let who = visitor.who.clone();
-    if who.role == Role::Caf {
-        return Err(WebError::Forbidden);
-    }
+    Section::Referrals.require(&who)?;
     let status = query
         .statut
         .as_deref()
@@ -87,13 +85,14 @@ pub async fn list(
     };
     let (names, page) = {
         let who = who.clone();
-        avip_db::blocking::run(&state.pool, move |conn| {
-            let page = crate::workflow::referrals::list(conn, &who, filter, &page_request)?;
-            Ok::<_, DomainError>((creche_names(conn, &who)?, page))
-        })
-        .await?
+        state
+            .run(move |conn| {
+                let page = avip_app::workflow::referrals::list(conn, &who, filter, &page_request)?;
+                Ok::<_, DomainError>((creche_names(conn, &who)?, page))
+            })
+            .await?
     };
-    crate::http::referrals::record_read(
+    crate::shared::record_read(
         &req,
         &state,
         &who,
@@ -271,10 +270,11 @@ async fn form_page(
     status: StatusCode,
 ) -> Result<HttpResponse, WebError> {
     let who = visitor.who.clone();
-    let names = avip_db::blocking::run(&state.pool, move |conn| {
-        avip_db::creches::in_departement(conn, &who.departement).map_err(DomainError::from)
-    })
-    .await?;
+    let names = state
+        .run(move |conn| {
+            avip_db::creches::in_departement(conn, &who.departement).map_err(DomainError::from)
+        })
+        .await?;
     let chosen = form.get("creche_id").to_owned();
     let key = Some(form.get("cle"))
         .filter(|k| k.len() == 43)
@@ -317,9 +317,7 @@ async fn form_page(
 
 /// `GET /app/orientations/nouvelle`.
 pub async fn new_form(visitor: Visitor, state: State) -> Result<HttpResponse, WebError> {
-    if visitor.who.role != Role::Prescriber {
-        return Err(WebError::Forbidden);
-    }
+    Section::NewReferral.require(&visitor.who)?;
     let today = avip_sla_engine::clock::paris_date(Utc::now()).to_string();
     let form = Form::with(&[("consent.date", &today)]);
     form_page(&state, &visitor, form, Errors::default(), StatusCode::OK).await
@@ -348,21 +346,11 @@ pub async fn create(
             .await;
         }
     };
-    let draft = match crate::workflow::referrals::prepare(&who, request, now) {
-        Ok(draft) => draft,
-        Err(e) => {
-            let errors = Errors::of(e)?;
-            return form_page(
-                &state,
-                &visitor,
-                form,
-                errors,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await;
-        }
-    };
-    if state.limits.intake(&who.organization_id).is_err() {
+    let key = Some(form.get("cle"))
+        .filter(|k| k.len() == 43)
+        .map(|k| format!("web-{k}"));
+    let outcome = avip_app::workflow::referrals::create(&state.app, &who, request, key, now).await;
+    if let Err(DomainError::TooManyRequests { .. }) = outcome {
         let mut errors = Errors::default();
         errors.general.push(
             "Votre organisation a envoyé beaucoup d’orientations en une minute. Réessayez dans \
@@ -378,21 +366,6 @@ pub async fn create(
         )
         .await;
     }
-    let key = Some(form.get("cle"))
-        .filter(|k| k.len() == 43)
-        .map(|k| format!("web-{k}"));
-    let policy = state.policy.clone();
-    let outcome = avip_db::blocking::write(&state.pool, &state.gate, move |conn| {
-        Ok::<_, DomainError>(crate::workflow::referrals::intake(
-            conn,
-            &who,
-            &draft,
-            key.as_deref(),
-            &policy,
-            now,
-        ))
-    })
-    .await?;
     match outcome {
         Ok(intake) => Ok(see_other(&format!(
             "/app/orientations/{}?fait=creee",

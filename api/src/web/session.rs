@@ -16,11 +16,11 @@ use base64::Engine;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
-use crate::auth::principal::Issued;
-use crate::auth::{Principal, Subject};
-use crate::domain::DomainError;
-use crate::http::state::State;
+use crate::shared::State;
 use crate::web::WebError;
+use avip_app::auth::principal::Issued;
+use avip_app::auth::{Principal, Subject};
+use avip_app::domain::DomainError;
 
 /// A session ends after this long without a request.
 pub const IDLE: chrono::TimeDelta = chrono::TimeDelta::hours(8);
@@ -121,10 +121,9 @@ impl Visitor {
     /// Ends this session.
     pub async fn close(&self, state: &State) -> Result<(), WebError> {
         let hash = self.id_hash.clone();
-        avip_db::blocking::write(&state.pool, &state.gate, move |conn| {
-            web_sessions::delete(conn, &hash).map_err(DomainError::from)
-        })
-        .await?;
+        state
+            .write(move |conn| web_sessions::delete(conn, &hash).map_err(DomainError::from))
+            .await?;
         Ok(())
     }
 
@@ -194,33 +193,36 @@ impl FromRequest for Visitor {
             let now = Utc::now();
             let found = {
                 let hash = hash.clone();
-                avip_db::blocking::run(&state.pool, move |conn| {
-                    let Some(session) = web_sessions::find(conn, &hash, to_db_time(now))? else {
-                        return Ok::<_, DomainError>(None);
-                    };
-                    let issued = Issued {
-                        at: from_db_time(session.created_at).timestamp(),
-                        version: Some(session.credentials_version),
-                    };
-                    let who = crate::auth::principal::load(
-                        conn,
-                        Subject::User(session.user_id.clone()),
-                        Some(issued),
-                    )?;
-                    Ok(who.map(|who| (session, who)))
-                })
-                .await?
+                state
+                    .run(move |conn| {
+                        let Some(session) = web_sessions::find(conn, &hash, to_db_time(now))?
+                        else {
+                            return Ok::<_, DomainError>(None);
+                        };
+                        let issued = Issued {
+                            at: from_db_time(session.created_at).timestamp(),
+                            version: Some(session.credentials_version),
+                        };
+                        let who = avip_app::auth::principal::load(
+                            conn,
+                            Subject::User(session.user_id.clone()),
+                            Some(issued),
+                        )?;
+                        Ok(who.map(|who| (session, who)))
+                    })
+                    .await?
             };
             let Some((session, who)) = found else {
                 return Err(sign_in());
             };
             if now - from_db_time(session.last_seen_at) >= TOUCH_EVERY {
                 let hash = hash.clone();
-                avip_db::blocking::write(&state.pool, &state.gate, move |conn| {
-                    web_sessions::touch(conn, &hash, to_db_time(now), to_db_time(now + IDLE))
-                        .map_err(DomainError::from)
-                })
-                .await?;
+                state
+                    .write(move |conn| {
+                        web_sessions::touch(conn, &hash, to_db_time(now), to_db_time(now + IDLE))
+                            .map_err(DomainError::from)
+                    })
+                    .await?;
             }
             Ok(Visitor {
                 who,

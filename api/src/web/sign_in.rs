@@ -5,18 +5,17 @@
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use avip_db::model::Role;
 use chrono::Utc;
 use serde::Deserialize;
 
-use crate::auth::Subject;
-use crate::http::auth::check_secret;
-use crate::http::error::ApiError;
-use crate::http::state::State;
+use avip_app::auth::Subject;
+
+use crate::shared::State;
 use crate::web::forms::Form;
 use crate::web::session::{self, Visitor, same_secret};
 use crate::web::{WebError, html, see_other};
-use crate::workflow::sign_in::{Account, Outcome};
+use avip_app::domain::DomainError;
+use avip_app::workflow::sign_in::{Account, Outcome};
 
 /// The cookie that carries the sign-in form's CSRF token (no session yet:
 /// the form's hidden field must equal it).
@@ -129,11 +128,11 @@ pub async fn submit(
             StatusCode::UNPROCESSABLE_ENTITY,
         ));
     }
-    let address = state.limits.client_address(&req);
+    let address = crate::shared::client_address(&state.limits, &req);
     let outcome = match state.limits.token_request(address) {
         Ok(()) => {
-            check_secret(
-                &state,
+            avip_app::workflow::sign_in::check(
+                &state.app,
                 address,
                 Account::Person {
                     email: email.clone(),
@@ -146,7 +145,7 @@ pub async fn submit(
     };
     let outcome = match outcome {
         Ok(outcome) => outcome,
-        Err(ApiError::TooManyRequests { retry_after, .. }) => {
+        Err(DomainError::TooManyRequests { retry_after, .. }) => {
             return Ok(again(
                 format!(
                     "Trop de tentatives de connexion. Réessayez dans {}.",
@@ -165,10 +164,9 @@ pub async fn submit(
         } => {
             let secure = state.web.secure_cookies;
             let version = version.unwrap_or_default();
-            let cookie = avip_db::blocking::write(&state.pool, &state.gate, move |conn| {
-                session::open(conn, (&user, version), None, secure, Utc::now())
-            })
-            .await?;
+            let cookie = state
+                .write(move |conn| session::open(conn, (&user, version), None, secure, Utc::now()))
+                .await?;
             let mut response = see_other(&next);
             response.add_cookie(&cookie).map_err(anyhow::Error::from)?;
             let mut spent = form_cookie(&state, "");
@@ -216,11 +214,7 @@ pub async fn sign_out(
 
 /// `GET /app/`: each role's first page.
 pub async fn home(visitor: Visitor) -> HttpResponse {
-    see_other(match visitor.who.role {
-        Role::Coordinator | Role::Admin => "/app/a-traiter",
-        Role::Prescriber => "/app/orientations",
-        Role::Caf => "/app/indicateurs",
-    })
+    see_other(crate::web::Section::home(&visitor.who).path())
 }
 
 #[cfg(test)]

@@ -16,12 +16,12 @@ use avip_sla_engine::attention::AttentionKind;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use crate::auth::Principal;
-use crate::domain::DomainError;
-use crate::http::referral_body::ReferralBody;
-use crate::http::state::State;
+use crate::shared::State;
 use crate::web::session::Visitor;
 use crate::web::{Layout, Section, WebError, fr, ok_page};
+use avip_app::auth::Principal;
+use avip_app::domain::DomainError;
+use avip_app::views::referral::ReferralBody;
 
 /// The most rows a section shows.
 const ROWS: i64 = 200;
@@ -85,8 +85,8 @@ pub fn count(
     policy: &Policy,
     now: DateTime<Utc>,
 ) -> Result<usize, DomainError> {
-    let unanswered = avip_db::sla::count_unanswered(conn, crate::access::creche_scope(who))?;
-    let (items, _) = crate::workflow::sla::overdue(conn, who, policy, now, None, 1000)?;
+    let unanswered = avip_db::sla::count_unanswered(conn, avip_app::access::creche_scope(who))?;
+    let (items, _) = avip_app::workflow::sla::overdue(conn, who, policy, now, None, 1000)?;
     let others = items
         .iter()
         .filter(|i| i.kind != AttentionKind::FirstResponse)
@@ -112,9 +112,7 @@ pub async fn show(
     filters: web::Query<Filters>,
 ) -> Result<HttpResponse, WebError> {
     let who = visitor.who.clone();
-    if !matches!(who.role, Role::Coordinator | Role::Admin) {
-        return Err(WebError::Forbidden);
-    }
+    Section::Worklist.require(&who)?;
     let creche = filters
         .creche
         .as_deref()
@@ -129,44 +127,52 @@ pub async fn show(
     let (names, unanswered, attention, open) = {
         let who = who.clone();
         let creche = creche.clone();
-        avip_db::blocking::run(&state.pool, move |conn| {
-            let names = creche_names(conn, &who)?;
-            let scoped = |statuses: Vec<ReferralStatus>| ReferralFilter {
-                statuses,
-                creche_id: creche.clone(),
-                ..ReferralFilter::default()
-            };
-            let first = PageRequest {
-                after: None,
-                limit: ROWS,
-            };
-            let unanswered = crate::workflow::referrals::list(
-                conn,
-                &who,
-                scoped(vec![ReferralStatus::Received]),
-                &first,
-            )?;
-            let (attention, _) =
-                crate::workflow::sla::overdue(conn, &who, &policy, now, None, ROWS as usize)?;
-            let open_statuses = match status {
-                Some(s) => vec![s],
-                None => vec![
-                    ReferralStatus::Contacted,
-                    ReferralStatus::Offered,
-                    ReferralStatus::Waitlisted,
-                ],
-            };
-            let open = crate::workflow::referrals::list(conn, &who, scoped(open_statuses), &first)?;
-            Ok::<_, DomainError>((names, unanswered.items, attention, open.items))
-        })
-        .await?
+        state
+            .run(move |conn| {
+                let names = creche_names(conn, &who)?;
+                let scoped = |statuses: Vec<ReferralStatus>| ReferralFilter {
+                    statuses,
+                    creche_id: creche.clone(),
+                    ..ReferralFilter::default()
+                };
+                let first = PageRequest {
+                    after: None,
+                    limit: ROWS,
+                };
+                let unanswered = avip_app::workflow::referrals::list(
+                    conn,
+                    &who,
+                    scoped(vec![ReferralStatus::Received]),
+                    &first,
+                )?;
+                let (attention, _) = avip_app::workflow::sla::overdue(
+                    conn,
+                    &who,
+                    &policy,
+                    now,
+                    None,
+                    ROWS as usize,
+                )?;
+                let open_statuses = match status {
+                    Some(s) => vec![s],
+                    None => vec![
+                        ReferralStatus::Contacted,
+                        ReferralStatus::Offered,
+                        ReferralStatus::Waitlisted,
+                    ],
+                };
+                let open =
+                    avip_app::workflow::referrals::list(conn, &who, scoped(open_statuses), &first)?;
+                Ok::<_, DomainError>((names, unanswered.items, attention, open.items))
+            })
+            .await?
     };
     let read: Vec<_> = unanswered
         .iter()
         .chain(open.iter())
         .map(|r| r.referral.id.clone())
         .collect();
-    crate::http::referrals::record_read(&req, &state, &who, &read, "list_referrals");
+    crate::shared::record_read(&req, &state, &who, &read, "list_referrals");
     let by_id: HashMap<&CrecheId, &str> = names.iter().map(|c| (&c.id, c.name.as_str())).collect();
     let creche_name = |id: &CrecheId| by_id.get(id).copied().unwrap_or("—").to_owned();
     let policy = &state.policy.policy;

@@ -99,7 +99,7 @@ async fn evaluation(app: &TestApp, t: &Territory) -> (Value, Value) {
 }
 
 fn retention(app: &TestApp, dry_run: bool) {
-    avip_api::retention::run(&app.settings, None, dry_run).expect("the retention command runs");
+    avip_app::retention::run(&app.settings, None, dry_run).expect("the retention command runs");
 }
 
 /// Every text an API client can read about these referrals.

@@ -9,6 +9,7 @@ mod exports;
 mod faults;
 mod hardening;
 mod identity;
+mod layers;
 mod limits;
 mod meta;
 mod metrics;

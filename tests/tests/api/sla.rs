@@ -670,7 +670,7 @@ async fn a_stop_lets_the_email_being_sent_finish_and_be_recorded() {
     let mut env = avip_tests::test_env(&app.db, app.mail_dir.path());
     fast(&sink, 1, 3600, 7200)(&mut env);
     env.remove("AVIP_MAIL_LEASE");
-    let settings = avip_api::settings::Settings::from_map(&env).unwrap();
+    let settings = avip_app::settings::Settings::from_map(&env).unwrap();
     let (tell, told) = tokio::sync::oneshot::channel();
     let process = std::thread::spawn(move || {
         let runtime = tokio::runtime::Runtime::new().unwrap();

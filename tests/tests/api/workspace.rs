@@ -1018,3 +1018,68 @@ async fn a_nul_byte_in_a_form_or_a_query_is_refused_naming_the_field() {
     // Signed in normally, nothing else changed.
     assert_eq!(browser.get("/app/a-traiter").await.status, 200);
 }
+
+/// The role matrix, through the pages: each role opens exactly the sections
+/// the rules allow it (the same as the API's: a coordinator and an admin
+/// what awaits action, everyone but the CAF the referrals and the places,
+/// only a prescriber the referral form, everyone but a prescriber the
+/// indicators), its navigation lists exactly those, and its home page is
+/// the first of them.
+#[tokio::test]
+async fn each_role_opens_and_is_shown_exactly_the_sections_the_rules_allow() {
+    let app = spawn_app().await;
+    let _t = territory(&app).await;
+    let sections = [
+        "/app/a-traiter",
+        "/app/orientations",
+        "/app/orientations/nouvelle",
+        "/app/places",
+        "/app/places/territoire",
+        "/app/indicateurs",
+    ];
+    let matrix: [(&str, &str, [bool; 6], &str); 4] = [
+        (
+            avip_tests::ADMIN_EMAIL,
+            avip_tests::ADMIN_PASSWORD,
+            [true, true, false, true, true, true],
+            "/app/a-traiter",
+        ),
+        (
+            "c.martin@example.org",
+            PASSWORD,
+            [true, true, false, true, true, true],
+            "/app/a-traiter",
+        ),
+        (
+            "p.durand@example.org",
+            PASSWORD,
+            [false, true, true, true, true, false],
+            "/app/orientations",
+        ),
+        (
+            "analyste@caf.example.org",
+            PASSWORD,
+            [false, false, false, false, false, true],
+            "/app/indicateurs",
+        ),
+    ];
+    for (email, password, open, home) in matrix {
+        let mut browser = Browser::new(&app);
+        let signed = browser.sign_in(email, password, "/app/").await;
+        assert_eq!(signed.status, 303, "{email}: {}", signed.body);
+        assert_eq!(
+            browser.get("/app/").await.location.as_deref(),
+            Some(home),
+            "{email}"
+        );
+        let first = browser.get(home).await;
+        assert_eq!(first.status, 200, "{email} {home}");
+        for (path, may) in sections.iter().zip(open) {
+            let page = browser.get(path).await;
+            let expected = if may { 200 } else { 403 };
+            assert_eq!(page.status, expected, "{email} opens {path}");
+            let listed = first.body.contains(&format!("<li><a href=\"{path}\""));
+            assert_eq!(listed, may, "{email}: {path} in the navigation");
+        }
+    }
+}

@@ -149,7 +149,7 @@ fn a_transaction_that_reads_first_waits_for_another_writer() {
     insert(&mut other, "held").unwrap();
     let mut conn = db.connect();
     let bootstrap = std::thread::spawn(move || {
-        avip_api::workflow::users::bootstrap(
+        avip_app::workflow::users::bootstrap(
             &mut conn,
             "admin@example.org".into(),
             "a long enough password".into(),

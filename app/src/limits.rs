@@ -10,13 +10,12 @@ use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use actix_web::HttpRequest;
 use avip_db::model::OrganizationId;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use crate::Settings;
-use crate::http::error::{ApiError, Problem};
+use crate::domain::DomainError;
 
 /// How long a sign-in waits for its turn to check a password.
 const HASHING_WAIT: Duration = Duration::from_secs(10);
@@ -55,18 +54,18 @@ impl Limits {
     }
 
     /// The client's address: the peer, or behind a trusted proxy the last
-    /// address of `X-Forwarded-For` that is not one of the proxies.
-    pub fn client_address(&self, req: &HttpRequest) -> IpAddr {
-        let peer = req
-            .peer_addr()
-            .map_or(IpAddr::from([127, 0, 0, 1]), |a| a.ip());
+    /// address of `X-Forwarded-For` (`forwarded`, each header's value) that
+    /// is not one of the proxies.
+    pub fn client_address<'a>(
+        &self,
+        peer: Option<IpAddr>,
+        forwarded: impl Iterator<Item = &'a str>,
+    ) -> IpAddr {
+        let peer = peer.unwrap_or(IpAddr::from([127, 0, 0, 1]));
         if !self.trusted_proxies.contains(&peer) {
             return peer;
         }
-        let forwarded: Vec<IpAddr> = req
-            .headers()
-            .get_all("x-forwarded-for")
-            .filter_map(|v| v.to_str().ok())
+        let forwarded: Vec<IpAddr> = forwarded
             .flat_map(|v| v.split(','))
             .filter_map(|a| a.trim().parse().ok())
             .collect();
@@ -78,7 +77,7 @@ impl Limits {
     }
 
     /// One more token request from `address`.
-    pub fn token_request(&self, address: IpAddr) -> Result<(), ApiError> {
+    pub fn token_request(&self, address: IpAddr) -> Result<(), DomainError> {
         check(&self.token, &address).map_err(|wait| {
             too_many(
                 "too_many_requests",
@@ -89,7 +88,7 @@ impl Limits {
     }
 
     /// One more referral from `organization`.
-    pub fn intake(&self, organization: &OrganizationId) -> Result<(), ApiError> {
+    pub fn intake(&self, organization: &OrganizationId) -> Result<(), DomainError> {
         check(&self.intake, organization).map_err(|wait| {
             too_many(
                 "too_many_requests",
@@ -104,7 +103,7 @@ impl Limits {
 
     /// Waits for a turn to check a password (the argon2 hash is the costly
     /// part of a sign-in); a sign-in that waits too long is told to retry.
-    pub async fn hashing_turn(&self) -> Result<tokio::sync::SemaphorePermit<'_>, ApiError> {
+    pub async fn hashing_turn(&self) -> Result<tokio::sync::SemaphorePermit<'_>, DomainError> {
         match tokio::time::timeout(HASHING_WAIT, self.hashing.acquire()).await {
             Ok(Ok(permit)) => Ok(permit),
             _ => Err(too_many(
@@ -116,7 +115,7 @@ impl Limits {
     }
 
     /// A slot for one more download by `identity`, released when dropped.
-    pub fn export_slot(&self, identity: &str) -> Result<ExportSlot, ApiError> {
+    pub fn export_slot(&self, identity: &str) -> Result<ExportSlot, DomainError> {
         let mut running = self.exports.lock().unwrap_or_else(|e| e.into_inner());
         let count = running.entry(identity.to_owned()).or_default();
         if *count >= self.exports_per_identity {
@@ -151,9 +150,10 @@ where
     })
 }
 
-fn too_many(code: &'static str, detail: String, retry_after: u64) -> ApiError {
-    ApiError::TooManyRequests {
-        problem: Problem::new(code, detail),
+fn too_many(code: &'static str, detail: String, retry_after: u64) -> DomainError {
+    DomainError::TooManyRequests {
+        code,
+        detail,
         retry_after: retry_after.max(1),
     }
 }

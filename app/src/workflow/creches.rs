@@ -2,10 +2,10 @@
 //! their own.
 
 use avip_db::creches::{self, CrecheChanges, CrecheView, NewCreche};
-use avip_db::model::{CrecheId, OrganizationId, OrganizationKind, Role, UserId, to_db_time};
+use avip_db::model::{CrecheId, OrganizationId, OrganizationKind, UserId, to_db_time};
 use avip_db::page::{Page, PageRequest};
 use avip_db::places::{self, CapacityChange};
-use avip_db::{DbConnection, organizations, users};
+use avip_db::{DbConnection, organizations};
 use avip_sla_engine::clock::paris_date;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -13,9 +13,9 @@ use utoipa::ToSchema;
 
 use crate::access::{Action, Resource, creche_scope};
 use crate::auth::Principal;
-use crate::domain::{self, DomainError, FieldError, OpeningHours, Problems};
-use crate::workflow::Caller;
+use crate::domain::{self, DomainError, OpeningHours, Problems};
 use crate::workflow::places::MAX_PLACES;
+use crate::workflow::{Caller, coordinators};
 
 /// The crèches the caller may see (a coordinator's own; all for admins).
 pub fn list(
@@ -97,26 +97,6 @@ fn places(value: i32) -> Result<i32, String> {
     }
 }
 
-/// Coordinators must be active coordinator users of the crèche's operator.
-fn check_coordinators(
-    conn: &mut DbConnection,
-    operator: &OrganizationId,
-    ids: &[UserId],
-) -> Result<(), DomainError> {
-    let mut errors = Vec::new();
-    for (i, id) in ids.iter().enumerate() {
-        let ok = users::find(conn, id)?
-            .is_some_and(|u| u.role == Role::Coordinator && &u.organization_id == operator);
-        if !ok {
-            errors.push(FieldError::new(
-                format!("coordinator_ids[{i}]"),
-                "is not a coordinator of the crèche's operator",
-            ));
-        }
-    }
-    Problems(errors).into_result()
-}
-
 /// Creates a crèche (shared by the API and `avip admin create-creche`);
 /// `by`: the subject claim of who asks, kept with its places.
 /// Registers a crèche with its AVIP places from today.
@@ -179,11 +159,17 @@ pub fn create(
     else {
         unreachable!("checked above")
     };
-    check_coordinators(conn, &operator_id, &coordinators)?;
+    let id = CrecheId::generate();
+    let assignment = coordinators::Assignment::Creche {
+        id: &id,
+        operator: &operator_id.clone(),
+        users: &coordinators,
+    };
+    coordinators::check(conn, &assignment)?;
     let today = paris_date(now);
     let now = to_db_time(now);
     let new = NewCreche {
-        id: CrecheId::generate(),
+        id: id.clone(),
         operator_id,
         name,
         address,
@@ -194,9 +180,11 @@ pub fn create(
         created_at: now,
         updated_at: now,
     };
-    Ok(avip_db::write_transaction(conn, |conn| {
-        creches::insert(conn, &new, today, avip_places, by, &coordinators)
-    })?)
+    avip_db::write_transaction(conn, |conn| {
+        creches::insert(conn, &new, today, avip_places, by)?;
+        coordinators::write(conn, &assignment)?;
+        Ok(creches::get(conn, &id, today)?)
+    })
 }
 
 /// List crèches: all of them for admins, their own for coordinators.
@@ -254,12 +242,19 @@ pub fn update(
         .map(|ids| domain::ids("coordinator_ids", ids, UserId::parse, &mut problems));
     problems.into_result()?;
     let current = creches::get(conn, id, today)?;
-    if let Some(ids) = &coordinators {
-        check_coordinators(conn, &current.creche.operator_id, ids)?;
+    let assignment = coordinators
+        .as_deref()
+        .map(|users| coordinators::Assignment::Creche {
+            id,
+            operator: &current.creche.operator_id,
+            users,
+        });
+    if let Some(assignment) = &assignment {
+        coordinators::check(conn, assignment)?;
     }
-    Ok(avip_db::write_transaction(conn, |conn| {
-        if let Some(ids) = &coordinators {
-            creches::set_coordinators(conn, id, ids)?;
+    avip_db::write_transaction(conn, |conn| {
+        if let Some(assignment) = &assignment {
+            coordinators::write(conn, assignment)?;
         }
         if let Some(avip_places) = avip_places {
             places::record_capacity(
@@ -273,6 +268,6 @@ pub fn update(
                 },
             )?;
         }
-        creches::update(conn, id, &changes, today)
-    })?)
+        Ok(creches::update(conn, id, &changes, today)?)
+    })
 }

@@ -83,6 +83,14 @@ pub enum DomainError {
     /// A reference to something that does not exist.
     #[error("missing reference")]
     MissingReference,
+    /// Too much at once from this caller (a rate limit, a bound on work
+    /// running at once): try again in `retry_after` seconds.
+    #[error("too many requests ({code})")]
+    TooManyRequests {
+        code: &'static str,
+        detail: String,
+        retry_after: u64,
+    },
     /// The database cannot be reached now; try again.
     #[error("database unavailable")]
     Unavailable,

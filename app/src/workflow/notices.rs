@@ -13,7 +13,7 @@ use avip_sla_engine::daily;
 use avip_sla_engine::mail::Notice;
 use chrono::{DateTime, NaiveDate, Utc};
 
-use crate::web::fr;
+use crate::labels as fr;
 
 /// What happened to the referral.
 pub enum News<'a> {

@@ -60,11 +60,9 @@ pub fn run(settings: &Settings, at: Option<String>, dry_run: bool) -> anyhow::Re
             .map(|t| t.with_timezone(&Utc))
             .map_err(|e| anyhow::anyhow!("--at {text:?} is not an RFC 3339 instant: {e}"))?,
     };
-    let (pool, gate, _) = crate::sla::open(settings)?;
-    let key = {
-        let mut conn = avip_db::blocking::checkout(&pool)?;
-        PseudonymKey::load(&mut conn, settings.pseudonym_key.as_ref())?
-    };
+    let opened = crate::process::open(settings)?;
+    let gate = WriteGate::for_backend(opened.backend);
+    let (pool, key) = (opened.pool, opened.key);
     let report = retention::run(&pool, &gate, &key, periods(settings), at, dry_run)
         .map_err(|e| anyhow::anyhow!("{}", e.explain()))?;
     print(&report, at, dry_run);

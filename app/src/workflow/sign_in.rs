@@ -6,12 +6,12 @@
 
 use std::time::Duration;
 
-use avip_db::model::{CrecheId, OrganizationId, Role, to_db_time};
+use avip_db::model::{OrganizationId, Role, to_db_time};
 use avip_db::organizations::Organization;
 use avip_db::{DbConnection, api_clients, organizations, throttle, users};
 use chrono::{DateTime, Utc};
 
-use crate::auth::{Principal, Subject, password, throttle as policy};
+use crate::auth::{Identity, Principal, Subject, password, throttle as policy};
 use crate::domain::DomainError;
 
 /// What a sign-in attempt gives.
@@ -179,18 +179,41 @@ pub fn finish(
     }
 }
 
-/// Who is behind a token, as `/me` shows it.
-#[derive(Clone)]
-pub struct Identity {
-    /// `user` or `api_client`.
-    pub kind: &'static str,
-    pub id: String,
-    /// A person's name or a client's label.
-    pub name: String,
-    /// People only.
-    pub email: Option<String>,
-    pub role: Role,
-    pub creche_ids: Vec<CrecheId>,
+/// A sign-in's three steps, shared by the token endpoint and the
+/// workspace's sign-in form: the attempt counted (atomically, before the
+/// secret is looked at), the secret checked off the database connection on
+/// a bounded number of threads, the outcome recorded. A refusal answers
+/// only after its delay.
+pub async fn check(
+    app: &crate::App,
+    address: std::net::IpAddr,
+    account: Account,
+    secret: String,
+) -> Result<Outcome, DomainError> {
+    let now = Utc::now();
+    let from = address.to_string();
+    let begun = app
+        .write(move |conn| begin(conn, &account, &from, now))
+        .await?;
+    let check = match begun {
+        Begun::Locked { seconds } => return Ok(Outcome::Locked { seconds }),
+        Begun::Check(check) => check,
+    };
+    let turn = app.limits.hashing_turn().await?;
+    let (check, verified) = tokio::task::spawn_blocking(move || {
+        let verified = check.verify(&secret);
+        (check, verified)
+    })
+    .await
+    .map_err(|e| DomainError::Unexpected(anyhow::anyhow!("password check failed: {e}")))?;
+    drop(turn);
+    let outcome = app
+        .write(move |conn| finish(conn, check, verified, Utc::now()))
+        .await?;
+    if let Outcome::Refused { delay } = &outcome {
+        tokio::time::sleep(*delay).await;
+    }
+    Ok(outcome)
 }
 
 /// The caller and its organisation.
@@ -207,24 +230,6 @@ pub fn me(
         Subject::Client(id) => (api_clients::get(conn, id)?.label, None),
     };
     Ok((Identity::of(who, name, email), org))
-}
-
-impl Identity {
-    /// The caller as `/me` shows it, with its name (or label) and e-mail.
-    pub fn of(who: &Principal, name: String, email: Option<String>) -> Identity {
-        let (kind, id) = match &who.subject {
-            Subject::User(id) => ("user", id.to_string()),
-            Subject::Client(id) => ("api_client", id.to_string()),
-        };
-        Identity {
-            kind,
-            id,
-            name,
-            email,
-            role: who.role,
-            creche_ids: who.creche_ids.clone(),
-        }
-    }
 }
 
 /// An identity as the operator names it at the command line.

@@ -172,6 +172,38 @@ impl Loaded {
     }
 }
 
+/// Who is behind a token, as `/me` shows it.
+#[derive(Clone)]
+pub struct Identity {
+    /// `user` or `api_client`.
+    pub kind: &'static str,
+    pub id: String,
+    /// A person's name or a client's label.
+    pub name: String,
+    /// People only.
+    pub email: Option<String>,
+    pub role: Role,
+    pub creche_ids: Vec<CrecheId>,
+}
+
+impl Identity {
+    /// The caller as `/me` shows it, with its name (or label) and e-mail.
+    pub fn of(who: &Principal, name: String, email: Option<String>) -> Identity {
+        let (kind, id) = match &who.subject {
+            Subject::User(id) => ("user", id.to_string()),
+            Subject::Client(id) => ("api_client", id.to_string()),
+        };
+        Identity {
+            kind,
+            id,
+            name,
+            email,
+            role: who.role,
+            creche_ids: who.creche_ids.clone(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -42,20 +42,6 @@ pub fn engine(
     ))
 }
 
-/// Opens the pool, applies migrations and activates the policy: what every
-/// process that runs the engine does first.
-pub fn open(settings: &Settings) -> anyhow::Result<(Pool, WriteGate, ActivePolicy)> {
-    let (pool, backend) = avip_db::open_pool(&settings.database_url, settings.db_pool_size)?;
-    let mut conn = pool
-        .get()
-        .context("cannot check out a database connection")?;
-    avip_db::migrations::run_pending(&mut conn)
-        .map_err(|e| anyhow::anyhow!("cannot apply migrations: {e}"))?;
-    let active = avip_sla_engine::store::activate(&mut conn, &settings.sla, Utc::now())
-        .context("cannot record the SLA policy")?;
-    Ok((pool, WriteGate::for_backend(backend), active))
-}
-
 /// `avip sla run`: the scheduler alone (with the retention job), until
 /// SIGTERM or Ctrl-C.
 pub fn run(settings: &Settings) -> anyhow::Result<()> {
@@ -63,24 +49,17 @@ pub fn run(settings: &Settings) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let (pool, gate, active) = {
+        let opened = {
             let settings = settings.clone();
-            tokio::task::spawn_blocking(move || open(&settings)).await??
+            tokio::task::spawn_blocking(move || crate::process::open(&settings)).await??
         };
-        let key = {
-            let mut conn = avip_db::blocking::checkout(&pool)?;
-            crate::exports::PseudonymKey::load(&mut conn, settings.pseudonym_key.as_ref())?
-        };
-        let webhooks = crate::webhooks::spawn(settings, pool.clone(), gate.clone())?;
-        let engine = engine(settings, pool.clone(), gate.clone(), active)?;
-        let mut scheduler = engine.start(&settings.sla_schedule).await?;
-        crate::digests::schedule(&scheduler, settings, pool.clone(), gate.clone()).await?;
-        crate::retention::schedule(&scheduler, settings, pool, gate, key).await?;
+        let gate = WriteGate::for_backend(opened.backend);
+        let jobs =
+            crate::process::Jobs::start(settings, &opened.pool, &gate, opened.policy, opened.key)
+                .await?;
         shutdown_signal().await;
         tracing::info!("stopping the SLA engine");
-        webhooks.stop().await;
-        engine.stop().await;
-        scheduler.shutdown().await.ok();
+        jobs.stop().await;
         Ok(())
     })
 }
@@ -122,7 +101,12 @@ pub fn sweep(settings: &Settings, at: Option<String>, dry_run: bool) -> anyhow::
         let (pool, gate, active) = if dry_run {
             tokio::task::spawn_blocking(move || preview_policy(&settings_for_open)).await??
         } else {
-            tokio::task::spawn_blocking(move || open(&settings_for_open)).await??
+            tokio::task::spawn_blocking(move || {
+                let opened = crate::process::open(&settings_for_open)?;
+                let gate = WriteGate::for_backend(opened.backend);
+                anyhow::Ok((opened.pool, gate, opened.policy))
+            })
+            .await??
         };
         let engine = engine(settings, pool, gate, active)?;
         let instant = at.unwrap_or_else(Utc::now);

@@ -104,6 +104,39 @@ fn walk(value: &Value, path: String, found: &mut Vec<String>) {
     }
 }
 
+/// serde says "missing field `x`" at the parent's path; users want the path
+/// of the field itself. Positions ("at line 1 column 9") are dropped.
+pub fn describe(path: &str, message: &str) -> (String, String) {
+    let message = message
+        .split(" at line ")
+        .next()
+        .unwrap_or(message)
+        .to_owned();
+    let join = |parent: &str, child: &str| {
+        if parent.is_empty() || parent == "." {
+            child.to_owned()
+        } else {
+            format!("{parent}.{child}")
+        }
+    };
+    if let Some(name) = message
+        .strip_prefix("missing field `")
+        .and_then(|m| m.strip_suffix('`'))
+    {
+        return (join(path, name), "is required".to_owned());
+    }
+    if message.starts_with("unknown field `") {
+        // The path already ends with the unknown field's name.
+        return (path.to_owned(), format!("is not a known field ({message})"));
+    }
+    let field = if path.is_empty() || path == "." {
+        "body".to_owned()
+    } else {
+        path.to_owned()
+    };
+    (field, message)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,5 +1,8 @@
-//! The JSON shapes of the administered resources (organisations, crèches,
-//! people, API clients): what the API answers and what `avip admin` prints.
+//! The JSON shapes of the resources (organisations, crèches, people, API
+//! clients here; a referral, its timeline and follow-ups in [`referral`]):
+//! what the API answers, what the pages read and what `avip admin` prints.
+
+pub mod referral;
 
 use avip_db::api_clients::ApiClient;
 use avip_db::creches::CrecheView;

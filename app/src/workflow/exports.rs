@@ -121,6 +121,59 @@ pub fn indicators(
     Ok((period, groups))
 }
 
+/// The indicators as a file in `format`, for the API's download and the
+/// workspace's buttons: its bytes, and the name it downloads under (none
+/// for JSON, which is shown, not saved). Dropping the future (the client
+/// left) stops the work.
+pub struct IndicatorsFile {
+    pub bytes: Vec<u8>,
+    pub content_type: &'static str,
+    pub file_name: Option<String>,
+}
+
+pub async fn indicators_file(
+    app: &crate::App,
+    who: Principal,
+    ask: Ask,
+    group_by: GroupBy,
+    format: crate::exports::Format,
+) -> Result<IndicatorsFile, DomainError> {
+    let cancel = Cancel::default();
+    let _cancel_if_gone = cancel.guard();
+    let (period, groups) = app
+        .run(move |conn| indicators(conn, &who, &ask, group_by, Utc::now(), &cancel))
+        .await?;
+    let mut out = Buffer(Vec::new());
+    crate::exports::write_indicators(&groups, format, &mut out).map_err(failed)?;
+    let file_name =
+        (format != crate::exports::Format::Json).then(|| file_name("indicators", period, format));
+    Ok(IndicatorsFile {
+        bytes: out.0,
+        content_type: format.content_type(),
+        file_name,
+    })
+}
+
+/// What a download is saved as: `avip-<what>-<from>-<to>.<extension>`.
+pub fn file_name(what: &str, period: Period, format: crate::exports::Format) -> String {
+    format!(
+        "avip-{what}-{}-{}.{}",
+        period.from,
+        period.to,
+        format.extension()
+    )
+}
+
+/// Bytes kept in memory (a file small enough to build whole).
+struct Buffer(Vec<u8>);
+
+impl crate::exports::Out for Buffer {
+    fn send(&mut self, bytes: Vec<u8>) -> Result<(), crate::exports::Gone> {
+        self.0.extend_from_slice(&bytes);
+        Ok(())
+    }
+}
+
 impl From<ExportError> for DomainError {
     fn from(e: ExportError) -> DomainError {
         match e {

@@ -14,8 +14,8 @@ use crate::domain::Weekday;
 use crate::domain::referral::{
     ChildIn, ConsentIn, HoursIn, NeedsIn, ParentIn, ProjectIn, ReferentIn,
 };
-use crate::http::page::time;
 use crate::workflow::referrals::contract_of;
+use avip_db::model::from_db_time as time;
 
 /// The first-response deadline and where the referral stands against it.
 #[derive(Serialize, ToSchema, Clone, Debug)]

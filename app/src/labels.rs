@@ -398,13 +398,14 @@ mod tests {
 
     /// The sources whose refusals the pages show next to a field.
     const SOURCES: &[&str] = &[
-        include_str!("../domain/mod.rs"),
-        include_str!("../domain/referral.rs"),
-        include_str!("../workflow/referrals.rs"),
-        include_str!("../workflow/places.rs"),
-        include_str!("../workflow/users.rs"),
-        include_str!("../workflow/creches.rs"),
-        include_str!("../workflow/exports.rs"),
+        include_str!("domain/mod.rs"),
+        include_str!("domain/referral.rs"),
+        include_str!("workflow/referrals.rs"),
+        include_str!("workflow/places.rs"),
+        include_str!("workflow/users.rs"),
+        include_str!("workflow/creches.rs"),
+        include_str!("workflow/coordinators.rs"),
+        include_str!("workflow/exports.rs"),
     ];
 
     /// Every string literal that reads like a field's refusal, with each

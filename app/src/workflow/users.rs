@@ -4,15 +4,15 @@ use avip_db::model::{CrecheId, OrganizationId, OrganizationKind, Role, UserId, t
 use avip_db::organizations::NewOrganization;
 use avip_db::page::{Page, PageRequest};
 use avip_db::users::{self, NewUser, User, UserChanges};
-use avip_db::{DbConnection, creches, organizations};
+use avip_db::{DbConnection, organizations};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::access::{Action, Resource};
 use crate::auth::password;
-use crate::domain::{self, DomainError, FieldError, Problems};
-use crate::workflow::Caller;
+use crate::domain::{self, DomainError, Problems};
+use crate::workflow::{Caller, coordinators};
 
 /// A page of people, each with the crèches they coordinate.
 pub fn list(
@@ -82,37 +82,6 @@ pub struct UpdateUser {
     pub creche_ids: Option<Vec<String>>,
 }
 
-/// Crèches given to a coordinator must be run by the coordinator's operator.
-fn check_creches(
-    conn: &mut DbConnection,
-    role: Role,
-    org: &OrganizationId,
-    ids: &[CrecheId],
-) -> Result<(), DomainError> {
-    if ids.is_empty() {
-        return Ok(());
-    }
-    if role != Role::Coordinator {
-        return Err(DomainError::invalid(
-            "creche_ids",
-            "only coordinators are attached to crèches",
-        ));
-    }
-    let known = creches::of_operator(conn, org, ids)?;
-    let errors: Vec<_> = ids
-        .iter()
-        .enumerate()
-        .filter(|(_, id)| !known.contains(id))
-        .map(|(i, _)| {
-            FieldError::new(
-                format!("creche_ids[{i}]"),
-                "is not a crèche of the user's organisation",
-            )
-        })
-        .collect();
-    Problems(errors).into_result()
-}
-
 /// Creates a person; the password is stored as an argon2id hash.
 pub fn create(
     conn: &mut DbConnection,
@@ -155,13 +124,20 @@ pub fn create(
     else {
         unreachable!("checked above")
     };
-    check_creches(conn, body.role, &organization_id, &creche_ids)?;
+    let id = UserId::generate();
+    let assignment = coordinators::Assignment::User {
+        id: &id,
+        role: body.role,
+        organization: &organization_id.clone(),
+        creches: &creche_ids,
+    };
+    coordinators::check(conn, &assignment)?;
     if users::find_by_email(conn, &email)?.is_some() {
         return Err(DomainError::EmailTaken);
     }
     let now = to_db_time(now);
     let new = NewUser {
-        id: UserId::generate(),
+        id: id.clone(),
         organization_id,
         email,
         name,
@@ -171,7 +147,11 @@ pub fn create(
         created_at: now,
         updated_at: now,
     };
-    let user = avip_db::write_transaction(conn, |conn| users::insert(conn, &new, &creche_ids))?;
+    let user = avip_db::write_transaction(conn, |conn| {
+        let user = users::insert(conn, &new)?;
+        coordinators::write(conn, &assignment)?;
+        Ok::<_, DomainError>(user)
+    })?;
     Ok((user, creche_ids))
 }
 
@@ -201,8 +181,16 @@ pub fn update(
         .map(|ids| domain::ids("creche_ids", ids, CrecheId::parse, &mut problems));
     problems.into_result()?;
     let user = users::get(conn, id)?;
-    if let Some(ids) = &creche_ids {
-        check_creches(conn, user.role, &user.organization_id, ids)?;
+    let assignment = creche_ids
+        .as_deref()
+        .map(|creches| coordinators::Assignment::User {
+            id,
+            role: user.role,
+            organization: &user.organization_id,
+            creches,
+        });
+    if let Some(assignment) = &assignment {
+        coordinators::check(conn, assignment)?;
     }
     if let Some(email) = &email
         && users::find_by_email(conn, email)?.is_some_and(|other| other.id != user.id)
@@ -221,13 +209,13 @@ pub fn update(
         updated_at: Some(to_db_time(now)),
     };
     let user = avip_db::write_transaction(conn, |conn| {
-        if let Some(ids) = &creche_ids {
-            users::set_creches(conn, id, ids)?;
+        if let Some(assignment) = &assignment {
+            coordinators::write(conn, assignment)?;
         }
         if revokes {
             users::revoke_credentials(conn, id, to_db_time(now))?;
         }
-        users::update(conn, id, &changes)
+        Ok::<_, DomainError>(users::update(conn, id, &changes)?)
     })?;
     let creches = users::creche_ids(conn, id)?;
     Ok((user, creches))

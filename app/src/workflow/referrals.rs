@@ -62,9 +62,24 @@ pub struct Intake {
     pub replayed: bool,
 }
 
-/// Stores a posted referral in one transaction: idempotency, the crèche's
-/// visibility, the active-referral check, a gapless reference, the row, the
-/// family, the children and the `created` event.
+/// A prescriber posts a referral: the one entry point of the API and the
+/// workspace. Every field is checked first (an invalid request spends
+/// nothing of the organisation's intake rate), then the rate, then
+/// [`intake`] writes it. `key`: the `Idempotency-Key` (or the form's).
+pub async fn create(
+    app: &crate::App,
+    who: &Principal,
+    request: ReferralRequest,
+    key: Option<String>,
+    now: DateTime<Utc>,
+) -> Result<Intake, DomainError> {
+    let draft = prepare(who, request, now)?;
+    app.limits.intake(&who.organization_id)?;
+    let (who, policy) = (who.clone(), app.policy.clone());
+    app.write(move |conn| intake(conn, &who, &draft, key.as_deref(), &policy, now))
+        .await
+}
+
 /// Checks that the caller may post referrals, then every field of the
 /// request (outside the write, which [`intake`] then does).
 pub fn prepare(
@@ -76,6 +91,9 @@ pub fn prepare(
     ReferralDraft::parse(request, paris_date(now))
 }
 
+/// Stores a posted referral in one transaction: idempotency, the crèche's
+/// visibility, the active-referral check, a gapless reference, the row, the
+/// family, the children and the `created` event.
 pub fn intake(
     conn: &mut DbConnection,
     who: &Principal,

@@ -2,10 +2,11 @@
 //! sign-in throttle and the extractor that authenticates every request.
 
 pub mod cache;
+pub mod oidc;
 pub mod password;
 pub mod principal;
 pub mod throttle;
 pub mod tokens;
 
-pub use principal::{Principal, Subject};
+pub use principal::{Identity, Principal, Subject};
 pub use tokens::TokenKeys;

@@ -1,19 +1,18 @@
-//! The one application state every handler extracts, and its helpers for
-//! database work off the async threads.
+//! The one application state both front-ends run with (`App`), and its
+//! helpers for database work off the async threads. Its errors are
+//! [`DomainError`]s: each front-end says them its own way.
 
-use actix_web::web;
 use avip_db::{DbConnection, Pool, QueryError, WriteGate};
 use avip_sla_engine::ActivePolicy;
 
 use crate::auth::TokenKeys;
+use crate::domain::DomainError;
 use crate::exports::PseudonymKey;
-use crate::http::error::ApiError;
-use crate::http::limits::Limits;
-use crate::http::openapi::Routes;
+use crate::limits::Limits;
 use crate::workflow::places::OfferHold;
 
 /// What the service runs with, shared by every worker.
-pub struct AppState {
+pub struct App {
     pub pool: Pool,
     pub gate: WriteGate,
     /// The SLA policy in force and its version.
@@ -22,18 +21,10 @@ pub struct AppState {
     pub hold: OfferHold,
     pub pseudonym_key: PseudonymKey,
     pub keys: TokenKeys,
-    /// The OpenAPI document, serialised once.
-    pub openapi: web::Bytes,
-    /// The methods of each documented path (the `Allow` of a 405).
-    pub routes: Routes,
     /// Rate limits and bounds on concurrent work.
     pub limits: Limits,
     /// Where reads of families' personal data are recorded.
     pub access: crate::access_log::Recorder,
-    /// What the web workspace needs.
-    pub web: crate::web::WebSettings,
-    /// `GET /metrics` is served on `AVIP_METRICS_BIND`, not here.
-    pub metrics_elsewhere: bool,
     /// The identities authenticated lately (see `auth::cache`).
     pub identities: std::sync::Arc<crate::auth::cache::Identities>,
     /// `AVIP_PUBLIC_URL` without its trailing `/`: links to this service.
@@ -42,18 +33,15 @@ pub struct AppState {
     pub webhook_targets: crate::webhooks::Targets,
 }
 
-/// What handlers extract.
-pub type State = web::Data<AppState>;
-
-impl AppState {
+impl App {
     /// Database work on the blocking pool (reads, and the few writes that need no turn).
     pub async fn run<T, E>(
         &self,
         work: impl FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
-    ) -> Result<T, ApiError>
+    ) -> Result<T, DomainError>
     where
         T: Send + 'static,
-        E: From<QueryError> + Into<ApiError> + Send + 'static,
+        E: From<QueryError> + Into<DomainError> + Send + 'static,
     {
         avip_db::blocking::run(&self.pool, work)
             .await
@@ -64,10 +52,10 @@ impl AppState {
     pub async fn read_short<T, E>(
         &self,
         work: impl FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
-    ) -> Result<T, ApiError>
+    ) -> Result<T, DomainError>
     where
         T: Send + 'static,
-        E: From<QueryError> + Into<ApiError> + Send + 'static,
+        E: From<QueryError> + Into<DomainError> + Send + 'static,
     {
         avip_db::blocking::read_short(&self.pool, work)
             .await
@@ -78,10 +66,10 @@ impl AppState {
     pub async fn write<T, E>(
         &self,
         work: impl FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
-    ) -> Result<T, ApiError>
+    ) -> Result<T, DomainError>
     where
         T: Send + 'static,
-        E: From<QueryError> + Into<ApiError> + Send + 'static,
+        E: From<QueryError> + Into<DomainError> + Send + 'static,
     {
         avip_db::blocking::write(&self.pool, &self.gate, work)
             .await

@@ -9,7 +9,9 @@
 //! (`avip_sla_engine::lifecycle`) and writes through `avip_db`, in one
 //! transaction.
 
+pub mod acts;
 pub mod api_clients;
+pub mod coordinators;
 pub mod creches;
 pub mod data_inclusion;
 pub mod exports;

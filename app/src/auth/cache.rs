@@ -29,8 +29,8 @@ use std::time::{Duration, Instant};
 use avip_db::{DbConnection, Pool};
 
 use super::principal::{self, Credentials, Issued, Principal, Subject};
+use crate::auth::Identity;
 use crate::domain::DomainError;
-use crate::workflow::sign_in::Identity;
 
 /// How often the identity epoch is read.
 pub const POLL: Duration = Duration::from_millis(50);

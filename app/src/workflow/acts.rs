@@ -1,0 +1,98 @@
+//! The actions on a referral as both front-ends call them (the API's
+//! handlers and the workspace's forms): each takes the application, the
+//! caller, the referral, the parsed request and `now`, and runs its use case
+//! of [`super::referrals`] in one transaction through the writer. The
+//! front-end only reads its input and renders what comes back.
+
+use avip_db::model::ReferralId;
+use avip_db::referrals::{Event, FollowUp, ReferralRecord};
+use chrono::{DateTime, Utc};
+
+use crate::App;
+use crate::auth::Principal;
+use crate::domain::DomainError;
+use crate::domain::referral::{
+    EnrollmentChange, EnrollmentRequest, ExitRequest, FollowUpRequest, NoteRequest,
+    TransitionRequest,
+};
+use crate::workflow::referrals;
+
+/// A move through the lifecycle (`/transitions`, the page's move and
+/// withdrawal forms).
+pub async fn transition(
+    app: &App,
+    who: &Principal,
+    id: &ReferralId,
+    request: TransitionRequest,
+    now: DateTime<Utc>,
+) -> Result<ReferralRecord, DomainError> {
+    let (who, id, hold, links) = (who.clone(), id.clone(), app.hold, app.public_url.clone());
+    app.write(move |conn| referrals::transition(conn, &who, &id, request, hold, &links, now))
+        .await
+}
+
+/// `offered → enrolled`, with the contract.
+pub async fn enroll(
+    app: &App,
+    who: &Principal,
+    id: &ReferralId,
+    request: EnrollmentRequest,
+    now: DateTime<Utc>,
+) -> Result<ReferralRecord, DomainError> {
+    let (who, id, links) = (who.clone(), id.clone(), app.public_url.clone());
+    let policy = app.policy.policy.clone();
+    app.write(move |conn| referrals::enroll(conn, &who, &id, request, &policy, &links, now))
+        .await
+}
+
+/// A renewal or a change of the contract.
+pub async fn change_enrollment(
+    app: &App,
+    who: &Principal,
+    id: &ReferralId,
+    change: EnrollmentChange,
+    now: DateTime<Utc>,
+) -> Result<ReferralRecord, DomainError> {
+    let (who, id, policy) = (who.clone(), id.clone(), app.policy.policy.clone());
+    app.write(move |conn| referrals::change_enrollment(conn, &who, &id, change, &policy, now))
+        .await
+}
+
+/// The exit, with its outcome.
+pub async fn exit(
+    app: &App,
+    who: &Principal,
+    id: &ReferralId,
+    request: ExitRequest,
+    now: DateTime<Utc>,
+) -> Result<ReferralRecord, DomainError> {
+    let (who, id, links) = (who.clone(), id.clone(), app.public_url.clone());
+    app.write(move |conn| referrals::exit(conn, &who, &id, request, &links, now))
+        .await
+}
+
+/// A note on the timeline.
+pub async fn add_note(
+    app: &App,
+    who: &Principal,
+    id: &ReferralId,
+    request: NoteRequest,
+    now: DateTime<Utc>,
+) -> Result<Event, DomainError> {
+    let (who, id) = (who.clone(), id.clone());
+    app.write(move |conn| referrals::add_note(conn, &who, &id, request, now))
+        .await
+}
+
+/// A follow-up of the parent's path.
+pub async fn add_follow_up(
+    app: &App,
+    who: &Principal,
+    id: &ReferralId,
+    request: FollowUpRequest,
+    now: DateTime<Utc>,
+) -> Result<FollowUp, DomainError> {
+    let (who, id, policy) = (who.clone(), id.clone(), app.policy.policy.clone());
+    app.write(move |conn| referrals::add_follow_up(conn, &who, &id, request, &policy, now))
+        .await
+}
