@@ -5,7 +5,7 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, get, web};
 use avip_app::auth::Principal;
 use chrono::{NaiveDate, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::http::extract::Bearer;
@@ -17,7 +17,9 @@ use crate::http::error::ApiError;
 use crate::http::extract::ApiQuery;
 use crate::http::responses::{BadRequest, Forbidden, TooManyRequests};
 use crate::shared::{Front, State};
-use avip_app::exports::{ExportError, Format, Gone, GroupBy, Names, Out, write_rows};
+use avip_app::exports::{
+    EvaluationRow, ExportError, Format, Gone, GroupBy, IndicatorRow, Names, Out, write_rows,
+};
 use avip_app::limits::ExportSlot;
 use avip_app::workflow::exports::{self, Ask, RowsExport};
 
@@ -92,128 +94,6 @@ pub struct IndicatorQuery {
     /// Admins: only this département's crèches. The CAF sees its own only.
     #[param(pattern = "^(0[1-9]|1[0-9]|2[1-9AaBb]|[3-8][0-9]|9[0-5]|97[1-6])$")]
     pub departement: Option<String>,
-}
-
-/// One evaluation row (the JSON shape; CSV and XLSX have the same columns
-/// in this order). What the evaluation needs and no more: no name, contact,
-/// address, France Travail identifier or birth date, no prescriber agency,
-/// no instant; months, durations and categories
-/// (docs/data-protection.md, "The CAF's rows").
-#[allow(dead_code)]
-#[derive(Serialize, ToSchema)]
-#[schema(example = json!({"referral_key": "5be0c0b0f4b1f3a2c1d1e0f9a8b7c6d5",
-    "family_id": "0a1b2c3d4e5f60718293a4b5c6d7e8f9", "prescriber_kind": "france_travail",
-    "creche_id": "0193a5b0-7c1e-7d2a-9b1e-000000000001",
-    "creche_name": "Les Petits Pas", "departement": "83", "received_month": "2026-11-01",
-    "hours_to_first_response": 25.5,
-    "answered_within_deadline": true, "status": "exited", "outcome": "exited", "refusal_reason": null,
-    "withdrawal_reason": null, "enrollment_start_month": "2026-12-01", "contract_days": 182,
-    "renewals": 0, "days_enrolled": 182, "exit_reason": "employment",
-    "exit_employment_status": "employed_permanent", "positive_exit": true,
-    "childcare_solution": "same_creche", "parent_situation": "job_seeker", "single_parent": true,
-    "qpv_resident": false, "child_age_bracket": "1_to_2", "children": 1, "insertion_project_kind": "training"}))]
-pub struct EvaluationRow {
-    /// Keyed hash of the referral's id: stable from one export to the next.
-    referral_key: String,
-    /// Keyed hash (HMAC-SHA-256 with `AVIP_PSEUDONYM_KEY`) of the family's
-    /// France Travail identifier, or else of the parent's names with the
-    /// phone (or e-mail): the same family has the same id across referrals
-    /// and exports (and after its personal data is anonymised), and it
-    /// cannot be recomputed from a known name without the key.
-    family_id: String,
-    /// `france_travail`, `conseil_departemental` or `mission_locale`.
-    prescriber_kind: String,
-    creche_id: String,
-    creche_name: String,
-    departement: String,
-    /// The first day of the month of reception (Paris).
-    received_month: NaiveDate,
-    /// Calendar hours from reception to the first response (the first move
-    /// out of `received` but `withdrawn`), one decimal; `null` when none came.
-    hours_to_first_response: Option<f64>,
-    /// The first response came by the deadline of the SLA policy in force
-    /// (`AVIP_SLA_BREACH`, 72 h by default); `null` when none came.
-    answered_within_deadline: Option<bool>,
-    status: String,
-    /// `in_progress`, `enrolled`, `exited`, `declined` or `withdrawn`.
-    outcome: String,
-    /// The decline reason, when the crèche declined.
-    refusal_reason: Option<String>,
-    /// The withdraw reason, when the referral was withdrawn.
-    withdrawal_reason: Option<String>,
-    /// The first day of the month the child started.
-    enrollment_start_month: Option<NaiveDate>,
-    /// Days from the start to the contract's end, both counted.
-    contract_days: Option<i64>,
-    renewals: Option<i64>,
-    /// Days from the start to the exit, both counted (exited children).
-    days_enrolled: Option<i64>,
-    exit_reason: Option<String>,
-    exit_employment_status: Option<String>,
-    positive_exit: Option<bool>,
-    /// The lasting childcare solution after the exit.
-    childcare_solution: Option<String>,
-    parent_situation: String,
-    single_parent: bool,
-    qpv_resident: bool,
-    /// The first child's age when referred: `under_1`, `1_to_2`, `2_to_3`, `3_and_over`.
-    child_age_bracket: Option<String>,
-    children: i64,
-    insertion_project_kind: String,
-}
-
-/// One group of indicators. Every count is over the referrals **received
-/// in the period** (a cohort), whatever happened to them since, up to now.
-#[allow(dead_code)]
-#[derive(Serialize, ToSchema)]
-#[schema(example = json!({"group": "2026-11", "label": "2026-11", "received": 12, "answered": 10,
-    "answered_within_deadline": 9, "answered_within_deadline_pct": 75.0,
-    "median_hours_to_first_response": 20.5, "p90_hours_to_first_response": 70.2, "offers": 6,
-    "enrollments": 4, "exits": 2, "positive_exits": 1, "positive_exit_pct": 50.0, "lasting_solutions": 2,
-    "occupied_place_days": 310, "available_place_days": 540, "occupancy_pct": 57.4}))]
-pub struct IndicatorRow {
-    /// The month of reception (`YYYY-MM`, Paris), the crèche id, the
-    /// prescriber kind or the prescriber organisation id.
-    group: String,
-    /// A readable name of the group.
-    label: String,
-    /// Referrals received in the period.
-    received: i64,
-    /// Of those, referrals that had a first response (contacted, offered,
-    /// waitlisted or declined first). A referral withdrawn before any
-    /// answer is not answered.
-    answered: i64,
-    /// Of those, first responses by the deadline (`sla.due_at`).
-    answered_within_deadline: i64,
-    /// `answered_within_deadline / received × 100`, one decimal; `null` without referrals.
-    answered_within_deadline_pct: Option<f64>,
-    /// Median of the hours to the first response of the answered
-    /// referrals (calendar hours; between the two middle values for an even count).
-    median_hours_to_first_response: Option<f64>,
-    /// 90th percentile of the same, interpolated between the closest ranks
-    /// (as a spreadsheet's PERCENTILE.INC).
-    p90_hours_to_first_response: Option<f64>,
-    /// Referrals that were offered a place (moved to `offered` at some point).
-    offers: i64,
-    /// Referrals whose child was enrolled.
-    enrollments: i64,
-    /// Enrolled children who have left.
-    exits: i64,
-    /// Exits recorded as positive (the parent found work or training).
-    positive_exits: i64,
-    /// `positive_exits / exits × 100`; `null` without exits.
-    positive_exit_pct: Option<f64>,
-    /// Exits with a lasting childcare solution (any but `none`).
-    lasting_solutions: i64,
-    /// Σ over the period's days up to today (Paris; days to come are not
-    /// counted) of the AVIP places occupied by enrolled
-    /// children (month and crèche groups; the month groups sum the
-    /// crèches in scope over that month). `null` for prescriber groups.
-    occupied_place_days: Option<i64>,
-    /// Σ over the same days of the AVIP places reserved.
-    available_place_days: Option<i64>,
-    /// `occupied_place_days / available_place_days × 100`.
-    occupancy_pct: Option<f64>,
 }
 
 fn format_of(format: Option<FileFormat>, default: FileFormat, sep: Option<Separator>) -> Format {

@@ -1,0 +1,438 @@
+//! The indicators: counts, rates, percentiles and occupancy by group,
+//! over the referrals received in the period.
+
+use super::*;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GroupBy {
+    Month,
+    Creche,
+    PrescriberKind,
+    Prescriber,
+}
+
+pub const INDICATOR_COLUMNS: &[Column] = &[
+    column(
+        "group",
+        38.0,
+        Kind::Text,
+        "The month of reception (`YYYY-MM`, Paris), the crèche id, the\n\
+         prescriber kind or the prescriber organisation id.",
+    ),
+    column("label", 30.0, Kind::Text, "A readable name of the group."),
+    column(
+        "received",
+        10.0,
+        Kind::Integer,
+        "Referrals received in the period.",
+    ),
+    column(
+        "answered",
+        10.0,
+        Kind::Integer,
+        "Of those, referrals that had a first response (contacted, offered,\n\
+         waitlisted or declined first). A referral withdrawn before any\n\
+         answer is not answered.",
+    ),
+    column(
+        "answered_within_deadline",
+        12.0,
+        Kind::Integer,
+        "Of those, first responses by the deadline (`sla.due_at`).",
+    ),
+    nullable(
+        "answered_within_deadline_pct",
+        12.0,
+        Kind::Number,
+        "`answered_within_deadline / received × 100`, one decimal; `null` without referrals.",
+    ),
+    nullable(
+        "median_hours_to_first_response",
+        12.0,
+        Kind::Number,
+        "Median of the hours to the first response of the answered\n\
+         referrals (calendar hours; between the two middle values for an even count).",
+    ),
+    nullable(
+        "p90_hours_to_first_response",
+        12.0,
+        Kind::Number,
+        "90th percentile of the same, interpolated between the closest ranks\n\
+         (as a spreadsheet's PERCENTILE.INC).",
+    ),
+    column(
+        "offers",
+        10.0,
+        Kind::Integer,
+        "Referrals that were offered a place (moved to `offered` at some point).",
+    ),
+    column(
+        "enrollments",
+        10.0,
+        Kind::Integer,
+        "Referrals whose child was enrolled.",
+    ),
+    column(
+        "exits",
+        10.0,
+        Kind::Integer,
+        "Enrolled children who have left.",
+    ),
+    column(
+        "positive_exits",
+        10.0,
+        Kind::Integer,
+        "Exits recorded as positive (the parent found work or training).",
+    ),
+    nullable(
+        "positive_exit_pct",
+        12.0,
+        Kind::Number,
+        "`positive_exits / exits × 100`; `null` without exits.",
+    ),
+    column(
+        "lasting_solutions",
+        10.0,
+        Kind::Integer,
+        "Exits with a lasting childcare solution (any but `none`).",
+    ),
+    nullable(
+        "occupied_place_days",
+        12.0,
+        Kind::Integer,
+        "Σ over the period's days up to today (Paris; days to come are not\n\
+         counted) of the AVIP places occupied by enrolled\n\
+         children (month and crèche groups; the month groups sum the\n\
+         crèches in scope over that month). `null` for prescriber groups.",
+    ),
+    nullable(
+        "available_place_days",
+        12.0,
+        Kind::Integer,
+        "Σ over the same days of the AVIP places reserved.",
+    ),
+    nullable(
+        "occupancy_pct",
+        12.0,
+        Kind::Number,
+        "`occupied_place_days / available_place_days × 100`.",
+    ),
+];
+
+/// One group of indicators. Every count is over the referrals **received
+/// in the period** (a cohort), whatever happened to them since, up to now.
+///
+/// Its schema is made from [`INDICATOR_COLUMNS`], the columns the files are written
+/// with.
+pub struct IndicatorRow;
+
+impl utoipa::PartialSchema for IndicatorRow {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        schema(
+            INDICATOR_COLUMNS,
+            "One group of indicators. Every count is over the referrals **received\n\
+     in the period** (a cohort), whatever happened to them since, up to now.",
+            serde_json::json!({"group": "2026-11", "label": "2026-11", "received": 12, "answered": 10,
+    "answered_within_deadline": 9, "answered_within_deadline_pct": 75.0,
+    "median_hours_to_first_response": 20.5, "p90_hours_to_first_response": 70.2, "offers": 6,
+    "enrollments": 4, "exits": 2, "positive_exits": 1, "positive_exit_pct": 50.0, "lasting_solutions": 2,
+    "occupied_place_days": 310, "available_place_days": 540, "occupancy_pct": 57.4}),
+        )
+    }
+}
+
+impl utoipa::ToSchema for IndicatorRow {}
+
+/// The counts of one group.
+#[derive(Clone, Debug, Default)]
+pub struct Tally {
+    pub label: String,
+    pub received: i64,
+    pub answered: i64,
+    pub within_deadline: i64,
+    pub hours: Vec<f64>,
+    pub offers: i64,
+    pub enrollments: i64,
+    pub exits: i64,
+    pub positive_exits: i64,
+    pub lasting_solutions: i64,
+    /// Occupied and available place-days (crèche and month groups).
+    pub place_days: Option<(i64, i64)>,
+}
+
+impl Tally {
+    pub fn add(&mut self, r: &TallyRow) {
+        self.received += 1;
+        if let Some(at) = r.first_response_at {
+            self.answered += 1;
+            self.hours.push(hours_between(r.received_at, at));
+        }
+        if within_deadline(r.first_response_at, r.sla_due_at) == Some(true) {
+            self.within_deadline += 1;
+        }
+        if r.offered {
+            self.offers += 1;
+        }
+        if r.enrolled {
+            self.enrollments += 1;
+            if r.exit_date.is_some() {
+                self.exits += 1;
+                if r.positive_exit == Some(true) {
+                    self.positive_exits += 1;
+                }
+                if r.childcare_solution
+                    .is_some_and(|s| s != avip_db::model::ChildcareSolution::None)
+                {
+                    self.lasting_solutions += 1;
+                }
+            }
+        }
+    }
+
+    pub fn cells(&self, group: &str) -> Vec<Cell> {
+        let pct = |n: i64, d: i64| {
+            if d > 0 {
+                Cell::Num(100.0 * n as f64 / d as f64, 1)
+            } else {
+                Cell::Empty
+            }
+        };
+        let mut hours = self.hours.clone();
+        hours.sort_by(f64::total_cmp);
+        let (occupied, available) = match self.place_days {
+            Some((o, a)) => (Cell::Int(o), Cell::Int(a)),
+            None => (Cell::Empty, Cell::Empty),
+        };
+        vec![
+            Cell::text(group),
+            Cell::Text(self.label.clone()),
+            Cell::Int(self.received),
+            Cell::Int(self.answered),
+            Cell::Int(self.within_deadline),
+            pct(self.within_deadline, self.received),
+            Cell::opt(percentile(&hours, 0.5), |h| Cell::Num(h, 1)),
+            Cell::opt(percentile(&hours, 0.9), |h| Cell::Num(h, 1)),
+            Cell::Int(self.offers),
+            Cell::Int(self.enrollments),
+            Cell::Int(self.exits),
+            Cell::Int(self.positive_exits),
+            pct(self.positive_exits, self.exits),
+            Cell::Int(self.lasting_solutions),
+            occupied,
+            available,
+            match self.place_days {
+                Some((o, a)) => pct(o, a),
+                None => Cell::Empty,
+            },
+        ]
+    }
+}
+
+/// The p-th percentile of sorted values, interpolated between the closest
+/// ranks as a spreadsheet's PERCENTILE.INC and MEDIAN do.
+pub fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
+    let last = sorted.len().checked_sub(1)?;
+    let rank = p * last as f64;
+    let (low, high) = (rank.floor() as usize, rank.ceil() as usize);
+    Some(sorted[low] + (sorted[high] - sorted[low]) * (rank - low as f64))
+}
+
+/// The months `period` touches, each cut to the period.
+fn months(period: Period) -> Vec<(String, Period)> {
+    let mut out = Vec::new();
+    let mut start = period.from;
+    while start <= period.to {
+        let next = start
+            .with_day(1)
+            .and_then(|d| d.checked_add_months(chrono::Months::new(1)))
+            .unwrap_or(NaiveDate::MAX);
+        let end = next.pred_opt().unwrap_or(next).min(period.to);
+        out.push((
+            start.format("%Y-%m").to_string(),
+            Period {
+                from: start,
+                to: end,
+            },
+        ));
+        if next == NaiveDate::MAX {
+            break;
+        }
+        start = next;
+    }
+    out
+}
+
+/// The indicators of the scope's referrals received in `period`, by group.
+pub fn indicators(
+    conn: &mut DbConnection,
+    scope: &ExportScope,
+    creches: &[CrecheId],
+    period: Period,
+    group_by: GroupBy,
+    today: NaiveDate,
+    cancel: &Cancel,
+) -> Result<BTreeMap<String, Tally>, ExportError> {
+    let names = names(conn)?;
+    let mut groups: BTreeMap<String, Tally> = BTreeMap::new();
+    // Occupancy counts the days that have happened: up to today (Paris).
+    let lived = |conn: &mut DbConnection| -> Result<Vec<Vec<places::Day>>, ExportError> {
+        if period.from > today {
+            return Ok(vec![Vec::new(); creches.len()]);
+        }
+        let past = Period {
+            from: period.from,
+            to: period.to.min(today),
+        };
+        Ok(places::availability(conn, creches, past, &[])?)
+    };
+    // Every month and crèche shows, even without referrals.
+    match group_by {
+        GroupBy::Month => {
+            // One read of the whole period, each day added to its month
+            // once: the work grows with the period, not with its square.
+            let months = months(period);
+            let mut sums = vec![(0i64, 0i64); months.len()];
+            let first = period.from.year() * 12 + period.from.month0() as i32;
+            for day in lived(conn)?.iter().flatten() {
+                let index = (day.date.year() * 12 + day.date.month0() as i32 - first) as usize;
+                if let Some(sum) = sums.get_mut(index) {
+                    let (occupied, available) = places::place_days([day]);
+                    *sum = (sum.0 + occupied, sum.1 + available);
+                }
+            }
+            for ((month, _), sum) in months.into_iter().zip(sums) {
+                let tally = groups.entry(month.clone()).or_default();
+                tally.label = month;
+                tally.place_days = Some(sum);
+            }
+        }
+        GroupBy::Creche => {
+            let days = lived(conn)?;
+            for (creche, days) in creches.iter().zip(&days) {
+                let tally = groups.entry(creche.to_string()).or_default();
+                tally.label = names
+                    .creches
+                    .get(creche)
+                    .map(|c| c.0.clone())
+                    .unwrap_or_default();
+                tally.place_days = Some(places::place_days(days));
+            }
+        }
+        GroupBy::PrescriberKind | GroupBy::Prescriber => {}
+    }
+    in_chunks(
+        |after| exports::tally_chunk(conn, scope, after, CHUNK),
+        |r| (r.received_at, r.id.clone()),
+        |r| {
+            if cancel.is_cancelled() {
+                return Err(ExportError::Gone);
+            }
+            let (key, label) = match group_by {
+                GroupBy::Month => {
+                    let m = paris_date(from_db_time(r.received_at))
+                        .format("%Y-%m")
+                        .to_string();
+                    (m.clone(), m)
+                }
+                GroupBy::Creche => (r.creche_id.to_string(), String::new()),
+                GroupBy::PrescriberKind => {
+                    let kind = names
+                        .organizations
+                        .get(&r.prescriber_organization_id)
+                        .map(|o| o.0.as_str())
+                        .unwrap_or_default();
+                    (kind.to_owned(), kind.to_owned())
+                }
+                GroupBy::Prescriber => (
+                    r.prescriber_organization_id.to_string(),
+                    names
+                        .organizations
+                        .get(&r.prescriber_organization_id)
+                        .map(|o| o.1.clone())
+                        .unwrap_or_default(),
+                ),
+            };
+            let tally = groups.entry(key).or_default();
+            if tally.label.is_empty() {
+                tally.label = label;
+            }
+            tally.add(r);
+            Ok(())
+        },
+    )?;
+    Ok(groups)
+}
+
+/// Writes indicator groups as a table.
+pub fn write_indicators<O: Out>(
+    groups: &BTreeMap<String, Tally>,
+    format: Format,
+    out: &mut O,
+) -> Result<(), ExportError> {
+    let mut writer = Writer::start(format, INDICATOR_COLUMNS, out)?;
+    for (group, tally) in groups {
+        writer.row(&tally.cells(group))?;
+    }
+    writer.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_interpolate_like_a_spreadsheet() {
+        let v = [1.0, 2.0, 3.0, 4.0];
+        assert_eq!(percentile(&v, 0.5), Some(2.5));
+        assert!((percentile(&v, 0.9).unwrap() - 3.7).abs() < 1e-9);
+        assert_eq!(percentile(&[5.0], 0.9), Some(5.0));
+        assert_eq!(percentile(&[], 0.5), None);
+    }
+
+    #[test]
+    fn age_brackets_count_whole_months() {
+        let d = |s: &str| s.parse::<NaiveDate>().unwrap();
+        assert_eq!(age_bracket(d("2025-11-23"), d("2026-11-22")), "under_1");
+        assert_eq!(age_bracket(d("2025-11-22"), d("2026-11-22")), "1_to_2");
+        assert_eq!(age_bracket(d("2024-02-29"), d("2026-02-28")), "1_to_2");
+        assert_eq!(age_bracket(d("2023-11-22"), d("2026-11-22")), "3_and_over");
+    }
+
+    #[test]
+    fn a_dropped_request_cancels_its_work() {
+        let cancel = Cancel::default();
+        let guard = cancel.guard();
+        assert!(!cancel.is_cancelled());
+        drop(guard);
+        assert!(cancel.is_cancelled());
+    }
+
+    #[test]
+    fn months_cut_the_period() {
+        let p = Period {
+            from: "2026-01-15".parse().unwrap(),
+            to: "2026-03-02".parse().unwrap(),
+        };
+        let m: Vec<(String, u32)> = months(p)
+            .into_iter()
+            .map(|(k, p)| (k, p.days() as u32))
+            .collect();
+        assert_eq!(
+            m,
+            [
+                ("2026-01".into(), 17),
+                ("2026-02".into(), 28),
+                ("2026-03".into(), 2)
+            ]
+        );
+    }
+
+    #[test]
+    fn family_ids_depend_on_the_key() {
+        let a = PseudonymKey::new("key one".as_bytes());
+        let b = PseudonymKey::new("key two".as_bytes());
+        assert_eq!(a.id("ft:1234567a"), a.id("ft:1234567a"));
+        assert_ne!(a.id("ft:1234567a"), b.id("ft:1234567a"));
+        assert_eq!(a.id("x").len(), 32);
+    }
+}
