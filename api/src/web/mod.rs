@@ -21,6 +21,7 @@ pub mod indicators;
 pub mod planning;
 pub mod proconnect;
 pub mod referral;
+pub mod referral_view;
 pub mod referrals;
 pub mod sections;
 pub mod session;

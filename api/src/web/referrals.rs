@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use crate::shared::State;
 use crate::web::forms::{Errors, Form, Kind, input_id};
-use crate::web::referral::Opt;
+use crate::web::referral_view::Opt;
 use crate::web::session::{Visitor, random_token};
 use crate::web::worklist::{Choice, creche_names};
 use crate::web::{Layout, Section, WebError, fr, html, ok_page, see_other, urlencode};
