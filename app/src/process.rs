@@ -87,3 +87,15 @@ impl Jobs {
         }
     }
 }
+
+/// Whether the database lacks migrations of this version (readiness); a
+/// database that cannot say is unavailable.
+pub fn migrations_pending(
+    conn: &mut avip_db::DbConnection,
+) -> Result<(Backend, bool), crate::domain::DomainError> {
+    let pending = avip_db::migrations::has_pending(conn).map_err(|e| {
+        tracing::warn!(error = %e, "readiness: cannot read the migrations table");
+        crate::domain::DomainError::Unavailable
+    })?;
+    Ok((conn.backend(), pending))
+}

@@ -132,7 +132,7 @@ pub async fn erasure(
     let record = state
         .write(move |conn| {
             retention::erase(conn, &eraser, &erased, &reason, &key, now)?;
-            Ok::<_, DomainError>(avip_db::referrals::get(conn, &erased)?)
+            avip_app::workflow::referrals::get(conn, &eraser, &erased)
         })
         .await?;
     state.run(retention::forget_old_pages).await?;

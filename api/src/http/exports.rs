@@ -272,9 +272,7 @@ fn stream_rows(
         let written = write_rows(&pool, &names, &export.scope, &key, format, &mut out);
         let failure = match written {
             Ok(rows) => {
-                let recorded = avip_db::blocking::write_blocking(&pool, &gate, move |conn| {
-                    exports::record_rows(conn, &export)
-                });
+                let recorded = exports::record_rows_blocking(&pool, &gate, export);
                 match recorded {
                     Ok(()) => {
                         tracing::info!(by = %subject, rows,

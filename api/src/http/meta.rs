@@ -2,13 +2,12 @@
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, get, web};
-use avip_db::{Backend, migrations};
+use avip_db::Backend;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::http::error::{ApiError, Problem, ProblemDocument};
 use crate::shared::State;
-use avip_app::domain::DomainError;
 
 #[derive(Serialize, ToSchema)]
 #[schema(example = json!({"status": "ok", "version": "0.1.0"}))]
@@ -48,15 +47,7 @@ pub struct Readiness {
 ))]
 #[get("/ready")]
 pub async fn ready(state: State) -> Result<web::Json<Readiness>, ApiError> {
-    let (backend, pending) = state
-        .run(|conn| {
-            let pending = migrations::has_pending(conn).map_err(|e| {
-                tracing::warn!(error = %e, "readiness: cannot read the migrations table");
-                DomainError::Unavailable
-            })?;
-            Ok::<_, DomainError>((conn.backend(), pending))
-        })
-        .await?;
+    let (backend, pending) = state.run(avip_app::process::migrations_pending).await?;
     if pending {
         return Err(ApiError::Unavailable(Problem::new(
             "migrations_pending",

@@ -9,25 +9,20 @@
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use avip_db::model::to_db_time;
-use avip_db::oidc_attempts::{self, OidcAttempt};
 use chrono::Utc;
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 
 use crate::shared::State;
 use crate::web::session::{self, same_secret};
 use crate::web::{WebError, see_other};
 use avip_app::auth::oidc::{OidcError, Verified};
-use avip_app::domain::DomainError;
 use avip_app::workflow::sign_in::{Unmatched, person_of};
 
 /// The cookie holding the `state` of the sign-in under way in this browser.
 const STATE_COOKIE: &str = "avip_oidc";
 /// The cookie holding the `state` of the sign-out at the provider.
 const SIGN_OUT_COOKIE: &str = "avip_oidc_out";
-/// How long the provider may take to send the browser back.
-const ATTEMPT_TTL: chrono::TimeDelta = chrono::TimeDelta::minutes(10);
+use avip_app::workflow::sign_in::{ATTEMPT_TTL, remember_attempt, take_attempt};
 
 fn refused(status: StatusCode, title: &str, message: &str, detail: Option<String>) -> HttpResponse {
     crate::web::error_page(
@@ -57,13 +52,6 @@ fn not_verified() -> HttpResponse {
          Recommencez la connexion depuis la page de connexion.",
         None,
     )
-}
-
-fn digest(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 fn cookie(state: &State, name: &'static str, path: &'static str, value: String) -> Cookie<'static> {
@@ -120,17 +108,12 @@ pub async fn start(
         }
     };
     let now = Utc::now();
-    let attempt = OidcAttempt {
-        state_hash: digest(&started.state),
-        nonce: started.nonce,
-        pkce_verifier: started.pkce_verifier,
-        next,
-        expires_at: to_db_time(now + ATTEMPT_TTL),
-    };
+    let (sent, secrets) = (
+        started.state.clone(),
+        (started.nonce, started.pkce_verifier),
+    );
     state
-        .write(move |conn| {
-            oidc_attempts::insert(conn, &attempt, to_db_time(now)).map_err(DomainError::from)
-        })
+        .write(move |conn| remember_attempt(conn, &sent, secrets, next, now))
         .await?;
     let mut response = see_other(started.url.as_str());
     response
@@ -197,11 +180,8 @@ async fn answer(
         ));
     }
     let now = Utc::now();
-    let hash = digest(&sent);
     let attempt = state
-        .write(move |conn| {
-            oidc_attempts::take(conn, &hash, to_db_time(now)).map_err(DomainError::from)
-        })
+        .write(move |conn| take_attempt(conn, &sent, now))
         .await?;
     let Some(attempt) = attempt else {
         tracing::warn!(

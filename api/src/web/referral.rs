@@ -127,10 +127,9 @@ async fn load(state: &State, who: &Principal, id: &ReferralId) -> Result<Loaded,
                     Err(DomainError::Forbidden { .. }) => Vec::new(),
                     Err(e) => return Err(e),
                 };
+            let today = paris_date(Utc::now());
             let creche =
-                avip_db::creches::find(conn, &record.referral.creche_id, paris_date(Utc::now()))?
-                    .map(|c| c.creche.name)
-                    .unwrap_or_default();
+                avip_app::workflow::creches::name(conn, &record.referral.creche_id, today)?;
             Ok::<_, DomainError>(Loaded {
                 body: ReferralBody::new(record, &policy, Utc::now()),
                 creche,

@@ -271,9 +271,7 @@ async fn form_page(
 ) -> Result<HttpResponse, WebError> {
     let who = visitor.who.clone();
     let names = state
-        .run(move |conn| {
-            avip_db::creches::in_departement(conn, &who.departement).map_err(DomainError::from)
-        })
+        .run(move |conn| avip_app::workflow::creches::of_departement(conn, &who))
         .await?;
     let chosen = form.get("creche_id").to_owned();
     let key = Some(form.get("cle"))

@@ -10,23 +10,16 @@ use std::pin::Pin;
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest};
-use avip_db::model::{UserId, from_db_time, to_db_time};
-use avip_db::web_sessions::{self, WebSession};
-use base64::Engine;
+use avip_db::model::UserId;
 use chrono::{DateTime, Utc};
-use sha2::{Digest, Sha256};
 
 use crate::shared::State;
 use crate::web::WebError;
-use avip_app::auth::principal::Issued;
-use avip_app::auth::{Principal, Subject};
+use avip_app::auth::Principal;
+use avip_app::auth::sessions::{self, digest};
 use avip_app::domain::DomainError;
 
-/// A session ends after this long without a request.
-pub const IDLE: chrono::TimeDelta = chrono::TimeDelta::hours(8);
-/// The expiry moves at most once in this interval (one write a minute, not
-/// one per page).
-const TOUCH_EVERY: chrono::TimeDelta = chrono::TimeDelta::minutes(1);
+pub use avip_app::auth::sessions::{IDLE, random_token};
 
 /// The session cookie's name: with the `__Host-` prefix when it is `Secure`
 /// (the browser then refuses it from another path or a sub-domain).
@@ -36,20 +29,6 @@ pub fn cookie_name(secure: bool) -> &'static str {
     } else {
         "avip_session"
     }
-}
-
-/// A random secret, URL-safe.
-pub fn random_token() -> String {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).expect("the system's random source failed");
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
-fn digest(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// Compares two secrets without stopping at the first difference.
@@ -68,22 +47,7 @@ pub fn open(
     secure: bool,
     now: DateTime<Utc>,
 ) -> Result<Cookie<'static>, DomainError> {
-    let secret = random_token();
-    let at = to_db_time(now);
-    web_sessions::purge(conn, at)?;
-    web_sessions::insert(
-        conn,
-        &WebSession {
-            id_hash: digest(&secret),
-            user_id: user.clone(),
-            csrf: random_token(),
-            created_at: at,
-            last_seen_at: at,
-            expires_at: to_db_time(now + IDLE),
-            id_token,
-            credentials_version: version,
-        },
-    )?;
+    let secret = sessions::open(conn, (user, version), id_token, now)?;
     Ok(cookie(secure, secret))
 }
 
@@ -122,7 +86,7 @@ impl Visitor {
     pub async fn close(&self, state: &State) -> Result<(), WebError> {
         let hash = self.id_hash.clone();
         state
-            .write(move |conn| web_sessions::delete(conn, &hash).map_err(DomainError::from))
+            .write(move |conn| sessions::close(conn, &hash))
             .await?;
         Ok(())
     }
@@ -194,34 +158,16 @@ impl FromRequest for Visitor {
             let found = {
                 let hash = hash.clone();
                 state
-                    .run(move |conn| {
-                        let Some(session) = web_sessions::find(conn, &hash, to_db_time(now))?
-                        else {
-                            return Ok::<_, DomainError>(None);
-                        };
-                        let issued = Issued {
-                            at: from_db_time(session.created_at).timestamp(),
-                            version: Some(session.credentials_version),
-                        };
-                        let who = avip_app::auth::principal::load(
-                            conn,
-                            Subject::User(session.user_id.clone()),
-                            Some(issued),
-                        )?;
-                        Ok(who.map(|who| (session, who)))
-                    })
+                    .run(move |conn| sessions::find(conn, &hash, now))
                     .await?
             };
             let Some((session, who)) = found else {
                 return Err(sign_in());
             };
-            if now - from_db_time(session.last_seen_at) >= TOUCH_EVERY {
+            if sessions::due_for_touch(session.last_seen_at, now) {
                 let hash = hash.clone();
                 state
-                    .write(move |conn| {
-                        web_sessions::touch(conn, &hash, to_db_time(now), to_db_time(now + IDLE))
-                            .map_err(DomainError::from)
-                    })
+                    .write(move |conn| sessions::touch(conn, &hash, now))
                     .await?;
             }
             Ok(Visitor {

@@ -7,19 +7,16 @@ use std::collections::HashMap;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use avip_db::DbConnection;
-use avip_db::model::{CrecheId, ReferralStatus, Role};
+use avip_db::model::{CrecheId, ReferralStatus};
 use avip_db::page::PageRequest;
 use avip_db::referrals::ReferralFilter;
-use avip_sla_engine::Policy;
 use avip_sla_engine::attention::AttentionKind;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use serde::Deserialize;
 
 use crate::shared::State;
 use crate::web::session::Visitor;
 use crate::web::{Layout, Section, WebError, fr, ok_page};
-use avip_app::auth::Principal;
 use avip_app::domain::DomainError;
 use avip_app::views::referral::ReferralBody;
 
@@ -64,35 +61,9 @@ pub struct Filters {
     statut: Option<String>,
 }
 
-/// The crèches a person works with, by id: a coordinator's own, every
-/// crèche of the département for the others.
-pub fn creche_names(
-    conn: &mut DbConnection,
-    who: &Principal,
-) -> Result<Vec<avip_db::creches::CrecheName>, DomainError> {
-    let mut names = avip_db::creches::in_departement(conn, &who.departement)?;
-    if who.role == Role::Coordinator {
-        names.retain(|c| who.creche_ids.contains(&c.id));
-    }
-    Ok(names)
-}
+pub use avip_app::workflow::creches::names as creche_names;
 
-/// What the navigation counts: unanswered families, overdue follow-ups and
-/// contracts ending.
-pub fn count(
-    conn: &mut DbConnection,
-    who: &Principal,
-    policy: &Policy,
-    now: DateTime<Utc>,
-) -> Result<usize, DomainError> {
-    let unanswered = avip_db::sla::count_unanswered(conn, avip_app::access::creche_scope(who))?;
-    let (items, _) = avip_app::workflow::sla::overdue(conn, who, policy, now, None, 1000)?;
-    let others = items
-        .iter()
-        .filter(|i| i.kind != AttentionKind::FirstResponse)
-        .count();
-    Ok(usize::try_from(unanswered).unwrap_or(0) + others)
-}
+pub use avip_app::workflow::sla::awaiting as count;
 
 fn class_of(seconds_left: i64) -> &'static str {
     if seconds_left < 0 {

@@ -5,6 +5,7 @@ pub mod cache;
 pub mod oidc;
 pub mod password;
 pub mod principal;
+pub mod sessions;
 pub mod throttle;
 pub mod tokens;
 

@@ -271,3 +271,36 @@ pub fn update(
         Ok(creches::update(conn, id, &changes, today)?)
     })
 }
+
+/// The crèches a person works with, by name: a coordinator's own, every
+/// crèche of the département for the others.
+pub fn names(
+    conn: &mut DbConnection,
+    who: &Principal,
+) -> Result<Vec<avip_db::creches::CrecheName>, DomainError> {
+    let mut names = creches::in_departement(conn, &who.departement)?;
+    if who.role == avip_db::model::Role::Coordinator {
+        names.retain(|c| who.creche_ids.contains(&c.id));
+    }
+    Ok(names)
+}
+
+/// The crèches a prescriber may refer a family to: every crèche of her
+/// département.
+pub fn of_departement(
+    conn: &mut DbConnection,
+    who: &Principal,
+) -> Result<Vec<avip_db::creches::CrecheName>, DomainError> {
+    Ok(creches::in_departement(conn, &who.departement)?)
+}
+
+/// The name of a crèche (empty when it is gone).
+pub fn name(
+    conn: &mut DbConnection,
+    id: &CrecheId,
+    today: chrono::NaiveDate,
+) -> Result<String, DomainError> {
+    Ok(creches::find(conn, id, today)?
+        .map(|c| c.creche.name)
+        .unwrap_or_default())
+}

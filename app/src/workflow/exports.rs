@@ -93,6 +93,16 @@ pub fn start_rows(
     Ok(RowsExport { period, scope, log })
 }
 
+/// [`record_rows`] through the writer, from a thread that may block (the
+/// one that streams the rows).
+pub fn record_rows_blocking(
+    pool: &avip_db::Pool,
+    gate: &avip_db::WriteGate,
+    export: RowsExport,
+) -> Result<(), DomainError> {
+    avip_db::blocking::write_blocking(pool, gate, move |conn| record_rows(conn, &export))
+}
+
 /// Records a complete download of rows: the timelines of the referrals it
 /// included show it from now on.
 pub fn record_rows(conn: &mut DbConnection, export: &RowsExport) -> Result<(), DomainError> {

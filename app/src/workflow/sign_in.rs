@@ -216,6 +216,45 @@ pub async fn check(
     Ok(outcome)
 }
 
+/// How long ProConnect may take to send the browser back.
+pub const ATTEMPT_TTL: chrono::TimeDelta = chrono::TimeDelta::minutes(10);
+
+/// Keeps a ProConnect sign-in under way (its nonce, PKCE verifier and the
+/// page to go back to) under the SHA-256 of its `state`, until it is taken
+/// or [`ATTEMPT_TTL`] has passed.
+pub fn remember_attempt(
+    conn: &mut DbConnection,
+    state: &str,
+    (nonce, pkce_verifier): (String, String),
+    next: String,
+    now: DateTime<Utc>,
+) -> Result<(), DomainError> {
+    let attempt = avip_db::oidc_attempts::OidcAttempt {
+        state_hash: crate::auth::sessions::digest(state),
+        nonce,
+        pkce_verifier,
+        next,
+        expires_at: to_db_time(now + ATTEMPT_TTL),
+    };
+    Ok(avip_db::oidc_attempts::insert(
+        conn,
+        &attempt,
+        to_db_time(now),
+    )?)
+}
+
+/// Takes the attempt of this `state`, once: `None` when it is unknown,
+/// expired or already taken (an answer meant for another browser, replayed
+/// or late).
+pub fn take_attempt(
+    conn: &mut DbConnection,
+    state: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<avip_db::oidc_attempts::OidcAttempt>, DomainError> {
+    let hash = crate::auth::sessions::digest(state);
+    Ok(avip_db::oidc_attempts::take(conn, &hash, to_db_time(now))?)
+}
+
 /// The caller and its organisation.
 pub fn me(
     conn: &mut DbConnection,

@@ -31,3 +31,21 @@ pub fn overdue(
         limit,
     )?)
 }
+
+/// What the workspace's navigation counts: families still unanswered, overdue
+/// follow-ups and contracts ending (the caller's crèches; everything for
+/// admins).
+pub fn awaiting(
+    conn: &mut DbConnection,
+    who: &Principal,
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> Result<usize, DomainError> {
+    let unanswered = avip_db::sla::count_unanswered(conn, creche_scope(who))?;
+    let (items, _) = overdue(conn, who, policy, now, None, 1000)?;
+    let others = items
+        .iter()
+        .filter(|i| i.kind != AttentionKind::FirstResponse)
+        .count();
+    Ok(usize::try_from(unanswered).unwrap_or(0) + others)
+}

@@ -202,7 +202,11 @@ fn the_front_ends_stay_small() {
     for dir in ["api/src/http", "api/src/web"] {
         for (path, text) in sources(&root().join(dir)) {
             let lines = text.lines().count();
-            assert!(lines <= 600, "{} has {lines} lines (at most 600)", path.display());
+            assert!(
+                lines <= 600,
+                "{} has {lines} lines (at most 600)",
+                path.display()
+            );
         }
     }
     let allowed: BTreeMap<&str, usize> = BTreeMap::from([
@@ -223,4 +227,46 @@ fn the_front_ends_stay_small() {
             "{function} has {length} lines (at most {bound}): split it"
         );
     }
+}
+
+/// The front-ends reach the database only through the application: they
+/// may name `avip_db`'s types (rows, ids, pages), never call its queries or
+/// its blocking helpers.
+#[test]
+fn the_front_ends_call_no_query() {
+    let mut found = Vec::new();
+    for dir in ["api/src/http", "api/src/web", "api/src/shared"] {
+        for (path, text) in sources(&root().join(dir)) {
+            let name = path.strip_prefix(root()).unwrap().display().to_string();
+            for (n, line) in text.lines().enumerate() {
+                let code = line.split("//").next().unwrap_or("");
+                for (at, _) in code.match_indices("avip_db::") {
+                    let rest = &code[at + "avip_db::".len()..];
+                    let ident = |s: &str| -> usize {
+                        s.find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                            .unwrap_or(s.len())
+                    };
+                    let module = &rest[..ident(rest)];
+                    let after = &rest[module.len()..];
+                    let called = after.strip_prefix("::").is_some_and(|f| {
+                        let function = &f[..ident(f)];
+                        function.starts_with(|c: char| c.is_lowercase())
+                            && f[function.len()..].starts_with('(')
+                    });
+                    let imported = after.starts_with("::{self") || after.starts_with("::{");
+                    let forbidden = module == "blocking"
+                        || (module != "model" && called)
+                        || (module != "model" && imported && after.contains("self"));
+                    if forbidden {
+                        found.push(format!("{name}:{}: {}", n + 1, line.trim()));
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "a front-end calls the database itself (call a use case of avip_app):\n{}",
+        found.join("\n")
+    );
 }
