@@ -283,35 +283,8 @@ impl From<DomainError> for ApiError {
                 requested,
                 detail,
                 own_step,
-            } => {
-                let detail = match own_step {
-                    true => format!(
-                        "to become {requested}, use {}",
-                        endpoint(Via::to(requested))
-                    ),
-                    false => detail,
-                };
-                let allowed: Vec<&str> = allowed_next(current).iter().map(|s| s.as_str()).collect();
-                ApiError::Conflict(
-                    Problem::new("invalid_transition", detail)
-                        .with_member("current_status", current.as_str())
-                        .with_member("requested_status", requested.as_str())
-                        .with_member("allowed_next_states", allowed),
-                )
-            }
-            DomainError::DuplicateReferral {
-                existing: Some(existing),
-            } => ApiError::Conflict(
-                Problem::new(
-                    "duplicate_referral",
-                    format!("this child already has an active referral at this crèche: {existing}"),
-                )
-                .with_member("existing_referral_id", existing.as_str()),
-            ),
-            DomainError::DuplicateReferral { existing: None } => ApiError::Conflict(Problem::new(
-                "duplicate_referral",
-                "this child already has an active referral at this crèche",
-            )),
+            } => invalid_transition(current, requested, detail, own_step),
+            DomainError::DuplicateReferral { existing } => duplicate_referral(existing),
             DomainError::IdempotencyKeyReused => ApiError::Unprocessable(
                 Problem::new(
                     "idempotency_key_reused",
@@ -325,24 +298,7 @@ impl From<DomainError> for ApiError {
             DomainError::NoFreePlace {
                 first_full_day,
                 places,
-            } => {
-                let needed = if places == 1 {
-                    "a place".to_owned()
-                } else {
-                    format!("{places} places")
-                };
-                ApiError::Conflict(
-                    Problem::new(
-                        "no_free_place",
-                        format!(
-                            "the crèche has no room for {needed} on {first_full_day}: every AVIP \
-                             place is occupied or held; to enrol the child anyway, send \
-                             \"force\": true with a \"force_reason\""
-                        ),
-                    )
-                    .with_member("first_full_day", first_full_day.to_string()),
-                )
-            }
+            } => no_free_place(first_full_day, places),
             DomainError::AlreadyAnonymised => ApiError::Conflict(Problem::new(
                 "already_anonymised",
                 "this family's personal data is already anonymised",
@@ -379,6 +335,68 @@ impl From<DomainError> for ApiError {
             DomainError::Unexpected(e) => ApiError::Unexpected(e),
         }
     }
+}
+
+/// 409: the lifecycle does not allow this move; the answer lists the moves
+/// it allows, or the endpoint of the move's own step.
+fn invalid_transition(
+    current: avip_db::model::ReferralStatus,
+    requested: avip_db::model::ReferralStatus,
+    detail: String,
+    own_step: bool,
+) -> ApiError {
+    let detail = match own_step {
+        true => format!(
+            "to become {requested}, use {}",
+            endpoint(Via::to(requested))
+        ),
+        false => detail,
+    };
+    let allowed: Vec<&str> = allowed_next(current).iter().map(|s| s.as_str()).collect();
+    ApiError::Conflict(
+        Problem::new("invalid_transition", detail)
+            .with_member("current_status", current.as_str())
+            .with_member("requested_status", requested.as_str())
+            .with_member("allowed_next_states", allowed),
+    )
+}
+
+/// 409: the child already has an active referral at this crèche (named
+/// when it is the caller's organisation's).
+fn duplicate_referral(existing: Option<avip_db::model::ReferralId>) -> ApiError {
+    match existing {
+        Some(existing) => ApiError::Conflict(
+            Problem::new(
+                "duplicate_referral",
+                format!("this child already has an active referral at this crèche: {existing}"),
+            )
+            .with_member("existing_referral_id", existing.as_str()),
+        ),
+        None => ApiError::Conflict(Problem::new(
+            "duplicate_referral",
+            "this child already has an active referral at this crèche",
+        )),
+    }
+}
+
+/// 409: no AVIP place is free on a day the contract needs.
+fn no_free_place(first_full_day: chrono::NaiveDate, places: i32) -> ApiError {
+    let needed = if places == 1 {
+        "a place".to_owned()
+    } else {
+        format!("{places} places")
+    };
+    ApiError::Conflict(
+        Problem::new(
+            "no_free_place",
+            format!(
+                "the crèche has no room for {needed} on {first_full_day}: every AVIP \
+                 place is occupied or held; to enrol the child anyway, send \
+                 \"force\": true with a \"force_reason\""
+            ),
+        )
+        .with_member("first_full_day", first_full_day.to_string()),
+    )
 }
 
 /// Where a move that has its own step is asked for.

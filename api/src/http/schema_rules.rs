@@ -130,9 +130,8 @@ enum Rule {
 fn rules() -> Vec<(&'static str, &'static str, Rule)> {
     use Rule::*;
     let text = || Pattern(text());
-    let optional = || Pattern(optional_text());
     let places = || Range(0, 500);
-    vec![
+    let mut rules = vec![
         ("CreateOrganization", "name", text()),
         ("CreateOrganization", "departement", Pattern(departement())),
         ("CreateOrganization", "siret", Pattern(siret())),
@@ -174,6 +173,17 @@ fn rules() -> Vec<(&'static str, &'static str, Rule)> {
         ("CreateApiClient", "label", text()),
         ("CreateWebhook", "url", Pattern(url())),
         ("UpdateWebhook", "url", Pattern(url())),
+    ];
+    rules.extend(referral_rules());
+    rules
+}
+
+/// The rules of a referral's request and of the moves on it.
+fn referral_rules() -> Vec<(&'static str, &'static str, Rule)> {
+    use Rule::*;
+    let text = || Pattern(text());
+    let optional = || Pattern(optional_text());
+    vec![
         ("ReferentIn", "name", text()),
         ("ReferentIn", "email", Format("email")),
         ("ReferentIn", "phone", Pattern(phone())),

@@ -189,6 +189,75 @@ fn period(q: &IndicatorsQuery, errors: &mut Errors) -> (NaiveDate, NaiveDate) {
     (from, to)
 }
 
+/// The indicators as a file to save (CSV or XLSX).
+async fn download(
+    state: &State,
+    who: avip_app::auth::Principal,
+    ask: Ask,
+    group_by: GroupBy,
+    format: Format,
+) -> Result<HttpResponse, WebError> {
+    let file = avip_app::workflow::exports::indicators_file(&state.app, who, ask, group_by, format)
+        .await?;
+    let mut response = HttpResponse::Ok();
+    response.content_type(file.content_type);
+    if let Some(name) = &file.file_name {
+        response.insert_header((
+            actix_web::http::header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{name}\""),
+        ));
+    }
+    Ok(response.body(file.bytes))
+}
+
+type Groups = BTreeMap<String, avip_app::exports::Tally>;
+
+/// The indicators by month (for the charts) and by the chosen grouping.
+async fn tallies(
+    state: &State,
+    who: &avip_app::auth::Principal,
+    ask: Ask,
+    group_by: GroupBy,
+) -> Result<(Groups, Groups), WebError> {
+    let who = who.clone();
+    Ok(state
+        .run(move |conn| {
+            let cancel = Cancel::default();
+            let now = Utc::now();
+            let (_, months) = avip_app::workflow::exports::indicators(
+                conn,
+                &who,
+                &ask,
+                GroupBy::Month,
+                now,
+                &cancel,
+            )?;
+            let groups = if group_by == GroupBy::Month {
+                months.clone()
+            } else {
+                avip_app::workflow::exports::indicators(conn, &who, &ask, group_by, now, &cancel)?.1
+            };
+            Ok::<_, DomainError>((months, groups))
+        })
+        .await?)
+}
+
+/// The groupings offered, the chosen one selected.
+fn group_choices(chosen: &str) -> Vec<Choice> {
+    [
+        ("mois", "Mois"),
+        ("creche", "Crèche"),
+        ("prescripteur", "Type de prescripteur"),
+    ]
+    .iter()
+    .map(|(v, l)| Choice {
+        value: (*v).to_owned(),
+        label: (*l).to_owned(),
+        selected: *v == chosen,
+    })
+    .collect()
+}
+
 /// `GET /app/indicateurs` (and, with `format=csv|xlsx`, the download).
 pub async fn page(
     visitor: Visitor,
@@ -218,44 +287,10 @@ pub async fn page(
             "csv" => Format::Csv { comma: false },
             _ => return Err(WebError::NotFound),
         };
-        let file =
-            avip_app::workflow::exports::indicators_file(&state.app, who, ask(), group_by, format)
-                .await?;
-        let mut response = HttpResponse::Ok();
-        response.content_type(file.content_type);
-        if let Some(name) = &file.file_name {
-            response.insert_header((
-                actix_web::http::header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}\""),
-            ));
-        }
-        return Ok(response.body(file.bytes));
+        return download(&state, who, ask(), group_by, format).await;
     }
     let (months, groups) = if errors.is_empty() {
-        let (who, by_month, chosen) = (who.clone(), ask(), ask());
-        state
-            .run(move |conn| {
-                let cancel = Cancel::default();
-                let now = Utc::now();
-                let (_, months) = avip_app::workflow::exports::indicators(
-                    conn,
-                    &who,
-                    &by_month,
-                    GroupBy::Month,
-                    now,
-                    &cancel,
-                )?;
-                let groups = if group_by == GroupBy::Month {
-                    months.clone()
-                } else {
-                    avip_app::workflow::exports::indicators(
-                        conn, &who, &chosen, group_by, now, &cancel,
-                    )?
-                    .1
-                };
-                Ok::<_, DomainError>((months, groups))
-            })
-            .await?
+        tallies(&state, &who, ask(), group_by).await?
     } else {
         (BTreeMap::new(), BTreeMap::new())
     };
@@ -273,18 +308,7 @@ pub async fn page(
         layout,
         from: from.to_string(),
         to: to.to_string(),
-        groups: [
-            ("mois", "Mois"),
-            ("creche", "Crèche"),
-            ("prescripteur", "Type de prescripteur"),
-        ]
-        .iter()
-        .map(|(v, l)| Choice {
-            value: (*v).to_owned(),
-            label: (*l).to_owned(),
-            selected: *v == group_code,
-        })
-        .collect(),
+        groups: group_choices(group_code),
         group_label,
         departement: departement.unwrap_or_default(),
         admin,

@@ -159,43 +159,15 @@ async fn answer(
     provider: &avip_app::auth::oidc::Provider,
     query: BackQuery,
 ) -> Result<HttpResponse, WebError> {
-    // The `state` must be the one this browser was sent with.
-    let sent = query.state.unwrap_or_default();
-    let expected = req.cookie(STATE_COOKIE).map(|c| c.value().to_owned());
-    if sent.is_empty()
-        || sent.len() > 200
-        || !expected.is_some_and(|e| !e.is_empty() && same_secret(&e, &sent))
-    {
-        tracing::warn!(
-            reason = "state missing or not this browser's",
-            "ProConnect sign-in refused"
-        );
-        avip_app::metrics::oidc_sign_in("refused");
-        return Ok(refused(
-            StatusCode::BAD_REQUEST,
-            "Connexion refusée",
-            "Cette réponse de ProConnect ne correspond à aucune connexion commencée dans ce \
-             navigateur. Recommencez la connexion depuis la page de connexion.",
-            None,
-        ));
-    }
+    let Some(sent) = this_browsers_state(req, query.state) else {
+        return Ok(not_this_browser());
+    };
     let now = Utc::now();
     let attempt = state
         .write(move |conn| take_attempt(conn, &sent, now))
         .await?;
     let Some(attempt) = attempt else {
-        tracing::warn!(
-            reason = "state expired or already used",
-            "ProConnect sign-in refused"
-        );
-        avip_app::metrics::oidc_sign_in("refused");
-        return Ok(refused(
-            StatusCode::BAD_REQUEST,
-            "Connexion expirée",
-            "Cette connexion a expiré ou a déjà servi. Recommencez la connexion depuis la page \
-             de connexion.",
-            None,
-        ));
+        return Ok(expired());
     };
     if query
         .iss
@@ -211,28 +183,7 @@ async fn answer(
         return Ok(not_verified());
     }
     if let Some(error) = query.error {
-        tracing::info!(error = %error, "ProConnect answered with an error");
-        avip_app::metrics::oidc_sign_in("provider_error");
-        let detail: String = match query.error_description {
-            Some(d) => format!("{error} ({d})"),
-            None => error.clone(),
-        }
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(300)
-        .collect();
-        let message = if error == "access_denied" {
-            "La connexion a été annulée ou refusée sur ProConnect ; vous n’êtes pas connecté."
-        } else {
-            "ProConnect n’a pas pu vous identifier ; vous n’êtes pas connecté. Recommencez, ou \
-             contactez l’assistance de ProConnect si cela se reproduit."
-        };
-        return Ok(refused(
-            StatusCode::BAD_REQUEST,
-            "Connexion impossible",
-            message,
-            Some(detail),
-        ));
+        return Ok(provider_error(error, query.error_description));
     }
     let Some(code) = query.code.filter(|c| !c.is_empty() && c.len() <= 2000) else {
         tracing::warn!(reason = "no code", "ProConnect sign-in refused");
@@ -278,34 +229,7 @@ async fn answer(
             response.add_cookie(&cookie).map_err(anyhow::Error::from)?;
             Ok(response)
         }
-        Err(why) => {
-            // No e-mail, no SIRET, no subject: the reason only.
-            tracing::warn!(reason = why.reason(), "ProConnect sign-in refused");
-            avip_app::metrics::oidc_sign_in(match why {
-                Unmatched::NoPerson => "unknown_person",
-                Unmatched::OtherSiret => "other_siret",
-            });
-            let message = match why {
-                Unmatched::NoPerson => {
-                    "ProConnect vous a bien identifié, mais aucun compte actif de Suivi AVIP ne \
-                     correspond à votre adresse e-mail. Demandez à l’administrateur AVIP de \
-                     votre territoire (ou à la coordinatrice AVIP de votre crèche) de vous ouvrir \
-                     un compte avec l’adresse que vous utilisez sur ProConnect."
-                }
-                Unmatched::OtherSiret => {
-                    "ProConnect vous a bien identifié, mais l’établissement (SIRET) qu’il indique \
-                     n’est pas celui que Suivi AVIP connaît pour votre organisation. Demandez à \
-                     l’administrateur AVIP de votre territoire de vérifier le SIRET de votre \
-                     organisation."
-                }
-            };
-            Ok(refused(
-                StatusCode::FORBIDDEN,
-                "Aucun compte pour cette identité",
-                message,
-                None,
-            ))
-        }
+        Err(why) => Ok(unmatched(why)),
     }
 }
 
@@ -357,4 +281,101 @@ pub async fn signed_out(
     });
     let _ = response.add_cookie(&removal(&state, SIGN_OUT_COOKIE, "/app/deconnexion"));
     response
+}
+
+/// ProConnect answered with an error (`access_denied` when the person
+/// cancelled): a page saying so, with the provider's words.
+fn provider_error(error: String, description: Option<String>) -> HttpResponse {
+    tracing::info!(error = %error, "ProConnect answered with an error");
+    avip_app::metrics::oidc_sign_in("provider_error");
+    let detail: String = match description {
+        Some(d) => format!("{error} ({d})"),
+        None => error.clone(),
+    }
+    .chars()
+    .filter(|c| !c.is_control())
+    .take(300)
+    .collect();
+    let message = if error == "access_denied" {
+        "La connexion a été annulée ou refusée sur ProConnect ; vous n’êtes pas connecté."
+    } else {
+        "ProConnect n’a pas pu vous identifier ; vous n’êtes pas connecté. Recommencez, ou \
+         contactez l’assistance de ProConnect si cela se reproduit."
+    };
+    refused(
+        StatusCode::BAD_REQUEST,
+        "Connexion impossible",
+        message,
+        Some(detail),
+    )
+}
+
+/// ProConnect identified the person, but she has no account here.
+fn unmatched(why: Unmatched) -> HttpResponse {
+    // No e-mail, no SIRET, no subject: the reason only.
+    tracing::warn!(reason = why.reason(), "ProConnect sign-in refused");
+    avip_app::metrics::oidc_sign_in(match why {
+        Unmatched::NoPerson => "unknown_person",
+        Unmatched::OtherSiret => "other_siret",
+    });
+    let message = match why {
+        Unmatched::NoPerson => {
+            "ProConnect vous a bien identifié, mais aucun compte actif de Suivi AVIP ne \
+             correspond à votre adresse e-mail. Demandez à l’administrateur AVIP de \
+             votre territoire (ou à la coordinatrice AVIP de votre crèche) de vous ouvrir \
+             un compte avec l’adresse que vous utilisez sur ProConnect."
+        }
+        Unmatched::OtherSiret => {
+            "ProConnect vous a bien identifié, mais l’établissement (SIRET) qu’il indique \
+             n’est pas celui que Suivi AVIP connaît pour votre organisation. Demandez à \
+             l’administrateur AVIP de votre territoire de vérifier le SIRET de votre \
+             organisation."
+        }
+    };
+    refused(
+        StatusCode::FORBIDDEN,
+        "Aucun compte pour cette identité",
+        message,
+        None,
+    )
+}
+
+/// The `state` sent back, when it is the one this browser was sent with.
+fn this_browsers_state(req: &HttpRequest, sent: Option<String>) -> Option<String> {
+    let sent = sent.unwrap_or_default();
+    let expected = req.cookie(STATE_COOKIE).map(|c| c.value().to_owned());
+    let ours = !sent.is_empty()
+        && sent.len() <= 200
+        && expected.is_some_and(|e| !e.is_empty() && same_secret(&e, &sent));
+    ours.then_some(sent)
+}
+
+fn not_this_browser() -> HttpResponse {
+    tracing::warn!(
+        reason = "state missing or not this browser's",
+        "ProConnect sign-in refused"
+    );
+    avip_app::metrics::oidc_sign_in("refused");
+    refused(
+        StatusCode::BAD_REQUEST,
+        "Connexion refusée",
+        "Cette réponse de ProConnect ne correspond à aucune connexion commencée dans ce \
+         navigateur. Recommencez la connexion depuis la page de connexion.",
+        None,
+    )
+}
+
+fn expired() -> HttpResponse {
+    tracing::warn!(
+        reason = "state expired or already used",
+        "ProConnect sign-in refused"
+    );
+    avip_app::metrics::oidc_sign_in("refused");
+    refused(
+        StatusCode::BAD_REQUEST,
+        "Connexion expirée",
+        "Cette connexion a expiré ou a déjà servi. Recommencez la connexion depuis la page \
+         de connexion.",
+        None,
+    )
 }

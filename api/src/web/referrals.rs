@@ -56,6 +56,58 @@ pub struct ListQuery {
     suite: Option<String>,
 }
 
+/// A referral as a row of the list: when it came, and how it was answered
+/// (or the time left to answer it).
+fn list_row(body: ReferralBody, creche: String) -> ListRow {
+    let (answer, class) = match (body.first_response_at, body.sla.seconds_left) {
+        (Some(at), _) => {
+            let took = (at - body.received_at).num_seconds();
+            let late = body.sla.met == Some(false);
+            (
+                format!("répondu en {}", fr::duration(took)),
+                if late { "late" } else { "ok" },
+            )
+        }
+        (None, Some(left)) if body.status == ReferralStatus::Received => {
+            (fr::time_left(left), if left < 0 { "late" } else { "" })
+        }
+        _ => (String::new(), ""),
+    };
+    ListRow {
+        id: body.id.to_string(),
+        family: format!("{} {}", body.parent.first_name, body.parent.last_name),
+        reference: body.reference,
+        creche,
+        status: fr::status(body.status),
+        received: fr::datetime(body.received_at),
+        answer,
+        class,
+    }
+}
+
+/// The choices of the list's filters.
+fn filter_choices(
+    names: &[avip_db::creches::CrecheName],
+    creche: Option<&CrecheId>,
+    status: Option<ReferralStatus>,
+) -> (Vec<Choice>, Vec<Choice>) {
+    let creches = (names.iter())
+        .map(|c| Choice {
+            value: c.id.to_string(),
+            label: c.name.clone(),
+            selected: creche == Some(&c.id),
+        })
+        .collect();
+    let statuses = (ReferralStatus::ALL.iter())
+        .map(|s| Choice {
+            value: s.as_str().to_owned(),
+            label: fr::status(*s).to_owned(),
+            selected: status == Some(*s),
+        })
+        .collect();
+    (creches, statuses)
+}
+
 /// `GET /app/orientations`.
 pub async fn list(
     req: HttpRequest,
@@ -101,39 +153,11 @@ pub async fn list(
     );
     let by_id: HashMap<&CrecheId, &str> = names.iter().map(|c| (&c.id, c.name.as_str())).collect();
     let now = Utc::now();
-    let rows = page
-        .items
-        .into_iter()
+    let rows = (page.items.into_iter())
         .map(|record| {
             let body = ReferralBody::new(record, &state.policy.policy, now);
-            let (answer, class) = match (body.first_response_at, body.sla.seconds_left) {
-                (Some(at), _) => {
-                    let took = (at - body.received_at).num_seconds();
-                    let late = body.sla.met == Some(false);
-                    (
-                        format!("répondu en {}", fr::duration(took)),
-                        if late { "late" } else { "ok" },
-                    )
-                }
-                (None, Some(left)) if body.status == ReferralStatus::Received => {
-                    (fr::time_left(left), if left < 0 { "late" } else { "" })
-                }
-                _ => (String::new(), ""),
-            };
-            ListRow {
-                id: body.id.to_string(),
-                reference: body.reference,
-                family: format!("{} {}", body.parent.first_name, body.parent.last_name),
-                creche: by_id
-                    .get(&body.creche_id)
-                    .copied()
-                    .unwrap_or("—")
-                    .to_owned(),
-                status: fr::status(body.status),
-                received: fr::datetime(body.received_at),
-                answer,
-                class,
-            }
+            let creche = by_id.get(&body.creche_id).copied().unwrap_or("—");
+            list_row(body, creche.to_owned())
         })
         .collect();
     let next = page.next_cursor.map(|cursor| {
@@ -152,27 +176,14 @@ pub async fn list(
     } else {
         "Orientations"
     };
+    let (creches, statuses) = filter_choices(&names, creche.as_ref(), status);
     let layout = Layout::load(&state, &visitor, Section::Referrals, heading).await?;
     ok_page(&ListPage {
         layout,
         heading,
         rows,
-        creches: names
-            .iter()
-            .map(|c| Choice {
-                value: c.id.to_string(),
-                label: c.name.clone(),
-                selected: creche.as_ref() == Some(&c.id),
-            })
-            .collect(),
-        statuses: ReferralStatus::ALL
-            .iter()
-            .map(|s| Choice {
-                value: s.as_str().to_owned(),
-                label: fr::status(*s).to_owned(),
-                selected: status == Some(*s),
-            })
-            .collect(),
+        creches,
+        statuses,
         next,
         is_prescriber,
     })

@@ -128,29 +128,11 @@ pub async fn submit(
             StatusCode::UNPROCESSABLE_ENTITY,
         ));
     }
-    let address = crate::shared::client_address(&state.limits, &req);
-    let outcome = match state.limits.token_request(address) {
-        Ok(()) => {
-            avip_app::workflow::sign_in::check(
-                &state.app,
-                address,
-                Account::Person {
-                    email: email.clone(),
-                },
-                password,
-            )
-            .await
-        }
-        Err(e) => Err(e),
-    };
-    let outcome = match outcome {
+    let outcome = match check(&state, &req, email.clone(), password).await {
         Ok(outcome) => outcome,
         Err(DomainError::TooManyRequests { retry_after, .. }) => {
             return Ok(again(
-                format!(
-                    "Trop de tentatives de connexion. Réessayez dans {}.",
-                    crate::web::fr::duration(i64::try_from(retry_after.max(60)).unwrap_or(60))
-                ),
+                try_again_in(retry_after),
                 StatusCode::TOO_MANY_REQUESTS,
             ));
         }
@@ -161,26 +143,10 @@ pub async fn submit(
             subject: Subject::User(user),
             version,
             ..
-        } => {
-            let secure = state.web.secure_cookies;
-            let version = version.unwrap_or_default();
-            let cookie = state
-                .write(move |conn| session::open(conn, (&user, version), None, secure, Utc::now()))
-                .await?;
-            let mut response = see_other(&next);
-            response.add_cookie(&cookie).map_err(anyhow::Error::from)?;
-            let mut spent = form_cookie(&state, "");
-            spent.make_removal();
-            let _ = response.add_cookie(&spent);
-            Ok(response)
+        } => signed_in(&state, user, version.unwrap_or_default(), &next).await,
+        Outcome::Locked { seconds } => {
+            Ok(again(try_again_in(seconds), StatusCode::TOO_MANY_REQUESTS))
         }
-        Outcome::Locked { seconds } => Ok(again(
-            format!(
-                "Trop de tentatives de connexion. Réessayez dans {}.",
-                crate::web::fr::duration(i64::try_from(seconds.max(60)).unwrap_or(60))
-            ),
-            StatusCode::TOO_MANY_REQUESTS,
-        )),
         Outcome::OidcRequired => Ok(again(
             "Votre organisation demande de vous connecter avec ProConnect : \
              utilisez le bouton « S’identifier avec ProConnect »."
@@ -192,6 +158,47 @@ pub async fn submit(
             StatusCode::UNAUTHORIZED,
         )),
     }
+}
+
+/// The address's rate of sign-ins, then the password.
+async fn check(
+    state: &State,
+    req: &HttpRequest,
+    email: String,
+    password: String,
+) -> Result<Outcome, DomainError> {
+    let address = crate::shared::client_address(&state.limits, req);
+    state.limits.token_request(address)?;
+    let account = Account::Person { email };
+    avip_app::workflow::sign_in::check(&state.app, address, account, password).await
+}
+
+/// "Try again in …", at least a minute.
+fn try_again_in(seconds: u64) -> String {
+    format!(
+        "Trop de tentatives de connexion. Réessayez dans {}.",
+        crate::web::fr::duration(i64::try_from(seconds.max(60)).unwrap_or(60))
+    )
+}
+
+/// The password was right: the session opens, the sign-in form's cookie is
+/// spent, and the person goes where she was going.
+async fn signed_in(
+    state: &State,
+    user: avip_db::model::UserId,
+    version: i32,
+    next: &str,
+) -> Result<HttpResponse, WebError> {
+    let secure = state.web.secure_cookies;
+    let cookie = state
+        .write(move |conn| session::open(conn, (&user, version), None, secure, Utc::now()))
+        .await?;
+    let mut response = see_other(next);
+    response.add_cookie(&cookie).map_err(anyhow::Error::from)?;
+    let mut spent = form_cookie(state, "");
+    spent.make_removal();
+    let _ = response.add_cookie(&spent);
+    Ok(response)
 }
 
 /// `POST /app/deconnexion`.

@@ -17,8 +17,10 @@ use serde::Deserialize;
 use crate::shared::State;
 use crate::web::session::Visitor;
 use crate::web::{Layout, Section, WebError, fr, ok_page};
+use avip_app::auth::Principal;
 use avip_app::domain::DomainError;
 use avip_app::views::referral::ReferralBody;
+use avip_app::workflow::{referrals, sla};
 
 /// The most rows a section shows.
 const ROWS: i64 = 200;
@@ -75,101 +77,83 @@ fn class_of(seconds_left: i64) -> &'static str {
     }
 }
 
-/// `GET /app/a-traiter`.
-pub async fn show(
-    req: HttpRequest,
-    visitor: Visitor,
-    state: State,
-    filters: web::Query<Filters>,
-) -> Result<HttpResponse, WebError> {
-    let who = visitor.who.clone();
-    Section::Worklist.require(&who)?;
-    let creche = filters
-        .creche
-        .as_deref()
-        .filter(|c| !c.is_empty())
-        .and_then(CrecheId::parse);
-    let status = filters
-        .statut
-        .as_deref()
-        .and_then(|s| s.parse::<ReferralStatus>().ok());
-    let policy = state.policy.policy.clone();
-    let now = Utc::now();
-    let (names, unanswered, attention, open) = {
-        let who = who.clone();
-        let creche = creche.clone();
-        state
-            .run(move |conn| {
-                let names = creche_names(conn, &who)?;
-                let scoped = |statuses: Vec<ReferralStatus>| ReferralFilter {
-                    statuses,
-                    creche_id: creche.clone(),
-                    ..ReferralFilter::default()
-                };
-                let first = PageRequest {
-                    after: None,
-                    limit: ROWS,
-                };
-                let unanswered = avip_app::workflow::referrals::list(
-                    conn,
-                    &who,
-                    scoped(vec![ReferralStatus::Received]),
-                    &first,
-                )?;
-                let (attention, _) = avip_app::workflow::sla::overdue(
-                    conn,
-                    &who,
-                    &policy,
-                    now,
-                    None,
-                    ROWS as usize,
-                )?;
-                let open_statuses = match status {
-                    Some(s) => vec![s],
-                    None => vec![
-                        ReferralStatus::Contacted,
-                        ReferralStatus::Offered,
-                        ReferralStatus::Waitlisted,
-                    ],
-                };
-                let open =
-                    avip_app::workflow::referrals::list(conn, &who, scoped(open_statuses), &first)?;
-                Ok::<_, DomainError>((names, unanswered.items, attention, open.items))
-            })
-            .await?
-    };
-    let read: Vec<_> = unanswered
-        .iter()
-        .chain(open.iter())
-        .map(|r| r.referral.id.clone())
-        .collect();
-    crate::shared::record_read(&req, &state, &who, &read, "list_referrals");
-    let by_id: HashMap<&CrecheId, &str> = names.iter().map(|c| (&c.id, c.name.as_str())).collect();
-    let creche_name = |id: &CrecheId| by_id.get(id).copied().unwrap_or("—").to_owned();
-    let policy = &state.policy.policy;
-    let mut first_responses: Vec<(i64, Row)> = unanswered
-        .into_iter()
-        .map(|record| {
-            let body = ReferralBody::new(record, policy, now);
-            let left = body.sla.seconds_left.unwrap_or(0);
-            let row = Row {
-                id: body.id.to_string(),
-                reference: body.reference,
-                family: format!("{} {}", body.parent.first_name, body.parent.last_name),
-                creche: creche_name(&body.creche_id),
-                status: fr::status(body.status),
-                due: body.sla.due_at.map(fr::datetime).unwrap_or_default(),
-                delay: fr::time_left(left),
-                class: class_of(left),
+/// What the page reads, for one visitor and her filters.
+struct Lists {
+    names: Vec<avip_db::creches::CrecheName>,
+    unanswered: Vec<avip_db::referrals::ReferralRecord>,
+    attention: Vec<avip_sla_engine::attention::AttentionItem>,
+    open: Vec<avip_db::referrals::ReferralRecord>,
+}
+
+async fn read(
+    state: &State,
+    who: &Principal,
+    creche: Option<CrecheId>,
+    status: Option<ReferralStatus>,
+    now: chrono::DateTime<Utc>,
+) -> Result<Lists, WebError> {
+    let (who, policy) = (who.clone(), state.policy.policy.clone());
+    let lists = state
+        .run(move |conn| {
+            let scoped = |statuses: Vec<ReferralStatus>| ReferralFilter {
+                statuses,
+                creche_id: creche.clone(),
+                ..ReferralFilter::default()
             };
-            (left, row)
+            let first = PageRequest {
+                after: None,
+                limit: ROWS,
+            };
+            let received = scoped(vec![ReferralStatus::Received]);
+            let unanswered = referrals::list(conn, &who, received, &first)?.items;
+            let (attention, _) = sla::overdue(conn, &who, &policy, now, None, ROWS as usize)?;
+            let open_statuses = match status {
+                Some(s) => vec![s],
+                None => IN_PROGRESS.to_vec(),
+            };
+            let open = referrals::list(conn, &who, scoped(open_statuses), &first)?.items;
+            Ok::<_, DomainError>(Lists {
+                names: creche_names(conn, &who)?,
+                unanswered,
+                attention,
+                open,
+            })
         })
-        .collect();
-    first_responses.sort_by_key(|(left, _)| *left);
-    let mut follow_ups = Vec::new();
-    let mut contracts = Vec::new();
+        .await?;
+    Ok(lists)
+}
+
+/// The statuses of a referral in progress (the filter's choices).
+const IN_PROGRESS: [ReferralStatus; 3] = [
+    ReferralStatus::Contacted,
+    ReferralStatus::Offered,
+    ReferralStatus::Waitlisted,
+];
+
+/// A referral as a row of the page; `due` and `left` say what its row
+/// shows in the "due" and "delay" columns.
+fn referral_row(body: ReferralBody, creche: String, due: String, left: Option<i64>) -> Row {
+    Row {
+        id: body.id.to_string(),
+        family: format!("{} {}", body.parent.first_name, body.parent.last_name),
+        reference: body.reference,
+        creche,
+        status: fr::status(body.status),
+        due,
+        delay: left.map(fr::time_left).unwrap_or_default(),
+        class: left.map_or("", class_of),
+    }
+}
+
+/// The follow-ups and the contracts that need attention, as rows.
+fn attention_rows(
+    attention: Vec<avip_sla_engine::attention::AttentionItem>,
+    creche: Option<&CrecheId>,
+    creche_name: impl Fn(&CrecheId) -> String,
+) -> (Vec<Row>, Vec<Row>) {
+    let (mut follow_ups, mut contracts) = (Vec::new(), Vec::new());
     for item in attention {
-        if creche.as_ref().is_some_and(|c| *c != item.creche_id) {
+        if creche.is_some_and(|c| *c != item.creche_id) {
             continue;
         }
         let row = Row {
@@ -188,42 +172,72 @@ pub async fn show(
             AttentionKind::FirstResponse => {}
         }
     }
-    let in_progress = open
-        .into_iter()
+    (follow_ups, contracts)
+}
+
+/// `GET /app/a-traiter`.
+pub async fn show(
+    req: HttpRequest,
+    visitor: Visitor,
+    state: State,
+    filters: web::Query<Filters>,
+) -> Result<HttpResponse, WebError> {
+    let who = visitor.who.clone();
+    Section::Worklist.require(&who)?;
+    let creche = filters
+        .creche
+        .as_deref()
+        .filter(|c| !c.is_empty())
+        .and_then(CrecheId::parse);
+    let status = filters
+        .statut
+        .as_deref()
+        .and_then(|s| s.parse::<ReferralStatus>().ok());
+    let now = Utc::now();
+    let lists = read(&state, &who, creche.clone(), status, now).await?;
+    let read: Vec<_> = (lists.unanswered.iter().chain(lists.open.iter()))
+        .map(|r| r.referral.id.clone())
+        .collect();
+    crate::shared::record_read(&req, &state, &who, &read, "list_referrals");
+    let by_id: HashMap<&CrecheId, &str> = lists
+        .names
+        .iter()
+        .map(|c| (&c.id, c.name.as_str()))
+        .collect();
+    let creche_name = |id: &CrecheId| by_id.get(id).copied().unwrap_or("—").to_owned();
+    let policy = &state.policy.policy;
+    let mut first_responses: Vec<(i64, Row)> = (lists.unanswered.into_iter())
         .map(|record| {
             let body = ReferralBody::new(record, policy, now);
-            Row {
-                id: body.id.to_string(),
-                reference: body.reference,
-                family: format!("{} {}", body.parent.first_name, body.parent.last_name),
-                creche: creche_name(&body.creche_id),
-                status: fr::status(body.status),
-                due: fr::datetime(body.updated_at),
-                delay: String::new(),
-                class: "",
-            }
+            let left = body.sla.seconds_left.unwrap_or(0);
+            let due = body.sla.due_at.map(fr::datetime).unwrap_or_default();
+            let creche = creche_name(&body.creche_id);
+            (left, referral_row(body, creche, due, Some(left)))
         })
         .collect();
-    let creches = names
-        .iter()
+    first_responses.sort_by_key(|(left, _)| *left);
+    let (follow_ups, contracts) = attention_rows(lists.attention, creche.as_ref(), creche_name);
+    let in_progress = (lists.open.into_iter())
+        .map(|record| {
+            let body = ReferralBody::new(record, policy, now);
+            let (creche, due) = (creche_name(&body.creche_id), fr::datetime(body.updated_at));
+            referral_row(body, creche, due, None)
+        })
+        .collect();
+    let creches = (lists.names.iter())
         .map(|c| Choice {
             value: c.id.to_string(),
             label: c.name.clone(),
             selected: creche.as_ref() == Some(&c.id),
         })
         .collect();
-    let statuses = [
-        ReferralStatus::Contacted,
-        ReferralStatus::Offered,
-        ReferralStatus::Waitlisted,
-    ]
-    .iter()
-    .map(|s| Choice {
-        value: s.as_str().to_owned(),
-        label: fr::status(*s).to_owned(),
-        selected: status == Some(*s),
-    })
-    .collect();
+    let statuses = (IN_PROGRESS.iter())
+        .map(|s| Choice {
+            value: s.as_str().to_owned(),
+            label: fr::status(*s).to_owned(),
+            selected: status == Some(*s),
+        })
+        .collect();
     let layout = Layout::load(&state, &visitor, Section::Worklist, "À traiter").await?;
     ok_page(&WorklistPage {
         layout,
