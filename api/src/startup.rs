@@ -112,30 +112,21 @@ impl Application {
             avip_app::access_log::Recorder::off()
         };
         let jobs = if options.sla_engine {
-            let jobs = avip_app::process::Jobs::start(
-                &settings,
-                &pool,
-                &gate,
-                policy.clone(),
-                key.clone(),
-            )
-            .await?;
-            Some(jobs)
+            let (policy, key) = (policy.clone(), key.clone());
+            Some(avip_app::process::Jobs::start(&settings, &pool, &gate, policy, key).await?)
         } else {
             tracing::info!("the SLA engine does not run in this process (--no-sla)");
             None
         };
-        let schedule = avip_app::state::SlaSchedule {
-            schedule: settings.sla_schedule.clone(),
-            digest: settings.sla_digest,
-        };
-        let hold = avip_app::workflow::places::OfferHold::new(settings.offer_hold);
         let app = avip_app::App {
             pool: pool.clone(),
             gate,
             policy: policy.clone(),
-            schedule,
-            hold,
+            schedule: avip_app::state::SlaSchedule {
+                schedule: settings.sla_schedule.clone(),
+                digest: settings.sla_digest,
+            },
+            hold: avip_app::workflow::places::OfferHold::new(settings.offer_hold),
             pseudonym_key: key,
             keys,
             limits: avip_app::limits::Limits::new(&settings),
@@ -149,26 +140,7 @@ impl Application {
                 .to_owned(),
             webhook_targets: avip_app::webhooks::Targets::of(&settings),
         };
-        let state = Front {
-            app,
-            openapi: web::Bytes::from(openapi::document_json()),
-            routes: Routes::of(&openapi::document()),
-            web: WebSettings {
-                secure_cookies: settings.env == avip_app::settings::Environment::Production,
-                oidc: match &settings.oidc {
-                    Some(oidc) => Some(std::sync::Arc::new(
-                        avip_app::auth::oidc::Provider::new(
-                            oidc.clone(),
-                            settings.public_url.as_str().trim_end_matches('/'),
-                            settings.env,
-                        )
-                        .context("cannot set up the OpenID Connect client")?,
-                    )),
-                    None => None,
-                },
-            },
-            metrics_elsewhere: settings.metrics_bind.is_some(),
-        };
+        let state = front(&settings, app)?;
         let state = web::Data::new(state);
         let metrics_server = match &settings.metrics_bind {
             Some(address) => Some(serve_metrics(address, state.clone())?),
@@ -269,6 +241,32 @@ pub fn problem_for_bare_errors<B>(
     Ok(ErrorHandlerResponse::Response(ServiceResponse::new(
         req, response,
     )))
+}
+
+/// The state both front-ends extract: the application's, the served
+/// OpenAPI document and the workspace's settings.
+fn front(settings: &Settings, app: avip_app::App) -> anyhow::Result<Front> {
+    let oidc = match &settings.oidc {
+        Some(oidc) => Some(std::sync::Arc::new(
+            avip_app::auth::oidc::Provider::new(
+                oidc.clone(),
+                settings.public_url.as_str().trim_end_matches('/'),
+                settings.env,
+            )
+            .context("cannot set up the OpenID Connect client")?,
+        )),
+        None => None,
+    };
+    Ok(Front {
+        app,
+        openapi: web::Bytes::from(openapi::document_json()),
+        routes: Routes::of(&openapi::document()),
+        web: WebSettings {
+            secure_cookies: settings.env == avip_app::settings::Environment::Production,
+            oidc,
+        },
+        metrics_elsewhere: settings.metrics_bind.is_some(),
+    })
 }
 
 /// No route matched: a known path with another method is 405 with the

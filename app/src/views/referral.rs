@@ -121,6 +121,33 @@ impl SlaBlock {
     }
 }
 
+impl ExitOut {
+    /// The exit recorded on the enrollment, if the child has left.
+    fn of(e: &avip_db::referrals::Enrollment) -> Option<ExitOut> {
+        Some(ExitOut {
+            date: e.exit_date?,
+            reason: e.exit_reason?,
+            employment_status: e.exit_employment_status?,
+            positive: e.positive_exit?,
+            childcare_solution: e.childcare_solution?,
+            note: e.exit_note.clone(),
+        })
+    }
+}
+
+impl EnrollmentOut {
+    fn of(e: &avip_db::referrals::Enrollment) -> EnrollmentOut {
+        let contract = contract_of(e);
+        EnrollmentOut {
+            start_date: contract.start_date,
+            contract_end_date: contract.contract_end_date,
+            days: contract.days,
+            hours: contract.hours,
+            renewals: e.renewals,
+        }
+    }
+}
+
 impl ReferralBody {
     pub fn new(record: ReferralRecord, policy: &Policy, now: DateTime<Utc>) -> ReferralBody {
         let ReferralRecord {
@@ -129,26 +156,8 @@ impl ReferralBody {
             children,
             enrollment,
         } = record;
-        let exit = enrollment.as_ref().and_then(|e| {
-            Some(ExitOut {
-                date: e.exit_date?,
-                reason: e.exit_reason?,
-                employment_status: e.exit_employment_status?,
-                positive: e.positive_exit?,
-                childcare_solution: e.childcare_solution?,
-                note: e.exit_note.clone(),
-            })
-        });
-        let enrollment = enrollment.map(|e| {
-            let contract = contract_of(&e);
-            EnrollmentOut {
-                start_date: contract.start_date,
-                contract_end_date: contract.contract_end_date,
-                days: contract.days,
-                hours: contract.hours,
-                renewals: e.renewals,
-            }
-        });
+        let exit = enrollment.as_ref().and_then(ExitOut::of);
+        let enrollment = enrollment.as_ref().map(EnrollmentOut::of);
         ReferralBody {
             sla: SlaBlock::new(&r, policy, now),
             id: r.id,

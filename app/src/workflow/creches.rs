@@ -97,6 +97,20 @@ fn places(value: i32) -> Result<i32, String> {
     }
 }
 
+/// A crèche is run by a `creche_operator` organisation.
+fn check_operator(
+    conn: &mut DbConnection,
+    operator: &OrganizationId,
+    problems: &mut Problems,
+) -> Result<(), DomainError> {
+    match organizations::find(conn, operator)? {
+        Some(org) if org.kind == OrganizationKind::CrecheOperator => {}
+        Some(_) => problems.push("operator_id", "is not a creche_operator organisation"),
+        None => problems.push("operator_id", "no such organisation"),
+    }
+    Ok(())
+}
+
 /// Creates a crèche (shared by the API and `avip admin create-creche`);
 /// `by`: the subject claim of who asks, kept with its places.
 /// Registers a crèche with its AVIP places from today.
@@ -132,11 +146,7 @@ pub fn create(
         &mut problems,
     );
     if let Some(op) = &operator_id {
-        match organizations::find(conn, op)? {
-            Some(org) if org.kind == OrganizationKind::CrecheOperator => {}
-            Some(_) => problems.push("operator_id", "is not a creche_operator organisation"),
-            None => problems.push("operator_id", "no such organisation"),
-        }
+        check_operator(conn, op, &mut problems)?;
     }
     problems.into_result()?;
     let (
@@ -187,7 +197,6 @@ pub fn create(
     })
 }
 
-/// List crèches: all of them for admins, their own for coordinators.
 /// Changes a crèche. Its coordinators and its escalation address are the
 /// administrators' business; a new number of AVIP places takes effect today.
 pub fn update(
@@ -257,16 +266,14 @@ pub fn update(
             coordinators::write(conn, assignment)?;
         }
         if let Some(avip_places) = avip_places {
-            places::record_capacity(
-                conn,
-                &CapacityChange {
-                    creche_id: id.clone(),
-                    effective_from: today,
-                    avip_places,
-                    recorded_at: to_db_time(now),
-                    recorded_by: by.clone(),
-                },
-            )?;
+            let change = CapacityChange {
+                creche_id: id.clone(),
+                effective_from: today,
+                avip_places,
+                recorded_at: to_db_time(now),
+                recorded_by: by.clone(),
+            };
+            places::record_capacity(conn, &change)?;
         }
         Ok(creches::update(conn, id, &changes, today)?)
     })
