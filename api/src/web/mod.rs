@@ -324,7 +324,12 @@ impl Layout {
             .run(move |conn| {
                 let (identity, org) = avip_app::workflow::sign_in::me(conn, &who)?;
                 let waiting = if Section::Worklist.open_to(&who) {
-                    Some(worklist::count(conn, &who, &policy, chrono::Utc::now())?)
+                    Some(avip_app::workflow::sla::awaiting(
+                        conn,
+                        &who,
+                        &policy,
+                        chrono::Utc::now(),
+                    )?)
                 } else {
                     None
                 };

@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use crate::shared::State;
 use crate::web::session::Visitor;
-use crate::web::worklist::{Choice, creche_names};
+use crate::web::worklist::Choice;
 use crate::web::{Layout, Section, WebError, fr, ok_page};
 use avip_app::domain::DomainError;
 
@@ -126,7 +126,7 @@ pub async fn creche(
     let asked = query.creche.as_deref().and_then(CrecheId::parse);
     let (names, chosen, days) = state
         .run(move |conn| {
-            let names = creche_names(conn, &who)?;
+            let names = avip_app::workflow::creches::names(conn, &who)?;
             let chosen = asked
                 .filter(|id| names.iter().any(|c| &c.id == id))
                 .or_else(|| names.first().map(|c| c.id.clone()));

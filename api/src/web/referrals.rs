@@ -17,7 +17,7 @@ use crate::shared::State;
 use crate::web::forms::{Errors, Form, Kind, input_id};
 use crate::web::referral_view::Opt;
 use crate::web::session::{Visitor, random_token};
-use crate::web::worklist::{Choice, creche_names};
+use crate::web::worklist::Choice;
 use crate::web::{Layout, Section, WebError, fr, html, ok_page, see_other, urlencode};
 use avip_app::domain::DomainError;
 use avip_app::domain::referral::ReferralRequest;
@@ -140,7 +140,7 @@ pub async fn list(
         state
             .run(move |conn| {
                 let page = avip_app::workflow::referrals::list(conn, &who, filter, &page_request)?;
-                Ok::<_, DomainError>((creche_names(conn, &who)?, page))
+                Ok::<_, DomainError>((avip_app::workflow::creches::names(conn, &who)?, page))
             })
             .await?
     };

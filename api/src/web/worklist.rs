@@ -63,10 +63,6 @@ pub struct Filters {
     statut: Option<String>,
 }
 
-pub use avip_app::workflow::creches::names as creche_names;
-
-pub use avip_app::workflow::sla::awaiting as count;
-
 fn class_of(seconds_left: i64) -> &'static str {
     if seconds_left < 0 {
         "late"
@@ -113,7 +109,7 @@ async fn read(
             };
             let open = referrals::list(conn, &who, scoped(open_statuses), &first)?.items;
             Ok::<_, DomainError>(Lists {
-                names: creche_names(conn, &who)?,
+                names: avip_app::workflow::creches::names(conn, &who)?,
                 unanswered,
                 attention,
                 open,
