@@ -4,7 +4,7 @@
 
 use avip_db::model::{ApiClientId, CrecheId, OrganizationId, OrganizationKind, Role, UserId};
 use chrono::Utc;
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 
 use avip_app::auth::TokenKeys;
 use avip_app::domain::{DomainError, OpeningHours, Weekday};
@@ -38,29 +38,7 @@ pub enum AdminCommand {
         departement: String,
     },
     /// Create a crèche; prints it as JSON.
-    CreateCreche {
-        #[arg(long)]
-        operator_id: String,
-        #[arg(long)]
-        name: String,
-        #[arg(long)]
-        address: String,
-        #[arg(long)]
-        postal_code: String,
-        #[arg(long)]
-        commune: String,
-        #[arg(long)]
-        avip_places: i32,
-        #[arg(long, default_value = "07:30")]
-        opens: String,
-        #[arg(long, default_value = "18:30")]
-        closes: String,
-        /// Comma-separated: mon,tue,wed,thu,fri
-        #[arg(long, default_value = "mon,tue,wed,thu,fri", value_delimiter = ',')]
-        days: Vec<String>,
-        #[arg(long)]
-        escalation_email: Option<String>,
-    },
+    CreateCreche(NewCreche),
     /// Create a person; prints them as JSON.
     CreateUser {
         #[arg(long)]
@@ -101,33 +79,7 @@ pub enum AdminCommand {
         siret: Option<String>,
     },
     /// Change a crèche; prints it as JSON. Only the options given change.
-    UpdateCreche {
-        id: String,
-        #[arg(long)]
-        name: Option<String>,
-        #[arg(long)]
-        address: Option<String>,
-        #[arg(long)]
-        postal_code: Option<String>,
-        #[arg(long)]
-        commune: Option<String>,
-        #[arg(long)]
-        avip_places: Option<i32>,
-        /// Opening hours as JSON: {"opens":"07:00","closes":"19:30","days":["mon",…]}
-        #[arg(long)]
-        opening_hours: Option<String>,
-        #[arg(long, conflicts_with = "no_escalation_email")]
-        escalation_email: Option<String>,
-        /// Remove the escalation address.
-        #[arg(long)]
-        no_escalation_email: bool,
-        /// Replaces the coordinators: a user id (repeat for several).
-        #[arg(long = "coordinator-id")]
-        coordinator_ids: Option<Vec<String>>,
-        /// Remove every coordinator.
-        #[arg(long, conflicts_with = "coordinator_ids")]
-        no_coordinators: bool,
-    },
+    UpdateCreche(CrecheChanges),
     /// Change a person; prints them as JSON. Only the options given change.
     UpdateUser {
         id: String,
@@ -162,6 +114,62 @@ pub enum AdminCommand {
     },
 }
 
+/// `avip admin create-creche`'s options.
+#[derive(Args, Debug)]
+pub struct NewCreche {
+    #[arg(long)]
+    pub operator_id: String,
+    #[arg(long)]
+    pub name: String,
+    #[arg(long)]
+    pub address: String,
+    #[arg(long)]
+    pub postal_code: String,
+    #[arg(long)]
+    pub commune: String,
+    #[arg(long)]
+    pub avip_places: i32,
+    #[arg(long, default_value = "07:30")]
+    pub opens: String,
+    #[arg(long, default_value = "18:30")]
+    pub closes: String,
+    /// Comma-separated: mon,tue,wed,thu,fri
+    #[arg(long, default_value = "mon,tue,wed,thu,fri", value_delimiter = ',')]
+    pub days: Vec<String>,
+    #[arg(long)]
+    pub escalation_email: Option<String>,
+}
+
+/// `avip admin update-creche`'s options.
+#[derive(Args, Debug)]
+pub struct CrecheChanges {
+    pub id: String,
+    #[arg(long)]
+    pub name: Option<String>,
+    #[arg(long)]
+    pub address: Option<String>,
+    #[arg(long)]
+    pub postal_code: Option<String>,
+    #[arg(long)]
+    pub commune: Option<String>,
+    #[arg(long)]
+    pub avip_places: Option<i32>,
+    /// Opening hours as JSON: {"opens":"07:00","closes":"19:30","days":["mon",…]}
+    #[arg(long)]
+    pub opening_hours: Option<String>,
+    #[arg(long, conflicts_with = "no_escalation_email")]
+    pub escalation_email: Option<String>,
+    /// Remove the escalation address.
+    #[arg(long)]
+    pub no_escalation_email: bool,
+    /// Replaces the coordinators: a user id (repeat for several).
+    #[arg(long = "coordinator-id")]
+    pub coordinator_ids: Option<Vec<String>>,
+    /// Remove every coordinator.
+    #[arg(long, conflicts_with = "coordinator_ids")]
+    pub no_coordinators: bool,
+}
+
 /// Runs one admin command; what it prints goes to standard output.
 pub fn run(settings: &Settings, command: AdminCommand) -> anyhow::Result<()> {
     let mut conn = avip_db::connect(&settings.database_url)?;
@@ -184,6 +192,23 @@ pub fn run(settings: &Settings, command: AdminCommand) -> anyhow::Result<()> {
             }
             return Ok(());
         }
+        AdminCommand::Token { email, client_id } => {
+            token(settings, &mut conn, email, client_id, now)?
+        }
+        command => write(&mut conn, command, oidc, now)?,
+    };
+    println!("{out}");
+    Ok(())
+}
+
+/// A command that creates something; the others go to [`change`].
+fn write(
+    conn: &mut avip_db::DbConnection,
+    command: AdminCommand,
+    oidc: orgs::OidcConfigured,
+    now: chrono::DateTime<Utc>,
+) -> anyhow::Result<String> {
+    Ok(match command {
         AdminCommand::CreateOrganization {
             kind,
             name,
@@ -200,47 +225,13 @@ pub fn run(settings: &Settings, command: AdminCommand) -> anyhow::Result<()> {
                 siret: None,
             };
             serde_json::to_string_pretty(&OrganizationBody::from(explain(orgs::create(
-                &mut conn, Operator, command, oidc, now,
+                conn, Operator, command, oidc, now,
             ))?))?
         }
-        AdminCommand::CreateCreche {
-            operator_id,
-            name,
-            address,
-            postal_code,
-            commune,
-            avip_places,
-            opens,
-            closes,
-            days,
-            escalation_email,
-        } => {
-            let days = days
-                .iter()
-                .map(|d| {
-                    serde_json::from_value::<Weekday>(serde_json::Value::String(
-                        d.trim().to_owned(),
-                    ))
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|_| anyhow::anyhow!("--days: use mon,tue,wed,thu,fri,sat,sun"))?;
-            let body = CreateCreche {
-                operator_id,
-                name,
-                address,
-                postal_code,
-                commune,
-                avip_places,
-                opening_hours: OpeningHours {
-                    opens,
-                    closes,
-                    days,
-                },
-                escalation_email,
-                coordinator_ids: Vec::new(),
-            };
+        AdminCommand::CreateCreche(options) => {
+            let body = options.into_body()?;
             serde_json::to_string_pretty(&CrecheBody::from(explain(creches::create(
-                &mut conn, Operator, body, now,
+                conn, Operator, body, now,
             ))?))?
         }
         AdminCommand::CreateUser {
@@ -262,7 +253,7 @@ pub fn run(settings: &Settings, command: AdminCommand) -> anyhow::Result<()> {
                 password,
                 creche_ids,
             };
-            let (user, creches) = explain(people::create(&mut conn, Operator, body, now))?;
+            let (user, creches) = explain(people::create(conn, Operator, body, now))?;
             serde_json::to_string_pretty(&UserBody::new(user, creches))?
         }
         AdminCommand::CreateApiClient {
@@ -270,7 +261,7 @@ pub fn run(settings: &Settings, command: AdminCommand) -> anyhow::Result<()> {
             label,
         } => {
             let created = explain(api_clients::create(
-                &mut conn,
+                conn,
                 Operator,
                 CreateApiClient {
                     organization_id,
@@ -283,6 +274,18 @@ pub fn run(settings: &Settings, command: AdminCommand) -> anyhow::Result<()> {
                 client_secret: created.secret,
             })?
         }
+        other => change(conn, other, oidc, now)?,
+    })
+}
+
+/// A command that changes or disables something.
+fn change(
+    conn: &mut avip_db::DbConnection,
+    command: AdminCommand,
+    oidc: orgs::OidcConfigured,
+    now: chrono::DateTime<Utc>,
+) -> anyhow::Result<String> {
+    Ok(match command {
         AdminCommand::UpdateOrganization {
             id,
             name,
@@ -299,47 +302,13 @@ pub fn run(settings: &Settings, command: AdminCommand) -> anyhow::Result<()> {
                 siret: siret.map(Some),
             };
             serde_json::to_string_pretty(&OrganizationBody::from(explain(orgs::update(
-                &mut conn, Operator, &id, body, oidc, now,
+                conn, Operator, &id, body, oidc, now,
             ))?))?
         }
-        AdminCommand::UpdateCreche {
-            id,
-            name,
-            address,
-            postal_code,
-            commune,
-            avip_places,
-            opening_hours,
-            escalation_email,
-            no_escalation_email,
-            coordinator_ids,
-            no_coordinators,
-        } => {
-            let id = parse_id(&id, CrecheId::parse)?;
-            let opening_hours = opening_hours
-                .map(|raw| serde_json::from_str::<OpeningHours>(&raw))
-                .transpose()
-                .map_err(|e| anyhow::anyhow!("--opening-hours: {e}"))?;
-            let body = UpdateCreche {
-                name,
-                address,
-                postal_code,
-                commune,
-                avip_places,
-                opening_hours,
-                escalation_email: if no_escalation_email {
-                    Some(None)
-                } else {
-                    escalation_email.map(Some)
-                },
-                coordinator_ids: if no_coordinators {
-                    Some(Vec::new())
-                } else {
-                    coordinator_ids
-                },
-            };
+        AdminCommand::UpdateCreche(changes) => {
+            let (id, body) = changes.into_body()?;
             serde_json::to_string_pretty(&CrecheBody::from(explain(creches::update(
-                &mut conn, Operator, &id, body, now,
+                conn, Operator, &id, body, now,
             ))?))?
         }
         AdminCommand::UpdateUser {
@@ -358,7 +327,7 @@ pub fn run(settings: &Settings, command: AdminCommand) -> anyhow::Result<()> {
                 active: enable.then_some(true),
                 creche_ids,
             };
-            let (user, creches) = explain(people::update(&mut conn, Operator, &id, body, now))?;
+            let (user, creches) = explain(people::update(conn, Operator, &id, body, now))?;
             serde_json::to_string_pretty(&UserBody::new(user, creches))?
         }
         AdminCommand::DisableUser { id } => {
@@ -367,43 +336,108 @@ pub fn run(settings: &Settings, command: AdminCommand) -> anyhow::Result<()> {
                 active: Some(false),
                 ..UpdateUser::default()
             };
-            let (user, creches) = explain(people::update(&mut conn, Operator, &id, body, now))?;
+            let (user, creches) = explain(people::update(conn, Operator, &id, body, now))?;
             serde_json::to_string_pretty(&UserBody::new(user, creches))?
         }
         AdminCommand::DisableApiClient { id } => {
             let id = parse_id(&id, ApiClientId::parse)?;
             serde_json::to_string_pretty(&ApiClientBody::from(explain(api_clients::disable(
-                &mut conn, Operator, &id, now,
+                conn, Operator, &id, now,
             ))?))?
         }
-        AdminCommand::Token { email, client_id } => {
-            if settings.jwt_secret_generated {
-                anyhow::bail!(
-                    "set AVIP_JWT_SECRET (the one the service uses), or the token will not be accepted"
-                );
-            }
-            let (named, unknown) = match (&email, &client_id) {
-                (Some(email), _) => (Named::Email(email), "no user with this e-mail"),
-                (None, Some(id)) => (Named::ClientId(id), "no API client with this client_id"),
-                (None, None) => anyhow::bail!("give --email or --client-id"),
-            };
-            let (principal, version) = match sign_in::named(&mut conn, named) {
-                Err(DomainError::NotFound) => anyhow::bail!(unknown),
-                other => explain(other)?,
-            }
-            .ok_or_else(|| anyhow::anyhow!("this identity is disabled"))?;
-            let keys = TokenKeys::from_settings(settings)?;
-            keys.issue(
-                principal.subject.to_claim(),
-                principal.organization_id.to_string(),
-                principal.role.to_string(),
-                version,
-                now,
-            )?
-        }
+        other => anyhow::bail!("not a change: {other:?}"),
+    })
+}
+
+/// An access token for a person or an API client, signed as the service does.
+fn token(
+    settings: &Settings,
+    conn: &mut avip_db::DbConnection,
+    email: Option<String>,
+    client_id: Option<String>,
+    now: chrono::DateTime<Utc>,
+) -> anyhow::Result<String> {
+    if settings.jwt_secret_generated {
+        anyhow::bail!(
+            "set AVIP_JWT_SECRET (the one the service uses), or the token will not be accepted"
+        );
+    }
+    let (named, unknown) = match (&email, &client_id) {
+        (Some(email), _) => (Named::Email(email), "no user with this e-mail"),
+        (None, Some(id)) => (Named::ClientId(id), "no API client with this client_id"),
+        (None, None) => anyhow::bail!("give --email or --client-id"),
     };
-    println!("{out}");
-    Ok(())
+    let (principal, version) = match sign_in::named(conn, named) {
+        Err(DomainError::NotFound) => anyhow::bail!(unknown),
+        other => explain(other)?,
+    }
+    .ok_or_else(|| anyhow::anyhow!("this identity is disabled"))?;
+    let keys = TokenKeys::from_settings(settings)?;
+    keys.issue(
+        principal.subject.to_claim(),
+        principal.organization_id.to_string(),
+        principal.role.to_string(),
+        version,
+        now,
+    )
+}
+
+impl NewCreche {
+    fn into_body(self) -> anyhow::Result<CreateCreche> {
+        let days = self
+            .days
+            .iter()
+            .map(|d| {
+                serde_json::from_value::<Weekday>(serde_json::Value::String(d.trim().to_owned()))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| anyhow::anyhow!("--days: use mon,tue,wed,thu,fri,sat,sun"))?;
+        Ok(CreateCreche {
+            operator_id: self.operator_id,
+            name: self.name,
+            address: self.address,
+            postal_code: self.postal_code,
+            commune: self.commune,
+            avip_places: self.avip_places,
+            opening_hours: OpeningHours {
+                opens: self.opens,
+                closes: self.closes,
+                days,
+            },
+            escalation_email: self.escalation_email,
+            coordinator_ids: Vec::new(),
+        })
+    }
+}
+
+impl CrecheChanges {
+    fn into_body(self) -> anyhow::Result<(CrecheId, UpdateCreche)> {
+        let id = parse_id(&self.id, CrecheId::parse)?;
+        let opening_hours = self
+            .opening_hours
+            .map(|raw| serde_json::from_str::<OpeningHours>(&raw))
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("--opening-hours: {e}"))?;
+        let body = UpdateCreche {
+            name: self.name,
+            address: self.address,
+            postal_code: self.postal_code,
+            commune: self.commune,
+            avip_places: self.avip_places,
+            opening_hours,
+            escalation_email: if self.no_escalation_email {
+                Some(None)
+            } else {
+                self.escalation_email.map(Some)
+            },
+            coordinator_ids: if self.no_coordinators {
+                Some(Vec::new())
+            } else {
+                self.coordinator_ids
+            },
+        };
+        Ok((id, body))
+    }
 }
 
 fn parse_id<T>(raw: &str, parse: impl Fn(&str) -> Option<T>) -> anyhow::Result<T> {

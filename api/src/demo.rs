@@ -61,8 +61,7 @@ fn organization(
 
 fn person(
     conn: &mut DbConnection,
-    email: &'static str,
-    name: &str,
+    (email, name): (&'static str, &str),
     role: Role,
     organization: &avip_db::model::OrganizationId,
     creches: &[&avip_db::model::CrecheId],
@@ -178,44 +177,49 @@ pub fn run(settings: &Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn fill(
-    conn: &mut DbConnection,
-    active: &avip_sla_engine::ActivePolicy,
-    hold: avip_app::workflow::places::OfferHold,
-    links: &str,
-    now: DateTime<Utc>,
-) -> anyhow::Result<usize> {
-    use OrganizationKind::*;
-    let admin_org = organization(conn, Admin, "Administration AVIP", now)?;
-    let ft_toulon = organization(conn, FranceTravail, "France Travail Toulon Est", now)?;
-    let ft_hyeres = organization(conn, FranceTravail, "France Travail Hyères", now)?;
-    let cd = organization(
-        conn,
-        ConseilDepartemental,
-        "Conseil départemental du Var",
-        now,
-    )?;
-    let ml_toulon = organization(conn, MissionLocale, "Mission locale Toulon Provence", now)?;
-    let ml_seyne = organization(
-        conn,
-        MissionLocale,
-        "Mission locale de La Seyne-sur-Mer",
-        now,
-    )?;
-    let caf = organization(conn, Caf, "CAF du Var", now)?;
-    let toulon = organization(conn, CrecheOperator, "Ville de Toulon", now)?;
-    let galipettes = organization(conn, CrecheOperator, "Association Les Galipettes", now)?;
+/// The demo's people: the crèches with their coordinator, the prescribers.
+struct Cast {
+    creches: Vec<(avip_db::model::CrecheId, usize)>,
+    coordinators: Vec<Person>,
+    prescribers: Vec<Person>,
+}
 
-    let petits_pas = creche(
-        conn,
-        &toulon,
+/// The territory's organisations, all in the Var.
+const ORGANISATIONS: [(OrganizationKind, &str); 9] = [
+    (OrganizationKind::Admin, "Administration AVIP"),
+    (OrganizationKind::FranceTravail, "France Travail Toulon Est"),
+    (OrganizationKind::FranceTravail, "France Travail Hyères"),
+    (
+        OrganizationKind::ConseilDepartemental,
+        "Conseil départemental du Var",
+    ),
+    (
+        OrganizationKind::MissionLocale,
+        "Mission locale Toulon Provence",
+    ),
+    (
+        OrganizationKind::MissionLocale,
+        "Mission locale de La Seyne-sur-Mer",
+    ),
+    (OrganizationKind::Caf, "CAF du Var"),
+    (OrganizationKind::CrecheOperator, "Ville de Toulon"),
+    (
+        OrganizationKind::CrecheOperator,
+        "Association Les Galipettes",
+    ),
+];
+
+/// The crèches: their operator (in `ORGANISATIONS`), where they are, their
+/// AVIP places and closing time.
+type Place = (&'static str, &'static str, &'static str, &'static str, i32);
+const CRECHES: [(usize, Place, &str); 4] = [
+    (
+        7,
         ("Les Petits Pas", "12 rue Victor Hugo", "83000", "Toulon", 6),
         "19:30",
-        now,
-    )?;
-    let lucioles = creche(
-        conn,
-        &toulon,
+    ),
+    (
+        7,
         (
             "Les Lucioles",
             "5 avenue de la République",
@@ -224,11 +228,9 @@ fn fill(
             4,
         ),
         "18:30",
-        now,
-    )?;
-    let ribambelle = creche(
-        conn,
-        &galipettes,
+    ),
+    (
+        8,
         (
             "La Ribambelle",
             "30 boulevard Stalingrad",
@@ -237,11 +239,9 @@ fn fill(
             5,
         ),
         "20:00",
-        now,
-    )?;
-    let moussaillons = creche(
-        conn,
-        &galipettes,
+    ),
+    (
+        8,
         (
             "Les Moussaillons",
             "8 rue de l'Église",
@@ -250,163 +250,140 @@ fn fill(
             3,
         ),
         "18:30",
-        now,
-    )?;
+    ),
+];
 
-    person(
-        conn,
+/// Every account but the coordinators: e-mail, name, role, organisation.
+const ACCOUNTS: [(&str, &str, Role, usize); 7] = [
+    (
         "admin@demo.avip.example",
         "Administrateur AVIP",
         Role::Admin,
-        &admin_org,
-        &[],
-        now,
-    )?;
-    let claire = person(
-        conn,
-        "coordination@toulon.demo.avip.example",
-        "Claire Martin",
-        Role::Coordinator,
-        &toulon,
-        &[&petits_pas, &lucioles],
-        now,
-    )?;
-    let karine = person(
-        conn,
-        "coordination@galipettes.demo.avip.example",
-        "Karine Ollivier",
-        Role::Coordinator,
-        &galipettes,
-        &[&ribambelle, &moussaillons],
-        now,
-    )?;
-    let prescribers = [
-        person(
-            conn,
-            "referent@ft-toulon.demo.avip.example",
-            "Paul Durand",
-            Role::Prescriber,
-            &ft_toulon,
-            &[],
-            now,
-        )?,
-        person(
-            conn,
-            "referent@ft-hyeres.demo.avip.example",
-            "Sandrine Blanc",
-            Role::Prescriber,
-            &ft_hyeres,
-            &[],
-            now,
-        )?,
-        person(
-            conn,
-            "insertion@cd83.demo.avip.example",
-            "Michel Roux",
-            Role::Prescriber,
-            &cd,
-            &[],
-            now,
-        )?,
-        person(
-            conn,
-            "conseiller@ml-toulon.demo.avip.example",
-            "Léa Nguyen",
-            Role::Prescriber,
-            &ml_toulon,
-            &[],
-            now,
-        )?,
-        person(
-            conn,
-            "conseiller@ml-seyne.demo.avip.example",
-            "Hugo Petit",
-            Role::Prescriber,
-            &ml_seyne,
-            &[],
-            now,
-        )?,
-    ];
-    person(
-        conn,
+        0,
+    ),
+    (
+        "referent@ft-toulon.demo.avip.example",
+        "Paul Durand",
+        Role::Prescriber,
+        1,
+    ),
+    (
+        "referent@ft-hyeres.demo.avip.example",
+        "Sandrine Blanc",
+        Role::Prescriber,
+        2,
+    ),
+    (
+        "insertion@cd83.demo.avip.example",
+        "Michel Roux",
+        Role::Prescriber,
+        3,
+    ),
+    (
+        "conseiller@ml-toulon.demo.avip.example",
+        "Léa Nguyen",
+        Role::Prescriber,
+        4,
+    ),
+    (
+        "conseiller@ml-seyne.demo.avip.example",
+        "Hugo Petit",
+        Role::Prescriber,
+        5,
+    ),
+    (
         "evaluation@caf83.demo.avip.example",
         "Analyste CAF",
         Role::Caf,
-        &caf,
-        &[],
-        now,
-    )?;
+        6,
+    ),
+];
 
-    let creches = [
-        (&petits_pas, &claire),
-        (&lucioles, &claire),
-        (&ribambelle, &karine),
-        (&moussaillons, &karine),
-    ];
+/// The coordinators: e-mail, name, operator, the crèches (in `CRECHES`).
+const COORDINATORS: [(&str, &str, usize, [usize; 2]); 2] = [
+    (
+        "coordination@toulon.demo.avip.example",
+        "Claire Martin",
+        7,
+        [0, 1],
+    ),
+    (
+        "coordination@galipettes.demo.avip.example",
+        "Karine Ollivier",
+        8,
+        [2, 3],
+    ),
+];
+
+/// The organisations, crèches and accounts of the territory.
+fn cast(conn: &mut DbConnection, now: DateTime<Utc>) -> anyhow::Result<Cast> {
+    let mut orgs = Vec::new();
+    for (kind, name) in ORGANISATIONS {
+        orgs.push(organization(conn, kind, name, now)?);
+    }
+    let mut creches = Vec::new();
+    for (operator, place, closes) in CRECHES {
+        creches.push(creche(conn, &orgs[operator], place, closes, now)?);
+    }
+    let mut cast = Cast {
+        creches: Vec::new(),
+        coordinators: Vec::new(),
+        prescribers: Vec::new(),
+    };
+    for (email, name, role, org) in ACCOUNTS {
+        let person = person(conn, (email, name), role, &orgs[org], &[], now)?;
+        if role == Role::Prescriber {
+            cast.prescribers.push(person);
+        }
+    }
+    for (index, (email, name, org, theirs)) in COORDINATORS.into_iter().enumerate() {
+        let theirs = theirs.map(|c| &creches[c]);
+        let role = Role::Coordinator;
+        cast.coordinators
+            .push(person(conn, (email, name), role, &orgs[org], &theirs, now)?);
+        cast.creches
+            .extend(theirs.into_iter().map(|c| (c.clone(), index)));
+    }
+    Ok(cast)
+}
+
+/// What the demo holds the story to: the rules and links of the service.
+struct Story<'a> {
+    policy: &'a avip_sla_engine::Policy,
+    hold: avip_app::workflow::places::OfferHold,
+    links: &'a str,
+    now: DateTime<Utc>,
+}
+
+fn fill(
+    conn: &mut DbConnection,
+    active: &avip_sla_engine::ActivePolicy,
+    hold: avip_app::workflow::places::OfferHold,
+    links: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<usize> {
+    let cast = cast(conn, now)?;
+    let story = Story {
+        policy: &active.policy,
+        hold,
+        links,
+        now,
+    };
     let referral_count = 36;
     // Oldest first, so that references follow the order of receipt.
     for i in (0..referral_count).rev() {
         let plan = PLAN[i % PLAN.len()];
-        let (creche_id, coordinator) = creches[i % creches.len()];
-        let prescriber = &prescribers[(i * 7 + i / 4) % prescribers.len()];
+        let (creche_id, coordinator) = &cast.creches[i % cast.creches.len()];
+        let coordinator = &cast.coordinators[*coordinator];
+        let prescriber = &cast.prescribers[(i * 7 + i / 4) % cast.prescribers.len()];
         // Spread over the last four months; the ones still waiting are
         // recent, a few past their deadline.
         let received = match plan {
             "received" => now - Duration::hours([6, 80, 30, 100][(i / PLAN.len()) % 4]),
             _ => now - Duration::hours(36 + (i as i64) * 83),
         };
-        let (first, last) = PARENTS[i % PARENTS.len()];
-        let (postal_code, commune) = COMMUNES[i % COMMUNES.len()];
-        let child = CHILDREN[(i * 5) % CHILDREN.len()];
-        let birth = (received - Duration::days(120 + (i as i64 * 37) % 700)).date_naive();
         let start = (received + Duration::days(14)).date_naive();
-        let request = ReferralRequest {
-            creche_id: creche_id.to_string(),
-            referent: ReferentIn {
-                name: "Référent insertion".into(),
-                email: prescriber.email.into(),
-                phone: Some("0494000000".into()),
-            },
-            parent: ParentIn {
-                first_name: first.into(),
-                last_name: last.into(),
-                phone: Some(format!("06{:08}", 12_345_600 + i)),
-                email: Some(format!("parent{i}@famille.demo.avip.example")),
-                postal_code: postal_code.into(),
-                commune: commune.into(),
-                situation: [
-                    avip_db::model::ParentSituation::JobSeeker,
-                    avip_db::model::ParentSituation::Rsa,
-                    avip_db::model::ParentSituation::YoungUnder26,
-                    avip_db::model::ParentSituation::Training,
-                ][i % 4],
-                single_parent: i % 3 != 0,
-                qpv_resident: i % 2 == 0,
-                france_travail_id: (i % 4 == 0).then(|| format!("{:07}A", 1_000_000 + i)),
-            },
-            children: vec![ChildIn {
-                first_name: child.into(),
-                birth_date: birth,
-            }],
-            needs: NeedsIn {
-                desired_start_date: start,
-                days_per_week: Some(3 + (i % 3) as i32),
-                atypical_hours: i % 5 == 0,
-                notes: Some("horaires de formation de 8h30 à 17h".into()),
-            },
-            insertion_project: ProjectIn {
-                kind: [
-                    avip_db::model::ProjectKind::JobSearch,
-                    avip_db::model::ProjectKind::Training,
-                    avip_db::model::ProjectKind::JobInterview,
-                ][i % 3],
-                description: Some("reprise d'emploi dans l'aide à la personne".into()),
-            },
-            consent: ConsentIn {
-                given: true,
-                date: (received - Duration::days(1)).date_naive(),
-            },
-        };
+        let request = family(i, creche_id, prescriber.email, received, start);
         let draft = ReferralDraft::parse(request, avip_sla_engine::clock::paris_date(received))
             .map_err(|e| anyhow::anyhow!("demo referral {i}: {e}"))?;
         let intake = explain(
@@ -414,17 +391,8 @@ fn fill(
             referrals::intake(conn, &prescriber.principal, &draft, None, active, received),
         )?;
         let id = intake.record.referral.id;
-        walk(
-            conn,
-            plan,
-            &id,
-            coordinator,
-            prescriber,
-            received,
-            start,
-            (&active.policy, hold, links),
-            now,
-        )?;
+        let cast = (coordinator, prescriber);
+        walk(conn, plan, &id, cast, (received, start), &story)?;
     }
     // The referents were told of this made-up past at the time of the
     // story: their notices are not sent now.
@@ -436,162 +404,208 @@ fn fill(
     Ok(referral_count)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Family number `i`, as its prescriber sends it.
+fn family(
+    i: usize,
+    creche_id: &avip_db::model::CrecheId,
+    referent_email: &str,
+    received: DateTime<Utc>,
+    start: chrono::NaiveDate,
+) -> ReferralRequest {
+    use avip_db::model::{ParentSituation, ProjectKind};
+    let (first, last) = PARENTS[i % PARENTS.len()];
+    let (postal_code, commune) = COMMUNES[i % COMMUNES.len()];
+    let child = CHILDREN[(i * 5) % CHILDREN.len()];
+    let birth = (received - Duration::days(120 + (i as i64 * 37) % 700)).date_naive();
+    let situations = [
+        ParentSituation::JobSeeker,
+        ParentSituation::Rsa,
+        ParentSituation::YoungUnder26,
+        ParentSituation::Training,
+    ];
+    let projects = [
+        ProjectKind::JobSearch,
+        ProjectKind::Training,
+        ProjectKind::JobInterview,
+    ];
+    ReferralRequest {
+        creche_id: creche_id.to_string(),
+        referent: ReferentIn {
+            name: "Référent insertion".into(),
+            email: referent_email.into(),
+            phone: Some("0494000000".into()),
+        },
+        parent: ParentIn {
+            first_name: first.into(),
+            last_name: last.into(),
+            phone: Some(format!("06{:08}", 12_345_600 + i)),
+            email: Some(format!("parent{i}@famille.demo.avip.example")),
+            postal_code: postal_code.into(),
+            commune: commune.into(),
+            situation: situations[i % 4],
+            single_parent: !i.is_multiple_of(3),
+            qpv_resident: i.is_multiple_of(2),
+            france_travail_id: i.is_multiple_of(4).then(|| format!("{:07}A", 1_000_000 + i)),
+        },
+        children: vec![ChildIn {
+            first_name: child.into(),
+            birth_date: birth,
+        }],
+        needs: NeedsIn {
+            desired_start_date: start,
+            days_per_week: Some(3 + (i % 3) as i32),
+            atypical_hours: i.is_multiple_of(5),
+            notes: Some("horaires de formation de 8h30 à 17h".into()),
+        },
+        insertion_project: ProjectIn {
+            kind: projects[i % 3],
+            description: Some("reprise d'emploi dans l'aide à la personne".into()),
+        },
+        consent: ConsentIn {
+            given: true,
+            date: (received - Duration::days(1)).date_naive(),
+        },
+    }
+}
+
+/// Moves a referral one step, as `who`, at `at`.
+fn step(
+    conn: &mut DbConnection,
+    (id, who): (&ReferralId, &Principal),
+    (to, reason, note): (avip_db::model::ReferralStatus, Option<&str>, &str),
+    story: &Story<'_>,
+    at: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let request = TransitionRequest {
+        to,
+        reason: reason.map(str::to_owned),
+        note: Some(note.to_owned()),
+    };
+    explain(
+        "transition",
+        referrals::transition(conn, who, id, request, story.hold, story.links, at),
+    )
+    .map(drop)
+}
+
+/// Takes referral `id` along its plan, from its receipt.
 fn walk(
     conn: &mut DbConnection,
     plan: &str,
     id: &ReferralId,
-    coordinator: &Person,
-    prescriber: &Person,
-    received: DateTime<Utc>,
-    start: chrono::NaiveDate,
-    (policy, hold, links): (
-        &avip_sla_engine::Policy,
-        avip_app::workflow::places::OfferHold,
-        &str,
-    ),
-    now: DateTime<Utc>,
+    (coordinator, prescriber): (&Person, &Person),
+    (received, start): (DateTime<Utc>, chrono::NaiveDate),
+    story: &Story<'_>,
 ) -> anyhow::Result<()> {
     use avip_db::model::ReferralStatus::*;
-    let c = &coordinator.principal;
-    let step =
-        |conn: &mut DbConnection, who: &Principal, to, reason: Option<&str>, note: &str, at| {
-            let request = TransitionRequest {
-                to,
-                reason: reason.map(str::to_owned),
-                note: Some(note.to_owned()),
-            };
-            explain(
-                "transition",
-                referrals::transition(conn, who, id, request, hold, links, at),
-            )
-            .map(drop)
-        };
+    let c = (id, &coordinator.principal);
+    let p = (id, &prescriber.principal);
     let answered = received + Duration::hours(if plan == "offered_late" { 90 } else { 20 });
+    let call = "appel à la famille, rendez-vous fixé";
     match plan {
-        "received" => {}
-        "contacted" => step(
-            conn,
-            c,
-            Contacted,
-            None,
-            "appel à la famille, rendez-vous fixé",
-            answered,
-        )?,
-        "waitlisted" => step(
-            conn,
-            c,
-            Waitlisted,
-            None,
-            "pas de place avant janvier",
-            answered,
-        )?,
-        "declined" => step(
-            conn,
-            c,
-            Declined,
-            Some("no_place_matching_hours"),
-            "horaires de travail de nuit",
-            answered,
-        )?,
-        "withdrawn" => step(
-            conn,
-            &prescriber.principal,
-            Withdrawn,
-            Some("other_childcare_found"),
-            "assistante maternelle trouvée",
-            answered,
-        )?,
-        "offered_late" => step(
-            conn,
-            c,
-            Offered,
-            None,
-            "place proposée à la Ribambelle",
-            answered,
-        )?,
+        "received" => Ok(()),
+        "contacted" => step(conn, c, (Contacted, None, call), story, answered),
+        "waitlisted" => {
+            let why = (Waitlisted, None, "pas de place avant janvier");
+            step(conn, c, why, story, answered)
+        }
+        "declined" => {
+            let reason = Some("no_place_matching_hours");
+            let why = (Declined, reason, "horaires de travail de nuit");
+            step(conn, c, why, story, answered)
+        }
+        "withdrawn" => {
+            let reason = Some("other_childcare_found");
+            let why = (Withdrawn, reason, "assistante maternelle trouvée");
+            step(conn, p, why, story, answered)
+        }
+        "offered_late" => {
+            let why = (Offered, None, "place proposée à la Ribambelle");
+            step(conn, c, why, story, answered)
+        }
         "enrolled" | "exited" | "renewed" => {
-            step(
-                conn,
-                c,
-                Contacted,
-                None,
-                "premier échange avec la maman",
-                answered,
-            )?;
-            step(
-                conn,
-                c,
-                Offered,
-                None,
-                "place proposée",
-                answered + Duration::hours(30),
-            )?;
+            let first = (Contacted, None, "premier échange avec la maman");
+            step(conn, c, first, story, answered)?;
+            let offered = answered + Duration::hours(30);
+            step(conn, c, (Offered, None, "place proposée"), story, offered)?;
             let enrolled_at = answered + Duration::hours(60);
-            let draft = EnrollmentRequest {
-                start_date: start,
-                contract_end_date: None,
-                days: vec![Weekday::Mon, Weekday::Tue, Weekday::Thu, Weekday::Fri],
-                hours: Some(HoursIn {
-                    from: "08:30".into(),
-                    to: "17:30".into(),
-                }),
-                note: None,
-                force: false,
-                force_reason: None,
-            };
-            explain(
-                "enrollment",
-                referrals::enroll(conn, c, id, draft, policy, links, enrolled_at),
-            )?;
-            let follow_up_at = (enrolled_at + Duration::days(20)).min(now);
-            let request = FollowUpRequest {
-                date: avip_sla_engine::clock::paris_date(follow_up_at),
-                participants: vec![
-                    avip_db::model::Participant::Coordinator,
-                    avip_db::model::Participant::Referent,
-                ],
-                employment_status: avip_db::model::EmploymentStatus::Training,
-                next_steps: Some("point en fin de formation".into()),
-                next_date: None,
-            };
-            explain(
-                "follow-up",
-                referrals::add_follow_up(
-                    conn,
-                    &prescriber.principal,
-                    id,
-                    request,
-                    policy,
-                    follow_up_at,
-                ),
-            )?;
-            if plan == "renewed" {
-                let change = avip_app::domain::referral::EnrollmentChange {
-                    renew: true,
-                    ..Default::default()
-                };
-                explain(
-                    "renewal",
-                    referrals::change_enrollment(conn, c, id, change, policy, follow_up_at),
-                )?;
-            }
-            if plan == "exited" {
-                let exit = ExitRequest {
-                    date: avip_sla_engine::clock::paris_date(follow_up_at),
-                    reason: avip_db::model::ExitReason::Employment,
-                    employment_status: avip_db::model::EmploymentStatus::EmployedPermanent,
-                    positive: true,
-                    childcare_solution: avip_db::model::ChildcareSolution::SameCreche,
-                    note: Some("CDI d'aide-soignante".into()),
-                };
-                explain(
-                    "exit",
-                    referrals::exit(conn, c, id, exit, links, follow_up_at),
-                )?;
-            }
+            enroll_and_follow(
+                conn,
+                plan,
+                id,
+                (coordinator, prescriber),
+                (enrolled_at, start),
+                story,
+            )
         }
         other => anyhow::bail!("unknown demo plan {other}"),
+    }
+}
+
+/// Enrolls the child, records a follow-up, then renews or exits per plan.
+fn enroll_and_follow(
+    conn: &mut DbConnection,
+    plan: &str,
+    id: &ReferralId,
+    (coordinator, prescriber): (&Person, &Person),
+    (enrolled_at, start): (DateTime<Utc>, chrono::NaiveDate),
+    story: &Story<'_>,
+) -> anyhow::Result<()> {
+    use avip_db::model::{ChildcareSolution, EmploymentStatus, ExitReason, Participant};
+    let c = &coordinator.principal;
+    let (policy, links) = (story.policy, story.links);
+    let draft = EnrollmentRequest {
+        start_date: start,
+        contract_end_date: None,
+        days: vec![Weekday::Mon, Weekday::Tue, Weekday::Thu, Weekday::Fri],
+        hours: Some(HoursIn {
+            from: "08:30".into(),
+            to: "17:30".into(),
+        }),
+        note: None,
+        force: false,
+        force_reason: None,
+    };
+    explain(
+        "enrollment",
+        referrals::enroll(conn, c, id, draft, policy, links, enrolled_at),
+    )?;
+    let follow_up_at = (enrolled_at + Duration::days(20)).min(story.now);
+    let request = FollowUpRequest {
+        date: avip_sla_engine::clock::paris_date(follow_up_at),
+        participants: vec![Participant::Coordinator, Participant::Referent],
+        employment_status: EmploymentStatus::Training,
+        next_steps: Some("point en fin de formation".into()),
+        next_date: None,
+    };
+    let p = &prescriber.principal;
+    explain(
+        "follow-up",
+        referrals::add_follow_up(conn, p, id, request, policy, follow_up_at),
+    )?;
+    if plan == "renewed" {
+        let change = avip_app::domain::referral::EnrollmentChange {
+            renew: true,
+            ..Default::default()
+        };
+        explain(
+            "renewal",
+            referrals::change_enrollment(conn, c, id, change, policy, follow_up_at),
+        )?;
+    }
+    if plan == "exited" {
+        let exit = ExitRequest {
+            date: avip_sla_engine::clock::paris_date(follow_up_at),
+            reason: ExitReason::Employment,
+            employment_status: EmploymentStatus::EmployedPermanent,
+            positive: true,
+            childcare_solution: ChildcareSolution::SameCreche,
+            note: Some("CDI d'aide-soignante".into()),
+        };
+        explain(
+            "exit",
+            referrals::exit(conn, c, id, exit, links, follow_up_at),
+        )?;
     }
     Ok(())
 }

@@ -118,28 +118,7 @@ impl Application {
             tracing::info!("the SLA engine does not run in this process (--no-sla)");
             None
         };
-        let app = avip_app::App {
-            pool: pool.clone(),
-            gate,
-            policy: policy.clone(),
-            schedule: avip_app::state::SlaSchedule {
-                schedule: settings.sla_schedule.clone(),
-                digest: settings.sla_digest,
-            },
-            hold: avip_app::workflow::places::OfferHold::new(settings.offer_hold),
-            pseudonym_key: key,
-            keys,
-            limits: avip_app::limits::Limits::new(&settings),
-            access: access.clone(),
-            identities: avip_app::auth::cache::Identities::watched(pool.clone())
-                .context("cannot start the identity cache's thread")?,
-            public_url: settings
-                .public_url
-                .as_str()
-                .trim_end_matches('/')
-                .to_owned(),
-            webhook_targets: avip_app::webhooks::Targets::of(&settings),
-        };
+        let app = application(&settings, (&pool, gate, &policy, key), keys, access.clone())?;
         let state = front(&settings, app)?;
         let state = web::Data::new(state);
         let metrics_server = match &settings.metrics_bind {
@@ -488,4 +467,40 @@ fn serve(
         server = server.disable_signals();
     }
     Ok(server.run())
+}
+
+/// The application layer both front-ends call, over the opened database.
+fn application(
+    settings: &Settings,
+    (pool, gate, policy, key): (
+        &Pool,
+        avip_db::WriteGate,
+        &avip_sla_engine::ActivePolicy,
+        avip_app::exports::PseudonymKey,
+    ),
+    keys: avip_app::auth::TokenKeys,
+    access: avip_app::access_log::Recorder,
+) -> anyhow::Result<avip_app::App> {
+    Ok(avip_app::App {
+        pool: pool.clone(),
+        gate,
+        policy: policy.clone(),
+        schedule: avip_app::state::SlaSchedule {
+            schedule: settings.sla_schedule.clone(),
+            digest: settings.sla_digest,
+        },
+        hold: avip_app::workflow::places::OfferHold::new(settings.offer_hold),
+        pseudonym_key: key,
+        keys,
+        limits: avip_app::limits::Limits::new(settings),
+        access,
+        identities: avip_app::auth::cache::Identities::watched(pool.clone())
+            .context("cannot start the identity cache's thread")?,
+        public_url: settings
+            .public_url
+            .as_str()
+            .trim_end_matches('/')
+            .to_owned(),
+        webhook_targets: avip_app::webhooks::Targets::of(settings),
+    })
 }

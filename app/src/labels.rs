@@ -237,127 +237,190 @@ pub fn time_left(seconds: i64) -> String {
     }
 }
 
+/// The domain's messages and their French, word for word.
+const EXACT: &[(&str, &str)] = &[
+    ("is required", "Ce champ est obligatoire."),
+    ("must not be empty", "Ce champ ne peut pas être vide."),
+    (
+        "must not contain control characters",
+        "Ce champ contient des caractères interdits.",
+    ),
+    (
+        "must not contain control characters (such as U+0000)",
+        "Ce champ contient des caractères interdits.",
+    ),
+    ("is in the future", "Cette date est dans le futur."),
+    (
+        "is not an e-mail address",
+        "Ce n’est pas une adresse e-mail valide.",
+    ),
+    ("is listed twice", "Cet élément figure deux fois."),
+    (
+        "is not a French phone number",
+        "Ce n’est pas un numéro de téléphone français (ex. 06 12 34 56 78).",
+    ),
+    (
+        "is not a French phone number (e.g. 06 12 34 56 78 or +33 6 12 34 56 78)",
+        "Ce n’est pas un numéro de téléphone français (ex. 06 12 34 56 78).",
+    ),
+    (
+        "is not a French postal code (five digits)",
+        "Le code postal compte cinq chiffres.",
+    ),
+    (
+        "is not a France Travail identifier (seven digits and a letter or digit, e.g. 1234567A)",
+        "Identifiant France Travail invalide (sept chiffres puis une lettre ou un chiffre, ex. 1234567A).",
+    ),
+    (
+        "give a phone number or an e-mail, so that the crèche can answer the family",
+        "Indiquez un téléphone ou une adresse e-mail, pour que la crèche puisse répondre à la famille.",
+    ),
+    (
+        "the family's consent to the data sharing is required",
+        "Le consentement de la famille au partage des données est obligatoire.",
+    ),
+    (
+        "the child will be of school age (école maternelle) at the desired start date",
+        "L’enfant aura l’âge d’entrer à l’école maternelle à la date d’accueil souhaitée.",
+    ),
+    ("must be between 1 and 6", "Entre 1 et 6."),
+    ("is not an id", "Choisissez une valeur dans la liste."),
+    (
+        "no such crèche in your département",
+        "Cette crèche n’est pas dans votre département.",
+    ),
+    (
+        "is not a time of day written HH:MM",
+        "Heure attendue au format HH:MM.",
+    ),
+    (
+        "must be after hours.from",
+        "L’heure de fin doit suivre l’heure de début.",
+    ),
+    (
+        "must be after start_date",
+        "Doit être après la date de début.",
+    ),
+    (
+        "must be after the start date",
+        "Doit être après la date de début.",
+    ),
+    ("must be after date", "Doit être après la date du suivi."),
+    ("must name at least one day", "Cochez au moins un jour."),
+    ("a day is listed twice", "Un jour est coché deux fois."),
+    (
+        "is before the enrollment started",
+        "Cette date précède le début de l’accueil.",
+    ),
+    (
+        "is before the referral was received",
+        "Cette date précède la réception de l’orientation.",
+    ),
+    (
+        "is more than a month ahead",
+        "Cette date est à plus d’un mois.",
+    ),
+    (
+        "is more than a month in the past",
+        "Cette date remonte à plus d’un mois.",
+    ),
+    (
+        "is more than a year in the past",
+        "Cette date remonte à plus d’un an.",
+    ),
+    (
+        "is more than a year old",
+        "Cette date remonte à plus d’un an.",
+    ),
+    (
+        "is more than two years ahead",
+        "Cette date est à plus de deux ans.",
+    ),
+    (
+        "is more than three years after start_date",
+        "Cette date est trop éloignée du début de l’accueil.",
+    ),
+    (
+        "is more than five years after the start date",
+        "Cette date est trop éloignée du début de l’accueil.",
+    ),
+    (
+        "is only for declined or withdrawn",
+        "Un motif n’accompagne qu’un refus ou un retrait.",
+    ),
+    (
+        "is required with force: say why the child is enrolled over capacity",
+        "Expliquez pourquoi l’enfant est accueilli au-delà des places AVIP.",
+    ),
+    (
+        "must be true when a force_reason is given",
+        "Cochez « accueillir malgré tout » pour donner ce motif.",
+    ),
+    (
+        "must list at most 4 participants",
+        "Quatre participants au plus.",
+    ),
+    (
+        "at least one participant is required",
+        "Cochez au moins un participant.",
+    ),
+    (
+        "at least one child is required",
+        "Indiquez au moins un enfant.",
+    ),
+    ("at least one day is required", "Cochez au moins un jour."),
+    (
+        "explain the reason when it is \"other\"",
+        "Expliquez le motif « Autre » dans la note.",
+    ),
+    (
+        "is not a creche_operator organisation",
+        "Ce n’est pas un gestionnaire de crèches.",
+    ),
+    (
+        "is not a French département code (e.g. 83, 2A, 974)",
+        "Ce n’est pas un numéro de département (ex. 83, 2A, 974).",
+    ),
+    (
+        "is not a coordinator of the crèche's operator",
+        "Cette personne ne coordonne pas les crèches de ce gestionnaire.",
+    ),
+    (
+        "is not a crèche of the user's organisation",
+        "Cette crèche n’appartient pas à l’organisation de la personne.",
+    ),
+    (
+        "must be 1 to 255 visible ASCII characters",
+        "De 1 à 255 caractères ASCII visibles.",
+    ),
+    (
+        "must be after opens",
+        "L’heure de fermeture doit suivre l’heure d’ouverture.",
+    ),
+    ("must not be before from", "La fin doit suivre le début."),
+    ("no such organisation", "Cette organisation n’existe pas."),
+    ("must name at most seven days", "Sept jours au plus."),
+    (
+        "a renewal must end after the current contract",
+        "Le renouvellement doit finir après le contrat en cours.",
+    ),
+    (
+        "nothing to change: give renew, contract_end_date, days or hours",
+        "Rien à changer : renouvelez, ou modifiez la date de fin, les jours ou les horaires.",
+    ),
+    (
+        "is in the past: only today or a later day can change",
+        "Seuls aujourd’hui et les jours suivants peuvent changer.",
+    ),
+];
+
 /// A message of the domain, in French.
 pub fn message(english: &str) -> String {
-    let exact = match english {
-        "is required" => "Ce champ est obligatoire.",
-        "must not be empty" => "Ce champ ne peut pas être vide.",
-        "must not contain control characters"
-        | "must not contain control characters (such as U+0000)" => {
-            "Ce champ contient des caractères interdits."
-        }
-        "is in the future" => "Cette date est dans le futur.",
-        "is not an e-mail address" => "Ce n’est pas une adresse e-mail valide.",
-        "is listed twice" => "Cet élément figure deux fois.",
-        "is not a French phone number"
-        | "is not a French phone number (e.g. 06 12 34 56 78 or +33 6 12 34 56 78)" => {
-            "Ce n’est pas un numéro de téléphone français (ex. 06 12 34 56 78)."
-        }
-        "is not a French postal code (five digits)" => "Le code postal compte cinq chiffres.",
-        "is not a France Travail identifier (seven digits and a letter or digit, e.g. 1234567A)" => {
-            "Identifiant France Travail invalide (sept chiffres puis une lettre ou un chiffre, ex. 1234567A)."
-        }
-        "give a phone number or an e-mail, so that the crèche can answer the family" => {
-            "Indiquez un téléphone ou une adresse e-mail, pour que la crèche puisse répondre à la famille."
-        }
-        "the family's consent to the data sharing is required" => {
-            "Le consentement de la famille au partage des données est obligatoire."
-        }
-        "the child will be of school age (école maternelle) at the desired start date" => {
-            "L’enfant aura l’âge d’entrer à l’école maternelle à la date d’accueil souhaitée."
-        }
-        "must be between 1 and 6" => "Entre 1 et 6.",
-        "is not an id" => "Choisissez une valeur dans la liste.",
-        "no such crèche in your département" => "Cette crèche n’est pas dans votre département.",
-        "is not a time of day written HH:MM" => "Heure attendue au format HH:MM.",
-        "must be after hours.from" => "L’heure de fin doit suivre l’heure de début.",
-        "must be after start_date" | "must be after the start date" => {
-            "Doit être après la date de début."
-        }
-        "must be after date" => "Doit être après la date du suivi.",
-        "must name at least one day" => "Cochez au moins un jour.",
-        "a day is listed twice" => "Un jour est coché deux fois.",
-        "is before the enrollment started" => "Cette date précède le début de l’accueil.",
-        "is before the referral was received" => {
-            "Cette date précède la réception de l’orientation."
-        }
-        "is more than a month ahead" => "Cette date est à plus d’un mois.",
-        "is more than a month in the past" => "Cette date remonte à plus d’un mois.",
-        "is more than a year in the past" | "is more than a year old" => {
-            "Cette date remonte à plus d’un an."
-        }
-        "is more than two years ahead" => "Cette date est à plus de deux ans.",
-        "is more than three years after start_date"
-        | "is more than five years after the start date" => {
-            "Cette date est trop éloignée du début de l’accueil."
-        }
-        "is only for declined or withdrawn" => "Un motif n’accompagne qu’un refus ou un retrait.",
-        "is required with force: say why the child is enrolled over capacity" => {
-            "Expliquez pourquoi l’enfant est accueilli au-delà des places AVIP."
-        }
-        "must be true when a force_reason is given" => {
-            "Cochez « accueillir malgré tout » pour donner ce motif."
-        }
-        "must list at most 4 participants" => "Quatre participants au plus.",
-        "at least one participant is required" => "Cochez au moins un participant.",
-        "at least one child is required" => "Indiquez au moins un enfant.",
-        "at least one day is required" => "Cochez au moins un jour.",
-        "explain the reason when it is \"other\"" => "Expliquez le motif « Autre » dans la note.",
-        "is not a creche_operator organisation" => "Ce n’est pas un gestionnaire de crèches.",
-        "is not a French département code (e.g. 83, 2A, 974)" => {
-            "Ce n’est pas un numéro de département (ex. 83, 2A, 974)."
-        }
-        "is not a coordinator of the crèche's operator" => {
-            "Cette personne ne coordonne pas les crèches de ce gestionnaire."
-        }
-        "is not a crèche of the user's organisation" => {
-            "Cette crèche n’appartient pas à l’organisation de la personne."
-        }
-        "must be 1 to 255 visible ASCII characters" => "De 1 à 255 caractères ASCII visibles.",
-        "must be after opens" => "L’heure de fermeture doit suivre l’heure d’ouverture.",
-        "must not be before from" => "La fin doit suivre le début.",
-        "no such organisation" => "Cette organisation n’existe pas.",
-        "must name at most seven days" => "Sept jours au plus.",
-        "a renewal must end after the current contract" => {
-            "Le renouvellement doit finir après le contrat en cours."
-        }
-        "nothing to change: give renew, contract_end_date, days or hours" => {
-            "Rien à changer : renouvelez, ou modifiez la date de fin, les jours ou les horaires."
-        }
-        "is in the past: only today or a later day can change" => {
-            "Seuls aujourd’hui et les jours suivants peuvent changer."
-        }
-        _ => "",
-    };
-    if !exact.is_empty() {
-        return exact.to_owned();
+    if let Some((_, french)) = EXACT.iter().find(|(e, _)| *e == english) {
+        return (*french).to_owned();
     }
-    if let Some(max) = english
-        .strip_prefix("must be at most ")
-        .and_then(|m| m.strip_suffix(" characters"))
-    {
-        return format!("{max} caractères au plus.");
-    }
-    let between = |prefix: &str, suffix: &str| {
-        english
-            .strip_prefix(prefix)
-            .and_then(|m| m.strip_suffix(suffix))
-            .map(str::to_owned)
-    };
-    if let Some(n) = between("at most ", " children per referral") {
-        return format!("{n} enfants au plus par orientation.");
-    }
-    if let Some(n) = between("must be at least ", " characters long") {
-        return format!("{n} caractères au moins.");
-    }
-    if let Some(n) = between("must be at most ", " characters long") {
-        return format!("{n} caractères au plus.");
-    }
-    if let Some(n) = between("must be at most ", " bytes long") {
-        return format!("{n} octets au plus.");
-    }
-    if let Some(n) = between("must list at most ", " ids") {
-        return format!("{n} éléments au plus.");
+    if let Some(french) = counted(english) {
+        return french;
     }
     if let Some(range) = english.strip_prefix("must be a date of the years ") {
         return format!(
@@ -390,6 +453,38 @@ pub fn message(english: &str) -> String {
         return "Valeur mal formée.".to_owned();
     }
     "Valeur refusée.".to_owned()
+}
+
+/// A message that carries a number ("must be at most 20 characters").
+fn counted(english: &str) -> Option<String> {
+    if let Some(max) = english
+        .strip_prefix("must be at most ")
+        .and_then(|m| m.strip_suffix(" characters"))
+    {
+        return Some(format!("{max} caractères au plus."));
+    }
+    let between = |prefix: &str, suffix: &str| {
+        english
+            .strip_prefix(prefix)
+            .and_then(|m| m.strip_suffix(suffix))
+            .map(str::to_owned)
+    };
+    if let Some(n) = between("at most ", " children per referral") {
+        return Some(format!("{n} enfants au plus par orientation."));
+    }
+    if let Some(n) = between("must be at least ", " characters long") {
+        return Some(format!("{n} caractères au moins."));
+    }
+    if let Some(n) = between("must be at most ", " characters long") {
+        return Some(format!("{n} caractères au plus."));
+    }
+    if let Some(n) = between("must be at most ", " bytes long") {
+        return Some(format!("{n} octets au plus."));
+    }
+    if let Some(n) = between("must list at most ", " ids") {
+        return Some(format!("{n} éléments au plus."));
+    }
+    None
 }
 
 #[cfg(test)]

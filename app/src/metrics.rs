@@ -29,6 +29,11 @@ pub struct Metrics {
     sweep_fired: IntCounterVec,
     writer_batch: Histogram,
     writer_queue: IntGauge,
+    scraped: Scraped,
+}
+
+/// The figures read from the database and the pool at each scrape.
+struct Scraped {
     outbox_pending: IntGaugeVec,
     outbox_oldest: IntGaugeVec,
     outbox_sent: IntGaugeVec,
@@ -79,25 +84,24 @@ fn histogram(registry: &Registry, name: &str, help: &str, buckets: Vec<f64>) -> 
     h
 }
 
+/// Seconds to answer a request: from a millisecond to ten seconds.
+const HTTP_BUCKETS: [f64; 13] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
 impl Metrics {
     fn new() -> Metrics {
         let registry = Registry::new();
         let r = &registry;
-        let build = gauge_vec(
-            r,
-            "avip_build_info",
-            "The running build: always 1, its version in a label.",
-            &["version"],
-        );
+        let help = "The running build: always 1, its version in a label.";
+        let build = gauge_vec(r, "avip_build_info", help, &["version"]);
         build.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
         let http_duration = HistogramVec::new(
             HistogramOpts::new(
                 "avip_http_request_duration_seconds",
                 "Time to answer an HTTP request (to its first byte), by route template and method.",
             )
-            .buckets(vec![
-                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-            ]),
+            .buckets(HTTP_BUCKETS.to_vec()),
             &["route", "method"],
         )
         .expect("a valid metric");
@@ -157,6 +161,15 @@ impl Metrics {
                 "avip_sqlite_writer_queue_depth",
                 "Writes waiting for the SQLite writer thread (0 on PostgreSQL).",
             ),
+            scraped: Scraped::new(r),
+            registry,
+        }
+    }
+}
+
+impl Scraped {
+    fn new(r: &Registry) -> Scraped {
+        Scraped {
             outbox_pending: gauge_vec(
                 r,
                 "avip_outbox_pending",
@@ -197,7 +210,6 @@ impl Metrics {
                 "avip_metrics_database_errors_total",
                 "Scrapes whose database figures could not be read.",
             ),
-            registry,
         }
     }
 }
@@ -261,19 +273,26 @@ fn database_figures(conn: &mut DbConnection) -> avip_db::QueryResult<()> {
         ("webhook", avip_db::webhooks::stats(conn)?),
     ] {
         let kind = [kind];
-        m.outbox_pending
+        m.scraped
+            .outbox_pending
             .with_label_values(&kind)
             .set(outbox.pending);
         let age = outbox.oldest_pending.map_or(0, |t| {
             (chrono::Utc::now().naive_utc() - t).num_seconds().max(0)
         });
-        m.outbox_oldest.with_label_values(&kind).set(age);
-        m.outbox_sent.with_label_values(&kind).set(outbox.sent);
-        m.outbox_failed_attempts
+        m.scraped.outbox_oldest.with_label_values(&kind).set(age);
+        m.scraped
+            .outbox_sent
+            .with_label_values(&kind)
+            .set(outbox.sent);
+        m.scraped
+            .outbox_failed_attempts
             .with_label_values(&kind)
             .set(outbox.failed_attempts);
     }
-    m.open_breaches.set(avip_db::sla::open_breaches(conn)?);
+    m.scraped
+        .open_breaches
+        .set(avip_db::sla::open_breaches(conn)?);
     Ok(())
 }
 
@@ -290,12 +309,16 @@ pub fn render(pool: &Pool, gate: &WriteGate) -> String {
         avip_db::blocking::checkout(pool).and_then(|mut conn| database_figures(&mut conn));
     if let Err(e) = figures {
         tracing::warn!(error = %e, "metrics: the database figures could not be read");
-        m.scrape_errors.inc();
+        m.scraped.scrape_errors.inc();
     }
-    m.pool_connections
+    m.scraped
+        .pool_connections
         .with_label_values(&["in_use"])
         .set(total - idle);
-    m.pool_connections.with_label_values(&["idle"]).set(idle);
+    m.scraped
+        .pool_connections
+        .with_label_values(&["idle"])
+        .set(idle);
     m.writer_queue
         .set(i64::try_from(gate.queue_depth()).unwrap_or(i64::MAX));
     let mut out = Vec::new();

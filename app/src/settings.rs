@@ -177,51 +177,233 @@ impl Settings {
             lookup: &lookup,
             errors: Vec::new(),
         };
+        // Read in a fixed order: errors are listed in it.
+        let env = r.parse("AVIP_ENV", "development", environment);
+        let server = r.server();
+        let tokens = r.tokens();
+        let mail = r.mail();
+        let sla = r.sla();
+        let delivery = r.delivery();
+        let keeping = r.keeping();
+        let edge = r.edge();
+        let oidc = r.oidc(env);
+        if env == Some(Environment::Production) {
+            r.production(&server, &tokens, &mail, &keeping);
+        }
+        if !r.errors.is_empty() {
+            return Err(SettingsError(r.errors));
+        }
+        // Every group is present once no error was recorded.
+        let (
+            Some(env),
+            Some(server),
+            Some(tokens),
+            Some(mail),
+            Some(sla),
+            Some(delivery),
+            Some(keeping),
+            Some(edge),
+            Some(oidc),
+        ) = (
+            env, server, tokens, mail, sla, delivery, keeping, edge, oidc,
+        )
+        else {
+            return Err(SettingsError(vec![(
+                "AVIP_ENV",
+                "internal: a setting was not read".to_owned(),
+            )]));
+        };
+        let jwt_secret_generated = tokens.jwt_secret.is_none() && tokens.jwt_key_files.is_none();
+        Ok(Settings {
+            env,
+            bind: server.bind,
+            database_url: server.database_url,
+            db_pool_size: server.db_pool_size,
+            public_url: server.public_url,
+            jwt_secret: tokens.jwt_secret.unwrap_or_else(random_secret),
+            jwt_secret_generated,
+            jwt_key_files: tokens.jwt_key_files,
+            token_ttl: tokens.token_ttl,
+            smtp_url: mail.smtp_url,
+            mail_from: mail.mail_from,
+            mail_dir: mail.mail_dir,
+            sla: sla.policy,
+            sla_schedule: sla.schedule,
+            sla_digest: sla.digest,
+            digest_schedule: sla.digest_schedule,
+            mail_retry: delivery.mail_retry,
+            mail_retry_max: delivery.mail_retry_max,
+            webhook_retry: delivery.webhook_retry,
+            mail_lease: delivery.mail_lease,
+            retention: keeping.retention,
+            retention_schedule: keeping.retention_schedule,
+            access_log_retention: keeping.access_log_retention,
+            offer_hold: keeping.offer_hold,
+            pseudonym_key: keeping.pseudonym_key,
+            trusted_proxies: edge.trusted_proxies,
+            metrics_bind: edge.metrics_bind,
+            token_rate_limit: edge.token_rate_limit,
+            intake_rate_limit: edge.intake_rate_limit,
+            exports_per_identity: edge.exports_per_identity,
+            write_timeout: edge.write_timeout,
+            oidc,
+        })
+    }
+}
 
-        let env = r.parse("AVIP_ENV", "development", |v| match v {
-            "development" => Ok(Environment::Development),
-            "production" => Ok(Environment::Production),
-            _ => Err("expected development or production".to_owned()),
-        });
-        let bind = r.parse("AVIP_BIND", "127.0.0.1:8080", |v| {
+/// Where the service listens and keeps its data.
+struct Server {
+    bind: String,
+    database_url: String,
+    db_pool_size: u32,
+    public_url: Url,
+}
+
+/// How access tokens are signed and how long they live.
+struct Tokens {
+    jwt_secret: Option<SecretString>,
+    jwt_key_files: Option<JwtKeyFiles>,
+    token_ttl: Duration,
+}
+
+/// How e-mail leaves.
+struct Mail {
+    smtp_url: Option<SecretString>,
+    mail_from: String,
+    mail_dir: PathBuf,
+}
+
+/// The deadlines' policy and the jobs that watch them.
+struct Sla {
+    policy: Policy,
+    schedule: String,
+    digest: bool,
+    digest_schedule: String,
+}
+
+/// The retries of e-mails and webhooks.
+struct Delivery {
+    mail_retry: Duration,
+    mail_retry_max: Duration,
+    webhook_retry: Vec<Duration>,
+    mail_lease: Duration,
+}
+
+/// How long data is kept, and the key that pseudonymises what leaves.
+struct Keeping {
+    retention: Duration,
+    retention_schedule: String,
+    access_log_retention: Duration,
+    offer_hold: Duration,
+    pseudonym_key: Option<SecretString>,
+}
+
+/// What protects the service at its edge.
+struct Edge {
+    trusted_proxies: Vec<std::net::IpAddr>,
+    metrics_bind: Option<String>,
+    token_rate_limit: u32,
+    intake_rate_limit: u32,
+    exports_per_identity: u32,
+    write_timeout: Duration,
+}
+
+fn environment(v: &str) -> Result<Environment, String> {
+    match v {
+        "development" => Ok(Environment::Development),
+        "production" => Ok(Environment::Production),
+        _ => Err("expected development or production".to_owned()),
+    }
+}
+
+/// A cron schedule (seconds first) the scheduler accepts.
+fn schedule(v: &str) -> Result<String, String> {
+    policy::check_schedule(v).map(|()| v.to_owned())
+}
+
+/// A secret long enough to be one.
+fn long_secret(v: &str) -> Result<(), String> {
+    if v.len() < MIN_SECRET_LEN {
+        Err(format!("must be at least {MIN_SECRET_LEN} characters long"))
+    } else {
+        Ok(())
+    }
+}
+
+/// An address and port, or nothing.
+fn optional_socket(v: &str) -> Result<Option<String>, String> {
+    let v = v.trim();
+    if v.is_empty() {
+        return Ok(None);
+    }
+    v.parse::<std::net::SocketAddr>()
+        .map(|_| Some(v.to_owned()))
+        .map_err(|_| format!("{v:?} is not an address and port (e.g. 127.0.0.1:9464)"))
+}
+
+/// An issuer's URL without its trailing `/`, or nothing.
+fn optional_issuer(v: &str) -> Result<Option<String>, String> {
+    let v = v.trim();
+    if v.is_empty() {
+        return Ok(None);
+    }
+    Url::parse(v)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.query().is_none())
+        .map(|_| Some(v.trim_end_matches('/').to_owned()))
+        .ok_or_else(|| format!("{v:?} is not an http(s) URL without a query"))
+}
+
+/// A count between `low` and `high`.
+fn count(v: &str, low: u32, high: u32) -> Result<u32, String> {
+    match v.parse::<u32>() {
+        Ok(n) if (low..=high).contains(&n) => Ok(n),
+        _ => Err(format!("{v:?} is not a number between {low} and {high}")),
+    }
+}
+
+impl<F: Fn(&str) -> Option<String>> Reader<'_, F> {
+    fn server(&mut self) -> Option<Server> {
+        let bind = self.parse("AVIP_BIND", "127.0.0.1:8080", |v| {
             v.rsplit_once(':')
                 .and_then(|(host, port)| (!host.is_empty()).then_some(port))
                 .and_then(|port| port.parse::<u16>().ok())
                 .map(|_| v.to_owned())
                 .ok_or_else(|| format!("{v:?} is not host:port"))
         });
-        let database_url = r.parse("DATABASE_URL", "avip.db", |v| {
+        let database_url = self.parse("DATABASE_URL", "avip.db", |v| {
             avip_db::pool::Target::parse(v)
                 .map(|_| v.to_owned())
                 .map_err(|e| e.to_string())
         });
-        let db_pool_size = r.parse("AVIP_DB_POOL_SIZE", "8", |v| match v.parse::<u32>() {
-            Ok(n) if (1..=512).contains(&n) => Ok(n),
-            _ => Err(format!("{v:?} is not a number between 1 and 512")),
-        });
-        let public_url = r.parse("AVIP_PUBLIC_URL", "http://127.0.0.1:8080", |v| {
+        let db_pool_size = self.parse("AVIP_DB_POOL_SIZE", "8", |v| count(v, 1, 512));
+        let public_url = self.parse("AVIP_PUBLIC_URL", "http://127.0.0.1:8080", |v| {
             Url::parse(v)
                 .ok()
                 .filter(|u| matches!(u.scheme(), "http" | "https"))
                 .ok_or_else(|| format!("{v:?} is not an http(s) URL"))
         });
-        let jwt_secret = r.secret("AVIP_JWT_SECRET", |v| {
-            if v.len() < MIN_SECRET_LEN {
-                Err(format!("must be at least {MIN_SECRET_LEN} characters long"))
-            } else {
-                Ok(())
-            }
-        });
-        let algorithm = r.parse("AVIP_JWT_ALGORITHM", "HS256", |v| match v {
+        Some(Server {
+            bind: bind?,
+            database_url: database_url?,
+            db_pool_size: db_pool_size?,
+            public_url: public_url?,
+        })
+    }
+
+    fn tokens(&mut self) -> Option<Tokens> {
+        let jwt_secret = self.secret("AVIP_JWT_SECRET", long_secret);
+        let algorithm = self.parse("AVIP_JWT_ALGORITHM", "HS256", |v| match v {
             "HS256" | "EdDSA" | "RS256" => Ok(v.to_owned()),
             _ => Err(format!("{v:?} is not one of HS256, EdDSA, RS256")),
         });
-        let private_key = lookup("AVIP_JWT_PRIVATE_KEY_FILE").filter(|v| !v.trim().is_empty());
-        let public_key = lookup("AVIP_JWT_PUBLIC_KEY_FILE").filter(|v| !v.trim().is_empty());
+        let private_key =
+            (self.lookup)("AVIP_JWT_PRIVATE_KEY_FILE").filter(|v| !v.trim().is_empty());
+        let public_key = (self.lookup)("AVIP_JWT_PUBLIC_KEY_FILE").filter(|v| !v.trim().is_empty());
         let jwt_key_files = match (algorithm.as_deref(), private_key, public_key) {
             (Some("HS256") | None, None, None) => None,
             (Some("HS256"), _, _) => {
-                r.errors.push((
+                self.errors.push((
                     "AVIP_JWT_ALGORITHM",
                     "set EdDSA or RS256 to sign with key files".into(),
                 ));
@@ -233,7 +415,7 @@ impl Settings {
                 public_key: PathBuf::from(public.trim()),
             }),
             (Some(_), _, _) => {
-                r.errors.push((
+                self.errors.push((
                     "AVIP_JWT_PRIVATE_KEY_FILE",
                     "EdDSA and RS256 need AVIP_JWT_PRIVATE_KEY_FILE and AVIP_JWT_PUBLIC_KEY_FILE"
                         .into(),
@@ -242,61 +424,105 @@ impl Settings {
             }
             (None, _, _) => None,
         };
-        let token_ttl = r.parse("AVIP_TOKEN_TTL", "1h", duration);
-        let smtp_url = r.secret("AVIP_SMTP_URL", |v| match Url::parse(v) {
+        let token_ttl = self.parse("AVIP_TOKEN_TTL", "1h", duration);
+        Some(Tokens {
+            jwt_secret: jwt_secret?,
+            jwt_key_files,
+            token_ttl: token_ttl?,
+        })
+    }
+
+    fn mail(&mut self) -> Option<Mail> {
+        let smtp_url = self.secret("AVIP_SMTP_URL", |v| match Url::parse(v) {
             Ok(u) if matches!(u.scheme(), "smtp" | "smtps") => Ok(()),
             _ => Err("expected smtp://… or smtps://…".to_owned()),
         });
-        let mail_from = r.parse("AVIP_MAIL_FROM", "AVIP <no-reply@localhost>", |v| {
+        let mail_from = self.parse("AVIP_MAIL_FROM", "AVIP <no-reply@localhost>", |v| {
             if v.contains('@') {
                 Ok(v.to_owned())
             } else {
                 Err(format!("{v:?} is not a mailbox"))
             }
         });
-        let mail_dir = r.parse("AVIP_MAIL_DIR", "mail-out", |v| Ok(PathBuf::from(v)));
-        let clock = r.parse("AVIP_SLA_CLOCK", "calendar", |v| {
+        let mail_dir = self.parse("AVIP_MAIL_DIR", "mail-out", |v| Ok(PathBuf::from(v)));
+        Some(Mail {
+            smtp_url: smtp_url?,
+            mail_from: mail_from?,
+            mail_dir: mail_dir?,
+        })
+    }
+
+    fn sla(&mut self) -> Option<Sla> {
+        let clock = self.parse("AVIP_SLA_CLOCK", "calendar", |v| {
             v.parse::<ClockKind>().map_err(|e| e.to_string())
         });
-        let zone = r.parse("AVIP_HOLIDAY_ZONE", "metropole", |v| {
+        let zone = self.parse("AVIP_HOLIDAY_ZONE", "metropole", |v| {
             v.parse::<HolidayZone>().map_err(|e| e.to_string())
         });
-        let warning = r.parse("AVIP_SLA_WARNING", "48h", duration);
-        let breach = r.parse("AVIP_SLA_BREACH", "72h", duration);
-        let escalation = r.parse("AVIP_SLA_ESCALATION", "96h", duration);
-        let follow_up = r.parse("AVIP_SLA_FOLLOW_UP", "60d", duration);
-        let contract_notice = r.parse("AVIP_SLA_CONTRACT_NOTICE", "30d", duration);
-        let sla_schedule = r.parse("AVIP_SLA_SCHEDULE", "0 * * * * *", |v| {
-            policy::check_schedule(v).map(|()| v.to_owned())
-        });
-        let sla_digest = r.parse("AVIP_SLA_DIGEST", "false", boolean);
-        let digest_schedule = r.parse("AVIP_DIGEST_SCHEDULE", "0 0 8 * * *", |v| {
-            policy::check_schedule(v).map(|()| v.to_owned())
-        });
-        let mail_retry = r.parse("AVIP_MAIL_RETRY", "30s", duration);
-        let mail_retry_max = r.parse("AVIP_MAIL_RETRY_MAX", "1h", duration);
+        let stages = [
+            self.parse("AVIP_SLA_WARNING", "48h", duration),
+            self.parse("AVIP_SLA_BREACH", "72h", duration),
+            self.parse("AVIP_SLA_ESCALATION", "96h", duration),
+            self.parse("AVIP_SLA_FOLLOW_UP", "60d", duration),
+            self.parse("AVIP_SLA_CONTRACT_NOTICE", "30d", duration),
+        ];
+        let sla_schedule = self.parse("AVIP_SLA_SCHEDULE", "0 * * * * *", schedule);
+        let digest = self.parse("AVIP_SLA_DIGEST", "false", boolean);
+        let digest_schedule = self.parse("AVIP_DIGEST_SCHEDULE", "0 0 8 * * *", schedule);
+        let [Some(w), Some(b), Some(e), Some(f), Some(c)] = stages else {
+            return None;
+        };
+        let policy = match Policy::new(clock?, zone?, [w, b, e, f, c]) {
+            Ok(policy) => policy,
+            Err(err) => {
+                self.errors.push(("AVIP_SLA_WARNING", err.to_string()));
+                return None;
+            }
+        };
+        Some(Sla {
+            policy,
+            schedule: sla_schedule?,
+            digest: digest?,
+            digest_schedule: digest_schedule?,
+        })
+    }
+
+    fn delivery(&mut self) -> Option<Delivery> {
+        let mail_retry = self.parse("AVIP_MAIL_RETRY", "30s", duration);
+        let mail_retry_max = self.parse("AVIP_MAIL_RETRY_MAX", "1h", duration);
         // Standard Webhooks' suggested schedule: 27 h 35 min from the first
         // attempt to the last.
-        let webhook_retry = r.parse("AVIP_WEBHOOK_RETRY", "5s,5m,30m,2h,5h,10h,10h", |v| {
+        let webhook_retry = self.parse("AVIP_WEBHOOK_RETRY", "5s,5m,30m,2h,5h,10h,10h", |v| {
             v.split(',')
                 .map(|d| duration(d.trim()))
                 .collect::<Result<Vec<_>, _>>()
         });
-        let mail_lease = r.parse("AVIP_MAIL_LEASE", "5m", duration);
-        let retention = r.parse("AVIP_RETENTION", "730d", duration);
-        let retention_schedule = r.parse("AVIP_RETENTION_SCHEDULE", "0 30 3 * * *", |v| {
-            policy::check_schedule(v).map(|()| v.to_owned())
-        });
-        let access_log_retention = r.parse("AVIP_ACCESS_LOG_RETENTION", "365d", duration);
-        let offer_hold = r.parse("AVIP_OFFER_HOLD", "7d", duration);
-        let pseudonym_key = r.secret("AVIP_PSEUDONYM_KEY", |v| {
-            if v.len() < MIN_SECRET_LEN {
-                Err(format!("must be at least {MIN_SECRET_LEN} characters long"))
-            } else {
-                Ok(())
-            }
-        });
-        let trusted_proxies = r.parse("AVIP_TRUSTED_PROXIES", "", |v| {
+        let mail_lease = self.parse("AVIP_MAIL_LEASE", "5m", duration);
+        Some(Delivery {
+            mail_retry: mail_retry?,
+            mail_retry_max: mail_retry_max?,
+            webhook_retry: webhook_retry?,
+            mail_lease: mail_lease?,
+        })
+    }
+
+    fn keeping(&mut self) -> Option<Keeping> {
+        let retention = self.parse("AVIP_RETENTION", "730d", duration);
+        let retention_schedule = self.parse("AVIP_RETENTION_SCHEDULE", "0 30 3 * * *", schedule);
+        let access_log_retention = self.parse("AVIP_ACCESS_LOG_RETENTION", "365d", duration);
+        let offer_hold = self.parse("AVIP_OFFER_HOLD", "7d", duration);
+        let pseudonym_key = self.secret("AVIP_PSEUDONYM_KEY", long_secret);
+        Some(Keeping {
+            retention: retention?,
+            retention_schedule: retention_schedule?,
+            access_log_retention: access_log_retention?,
+            offer_hold: offer_hold?,
+            pseudonym_key: pseudonym_key?,
+        })
+    }
+
+    fn edge(&mut self) -> Option<Edge> {
+        let trusted_proxies = self.parse("AVIP_TRUSTED_PROXIES", "", |v| {
             v.split(',')
                 .map(str::trim)
                 .filter(|p| !p.is_empty())
@@ -306,38 +532,28 @@ impl Settings {
                 })
                 .collect()
         });
-        let metrics_bind = r.parse("AVIP_METRICS_BIND", "", |v| {
-            let v = v.trim();
-            if v.is_empty() {
-                return Ok(None);
-            }
-            v.parse::<std::net::SocketAddr>()
-                .map(|_| Some(v.to_owned()))
-                .map_err(|_| format!("{v:?} is not an address and port (e.g. 127.0.0.1:9464)"))
-        });
-        let token_rate_limit = r.parse("AVIP_TOKEN_RATE_LIMIT", "30", per_minute);
-        let intake_rate_limit = r.parse("AVIP_INTAKE_RATE_LIMIT", "300", per_minute);
-        let exports_per_identity = r.parse("AVIP_EXPORTS_PER_IDENTITY", "2", |v| {
-            match v.parse::<u32>() {
-                Ok(n) if (1..=64).contains(&n) => Ok(n),
-                _ => Err(format!("{v:?} is not a number between 1 and 64")),
-            }
-        });
-        let write_timeout = r.parse("AVIP_WRITE_TIMEOUT", "60s", duration);
-        let oidc_issuer = r.parse("AVIP_OIDC_ISSUER", "", |v| {
-            let v = v.trim();
-            if v.is_empty() {
-                return Ok(None);
-            }
-            Url::parse(v)
-                .ok()
-                .filter(|u| matches!(u.scheme(), "http" | "https") && u.query().is_none())
-                .map(|_| Some(v.trim_end_matches('/').to_owned()))
-                .ok_or_else(|| format!("{v:?} is not an http(s) URL without a query"))
-        });
-        let oidc_client_id = r.parse("AVIP_OIDC_CLIENT_ID", "", |v| Ok(v.trim().to_owned()));
-        let oidc_client_secret = r.secret("AVIP_OIDC_CLIENT_SECRET", |_| Ok(()));
-        let oidc_scopes = r.parse(
+        let metrics_bind = self.parse("AVIP_METRICS_BIND", "", optional_socket);
+        let token_rate_limit = self.parse("AVIP_TOKEN_RATE_LIMIT", "30", per_minute);
+        let intake_rate_limit = self.parse("AVIP_INTAKE_RATE_LIMIT", "300", per_minute);
+        let exports_per_identity =
+            self.parse("AVIP_EXPORTS_PER_IDENTITY", "2", |v| count(v, 1, 64));
+        let write_timeout = self.parse("AVIP_WRITE_TIMEOUT", "60s", duration);
+        Some(Edge {
+            trusted_proxies: trusted_proxies?,
+            metrics_bind: metrics_bind?,
+            token_rate_limit: token_rate_limit?,
+            intake_rate_limit: intake_rate_limit?,
+            exports_per_identity: exports_per_identity?,
+            write_timeout: write_timeout?,
+        })
+    }
+
+    /// `Some(None)` when no provider is configured.
+    fn oidc(&mut self, env: Option<Environment>) -> Option<Option<OidcSettings>> {
+        let issuer = self.parse("AVIP_OIDC_ISSUER", "", optional_issuer);
+        let client_id = self.parse("AVIP_OIDC_CLIENT_ID", "", |v| Ok(v.trim().to_owned()));
+        let secret = self.secret("AVIP_OIDC_CLIENT_SECRET", |_| Ok(()));
+        let scopes = self.parse(
             "AVIP_OIDC_SCOPES",
             "openid email given_name usual_name siret uid",
             |v| {
@@ -349,161 +565,94 @@ impl Settings {
                 }
             },
         );
-        let oidc = match (oidc_issuer, oidc_client_id, oidc_client_secret, oidc_scopes) {
-            (Some(Some(issuer)), Some(client_id), Some(secret), Some(scopes)) => {
-                if client_id.is_empty() {
-                    r.errors.push((
-                        "AVIP_OIDC_CLIENT_ID",
-                        "is required when AVIP_OIDC_ISSUER is set".to_owned(),
-                    ));
-                }
-                if secret.is_none() {
-                    r.errors.push((
-                        "AVIP_OIDC_CLIENT_SECRET",
-                        "is required when AVIP_OIDC_ISSUER is set".to_owned(),
-                    ));
-                }
-                if env == Some(Environment::Production) && !issuer.starts_with("https://") {
-                    r.errors.push((
-                        "AVIP_OIDC_ISSUER",
-                        "must be an https:// URL in production".to_owned(),
-                    ));
-                }
-                secret.map(|client_secret| OidcSettings {
-                    issuer,
-                    client_id,
-                    client_secret,
-                    scopes,
-                })
-            }
-            _ => None,
+        let (issuer, client_id, secret, scopes) = (issuer?, client_id?, secret?, scopes?);
+        let Some(issuer) = issuer else {
+            return Some(None);
         };
+        if client_id.is_empty() {
+            self.errors.push((
+                "AVIP_OIDC_CLIENT_ID",
+                "is required when AVIP_OIDC_ISSUER is set".to_owned(),
+            ));
+        }
+        if secret.is_none() {
+            self.errors.push((
+                "AVIP_OIDC_CLIENT_SECRET",
+                "is required when AVIP_OIDC_ISSUER is set".to_owned(),
+            ));
+        }
+        if env == Some(Environment::Production) && !issuer.starts_with("https://") {
+            self.errors.push((
+                "AVIP_OIDC_ISSUER",
+                "must be an https:// URL in production".to_owned(),
+            ));
+        }
+        Some(secret.map(|client_secret| OidcSettings {
+            issuer,
+            client_id,
+            client_secret,
+            scopes,
+        }))
+    }
 
-        let sla = match (
-            clock,
-            zone,
-            warning,
-            breach,
-            escalation,
-            follow_up,
-            contract_notice,
-        ) {
-            (Some(clock), Some(zone), Some(w), Some(b), Some(e), Some(f), Some(c)) => {
-                match Policy::new(clock, zone, [w, b, e, f, c]) {
-                    Ok(policy) => Some(policy),
-                    Err(err) => {
-                        r.errors.push(("AVIP_SLA_WARNING", err.to_string()));
-                        None
-                    }
-                }
-            }
-            _ => None,
-        };
-
-        if env == Some(Environment::Production) {
-            for (name, missing) in [
-                (
-                    "AVIP_JWT_SECRET",
-                    jwt_secret.as_ref().is_some_and(Option::is_none),
-                ),
-                (
-                    "AVIP_SMTP_URL",
-                    smtp_url.as_ref().is_some_and(Option::is_none),
-                ),
-                (
-                    "AVIP_PSEUDONYM_KEY",
-                    pseudonym_key.as_ref().is_some_and(Option::is_none),
-                ),
-            ] {
-                if missing {
-                    r.errors
-                        .push((name, "is required when AVIP_ENV=production".to_owned()));
-                }
-            }
-            for (name, secret) in [
-                ("AVIP_JWT_SECRET", &jwt_secret),
-                ("AVIP_PSEUDONYM_KEY", &pseudonym_key),
-            ] {
-                if let Some(Some(secret)) = secret
-                    && let Err(message) = strong(secret.expose_secret())
-                {
-                    r.errors.push((name, message));
-                }
-            }
-            if let Some(Some(url)) = &smtp_url
-                && plaintext_to_another_host(url.expose_secret())
-            {
-                r.errors.push((
-                    "AVIP_SMTP_URL",
-                    "must use TLS in production (smtps://… or ?tls=required) unless the server \
-                     is on this machine"
-                        .to_owned(),
-                ));
-            }
-            if let Some(ttl) = token_ttl
-                && ttl > MAX_PRODUCTION_TOKEN_TTL
-            {
-                r.errors.push((
-                    "AVIP_TOKEN_TTL",
-                    "must be 24h or less in production".to_owned(),
-                ));
-            }
-            if let Some(url) = &public_url
-                && url.scheme() != "https"
-            {
-                r.errors.push((
-                    "AVIP_PUBLIC_URL",
-                    "must be an https:// URL in production".to_owned(),
-                ));
+    /// What production refuses: missing or weak secrets, mail in clear to
+    /// another machine, long-lived tokens, a public URL without TLS.
+    fn production(
+        &mut self,
+        server: &Option<Server>,
+        tokens: &Option<Tokens>,
+        mail: &Option<Mail>,
+        keeping: &Option<Keeping>,
+    ) {
+        let jwt_secret = tokens.as_ref().map(|t| &t.jwt_secret);
+        let pseudonym_key = keeping.as_ref().map(|k| &k.pseudonym_key);
+        let smtp_url = mail.as_ref().map(|m| &m.smtp_url);
+        for (name, secret) in [
+            ("AVIP_JWT_SECRET", jwt_secret),
+            ("AVIP_SMTP_URL", smtp_url),
+            ("AVIP_PSEUDONYM_KEY", pseudonym_key),
+        ] {
+            if secret.is_some_and(Option::is_none) {
+                self.errors
+                    .push((name, "is required when AVIP_ENV=production".to_owned()));
             }
         }
-
-        if !r.errors.is_empty() {
-            return Err(SettingsError(r.errors));
+        for (name, secret) in [
+            ("AVIP_JWT_SECRET", jwt_secret),
+            ("AVIP_PSEUDONYM_KEY", pseudonym_key),
+        ] {
+            if let Some(Some(secret)) = secret
+                && let Err(message) = strong(secret.expose_secret())
+            {
+                self.errors.push((name, message));
+            }
         }
-        // Every value is present once no error was recorded.
-        let missing = || {
-            SettingsError(vec![(
-                "AVIP_ENV",
-                "internal: a setting was not read".to_owned(),
-            )])
-        };
-        let jwt_secret = jwt_secret.ok_or_else(missing)?;
-        let jwt_secret_generated = jwt_secret.is_none() && jwt_key_files.is_none();
-        Ok(Settings {
-            env: env.ok_or_else(missing)?,
-            bind: bind.ok_or_else(missing)?,
-            database_url: database_url.ok_or_else(missing)?,
-            db_pool_size: db_pool_size.ok_or_else(missing)?,
-            public_url: public_url.ok_or_else(missing)?,
-            jwt_secret: jwt_secret.unwrap_or_else(random_secret),
-            jwt_secret_generated,
-            jwt_key_files,
-            token_ttl: token_ttl.ok_or_else(missing)?,
-            smtp_url: smtp_url.ok_or_else(missing)?,
-            mail_from: mail_from.ok_or_else(missing)?,
-            mail_dir: mail_dir.ok_or_else(missing)?,
-            sla: sla.ok_or_else(missing)?,
-            sla_schedule: sla_schedule.ok_or_else(missing)?,
-            sla_digest: sla_digest.ok_or_else(missing)?,
-            mail_retry: mail_retry.ok_or_else(missing)?,
-            mail_retry_max: mail_retry_max.ok_or_else(missing)?,
-            webhook_retry: webhook_retry.ok_or_else(missing)?,
-            digest_schedule: digest_schedule.ok_or_else(missing)?,
-            mail_lease: mail_lease.ok_or_else(missing)?,
-            retention: retention.ok_or_else(missing)?,
-            retention_schedule: retention_schedule.ok_or_else(missing)?,
-            access_log_retention: access_log_retention.ok_or_else(missing)?,
-            offer_hold: offer_hold.ok_or_else(missing)?,
-            pseudonym_key: pseudonym_key.ok_or_else(missing)?,
-            trusted_proxies: trusted_proxies.ok_or_else(missing)?,
-            metrics_bind: metrics_bind.ok_or_else(missing)?,
-            token_rate_limit: token_rate_limit.ok_or_else(missing)?,
-            intake_rate_limit: intake_rate_limit.ok_or_else(missing)?,
-            exports_per_identity: exports_per_identity.ok_or_else(missing)?,
-            write_timeout: write_timeout.ok_or_else(missing)?,
-            oidc,
-        })
+        if let Some(Some(url)) = smtp_url
+            && plaintext_to_another_host(url.expose_secret())
+        {
+            self.errors.push((
+                "AVIP_SMTP_URL",
+                "must use TLS in production (smtps://… or ?tls=required) unless the server \
+                 is on this machine"
+                    .to_owned(),
+            ));
+        }
+        if let Some(t) = tokens
+            && t.token_ttl > MAX_PRODUCTION_TOKEN_TTL
+        {
+            self.errors.push((
+                "AVIP_TOKEN_TTL",
+                "must be 24h or less in production".to_owned(),
+            ));
+        }
+        if let Some(s) = server
+            && s.public_url.scheme() != "https"
+        {
+            self.errors.push((
+                "AVIP_PUBLIC_URL",
+                "must be an https:// URL in production".to_owned(),
+            ));
+        }
     }
 }
 

@@ -284,9 +284,19 @@ pub fn availability(
         deltas.add(creche, kind, period.index(day), -places.unwrap_or(0));
     }
     let capacities = capacities(conn, &ids)?;
+    Ok(days_of(&ids, &deltas, &capacities, period))
+}
+
+/// Each crèche's days: the running sums of its deltas against its capacity.
+fn days_of(
+    ids: &[CrecheId],
+    deltas: &Deltas,
+    capacities: &HashMap<CrecheId, Capacity>,
+    period: Period,
+) -> Vec<Vec<Day>> {
+    let from = period.from;
     let empty = Capacity::default();
-    Ok(ids
-        .iter()
+    ids.iter()
         .map(|creche| {
             let capacity = capacities.get(creche).unwrap_or(&empty);
             let series = deltas.by_creche.get(creche);
@@ -314,7 +324,7 @@ pub fn availability(
                 })
                 .collect()
         })
-        .collect())
+        .collect()
 }
 
 /// Occupied and available place-days of `days` (Σ occupied, Σ capacity):

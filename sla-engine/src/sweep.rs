@@ -237,6 +237,18 @@ struct Announcement {
     mail: MailItem,
 }
 
+/// What an item is about, before its recipients are known.
+struct Facts<'i> {
+    kind: NotificationKind,
+    event: EventKind,
+    referral_id: &'i ReferralId,
+    reference: &'i String,
+    creche_id: &'i CrecheId,
+    received: DateTime<Utc>,
+    stage: Option<SlaStage>,
+    due_at: DateTime<Utc>,
+}
+
 impl Sweep<'_> {
     /// What `email` chose for `notice` (see `preferences::mode_for`),
     /// remembered for the rest of the sweep.
@@ -256,7 +268,8 @@ impl Sweep<'_> {
         Ok(mode)
     }
 
-    fn announce(&self, item: &Due) -> Option<Announcement> {
+    /// What an item announces: its kind, its referral and its deadline.
+    fn facts<'i>(&self, item: &'i Due) -> Option<Facts<'i>> {
         let (kind, event, referral_id, reference, creche_id, received, stage, due_at) = match item {
             Due::Move { .. } => return None,
             Due::Stage { clock, reached, .. } => {
@@ -314,23 +327,32 @@ impl Sweep<'_> {
                 )
             }
         };
+        Some(Facts {
+            kind,
+            event,
+            referral_id,
+            reference,
+            creche_id,
+            received,
+            stage,
+            due_at,
+        })
+    }
+
+    fn announce(&self, item: &Due) -> Option<Announcement> {
+        let Facts {
+            kind,
+            event,
+            referral_id,
+            reference,
+            creche_id,
+            received,
+            stage,
+            due_at,
+        } = self.facts(item)?;
         let contacts = self.contacts.get(creche_id).cloned().unwrap_or_default();
         let recipients = recipients(kind, &contacts);
-        let dedup_key = (!recipients.is_empty()).then(|| match item {
-            Due::Enrollment {
-                timer: EnrollmentTimer::FollowUp,
-                due,
-            } => format!("follow_up:{}:{}", due.referral_id, due.due_at.date()),
-            Due::Enrollment {
-                timer: EnrollmentTimer::ContractNotice,
-                due,
-            } => format!("contract_end:{}:{}", due.referral_id, due.contract_end_date),
-            _ => format!(
-                "first_response:{referral_id}:{}:{}",
-                stage.map_or("", SlaStage::as_str),
-                self.active.version
-            ),
-        });
+        let dedup_key = (!recipients.is_empty()).then(|| self.dedup_key(item, referral_id, stage));
         let link = format!("{}/api/v1/referrals/{referral_id}", self.options.public_url);
         let mail = MailItem::new(
             kind,
@@ -355,6 +377,25 @@ impl Sweep<'_> {
             event,
             mail,
         })
+    }
+
+    /// The key under which an item's notice is written once.
+    fn dedup_key(&self, item: &Due, referral_id: &ReferralId, stage: Option<SlaStage>) -> String {
+        match item {
+            Due::Enrollment {
+                timer: EnrollmentTimer::FollowUp,
+                due,
+            } => format!("follow_up:{}:{}", due.referral_id, due.due_at.date()),
+            Due::Enrollment {
+                timer: EnrollmentTimer::ContractNotice,
+                due,
+            } => format!("contract_end:{}:{}", due.referral_id, due.contract_end_date),
+            _ => format!(
+                "first_response:{referral_id}:{}:{}",
+                stage.map_or("", SlaStage::as_str),
+                self.active.version
+            ),
+        }
     }
 
     fn describe(&self, item: &Due) -> Option<Fired> {
@@ -397,6 +438,37 @@ impl Sweep<'_> {
         let Some(announcement) = self.announce(item) else {
             return Ok(());
         };
+        let Some(queued) = self.deliver(conn, &announcement)? else {
+            // Announced before (the same key): nothing more to say.
+            self.report.lost_races += 1;
+            return Ok(());
+        };
+        if let Due::Stage {
+            clock,
+            reached: SlaStage::Breach,
+            ..
+        } = item
+        {
+            self.tell_referent_of_breach(conn, clock, &announcement)?;
+            avip_db::webhooks::enqueue(
+                conn,
+                &clock.id,
+                avip_db::model::WebhookEvent::SlaBreached,
+                to_db(self.at),
+            )?;
+        }
+        self.record(conn, &announcement, queued)?;
+        self.report.fired.push(announcement.fired);
+        Ok(())
+    }
+
+    /// Queues an announcement's mail to each recipient as they chose:
+    /// `Some(queued)`, or `None` when the same notice was written before.
+    fn deliver(
+        &mut self,
+        conn: &mut DbConnection,
+        announcement: &Announcement,
+    ) -> Result<Option<bool>, QueryError> {
         let fired = &announcement.fired;
         let mut queued = false;
         if let Some(key) = &fired.dedup_key {
@@ -452,9 +524,7 @@ impl Sweep<'_> {
                     ),
                 )?;
                 if !queued {
-                    // Announced before (the same key): nothing more to say.
-                    self.report.lost_races += 1;
-                    return Ok(());
+                    return Ok(None);
                 }
                 self.report.notifications += 1;
             }
@@ -466,20 +536,17 @@ impl Sweep<'_> {
                 "nobody to tell: the crèche has no active coordinator and no escalation address"
             );
         }
-        if let Due::Stage {
-            clock,
-            reached: SlaStage::Breach,
-            ..
-        } = item
-        {
-            self.tell_referent_of_breach(conn, clock, &announcement)?;
-            avip_db::webhooks::enqueue(
-                conn,
-                &clock.id,
-                avip_db::model::WebhookEvent::SlaBreached,
-                to_db(self.at),
-            )?;
-        }
+        Ok(Some(queued))
+    }
+
+    /// The referral's history says what was announced and to how many.
+    fn record(
+        &self,
+        conn: &mut DbConnection,
+        announcement: &Announcement,
+        queued: bool,
+    ) -> Result<(), QueryError> {
+        let fired = &announcement.fired;
         let data = serde_json::json!({
             "stage": fired.stage,
             "due_at": fired.due_at,
@@ -505,7 +572,6 @@ impl Sweep<'_> {
                 data: Some(data.to_string()),
             },
         )?;
-        self.report.fired.push(announcement.fired);
         Ok(())
     }
 

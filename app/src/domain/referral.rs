@@ -243,17 +243,7 @@ impl ReferralDraft {
             .email
             .filter(|v| !v.trim().is_empty())
             .and_then(|v| p.check("parent.email", domain::email(&v)));
-        if parent_phone.is_none()
-            && parent_email.is_none()
-            && p.0.iter().all(|e| {
-                !e.field.starts_with("parent.phone") && !e.field.starts_with("parent.email")
-            })
-        {
-            p.push(
-                "parent.phone",
-                "give a phone number or an e-mail, so that the crèche can answer the family",
-            );
-        }
+        require_contact(parent_phone.as_deref(), parent_email.as_deref(), &mut p);
         let parent_postal_code = p.check(
             "parent.postal_code",
             domain::postal_code(&parent.postal_code),
@@ -266,64 +256,16 @@ impl ReferralDraft {
 
         let needs = req.needs;
         let start = needs.desired_start_date;
-        if start < today - chrono::Duration::days(31) {
-            p.push(
-                "needs.desired_start_date",
-                "is more than a month in the past",
-            );
-        } else if start > today + chrono::Duration::days(2 * 366) {
-            p.push("needs.desired_start_date", "is more than two years ahead");
-        }
-        if let Some(days) = needs.days_per_week
-            && !(1..=6).contains(&days)
-        {
-            p.push("needs.days_per_week", "must be between 1 and 6");
-        }
+        check_needs(&needs, today, &mut p);
         let needs_notes = free_text(needs.notes, "needs.notes", &mut p);
 
-        if req.children.is_empty() {
-            p.push("children", "at least one child is required");
-        } else if req.children.len() > MAX_CHILDREN {
-            p.push(
-                "children",
-                format!("at most {MAX_CHILDREN} children per referral"),
-            );
-        }
-        let mut children = Vec::with_capacity(req.children.len());
-        for (i, child) in req.children.iter().enumerate().take(MAX_CHILDREN) {
-            let name = p.check(
-                &format!("children[{i}].first_name"),
-                domain::text(&child.first_name, 100),
-            );
-            let birth = child.birth_date;
-            let field = format!("children[{i}].birth_date");
-            if birth > today {
-                p.push(&field, "is in the future");
-            } else if school_entry(birth).is_none_or(|entry| start >= entry) {
-                p.push(
-                    &field,
-                    "the child will be of school age (école maternelle) at the desired start date",
-                );
-            } else if let Some(name) = name {
-                children.push((name, birth));
-            }
-        }
+        let children = checked_children(&req.children, start, today, &mut p);
         let project_description = free_text(
             req.insertion_project.description,
             "insertion_project.description",
             &mut p,
         );
-        if !req.consent.given {
-            p.push(
-                "consent.given",
-                "the family's consent to the data sharing is required",
-            );
-        }
-        if req.consent.date > today {
-            p.push("consent.date", "is in the future");
-        } else if req.consent.date < today - chrono::Duration::days(366) {
-            p.push("consent.date", "is more than a year old");
-        }
+        check_consent(&req.consent, today, &mut p);
         p.into_result()?;
         let missing = || DomainError::Unexpected(anyhow::anyhow!("a checked field is missing"));
         Ok(ReferralDraft {
@@ -374,6 +316,94 @@ impl ReferralDraft {
                 hex(&Sha256::digest(text.as_bytes()))
             })
             .collect()
+    }
+}
+
+/// The children, each of whom must be born and not yet of school age at
+/// the desired start.
+fn checked_children(
+    given: &[ChildIn],
+    start: NaiveDate,
+    today: NaiveDate,
+    p: &mut Problems,
+) -> Vec<(String, NaiveDate)> {
+    if given.is_empty() {
+        p.push("children", "at least one child is required");
+    } else if given.len() > MAX_CHILDREN {
+        p.push(
+            "children",
+            format!("at most {MAX_CHILDREN} children per referral"),
+        );
+    }
+    let mut children = Vec::with_capacity(given.len());
+    for (i, child) in given.iter().enumerate().take(MAX_CHILDREN) {
+        let name = p.check(
+            &format!("children[{i}].first_name"),
+            domain::text(&child.first_name, 100),
+        );
+        let birth = child.birth_date;
+        let field = format!("children[{i}].birth_date");
+        if birth > today {
+            p.push(&field, "is in the future");
+        } else if school_entry(birth).is_none_or(|entry| start >= entry) {
+            p.push(
+                &field,
+                "the child will be of school age (école maternelle) at the desired start date",
+            );
+        } else if let Some(name) = name {
+            children.push((name, birth));
+        }
+    }
+    children
+}
+
+/// The family's consent: given, dated within the last year.
+fn check_consent(consent: &ConsentIn, today: NaiveDate, p: &mut Problems) {
+    if !consent.given {
+        p.push(
+            "consent.given",
+            "the family's consent to the data sharing is required",
+        );
+    }
+    if consent.date > today {
+        p.push("consent.date", "is in the future");
+    } else if consent.date < today - chrono::Duration::days(366) {
+        p.push("consent.date", "is more than a year old");
+    }
+}
+
+/// The start wished for (within a month past and two years ahead) and the
+/// days a week.
+fn check_needs(needs: &NeedsIn, today: NaiveDate, p: &mut Problems) {
+    let start = needs.desired_start_date;
+    if start < today - chrono::Duration::days(31) {
+        p.push(
+            "needs.desired_start_date",
+            "is more than a month in the past",
+        );
+    } else if start > today + chrono::Duration::days(2 * 366) {
+        p.push("needs.desired_start_date", "is more than two years ahead");
+    }
+    if let Some(days) = needs.days_per_week
+        && !(1..=6).contains(&days)
+    {
+        p.push("needs.days_per_week", "must be between 1 and 6");
+    }
+}
+
+/// A family the crèche can answer: a phone or an e-mail, unless one given
+/// was refused already.
+fn require_contact(phone: Option<&str>, email: Option<&str>, p: &mut Problems) {
+    if phone.is_none()
+        && email.is_none()
+        && p.0
+            .iter()
+            .all(|e| !e.field.starts_with("parent.phone") && !e.field.starts_with("parent.email"))
+    {
+        p.push(
+            "parent.phone",
+            "give a phone number or an e-mail, so that the crèche can answer the family",
+        );
     }
 }
 

@@ -274,6 +274,73 @@ pub fn indicators(
 ) -> Result<BTreeMap<String, Tally>, ExportError> {
     let names = names(conn)?;
     let mut groups: BTreeMap<String, Tally> = BTreeMap::new();
+    occupancy(
+        conn,
+        creches,
+        period,
+        (group_by, today),
+        &names,
+        &mut groups,
+    )?;
+    in_chunks(
+        |after| exports::tally_chunk(conn, scope, after, CHUNK),
+        |r| (r.received_at, r.id.clone()),
+        |r| {
+            if cancel.is_cancelled() {
+                return Err(ExportError::Gone);
+            }
+            let (key, label) = group_of(r, group_by, &names);
+            let tally = groups.entry(key).or_default();
+            if tally.label.is_empty() {
+                tally.label = label;
+            }
+            tally.add(r);
+            Ok(())
+        },
+    )?;
+    Ok(groups)
+}
+
+/// The group a referral falls in, and the group's label when it is known
+/// from the referral alone.
+fn group_of(r: &TallyRow, group_by: GroupBy, names: &Names) -> (String, String) {
+    match group_by {
+        GroupBy::Month => {
+            let m = paris_date(from_db_time(r.received_at))
+                .format("%Y-%m")
+                .to_string();
+            (m.clone(), m)
+        }
+        GroupBy::Creche => (r.creche_id.to_string(), String::new()),
+        GroupBy::PrescriberKind => {
+            let kind = names
+                .organizations
+                .get(&r.prescriber_organization_id)
+                .map(|o| o.0.as_str())
+                .unwrap_or_default();
+            (kind.to_owned(), kind.to_owned())
+        }
+        GroupBy::Prescriber => (
+            r.prescriber_organization_id.to_string(),
+            names
+                .organizations
+                .get(&r.prescriber_organization_id)
+                .map(|o| o.1.clone())
+                .unwrap_or_default(),
+        ),
+    }
+}
+
+/// Each group's place-days occupied and available, every month and crèche
+/// of the period shown even without referrals.
+fn occupancy(
+    conn: &mut DbConnection,
+    creches: &[CrecheId],
+    period: Period,
+    (group_by, today): (GroupBy, NaiveDate),
+    names: &Names,
+    groups: &mut BTreeMap<String, Tally>,
+) -> Result<(), ExportError> {
     // Occupancy counts the days that have happened: up to today (Paris).
     let lived = |conn: &mut DbConnection| -> Result<Vec<Vec<places::Day>>, ExportError> {
         if period.from > today {
@@ -285,7 +352,6 @@ pub fn indicators(
         };
         Ok(places::availability(conn, creches, past, &[])?)
     };
-    // Every month and crèche shows, even without referrals.
     match group_by {
         GroupBy::Month => {
             // One read of the whole period, each day added to its month
@@ -320,47 +386,7 @@ pub fn indicators(
         }
         GroupBy::PrescriberKind | GroupBy::Prescriber => {}
     }
-    in_chunks(
-        |after| exports::tally_chunk(conn, scope, after, CHUNK),
-        |r| (r.received_at, r.id.clone()),
-        |r| {
-            if cancel.is_cancelled() {
-                return Err(ExportError::Gone);
-            }
-            let (key, label) = match group_by {
-                GroupBy::Month => {
-                    let m = paris_date(from_db_time(r.received_at))
-                        .format("%Y-%m")
-                        .to_string();
-                    (m.clone(), m)
-                }
-                GroupBy::Creche => (r.creche_id.to_string(), String::new()),
-                GroupBy::PrescriberKind => {
-                    let kind = names
-                        .organizations
-                        .get(&r.prescriber_organization_id)
-                        .map(|o| o.0.as_str())
-                        .unwrap_or_default();
-                    (kind.to_owned(), kind.to_owned())
-                }
-                GroupBy::Prescriber => (
-                    r.prescriber_organization_id.to_string(),
-                    names
-                        .organizations
-                        .get(&r.prescriber_organization_id)
-                        .map(|o| o.1.clone())
-                        .unwrap_or_default(),
-                ),
-            };
-            let tally = groups.entry(key).or_default();
-            if tally.label.is_empty() {
-                tally.label = label;
-            }
-            tally.add(r);
-            Ok(())
-        },
-    )?;
-    Ok(groups)
+    Ok(())
 }
 
 /// Writes indicator groups as a table.

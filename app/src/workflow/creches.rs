@@ -122,6 +122,58 @@ pub fn create(
 ) -> Result<CrecheView, DomainError> {
     caller.require(Action::Create, Resource::Creche(None))?;
     let by = caller.claim();
+    let Checked {
+        operator_id,
+        name,
+        address,
+        postal_code,
+        commune,
+        avip_places,
+        escalation_email,
+        coordinators,
+    } = check_new(conn, &body)?;
+    let id = CrecheId::generate();
+    let assignment = coordinators::Assignment::Creche {
+        id: &id,
+        operator: &operator_id.clone(),
+        users: &coordinators,
+    };
+    coordinators::check(conn, &assignment)?;
+    let today = paris_date(now);
+    let now = to_db_time(now);
+    let new = NewCreche {
+        id: id.clone(),
+        operator_id,
+        name,
+        address,
+        postal_code,
+        commune,
+        opening_hours: body.opening_hours.to_json(),
+        escalation_email,
+        created_at: now,
+        updated_at: now,
+    };
+    avip_db::write_transaction(conn, |conn| {
+        creches::insert(conn, &new, today, avip_places, by)?;
+        coordinators::write(conn, &assignment)?;
+        Ok(creches::get(conn, &id, today)?)
+    })
+}
+
+/// A new crèche's fields, each checked.
+struct Checked {
+    operator_id: OrganizationId,
+    name: String,
+    address: String,
+    postal_code: String,
+    commune: String,
+    avip_places: i32,
+    escalation_email: Option<String>,
+    coordinators: Vec<UserId>,
+}
+
+/// Checks every field of a new crèche, and names each one refused.
+fn check_new(conn: &mut DbConnection, body: &CreateCreche) -> Result<Checked, DomainError> {
     let mut problems = Problems::default();
     let operator_id = problems.check(
         "operator_id",
@@ -149,51 +201,16 @@ pub fn create(
         check_operator(conn, op, &mut problems)?;
     }
     problems.into_result()?;
-    let (
-        Some(operator_id),
-        Some(name),
-        Some(address),
-        Some(postal_code),
-        Some(commune),
-        Some(avip_places),
-        Some(escalation_email),
-    ) = (
-        operator_id,
-        name,
-        address,
-        postal_code,
-        commune,
-        avip_places,
-        escalation_email,
-    )
-    else {
-        unreachable!("checked above")
-    };
-    let id = CrecheId::generate();
-    let assignment = coordinators::Assignment::Creche {
-        id: &id,
-        operator: &operator_id.clone(),
-        users: &coordinators,
-    };
-    coordinators::check(conn, &assignment)?;
-    let today = paris_date(now);
-    let now = to_db_time(now);
-    let new = NewCreche {
-        id: id.clone(),
-        operator_id,
-        name,
-        address,
-        postal_code,
-        commune,
-        opening_hours: body.opening_hours.to_json(),
-        escalation_email,
-        created_at: now,
-        updated_at: now,
-    };
-    avip_db::write_transaction(conn, |conn| {
-        creches::insert(conn, &new, today, avip_places, by)?;
-        coordinators::write(conn, &assignment)?;
-        Ok(creches::get(conn, &id, today)?)
+    let missing = || DomainError::Unexpected(anyhow::anyhow!("a checked field is missing"));
+    Ok(Checked {
+        operator_id: operator_id.ok_or_else(missing)?,
+        name: name.ok_or_else(missing)?,
+        address: address.ok_or_else(missing)?,
+        postal_code: postal_code.ok_or_else(missing)?,
+        commune: commune.ok_or_else(missing)?,
+        avip_places: avip_places.ok_or_else(missing)?,
+        escalation_email: escalation_email.ok_or_else(missing)?,
+        coordinators,
     })
 }
 

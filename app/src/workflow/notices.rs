@@ -34,6 +34,106 @@ pub enum News<'a> {
     },
 }
 
+impl News<'_> {
+    /// What the referent is told: the fact's name, the title, the
+    /// introduction and the rows particular to it.
+    fn wording(
+        &self,
+    ) -> (
+        &'static str,
+        &'static str,
+        &'static str,
+        Vec<(String, String)>,
+    ) {
+        match self {
+            News::Decision { to, reason } => {
+                let (title, intro, rows) = decision(*to, *reason);
+                (to.as_str(), title, intro, rows)
+            }
+            News::Enrolled { start } => (
+                "enrolled",
+                "l’enfant est accueilli",
+                "L’enfant de la famille que vous avez orientée est accueilli sur une place AVIP.",
+                vec![("Début de l’accueil".to_owned(), fr::date(*start))],
+            ),
+            News::Exited {
+                date,
+                reason,
+                positive,
+                solution,
+            } => (
+                "exited",
+                "sortie du dispositif AVIP",
+                "L’accueil sur la place AVIP de l’enfant de la famille que vous avez orientée a pris fin.",
+                vec![
+                    ("Date de sortie".to_owned(), fr::date(*date)),
+                    ("Motif".to_owned(), fr::exit_reason(*reason).to_owned()),
+                    (
+                        "Sortie positive".to_owned(),
+                        if *positive { "oui" } else { "non" }.to_owned(),
+                    ),
+                    (
+                        "Solution de garde durable".to_owned(),
+                        fr::childcare(*solution).to_owned(),
+                    ),
+                ],
+            ),
+        }
+    }
+
+    /// The referral's status after the news.
+    fn status(&self) -> ReferralStatus {
+        match self {
+            News::Decision { to, .. } => *to,
+            News::Enrolled { .. } => ReferralStatus::Enrolled,
+            News::Exited { .. } => ReferralStatus::Exited,
+        }
+    }
+
+    /// The notice the referent's preferences are asked about.
+    fn kind(&self) -> NoticeKind {
+        match self {
+            News::Decision { .. } => NoticeKind::ReferralDecision,
+            News::Enrolled { .. } => NoticeKind::ReferralEnrollment,
+            News::Exited { .. } => NoticeKind::ReferralExit,
+        }
+    }
+}
+
+/// The title, introduction and rows of a coordinator's decision.
+fn decision(
+    to: ReferralStatus,
+    reason: Option<&str>,
+) -> (&'static str, &'static str, Vec<(String, String)>) {
+    let (title, intro) = match to {
+        ReferralStatus::Contacted => (
+            "la crèche a contacté la famille",
+            "La crèche a pris contact avec la famille que vous avez orientée.",
+        ),
+        ReferralStatus::Offered => (
+            "une place est proposée",
+            "La crèche propose une place d’accueil à la famille que vous avez orientée.",
+        ),
+        ReferralStatus::Waitlisted => (
+            "famille sur liste d’attente",
+            "La crèche a inscrit la famille que vous avez orientée sur sa liste \
+             d’attente.",
+        ),
+        _ => (
+            "orientation refusée",
+            "La crèche ne peut pas accueillir la famille que vous avez orientée.",
+        ),
+    };
+    let mut rows = Vec::new();
+    if to == ReferralStatus::Declined {
+        let reason = reason
+            .and_then(|r| r.parse::<DeclineReason>().ok())
+            .map_or("Non précisé", fr::decline);
+        rows.push(("Motif".to_owned(), reason.to_owned()));
+    }
+    (title, intro, rows)
+}
+
 /// Queues the e-mail telling `referral`'s referent of `news`.
 /// `public_url`: `AVIP_PUBLIC_URL`, the base of the link.
 pub fn tell_referent(
@@ -45,77 +145,11 @@ pub fn tell_referent(
 ) -> Result<(), QueryError> {
     let creche = avip_db::creches::name_of(conn, &referral.creche_id)?;
     let reference = &referral.reference;
-    let (fact, title, intro, mut rows) = match news {
-        News::Decision { to, reason } => {
-            let (title, intro) = match to {
-                ReferralStatus::Contacted => (
-                    "la crèche a contacté la famille",
-                    "La crèche a pris contact avec la famille que vous avez orientée.",
-                ),
-                ReferralStatus::Offered => (
-                    "une place est proposée",
-                    "La crèche propose une place d’accueil à la famille que vous avez orientée.",
-                ),
-                ReferralStatus::Waitlisted => (
-                    "famille sur liste d’attente",
-                    "La crèche a inscrit la famille que vous avez orientée sur sa liste \
-                     d’attente.",
-                ),
-                _ => (
-                    "orientation refusée",
-                    "La crèche ne peut pas accueillir la famille que vous avez orientée.",
-                ),
-            };
-            let mut rows = Vec::new();
-            if *to == ReferralStatus::Declined {
-                let reason = reason
-                    .and_then(|r| r.parse::<DeclineReason>().ok())
-                    .map_or("Non précisé", fr::decline);
-                rows.push(("Motif".to_owned(), reason.to_owned()));
-            }
-            (to.as_str(), title, intro, rows)
-        }
-        News::Enrolled { start } => (
-            "enrolled",
-            "l’enfant est accueilli",
-            "L’enfant de la famille que vous avez orientée est accueilli sur une place AVIP.",
-            vec![("Début de l’accueil".to_owned(), fr::date(*start))],
-        ),
-        News::Exited {
-            date,
-            reason,
-            positive,
-            solution,
-        } => (
-            "exited",
-            "sortie du dispositif AVIP",
-            "L’accueil sur la place AVIP de l’enfant de la famille que vous avez orientée a pris fin.",
-            vec![
-                ("Date de sortie".to_owned(), fr::date(*date)),
-                ("Motif".to_owned(), fr::exit_reason(*reason).to_owned()),
-                (
-                    "Sortie positive".to_owned(),
-                    if *positive { "oui" } else { "non" }.to_owned(),
-                ),
-                (
-                    "Solution de garde durable".to_owned(),
-                    fr::childcare(*solution).to_owned(),
-                ),
-            ],
-        ),
-    };
+    let (fact, title, intro, mut rows) = news.wording();
     rows.insert(0, ("Crèche".to_owned(), creche));
     rows.insert(
         1,
-        (
-            "Statut".to_owned(),
-            fr::status(match news {
-                News::Decision { to, .. } => *to,
-                News::Enrolled { .. } => ReferralStatus::Enrolled,
-                News::Exited { .. } => ReferralStatus::Exited,
-            })
-            .to_owned(),
-        ),
+        ("Statut".to_owned(), fr::status(news.status()).to_owned()),
     );
     let notice = Notice {
         reference: reference.clone(),
@@ -128,11 +162,7 @@ pub fn tell_referent(
             referral.id
         ),
     };
-    let kind = match news {
-        News::Decision { .. } => NoticeKind::ReferralDecision,
-        News::Enrolled { .. } => NoticeKind::ReferralEnrollment,
-        News::Exited { .. } => NoticeKind::ReferralExit,
-    };
+    let kind = news.kind();
     let dedup_key = format!("referent:{fact}:{}", referral.id);
     let mode = daily::mode_for(
         conn,

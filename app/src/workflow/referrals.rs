@@ -132,16 +132,9 @@ fn insert_referral(
     now: DateTime<Utc>,
 ) -> Result<Intake, DomainError> {
     if let Some(key) = key
-        && let Some((id, fingerprint)) =
-            referrals::find_by_idempotency_key(conn, &who.organization_id, key)?
+        && let Some(replayed) = replay(conn, who, draft, key)?
     {
-        if fingerprint.as_deref() != Some(draft.fingerprint.as_str()) {
-            return Err(DomainError::IdempotencyKeyReused);
-        }
-        return Ok(Intake {
-            record: referrals::get(conn, &id)?,
-            replayed: true,
-        });
+        return Ok(replayed);
     }
     let creche = creches::find(conn, &draft.creche_id, paris_date(now))?
         .filter(|c| who.role == Role::Admin || c.departement == who.departement)
@@ -186,32 +179,8 @@ fn insert_referral(
         closing_reason: None,
         sla: lifecycle::on_intake(policy, now),
     };
-    let family = Family {
-        referral_id: id.clone(),
-        parent_first_name: draft.parent_first_name.clone(),
-        parent_last_name: draft.parent_last_name.clone(),
-        parent_phone: draft.parent_phone.clone(),
-        parent_email: draft.parent_email.clone(),
-        parent_postal_code: draft.parent_postal_code.clone(),
-        parent_commune: draft.parent_commune.clone(),
-        france_travail_id: draft.france_travail_id.clone(),
-        needs_notes: draft.needs_notes.clone(),
-        insertion_project_description: draft.project_description.clone(),
-        pseudonym: None,
-        age_bracket: None,
-    };
-    let children = draft
-        .children
-        .iter()
-        .zip(0..)
-        .map(|((name, birth), position)| Child {
-            id: ChildId::generate(),
-            referral_id: id.clone(),
-            position,
-            first_name: name.clone(),
-            birth_date: *birth,
-        })
-        .collect();
+    let family = family_of(draft, &id);
+    let children = children_of(draft, &id);
     let mut created = event(who, &id, EventKind::Created, now);
     created.to_status = Some(ReferralStatus::Received);
     let new = NewReferral {
@@ -233,6 +202,62 @@ fn insert_referral(
         },
         replayed: false,
     })
+}
+
+/// The referral an idempotency key already created, when the same request
+/// comes again; a different request with the key is refused.
+fn replay(
+    conn: &mut DbConnection,
+    who: &Principal,
+    draft: &ReferralDraft,
+    key: &str,
+) -> Result<Option<Intake>, DomainError> {
+    let Some((id, fingerprint)) =
+        referrals::find_by_idempotency_key(conn, &who.organization_id, key)?
+    else {
+        return Ok(None);
+    };
+    if fingerprint.as_deref() != Some(draft.fingerprint.as_str()) {
+        return Err(DomainError::IdempotencyKeyReused);
+    }
+    Ok(Some(Intake {
+        record: referrals::get(conn, &id)?,
+        replayed: true,
+    }))
+}
+
+/// The family's personal data, kept apart from the referral's facts.
+fn family_of(draft: &ReferralDraft, id: &ReferralId) -> Family {
+    Family {
+        referral_id: id.clone(),
+        parent_first_name: draft.parent_first_name.clone(),
+        parent_last_name: draft.parent_last_name.clone(),
+        parent_phone: draft.parent_phone.clone(),
+        parent_email: draft.parent_email.clone(),
+        parent_postal_code: draft.parent_postal_code.clone(),
+        parent_commune: draft.parent_commune.clone(),
+        france_travail_id: draft.france_travail_id.clone(),
+        needs_notes: draft.needs_notes.clone(),
+        insertion_project_description: draft.project_description.clone(),
+        pseudonym: None,
+        age_bracket: None,
+    }
+}
+
+/// The children, in the order the prescriber gave them.
+fn children_of(draft: &ReferralDraft, id: &ReferralId) -> Vec<Child> {
+    draft
+        .children
+        .iter()
+        .zip(0..)
+        .map(|((name, birth), position)| Child {
+            id: ChildId::generate(),
+            referral_id: id.clone(),
+            position,
+            first_name: name.clone(),
+            birth_date: *birth,
+        })
+        .collect()
 }
 
 /// Loads a referral and checks that `who` may do `action` to it (404 when
