@@ -350,7 +350,7 @@ fn cast(conn: &mut DbConnection, now: DateTime<Utc>) -> anyhow::Result<Cast> {
 /// What the demo holds the story to: the rules and links of the service.
 struct Story<'a> {
     policy: &'a avip_sla_engine::Policy,
-    hold: avip_app::workflow::places::OfferHold,
+    rules: avip_app::workflow::places::Rules,
     links: &'a str,
     now: DateTime<Utc>,
 }
@@ -365,7 +365,10 @@ fn fill(
     let cast = cast(conn, now)?;
     let story = Story {
         policy: &active.policy,
-        hold,
+        rules: avip_app::workflow::places::Rules {
+            hold,
+            zone: active.policy.holiday_zone,
+        },
         links,
         now,
     };
@@ -403,6 +406,19 @@ fn fill(
     )?;
     Ok(referral_count)
 }
+
+/// The weeks the families need, in turn.
+const WEEKS: [&[Weekday]; 3] = [
+    &[Weekday::Mon, Weekday::Tue, Weekday::Thu],
+    &[Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu],
+    &[
+        Weekday::Mon,
+        Weekday::Tue,
+        Weekday::Wed,
+        Weekday::Thu,
+        Weekday::Fri,
+    ],
+];
 
 /// Family number `i`, as its prescriber sends it.
 fn family(
@@ -445,7 +461,9 @@ fn family(
             situation: situations[i % 4],
             single_parent: !i.is_multiple_of(3),
             qpv_resident: i.is_multiple_of(2),
-            france_travail_id: i.is_multiple_of(4).then(|| format!("{:07}A", 1_000_000 + i)),
+            france_travail_id: i
+                .is_multiple_of(4)
+                .then(|| format!("{:07}A", 1_000_000 + i)),
         },
         children: vec![ChildIn {
             first_name: child.into(),
@@ -453,8 +471,20 @@ fn family(
         }],
         needs: NeedsIn {
             desired_start_date: start,
-            days_per_week: Some(3 + (i % 3) as i32),
-            atypical_hours: i.is_multiple_of(5),
+            days_per_week: None,
+            days: Some(WEEKS[i % WEEKS.len()].to_vec()),
+            hours: Some(if i.is_multiple_of(5) {
+                HoursIn {
+                    from: "06:30".into(),
+                    to: "18:00".into(),
+                }
+            } else {
+                HoursIn {
+                    from: "08:30".into(),
+                    to: "17:30".into(),
+                }
+            }),
+            atypical_hours: false,
             notes: Some("horaires de formation de 8h30 à 17h".into()),
         },
         insertion_project: ProjectIn {
@@ -480,10 +510,12 @@ fn step(
         to,
         reason: reason.map(str::to_owned),
         note: Some(note.to_owned()),
+        force: false,
+        force_reason: None,
     };
     explain(
         "transition",
-        referrals::transition(conn, who, id, request, story.hold, story.links, at),
+        referrals::transition(conn, who, id, request, story.rules, story.links, at),
     )
     .map(drop)
 }

@@ -298,6 +298,30 @@ const EXACT: &[(&str, &str)] = &[
         "L’heure de fin doit suivre l’heure de début.",
     ),
     (
+        "must be after needs.hours.from",
+        "L’heure de fin doit suivre l’heure de début.",
+    ),
+    (
+        "disagrees with needs.days_per_week",
+        "Ne correspond pas au nombre de jours par semaine.",
+    ),
+    (
+        "is only with days",
+        "Indiquez les nouveaux jours avec leur date d’effet.",
+    ),
+    (
+        "must be within the contract",
+        "Cette date doit être comprise dans le contrat.",
+    ),
+    (
+        "is only for offered",
+        "Seule une proposition de place peut être forcée.",
+    ),
+    (
+        "disagrees with needs.days",
+        "Ne correspond pas aux jours cochés.",
+    ),
+    (
         "must be after start_date",
         "Doit être après la date de début.",
     ),

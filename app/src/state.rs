@@ -34,6 +34,20 @@ pub struct App {
 }
 
 impl App {
+    /// The public holidays' zone of the policy in force: the crèches'
+    /// calendars close on them.
+    pub fn zone(&self) -> avip_sla_engine::policy::HolidayZone {
+        self.policy.policy.holiday_zone
+    }
+
+    /// What offers need to know of places.
+    pub fn rules(&self) -> crate::workflow::places::Rules {
+        crate::workflow::places::Rules {
+            hold: self.hold,
+            zone: self.zone(),
+        }
+    }
+
     /// Database work on the blocking pool (reads, and the few writes that need no turn).
     pub async fn run<T, E>(
         &self,

@@ -238,6 +238,16 @@ pub fn in_departement(conn: &mut DbConnection, departement: &str) -> QueryResult
         .load(conn)
 }
 
+/// The crèches whose operator is in the département, whole, by name.
+pub fn rows_in_departement(conn: &mut DbConnection, departement: &str) -> QueryResult<Vec<Creche>> {
+    creches::table
+        .inner_join(organizations::table)
+        .filter(organizations::departement.eq(departement))
+        .select(Creche::as_select())
+        .order((creches::name, creches::id))
+        .load(conn)
+}
+
 /// Every crèche with its operator's département, in id order (what is
 /// published to data·inclusion).
 pub fn all_with_departement(conn: &mut DbConnection) -> QueryResult<Vec<(Creche, String)>> {
@@ -251,4 +261,15 @@ pub fn all_with_departement(conn: &mut DbConnection) -> QueryResult<Vec<(Creche,
 /// The crèche's name.
 pub fn name_of(conn: &mut DbConnection, id: &CrecheId) -> QueryResult<String> {
     creches::table.find(id).select(creches::name).first(conn)
+}
+
+/// The opening hours (JSON, see [`Creche::opening_hours`]) of these crèches.
+pub fn opening_hours_of(
+    conn: &mut DbConnection,
+    ids: &[CrecheId],
+) -> QueryResult<Vec<(CrecheId, String)>> {
+    creches::table
+        .filter(creches::id.eq_any(ids.to_vec()))
+        .select((creches::id, creches::opening_hours))
+        .load(conn)
 }

@@ -6,6 +6,7 @@ pub mod access_log;
 pub mod api_clients;
 pub mod backup;
 pub mod blocking;
+pub mod closures;
 pub mod coordinators;
 pub mod creches;
 pub mod error;

@@ -70,7 +70,8 @@ id_type!(
     ChildId,
     NotificationId,
     WebhookId,
-    DeliveryId
+    DeliveryId,
+    ClosureId
 );
 
 /// A closed set stored as its snake_case name.

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{NaiveDate, NaiveDateTime};
+use chrono::{Datelike, NaiveDate, NaiveDateTime};
 use diesel::dsl::sum;
 use diesel::prelude::*;
 
@@ -122,9 +122,20 @@ pub struct Booking {
     pub starts_on: NaiveDate,
     /// The first day it no longer takes them.
     pub ends_before: NaiveDate,
+    /// The weekdays it takes them on, as a mask (see [`weekday_bit`]).
+    pub days: i32,
 }
 
-/// Stores a booking, replacing the referral's booking of the same kind.
+/// Every day of the week, as a mask.
+pub const EVERY_DAY: i32 = 127;
+
+/// A weekday's bit in a mask: Monday 1, Tuesday 2, … Sunday 64.
+pub fn weekday_bit(day: chrono::Weekday) -> i32 {
+    1 << day.num_days_from_monday()
+}
+
+/// Stores a booking, replacing the referral's booking of the same kind
+/// (every segment of it).
 pub fn book(conn: &mut DbConnection, booking: &Booking) -> QueryResult<()> {
     diesel::delete(
         place_bookings::table
@@ -138,20 +149,93 @@ pub fn book(conn: &mut DbConnection, booking: &Booking) -> QueryResult<()> {
         .map(drop)
 }
 
-/// Sets when the referral's booking of this kind stops taking places.
+/// The segments of the referral's booking of this kind, oldest first.
+fn segments(
+    conn: &mut DbConnection,
+    referral: &ReferralId,
+    kind: BookingKind,
+) -> QueryResult<Vec<Booking>> {
+    place_bookings::table
+        .filter(place_bookings::referral_id.eq(referral))
+        .filter(place_bookings::kind.eq(kind))
+        .order(place_bookings::starts_on)
+        .select(Booking::as_select())
+        .load(conn)
+}
+
+/// Sets when the referral's booking of this kind stops taking places: the
+/// segments starting on or after that day go (but the first), the last
+/// one left ends then.
 pub fn set_end(
     conn: &mut DbConnection,
     referral: &ReferralId,
     kind: BookingKind,
     ends_before: NaiveDate,
 ) -> QueryResult<usize> {
-    diesel::update(
-        place_bookings::table
-            .filter(place_bookings::referral_id.eq(referral))
-            .filter(place_bookings::kind.eq(kind)),
+    use place_bookings as pb;
+    let segments = segments(conn, referral, kind)?;
+    let Some(first) = segments.first() else {
+        return Ok(0);
+    };
+    diesel::delete(
+        pb::table
+            .filter(pb::referral_id.eq(referral))
+            .filter(pb::kind.eq(kind))
+            .filter(pb::starts_on.gt(first.starts_on))
+            .filter(pb::starts_on.ge(ends_before)),
     )
-    .set(place_bookings::ends_before.eq(ends_before))
+    .execute(conn)?;
+    let last = segments
+        .iter()
+        .rev()
+        .find(|s| s.starts_on == first.starts_on || s.starts_on < ends_before)
+        .unwrap_or(first);
+    diesel::update(
+        pb::table
+            .filter(pb::referral_id.eq(referral))
+            .filter(pb::kind.eq(kind))
+            .filter(pb::starts_on.eq(last.starts_on)),
+    )
+    .set(pb::ends_before.eq(ends_before))
     .execute(conn)
+}
+
+/// From `from` on, the referral's booking of this kind takes its places on
+/// `days` (a change of the contract's days): the segment running that day
+/// ends the day before and a new one starts; later segments take the new
+/// days too.
+pub fn change_days(
+    conn: &mut DbConnection,
+    referral: &ReferralId,
+    kind: BookingKind,
+    from: NaiveDate,
+    days: i32,
+) -> QueryResult<()> {
+    use place_bookings as pb;
+    let keyed = |start: NaiveDate| {
+        pb::table
+            .filter(pb::referral_id.eq(referral.clone()))
+            .filter(pb::kind.eq(kind))
+            .filter(pb::starts_on.eq(start))
+    };
+    for segment in segments(conn, referral, kind)? {
+        if segment.starts_on >= from {
+            diesel::update(keyed(segment.starts_on))
+                .set(pb::days.eq(days))
+                .execute(conn)?;
+        } else if segment.ends_before > from && segment.days != days {
+            diesel::update(keyed(segment.starts_on))
+                .set(pb::ends_before.eq(from))
+                .execute(conn)?;
+            let next = Booking {
+                starts_on: from,
+                days,
+                ..segment
+            };
+            diesel::insert_into(pb::table).values(&next).execute(conn)?;
+        }
+    }
+    Ok(())
 }
 
 /// Ends the referral's booking of this kind on `day` if it would still
@@ -173,15 +257,25 @@ pub fn release(
 }
 
 /// One day of a crèche's AVIP places.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
-#[schema(example = json!({"date": "2027-01-04", "capacity": 6, "occupied": 2, "held": 1, "free": 3}))]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"date": "2027-01-04", "open": true, "closure": null,
+    "capacity": 6, "occupied": 2, "held": 1, "free": 3}))]
 pub struct Day {
     pub date: NaiveDate,
-    /// The AVIP places the crèche reserves that day.
+    /// `false` on a day the crèche is closed (its weekly days off, a public
+    /// holiday, a closure it recorded): no place is free then.
+    pub open: bool,
+    /// Why it is closed (`"Noël"`, `"Fermeture estivale"`, `"Fermé le
+    /// samedi"`); `null` on an open day.
+    #[schema(max_length = 200)]
+    pub closure: Option<String>,
+    /// The AVIP places the crèche reserves that day (0 when it is closed).
     pub capacity: i32,
-    /// Places taken by enrolled children.
+    /// Places taken by enrolled children whose contract names this
+    /// weekday (0 when it is closed).
     pub occupied: i32,
-    /// Places held by offers not yet answered nor expired.
+    /// Places held by offers not yet answered nor expired, on the weekdays
+    /// the family needs (0 when it is closed).
     pub held: i32,
     /// `capacity − occupied − held`, never below 0.
     pub free: i32,
@@ -204,41 +298,58 @@ impl Period {
     }
 }
 
-/// Per crèche and kind, how the places taken change from day to day.
+/// Per crèche, kind and weekday, how the places taken change from day to
+/// day: `[kind][weekday][day index]`.
 struct Deltas {
     len: usize,
-    by_creche: HashMap<CrecheId, [Vec<i64>; 2]>,
+    by_creche: HashMap<CrecheId, [[Vec<i64>; 7]; 2]>,
 }
 
 impl Deltas {
-    fn add(&mut self, creche: CrecheId, kind: BookingKind, index: usize, places: i64) {
+    fn add(
+        &mut self,
+        creche: CrecheId,
+        (kind, days): (BookingKind, i32),
+        index: usize,
+        places: i64,
+    ) {
         let len = self.len;
         let series = self
             .by_creche
             .entry(creche)
-            .or_insert_with(|| [vec![0; len + 1], vec![0; len + 1]]);
+            .or_insert_with(|| std::array::from_fn(|_| std::array::from_fn(|_| vec![0; len + 1])));
         let k = usize::from(kind == BookingKind::Enrollment);
-        if let Some(slot) = series[k].get_mut(index) {
-            *slot += places;
+        for (weekday, series) in series[k].iter_mut().enumerate() {
+            if days & (1 << weekday) != 0
+                && let Some(slot) = series.get_mut(index)
+            {
+                *slot += places;
+            }
         }
     }
 }
 
-type DayRow = (CrecheId, BookingKind, NaiveDate, Option<i64>);
+type DayRow = (CrecheId, BookingKind, i32, NaiveDate, Option<i64>);
+
+/// Why a crèche is closed on a day (`None`: open), as its calendar says.
+pub type Closed<'a> = &'a dyn Fn(&CrecheId, NaiveDate) -> Option<String>;
 
 /// Day-by-day capacity, occupied, held and free places of each crèche over
-/// the period, in the order of `creches`. `except`: bookings of these
-/// referrals do not count (a referral checking room for itself).
+/// the period, in the order of `creches`. A booking takes its places on
+/// its weekdays only; on a day `closed` names, the crèche has no capacity
+/// and nothing is taken. `except`: bookings of these referrals do not
+/// count (a referral checking room for itself).
 ///
 /// Three grouped queries read the bookings that overlap the period: those
 /// running on its first day (index on the end), and those starting or
-/// ending inside it (indexes on the start and on the end), summed per day
-/// by the database.
+/// ending inside it (indexes on the start and on the end), summed per
+/// weekday mask and day by the database.
 pub fn availability(
     conn: &mut DbConnection,
     creches: &[CrecheId],
     period: Period,
     except: &[ReferralId],
+    closed: Closed<'_>,
 ) -> QueryResult<Vec<Vec<Day>>> {
     use place_bookings as pb;
     let ids = creches.to_vec();
@@ -248,16 +359,16 @@ pub fn availability(
         len: period.days(),
         by_creche: HashMap::new(),
     };
-    let running: Vec<(CrecheId, BookingKind, Option<i64>)> = pb::table
+    let running: Vec<(CrecheId, BookingKind, i32, Option<i64>)> = pb::table
         .filter(pb::creche_id.eq_any(ids.clone()))
         .filter(pb::ends_before.gt(from))
         .filter(pb::starts_on.le(from))
         .filter(pb::referral_id.ne_all(except.clone()))
-        .group_by((pb::creche_id, pb::kind))
-        .select((pb::creche_id, pb::kind, sum(pb::places)))
+        .group_by((pb::creche_id, pb::kind, pb::days))
+        .select((pb::creche_id, pb::kind, pb::days, sum(pb::places)))
         .load(conn)?;
-    for (creche, kind, places) in running {
-        deltas.add(creche, kind, 0, places.unwrap_or(0));
+    for (creche, kind, days, places) in running {
+        deltas.add(creche, (kind, days), 0, places.unwrap_or(0));
     }
     let starting: Vec<DayRow> = pb::table
         .filter(pb::creche_id.eq_any(ids.clone()))
@@ -265,11 +376,17 @@ pub fn availability(
         .filter(pb::starts_on.le(to))
         .filter(pb::ends_before.gt(pb::starts_on))
         .filter(pb::referral_id.ne_all(except.clone()))
-        .group_by((pb::creche_id, pb::kind, pb::starts_on))
-        .select((pb::creche_id, pb::kind, pb::starts_on, sum(pb::places)))
+        .group_by((pb::creche_id, pb::kind, pb::days, pb::starts_on))
+        .select((
+            pb::creche_id,
+            pb::kind,
+            pb::days,
+            pb::starts_on,
+            sum(pb::places),
+        ))
         .load(conn)?;
-    for (creche, kind, day, places) in starting {
-        deltas.add(creche, kind, period.index(day), places.unwrap_or(0));
+    for (creche, kind, days, day, places) in starting {
+        deltas.add(creche, (kind, days), period.index(day), places.unwrap_or(0));
     }
     let ending: Vec<DayRow> = pb::table
         .filter(pb::creche_id.eq_any(ids.clone()))
@@ -277,52 +394,83 @@ pub fn availability(
         .filter(pb::ends_before.le(to))
         .filter(pb::ends_before.gt(pb::starts_on))
         .filter(pb::referral_id.ne_all(except))
-        .group_by((pb::creche_id, pb::kind, pb::ends_before))
-        .select((pb::creche_id, pb::kind, pb::ends_before, sum(pb::places)))
+        .group_by((pb::creche_id, pb::kind, pb::days, pb::ends_before))
+        .select((
+            pb::creche_id,
+            pb::kind,
+            pb::days,
+            pb::ends_before,
+            sum(pb::places),
+        ))
         .load(conn)?;
-    for (creche, kind, day, places) in ending {
-        deltas.add(creche, kind, period.index(day), -places.unwrap_or(0));
+    for (creche, kind, days, day, places) in ending {
+        deltas.add(
+            creche,
+            (kind, days),
+            period.index(day),
+            -places.unwrap_or(0),
+        );
     }
     let capacities = capacities(conn, &ids)?;
-    Ok(days_of(&ids, &deltas, &capacities, period))
+    Ok(ids
+        .iter()
+        .map(|creche| days_of(creche, &deltas, &capacities, period, closed))
+        .collect())
 }
 
-/// Each crèche's days: the running sums of its deltas against its capacity.
+/// One crèche's days: the running sums of its deltas for each day's
+/// weekday, against its capacity and its calendar.
 fn days_of(
-    ids: &[CrecheId],
+    creche: &CrecheId,
     deltas: &Deltas,
     capacities: &HashMap<CrecheId, Capacity>,
     period: Period,
-) -> Vec<Vec<Day>> {
-    let from = period.from;
+    closed: Closed<'_>,
+) -> Vec<Day> {
     let empty = Capacity::default();
-    ids.iter()
-        .map(|creche| {
-            let capacity = capacities.get(creche).unwrap_or(&empty);
-            let series = deltas.by_creche.get(creche);
-            let (mut held, mut occupied) = (0i64, 0i64);
-            (0..period.days())
-                .map(|i| {
-                    let date = from + chrono::Days::new(i as u64);
-                    if let Some([offers, enrollments]) = series {
-                        held += offers[i];
-                        occupied += enrollments[i];
+    let capacity = capacities.get(creche).unwrap_or(&empty);
+    let series = deltas.by_creche.get(creche);
+    // Running sums per kind and weekday: every weekday's sum moves every
+    // day, since a booking may start or end on any day of the week.
+    let mut taken = [[0i64; 7]; 2];
+    (0..period.days())
+        .map(|i| {
+            let date = period.from + chrono::Days::new(i as u64);
+            if let Some(series) = series {
+                for (k, kind) in series.iter().enumerate() {
+                    for (w, deltas) in kind.iter().enumerate() {
+                        taken[k][w] += deltas[i];
                     }
-                    let capacity = capacity.on(date);
-                    let occupied = i32::try_from(occupied).unwrap_or(i32::MAX);
-                    let held = i32::try_from(held).unwrap_or(i32::MAX);
-                    Day {
-                        date,
-                        capacity,
-                        occupied,
-                        held,
-                        free: capacity
-                            .saturating_sub(occupied)
-                            .saturating_sub(held)
-                            .max(0),
-                    }
-                })
-                .collect()
+                }
+            }
+            let weekday = date.weekday().num_days_from_monday() as usize;
+            let closure = closed(creche, date);
+            if closure.is_some() {
+                return Day {
+                    date,
+                    open: false,
+                    closure,
+                    capacity: 0,
+                    occupied: 0,
+                    held: 0,
+                    free: 0,
+                };
+            }
+            let capacity = capacity.on(date);
+            let held = i32::try_from(taken[0][weekday]).unwrap_or(i32::MAX);
+            let occupied = i32::try_from(taken[1][weekday]).unwrap_or(i32::MAX);
+            Day {
+                date,
+                open: true,
+                closure: None,
+                capacity,
+                occupied,
+                held,
+                free: capacity
+                    .saturating_sub(occupied)
+                    .saturating_sub(held)
+                    .max(0),
+            }
         })
         .collect()
 }

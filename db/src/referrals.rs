@@ -13,7 +13,7 @@ use crate::model::{
 use crate::page::{Page, PageRequest, TimeCursor};
 use crate::schema::{
     reference_counters, referral_child_claims, referral_children, referral_enrollments,
-    referral_events, referral_families, referral_follow_ups, referrals,
+    referral_events, referral_families, referral_follow_ups, referral_needs, referrals,
 };
 
 /// The facts of a referral: what the evaluation keeps after retention.
@@ -157,12 +157,25 @@ pub struct Enrollment {
 }
 
 /// A referral with everything its responses show.
+/// The weekdays a family needs (a mask: Monday 1 … Sunday 64) and the
+/// hours, when the prescriber named them.
+#[derive(Queryable, Selectable, Insertable, AsChangeset, Clone, Debug, PartialEq, Eq)]
+#[diesel(table_name = referral_needs, treat_none_as_null = true)]
+pub struct Needs {
+    pub referral_id: ReferralId,
+    pub days: i32,
+    pub hours_from: Option<String>,
+    pub hours_to: Option<String>,
+}
+
 #[derive(Clone, Debug)]
 pub struct ReferralRecord {
     pub referral: Referral,
     pub family: Family,
     pub children: Vec<Child>,
     pub enrollment: Option<Enrollment>,
+    /// `None` for a referral that gave a number of days a week only.
+    pub needs: Option<Needs>,
 }
 
 /// Everything one intake writes, in the caller's transaction.
@@ -171,6 +184,7 @@ pub struct NewReferral {
     pub referral: Referral,
     pub family: Family,
     pub children: Vec<Child>,
+    pub needs: Option<Needs>,
     /// One digest per child, claimed at the crèche while the referral is active.
     pub child_keys: Vec<String>,
     pub event: Event,
@@ -255,6 +269,11 @@ pub fn insert(conn: &mut DbConnection, new: &NewReferral) -> QueryResult<()> {
             .values(child)
             .execute(conn)?;
     }
+    if let Some(needs) = &new.needs {
+        diesel::insert_into(referral_needs::table)
+            .values(needs)
+            .execute(conn)?;
+    }
     for key in &new.child_keys {
         diesel::insert_into(referral_child_claims::table)
             .values((
@@ -283,14 +302,16 @@ pub fn get_referral(conn: &mut DbConnection, id: &ReferralId) -> QueryResult<Ref
 pub fn get(conn: &mut DbConnection, id: &ReferralId) -> QueryResult<ReferralRecord> {
     macro_rules! read {
         ($c:expr) => {{
-            let (referral, family, enrollment) = referrals::table
+            let (referral, family, enrollment, needs) = referrals::table
                 .inner_join(referral_families::table)
                 .left_join(referral_enrollments::table)
+                .left_join(referral_needs::table)
                 .filter(referrals::id.eq(id))
                 .select((
                     Referral::as_select(),
                     Family::as_select(),
                     Option::<Enrollment>::as_select(),
+                    Option::<Needs>::as_select(),
                 ))
                 .first($c)?;
             let children = referral_children::table
@@ -303,6 +324,7 @@ pub fn get(conn: &mut DbConnection, id: &ReferralId) -> QueryResult<ReferralReco
                 enrollment,
                 family,
                 referral,
+                needs,
             }
         }};
     }
@@ -335,11 +357,17 @@ pub fn record(conn: &mut DbConnection, referral: Referral) -> QueryResult<Referr
         .select(Enrollment::as_select())
         .first(conn)
         .optional()?;
+    let needs = referral_needs::table
+        .find(&referral.id)
+        .select(Needs::as_select())
+        .first(conn)
+        .optional()?;
     Ok(ReferralRecord {
         children,
         enrollment,
         family,
         referral,
+        needs,
     })
 }
 
@@ -362,6 +390,13 @@ fn complete(conn: &mut DbConnection, rows: Vec<Referral>) -> QueryResult<Vec<Ref
         .filter(referral_enrollments::referral_id.eq_any(&ids))
         .select(Enrollment::as_select())
         .load(conn)?;
+    let mut needs: std::collections::HashMap<ReferralId, Needs> = referral_needs::table
+        .filter(referral_needs::referral_id.eq_any(&ids))
+        .select(Needs::as_select())
+        .load::<Needs>(conn)?
+        .into_iter()
+        .map(|n| (n.referral_id.clone(), n))
+        .collect();
     let mut families: std::collections::HashMap<ReferralId, Family> = families
         .into_iter()
         .map(|f| (f.referral_id.clone(), f))
@@ -386,6 +421,7 @@ fn complete(conn: &mut DbConnection, rows: Vec<Referral>) -> QueryResult<Vec<Ref
             Ok(ReferralRecord {
                 children: by_referral.remove(&referral.id).unwrap_or_default(),
                 enrollment: enrollments.remove(&referral.id),
+                needs: needs.remove(&referral.id),
                 family,
                 referral,
             })
@@ -785,6 +821,15 @@ pub fn child_count(conn: &mut DbConnection, referral: &ReferralId) -> QueryResul
         .filter(referral_children::referral_id.eq(referral))
         .count()
         .get_result(conn)
+}
+
+/// The weekdays and hours the family needs, when the referral named them.
+pub fn needs_of(conn: &mut DbConnection, id: &ReferralId) -> QueryResult<Option<Needs>> {
+    referral_needs::table
+        .find(id)
+        .select(Needs::as_select())
+        .first(conn)
+        .optional()
 }
 
 #[cfg(test)]

@@ -239,13 +239,35 @@ diesel::table! {
 }
 
 diesel::table! {
-    place_bookings (referral_id, kind) {
+    place_bookings (referral_id, kind, starts_on) {
         referral_id -> Text,
         kind -> Text,
         creche_id -> Text,
         places -> Integer,
         starts_on -> Date,
         ends_before -> Date,
+        days -> Integer,
+    }
+}
+
+diesel::table! {
+    referral_needs (referral_id) {
+        referral_id -> Text,
+        days -> Integer,
+        hours_from -> Nullable<Text>,
+        hours_to -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    creche_closures (id) {
+        id -> Text,
+        creche_id -> Text,
+        starts_on -> Date,
+        ends_on -> Date,
+        label -> Text,
+        created_at -> Timestamp,
+        created_by -> Nullable<Text>,
     }
 }
 
@@ -356,6 +378,8 @@ diesel::joinable!(evaluation_export_creches -> evaluation_exports (export_id));
 diesel::joinable!(evaluation_export_creches -> creches (creche_id));
 diesel::joinable!(creche_capacity -> creches (creche_id));
 diesel::joinable!(place_bookings -> creches (creche_id));
+diesel::joinable!(creche_closures -> creches (creche_id));
+diesel::joinable!(referral_needs -> referrals (referral_id));
 diesel::joinable!(users -> organizations (organization_id));
 diesel::joinable!(creche_coordinators -> creches (creche_id));
 diesel::joinable!(creche_coordinators -> users (user_id));
@@ -374,6 +398,8 @@ diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
 diesel::allow_tables_to_appear_in_same_query!(
     organizations,
     creches,
+    creche_closures,
+    referral_needs,
     users,
     creche_coordinators,
     api_clients,

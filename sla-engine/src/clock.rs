@@ -12,28 +12,37 @@ use crate::policy::{ClockKind, HolidayZone};
 /// The French public holidays of `year` in `zone`, in date order. Easter
 /// and the holidays that follow it are computed for the year.
 pub fn holidays(zone: HolidayZone, year: i32) -> Vec<NaiveDate> {
+    named_holidays(zone, year)
+        .into_iter()
+        .map(|(d, _)| d)
+        .collect()
+}
+
+/// The zone's public holidays of `year` with their French names, in date
+/// order (the Easter-based ones computed).
+pub fn named_holidays(zone: HolidayZone, year: i32) -> Vec<(NaiveDate, &'static str)> {
     let day = |month, day| NaiveDate::from_ymd_opt(year, month, day);
     let easter = computus::gregorian_naive(year).ok();
     let after_easter = |days: i64| easter.map(|e| e + chrono::Duration::days(days));
-    let mut list: Vec<NaiveDate> = [
-        day(1, 1),
-        after_easter(1),  // lundi de Pâques
-        day(5, 1),        // fête du Travail
-        day(5, 8),        // victoire 1945
-        after_easter(39), // Ascension
-        after_easter(50), // lundi de Pentecôte
-        day(7, 14),
-        day(8, 15),
-        day(11, 1),
-        day(11, 11),
-        day(12, 25),
+    let mut list: Vec<(NaiveDate, &'static str)> = [
+        (day(1, 1), "Jour de l’an"),
+        (after_easter(1), "Lundi de Pâques"),
+        (day(5, 1), "Fête du Travail"),
+        (day(5, 8), "Victoire 1945"),
+        (after_easter(39), "Ascension"),
+        (after_easter(50), "Lundi de Pentecôte"),
+        (day(7, 14), "Fête nationale"),
+        (day(8, 15), "Assomption"),
+        (day(11, 1), "Toussaint"),
+        (day(11, 11), "Armistice 1918"),
+        (day(12, 25), "Noël"),
     ]
     .into_iter()
-    .flatten()
+    .filter_map(|(d, name)| d.map(|d| (d, name)))
     .collect();
     if zone == HolidayZone::AlsaceMoselle {
-        list.extend(after_easter(-2)); // Vendredi saint
-        list.extend(day(12, 26)); // Saint-Étienne
+        list.extend(after_easter(-2).map(|d| (d, "Vendredi saint")));
+        list.extend(day(12, 26).map(|d| (d, "Saint-Étienne")));
     }
     list.sort();
     list

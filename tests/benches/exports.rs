@@ -217,6 +217,7 @@ fn seed_one(
         });
     }
     let new = NewReferral {
+        needs: None,
         family: Family {
             referral_id: id.clone(),
             parent_first_name: "Amina".into(),
@@ -279,6 +280,7 @@ fn seed_one(
                 places: if twins { 2 } else { 1 },
                 starts_on: enrolled_on,
                 ends_before: last + Span::days(1),
+                days: avip_db::places::EVERY_DAY,
             },
         )?;
     }

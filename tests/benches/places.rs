@@ -150,7 +150,9 @@ async fn run() {
         (0..RUNS)
             .map(|_| {
                 let started = Instant::now();
-                let days = avip_db::places::availability(&mut conn, &ids, period, &[]).unwrap();
+                let zone = avip_sla_engine::policy::HolidayZone::Metropole;
+                let days =
+                    avip_app::workflow::places::days(&mut conn, &ids, period, &[], zone).unwrap();
                 let elapsed = started.elapsed();
                 assert_eq!(days.len(), CRECHES);
                 elapsed
@@ -159,7 +161,10 @@ async fn run() {
     })
     .await
     .unwrap();
-    summary("avip_db::places::availability alone (same query)", times);
+    summary(
+        "avip_app::workflow::places::days alone (same queries, calendars included)",
+        times,
+    );
 }
 
 /// One family: a referral, an offer, and (but for the last 250) an
@@ -183,7 +188,7 @@ async fn family(app: &TestApp, prescriber: &str, coordinator: &str, creche: &str
         coordinator,
         "POST",
         &path,
-        Some(json!({"to": "offered"})),
+        Some(json!({"to": "offered", "force": true, "force_reason": "benchmark"})),
         200,
     )
     .await;

@@ -60,6 +60,7 @@ pub fn seed_referrals(
                     closing_reason: None,
                 };
                 let new = NewReferral {
+                    needs: None,
                     family: Family {
                         referral_id: id.clone(),
                         parent_first_name: "Amina".into(),

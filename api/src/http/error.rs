@@ -244,10 +244,13 @@ pub struct ProblemDocument {
     /// 409 `invalid_transition`: the states it may move to from there.
     #[schema(nullable = false)]
     pub allowed_next_states: Option<Vec<String>>,
-    /// 409 `no_free_place`: the first day of the contract on which no AVIP
-    /// place is free (`YYYY-MM-DD`).
+    /// 409 `no_free_place`: the first open day of the period, on a weekday
+    /// asked for, on which no AVIP place is free (`YYYY-MM-DD`).
     #[schema(nullable = false)]
     pub first_full_day: Option<String>,
+    /// 409 `no_free_place`: that day's weekday (`mon` … `sun`).
+    #[schema(nullable = false, pattern = "^(mon|tue|wed|thu|fri|sat|sun)$")]
+    pub first_full_weekday: Option<String>,
 }
 
 /// Query failures, through the domain's reading of them.
@@ -386,16 +389,19 @@ fn no_free_place(first_full_day: chrono::NaiveDate, places: i32) -> ApiError {
     } else {
         format!("{places} places")
     };
+    use chrono::Datelike;
+    let weekday = avip_app::domain::Weekday::of(first_full_day.weekday()).code();
     ApiError::Conflict(
         Problem::new(
             "no_free_place",
             format!(
-                "the crèche has no room for {needed} on {first_full_day}: every AVIP \
-                 place is occupied or held; to enrol the child anyway, send \
+                "the crèche has no room for {needed} on {first_full_day} ({weekday}): every \
+                 AVIP place of that day is occupied or held; to go ahead anyway, send \
                  \"force\": true with a \"force_reason\""
             ),
         )
-        .with_member("first_full_day", first_full_day.to_string()),
+        .with_member("first_full_day", first_full_day.to_string())
+        .with_member("first_full_weekday", weekday),
     )
 }
 

@@ -8,12 +8,14 @@ use utoipa_actix_web::{scope, service_config::ServiceConfig};
 
 pub mod api_clients;
 pub mod auth;
+pub mod closures;
 pub mod creches;
 pub mod data_inclusion;
 pub mod data_protection;
 pub mod error;
 pub mod exports;
 pub mod extract;
+pub mod matching;
 pub mod meta;
 pub mod openapi;
 pub mod organizations;
@@ -49,8 +51,12 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(creches::update)
             .service(places::creche_availability)
             .service(places::territory_availability)
+            .service(matching::match_availability)
             .service(places::capacity)
             .service(places::change_capacity)
+            .service(closures::list)
+            .service(closures::create)
+            .service(closures::remove)
             .service(users::list)
             .service(users::create)
             .service(users::update)

@@ -79,8 +79,9 @@ pub async fn creche_availability(
     let id = path_id(&id, CrecheId::parse)?;
     let period = places::period(query.0.from, query.0.to, paris_date(Utc::now()))?;
     let creche_id = id.clone();
+    let zone = state.zone();
     let days = state
-        .run(move |conn| places::availability(conn, &who, &id, period))
+        .run(move |conn| places::availability(conn, &who, &id, period, zone))
         .await?;
     Ok(web::Json(CrecheAvailability {
         creche_id,
@@ -133,8 +134,9 @@ pub async fn territory_availability(
     };
     let period = places::period(query.from, query.to, paris_date(Utc::now()))?;
     let dep = departement.clone();
+    let zone = state.zone();
     let items = state
-        .run(move |conn| places::territory(conn, &who, &dep, period))
+        .run(move |conn| places::territory(conn, &who, &dep, period, zone))
         .await?;
     Ok(web::Json(TerritoryAvailability {
         departement,

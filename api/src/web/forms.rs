@@ -276,14 +276,17 @@ impl Errors {
             } => errors.field(
                 "force",
                 format!(
-                    "Aucune place AVIP n’est libre le {} (il en faut {places}). Pour accueillir \
-                     l’enfant malgré tout, cochez « accueillir malgré tout » et donnez-en la raison.",
+                    "Aucune place AVIP n’est libre le {} {} (il en faut {places}). Pour \
+                     poursuivre malgré tout, cochez la case ci-dessous et donnez-en la raison.",
+                    fr::weekday(avip_app::domain::Weekday::of(chrono::Datelike::weekday(
+                        &first_full_day
+                    ))),
                     fr::date(first_full_day)
                 ),
             ),
-            DomainError::DuplicateReferral { .. } => errors.general.push(
-                "Cet enfant a déjà une orientation en cours dans cette crèche.".to_owned(),
-            ),
+            DomainError::DuplicateReferral { .. } => errors
+                .general
+                .push("Cet enfant a déjà une orientation en cours dans cette crèche.".to_owned()),
             DomainError::AlreadyAnonymised => errors
                 .general
                 .push("Les données de cette famille ont été effacées.".to_owned()),

@@ -220,10 +220,11 @@ async fn tallies(
     group_by: GroupBy,
 ) -> Result<(Groups, Groups), WebError> {
     let who = who.clone();
+    let zone = state.zone();
     Ok(state
         .run(move |conn| {
             let cancel = Cancel::default();
-            let now = Utc::now();
+            let now = (Utc::now(), zone);
             let (_, months) = avip_app::workflow::exports::indicators(
                 conn,
                 &who,

@@ -20,6 +20,7 @@ pub use sections::Section;
 pub mod indicators;
 pub mod planning;
 pub mod proconnect;
+mod ranking;
 pub mod referral;
 pub mod referral_view;
 pub mod referrals;
@@ -267,6 +268,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/orientations/{id}/{action}", web::post().to(referral::act))
                 .route("/places", web::get().to(planning::creche))
                 .route("/places/territoire", web::get().to(planning::territory))
+                .route("/places/fermetures", web::post().to(planning::add_closure))
+                .route(
+                    "/places/fermetures/{id}/suppression",
+                    web::post().to(planning::remove_closure),
+                )
                 .route("/indicateurs", web::get().to(indicators::page))
                 .default_service(web::to(|| async {
                     Err::<HttpResponse, _>(WebError::NotFound)

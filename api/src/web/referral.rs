@@ -30,6 +30,10 @@ use avip_app::workflow::acts;
 #[template(path = "referral.html")]
 struct ReferralPage {
     layout: Layout,
+    /// The crèche's week from the family's start, for the offer and the
+    /// enrollment.
+    week: Vec<crate::web::planning::WeekdayLine>,
+    week_from: String,
     /// What the page shows (the template reads its fields through `Deref`).
     view: View,
     /// The form that was sent and refused, its values and its errors.
@@ -108,14 +112,37 @@ struct Loaded {
     creche: String,
     timeline: Vec<EventBody>,
     follow_ups: Vec<FollowUpBody>,
+    /// The crèche's free places per weekday over the four weeks from the
+    /// family's start (or today), and that first day.
+    week: Vec<crate::web::planning::WeekdayLine>,
+    week_from: chrono::NaiveDate,
 }
 
 async fn load(state: &State, who: &Principal, id: &ReferralId) -> Result<Loaded, WebError> {
     let (who, id) = (who.clone(), id.clone());
     let policy = state.policy.policy.clone();
+    let zone = state.zone();
     state
         .run(move |conn| {
             let record = avip_app::workflow::referrals::get(conn, &who, &id)?;
+            let today = paris_date(Utc::now());
+            let week_from = record
+                .referral
+                .desired_start_date
+                .unwrap_or(today)
+                .max(today);
+            let period = avip_db::places::Period {
+                from: week_from,
+                to: week_from + chrono::Days::new(27),
+            };
+            let creche_id = &record.referral.creche_id;
+            let days =
+                match avip_app::workflow::places::availability(conn, &who, creche_id, period, zone)
+                {
+                    Ok(days) => days,
+                    Err(DomainError::Forbidden { .. }) => Vec::new(),
+                    Err(e) => return Err(e),
+                };
             let everything = PageRequest {
                 after: None,
                 limit: 500,
@@ -127,10 +154,15 @@ async fn load(state: &State, who: &Principal, id: &ReferralId) -> Result<Loaded,
                     Err(DomainError::Forbidden { .. }) => Vec::new(),
                     Err(e) => return Err(e),
                 };
-            let today = paris_date(Utc::now());
             let creche =
                 avip_app::workflow::creches::name(conn, &record.referral.creche_id, today)?;
             Ok::<_, DomainError>(Loaded {
+                week: if days.is_empty() {
+                    Vec::new()
+                } else {
+                    crate::web::planning::summary(&days)
+                },
+                week_from,
                 body: ReferralBody::new(record, &policy, Utc::now()),
                 creche,
                 timeline: timeline.items.into_iter().map(EventBody::from).collect(),
@@ -151,6 +183,7 @@ fn build(
     done: Option<&'static str>,
 ) -> ReferralPage {
     let today = paris_date(Utc::now());
+    let (week, week_from) = (loaded.week, avip_app::labels::date(loaded.week_from));
     let view = View::of(
         who,
         &loaded.body,
@@ -161,6 +194,8 @@ fn build(
     );
     ReferralPage {
         layout,
+        week,
+        week_from,
         view,
         open: open.to_owned(),
         form,
@@ -246,6 +281,8 @@ const TRANSITION: &[(&str, Kind)] = &[
     ("to", Kind::Required),
     ("reason", Kind::Text),
     ("note", Kind::Text),
+    ("force", Kind::Flag),
+    ("force_reason", Kind::Text),
 ];
 const ENROLLMENT: &[(&str, Kind)] = &[
     ("start_date", Kind::Required),

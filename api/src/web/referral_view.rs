@@ -273,9 +273,27 @@ fn needs_facts(body: &ReferralBody) -> Vec<Fact> {
             label: "Accueil souhaité à partir du",
             value: fr::date(n.desired_start_date),
         },
+        match &n.days {
+            Some(days) => Fact {
+                label: "Jours souhaités",
+                value: days
+                    .iter()
+                    .map(|d| fr::weekday(*d))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            },
+            None => Fact {
+                label: "Jours par semaine",
+                value: n.days_per_week.map(|d| d.to_string()).unwrap_or_default(),
+            },
+        },
         Fact {
-            label: "Jours par semaine",
-            value: n.days_per_week.map(|d| d.to_string()).unwrap_or_default(),
+            label: "Horaires souhaités",
+            value: n
+                .hours
+                .as_ref()
+                .map(|h| format!("{} – {}", h.from, h.to))
+                .unwrap_or_default(),
         },
         Fact {
             label: "Précisions",

@@ -196,7 +196,10 @@ const CHILD_ROWS: usize = 3;
 #[template(path = "referral_form.html")]
 struct FormPage {
     layout: Layout,
+    /// The crèches come ranked for the family's days.
+    ranked: bool,
     creches: Vec<Choice>,
+    weekdays: Vec<Opt>,
     situations: Vec<Opt>,
     projects: Vec<Opt>,
     child_rows: Vec<usize>,
@@ -264,7 +267,9 @@ const FIELDS: &[(&str, Kind)] = &[
     ("children[2].first_name", Kind::Text),
     ("children[2].birth_date", Kind::Text),
     ("needs.desired_start_date", Kind::Required),
-    ("needs.days_per_week", Kind::Number),
+    ("needs.days", Kind::Many),
+    ("needs.hours.from", Kind::Text),
+    ("needs.hours.to", Kind::Text),
     ("needs.atypical_hours", Kind::Flag),
     ("needs.notes", Kind::Text),
     ("insertion_project.kind", Kind::Required),
@@ -272,6 +277,39 @@ const FIELDS: &[(&str, Kind)] = &[
     ("consent.given", Kind::Flag),
     ("consent.date", Kind::Required),
 ];
+
+/// The crèche choice: ranked with what each can offer once the family's
+/// days are known, by name before.
+fn creche_choices(
+    chosen: &str,
+    names: Vec<avip_db::creches::CrecheName>,
+    ranked: &[avip_app::workflow::matching::Match],
+    wanted: Option<&avip_app::workflow::matching::Wanted>,
+) -> Vec<Choice> {
+    match wanted {
+        Some(w) if !ranked.is_empty() => ranked
+            .iter()
+            .map(|m| Choice {
+                selected: m.creche.id.to_string() == chosen,
+                value: m.creche.id.to_string(),
+                label: format!(
+                    "{} ({}) — {}",
+                    m.creche.name,
+                    m.creche.commune,
+                    crate::web::ranking::offer(m, w)
+                ),
+            })
+            .collect(),
+        _ => names
+            .into_iter()
+            .map(|c| Choice {
+                selected: c.id.to_string() == chosen,
+                value: c.id.to_string(),
+                label: format!("{} ({})", c.name, c.commune),
+            })
+            .collect(),
+    }
+}
 
 async fn form_page(
     state: &State,
@@ -281,10 +319,20 @@ async fn form_page(
     status: StatusCode,
 ) -> Result<HttpResponse, WebError> {
     let who = visitor.who.clone();
-    let names = state
-        .run(move |conn| avip_app::workflow::creches::of_departement(conn, &who))
+    let wanted = crate::web::ranking::wanted(&form, &who.departement);
+    let asked = wanted.clone();
+    let zone = state.zone();
+    let (names, ranked) = state
+        .run(move |conn| {
+            let names = avip_app::workflow::creches::of_departement(conn, &who)?;
+            let ranked = match &asked {
+                Some(w) => avip_app::workflow::matching::matches(conn, &who, w, zone)?,
+                None => Vec::new(),
+            };
+            Ok::<_, DomainError>((names, ranked))
+        })
         .await?;
-    let chosen = form.get("creche_id").to_owned();
+    let creches = creche_choices(form.get("creche_id"), names, &ranked, wanted.as_ref());
     let key = Some(form.get("cle"))
         .filter(|k| k.len() == 43)
         .map(str::to_owned)
@@ -294,12 +342,13 @@ async fn form_page(
         status,
         &FormPage {
             layout,
-            creches: names
+            ranked: !ranked.is_empty(),
+            creches,
+            weekdays: avip_app::domain::Weekday::ALL
                 .into_iter()
-                .map(|c| Choice {
-                    selected: c.id.to_string() == chosen,
-                    value: c.id.to_string(),
-                    label: format!("{} ({})", c.name, c.commune),
+                .map(|d| Opt {
+                    value: d.code(),
+                    label: fr::weekday(d),
                 })
                 .collect(),
             situations: ParentSituation::ALL
@@ -340,6 +389,11 @@ pub async fn create(
 ) -> Result<HttpResponse, WebError> {
     let form = Form::read(&body)?;
     visitor.check_csrf(form.csrf())?;
+    if form.checked("classer") {
+        // "Classer les crèches": the same form, its crèches ranked for the
+        // days given so far; nothing is sent.
+        return form_page(&state, &visitor, form, Errors::default(), StatusCode::OK).await;
+    }
     let who = visitor.who.clone();
     let now = Utc::now();
     let request = match form.parse::<ReferralRequest>(FIELDS) {

@@ -225,6 +225,41 @@ pub enum Weekday {
     Sun,
 }
 
+impl Weekday {
+    /// Monday to Sunday.
+    pub const ALL: [Weekday; 7] = [
+        Weekday::Mon,
+        Weekday::Tue,
+        Weekday::Wed,
+        Weekday::Thu,
+        Weekday::Fri,
+        Weekday::Sat,
+        Weekday::Sun,
+    ];
+
+    pub fn to_chrono(self) -> chrono::Weekday {
+        match self {
+            Weekday::Mon => chrono::Weekday::Mon,
+            Weekday::Tue => chrono::Weekday::Tue,
+            Weekday::Wed => chrono::Weekday::Wed,
+            Weekday::Thu => chrono::Weekday::Thu,
+            Weekday::Fri => chrono::Weekday::Fri,
+            Weekday::Sat => chrono::Weekday::Sat,
+            Weekday::Sun => chrono::Weekday::Sun,
+        }
+    }
+
+    pub fn of(day: chrono::Weekday) -> Weekday {
+        Weekday::ALL[day.num_days_from_monday() as usize]
+    }
+
+    /// Its code on the wire: `mon` … `sun`.
+    pub fn code(self) -> &'static str {
+        ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+            [self.to_chrono().num_days_from_monday() as usize]
+    }
+}
+
 #[derive(Serialize, Deserialize, ToSchema, Clone, Debug, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"opens": "07:00", "closes": "19:30", "days": ["mon", "tue", "wed", "thu", "fri"]}))]

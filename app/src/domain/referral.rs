@@ -134,8 +134,18 @@ pub struct ChildIn {
 #[serde(deny_unknown_fields)]
 pub struct NeedsIn {
     pub desired_start_date: NaiveDate,
-    /// 1 to 6.
+    /// 1 to 6. With `days`, derived from them (both given must agree).
     pub days_per_week: Option<i32>,
+    /// The weekdays the family needs the crèche, e.g. `["mon", "tue"]`:
+    /// what availability and matching check. Each day once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(min_items = 1, max_items = 7)]
+    pub days: Option<Vec<Weekday>>,
+    /// The hours the family needs (`HH:MM`); `atypical_hours` is then
+    /// derived: before 07:00 or after 19:00.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hours: Option<HoursIn>,
+    /// Without `hours`, as given; with them, derived from them.
     #[serde(default)]
     pub atypical_hours: bool,
     #[schema(max_length = 2000)]
@@ -204,6 +214,9 @@ pub struct ReferralDraft {
     pub children: Vec<(String, NaiveDate)>,
     pub desired_start_date: NaiveDate,
     pub days_per_week: Option<i32>,
+    /// The weekdays needed, as a mask (Monday 1 … Sunday 64).
+    pub days: Option<i32>,
+    pub hours: Option<HoursIn>,
     pub atypical_hours: bool,
     pub needs_notes: Option<String>,
     pub project_kind: ProjectKind,
@@ -217,9 +230,7 @@ pub struct ReferralDraft {
 impl ReferralDraft {
     /// Checks every field, naming each invalid one; `today` is the date in Paris.
     pub fn parse(req: ReferralRequest, today: NaiveDate) -> Result<ReferralDraft, DomainError> {
-        let fingerprint = hex(&Sha256::digest(
-            serde_json::to_vec(&req).unwrap_or_default(),
-        ));
+        let fingerprint = fingerprint(&req);
         let mut p = Problems::default();
         let creche_id = p.check(
             "creche_id",
@@ -257,6 +268,7 @@ impl ReferralDraft {
         let needs = req.needs;
         let start = needs.desired_start_date;
         check_needs(&needs, today, &mut p);
+        let week = the_week(&needs, &mut p);
         let needs_notes = free_text(needs.notes, "needs.notes", &mut p);
 
         let children = checked_children(&req.children, start, today, &mut p);
@@ -285,8 +297,10 @@ impl ReferralDraft {
             france_travail_id,
             children,
             desired_start_date: start,
-            days_per_week: needs.days_per_week,
-            atypical_hours: needs.atypical_hours,
+            days_per_week: week.days_per_week,
+            days: week.days,
+            atypical_hours: week.atypical_hours,
+            hours: week.hours,
             needs_notes,
             project_kind: req.insertion_project.kind,
             project_description,
@@ -317,6 +331,11 @@ impl ReferralDraft {
             })
             .collect()
     }
+}
+
+/// What tells a replay from another request under the same key.
+fn fingerprint(req: &ReferralRequest) -> String {
+    hex(&Sha256::digest(serde_json::to_vec(req).unwrap_or_default()))
 }
 
 /// The children, each of whom must be born and not yet of school age at
@@ -388,6 +407,47 @@ fn check_needs(needs: &NeedsIn, today: NaiveDate, p: &mut Problems) {
         && !(1..=6).contains(&days)
     {
         p.push("needs.days_per_week", "must be between 1 and 6");
+    }
+}
+
+/// The family's week as the referral keeps it.
+struct Week {
+    days_per_week: Option<i32>,
+    days: Option<i32>,
+    hours: Option<HoursIn>,
+    atypical_hours: bool,
+}
+
+/// The days (each once; the number a week derived from them, and refused
+/// when both are given and disagree) and the hours (atypical derived).
+fn the_week(needs: &NeedsIn, p: &mut Problems) -> Week {
+    let mut days = None;
+    let mut days_per_week = needs.days_per_week;
+    if let Some(list) = &needs.days {
+        let before = p.0.len();
+        check_days_at("needs.days", list, p);
+        if p.0.len() == before {
+            let count = i32::try_from(list.len()).unwrap_or(i32::MAX);
+            if needs.days_per_week.is_some_and(|n| n != count) {
+                p.push("needs.days", "disagrees with needs.days_per_week");
+                p.push("needs.days_per_week", "disagrees with needs.days");
+            }
+            days = Some(crate::workflow::calendar::mask(list));
+            days_per_week = Some(count);
+        }
+    }
+    let before = p.0.len();
+    check_hours_at("needs.hours", &needs.hours, p);
+    let hours = needs.hours.clone().filter(|_| p.0.len() == before);
+    let atypical_hours = match &hours {
+        Some(h) => h.from.as_str() < "07:00" || h.to.as_str() > "19:00",
+        None => needs.atypical_hours,
+    };
+    Week {
+        days_per_week,
+        days,
+        hours,
+        atypical_hours,
     }
 }
 
@@ -522,6 +582,13 @@ pub struct TransitionRequest {
     /// Free text; required when the reason is `other`.
     #[schema(max_length = 2000)]
     pub note: Option<String>,
+    /// With `offered`: offer even where no AVIP place is free on a weekday
+    /// the family needs (otherwise `409 no_free_place`).
+    #[serde(default)]
+    pub force: bool,
+    /// Required with `force`; it goes on the timeline.
+    #[schema(max_length = 2000)]
+    pub force_reason: Option<String>,
 }
 
 /// The reasons a move may give, for the OpenAPI document: a decline
@@ -555,6 +622,8 @@ pub struct TransitionDraft {
     pub to: ReferralStatus,
     pub reason: Option<String>,
     pub note: Option<String>,
+    /// Why an offer goes over the free places, when it does.
+    pub force_reason: Option<String>,
 }
 
 impl TransitionDraft {
@@ -584,11 +653,16 @@ impl TransitionDraft {
         if reason.as_deref() == Some("other") && note.is_none() {
             p.push("note", "explain the reason when it is \"other\"");
         }
+        let force_reason = override_reason(req.force, req.force_reason, &mut p);
+        if force_reason.is_some() && req.to != ReferralStatus::Offered {
+            p.push("force", "is only for offered");
+        }
         p.into_result()?;
         Ok(TransitionDraft {
             to: req.to,
             reason,
             note,
+            force_reason,
         })
     }
 }
@@ -678,13 +752,18 @@ pub fn default_contract_end(start: NaiveDate) -> NaiveDate {
 }
 
 fn check_days(days: &[Weekday], p: &mut Problems) {
+    check_days_at("days", days, p);
+}
+
+/// At least one day, each once.
+fn check_days_at(field: &str, days: &[Weekday], p: &mut Problems) {
     if days.is_empty() {
-        p.push("days", "at least one day is required");
+        p.push(field, "at least one day is required");
     }
     let mut seen = Vec::new();
     for day in days {
         if seen.contains(day) {
-            p.push("days", "a day is listed twice");
+            p.push(field, "a day is listed twice");
             break;
         }
         seen.push(*day);
@@ -692,13 +771,23 @@ fn check_days(days: &[Weekday], p: &mut Problems) {
 }
 
 fn check_hours(hours: &Option<HoursIn>, p: &mut Problems) {
+    check_hours_at("hours", hours, p);
+}
+
+/// Two times of day, `to` after `from`.
+fn check_hours_at(field: &str, hours: &Option<HoursIn>, p: &mut Problems) {
     if let Some(h) = hours {
-        let from = p.check("hours.from", domain::clock_time(&h.from));
-        let to = p.check("hours.to", domain::clock_time(&h.to));
+        let from = p.check(&format!("{field}.from"), domain::clock_time(&h.from));
+        let to = p.check(&format!("{field}.to"), domain::clock_time(&h.to));
         if let (Some(from), Some(to)) = (from, to)
             && from >= to
         {
-            p.push("hours.to", "must be after hours.from");
+            let message = if field == "needs.hours" {
+                "must be after needs.hours.from"
+            } else {
+                "must be after hours.from"
+            };
+            p.push(format!("{field}.to"), message);
         }
     }
 }
@@ -751,6 +840,10 @@ pub struct EnrollmentChange {
     pub contract_end_date: Option<NaiveDate>,
     #[schema(max_items = 7)]
     pub days: Option<Vec<Weekday>>,
+    /// With `days`: the first day the new days apply (default today, or
+    /// the contract's start when it is later); earlier days keep the old
+    /// ones. Within the contract.
+    pub days_from: Option<NaiveDate>,
     /// `null` removes the hours.
     #[serde(default, with = "::serde_with::rust::double_option")]
     #[schema(value_type = Option<HoursIn>)]
@@ -770,13 +863,15 @@ pub struct EnrollmentChange {
 #[derive(Clone, Debug)]
 pub struct ContractChange {
     pub contract: Contract,
+    /// The first day of the new days (when they change).
+    pub days_from: NaiveDate,
     pub renewal: bool,
     pub note: Option<String>,
     pub force_reason: Option<String>,
 }
 
 impl EnrollmentChange {
-    pub fn apply(self, current: Contract) -> Result<ContractChange, DomainError> {
+    pub fn apply(self, current: Contract, today: NaiveDate) -> Result<ContractChange, DomainError> {
         let mut p = Problems::default();
         let end = match (self.contract_end_date, self.renew) {
             (Some(end), _) => end,
@@ -803,6 +898,12 @@ impl EnrollmentChange {
         if let Some(days) = &self.days {
             check_days(days, &mut p);
         }
+        let days_from = self.days_from.unwrap_or(today).max(current.start_date);
+        if self.days_from.is_some() && self.days.is_none() {
+            p.push("days_from", "is only with days");
+        } else if days_from > end {
+            p.push("days_from", "must be within the contract");
+        }
         let hours = self.hours.unwrap_or_else(|| current.hours.clone());
         check_hours(&hours, &mut p);
         let note = free_text(self.note, "note", &mut p);
@@ -818,6 +919,7 @@ impl EnrollmentChange {
         }
         p.into_result()?;
         Ok(ContractChange {
+            days_from,
             renewal: end > current.contract_end_date,
             contract: Contract {
                 start_date: current.start_date,

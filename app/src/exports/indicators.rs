@@ -269,7 +269,7 @@ pub fn indicators(
     creches: &[CrecheId],
     period: Period,
     group_by: GroupBy,
-    today: NaiveDate,
+    (today, zone): (NaiveDate, avip_sla_engine::policy::HolidayZone),
     cancel: &Cancel,
 ) -> Result<BTreeMap<String, Tally>, ExportError> {
     let names = names(conn)?;
@@ -278,7 +278,7 @@ pub fn indicators(
         conn,
         creches,
         period,
-        (group_by, today),
+        (group_by, today, zone),
         &names,
         &mut groups,
     )?;
@@ -331,13 +331,13 @@ fn group_of(r: &TallyRow, group_by: GroupBy, names: &Names) -> (String, String) 
     }
 }
 
-/// Each group's place-days occupied and available, every month and crèche
-/// of the period shown even without referrals.
+/// Each group's place-days occupied and open (a closed day has none), every
+/// month and crèche of the period shown even without referrals.
 fn occupancy(
     conn: &mut DbConnection,
     creches: &[CrecheId],
     period: Period,
-    (group_by, today): (GroupBy, NaiveDate),
+    (group_by, today, zone): (GroupBy, NaiveDate, avip_sla_engine::policy::HolidayZone),
     names: &Names,
     groups: &mut BTreeMap<String, Tally>,
 ) -> Result<(), ExportError> {
@@ -350,7 +350,13 @@ fn occupancy(
             from: period.from,
             to: period.to.min(today),
         };
-        Ok(places::availability(conn, creches, past, &[])?)
+        Ok(crate::workflow::places::days(
+            conn,
+            creches,
+            past,
+            &[],
+            zone,
+        )?)
     };
     match group_by {
         GroupBy::Month => {

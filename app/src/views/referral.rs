@@ -155,6 +155,7 @@ impl ReferralBody {
             family: f,
             children,
             enrollment,
+            needs,
         } = record;
         let exit = enrollment.as_ref().and_then(ExitOut::of);
         let enrollment = enrollment.as_ref().map(EnrollmentOut::of);
@@ -192,6 +193,13 @@ impl ReferralBody {
             needs: NeedsIn {
                 desired_start_date: r.desired_start_date.unwrap_or(r.consent_date),
                 days_per_week: r.days_per_week,
+                days: needs
+                    .as_ref()
+                    .map(|n| crate::workflow::calendar::weekdays(n.days)),
+                hours: needs.and_then(|n| match (n.hours_from, n.hours_to) {
+                    (Some(from), Some(to)) => Some(HoursIn { from, to }),
+                    _ => None,
+                }),
                 atypical_hours: r.atypical_hours,
                 notes: f.needs_notes,
             },

@@ -26,8 +26,8 @@ pub async fn transition(
     request: TransitionRequest,
     now: DateTime<Utc>,
 ) -> Result<ReferralRecord, DomainError> {
-    let (who, id, hold, links) = (who.clone(), id.clone(), app.hold, app.public_url.clone());
-    app.write(move |conn| referrals::transition(conn, &who, &id, request, hold, &links, now))
+    let (who, id, rules, links) = (who.clone(), id.clone(), app.rules(), app.public_url.clone());
+    app.write(move |conn| referrals::transition(conn, &who, &id, request, rules, &links, now))
         .await
 }
 

@@ -31,6 +31,9 @@ pub fn published(conn: &mut DbConnection, today: NaiveDate) -> Result<Vec<Publis
             to: today,
         },
         &[],
+        // What the crèche reserves, open today or not: the catalogue
+        // publishes the places, not today's calendar.
+        &|_, _| None,
     )?;
     Ok(rows
         .into_iter()

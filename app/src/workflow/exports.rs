@@ -117,7 +117,7 @@ pub fn indicators(
     who: &Principal,
     ask: &Ask,
     group_by: GroupBy,
-    now: DateTime<Utc>,
+    (now, zone): (DateTime<Utc>, avip_sla_engine::policy::HolidayZone),
     cancel: &Cancel,
 ) -> Result<(Period, BTreeMap<String, Tally>), DomainError> {
     require(who, Action::Read, Resource::Indicators)?;
@@ -126,8 +126,9 @@ pub fn indicators(
     let creches = creches(conn, who, departement.as_deref())?;
     let scope = scope(period, creches.clone());
     let today = avip_sla_engine::clock::paris_date(now);
+    let when = (today, zone);
     let groups =
-        crate::exports::indicators(conn, &scope, &creches, period, group_by, today, cancel)?;
+        crate::exports::indicators(conn, &scope, &creches, period, group_by, when, cancel)?;
     Ok((period, groups))
 }
 
@@ -150,8 +151,9 @@ pub async fn indicators_file(
 ) -> Result<IndicatorsFile, DomainError> {
     let cancel = Cancel::default();
     let _cancel_if_gone = cancel.guard();
+    let zone = app.zone();
     let (period, groups) = app
-        .run(move |conn| indicators(conn, &who, &ask, group_by, Utc::now(), &cancel))
+        .run(move |conn| indicators(conn, &who, &ask, group_by, (Utc::now(), zone), &cancel))
         .await?;
     let mut out = Buffer(Vec::new());
     crate::exports::write_indicators(&groups, format, &mut out).map_err(failed)?;

@@ -11,10 +11,12 @@
 
 pub mod acts;
 pub mod api_clients;
+pub mod calendar;
 pub mod coordinators;
 pub mod creches;
 pub mod data_inclusion;
 pub mod exports;
+pub mod matching;
 pub mod notices;
 pub mod organizations;
 pub mod places;

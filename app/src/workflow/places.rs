@@ -9,7 +9,10 @@ use avip_db::model::{BookingKind, CrecheId, ReferralId, to_db_time};
 use avip_db::places::{self, Booking, CapacityChange, Day, Period};
 use avip_db::{DbConnection, creches, referrals};
 use avip_sla_engine::clock::paris_date;
-use chrono::{DateTime, Days, Months, NaiveDate, Utc};
+use avip_sla_engine::policy::HolidayZone;
+use chrono::{DateTime, Datelike, Days, Months, NaiveDate, Utc};
+
+use super::calendar::Calendars;
 
 use crate::access::{Action, Resource, require};
 use crate::auth::Principal;
@@ -37,12 +40,32 @@ pub fn places_of(conn: &mut DbConnection, referral: &ReferralId) -> Result<i32, 
     Ok(i32::try_from(children).unwrap_or(i32::MAX).max(1))
 }
 
-/// The offer made `today` holds the family's places from today on.
+/// What an offer needs to know of places: how long it holds them, and
+/// the public holidays' zone the crèches' calendars follow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rules {
+    pub hold: OfferHold,
+    pub zone: HolidayZone,
+}
+
+/// The days an offer made `today` holds: from today, for the hold.
+pub fn hold_period(hold: OfferHold, today: NaiveDate) -> Period {
+    let end = today
+        .checked_add_days(Days::new(u64::from(hold.days.max(1))))
+        .unwrap_or(NaiveDate::MAX);
+    Period {
+        from: today,
+        to: end.pred_opt().unwrap_or(today),
+    }
+}
+
+/// The offer made `today` holds the family's places from today on, on the
+/// weekdays it needs (`days`, a mask).
 pub fn hold(
     conn: &mut DbConnection,
     referral: &ReferralId,
     creche: &CrecheId,
-    hold: OfferHold,
+    (hold, days): (OfferHold, i32),
     today: NaiveDate,
 ) -> Result<(), DomainError> {
     let places = places_of(conn, referral)?;
@@ -57,6 +80,7 @@ pub fn hold(
             ends_before: today
                 .checked_add_days(Days::new(u64::from(hold.days)))
                 .unwrap_or(NaiveDate::MAX),
+            days,
         },
     )?;
     Ok(())
@@ -78,12 +102,13 @@ fn day_after(last: NaiveDate) -> NaiveDate {
     last.succ_opt().unwrap_or(NaiveDate::MAX)
 }
 
-/// The enrolled child occupies places from `start` to `last`, both included.
+/// The enrolled child occupies places from `start` to `last`, both
+/// included, on the weekdays of the contract (`days`, a mask).
 pub fn occupy(
     conn: &mut DbConnection,
     referral: &ReferralId,
     creche: &CrecheId,
-    places: i32,
+    (places, days): (i32, i32),
     start: NaiveDate,
     last: NaiveDate,
 ) -> Result<(), DomainError> {
@@ -96,6 +121,7 @@ pub fn occupy(
             places,
             starts_on: start,
             ends_before: day_after(last),
+            days,
         },
     )?;
     Ok(())
@@ -112,28 +138,55 @@ pub fn occupy_until(
     Ok(())
 }
 
-/// The first day of `[from, to]` on which the crèche has fewer than
-/// `places` free, not counting what `referral` itself takes. Holds the
-/// crèche's lock until the transaction ends, so that two enrollments do
-/// not both take the last place.
+/// From `from` on, the enrolled child comes on `days` (a mask).
+pub fn occupy_days(
+    conn: &mut DbConnection,
+    referral: &ReferralId,
+    from: NaiveDate,
+    days: i32,
+) -> Result<(), DomainError> {
+    places::change_days(conn, referral, BookingKind::Enrollment, from, days)?;
+    Ok(())
+}
+
+/// The crèches' days over the period as their calendars say (a closed day
+/// has no place), not counting the bookings of `except`.
+pub fn days(
+    conn: &mut DbConnection,
+    creches: &[CrecheId],
+    period: Period,
+    except: &[ReferralId],
+    zone: HolidayZone,
+) -> Result<Vec<Vec<Day>>, avip_db::QueryError> {
+    let calendars = Calendars::load(conn, creches, period, zone)?;
+    let closed = |creche: &CrecheId, date| calendars.closed(creche, date);
+    places::availability(conn, creches, period, except, &closed)
+}
+
+/// The first open day of `[from, to]`, on one of the weekdays of `days` (a
+/// mask), on which the crèche has fewer than `places` free, not counting
+/// what `referral` itself takes. Holds the crèche's lock until the
+/// transaction ends, so that two enrollments do not both take the last
+/// place.
 pub fn first_full_day(
     conn: &mut DbConnection,
-    creche: &CrecheId,
-    referral: &ReferralId,
-    places: i32,
+    (creche, referral): (&CrecheId, &ReferralId),
+    (places, days): (i32, i32),
     period: Period,
+    zone: HolidayZone,
 ) -> Result<Option<NaiveDate>, DomainError> {
     places::lock_creche(conn, creche)?;
-    let days = places::availability(
+    let found = self::days(
         conn,
         std::slice::from_ref(creche),
         period,
         std::slice::from_ref(referral),
+        zone,
     )?;
-    Ok(days
+    Ok(found
         .into_iter()
         .flatten()
-        .find(|d| d.free < places)
+        .find(|d| d.open && days & places::weekday_bit(d.date.weekday()) != 0 && d.free < places)
         .map(|d| d.date))
 }
 
@@ -177,11 +230,28 @@ pub fn availability(
     who: &Principal,
     id: &CrecheId,
     period: Period,
+    zone: HolidayZone,
 ) -> Result<Vec<Day>, DomainError> {
     require(who, Action::Read, Resource::Availability)?;
     creches::get(conn, id, period.from)?;
-    let days = places::availability(conn, std::slice::from_ref(id), period, &[])?;
+    let days = days(conn, std::slice::from_ref(id), period, &[], zone)?;
     Ok(days.into_iter().flatten().collect())
+}
+
+/// For each weekday, the least free places over the open days of `days`
+/// that fall on it; `None` when the crèche is closed on every one of them.
+pub fn weekday_summary(days: &[Day]) -> Vec<(crate::domain::Weekday, Option<i32>)> {
+    crate::domain::Weekday::ALL
+        .into_iter()
+        .map(|weekday| {
+            let least = days
+                .iter()
+                .filter(|d| d.open && d.date.weekday() == weekday.to_chrono())
+                .map(|d| d.free)
+                .min();
+            (weekday, least)
+        })
+        .collect()
 }
 
 /// A crèche of a territory and its days.
@@ -198,11 +268,12 @@ pub fn territory(
     who: &Principal,
     departement: &str,
     period: Period,
+    zone: HolidayZone,
 ) -> Result<Vec<CrecheDays>, DomainError> {
     require(who, Action::Read, Resource::Availability)?;
     let names = creches::in_departement(conn, departement)?;
     let ids: Vec<CrecheId> = names.iter().map(|c| c.id.clone()).collect();
-    let days = places::availability(conn, &ids, period, &[])?;
+    let days = days(conn, &ids, period, &[], zone)?;
     Ok(names
         .into_iter()
         .zip(days)

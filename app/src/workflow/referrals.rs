@@ -12,7 +12,7 @@ use avip_db::model::{
 use avip_db::page::{Page, PageRequest};
 use avip_db::places::Period;
 use avip_db::referrals::{
-    self, Child, Enrollment, Event, Family, FollowUp, NewReferral, Referral, ReferralFilter,
+    self, Child, Enrollment, Event, Family, FollowUp, Needs, NewReferral, Referral, ReferralFilter,
     ReferralRecord, StatusChange,
 };
 use avip_db::{DbConnection, creches, timeline, webhooks};
@@ -23,13 +23,14 @@ use chrono::{DateTime, Datelike, Utc};
 use crate::access::{Action, ReferralOwners, Resource, require};
 use crate::auth::{Principal, Subject};
 use crate::domain::referral::{
-    Contract, EnrollmentChange, EnrollmentRequest, ExitRequest, FollowUpRequest, HoursIn, Move,
-    NoteRequest, ReferralDraft, ReferralRequest, TransitionDraft, TransitionRequest, Via,
-    invalid_transition, plan_move,
+    Contract, ContractChange, EnrollmentChange, EnrollmentRequest, ExitRequest, FollowUpRequest,
+    HoursIn, Move, NoteRequest, ReferralDraft, ReferralRequest, TransitionDraft, TransitionRequest,
+    Via, invalid_transition, plan_move,
 };
 use crate::domain::{DomainError, Weekday};
+use crate::workflow::calendar;
 use crate::workflow::notices::{self, News};
-use crate::workflow::places::{self, OfferHold};
+use crate::workflow::places::{self, Rules};
 
 pub(crate) fn actor(who: &Principal) -> (ActorKind, Option<String>) {
     match &who.subject {
@@ -140,12 +141,7 @@ fn insert_referral(
         .filter(|c| who.role == Role::Admin || c.departement == who.departement)
         .ok_or_else(|| DomainError::invalid("creche_id", "no such crèche in your département"))?;
     let child_keys = draft.child_keys();
-    if let Some(existing) = referrals::find_claim(conn, &creche.creche.id, &child_keys)? {
-        // Another organisation's referral is not this caller's to read.
-        let holder = referrals::get_referral(conn, &existing)?.prescriber_organization_id;
-        let existing = (holder == who.organization_id).then_some(existing);
-        return Err(DomainError::DuplicateReferral { existing });
-    }
+    refuse_a_second_claim(conn, who, &creche.creche.id, &child_keys)?;
     let year = paris_date(now).year();
     let number = referrals::next_reference_number(conn, &creche.departement, year)?;
     let id = ReferralId::generate();
@@ -181,12 +177,14 @@ fn insert_referral(
     };
     let family = family_of(draft, &id);
     let children = children_of(draft, &id);
+    let needs = needs_of(draft, &id);
     let mut created = event(who, &id, EventKind::Created, now);
     created.to_status = Some(ReferralStatus::Received);
     let new = NewReferral {
         referral,
         family,
         children,
+        needs,
         child_keys,
         event: created,
     };
@@ -199,6 +197,7 @@ fn insert_referral(
             family: new.family,
             children: new.children,
             enrollment: None,
+            needs: new.needs,
         },
         replayed: false,
     })
@@ -242,6 +241,33 @@ fn family_of(draft: &ReferralDraft, id: &ReferralId) -> Family {
         pseudonym: None,
         age_bracket: None,
     }
+}
+
+/// `409 duplicate_referral` when an active referral at the crèche already
+/// claims one of the children (its id only if it is the caller's own).
+fn refuse_a_second_claim(
+    conn: &mut DbConnection,
+    who: &Principal,
+    creche: &avip_db::model::CrecheId,
+    child_keys: &[String],
+) -> Result<(), DomainError> {
+    if let Some(existing) = referrals::find_claim(conn, creche, child_keys)? {
+        // Another organisation's referral is not this caller's to read.
+        let holder = referrals::get_referral(conn, &existing)?.prescriber_organization_id;
+        let existing = (holder == who.organization_id).then_some(existing);
+        return Err(DomainError::DuplicateReferral { existing });
+    }
+    Ok(())
+}
+
+/// The weekdays and hours the family needs, when the prescriber named them.
+fn needs_of(draft: &ReferralDraft, id: &ReferralId) -> Option<Needs> {
+    draft.days.map(|days| Needs {
+        referral_id: id.clone(),
+        days,
+        hours_from: draft.hours.as_ref().map(|h| h.from.clone()),
+        hours_to: draft.hours.as_ref().map(|h| h.to.clone()),
+    })
 }
 
 /// The children, in the order the prescriber gave them.
@@ -333,13 +359,15 @@ fn apply_move(
 }
 
 /// Moves a referral through `/transitions`. An offer holds the family's
-/// places for `hold`; answering it (declined, withdrawn) releases them.
+/// places on the weekdays it needs for `rules.hold` (refused where one of
+/// those days is full, unless forced); answering it (declined, withdrawn)
+/// releases them.
 pub fn transition(
     conn: &mut DbConnection,
     who: &Principal,
     id: &ReferralId,
     request: TransitionRequest,
-    hold: OfferHold,
+    rules: Rules,
     public_url: &str,
     now: DateTime<Utc>,
 ) -> Result<ReferralRecord, DomainError> {
@@ -358,7 +386,17 @@ pub fn transition(
         apply_move(conn, id, step, draft.reason.clone(), ev)?;
         let today = paris_date(now);
         if step.to == ReferralStatus::Offered {
-            places::hold(conn, id, &referral.creche_id, hold, today)?;
+            let days = needed_days(conn, id)?;
+            let needed = places::places_of(conn, id)?;
+            let period = places::hold_period(rules.hold, today);
+            let room = Room {
+                places: needed,
+                days,
+                period,
+                zone: rules.zone,
+            };
+            make_room(conn, who, &referral, room, draft.force_reason.as_ref(), now)?;
+            places::hold(conn, id, &referral.creche_id, (rules.hold, days), today)?;
         }
         if step.from == ReferralStatus::Offered {
             places::release_offer(conn, id, today)?;
@@ -406,39 +444,59 @@ fn contract_json(contract: &Contract) -> serde_json::Value {
     })
 }
 
-/// Checks that the crèche has room for the referral's children on every
-/// day of `[from, to]`; when it has not, the coordinator's reason to go
-/// over capacity goes on the timeline, and without one it is `409`.
-#[allow(clippy::too_many_arguments)]
+/// The weekdays the family needs, as a mask: every day for a referral that
+/// named a number of days a week only.
+fn needed_days(conn: &mut DbConnection, id: &ReferralId) -> Result<i32, DomainError> {
+    Ok(referrals::needs_of(conn, id)?.map_or(avip_db::places::EVERY_DAY, |n| n.days))
+}
+
+/// What a step asks of the crèche's places: this many, on these weekdays
+/// (a mask), over the period, by the crèche's calendar.
+struct Room {
+    places: i32,
+    days: i32,
+    period: Period,
+    zone: avip_sla_engine::policy::HolidayZone,
+}
+
+/// Checks that the crèche has room for the referral's children on each
+/// open day of the period that falls on one of `room.days`; when it has
+/// not, the coordinator's reason to go over capacity goes on the timeline,
+/// and without one it is `409`.
 fn make_room(
     conn: &mut DbConnection,
     who: &Principal,
     referral: &Referral,
-    places_needed: i32,
-    period: Period,
+    room: Room,
     force_reason: Option<&String>,
     now: DateTime<Utc>,
 ) -> Result<(), DomainError> {
     let id = &referral.id;
-    let Some(day) = places::first_full_day(conn, &referral.creche_id, id, places_needed, period)?
-    else {
+    let Room {
+        places: needed,
+        days,
+        period,
+        zone,
+    } = room;
+    let at = (&referral.creche_id, id);
+    let Some(day) = places::first_full_day(conn, at, (needed, days), period, zone)? else {
         return Ok(());
     };
     let Some(reason) = force_reason else {
         return Err(DomainError::NoFreePlace {
             first_full_day: day,
-            places: places_needed,
+            places: needed,
         });
     };
     let mut ev = event(who, id, EventKind::CapacityOverride, now);
     ev.note = Some(reason.clone());
     ev.data = Some(
-        serde_json::json!({"first_full_day": day, "places": places_needed,
-            "from": period.from, "to": period.to})
+        serde_json::json!({"first_full_day": day, "places": needed,
+            "from": period.from, "to": period.to, "days": calendar::weekdays(days)})
         .to_string(),
     );
     referrals::insert_event(conn, &ev)?;
-    tracing::warn!(referral = %id, first_full_day = %day, "enrolled over capacity");
+    tracing::warn!(referral = %id, first_full_day = %day, "over capacity");
     Ok(())
 }
 
@@ -460,25 +518,24 @@ pub fn enroll(
         let referral = load_for(conn, who, id, Action::Act)?;
         let step = plan_move(referral.status, ReferralStatus::Enrolled, Via::Enrollment)?;
         let needed = places::places_of(conn, id)?;
-        let period = Period {
-            from: contract.start_date,
-            to: contract.contract_end_date,
+        let days = calendar::mask(&contract.days);
+        let room = Room {
+            places: needed,
+            days,
+            period: Period {
+                from: contract.start_date,
+                to: contract.contract_end_date,
+            },
+            zone: policy.holiday_zone,
         };
-        make_room(
-            conn,
-            who,
-            &referral,
-            needed,
-            period,
-            draft.force_reason.as_ref(),
-            now,
-        )?;
+        // The family's own offer no longer holds once the child is enrolled.
         places::release_offer(conn, id, paris_date(now))?;
+        make_room(conn, who, &referral, room, draft.force_reason.as_ref(), now)?;
         places::occupy(
             conn,
             id,
             &referral.creche_id,
-            needed,
+            (needed, days),
             contract.start_date,
             contract.contract_end_date,
         )?;
@@ -546,6 +603,51 @@ fn not_enrolled(status: ReferralStatus) -> DomainError {
     )
 }
 
+/// A contract change asks for room on the weekdays it adds (from their
+/// first day to the end of the current contract) and on every weekday of
+/// the days it adds at the end.
+fn make_room_for_change(
+    conn: &mut DbConnection,
+    who: &Principal,
+    referral: &Referral,
+    (before, change): (&Contract, &ContractChange),
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> Result<(), DomainError> {
+    let id = &referral.id;
+    let zone = policy.holiday_zone;
+    let needed = places::places_of(conn, id)?;
+    let c = &change.contract;
+    let (old_days, new_days) = (calendar::mask(&before.days), calendar::mask(&c.days));
+    let force = change.force_reason.as_ref();
+    let last_day = before.contract_end_date.min(c.contract_end_date);
+    if new_days & !old_days != 0 && change.days_from <= last_day {
+        let room = Room {
+            places: needed,
+            days: new_days & !old_days,
+            period: Period {
+                from: change.days_from,
+                to: last_day,
+            },
+            zone,
+        };
+        make_room(conn, who, referral, room, force, now)?;
+    }
+    if c.contract_end_date > before.contract_end_date {
+        let room = Room {
+            places: needed,
+            days: new_days,
+            period: Period {
+                from: before.contract_end_date + chrono::Days::new(1),
+                to: c.contract_end_date,
+            },
+            zone,
+        };
+        make_room(conn, who, referral, room, force, now)?;
+    }
+    Ok(())
+}
+
 pub fn change_enrollment(
     conn: &mut DbConnection,
     who: &Principal,
@@ -563,26 +665,15 @@ pub fn change_enrollment(
         let mut enrollment =
             referrals::enrollment(conn, id)?.ok_or_else(|| not_enrolled(referral.status))?;
         let before = contract_of(&enrollment);
-        let change = change.apply(before.clone())?;
+        let change = change.apply(before.clone(), paris_date(now))?;
         let c = &change.contract;
-        if c.contract_end_date > before.contract_end_date {
-            let needed = places::places_of(conn, id)?;
-            let added = Period {
-                from: before.contract_end_date + chrono::Days::new(1),
-                to: c.contract_end_date,
-            };
-            make_room(
-                conn,
-                who,
-                &referral,
-                needed,
-                added,
-                change.force_reason.as_ref(),
-                now,
-            )?;
-        }
+        make_room_for_change(conn, who, &referral, (&before, &change), policy, now)?;
+        let (old_days, new_days) = (calendar::mask(&before.days), calendar::mask(&c.days));
         if c.contract_end_date != before.contract_end_date {
             places::occupy_until(conn, id, c.contract_end_date)?;
+        }
+        if new_days != old_days {
+            places::occupy_days(conn, id, change.days_from, new_days)?;
         }
         enrollment.contract_end_date = c.contract_end_date;
         enrollment.days = serde_json::to_string(&c.days).unwrap_or_default();

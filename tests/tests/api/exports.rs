@@ -63,7 +63,8 @@ async fn fixture(app: &TestApp) -> Fixture {
     let enroll = |r: &Value, start: chrono::NaiveDate| {
         let path = format!("/api/v1/referrals/{}/enrollment", id(r));
         let body = json!({"start_date": start.to_string(),
-            "contract_end_date": (start + Duration::days(60)).to_string(), "days": ["mon", "tue"]});
+            "contract_end_date": (start + Duration::days(60)).to_string(),
+            "days": ["mon", "tue", "wed", "thu", "fri"]});
         let coordinator = if r["creche_id"] == t.creche.as_str() {
             t.coordinator.clone()
         } else {
@@ -147,6 +148,30 @@ async fn json_of(app: &TestApp, token: &str, path: &str) -> Vec<Value> {
     serde_json::from_slice(&bytes).unwrap()
 }
 
+/// The occupancy of the fixture's six days (five days ago to today),
+/// worked out from the calendar: 6 places on each open day, and E's place
+/// today when the crèche opens today.
+struct SixDays {
+    occupied: i64,
+    available: i64,
+}
+
+impl SixDays {
+    fn pct(&self) -> f64 {
+        (1000.0 * self.occupied as f64 / self.available as f64).round() / 10.0
+    }
+}
+
+fn six_days(today: chrono::NaiveDate) -> SixDays {
+    let open = (0..6)
+        .filter(|i| crate::places::closed(today - Duration::days(5 - i)).is_none())
+        .count() as i64;
+    SixDays {
+        occupied: i64::from(crate::places::closed(today).is_none()),
+        available: 6 * open,
+    }
+}
+
 fn group<'a>(rows: &'a [Value], key: &str) -> &'a Value {
     rows.iter()
         .find(|r| r["group"] == key)
@@ -180,7 +205,9 @@ async fn indicators_match_what_was_worked_out_by_hand() {
     assert_eq!(ml, &expected_ml);
 
     // By crèche, with the occupancy of the six days: E occupies one place
-    // today at Les Lucioles; A starts tomorrow. 6 places × 6 days = 36.
+    // today at Les Lucioles when it is open; A starts tomorrow. 6 places
+    // on each of the six days the crèches open.
+    let six = six_days(avip_tests::today());
     let creches = json_of(&app, &t.admin, &path("creche")).await;
     let ours = group(&creches, &t.creche);
     assert_eq!(ours["label"], "Les Petits Pas");
@@ -198,7 +225,7 @@ async fn indicators_match_what_was_worked_out_by_hand() {
             &ours["available_place_days"],
             &ours["occupancy_pct"]
         ),
-        (&json!(0), &json!(36), &json!(0.0))
+        (&json!(0), &json!(six.available), &json!(0.0))
     );
     let theirs = group(&creches, &t.other_creche);
     assert_eq!(
@@ -215,7 +242,11 @@ async fn indicators_match_what_was_worked_out_by_hand() {
             &theirs["available_place_days"],
             &theirs["occupancy_pct"]
         ),
-        (&json!(1), &json!(36), &json!(2.8))
+        (
+            &json!(six.occupied),
+            &json!(six.available),
+            &json!(six.pct())
+        )
     );
 
     // By month: whatever the months, they add up to the five referrals,
@@ -236,7 +267,7 @@ async fn indicators_match_what_was_worked_out_by_hand() {
         ),
         (5, 3, 2, 2)
     );
-    assert_eq!(sum("occupied_place_days"), 1);
+    assert_eq!(sum("occupied_place_days"), six.occupied);
     if months.len() == 1 {
         let m = &months[0];
         assert_eq!(m["median_hours_to_first_response"], 30.0);
@@ -760,18 +791,19 @@ async fn occupancy_counts_the_days_that_have_happened_only() {
         today + Duration::days(30)
     );
     let creches = json_of(&app, &f.t.admin, &query).await;
+    let six = six_days(today);
     let theirs = group(&creches, &f.t.other_creche);
     assert_eq!(
         (
             &theirs["occupied_place_days"],
             &theirs["available_place_days"]
         ),
-        (&json!(1), &json!(36))
+        (&json!(six.occupied), &json!(six.available))
     );
     let ours = group(&creches, &f.t.creche);
     assert_eq!(
         (&ours["occupied_place_days"], &ours["available_place_days"]),
-        (&json!(0), &json!(36))
+        (&json!(0), &json!(six.available))
     );
     // A period wholly to come has no occupancy yet.
     let ahead = format!(

@@ -19,5 +19,6 @@ mod referrals;
 mod schema;
 mod sla;
 mod webhooks;
+mod week;
 mod workspace;
 mod writes;

@@ -2,7 +2,7 @@
 //! holds, the availability planning, and enrolling over capacity.
 
 use avip_tests::{TestApp, spawn_app, spawn_app_with};
-use chrono::{Days, NaiveDate};
+use chrono::{Datelike, Days, NaiveDate, Weekday};
 use serde_json::{Value, json};
 
 use crate::referrals::{Territory, create, id, move_to, new_referral, referral, territory};
@@ -17,20 +17,46 @@ fn plus(day: NaiveDate, n: u64) -> NaiveDate {
     day.checked_add_days(Days::new(n)).unwrap()
 }
 
+/// The weekdays of `contract()`.
+const CONTRACT_DAYS: [Weekday; 4] = [Weekday::Mon, Weekday::Tue, Weekday::Thu, Weekday::Fri];
+
+/// Why the territory's crèches (open Monday to Friday) are closed on
+/// `date`, worked out from the official calendar: `None` when open.
+pub(crate) fn closed(date: NaiveDate) -> Option<String> {
+    let holidays = avip_sla_engine::clock::named_holidays(
+        avip_sla_engine::policy::HolidayZone::Metropole,
+        date.year(),
+    );
+    if let Some((_, name)) = holidays.iter().find(|(d, _)| *d == date) {
+        return Some((*name).to_owned());
+    }
+    match date.weekday() {
+        Weekday::Sat => Some("Fermé le samedi".to_owned()),
+        Weekday::Sun => Some("Fermé le dimanche".to_owned()),
+        _ => None,
+    }
+}
+
 /// What the test itself recorded, and the days it expects from it, worked
 /// out one day at a time.
 #[derive(Default)]
 struct Recorded {
     /// (from, places), as posted.
     capacity: Vec<(NaiveDate, i64)>,
-    /// (first day, last day, places) of each enrolled child.
+    /// (first day, last day, places) of each enrolled child, on the
+    /// contract's days.
     occupied: Vec<(NaiveDate, NaiveDate, i64)>,
-    /// (first day, last day, places) of each offer's hold.
+    /// (first day, last day, places) of each offer's hold, every day (the
+    /// families name a number of days a week, not which).
     held: Vec<(NaiveDate, NaiveDate, i64)>,
 }
 
 impl Recorded {
     fn day(&self, date: NaiveDate) -> Value {
+        if let Some(label) = closed(date) {
+            return json!({"date": date.to_string(), "open": false, "closure": label,
+                "capacity": 0, "occupied": 0, "held": 0, "free": 0});
+        }
         let mut changes = self.capacity.clone();
         changes.sort();
         let capacity = changes
@@ -46,9 +72,14 @@ impl Recorded {
                 .map(|s| s.2)
                 .sum()
         };
-        let (occupied, held) = (sum(&self.occupied), sum(&self.held));
-        json!({"date": date.to_string(), "capacity": capacity, "occupied": occupied,
-               "held": held, "free": (capacity - occupied - held).max(0)})
+        let occupied = if CONTRACT_DAYS.contains(&date.weekday()) {
+            sum(&self.occupied)
+        } else {
+            0
+        };
+        let held = sum(&self.held);
+        json!({"date": date.to_string(), "open": true, "closure": null, "capacity": capacity,
+               "occupied": occupied, "held": held, "free": (capacity - occupied - held).max(0)})
     }
 
     fn days(&self, from: NaiveDate, to: NaiveDate) -> Vec<Value> {
@@ -275,12 +306,13 @@ async fn enrolling_where_no_place_is_free_needs_a_forced_reason() {
         &app,
         &t,
         &second,
-        contract(d("2028-02-28"), d("2028-03-01")),
+        contract(d("2028-02-28"), d("2028-03-03")),
         409,
     )
     .await;
     assert_eq!(refused["code"], "no_free_place");
     assert_eq!(refused["first_full_day"], "2028-02-29");
+    assert_eq!(refused["first_full_weekday"], "tue");
     assert!(refused["detail"].as_str().unwrap().contains("force_reason"));
     // Nothing was written: still offered, no enrollment.
     let r = app
@@ -295,11 +327,11 @@ async fn enrolling_where_no_place_is_free_needs_a_forced_reason() {
     assert_eq!(r["status"], "offered");
     assert_eq!(r["enrollment"], Value::Null);
 
-    let mut forced = contract(d("2028-02-28"), d("2028-03-01"));
+    let mut forced = contract(d("2028-02-28"), d("2028-03-03"));
     forced["force"] = json!(true);
     let problem = enroll(&app, &t, &second, forced.clone(), 422).await;
     assert_eq!(problem["errors"][0]["field"], "force_reason");
-    let mut reason_only = contract(d("2028-02-28"), d("2028-03-01"));
+    let mut reason_only = contract(d("2028-02-28"), d("2028-03-03"));
     reason_only["force_reason"] = json!("sortie d'hospitalisation");
     let problem = enroll(&app, &t, &second, reason_only, 422).await;
     assert_eq!(problem["errors"][0]["field"], "force");
@@ -330,6 +362,7 @@ async fn enrolling_where_no_place_is_free_needs_a_forced_reason() {
     assert_eq!(overrides[0]["data"]["first_full_day"], "2028-02-29");
 
     // Over capacity is shown as it is: two children, one place, none free.
+    // Sunday is closed; Wednesday is no contract's day.
     let got = availability(
         &app,
         &t.prescriber,
@@ -352,8 +385,10 @@ async fn enrolling_where_no_place_is_free_needs_a_forced_reason() {
         .collect();
     assert_eq!(
         days,
-        [(6, 1, 5), (6, 2, 4), (1, 2, 0), (1, 1, 0), (1, 0, 1)]
+        [(0, 0, 0), (6, 2, 4), (1, 2, 0), (1, 0, 1), (1, 1, 0)]
     );
+    assert_eq!(got["days"][0]["open"], false);
+    assert_eq!(got["days"][0]["closure"], "Fermé le dimanche");
     assert_eq!(got["days"][2]["date"], "2028-02-29");
 
     // A renewal into full days is refused the same way.
@@ -367,7 +402,11 @@ async fn enrolling_where_no_place_is_free_needs_a_forced_reason() {
             409,
         )
         .await;
-    assert_eq!(refused["first_full_day"], "2028-03-01");
+    assert_eq!(
+        refused["first_full_day"], "2028-03-02",
+        "Wednesday is no contract day"
+    );
+    assert_eq!(refused["first_full_weekday"], "thu");
     let renewed = app
         .expect(
             &t.coordinator,
@@ -394,7 +433,8 @@ async fn an_offer_holds_the_place_another_family_would_take() {
         json!({"from": today.to_string(), "avip_places": 1}),
     )
     .await;
-    // The only place is offered to Jules: it is held for 7 days.
+    // The only place is offered to Jules: it is held for 7 days, on the
+    // days the crèche opens.
     offered(&app, &t, referral(&t.creche, "Jules")).await;
     let got = availability(&app, &t.prescriber, &t.creche, today, plus(today, 7)).await;
     let held: Vec<i64> = got["days"]
@@ -403,18 +443,33 @@ async fn an_offer_holds_the_place_another_family_would_take() {
         .iter()
         .map(|d| d["held"].as_i64().unwrap())
         .collect();
-    assert_eq!(held, [1, 1, 1, 1, 1, 1, 1, 0]);
-    // Karim cannot start while it is held, and can once it has expired.
-    let karim = offered(&app, &t, referral(&t.creche, "Karim")).await;
-    let refused = enroll(
-        &app,
-        &t,
-        &karim,
-        contract(plus(today, 3), plus(today, 30)),
-        409,
-    )
-    .await;
-    assert_eq!(refused["first_full_day"], plus(today, 3).to_string());
+    let expected: Vec<i64> = (0..8)
+        .map(|i| i64::from(i < 7 && closed(plus(today, i)).is_none()))
+        .collect();
+    assert_eq!(held, expected);
+    // Another offer finds the place held: refused, unless forced.
+    let body = referral(&t.creche, "Karim");
+    let karim = id(&create(&app, &t.prescriber, "/api/v1/referrals", body).await);
+    let refused = move_to(&app, &t.coordinator, &karim, json!({"to": "offered"}), 409).await;
+    assert_eq!(refused["code"], "no_free_place");
+    let forced = json!({"to": "offered", "force": true, "force_reason": "famille prioritaire"});
+    move_to(&app, &t.coordinator, &karim, forced, 200).await;
+    // Karim cannot start while Jules's offer holds the place, and can once
+    // it has expired.
+    let first_open = (3..7)
+        .map(|i| plus(today, i))
+        .find(|d| closed(*d).is_none() && CONTRACT_DAYS.contains(&d.weekday()));
+    if let Some(first_open) = first_open {
+        let refused = enroll(
+            &app,
+            &t,
+            &karim,
+            contract(plus(today, 3), plus(today, 30)),
+            409,
+        )
+        .await;
+        assert_eq!(refused["first_full_day"], first_open.to_string());
+    }
     enroll(
         &app,
         &t,

@@ -95,6 +95,8 @@ fn declared() -> BTreeMap<String, Vec<String>> {
         notifications,
         creche_capacity,
         place_bookings,
+        creche_closures,
+        referral_needs,
         service_keys,
         evaluation_exports,
         evaluation_export_creches,

@@ -355,10 +355,23 @@ async fn an_enrollment_without_a_free_place_names_the_first_full_day_and_can_be_
         .post(&format!("{page_path}/inscription"), &base)
         .await;
     assert_eq!(full.status, 422, "{}", full.body);
-    let day = start.format("%d/%m/%Y").to_string();
+    // The first Monday or Tuesday from the start the crèche opens.
+    let first_full = start
+        .iter_days()
+        .find(|d| {
+            use chrono::Datelike;
+            crate::places::closed(*d).is_none()
+                && matches!(d.weekday(), chrono::Weekday::Mon | chrono::Weekday::Tue)
+        })
+        .unwrap();
+    let weekday = match chrono::Datelike::weekday(&first_full) {
+        chrono::Weekday::Mon => "lundi",
+        _ => "mardi",
+    };
+    let day = first_full.format("%d/%m/%Y").to_string();
     assert!(
         full.body
-            .contains(&format!("Aucune place AVIP n’est libre le {day}")),
+            .contains(&format!("Aucune place AVIP n’est libre le {weekday} {day}")),
         "{}",
         full.body
     );
@@ -445,11 +458,30 @@ async fn a_prescriber_sends_the_referral_form_and_reads_each_error_by_its_field(
         ("children[0].first_name", "Yanis"),
         ("children[0].birth_date", birth.as_str()),
         ("needs.desired_start_date", start.as_str()),
-        ("needs.days_per_week", "4"),
-        ("needs.atypical_hours", "true"),
+        ("needs.days", "mon"),
+        ("needs.days", "tue"),
+        ("needs.hours.from", "06:30"),
+        ("needs.hours.to", "17:30"),
         ("insertion_project.kind", "training"),
         ("consent.date", consent.as_str()),
     ];
+    // "Classer les crèches": the choice comes ranked for the family's days,
+    // and nothing is sent.
+    let mut rank = fields.clone();
+    rank.push(("classer", "1"));
+    let ranked = browser.post("/app/orientations/nouvelle", &rank).await;
+    assert_eq!(ranked.status, 200, "{}", ranked.body);
+    let first_day = {
+        let start: chrono::NaiveDate = start.parse().unwrap();
+        start.format("%d/%m").to_string()
+    };
+    assert!(
+        ranked.body.contains(&format!(
+            "Les Petits Pas (Toulon) — 6 places libres lundi et mardi dès le {first_day}"
+        )),
+        "{}",
+        ranked.body
+    );
     let invalid = browser.post("/app/orientations/nouvelle", &fields).await;
     assert_eq!(invalid.status, 422);
     assert!(
@@ -486,7 +518,8 @@ async fn a_prescriber_sends_the_referral_form_and_reads_each_error_by_its_field(
         .expect(&t.prescriber, "GET", "/api/v1/referrals", None, 200)
         .await;
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
-    assert_eq!(list["items"][0]["needs"]["atypical_hours"], true);
+    assert_eq!(list["items"][0]["needs"]["atypical_hours"], true, "before 07:00");
+    assert_eq!(list["items"][0]["needs"]["days"], json!(["mon", "tue"]));
 
     let page = browser.get(&location).await;
     assert!(page.body.contains("L’orientation est envoyée à la crèche"));
