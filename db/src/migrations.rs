@@ -44,6 +44,14 @@ pub fn revert_all(conn: &mut DbConnection) -> Result<Vec<String>, MigrationError
     })
 }
 
+/// Reverts the last applied migration (for the tests of a migration's data).
+pub fn revert_last(conn: &mut DbConnection) -> Result<String, MigrationError> {
+    Ok(match conn {
+        DbConnection::Pg(c) => c.revert_last_migration(POSTGRES)?.to_string(),
+        DbConnection::Sqlite(c) => c.revert_last_migration(SQLITE)?.to_string(),
+    })
+}
+
 fn versions(list: Vec<diesel::migration::MigrationVersion<'_>>) -> Vec<String> {
     list.into_iter().map(|v| v.to_string()).collect()
 }

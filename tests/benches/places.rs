@@ -1,5 +1,6 @@
-//! Availability of a département's AVIP places, for BENCHMARKS.md (a
-//! measurement, not an assertion). Run in release mode:
+//! Availability of a département's AVIP places, and matching a family's
+//! week over a larger one, for BENCHMARKS.md (a measurement, not an
+//! assertion). Run in release mode:
 //!
 //!     cargo bench -p avip-tests --bench places
 //!
@@ -7,19 +8,26 @@
 //! `AVIP_TEST_DATABASE_URL` is set), a département of 50 crèches with a
 //! capacity change each, and 5,000 children enrolled through the API
 //! (referral → offer → enrollment, contracts of 3 to 12 months starting
-//! from a year ago to two years ahead) plus 250 open offers; then asks for a
-//! year of daily availability of the whole département 50 times, over HTTP
-//! and through `avip_db::places::availability` alone.
+//! from a year ago to two years ahead, on four weekdays) plus 250 open
+//! offers, and a closure (Christmas week) per crèche; then asks for a year
+//! of daily availability of the whole département 50 times, over HTTP and
+//! through `avip_app::workflow::places::days` alone. Then a second
+//! département of 300 crèches (10 places, a summer closure each, 3,000
+//! children on two to five weekdays) is asked 50 times which crèches can
+//! take a child on Mondays and Tuesdays for eight weeks
+//! (`GET /api/v1/availability/match`).
 
 use std::time::{Duration, Instant};
 
 use avip_tests::{TestApp, spawn_app};
-use chrono::{Days, Utc};
+use chrono::{Datelike, Days, Utc};
 use futures_util::{StreamExt, stream};
 use serde_json::{Value, json};
 
 const CRECHES: usize = 50;
 const ENROLLMENTS: usize = 5_000;
+const MATCH_CRECHES: usize = 300;
+const MATCH_ENROLLMENTS: usize = 3_000;
 const OPEN_OFFERS: usize = 250;
 const RUNS: usize = 50;
 const PASSWORD: &str = "a long passphrase";
@@ -86,6 +94,15 @@ async fn run() {
             json!({"from": (today + Days::new(30 + n as u64 * 3)).to_string(), "avip_places": 45});
         let path = format!("/api/v1/creches/{id}/capacity");
         app.expect(&admin, "POST", &path, Some(change), 201).await;
+        let christmas = avip_tests::today()
+            .with_month(12)
+            .unwrap()
+            .with_day(21)
+            .unwrap();
+        let closure = json!({"from": christmas.to_string(), "to": (christmas + Days::new(11)).to_string(),
+            "label": "Fermeture de fin d'année"});
+        let path = format!("/api/v1/creches/{id}/closures");
+        app.expect(&admin, "POST", &path, Some(closure), 201).await;
         creches.push(id);
     }
     for (email, role, organization) in [
@@ -108,7 +125,18 @@ async fn run() {
         .for_each_concurrent(8, |n| {
             let (app, prescriber, coordinator) = (&app, &prescriber, &coordinator);
             let creche = &creches[n % CRECHES];
-            async move { family(app, prescriber, coordinator, creche, n).await }
+            async move {
+                let days = json!(["mon", "tue", "thu", "fri"]);
+                family(
+                    app,
+                    (prescriber, coordinator),
+                    creche,
+                    n,
+                    &days,
+                    ENROLLMENTS,
+                )
+                .await
+            }
         })
         .await;
     println!(
@@ -165,18 +193,129 @@ async fn run() {
         "avip_app::workflow::places::days alone (same queries, calendars included)",
         times,
     );
+    matching(&app, &admin).await;
 }
 
-/// One family: a referral, an offer, and (but for the last 250) an
-/// enrollment with a contract of 3 to 12 months.
-async fn family(app: &TestApp, prescriber: &str, coordinator: &str, creche: &str, n: usize) {
+/// A département of 300 crèches, asked which can take a child on Mondays
+/// and Tuesdays for eight weeks.
+async fn matching(app: &TestApp, admin: &str) {
+    let org = |kind: &str| json!({"kind": kind, "name": kind, "departement": "13"});
+    let ft = app
+        .expect(
+            admin,
+            "POST",
+            "/api/v1/organizations",
+            Some(org("france_travail")),
+            201,
+        )
+        .await;
+    let op = app
+        .expect(
+            admin,
+            "POST",
+            "/api/v1/organizations",
+            Some(org("creche_operator")),
+            201,
+        )
+        .await;
+    let today = avip_sla_engine::clock::paris_date(Utc::now());
+    let summer = today.with_month(7).unwrap().with_day(28).unwrap() + chrono::Months::new(12);
+    let mut creches = Vec::new();
+    for n in 0..MATCH_CRECHES {
+        let c = app
+            .expect(
+                admin,
+                "POST",
+                "/api/v1/creches",
+                Some(json!({"operator_id": op["id"], "name": format!("Crèche 13-{n:03}"),
+                    "address": "1 rue", "postal_code": format!("13{:03}", n % 20), "commune": "Marseille",
+                    "avip_places": 10,
+                    "opening_hours": {"opens": "07:30", "closes": "18:30", "days": ["mon", "tue", "wed", "thu", "fri"]}})),
+                201,
+            )
+            .await;
+        let id = c["id"].as_str().unwrap().to_owned();
+        let closure = json!({"from": summer.to_string(), "to": (summer + Days::new(20)).to_string(),
+            "label": "Fermeture estivale"});
+        let path = format!("/api/v1/creches/{id}/closures");
+        app.expect(admin, "POST", &path, Some(closure), 201).await;
+        creches.push(id);
+    }
+    for (email, role, organization) in [
+        ("p13@example.org", "prescriber", &ft["id"]),
+        ("c13@example.org", "coordinator", &op["id"]),
+    ] {
+        let mut body = json!({"email": email, "name": email, "role": role,
+            "organization_id": organization, "password": PASSWORD});
+        if role == "coordinator" {
+            body["creche_ids"] = json!(creches);
+        }
+        app.expect(admin, "POST", "/api/v1/users", Some(body), 201)
+            .await;
+    }
+    let prescriber = app.password_token("p13@example.org", PASSWORD).await;
+    let coordinator = app.password_token("c13@example.org", PASSWORD).await;
+    const WEEKS: [&[&str]; 4] = [
+        &["mon", "tue"],
+        &["tue", "thu"],
+        &["mon", "wed", "fri"],
+        &["mon", "tue", "wed", "thu", "fri"],
+    ];
+    let started = Instant::now();
+    stream::iter(0..MATCH_ENROLLMENTS)
+        .for_each_concurrent(8, |n| {
+            let (app, prescriber, coordinator) = (app, &prescriber, &coordinator);
+            let creche = &creches[n % MATCH_CRECHES];
+            async move {
+                let days = json!(WEEKS[n % WEEKS.len()]);
+                let who = (prescriber.as_str(), coordinator.as_str());
+                family(app, who, creche, n, &days, MATCH_ENROLLMENTS).await
+            }
+        })
+        .await;
+    println!(
+        "seeded {MATCH_CRECHES} crèches and {MATCH_ENROLLMENTS} enrollments in département 13 in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let start = today + Days::new(14);
+    let path = format!(
+        "/api/v1/availability/match?departement=13&start={start}&days=mon,tue&from=08:00&to=18:00&weeks=8&postal_code=13004"
+    );
+    let mut times = Vec::new();
+    for _ in 0..RUNS {
+        let started = Instant::now();
+        let response = app.call(&prescriber, "GET", &path, None).await;
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.unwrap();
+        times.push(started.elapsed());
+        assert_eq!(body["items"].as_array().unwrap().len(), MATCH_CRECHES);
+    }
+    summary(
+        &format!(
+            "GET /api/v1/availability/match, {MATCH_CRECHES} crèches, 8 weeks (+26 looked ahead)"
+        ),
+        times,
+    );
+}
+
+/// One family needing `days`: a referral, an offer, and (for the first
+/// `enrolled`) an enrollment on those days with a contract of 3 to 12
+/// months.
+async fn family(
+    app: &TestApp,
+    (prescriber, coordinator): (&str, &str),
+    creche: &str,
+    n: usize,
+    days: &Value,
+    enrolled: usize,
+) {
     let today = avip_sla_engine::clock::paris_date(Utc::now());
     let body = json!({"creche_id": creche,
         "referent": {"name": "Paul Durand", "email": "p.durand@example.org"},
         "parent": {"first_name": "Parent", "last_name": format!("Famille {n}"), "phone": "0612345678",
                    "postal_code": "83000", "commune": "Toulon", "situation": "job_seeker"},
         "children": [{"first_name": format!("Enfant {n}"), "birth_date": (today - Days::new(300)).to_string()}],
-        "needs": {"desired_start_date": (today + Days::new(10)).to_string()},
+        "needs": {"desired_start_date": (today + Days::new(10)).to_string(), "days": days},
         "insertion_project": {"kind": "training"},
         "consent": {"given": true, "date": today.to_string()}});
     let created = app
@@ -192,7 +331,7 @@ async fn family(app: &TestApp, prescriber: &str, coordinator: &str, creche: &str
         200,
     )
     .await;
-    if n >= ENROLLMENTS {
+    if n >= enrolled {
         return;
     }
     // Spread without a random generator: starts over three years, lengths
@@ -200,7 +339,7 @@ async fn family(app: &TestApp, prescriber: &str, coordinator: &str, creche: &str
     let start = today - Days::new(360) + Days::new((n as u64 * 7919) % 1080);
     let end = start + Days::new(90 + (n as u64 * 104_729) % 276);
     let contract = json!({"start_date": start.to_string(), "contract_end_date": end.to_string(),
-        "days": ["mon", "tue", "thu", "fri"], "force": true, "force_reason": "benchmark"});
+        "days": days, "force": true, "force_reason": "benchmark"});
     let path = format!("/api/v1/referrals/{id}/enrollment");
     app.expect(coordinator, "POST", &path, Some(contract), 201)
         .await;

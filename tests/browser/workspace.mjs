@@ -75,9 +75,10 @@ async function signIn(page, email) {
 }
 
 /** A Monday at least a week ahead, YYYY-MM-DD. */
-function nextMonday() {
+// A Monday at least a week ahead, `weeks` weeks later still.
+function nextMonday(weeks = 0) {
   const d = new Date();
-  d.setDate(d.getDate() + 7);
+  d.setDate(d.getDate() + 7 + 7 * weeks);
   while (d.getDay() !== 1) d.setDate(d.getDate() + 1);
   return d.toISOString().slice(0, 10);
 }
@@ -88,6 +89,7 @@ async function occupied(page, creche, day) {
     has: page.locator('span.day', { hasText: new RegExp(`^${Number(day.slice(8))}$`) }),
   });
   const text = await cell.innerText();
+  if (text.includes('fermé')) return null;
   const m = text.match(/(\d+) occupée/);
   return m ? Number(m[1]) : NaN;
 }
@@ -131,9 +133,36 @@ async function occupied(page, creche, day) {
   const enrollPage = page.url();
   await page.goto(`${base}/app/places`);
   await axe(page, 'planning');
+  expect(await page.locator('.week-summary li').count() === 7, 'a summary line per weekday');
+  expect((await page.locator('table.planning td.closed').first().innerText()).includes('fermé'),
+    'closed days say so');
+  // A closure recorded from the page, listed, then removed.
+  const summer = `${new Date().getFullYear() + 1}-08`;
+  await page.goto(`${base}/app/places?mois=${summer}`);
+  await page.locator('#closure-from').fill(`${summer}-03`);
+  await page.locator('#closure-to').fill(`${summer}-21`);
+  await page.getByRole('button', { name: 'Ajouter la fermeture' }).click();
+  await page.waitForLoadState('load');
+  expect(await page.locator('#closure-label-err').count() === 1, 'the missing label is named');
+  await axe(page, 'planning with a refused closure');
+  await page.locator('#closure-label').fill('Fermeture estivale');
+  await page.getByRole('button', { name: 'Ajouter la fermeture' }).click();
+  await page.waitForLoadState('load');
+  expect((await page.locator('.closures').innerText()).includes('Fermeture estivale'), 'the closure is listed');
+  expect(await page.locator('table.planning td.closed', { hasText: 'Fermeture estivale' }).count() >= 10,
+    'its days are closed on the planning');
+  await axe(page, 'planning with a closure');
+  await page.locator('.closures button').first().click();
+  await page.waitForLoadState('load');
+  expect(await page.locator('.closures').count() === 0, 'the closure is removed');
   const crecheId = await page.locator('#creche option', { hasText: crecheName }).getAttribute('value');
-  const start = nextMonday();
-  const before = await occupied(page, crecheId, start);
+  // The first Monday the crèche opens (not Easter or Whit Monday).
+  let start = nextMonday();
+  let before = await occupied(page, crecheId, start);
+  for (let w = 1; before === null && w < 5; w++) {
+    start = nextMonday(w);
+    before = await occupied(page, crecheId, start);
+  }
   await page.goto(enrollPage);
   await page.getByText('Inscrire l’enfant').click();
   await page.locator('#inscription-start_date').fill(start);
@@ -198,7 +227,16 @@ async function occupied(page, creche, day) {
   await page.locator('#children-0-first_name').fill('Lina');
   await page.locator('#children-0-birth_date').fill(birth.toISOString().slice(0, 10));
   await page.locator('#needs-desired_start_date').fill(wanted.toISOString().slice(0, 10));
-  await page.locator('#needs-atypical_hours').check();
+  for (const day of ['mon', 'tue']) await page.locator(`#needs-days-${day}`).check();
+  await page.locator('#needs-hours-from').fill('06:30');
+  await page.locator('#needs-hours-to').fill('17:30');
+  // The crèches ranked for Mondays and Tuesdays from the wished start.
+  await page.getByRole('button', { name: 'Classer les crèches selon ces besoins' }).click();
+  await page.waitForLoadState('load');
+  const ranked = await page.locator('#creche_id option').nth(1).innerText();
+  expect(/lundi et mardi|fermée|pas de place/.test(ranked), `the choice says what each crèche offers (${ranked})`);
+  expect(await page.locator('#needs-days-mon').isChecked(), 'the days are kept');
+  await axe(page, 'referral form with ranked crèches');
   await page.locator('#insertion_project-kind').selectOption('training');
   await page.locator('#referent-name').fill('Paul Durand');
   await page.locator('#referent-email').fill('p.durand@example.org');

@@ -36,6 +36,7 @@ from avip_client.models import (  # noqa: E402
     ExitRequest,
     FollowUpBody,
     FollowUpRequest,
+    HoursIn,
     NeedsIn,
     ParentIn,
     ParentSituation,
@@ -109,7 +110,11 @@ def main():
                 single_parent=True,
             ),
             children=[ChildIn(first_name="Noé", birth_date=today - datetime.timedelta(days=400))],
-            needs=NeedsIn(desired_start_date=today, days_per_week=4),
+            needs=NeedsIn(
+                desired_start_date=today,
+                days=[Weekday.MON, Weekday.TUE, Weekday.THU, Weekday.FRI],
+                hours=HoursIn(from_="08:30", to="17:30"),
+            ),
             insertion_project=ProjectIn(kind=ProjectKind.TRAINING, description="CAP petite enfance"),
             consent=ConsentIn(given=True, date=today),
         )

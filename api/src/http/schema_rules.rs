@@ -162,6 +162,17 @@ fn rules() -> Vec<(&'static str, &'static str, Rule)> {
             "from",
             Pattern(r"^(?:20[0-9]{2}|2100)-".to_owned()),
         ),
+        ("ClosureRequest", "label", text()),
+        (
+            "ClosureRequest",
+            "from",
+            Pattern(r"^(?:20[0-9]{2}|2100)-".to_owned()),
+        ),
+        (
+            "ClosureRequest",
+            "to",
+            Pattern(r"^(?:20[0-9]{2}|2100)-".to_owned()),
+        ),
         ("CreateUser", "name", text()),
         ("CreateUser", "email", Format("email")),
         ("CreateUser", "password", PatternMin(free(), 12)),
@@ -201,11 +212,13 @@ fn referral_rules() -> Vec<(&'static str, &'static str, Rule)> {
         ("ChildIn", "first_name", text()),
         ("NeedsIn", "days_per_week", Range(1, 6)),
         ("NeedsIn", "notes", optional()),
+        ("NeedsIn", "days", NonEmpty { unique: true }),
         ("ProjectIn", "description", optional()),
         ("ConsentIn", "given", Const(json!(true))),
         ("NoteRequest", "note", text()),
         ("ErasureRequest", "reason", text()),
         ("TransitionRequest", "note", optional()),
+        ("TransitionRequest", "force_reason", optional()),
         ("EnrollmentRequest", "note", optional()),
         ("EnrollmentRequest", "force_reason", optional()),
         ("EnrollmentRequest", "days", NonEmpty { unique: true }),
@@ -248,11 +261,20 @@ fn cross_field_rules() -> Vec<(&'static str, Value)> {
                  "then": {"properties": {"reason": {"type": "null"}}}},
                 {"if": {"properties": {"reason": {"const": "other"}}, "required": ["reason"]},
                  "then": given("note")},
+                // Only an offer may go over the free places, with a reason.
+                {"if": {"properties": {"force": {"const": true}}, "required": ["force"]},
+                 "then": {"allOf": [to_is("offered"), given("force_reason")]}},
+                {"if": given("force_reason"),
+                 "then": {"properties": {"force": {"const": true}}, "required": ["force"]}},
             ]),
         ),
         ("EnrollmentRequest", force_needs_a_reason.clone()),
         ("EnrollmentChange", {
             let mut rules = force_needs_a_reason;
+            // The first day of new days, with new days only.
+            rules.as_array_mut().unwrap().push(json!(
+                {"if": {"properties": {"days_from": {"not": {"type": "null"}}}, "required": ["days_from"]},
+                 "then": {"properties": {"days": {"not": {"type": "null"}}}, "required": ["days"]}}));
             // Something to change (what equals the stored contract is
             // the service's to tell).
             rules.as_array_mut().unwrap().push(json!({"anyOf": [

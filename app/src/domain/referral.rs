@@ -178,8 +178,8 @@ pub struct ConsentIn {
                "situation": "job_seeker", "single_parent": true, "qpv_resident": false,
                "france_travail_id": "1234567A"},
     "children": [{"first_name": "Yanis", "birth_date": "2025-03-14"}],
-    "needs": {"desired_start_date": "2026-12-01", "days_per_week": 4, "atypical_hours": false,
-              "notes": "formation de 9h à 17h"},
+    "needs": {"desired_start_date": "2026-12-01", "days": ["mon", "tue", "thu", "fri"],
+              "hours": {"from": "08:30", "to": "17:30"}, "notes": "formation de 9h à 17h"},
     "insertion_project": {"kind": "training", "description": "CAP petite enfance"},
     "consent": {"given": true, "date": "2026-11-20"}}))]
 pub struct ReferralRequest {

@@ -494,3 +494,35 @@ async fn days_per_week_alone_is_still_accepted_and_disagreeing_with_the_days_is_
     assert_eq!(created["needs"]["atypical_hours"], true);
     assert_eq!(created["needs"]["days_per_week"], 2);
 }
+
+#[tokio::test]
+async fn enrollments_recorded_before_the_week_keep_their_days() {
+    use diesel::prelude::*;
+    let app = spawn_app().await;
+    let t = territory(&app).await;
+    let monday = quiet_monday();
+    let r = family(&app, &t, &t.creche, "Yanis", &["mon", "thu"]).await;
+    move_to(&app, &t.coordinator, &r, json!({"to": "offered"}), 200).await;
+    let contract = json!({"start_date": monday.to_string(), "days": ["mon", "thu"]});
+    let path = format!("/api/v1/referrals/{r}/enrollment");
+    app.expect(&t.coordinator, "POST", &path, Some(contract), 201)
+        .await;
+    // Back to the schema before the week (a booking had no days), then up
+    // again: the migration reads the days from the enrollment.
+    let url = app.db.url.clone();
+    let days = tokio::task::spawn_blocking(move || {
+        let mut conn = avip_db::connect(&url).unwrap();
+        let reverted = avip_db::migrations::revert_last(&mut conn).unwrap();
+        assert!(reverted.contains("000017"), "{reverted}");
+        avip_db::migrations::run_pending(&mut conn).unwrap();
+        use avip_db::schema::place_bookings as pb;
+        pb::table
+            .filter(pb::kind.eq(avip_db::model::BookingKind::Enrollment))
+            .select(pb::days)
+            .load::<i32>(&mut conn)
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(days, [1 | 8], "Monday and Thursday");
+}

@@ -518,7 +518,10 @@ async fn a_prescriber_sends_the_referral_form_and_reads_each_error_by_its_field(
         .expect(&t.prescriber, "GET", "/api/v1/referrals", None, 200)
         .await;
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
-    assert_eq!(list["items"][0]["needs"]["atypical_hours"], true, "before 07:00");
+    assert_eq!(
+        list["items"][0]["needs"]["atypical_hours"], true,
+        "before 07:00"
+    );
     assert_eq!(list["items"][0]["needs"]["days"], json!(["mon", "tue"]));
 
     let page = browser.get(&location).await;
