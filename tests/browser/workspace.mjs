@@ -180,8 +180,16 @@ async function occupied(page, creche, day) {
     `the enrollment is recorded (${page.url()})`);
   const after = await occupied(page, crecheId, start);
   expect(after > before, `the planning shows the place taken on ${start}: ${before} then ${after}`);
+  await page.setViewportSize({ width: 1280, height: 900 });
   await page.goto(`${base}/app/places/territoire`);
   await axe(page, 'territory');
+  expect(await page.locator('.scroll').evaluate((e) => e.scrollWidth <= e.clientWidth),
+    'the territory month fits 1280 px without scrolling sideways');
+  expect((await page.locator('table.territory thead th').nth(1).innerText()).match(/^(lu|ma|me|je|ve|sa|di)/),
+    'each day says its weekday');
+  await page.locator('table.territory tbody th a').first().click();
+  await page.waitForLoadState('load');
+  expect(page.url().includes('/app/places?creche='), `a crèche's name leads to its planning (${page.url()})`);
 
   await page.goto(`${base}/app/indicateurs`);
   expect(await page.locator('svg.chart').count() === 4, 'four charts');

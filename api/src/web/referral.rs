@@ -34,6 +34,7 @@ struct ReferralPage {
     /// enrollment.
     week: Vec<crate::web::planning::WeekdayLine>,
     week_from: String,
+    elsewhere: Vec<String>,
     /// What the page shows (the template reads its fields through `Deref`).
     view: View,
     /// The form that was sent and refused, its values and its errors.
@@ -116,6 +117,10 @@ struct Loaded {
     /// family's start (or today), and that first day.
     week: Vec<crate::web::planning::WeekdayLine>,
     week_from: chrono::NaiveDate,
+    /// The other crèches of the territory that can take the family on its
+    /// days, best first, in words (for an open referral the crèche may
+    /// have to send elsewhere).
+    elsewhere: Vec<String>,
 }
 
 async fn load(state: &State, who: &Principal, id: &ReferralId) -> Result<Loaded, WebError> {
@@ -156,7 +161,9 @@ async fn load(state: &State, who: &Principal, id: &ReferralId) -> Result<Loaded,
                 };
             let creche =
                 avip_app::workflow::creches::name(conn, &record.referral.creche_id, today)?;
+            let elsewhere = elsewhere(conn, &who, &record, week_from, zone)?;
             Ok::<_, DomainError>(Loaded {
+                elsewhere,
                 week: if days.is_empty() {
                     Vec::new()
                 } else {
@@ -173,6 +180,49 @@ async fn load(state: &State, who: &Principal, id: &ReferralId) -> Result<Loaded,
         .map_err(WebError::from)
 }
 
+/// For a referral still open before an offer, the other crèches of its
+/// département free on the family's days, best first (five at most).
+fn elsewhere(
+    conn: &mut avip_db::DbConnection,
+    who: &Principal,
+    record: &avip_db::referrals::ReferralRecord,
+    start: chrono::NaiveDate,
+    zone: avip_sla_engine::policy::HolidayZone,
+) -> Result<Vec<String>, DomainError> {
+    use avip_db::model::{ReferralStatus, Role};
+    let open = matches!(
+        record.referral.status,
+        ReferralStatus::Received | ReferralStatus::Contacted | ReferralStatus::Waitlisted
+    );
+    let (Some(needs), true, true) = (
+        &record.needs,
+        open,
+        matches!(who.role, Role::Coordinator | Role::Admin),
+    ) else {
+        return Ok(Vec::new());
+    };
+    let wanted = avip_app::workflow::matching::Wanted {
+        departement: who.departement.clone(),
+        start,
+        days: avip_app::workflow::calendar::weekdays(needs.days),
+        hours: needs.hours_from.clone().zip(needs.hours_to.clone()),
+        weeks: 8,
+        places: i32::try_from(record.children.len()).unwrap_or(1).max(1),
+        postal_code: Some(record.family.parent_postal_code.clone()),
+        commune: Some(record.family.parent_commune.clone()),
+    };
+    let found = avip_app::workflow::matching::matches(conn, who, &wanted, zone)?;
+    Ok(found
+        .iter()
+        .filter(|m| m.creche.id != record.referral.creche_id && m.free_on_every_day)
+        .take(5)
+        .map(|m| {
+            let offer = crate::web::ranking::offer(m, &wanted);
+            format!("{} ({}) — {offer}", m.creche.name, m.creche.commune)
+        })
+        .collect())
+}
+
 fn build(
     layout: Layout,
     who: &Principal,
@@ -184,6 +234,7 @@ fn build(
 ) -> ReferralPage {
     let today = paris_date(Utc::now());
     let (week, week_from) = (loaded.week, avip_app::labels::date(loaded.week_from));
+    let elsewhere = loaded.elsewhere;
     let view = View::of(
         who,
         &loaded.body,
@@ -196,6 +247,7 @@ fn build(
         layout,
         week,
         week_from,
+        elsewhere,
         view,
         open: open.to_owned(),
         form,

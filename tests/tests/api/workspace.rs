@@ -1119,3 +1119,68 @@ async fn each_role_opens_and_is_shown_exactly_the_sections_the_rules_allow() {
         }
     }
 }
+
+#[tokio::test]
+async fn the_planning_and_a_referral_page_speak_of_the_week() {
+    let app = spawn_app().await;
+    let (t, mut browser) = coordinator_in(&app).await;
+    let mut body = crate::referrals::referral(&t.creche, "Yanis");
+    body["needs"] = json!({"desired_start_date": (today() + Duration::days(10)).to_string(),
+        "days": ["mon", "tue"], "hours": {"from": "08:00", "to": "17:00"}});
+    let r = crate::referrals::create(&app, &t.prescriber, "/api/v1/referrals", body).await;
+    let page = browser.get(&format!("/app/orientations/{}", id(&r))).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Jours souhaités"), "{}", page.body);
+    assert!(page.body.contains("lundi, mardi"), "{}", page.body);
+    assert!(page.body.contains("08:00 – 17:00"), "{}", page.body);
+    // The other crèche of the département, free on those days.
+    assert!(
+        page.body.contains("Ailleurs sur le territoire"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains("Les Lucioles (Toulon) — 6 places libres lundi et mardi"),
+        "{}",
+        page.body
+    );
+    // The offer form says what is free each weekday from the family's start.
+    assert!(
+        page.body.contains("Places AVIP libres à partir du"),
+        "{}",
+        page.body
+    );
+
+    let planning = browser
+        .get(&format!("/app/places?creche={}", t.creche))
+        .await;
+    assert_eq!(planning.status, 200);
+    assert!(
+        planning.body.contains("<strong>samedi</strong> : fermé"),
+        "{}",
+        planning.body
+    );
+    assert!(
+        planning
+            .body
+            .contains("<strong>lundi</strong> : 6 places libres"),
+        "{}",
+        planning.body
+    );
+    assert!(
+        planning.body.contains("Ajouter la fermeture"),
+        "the crèche's coordinator may add one"
+    );
+    // A prescriber reads the closures but records none.
+    let mut prescriber = Browser::new(&app);
+    prescriber
+        .sign_in("p.durand@example.org", PASSWORD, "/app/")
+        .await;
+    let read = prescriber
+        .get(&format!("/app/places?creche={}", t.creche))
+        .await;
+    assert_eq!(read.status, 200);
+    assert!(read.body.contains("Fermetures"), "{}", read.body);
+    assert!(!read.body.contains("Ajouter la fermeture"), "{}", read.body);
+}
