@@ -1184,3 +1184,51 @@ async fn the_planning_and_a_referral_page_speak_of_the_week() {
     assert!(read.body.contains("Fermetures"), "{}", read.body);
     assert!(!read.body.contains("Ajouter la fermeture"), "{}", read.body);
 }
+
+#[tokio::test]
+async fn an_offer_on_a_full_day_is_refused_next_to_its_field_and_can_be_forced() {
+    let app = spawn_app().await;
+    let (t, mut browser) = coordinator_in(&app).await;
+    app.expect(
+        &t.admin,
+        "POST",
+        &format!("/api/v1/creches/{}/capacity", t.creche),
+        Some(json!({"from": today().to_string(), "avip_places": 0})),
+        201,
+    )
+    .await;
+    let r = new_referral(&app, &t.prescriber, &t.creche, "Yanis").await;
+    let page_path = format!("/app/orientations/{}", id(&r));
+    let token = csrf(&browser.get(&page_path).await.body);
+    let offer = [("csrf", token.as_str()), ("to", "offered")];
+    let refused = browser
+        .post(&format!("{page_path}/transition"), &offer)
+        .await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(
+        refused.body.contains("id=\"transition-force-err\"")
+            && refused.body.contains("Aucune place AVIP n’est libre le"),
+        "{}",
+        refused.body
+    );
+    let mut forced = offer.to_vec();
+    forced.push(("force", "true"));
+    forced.push((
+        "force_reason",
+        "famille prioritaire, accord de la direction",
+    ));
+    let done = browser
+        .post(&format!("{page_path}/transition"), &forced)
+        .await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    let read = app
+        .expect(
+            &t.coordinator,
+            "GET",
+            &format!("/api/v1/referrals/{}", id(&r)),
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(read["status"], "offered");
+}
