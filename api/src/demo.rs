@@ -630,7 +630,7 @@ fn enroll_and_follow(
             date: avip_sla_engine::clock::paris_date(follow_up_at),
             reason: ExitReason::Employment,
             employment_status: EmploymentStatus::EmployedPermanent,
-            positive: true,
+            positive: None,
             childcare_solution: ChildcareSolution::SameCreche,
             note: Some("CDI d'aide-soignante".into()),
         };

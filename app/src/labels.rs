@@ -239,6 +239,26 @@ pub fn time_left(seconds: i64) -> String {
 
 /// The domain's messages and their French, word for word.
 const EXACT: &[(&str, &str)] = &[
+    (
+        "employment needs a situation of work (employed, temping, business created)",
+        "« Accès à l’emploi » demande une situation d’emploi (contrat, intérim, création d’entreprise).",
+    ),
+    (
+        "training needs the situation training",
+        "« Formation » demande la situation « en formation ».",
+    ),
+    (
+        "does not match the reason",
+        "Cette situation ne correspond pas au motif de sortie.",
+    ),
+    (
+        "contradicts employment_status: work, training or a business created is a positive exit",
+        "Une sortie vers l’emploi, la formation ou une création d’entreprise est positive.",
+    ),
+    (
+        "contradicts employment_status: only work, training or a business created is a positive exit",
+        "Seules les sorties vers l’emploi, la formation ou une création d’entreprise sont positives.",
+    ),
     ("is required", "Ce champ est obligatoire."),
     ("must not be empty", "Ce champ ne peut pas être vide."),
     (

@@ -268,6 +268,21 @@ fn cross_field_rules() -> Vec<(&'static str, Value)> {
                  "then": {"properties": {"force": {"const": true}}, "required": ["force"]}},
             ]),
         ),
+        (
+            "ExitRequest",
+            // The reason goes with the situation; `positive` follows it.
+            json!([
+                {"if": {"properties": {"reason": {"const": "employment"}}, "required": ["reason"]},
+                 "then": {"properties": {"employment_status": {"enum":
+                    ["employed_fixed_term", "employed_permanent", "temp_work", "business_creation"]}}}},
+                {"if": {"properties": {"reason": {"const": "training"}}, "required": ["reason"]},
+                 "then": {"properties": {"employment_status": {"const": "training"}}}},
+                {"if": {"properties": {"employment_status": {"enum": ["job_search", "other"]}},
+                        "required": ["employment_status"]},
+                 "then": {"properties": {"positive": {"enum": [false, null]}}},
+                 "else": {"properties": {"positive": {"enum": [true, null]}}}},
+            ]),
+        ),
         ("EnrollmentRequest", force_needs_a_reason.clone()),
         ("EnrollmentChange", {
             let mut rules = force_needs_a_reason;

@@ -357,7 +357,6 @@ const EXIT: &[(&str, Kind)] = &[
     ("date", Kind::Required),
     ("reason", Kind::Required),
     ("employment_status", Kind::Required),
-    ("positive", Kind::Flag),
     ("childcare_solution", Kind::Required),
     ("note", Kind::Text),
 ];

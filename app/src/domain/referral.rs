@@ -937,15 +937,21 @@ impl EnrollmentChange {
 #[derive(Deserialize, ToSchema, Debug)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"date": "2027-05-31", "reason": "employment",
-    "employment_status": "employed_permanent", "positive": true,
+    "employment_status": "employed_permanent",
     "childcare_solution": "same_creche", "note": "CDI aide-soignante"}))]
 pub struct ExitRequest {
     pub date: NaiveDate,
+    /// `employment` needs a situation of work (`employed_*`, `temp_work`,
+    /// `business_creation`); `training` needs `training`.
     pub reason: ExitReason,
-    /// The parent's situation at exit.
+    /// The parent's situation at exit: whether the exit is positive
+    /// follows from it.
     pub employment_status: EmploymentStatus,
-    /// A positive exit: the parent found work or training.
-    pub positive: bool,
+    /// Derived from `employment_status` (work of any kind, training,
+    /// business creation: positive); a value that contradicts it is
+    /// refused. Optional.
+    #[serde(default)]
+    pub positive: Option<bool>,
     /// The lasting childcare solution found.
     pub childcare_solution: ChildcareSolution,
     #[schema(max_length = 2000)]
@@ -962,8 +968,56 @@ impl ExitRequest {
             p.push("date", "is more than a month ahead");
         }
         self.note = free_text(self.note.take(), "note", &mut p);
+        let positive = positive_exit(self.employment_status);
+        if let Some(why) = mismatch(self.reason, self.employment_status) {
+            p.push("reason", why);
+            p.push("employment_status", "does not match the reason");
+        }
+        if self.positive.is_some_and(|given| given != positive) {
+            p.push(
+                "positive",
+                if positive {
+                    "contradicts employment_status: work, training or a business created is a positive exit"
+                } else {
+                    "contradicts employment_status: only work, training or a business created is a positive exit"
+                },
+            );
+        }
         p.into_result()?;
+        self.positive = Some(positive);
         Ok(self)
+    }
+
+    /// Whether the exit is positive, as it was checked.
+    pub fn is_positive(&self) -> bool {
+        self.positive
+            .unwrap_or_else(|| positive_exit(self.employment_status))
+    }
+}
+
+/// A positive exit: the parent works (any contract, temping, her own
+/// business) or is in training.
+pub fn positive_exit(status: EmploymentStatus) -> bool {
+    !matches!(
+        status,
+        EmploymentStatus::JobSearch | EmploymentStatus::Other
+    )
+}
+
+/// Why an exit's reason cannot go with the parent's situation.
+fn mismatch(reason: ExitReason, status: EmploymentStatus) -> Option<&'static str> {
+    use EmploymentStatus::*;
+    match reason {
+        ExitReason::Employment
+            if !matches!(
+                status,
+                EmployedFixedTerm | EmployedPermanent | TempWork | BusinessCreation
+            ) =>
+        {
+            Some("employment needs a situation of work (employed, temping, business created)")
+        }
+        ExitReason::Training if status != Training => Some("training needs the situation training"),
+        _ => None,
     }
 }
 

@@ -722,7 +722,7 @@ pub fn exit(
         enrollment.exit_date = Some(request.date);
         enrollment.exit_reason = Some(request.reason);
         enrollment.exit_employment_status = Some(request.employment_status);
-        enrollment.positive_exit = Some(request.positive);
+        enrollment.positive_exit = Some(request.is_positive());
         enrollment.childcare_solution = Some(request.childcare_solution);
         enrollment.exit_note = request.note.clone();
         enrollment.updated_at = to_db_time(now);
@@ -735,7 +735,7 @@ pub fn exit(
             serde_json::json!({
                 "date": request.date,
                 "employment_status": request.employment_status,
-                "positive": request.positive,
+                "positive": request.is_positive(),
                 "childcare_solution": request.childcare_solution,
             })
             .to_string(),
@@ -744,7 +744,7 @@ pub fn exit(
         let news = News::Exited {
             date: request.date,
             reason: request.reason,
-            positive: request.positive,
+            positive: request.is_positive(),
             solution: request.childcare_solution,
         };
         notices::tell_referent(conn, &referral, &news, public_url, now)?;

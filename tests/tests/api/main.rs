@@ -5,6 +5,7 @@ mod backup;
 mod calendars;
 mod data_protection;
 mod errors;
+mod evaluation;
 mod exports;
 mod faults;
 mod hardening;
