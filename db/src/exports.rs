@@ -178,6 +178,8 @@ pub struct TallyRow {
     pub received_at: NaiveDateTime,
     pub first_response_at: Option<NaiveDateTime>,
     pub sla_due_at: Option<NaiveDateTime>,
+    /// When it was closed (declined, withdrawn, exited), if it is.
+    pub closed_at: Option<NaiveDateTime>,
     pub creche_id: CrecheId,
     pub prescriber_organization_id: OrganizationId,
     /// Whether the referral was ever offered a place.
@@ -201,6 +203,7 @@ pub fn tally_chunk(
         NaiveDateTime,
         Option<NaiveDateTime>,
         Option<NaiveDateTime>,
+        Option<NaiveDateTime>,
         CrecheId,
         OrganizationId,
         Option<ReferralId>,
@@ -216,6 +219,7 @@ pub fn tally_chunk(
                 referrals::received_at,
                 referrals::first_response_at,
                 referrals::sla_due_at,
+                referrals::closed_at,
                 referrals::creche_id,
                 referrals::prescriber_organization_id,
                 referral_enrollments::referral_id.nullable(),
@@ -238,12 +242,13 @@ pub fn tally_chunk(
             received_at: r.1,
             first_response_at: r.2,
             sla_due_at: r.3,
-            creche_id: r.4,
-            prescriber_organization_id: r.5,
-            enrolled: r.6.is_some(),
-            exit_date: r.7,
-            positive_exit: r.8,
-            childcare_solution: r.9,
+            closed_at: r.4,
+            creche_id: r.5,
+            prescriber_organization_id: r.6,
+            enrolled: r.7.is_some(),
+            exit_date: r.8,
+            positive_exit: r.9,
+            childcare_solution: r.10,
         })
         .collect())
 }

@@ -33,6 +33,8 @@ pub struct TableRow {
     pub received: i64,
     pub answered: i64,
     pub within: String,
+    /// Referrals whose deadline still runs: not counted in `within`.
+    pub pending: i64,
     pub median: String,
     pub p90: String,
     pub enrollments: i64,
@@ -91,7 +93,8 @@ fn row(t: &Tally) -> TableRow {
         label: t.label.clone(),
         received: t.received,
         answered: t.answered,
-        within: shown(pct(t.within_deadline, t.received), " %"),
+        within: shown(pct(t.within_deadline, t.within_deadline + t.late), " %"),
+        pending: t.pending,
         median: shown(percentile(&h, 0.5), " h"),
         p90: shown(percentile(&h, 0.9), " h"),
         enrollments: t.enrollments,

@@ -40,11 +40,27 @@ pub const INDICATOR_COLUMNS: &[Column] = &[
         Kind::Integer,
         "Of those, first responses by the deadline (`sla.due_at`).",
     ),
+    column(
+        "answered_late",
+        12.0,
+        Kind::Integer,
+        "Of those, referrals answered after their deadline, or not answered\n\
+         by it (before they were closed, or by now while open).",
+    ),
+    column(
+        "pending_first_response",
+        12.0,
+        Kind::Integer,
+        "Of those, open referrals not answered yet whose deadline has not\n\
+         come: neither in time nor late yet.",
+    ),
     nullable(
         "answered_within_deadline_pct",
         12.0,
         Kind::Number,
-        "`answered_within_deadline / received × 100`, one decimal; `null` without referrals.",
+        "`answered_within_deadline / (answered_within_deadline + answered_late)\n\
+         × 100`, one decimal: over the decided ones only, the pending not\n\
+         counted; `null` when none is decided.",
     ),
     nullable(
         "median_hours_to_first_response",
@@ -133,7 +149,8 @@ impl utoipa::PartialSchema for IndicatorRow {
             "One group of indicators. Every count is over the referrals **received\n\
      in the period** (a cohort), whatever happened to them since, up to now.",
             serde_json::json!({"group": "2026-11", "label": "2026-11", "received": 12, "answered": 10,
-    "answered_within_deadline": 9, "answered_within_deadline_pct": 75.0,
+    "answered_within_deadline": 9, "answered_late": 1, "pending_first_response": 2,
+    "answered_within_deadline_pct": 90.0,
     "median_hours_to_first_response": 20.5, "p90_hours_to_first_response": 70.2, "offers": 6,
     "enrollments": 4, "exits": 2, "positive_exits": 1, "positive_exit_pct": 50.0, "lasting_solutions": 2,
     "occupied_place_days": 310, "available_place_days": 540, "occupancy_pct": 57.4}),
@@ -150,6 +167,8 @@ pub struct Tally {
     pub received: i64,
     pub answered: i64,
     pub within_deadline: i64,
+    pub late: i64,
+    pub pending: i64,
     pub hours: Vec<f64>,
     pub offers: i64,
     pub enrollments: i64,
@@ -161,14 +180,30 @@ pub struct Tally {
 }
 
 impl Tally {
-    pub fn add(&mut self, r: &TallyRow) {
+    /// Counts one referral, as it stands at `now`.
+    pub fn add(&mut self, r: &TallyRow, now: NaiveDateTime) {
         self.received += 1;
         if let Some(at) = r.first_response_at {
             self.answered += 1;
             self.hours.push(hours_between(r.received_at, at));
         }
-        if within_deadline(r.first_response_at, r.sla_due_at) == Some(true) {
-            self.within_deadline += 1;
+        match (r.first_response_at, r.sla_due_at) {
+            (Some(_), Some(_)) => {
+                if within_deadline(r.first_response_at, r.sla_due_at) == Some(true) {
+                    self.within_deadline += 1;
+                } else {
+                    self.late += 1;
+                }
+            }
+            (None, Some(due)) => {
+                let until = r.closed_at.unwrap_or(now);
+                if due <= until {
+                    self.late += 1;
+                } else if r.closed_at.is_none() {
+                    self.pending += 1;
+                }
+            }
+            _ => {}
         }
         if r.offered {
             self.offers += 1;
@@ -209,7 +244,9 @@ impl Tally {
             Cell::Int(self.received),
             Cell::Int(self.answered),
             Cell::Int(self.within_deadline),
-            pct(self.within_deadline, self.received),
+            Cell::Int(self.late),
+            Cell::Int(self.pending),
+            pct(self.within_deadline, self.within_deadline + self.late),
             Cell::opt(percentile(&hours, 0.5), |h| Cell::Num(h, 1)),
             Cell::opt(percentile(&hours, 0.9), |h| Cell::Num(h, 1)),
             Cell::Int(self.offers),
@@ -269,9 +306,10 @@ pub fn indicators(
     creches: &[CrecheId],
     period: Period,
     group_by: GroupBy,
-    (today, zone): (NaiveDate, avip_sla_engine::policy::HolidayZone),
+    (now, zone): (NaiveDateTime, avip_sla_engine::policy::HolidayZone),
     cancel: &Cancel,
 ) -> Result<BTreeMap<String, Tally>, ExportError> {
+    let today = paris_date(from_db_time(now));
     let names = names(conn)?;
     let mut groups: BTreeMap<String, Tally> = BTreeMap::new();
     occupancy(
@@ -294,7 +332,7 @@ pub fn indicators(
             if tally.label.is_empty() {
                 tally.label = label;
             }
-            tally.add(r);
+            tally.add(r, now);
             Ok(())
         },
     )?;

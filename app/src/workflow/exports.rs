@@ -125,8 +125,7 @@ pub fn indicators(
     let departement = ask.departement()?;
     let creches = creches(conn, who, departement.as_deref())?;
     let scope = scope(period, creches.clone());
-    let today = avip_sla_engine::clock::paris_date(now);
-    let when = (today, zone);
+    let when = (avip_db::model::to_db_time(now), zone);
     let groups =
         crate::exports::indicators(conn, &scope, &creches, period, group_by, when, cancel)?;
     Ok((period, groups))

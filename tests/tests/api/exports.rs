@@ -190,7 +190,9 @@ async fn indicators_match_what_was_worked_out_by_hand() {
     let ft = group(&kinds, "france_travail");
     let expected_ft = json!({"group": "france_travail", "label": "france_travail",
         "received": 3, "answered": 2, "answered_within_deadline": 2,
-        "answered_within_deadline_pct": 66.7, "median_hours_to_first_response": 20.0,
+        // D's deadline still runs: pending, not missed.
+        "answered_late": 0, "pending_first_response": 1,
+        "answered_within_deadline_pct": 100.0, "median_hours_to_first_response": 20.0,
         "p90_hours_to_first_response": 28.0, "offers": 1, "enrollments": 1, "exits": 1,
         "positive_exits": 1, "positive_exit_pct": 100.0, "lasting_solutions": 1,
         "occupied_place_days": null, "available_place_days": null, "occupancy_pct": null});
@@ -198,6 +200,8 @@ async fn indicators_match_what_was_worked_out_by_hand() {
     let ml = group(&kinds, "mission_locale");
     let expected_ml = json!({"group": "mission_locale", "label": "mission_locale",
         "received": 2, "answered": 1, "answered_within_deadline": 0,
+        // E answered late; C was withdrawn before its deadline: neither.
+        "answered_late": 1, "pending_first_response": 0,
         "answered_within_deadline_pct": 0.0, "median_hours_to_first_response": 80.0,
         "p90_hours_to_first_response": 80.0, "offers": 1, "enrollments": 1, "exits": 0,
         "positive_exits": 0, "positive_exit_pct": null, "lasting_solutions": 0,
@@ -272,7 +276,8 @@ async fn indicators_match_what_was_worked_out_by_hand() {
         let m = &months[0];
         assert_eq!(m["median_hours_to_first_response"], 30.0);
         assert_eq!(m["p90_hours_to_first_response"], 70.0);
-        assert_eq!(m["answered_within_deadline_pct"], 40.0);
+        assert_eq!(m["answered_within_deadline_pct"], 66.7, "2 of 3 decided");
+        assert_eq!(m["pending_first_response"], 1);
     }
 
     // A coordinator sees its crèches' indicators only.
