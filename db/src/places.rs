@@ -258,7 +258,7 @@ pub fn release(
 
 /// One day of a crèche's AVIP places.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
-#[schema(example = json!({"date": "2027-01-04", "open": true, "closure": null,
+#[schema(example = json!({"date": "2027-01-04", "open": true,
     "capacity": 6, "occupied": 2, "held": 1, "free": 3}))]
 pub struct Day {
     pub date: NaiveDate,
@@ -266,7 +266,8 @@ pub struct Day {
     /// holiday, a closure it recorded): no place is free then.
     pub open: bool,
     /// Why it is closed (`"Noël"`, `"Fermeture estivale"`, `"Fermé le
-    /// samedi"`); `null` on an open day.
+    /// samedi"`); absent on an open day.
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(max_length = 200)]
     pub closure: Option<String>,
     /// The AVIP places the crèche reserves that day (0 when it is closed).

@@ -247,20 +247,21 @@ async fn matching(app: &TestApp, admin: &str) {
         app.expect(admin, "POST", &path, Some(closure), 201).await;
         creches.push(id);
     }
-    for (email, role, organization) in [
-        ("p13@example.org", "prescriber", &ft["id"]),
-        ("c13@example.org", "coordinator", &op["id"]),
-    ] {
-        let mut body = json!({"email": email, "name": email, "role": role,
-            "organization_id": organization, "password": PASSWORD});
-        if role == "coordinator" {
-            body["creche_ids"] = json!(creches);
-        }
+    let body = json!({"email": "p13@example.org", "name": "p13", "role": "prescriber",
+        "organization_id": ft["id"], "password": PASSWORD});
+    app.expect(admin, "POST", "/api/v1/users", Some(body), 201)
+        .await;
+    let prescriber = app.password_token("p13@example.org", PASSWORD).await;
+    // A coordinator for each hundred crèches (a person coordinates 100 at most).
+    let mut coordinators = Vec::new();
+    for (i, theirs) in creches.chunks(100).enumerate() {
+        let email = format!("c13-{i}@example.org");
+        let body = json!({"email": email, "name": email, "role": "coordinator",
+            "organization_id": op["id"], "password": PASSWORD, "creche_ids": theirs});
         app.expect(admin, "POST", "/api/v1/users", Some(body), 201)
             .await;
+        coordinators.push(app.password_token(&email, PASSWORD).await);
     }
-    let prescriber = app.password_token("p13@example.org", PASSWORD).await;
-    let coordinator = app.password_token("c13@example.org", PASSWORD).await;
     const WEEKS: [&[&str]; 4] = [
         &["mon", "tue"],
         &["tue", "thu"],
@@ -270,8 +271,9 @@ async fn matching(app: &TestApp, admin: &str) {
     let started = Instant::now();
     stream::iter(0..MATCH_ENROLLMENTS)
         .for_each_concurrent(8, |n| {
-            let (app, prescriber, coordinator) = (app, &prescriber, &coordinator);
+            let (app, prescriber) = (app, &prescriber);
             let creche = &creches[n % MATCH_CRECHES];
+            let coordinator = &coordinators[(n % MATCH_CRECHES) / 100];
             async move {
                 let days = json!(WEEKS[n % WEEKS.len()]);
                 let who = (prescriber.as_str(), coordinator.as_str());

@@ -47,8 +47,8 @@ pub struct TerritoryQuery {
 #[derive(Serialize, ToSchema, Debug)]
 #[schema(example = json!({"creche_id": "0193a5b0-7c1e-7d2a-9b1e-000000000001",
     "from": "2027-01-04", "to": "2027-01-05", "days": [
-    {"date": "2027-01-04", "capacity": 6, "occupied": 2, "held": 1, "free": 3},
-    {"date": "2027-01-05", "capacity": 6, "occupied": 3, "held": 0, "free": 3}]}))]
+    {"date": "2027-01-04", "open": true, "capacity": 6, "occupied": 2, "held": 1, "free": 3},
+    {"date": "2027-01-05", "open": true, "capacity": 6, "occupied": 3, "held": 0, "free": 3}]}))]
 pub struct CrecheAvailability {
     #[schema(value_type = String, format = Uuid)]
     pub creche_id: CrecheId,
@@ -105,7 +105,7 @@ pub struct TerritoryItem {
 #[derive(Serialize, ToSchema, Debug)]
 #[schema(example = json!({"departement": "83", "from": "2027-01-04", "to": "2027-01-04", "items": [
     {"creche_id": "0193a5b0-7c1e-7d2a-9b1e-000000000001", "name": "Les Petits Pas", "commune": "Toulon",
-     "days": [{"date": "2027-01-04", "capacity": 6, "occupied": 2, "held": 1, "free": 3}]}]}))]
+     "days": [{"date": "2027-01-04", "open": true, "capacity": 6, "occupied": 2, "held": 1, "free": 3}]}]}))]
 pub struct TerritoryAvailability {
     pub departement: String,
     pub from: NaiveDate,

@@ -78,7 +78,7 @@ impl Recorded {
             0
         };
         let held = sum(&self.held);
-        json!({"date": date.to_string(), "open": true, "closure": null, "capacity": capacity,
+        json!({"date": date.to_string(), "open": true, "capacity": capacity,
                "occupied": occupied, "held": held, "free": (capacity - occupied - held).max(0)})
     }
 
