@@ -332,8 +332,9 @@ impl Deltas {
 
 type DayRow = (CrecheId, BookingKind, i32, NaiveDate, Option<i64>);
 
-/// Why a crèche is closed on a day (`None`: open), as its calendar says.
-pub type Closed<'a> = &'a dyn Fn(&CrecheId, NaiveDate) -> Option<String>;
+/// Why the crèche at this index of the list asked for is closed on a day
+/// (`None`: open), as its calendar says.
+pub type Closed<'a> = &'a dyn Fn(usize, NaiveDate) -> Option<String>;
 
 /// Day-by-day capacity, occupied, held and free places of each crèche over
 /// the period, in the order of `creches`. A booking takes its places on
@@ -415,14 +416,15 @@ pub fn availability(
     let capacities = capacities(conn, &ids)?;
     Ok(ids
         .iter()
-        .map(|creche| days_of(creche, &deltas, &capacities, period, closed))
+        .enumerate()
+        .map(|(at, creche)| days_of((at, creche), &deltas, &capacities, period, closed))
         .collect())
 }
 
 /// One crèche's days: the running sums of its deltas for each day's
 /// weekday, against its capacity and its calendar.
 fn days_of(
-    creche: &CrecheId,
+    (at, creche): (usize, &CrecheId),
     deltas: &Deltas,
     capacities: &HashMap<CrecheId, Capacity>,
     period: Period,
@@ -445,7 +447,7 @@ fn days_of(
                 }
             }
             let weekday = date.weekday().num_days_from_monday() as usize;
-            let closure = closed(creche, date);
+            let closure = closed(at, date);
             if closure.is_some() {
                 return Day {
                     date,

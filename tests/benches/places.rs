@@ -199,7 +199,33 @@ async fn run() {
         "avip_app::workflow::places::days alone (same queries, calendars included)",
         times,
     );
+    let (url, ids) = (app.db.url.clone(), creches_ids(&creches));
+    let times = tokio::task::spawn_blocking(move || {
+        let mut conn = avip_db::connect(&url).unwrap();
+        let period = avip_db::places::Period { from: today, to };
+        (0..RUNS)
+            .map(|_| {
+                let started = Instant::now();
+                let days =
+                    avip_db::places::availability(&mut conn, &ids, period, &[], &|_, _| None)
+                        .unwrap();
+                let elapsed = started.elapsed();
+                assert_eq!(days.len(), CRECHES);
+                elapsed
+            })
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap();
+    summary("avip_db::places::availability alone (no calendar)", times);
     matching(&app, &admin).await;
+}
+
+fn creches_ids(creches: &[String]) -> Vec<avip_db::model::CrecheId> {
+    creches
+        .iter()
+        .map(|c| avip_db::model::CrecheId::parse(c).unwrap())
+        .collect()
 }
 
 /// A département of 300 crèches, asked which can take a child on Mondays

@@ -18,12 +18,13 @@ use crate::auth::Principal;
 use crate::domain::{self, DomainError, OpeningHours, Problems, Weekday};
 use crate::labels as fr;
 
-/// The calendars of some crèches over a period.
+/// The calendars of some crèches over a period, in the order they were
+/// asked for.
 pub struct Calendars {
-    /// Each crèche's weekly opening days, as a mask.
-    weekly: HashMap<CrecheId, i32>,
-    closures: HashMap<CrecheId, Vec<Closure>>,
-    holidays: HashMap<NaiveDate, &'static str>,
+    /// Each crèche's weekly opening days (a mask) and closures.
+    creches: Vec<(i32, Vec<Closure>)>,
+    /// The zone's holidays of the period's years, in date order.
+    holidays: Vec<(NaiveDate, &'static str)>,
 }
 
 impl Calendars {
@@ -35,7 +36,7 @@ impl Calendars {
         period: Period,
         zone: HolidayZone,
     ) -> Result<Calendars, QueryError> {
-        let weekly = creches::opening_hours_of(conn, creches)?
+        let mut weekly: HashMap<CrecheId, i32> = creches::opening_hours_of(conn, creches)?
             .into_iter()
             .map(|(id, json)| (id, opening_days(&json)))
             .collect();
@@ -50,25 +51,31 @@ impl Calendars {
             .flat_map(|year| named_holidays(zone, year))
             .collect();
         Ok(Calendars {
-            weekly,
-            closures: by_creche,
+            creches: creches
+                .iter()
+                .map(|id| {
+                    let week = weekly.remove(id).unwrap_or(WORKING_WEEK);
+                    (week, by_creche.remove(id).unwrap_or_default())
+                })
+                .collect(),
             holidays,
         })
     }
 
-    /// Why the crèche is closed on `date`, or `None` when it is open: a
-    /// closure it recorded, a public holiday, a weekday it does not open.
-    pub fn closed(&self, creche: &CrecheId, date: NaiveDate) -> Option<String> {
-        if let Some(closure) = self.closures.get(creche).and_then(|list| {
-            list.iter()
-                .find(|c| c.starts_on <= date && date <= c.ends_on)
-        }) {
+    /// Why the crèche at `at` (in the order asked for) is closed on `date`,
+    /// or `None` when it is open: a closure it recorded, a public holiday,
+    /// a weekday it does not open.
+    pub fn closed(&self, at: usize, date: NaiveDate) -> Option<String> {
+        let (weekly, closures) = self.creches.get(at)?;
+        if let Some(closure) = closures
+            .iter()
+            .find(|c| c.starts_on <= date && date <= c.ends_on)
+        {
             return Some(closure.label.clone());
         }
-        if let Some(name) = self.holidays.get(&date) {
-            return Some((*name).to_owned());
+        if let Ok(i) = self.holidays.binary_search_by_key(&date, |(d, _)| *d) {
+            return Some(self.holidays[i].1.to_owned());
         }
-        let weekly = self.weekly.get(creche).copied().unwrap_or(WORKING_WEEK);
         if weekly & weekday_bit(date.weekday()) == 0 {
             return Some(format!(
                 "Fermé le {}",

@@ -33,7 +33,7 @@ pub fn published(conn: &mut DbConnection, today: NaiveDate) -> Result<Vec<Publis
         &[],
         // What the crèche reserves, open today or not: the catalogue
         // publishes the places, not today's calendar.
-        &|_, _| None,
+        &|_: usize, _| None,
     )?;
     Ok(rows
         .into_iter()

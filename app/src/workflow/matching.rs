@@ -96,19 +96,43 @@ pub fn matches(
     let rows = creches::rows_in_departement(conn, &wanted.departement)?;
     let ids: Vec<CrecheId> = rows.iter().map(|c| c.id.clone()).collect();
     let window = u64::from(wanted.weeks) * 7;
-    let horizon = Period {
+    let first = Period {
         from: wanted.start,
-        to: wanted.start + Days::new(window + LOOK_AHEAD_DAYS - 1),
+        to: wanted.start + Days::new(window - 1),
     };
-    let all = days(conn, &ids, horizon, &[], zone)?;
     let wanted_mask = mask(&wanted.days);
+    let in_window = days(conn, &ids, first, &[], zone)?;
     let mut found: Vec<Match> = rows
         .into_iter()
-        .zip(all)
+        .zip(in_window)
         .map(|(creche, days)| fit(creche, &days, wanted, wanted_mask, window as usize))
         .collect();
+    // Those with a full day in the window: from when would it be free? Read
+    // further for them only.
+    let later: Vec<usize> = (0..found.len())
+        .filter(|i| !found[*i].free_on_every_day && found[*i].closed_days.is_empty())
+        .collect();
+    if !later.is_empty() {
+        let ids: Vec<CrecheId> = later.iter().map(|i| found[*i].creche.id.clone()).collect();
+        let horizon = Period {
+            from: wanted.start,
+            to: wanted.start + Days::new(window + LOOK_AHEAD_DAYS - 1),
+        };
+        let further = days(conn, &ids, horizon, &[], zone)?;
+        let full = full_day(wanted, wanted_mask);
+        for (i, days) in later.into_iter().zip(further) {
+            found[i].free_from = first_free_window(&days, window as usize, &full);
+        }
+    }
     found.sort_by_cached_key(Match::key);
     Ok(found)
+}
+
+/// A day that has not the places the family needs, on a weekday it asks for.
+fn full_day(wanted: &Wanted, wanted_mask: i32) -> impl Fn(&Day) -> bool + '_ {
+    move |d: &Day| {
+        d.open && wanted_mask & weekday_bit(d.date.weekday()) != 0 && d.free < wanted.places
+    }
 }
 
 /// How one crèche fits, from its days over the horizon.
@@ -116,8 +140,7 @@ fn fit(creche: Creche, days: &[Day], wanted: &Wanted, wanted_mask: i32, window: 
     let hours = serde_json::from_str::<OpeningHours>(&creche.opening_hours).ok();
     let open = hours.as_ref().map_or(0b1_1111, |h| mask(&h.days));
     let closed_days = weekdays(wanted_mask & !open);
-    let asked = |d: &Day| wanted_mask & weekday_bit(d.date.weekday()) != 0;
-    let full = |d: &Day| d.open && asked(d) && d.free < wanted.places;
+    let full = full_day(wanted, wanted_mask);
     let in_window = &days[..window.min(days.len())];
     let free = weekdays(wanted_mask & open)
         .into_iter()
@@ -132,7 +155,7 @@ fn fit(creche: Creche, days: &[Day], wanted: &Wanted, wanted_mask: i32, window: 
         })
         .collect();
     let free_from = if closed_days.is_empty() {
-        first_free_window(days, window, full)
+        first_free_window(days, window, &full)
     } else {
         None
     };

@@ -159,7 +159,7 @@ pub fn days(
     zone: HolidayZone,
 ) -> Result<Vec<Vec<Day>>, avip_db::QueryError> {
     let calendars = Calendars::load(conn, creches, period, zone)?;
-    let closed = |creche: &CrecheId, date| calendars.closed(creche, date);
+    let closed = |at: usize, date| calendars.closed(at, date);
     places::availability(conn, creches, period, except, &closed)
 }
 
