@@ -36,9 +36,21 @@ impl Calendars {
         period: Period,
         zone: HolidayZone,
     ) -> Result<Calendars, QueryError> {
-        let mut weekly: HashMap<CrecheId, i32> = creches::opening_hours_of(conn, creches)?
-            .into_iter()
-            .map(|(id, json)| (id, opening_days(&json)))
+        let hours = creches::opening_hours_of(conn, creches)?;
+        Calendars::with_hours(conn, creches, &hours, period, zone)
+    }
+
+    /// The same, from opening hours already read (`(id, JSON)` pairs).
+    pub fn with_hours(
+        conn: &mut DbConnection,
+        creches: &[CrecheId],
+        hours: &[(CrecheId, String)],
+        period: Period,
+        zone: HolidayZone,
+    ) -> Result<Calendars, QueryError> {
+        let mut weekly: HashMap<&CrecheId, i32> = hours
+            .iter()
+            .map(|(id, json)| (id, opening_days(json)))
             .collect();
         let mut by_creche: HashMap<CrecheId, Vec<Closure>> = HashMap::new();
         for closure in closures::overlapping(conn, creches, period)? {
@@ -60,6 +72,23 @@ impl Calendars {
                 .collect(),
             holidays,
         })
+    }
+
+    /// The calendars of some of these crèches (by their index), in that
+    /// order.
+    pub fn subset(&self, indexes: &[usize]) -> Calendars {
+        Calendars {
+            creches: indexes
+                .iter()
+                .map(|i| {
+                    self.creches
+                        .get(*i)
+                        .cloned()
+                        .unwrap_or((WORKING_WEEK, Vec::new()))
+                })
+                .collect(),
+            holidays: self.holidays.clone(),
+        }
     }
 
     /// Why the crèche at `at` (in the order asked for) is closed on `date`,

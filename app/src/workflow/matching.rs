@@ -13,8 +13,8 @@ use avip_db::places::{Day, Period, weekday_bit};
 use avip_sla_engine::policy::HolidayZone;
 use chrono::{Datelike, Days, NaiveDate};
 
-use super::calendar::{mask, weekdays};
-use super::places::days;
+use super::calendar::{Calendars, mask, weekdays};
+use super::places::days_with;
 use crate::access::{Action, Resource, require};
 use crate::auth::Principal;
 use crate::domain::{DomainError, OpeningHours, Weekday};
@@ -100,8 +100,18 @@ pub fn matches(
         from: wanted.start,
         to: wanted.start + Days::new(window - 1),
     };
+    let horizon = Period {
+        from: wanted.start,
+        to: wanted.start + Days::new(window + LOOK_AHEAD_DAYS - 1),
+    };
+    // One read of the calendars, over the whole horizon, for both passes.
+    let hours: Vec<(CrecheId, String)> = rows
+        .iter()
+        .map(|c| (c.id.clone(), c.opening_hours.clone()))
+        .collect();
+    let calendars = Calendars::with_hours(conn, &ids, &hours, horizon, zone)?;
     let wanted_mask = mask(&wanted.days);
-    let in_window = days(conn, &ids, first, &[], zone)?;
+    let in_window = days_with(conn, &ids, first, &[], &calendars)?;
     let mut found: Vec<Match> = rows
         .into_iter()
         .zip(in_window)
@@ -114,11 +124,7 @@ pub fn matches(
         .collect();
     if !later.is_empty() {
         let ids: Vec<CrecheId> = later.iter().map(|i| found[*i].creche.id.clone()).collect();
-        let horizon = Period {
-            from: wanted.start,
-            to: wanted.start + Days::new(window + LOOK_AHEAD_DAYS - 1),
-        };
-        let further = days(conn, &ids, horizon, &[], zone)?;
+        let further = days_with(conn, &ids, horizon, &[], &calendars.subset(&later))?;
         let full = full_day(wanted, wanted_mask);
         for (i, days) in later.into_iter().zip(further) {
             found[i].free_from = first_free_window(&days, window as usize, &full);

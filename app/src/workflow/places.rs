@@ -159,6 +159,17 @@ pub fn days(
     zone: HolidayZone,
 ) -> Result<Vec<Vec<Day>>, avip_db::QueryError> {
     let calendars = Calendars::load(conn, creches, period, zone)?;
+    days_with(conn, creches, period, except, &calendars)
+}
+
+/// The same, with the crèches' calendars already read (in their order).
+pub fn days_with(
+    conn: &mut DbConnection,
+    creches: &[CrecheId],
+    period: Period,
+    except: &[ReferralId],
+    calendars: &Calendars,
+) -> Result<Vec<Vec<Day>>, avip_db::QueryError> {
     let closed = |at: usize, date| calendars.closed(at, date);
     places::availability(conn, creches, period, except, &closed)
 }
