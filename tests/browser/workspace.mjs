@@ -67,6 +67,18 @@ async function axe(page, name) {
   }
 }
 
+// The page at a phone's width: nothing scrolls sideways but the regions
+// made to (wide tables), and axe-core passes there too.
+async function phone(page, name) {
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.reload();
+  await page.waitForLoadState('load');
+  const wide = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  expect(wide <= 0, `${name} fits 390 px (${wide} px too wide)`);
+  await axe(page, `${name} at 390 px`);
+  await page.setViewportSize({ width: 1280, height: 900 });
+}
+
 async function signIn(page, email) {
   await page.getByLabel('Adresse e-mail').fill(email);
   await page.getByLabel('Mot de passe').fill(PASSWORD);
@@ -152,6 +164,7 @@ async function occupied(page, creche, day) {
   expect(await page.locator('table.planning td.closed', { hasText: 'Fermeture estivale' }).count() >= 10,
     'its days are closed on the planning');
   await axe(page, 'planning with a closure');
+  await phone(page, 'planning');
   await page.locator('.closures button').first().click();
   await page.waitForLoadState('load');
   expect(await page.locator('.closures').count() === 0, 'the closure is removed');
@@ -190,6 +203,8 @@ async function occupied(page, creche, day) {
   await page.locator('table.territory tbody th a').first().click();
   await page.waitForLoadState('load');
   expect(page.url().includes('/app/places?creche='), `a crèche's name leads to its planning (${page.url()})`);
+  await page.goto(`${base}/app/places/territoire`);
+  await phone(page, 'territory');
 
   await page.goto(`${base}/app/indicateurs`);
   expect(await page.locator('svg.chart').count() === 4, 'four charts');
@@ -245,6 +260,11 @@ async function occupied(page, creche, day) {
   expect(/lundi et mardi|fermée|pas de place/.test(ranked), `the choice says what each crèche offers (${ranked})`);
   expect(await page.locator('#needs-days-mon').isChecked(), 'the days are kept');
   await axe(page, 'referral form with ranked crèches');
+  await page.setViewportSize({ width: 390, height: 844 });
+  const wideForm = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  expect(wideForm <= 0, `the referral form fits 390 px (${wideForm} px too wide)`);
+  await axe(page, 'referral form with ranked crèches at 390 px');
+  await page.setViewportSize({ width: 1280, height: 900 });
   await page.locator('#insertion_project-kind').selectOption('training');
   await page.locator('#referent-name').fill('Paul Durand');
   await page.locator('#referent-email').fill('p.durand@example.org');
