@@ -636,7 +636,7 @@ fn enroll_and_follow(
         };
         explain(
             "exit",
-            referrals::exit(conn, c, id, exit, links, follow_up_at),
+            avip_app::workflow::exits::exit(conn, c, id, exit, links, follow_up_at),
         )?;
     }
     Ok(())

@@ -29,6 +29,9 @@ pub enum Action {
     Annotate,
     /// Anonymise a family now, on its request (admins).
     Erase,
+    /// Correct a recorded exit: the crèche's coordinators, and admins (the
+    /// 60-day limit is the use case's rule).
+    Correct,
 }
 
 /// Whose a referral is: the crèche it is addressed to and its prescriber.
@@ -151,8 +154,8 @@ fn decide_referral(
 ) -> Result<(), Denial> {
     use Action::*;
     let may = match who.role {
-        Role::Admin => matches!(action, List | Read | Erase),
-        Role::Coordinator => matches!(action, List | Read | Act | Withdraw | Annotate),
+        Role::Admin => matches!(action, List | Read | Erase | Correct),
+        Role::Coordinator => matches!(action, List | Read | Act | Withdraw | Annotate | Correct),
         Role::Prescriber => matches!(action, List | Read | Create | Withdraw | Annotate),
         Role::Caf => false,
     };

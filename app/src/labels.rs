@@ -145,6 +145,9 @@ pub fn event(k: EventKind) -> &'static str {
         EventKind::Renewal => "Renouvellement du contrat",
         EventKind::EnrollmentAmended => "Contrat modifié",
         EventKind::Exit => "Sortie",
+        EventKind::ExitPlanned => "Sortie prévue",
+        EventKind::ExitPlanCancelled => "Sortie prévue annulée",
+        EventKind::ExitCorrected => "Sortie corrigée",
         EventKind::SlaWarning => "Alerte : délai de réponse bientôt atteint",
         EventKind::SlaBreach => "Délai de 72 h dépassé",
         EventKind::SlaEscalation => "Escalade du retard",
@@ -258,6 +261,14 @@ const EXACT: &[(&str, &str)] = &[
     (
         "contradicts employment_status: only work, training or a business created is a positive exit",
         "Seules les sorties vers l’emploi, la formation ou une création d’entreprise sont positives.",
+    ),
+    (
+        "a corrected exit is dated up to today: plan a future exit before it is recorded",
+        "Une sortie corrigée est datée d’aujourd’hui au plus tard.",
+    ),
+    (
+        "nothing to correct: give a date, reason, employment_status or childcare_solution that differs from the recorded exit",
+        "Rien à corriger : changez la date, le motif, la situation du parent ou la solution d’accueil.",
     ),
     ("is required", "Ce champ est obligatoire."),
     ("must not be empty", "Ce champ ne peut pas être vide."),

@@ -70,6 +70,8 @@ impl Jobs {
             .observe_sweeps(crate::metrics::sweep);
         let scheduler = engine.start(&settings.sla_schedule).await?;
         crate::digests::schedule(&scheduler, settings, pool.clone(), gate.clone()).await?;
+        crate::sla::schedule_planned_exits(&scheduler, settings, pool.clone(), gate.clone())
+            .await?;
         crate::retention::schedule(&scheduler, settings, pool.clone(), gate.clone(), key).await?;
         Ok(Jobs {
             engine,

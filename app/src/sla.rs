@@ -195,3 +195,37 @@ fn print_report(report: &SweepReport, at: DateTime<Utc>, version: i32, dry_run: 
         );
     }
 }
+
+/// Records the planned exits whose day has come, on `AVIP_SLA_SCHEDULE`
+/// beside the sweeps (the referent's e-mail leaves with the next delivery).
+pub async fn schedule_planned_exits(
+    scheduler: &tokio_cron_scheduler::JobScheduler,
+    settings: &Settings,
+    pool: Pool,
+    gate: WriteGate,
+) -> anyhow::Result<()> {
+    let links = settings.public_url.to_string();
+    let job = tokio_cron_scheduler::Job::new_async(settings.sla_schedule.as_str(), move |_, _| {
+        let (pool, gate, links) = (pool.clone(), gate.clone(), links.clone());
+        Box::pin(async move {
+            let ran = tokio::task::spawn_blocking(move || {
+                crate::workflow::exits::record_due(&pool, &gate, &links, Utc::now())
+            })
+            .await;
+            match ran {
+                Ok(Ok(done)) if !done.is_empty() => {
+                    tracing::info!(exits = done.len(), "planned exits recorded");
+                }
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "recording the planned exits failed; the next run will try again");
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "recording the planned exits did not complete")
+                }
+            }
+        })
+    })?;
+    scheduler.add(job).await?;
+    Ok(())
+}

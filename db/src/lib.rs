@@ -10,6 +10,7 @@ pub mod closures;
 pub mod coordinators;
 pub mod creches;
 pub mod error;
+pub mod exits;
 pub mod exports;
 pub mod gate;
 pub mod identity_epoch;

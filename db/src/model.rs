@@ -277,6 +277,12 @@ text_enum!(
         Renewal => "renewal",
         EnrollmentAmended => "enrollment_amended",
         Exit => "exit",
+        /// An exit dated after today was planned (or its plan changed).
+        ExitPlanned => "exit_planned",
+        /// A planned exit was cancelled before its day.
+        ExitPlanCancelled => "exit_plan_cancelled",
+        /// A recorded exit was corrected (before and after in `data`).
+        ExitCorrected => "exit_corrected",
         SlaWarning => "sla_warning",
         SlaBreach => "sla_breach",
         SlaEscalation => "sla_escalation",

@@ -176,6 +176,8 @@ pub struct ReferralRecord {
     pub enrollment: Option<Enrollment>,
     /// `None` for a referral that gave a number of days a week only.
     pub needs: Option<Needs>,
+    /// An exit recorded ahead of its day, the child still enrolled.
+    pub planned_exit: Option<crate::exits::PlannedExit>,
 }
 
 /// Everything one intake writes, in the caller's transaction.
@@ -319,12 +321,18 @@ pub fn get(conn: &mut DbConnection, id: &ReferralId) -> QueryResult<ReferralReco
                 .order(referral_children::position)
                 .select(Child::as_select())
                 .load($c)?;
+            let planned_exit = crate::schema::planned_exits::table
+                .find(id)
+                .select(crate::exits::PlannedExit::as_select())
+                .first($c)
+                .optional()?;
             ReferralRecord {
                 children,
                 enrollment,
                 family,
                 referral,
                 needs,
+                planned_exit,
             }
         }};
     }
@@ -362,12 +370,14 @@ pub fn record(conn: &mut DbConnection, referral: Referral) -> QueryResult<Referr
         .select(Needs::as_select())
         .first(conn)
         .optional()?;
+    let planned_exit = crate::exits::of(conn, &referral.id)?;
     Ok(ReferralRecord {
         children,
         enrollment,
         family,
         referral,
         needs,
+        planned_exit,
     })
 }
 
@@ -397,6 +407,11 @@ fn complete(conn: &mut DbConnection, rows: Vec<Referral>) -> QueryResult<Vec<Ref
         .into_iter()
         .map(|n| (n.referral_id.clone(), n))
         .collect();
+    let mut planned: std::collections::HashMap<ReferralId, crate::exits::PlannedExit> =
+        crate::exits::of_each(conn, &ids)?
+            .into_iter()
+            .map(|p| (p.referral_id.clone(), p))
+            .collect();
     let mut families: std::collections::HashMap<ReferralId, Family> = families
         .into_iter()
         .map(|f| (f.referral_id.clone(), f))
@@ -422,6 +437,7 @@ fn complete(conn: &mut DbConnection, rows: Vec<Referral>) -> QueryResult<Vec<Ref
                 children: by_referral.remove(&referral.id).unwrap_or_default(),
                 enrollment: enrollments.remove(&referral.id),
                 needs: needs.remove(&referral.id),
+                planned_exit: planned.remove(&referral.id),
                 family,
                 referral,
             })

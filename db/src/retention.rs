@@ -114,5 +114,6 @@ pub fn anonymise(
         .execute(conn)?;
     diesel::delete(referral_child_claims::table.filter(referral_child_claims::referral_id.eq(id)))
         .execute(conn)?;
+    crate::exits::remove(conn, id)?;
     Ok(true)
 }

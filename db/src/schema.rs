@@ -272,6 +272,21 @@ diesel::table! {
 }
 
 diesel::table! {
+    planned_exits (referral_id) {
+        referral_id -> Text,
+        exit_date -> Date,
+        reason -> Text,
+        employment_status -> Text,
+        positive -> Bool,
+        childcare_solution -> Text,
+        note -> Nullable<Text>,
+        actor_kind -> Text,
+        actor_id -> Nullable<Text>,
+        planned_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     service_keys (name) {
         name -> Text,
         value -> Text,
@@ -379,6 +394,7 @@ diesel::joinable!(evaluation_export_creches -> creches (creche_id));
 diesel::joinable!(creche_capacity -> creches (creche_id));
 diesel::joinable!(place_bookings -> creches (creche_id));
 diesel::joinable!(creche_closures -> creches (creche_id));
+diesel::joinable!(planned_exits -> referrals (referral_id));
 diesel::joinable!(referral_needs -> referrals (referral_id));
 diesel::joinable!(users -> organizations (organization_id));
 diesel::joinable!(creche_coordinators -> creches (creche_id));
@@ -416,6 +432,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     notifications,
     creche_capacity,
     place_bookings,
+    planned_exits,
     service_keys,
     evaluation_exports,
     evaluation_export_creches,

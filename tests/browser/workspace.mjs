@@ -193,6 +193,35 @@ async function occupied(page, creche, day) {
     `the enrollment is recorded (${page.url()})`);
   const after = await occupied(page, crecheId, start);
   expect(after > before, `the planning shows the place taken on ${start}: ${before} then ${after}`);
+
+  // The exit: checked first (positive or not, now or on its day), then
+  // confirmed; a later day plans it, and the plan can be cancelled.
+  await page.goto(enrollPage);
+  await page.getByText('Enregistrer la sortie').click();
+  await page.locator('#sortie-date').fill(start);
+  await page.locator('#sortie-reason').selectOption('employment');
+  await page.locator('#sortie-employment_status').selectOption('employed_permanent');
+  await page.locator('#sortie-childcare_solution').selectOption('same_creche');
+  await page.getByRole('button', { name: 'Vérifier la sortie' }).click();
+  await page.waitForLoadState('load');
+  const check = await page.locator('.confirm').innerText();
+  expect(check.includes('oui : le parent travaille') && check.includes('prévue'),
+    `the check says what will be recorded: ${check}`);
+  await axe(page, 'exit to confirm');
+  await page.setViewportSize({ width: 390, height: 844 });
+  const wide = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  expect(wide <= 0, `the exit to confirm fits 390 px (${wide} px too wide)`);
+  await axe(page, 'exit to confirm at 390 px');
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.getByRole('button', { name: 'Confirmer la sortie' }).click();
+  await page.waitForLoadState('load');
+  expect((await page.locator('[role=status]').innerText()).includes('sortie est prévue'), 'the exit is planned');
+  expect(await page.locator('#sortie-prevue').count() === 1, 'the planned exit is shown');
+  await axe(page, 'planned exit');
+  await phone(page, 'planned exit');
+  await page.getByRole('button', { name: 'Annuler la sortie prévue' }).click();
+  await page.waitForLoadState('load');
+  expect(await page.locator('#sortie-prevue').count() === 0, 'the planned exit is cancelled');
   await page.setViewportSize({ width: 1280, height: 900 });
   await page.goto(`${base}/app/places/territoire`);
   await axe(page, 'territory');
@@ -220,6 +249,31 @@ async function occupied(page, creche, day) {
   expect((await page.locator('[role=status]').innerText()).includes('déconnecté'), 'signed out');
   await page.goto(`${base}/app/a-traiter`);
   expect(page.url().includes('/app/connexion'), 'signed out, the worklist asks to sign in');
+  await page.context().close();
+}
+
+// ----- An administrator corrects an exit -----
+{
+  const page = await newPage();
+  await page.goto(`${base}/app/`);
+  await signIn(page, 'admin@demo.avip.example');
+  await page.goto(`${base}/app/orientations?statut=exited`);
+  await page.locator('table tbody a').first().click();
+  await page.waitForLoadState('load');
+  await page.getByText('Corriger la sortie').click();
+  await page.locator('#correction-childcare_solution').selectOption('other_eaje');
+  await page.getByRole('button', { name: 'Enregistrer la correction' }).click();
+  await page.waitForLoadState('load');
+  expect(await page.locator('#correction-correction_reason-err').count() === 1
+    || await page.locator('#correction-correction_reason:invalid').count() === 1,
+    'a correction needs its reason');
+  await page.locator('#correction-correction_reason').fill('solution trouvée dans une autre crèche');
+  await page.getByRole('button', { name: 'Enregistrer la correction' }).click();
+  await page.waitForLoadState('load');
+  expect((await page.locator('[role=status]').innerText()).includes('sortie est corrigée'), 'the exit is corrected');
+  expect((await page.locator('main').innerText()).includes('Sortie corrigée'), 'the timeline keeps the correction');
+  await axe(page, 'corrected exit');
+  await phone(page, 'corrected exit');
   await page.context().close();
 }
 

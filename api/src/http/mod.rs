@@ -13,6 +13,7 @@ pub mod creches;
 pub mod data_inclusion;
 pub mod data_protection;
 pub mod error;
+pub mod exits;
 pub mod exports;
 pub mod extract;
 pub mod matching;
@@ -79,7 +80,9 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(referrals::create_follow_up)
             .service(referrals::create_enrollment)
             .service(referrals::update_enrollment)
-            .service(referrals::create_exit)
+            .service(exits::create_exit)
+            .service(exits::cancel_exit)
+            .service(exits::correct_exit)
             .service(exports::referrals)
             .service(exports::indicators_handler)
             .service(sla::overdue)

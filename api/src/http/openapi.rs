@@ -197,7 +197,9 @@ fn link_created_referral(doc: &mut utoipa::openapi::OpenApi) {
         ("addFollowUp", "Record a follow-up"),
         ("enrollChild", "Enroll the child once a place is offered"),
         ("updateEnrollment", "Renew or amend the contract"),
-        ("recordExit", "Record the exit"),
+        ("recordExit", "Record the exit, or plan it"),
+        ("cancelPlannedExit", "Cancel a planned exit"),
+        ("correctExit", "Correct a recorded exit"),
     ];
     let Some(create) = doc
         .paths

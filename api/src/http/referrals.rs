@@ -20,18 +20,18 @@ use crate::http::responses::{
 use crate::shared::{State, record_read};
 use avip_app::domain::DomainError;
 use avip_app::domain::referral::{
-    EnrollmentChange, EnrollmentRequest, ExitRequest, FollowUpRequest, NoteRequest,
-    ReferralRequest, TransitionRequest, idempotency_key,
+    EnrollmentChange, EnrollmentRequest, FollowUpRequest, NoteRequest, ReferralRequest,
+    TransitionRequest, idempotency_key,
 };
 use avip_app::views::referral::{EventBody, FollowUpBody, ReferralBody};
 use avip_app::workflow::acts;
 use avip_app::workflow::referrals as referral;
 
-fn now() -> DateTime<Utc> {
+pub(crate) fn now() -> DateTime<Utc> {
     Utc::now()
 }
 
-fn referral_id(raw: &str) -> Result<ReferralId, DomainError> {
+pub(crate) fn referral_id(raw: &str) -> Result<ReferralId, DomainError> {
     path_id(raw, ReferralId::parse)
 }
 
@@ -430,29 +430,6 @@ pub async fn update_enrollment(
     let id = referral_id(&id)?;
     let now = now();
     let record = acts::change_enrollment(&state.app, &who, &id, body.0, now).await?;
-    Ok(web::Json(ReferralBody::new(
-        record,
-        &state.policy.policy,
-        now,
-    )))
-}
-
-/// The child leaves: `enrolled → exited` with the reason, the parent's
-/// situation and the lasting childcare solution.
-#[utoipa::path(operation_id = "recordExit", tag = "referrals", params(("id" = String, Path, format = Uuid)), request_body = ExitRequest,
-    security(("oauth2" = [])), responses(
-    (status = 200, body = ReferralBody), Forbidden, NotFound, Conflict, Unprocessable,
-))]
-#[post("/referrals/{id}/exit")]
-pub async fn create_exit(
-    Bearer(who): Bearer,
-    state: State,
-    id: web::Path<String>,
-    body: ApiJson<ExitRequest>,
-) -> Result<web::Json<ReferralBody>, ApiError> {
-    let id = referral_id(&id)?;
-    let now = now();
-    let record = acts::exit(&state.app, &who, &id, body.0, now).await?;
     Ok(web::Json(ReferralBody::new(
         record,
         &state.policy.policy,

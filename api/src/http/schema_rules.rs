@@ -228,6 +228,7 @@ fn referral_rules() -> Vec<(&'static str, &'static str, Rule)> {
         ("HoursIn", "from", Pattern(clock_time())),
         ("HoursIn", "to", Pattern(clock_time())),
         ("ExitRequest", "note", optional()),
+        ("ExitCorrection", "correction_reason", text()),
         ("FollowUpRequest", "next_steps", optional()),
         (
             "FollowUpRequest",
@@ -283,6 +284,7 @@ fn cross_field_rules() -> Vec<(&'static str, Value)> {
                  "else": {"properties": {"positive": {"enum": [true, null]}}}},
             ]),
         ),
+        ("ExitCorrection", exit_correction_rules()),
         ("EnrollmentRequest", force_needs_a_reason.clone()),
         ("EnrollmentChange", {
             let mut rules = force_needs_a_reason;
@@ -302,6 +304,25 @@ fn cross_field_rules() -> Vec<(&'static str, Value)> {
             rules
         }),
     ]
+}
+
+/// A correction changes something (what equals the recorded exit is the
+/// service's to tell); the exit's rules hold on what is given (the other
+/// fields are the recorded exit's, the service's to check).
+fn exit_correction_rules() -> Value {
+    json!([
+                {"anyOf": [
+                    {"properties": {"date": {"not": {"type": "null"}}}, "required": ["date"]},
+                    {"properties": {"reason": {"not": {"type": "null"}}}, "required": ["reason"]},
+                    {"properties": {"employment_status": {"not": {"type": "null"}}}, "required": ["employment_status"]},
+                    {"properties": {"childcare_solution": {"not": {"type": "null"}}}, "required": ["childcare_solution"]},
+                ]},
+                {"if": {"properties": {"reason": {"const": "employment"}}, "required": ["reason"]},
+                 "then": {"properties": {"employment_status": {"enum":
+                    ["employed_fixed_term", "employed_permanent", "temp_work", "business_creation", null]}}}},
+                {"if": {"properties": {"reason": {"const": "training"}}, "required": ["reason"]},
+                 "then": {"properties": {"employment_status": {"enum": ["training", null]}}}},
+    ])
 }
 
 /// The schemas requests are read with: every string of theirs without a

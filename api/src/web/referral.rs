@@ -13,12 +13,14 @@ use avip_sla_engine::clock::paris_date;
 use chrono::Utc;
 
 use crate::shared::State;
+use crate::web::exit_view::confirmation;
 use crate::web::forms::{Errors, Form, Kind};
-use crate::web::referral_view::View;
+use crate::web::referral_view::{Fact, View};
 use crate::web::session::Visitor;
 use crate::web::{Layout, Section, WebError, html, see_other};
 use avip_app::auth::Principal;
 use avip_app::domain::DomainError;
+use avip_app::domain::exit::ExitCorrection;
 use avip_app::domain::referral::{
     EnrollmentChange, EnrollmentRequest, ExitRequest, FollowUpRequest, NoteRequest,
     TransitionRequest,
@@ -42,6 +44,19 @@ struct ReferralPage {
     form: Form,
     errors: Errors,
     done: Option<&'static str>,
+    /// The exit the service checked, shown to be confirmed.
+    confirm: Vec<Fact>,
+}
+
+/// What the page shows besides the referral: the form sent and refused (or
+/// to confirm), its values and errors, the message of a form done.
+#[derive(Default)]
+struct Shown {
+    open: String,
+    form: Form,
+    errors: Errors,
+    done: Option<&'static str>,
+    confirm: Vec<Fact>,
 }
 
 impl std::ops::Deref for ReferralPage {
@@ -95,6 +110,15 @@ impl ReferralPage {
 
     fn is_open(&self, name: &str) -> bool {
         self.open == name
+    }
+
+    /// The correction form's value: as sent, else the recorded exit's.
+    fn corrected(&self, field: &str) -> &str {
+        if self.open == "correction" {
+            self.form.get(field)
+        } else {
+            self.exit_panel.current(field)
+        }
     }
 }
 
@@ -223,15 +247,7 @@ fn elsewhere(
         .collect())
 }
 
-fn build(
-    layout: Layout,
-    who: &Principal,
-    loaded: Loaded,
-    open: &str,
-    form: Form,
-    errors: Errors,
-    done: Option<&'static str>,
-) -> ReferralPage {
+fn build(layout: Layout, who: &Principal, loaded: Loaded, shown: Shown) -> ReferralPage {
     let today = paris_date(Utc::now());
     let (week, week_from) = (loaded.week, avip_app::labels::date(loaded.week_from));
     let elsewhere = loaded.elsewhere;
@@ -249,10 +265,11 @@ fn build(
         week_from,
         elsewhere,
         view,
-        open: open.to_owned(),
-        form,
-        errors,
-        done,
+        open: shown.open,
+        form: shown.form,
+        errors: shown.errors,
+        done: shown.done,
+        confirm: shown.confirm,
     }
 }
 
@@ -273,6 +290,11 @@ fn done_message(action: &str) -> Option<&'static str> {
         "inscription" => "L’inscription est enregistrée.",
         "contrat" => "Le contrat est mis à jour.",
         "sortie" => "La sortie est enregistrée.",
+        "sortie-prevue" => {
+            "La sortie est prévue : l’enfant reste inscrit jusqu’à ce jour-là, puis la sortie est enregistrée."
+        }
+        "sortie-annulee" => "La sortie prévue est annulée : l’enfant reste inscrit.",
+        "correction" => "La sortie est corrigée ; le référent en est informé.",
         "note" => "La note est ajoutée.",
         "suivi" => "Le suivi est enregistré.",
         "creee" => {
@@ -291,30 +313,19 @@ pub async fn show(
     done: web::Query<Done>,
 ) -> Result<HttpResponse, WebError> {
     let id = parse_id(&id)?;
-    render(
-        &req,
-        &visitor,
-        &state,
-        &id,
-        "",
-        Form::default(),
-        Errors::default(),
-        done.fait.as_deref().and_then(done_message),
-        StatusCode::OK,
-    )
-    .await
+    let shown = Shown {
+        done: done.fait.as_deref().and_then(done_message),
+        ..Shown::default()
+    };
+    render(&req, &visitor, &state, &id, shown, StatusCode::OK).await
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn render(
     req: &HttpRequest,
     visitor: &Visitor,
     state: &State,
     id: &ReferralId,
-    open: &str,
-    form: Form,
-    errors: Errors,
-    done: Option<&'static str>,
+    shown: Shown,
     status: StatusCode,
 ) -> Result<HttpResponse, WebError> {
     let who = &visitor.who;
@@ -323,10 +334,7 @@ async fn render(
     crate::shared::record_read(req, state, who, [id], "timeline");
     let title = format!("Orientation {}", loaded.body.reference);
     let layout = Layout::load(state, visitor, Section::Referrals, title).await?;
-    Ok(html(
-        status,
-        &build(layout, who, loaded, open, form, errors, done),
-    ))
+    Ok(html(status, &build(layout, who, loaded, shown)))
 }
 
 const TRANSITION: &[(&str, Kind)] = &[
@@ -359,6 +367,13 @@ const EXIT: &[(&str, Kind)] = &[
     ("employment_status", Kind::Required),
     ("childcare_solution", Kind::Required),
     ("note", Kind::Text),
+];
+const CORRECTION: &[(&str, Kind)] = &[
+    ("date", Kind::Text),
+    ("reason", Kind::Text),
+    ("employment_status", Kind::Text),
+    ("childcare_solution", Kind::Text),
+    ("correction_reason", Kind::Required),
 ];
 const NOTE: &[(&str, Kind)] = &[("note", Kind::Required)];
 const FOLLOW_UP: &[(&str, Kind)] = &[
@@ -396,8 +411,24 @@ pub async fn act(
             Ok(change) => refused(acts::change_enrollment(app, &who, &id, change, now).await)?,
             Err(e) => Err(e),
         },
-        "sortie" => match form.parse::<ExitRequest>(EXIT) {
-            Ok(request) => refused(acts::exit(app, &who, &id, request, now).await)?,
+        "sortie" => match exit_form(app, &who, &id, &form).await? {
+            Ok(Exit::Confirm(confirm)) => {
+                let shown = Shown {
+                    open: "sortie".to_owned(),
+                    form,
+                    confirm,
+                    ..Shown::default()
+                };
+                return render(&req, &visitor, &state, &id, shown, StatusCode::OK).await;
+            }
+            Ok(Exit::Done(fait)) => {
+                return Ok(see_other(&format!("/app/orientations/{id}?fait={fait}")));
+            }
+            Err(e) => Err(e),
+        },
+        "sortie-annulee" => refused(acts::cancel_planned_exit(app, &who, &id, now).await)?,
+        "correction" => match form.parse::<ExitCorrection>(CORRECTION) {
+            Ok(correction) => refused(acts::correct_exit(app, &who, &id, correction, now).await)?,
             Err(e) => Err(e),
         },
         "note" => match form.parse::<NoteRequest>(NOTE) {
@@ -413,20 +444,59 @@ pub async fn act(
     match outcome {
         Ok(()) => Ok(see_other(&format!("/app/orientations/{id}?fait={action}"))),
         Err(errors) => {
+            let shown = Shown {
+                open: action,
+                form,
+                errors,
+                ..Shown::default()
+            };
             render(
                 &req,
                 &visitor,
                 &state,
                 &id,
-                &action,
-                form,
-                errors,
-                None,
+                shown,
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
             .await
         }
     }
+}
+
+/// What the exit form leads to: the check of what will be recorded, or
+/// (confirmed) the exit recorded or planned.
+enum Exit {
+    Confirm(Vec<Fact>),
+    Done(&'static str),
+}
+
+/// The exit form: first checked by the service and shown to be confirmed,
+/// then, with `confirm`, recorded (or planned for a later day).
+async fn exit_form(
+    app: &avip_app::App,
+    who: &Principal,
+    id: &ReferralId,
+    form: &Form,
+) -> Result<Result<Exit, Errors>, DomainError> {
+    let now = Utc::now();
+    let request = match form.parse::<ExitRequest>(EXIT) {
+        Ok(request) => request,
+        Err(errors) => return Ok(Err(errors)),
+    };
+    let planned = request.date > paris_date(now);
+    if !form.checked("confirm") {
+        return match acts::preview_exit(app, who, id, request, now).await {
+            Ok(checked) => Ok(Ok(Exit::Confirm(confirmation(&checked, paris_date(now))))),
+            Err(e) => Errors::of(e).map(Err),
+        };
+    }
+    Ok(
+        match refused(acts::exit(app, who, id, request, now).await)? {
+            Ok(()) if planned => Ok(Exit::Done("sortie-prevue")),
+            Ok(()) => Ok(Exit::Done("sortie")),
+            Err(errors) => Err(errors),
+        },
+    )
 }
 
 /// What a use case refused about the form comes back as the form's errors

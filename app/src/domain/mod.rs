@@ -5,6 +5,7 @@
 //! use case can answer.
 
 pub mod error;
+pub mod exit;
 pub mod input;
 pub mod referral;
 

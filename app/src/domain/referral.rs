@@ -934,12 +934,15 @@ impl EnrollmentChange {
 }
 
 /// `POST /api/v1/referrals/{id}/exit`.
-#[derive(Deserialize, ToSchema, Debug)]
+#[derive(Deserialize, ToSchema, Clone, Debug)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"date": "2027-05-31", "reason": "employment",
     "employment_status": "employed_permanent",
     "childcare_solution": "same_creche", "note": "CDI aide-soignante"}))]
 pub struct ExitRequest {
+    /// The child's last day. Up to today, the exit is recorded now; a later
+    /// day (at most 31 days ahead) plans it: the child stays enrolled and
+    /// her place booked until then, and the exit is recorded on that day.
     pub date: NaiveDate,
     /// `employment` needs a situation of work (`employed_*`, `temp_work`,
     /// `business_creation`); `training` needs `training`.

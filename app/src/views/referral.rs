@@ -76,7 +76,7 @@ pub struct ExitOut {
     "closed_at": null, "closing_reason": null, "anonymised_at": null,
     "sla": {"clock": "calendar", "policy_version": null, "due_at": "2026-11-25T16:00:00Z",
             "stage": null, "met": null, "seconds_left": 259200},
-    "enrollment": null, "exit": null}))]
+    "enrollment": null, "exit": null, "planned_exit": null}))]
 pub struct ReferralBody {
     #[schema(value_type = String, format = Uuid)]
     pub id: ReferralId,
@@ -105,6 +105,10 @@ pub struct ReferralBody {
     pub sla: SlaBlock,
     pub enrollment: Option<EnrollmentOut>,
     pub exit: Option<ExitOut>,
+    /// An exit dated after today, recorded on that day: until then the
+    /// child is enrolled, and the plan can be posted again or cancelled
+    /// (`DELETE /referrals/{id}/exit`).
+    pub planned_exit: Option<ExitOut>,
 }
 
 impl SlaBlock {
@@ -134,6 +138,17 @@ impl ExitOut {
             note: e.exit_note.clone(),
         })
     }
+
+    fn planned(p: avip_db::exits::PlannedExit) -> ExitOut {
+        ExitOut {
+            date: p.exit_date,
+            reason: p.reason,
+            employment_status: p.employment_status,
+            positive: p.positive,
+            childcare_solution: p.childcare_solution,
+            note: p.note,
+        }
+    }
 }
 
 impl EnrollmentOut {
@@ -157,8 +172,10 @@ impl ReferralBody {
             children,
             enrollment,
             needs,
+            planned_exit,
         } = record;
         let exit = enrollment.as_ref().and_then(ExitOut::of);
+        let planned_exit = planned_exit.map(ExitOut::planned);
         let enrollment = enrollment.as_ref().map(EnrollmentOut::of);
         ReferralBody {
             sla: SlaBlock::new(&r, policy, now),
@@ -220,6 +237,7 @@ impl ReferralBody {
             anonymised_at: r.anonymised_at.map(time),
             enrollment,
             exit,
+            planned_exit,
         }
     }
 }

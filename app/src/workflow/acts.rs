@@ -11,11 +11,12 @@ use chrono::{DateTime, Utc};
 use crate::App;
 use crate::auth::Principal;
 use crate::domain::DomainError;
+use crate::domain::exit::ExitCorrection;
 use crate::domain::referral::{
     EnrollmentChange, EnrollmentRequest, ExitRequest, FollowUpRequest, NoteRequest,
     TransitionRequest,
 };
-use crate::workflow::referrals;
+use crate::workflow::{exits, referrals};
 
 /// A move through the lifecycle (`/transitions`, the page's move and
 /// withdrawal forms).
@@ -67,7 +68,45 @@ pub async fn exit(
     now: DateTime<Utc>,
 ) -> Result<ReferralRecord, DomainError> {
     let (who, id, links) = (who.clone(), id.clone(), app.public_url.clone());
-    app.write(move |conn| referrals::exit(conn, &who, &id, request, &links, now))
+    app.write(move |conn| exits::exit(conn, &who, &id, request, &links, now))
+        .await
+}
+
+/// What an exit would record, checked, nothing written.
+pub async fn preview_exit(
+    app: &App,
+    who: &Principal,
+    id: &ReferralId,
+    request: ExitRequest,
+    now: DateTime<Utc>,
+) -> Result<ExitRequest, DomainError> {
+    let (who, id) = (who.clone(), id.clone());
+    app.run(move |conn| exits::preview(conn, &who, &id, request, now))
+        .await
+}
+
+/// A planned exit cancelled before its day.
+pub async fn cancel_planned_exit(
+    app: &App,
+    who: &Principal,
+    id: &ReferralId,
+    now: DateTime<Utc>,
+) -> Result<ReferralRecord, DomainError> {
+    let (who, id) = (who.clone(), id.clone());
+    app.write(move |conn| exits::cancel_planned(conn, &who, &id, now))
+        .await
+}
+
+/// A recorded exit corrected, with why.
+pub async fn correct_exit(
+    app: &App,
+    who: &Principal,
+    id: &ReferralId,
+    correction: ExitCorrection,
+    now: DateTime<Utc>,
+) -> Result<ReferralRecord, DomainError> {
+    let (who, id, links) = (who.clone(), id.clone(), app.public_url.clone());
+    app.write(move |conn| exits::correct(conn, &who, &id, correction, &links, now))
         .await
 }
 

@@ -15,6 +15,7 @@ pub mod calendar;
 pub mod coordinators;
 pub mod creches;
 pub mod data_inclusion;
+pub mod exits;
 pub mod exports;
 pub mod matching;
 pub mod notices;

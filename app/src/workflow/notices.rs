@@ -6,7 +6,7 @@
 //! the reference and the link lead to the rest.
 
 use avip_db::model::{ChildcareSolution, DeclineReason, ExitReason};
-use avip_db::model::{DeliveryMode, NoticeKind, ReferralStatus};
+use avip_db::model::{DeliveryMode, EventId, NoticeKind, ReferralId, ReferralStatus};
 use avip_db::referrals::Referral;
 use avip_db::{DbConnection, QueryError};
 use avip_sla_engine::daily;
@@ -26,12 +26,39 @@ pub enum News<'a> {
     Enrolled {
         start: NaiveDate,
     },
-    Exited {
-        date: NaiveDate,
-        reason: ExitReason,
-        positive: bool,
-        solution: ChildcareSolution,
+    Exited(ExitNews),
+    /// The exit was corrected; `event`: the correction's timeline entry,
+    /// so that each correction is told once.
+    ExitCorrected {
+        exit: ExitNews,
+        why: &'a str,
+        event: &'a EventId,
     },
+}
+
+/// An exit as the referent reads it.
+pub struct ExitNews {
+    pub date: NaiveDate,
+    pub reason: ExitReason,
+    pub positive: bool,
+    pub solution: ChildcareSolution,
+}
+
+impl ExitNews {
+    fn rows(&self) -> Vec<(String, String)> {
+        vec![
+            ("Date de sortie".to_owned(), fr::date(self.date)),
+            ("Motif".to_owned(), fr::exit_reason(self.reason).to_owned()),
+            (
+                "Sortie positive".to_owned(),
+                if self.positive { "oui" } else { "non" }.to_owned(),
+            ),
+            (
+                "Solution de garde durable".to_owned(),
+                fr::childcare(self.solution).to_owned(),
+            ),
+        ]
+    }
 }
 
 impl News<'_> {
@@ -56,28 +83,22 @@ impl News<'_> {
                 "L’enfant de la famille que vous avez orientée est accueilli sur une place AVIP.",
                 vec![("Début de l’accueil".to_owned(), fr::date(*start))],
             ),
-            News::Exited {
-                date,
-                reason,
-                positive,
-                solution,
-            } => (
+            News::Exited(exit) => (
                 "exited",
                 "sortie du dispositif AVIP",
                 "L’accueil sur la place AVIP de l’enfant de la famille que vous avez orientée a pris fin.",
-                vec![
-                    ("Date de sortie".to_owned(), fr::date(*date)),
-                    ("Motif".to_owned(), fr::exit_reason(*reason).to_owned()),
-                    (
-                        "Sortie positive".to_owned(),
-                        if *positive { "oui" } else { "non" }.to_owned(),
-                    ),
-                    (
-                        "Solution de garde durable".to_owned(),
-                        fr::childcare(*solution).to_owned(),
-                    ),
-                ],
+                exit.rows(),
             ),
+            News::ExitCorrected { exit, why, .. } => {
+                let mut rows = exit.rows();
+                rows.push(("Motif de la correction".to_owned(), (*why).to_owned()));
+                (
+                    "exit_corrected",
+                    "sortie corrigée",
+                    "La crèche a corrigé la sortie du dispositif AVIP de l’enfant de la famille que vous avez orientée. Voici la sortie telle qu’elle est maintenant enregistrée.",
+                    rows,
+                )
+            }
         }
     }
 
@@ -86,7 +107,7 @@ impl News<'_> {
         match self {
             News::Decision { to, .. } => *to,
             News::Enrolled { .. } => ReferralStatus::Enrolled,
-            News::Exited { .. } => ReferralStatus::Exited,
+            News::Exited(_) | News::ExitCorrected { .. } => ReferralStatus::Exited,
         }
     }
 
@@ -95,7 +116,15 @@ impl News<'_> {
         match self {
             News::Decision { .. } => NoticeKind::ReferralDecision,
             News::Enrolled { .. } => NoticeKind::ReferralEnrollment,
-            News::Exited { .. } => NoticeKind::ReferralExit,
+            News::Exited(_) | News::ExitCorrected { .. } => NoticeKind::ReferralExit,
+        }
+    }
+
+    /// What tells one fact from another of the same name on a referral.
+    fn key(&self, fact: &str, referral: &ReferralId) -> String {
+        match self {
+            News::ExitCorrected { event, .. } => format!("referent:{fact}:{referral}:{event}"),
+            _ => format!("referent:{fact}:{referral}"),
         }
     }
 }
@@ -163,7 +192,7 @@ pub fn tell_referent(
         ),
     };
     let kind = news.kind();
-    let dedup_key = format!("referent:{fact}:{}", referral.id);
+    let dedup_key = news.key(fact, &referral.id);
     let mode = daily::mode_for(
         conn,
         &referral.referent_email,

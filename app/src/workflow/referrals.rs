@@ -23,9 +23,9 @@ use chrono::{DateTime, Datelike, Utc};
 use crate::access::{Action, ReferralOwners, Resource, require};
 use crate::auth::{Principal, Subject};
 use crate::domain::referral::{
-    Contract, ContractChange, EnrollmentChange, EnrollmentRequest, ExitRequest, FollowUpRequest,
-    HoursIn, Move, NoteRequest, ReferralDraft, ReferralRequest, TransitionDraft, TransitionRequest,
-    Via, invalid_transition, plan_move,
+    Contract, ContractChange, EnrollmentChange, EnrollmentRequest, FollowUpRequest, HoursIn, Move,
+    NoteRequest, ReferralDraft, ReferralRequest, TransitionDraft, TransitionRequest, Via,
+    invalid_transition, plan_move,
 };
 use crate::domain::{DomainError, Weekday};
 use crate::workflow::calendar;
@@ -39,7 +39,12 @@ pub(crate) fn actor(who: &Principal) -> (ActorKind, Option<String>) {
     }
 }
 
-fn event(who: &Principal, referral: &ReferralId, kind: EventKind, at: DateTime<Utc>) -> Event {
+pub(crate) fn event(
+    who: &Principal,
+    referral: &ReferralId,
+    kind: EventKind,
+    at: DateTime<Utc>,
+) -> Event {
     let (actor_kind, actor_id) = actor(who);
     Event {
         id: EventId::generate(),
@@ -198,6 +203,7 @@ fn insert_referral(
             children: new.children,
             enrollment: None,
             needs: new.needs,
+            planned_exit: None,
         },
         replayed: false,
     })
@@ -309,7 +315,7 @@ fn owners(r: &Referral) -> Resource<'_> {
 
 /// Applies a permitted move: the status (only if nobody moved it first),
 /// the claim on the children when it closes, and the timeline event.
-fn apply_move(
+pub(crate) fn apply_move(
     conn: &mut DbConnection,
     referral: &ReferralId,
     step: Move,
@@ -595,7 +601,7 @@ pub fn contract_of(e: &Enrollment) -> Contract {
     }
 }
 
-fn not_enrolled(status: ReferralStatus) -> DomainError {
+pub(crate) fn not_enrolled(status: ReferralStatus) -> DomainError {
     invalid_transition(
         status,
         ReferralStatus::Enrolled,
@@ -700,54 +706,6 @@ pub fn change_enrollment(
         );
         referrals::insert_event(conn, &ev)?;
         referrals::touch(conn, id, to_db_time(now))?;
-        Ok(referrals::get(conn, id)?)
-    })
-}
-
-pub fn exit(
-    conn: &mut DbConnection,
-    who: &Principal,
-    id: &ReferralId,
-    request: ExitRequest,
-    public_url: &str,
-    now: DateTime<Utc>,
-) -> Result<ReferralRecord, DomainError> {
-    require(who, Action::Read, Resource::Referral(None))?;
-    avip_db::write_transaction(conn, |conn| {
-        let referral = load_for(conn, who, id, Action::Act)?;
-        let step = plan_move(referral.status, ReferralStatus::Exited, Via::Exit)?;
-        let mut enrollment =
-            referrals::enrollment(conn, id)?.ok_or_else(|| not_enrolled(referral.status))?;
-        let request = request.check(enrollment.start_date, paris_date(now))?;
-        enrollment.exit_date = Some(request.date);
-        enrollment.exit_reason = Some(request.reason);
-        enrollment.exit_employment_status = Some(request.employment_status);
-        enrollment.positive_exit = Some(request.is_positive());
-        enrollment.childcare_solution = Some(request.childcare_solution);
-        enrollment.exit_note = request.note.clone();
-        enrollment.updated_at = to_db_time(now);
-        referrals::save_enrollment(conn, &enrollment)?;
-        places::occupy_until(conn, id, request.date.min(enrollment.contract_end_date))?;
-        lifecycle::on_exit(conn, id)?;
-        let mut ev = event(who, id, EventKind::Exit, now);
-        ev.note = request.note.clone();
-        ev.data = Some(
-            serde_json::json!({
-                "date": request.date,
-                "employment_status": request.employment_status,
-                "positive": request.is_positive(),
-                "childcare_solution": request.childcare_solution,
-            })
-            .to_string(),
-        );
-        apply_move(conn, id, step, Some(request.reason.as_str().to_owned()), ev)?;
-        let news = News::Exited {
-            date: request.date,
-            reason: request.reason,
-            positive: request.is_positive(),
-            solution: request.childcare_solution,
-        };
-        notices::tell_referent(conn, &referral, &news, public_url, now)?;
         Ok(referrals::get(conn, id)?)
     })
 }

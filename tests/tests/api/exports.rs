@@ -76,7 +76,8 @@ async fn fixture(app: &TestApp) -> Fixture {
         }
     };
     enroll(&a, today + Duration::days(1)).await;
-    let exit = json!({"date": (today + Duration::days(5)).to_string(), "reason": "employment",
+    let exit_day = today + Duration::days(5);
+    let exit = json!({"date": exit_day.to_string(), "reason": "employment",
         "employment_status": "employed_permanent", "positive": true, "childcare_solution": "same_creche"});
     app.expect(
         &t.coordinator,
@@ -86,6 +87,8 @@ async fn fixture(app: &TestApp) -> Fixture {
         200,
     )
     .await;
+    // Planned, then recorded by the engine on its day.
+    assert_eq!(crate::evaluation::engine_on(app, exit_day).len(), 1);
 
     let b = post(&t.prescriber, &t.creche, "Bastien").await;
     let b = move_to(

@@ -597,11 +597,15 @@ async fn a_coordinator_carries_a_referral_from_received_to_exited() {
     )
     .await;
 
-    let exited = app
+    let planned = app
         .expect(&t.coordinator, "POST", &format!("{path}/exit"),
             Some(json!({"date": start.to_string(), "reason": "employment", "employment_status": "employed_permanent",
                         "positive": true, "childcare_solution": "same_creche", "note": "CDI aide-soignante"})), 200)
         .await;
+    // A week ahead: planned, recorded by the engine on its day.
+    assert_eq!(planned["status"], "enrolled");
+    assert_eq!(crate::evaluation::engine_on(&app, start).len(), 1);
+    let exited = app.expect(&t.coordinator, "GET", &path, None, 200).await;
     assert_eq!(exited["status"], "exited");
     assert_eq!(exited["closing_reason"], "employment");
     assert_eq!(exited["exit"]["positive"], true);
@@ -637,6 +641,7 @@ async fn a_coordinator_carries_a_referral_from_received_to_exited() {
             "enrollment_amended",
             "follow_up",
             "note",
+            "exit_planned",
             "exit"
         ]
     );
@@ -648,7 +653,7 @@ async fn a_coordinator_carries_a_referral_from_received_to_exited() {
         .collect();
     assert_eq!(statuses[1], (&json!("received"), &json!("contacted")));
     assert_eq!(statuses[4], (&json!("offered"), &json!("enrolled")));
-    assert_eq!(statuses[9], (&json!("enrolled"), &json!("exited")));
+    assert_eq!(statuses[10], (&json!("enrolled"), &json!("exited")));
     let times: Vec<&str> = events["items"]
         .as_array()
         .unwrap()
@@ -680,7 +685,7 @@ async fn a_coordinator_carries_a_referral_from_received_to_exited() {
         .await;
     assert_eq!(
         page["items"].as_array().unwrap().len() + rest["items"].as_array().unwrap().len(),
-        10
+        11
     );
     assert_eq!(rest["items"][0]["kind"], "enrollment");
 }

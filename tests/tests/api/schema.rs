@@ -95,6 +95,7 @@ fn declared() -> BTreeMap<String, Vec<String>> {
         notifications,
         creche_capacity,
         place_bookings,
+        planned_exits,
         creche_closures,
         referral_needs,
         service_keys,

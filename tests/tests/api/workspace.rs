@@ -1232,3 +1232,128 @@ async fn an_offer_on_a_full_day_is_refused_next_to_its_field_and_can_be_forced()
         .await;
     assert_eq!(read["status"], "offered");
 }
+
+#[tokio::test]
+async fn the_exit_is_checked_before_it_is_recorded_planned_or_cancelled_and_corrected_from_the_page()
+ {
+    let app = spawn_app().await;
+    let (t, mut browser) = coordinator_in(&app).await;
+    let rid = id(&new_referral(&app, &t.prescriber, &t.creche, "Yanis").await);
+    app.expect(
+        &t.coordinator,
+        "POST",
+        &format!("/api/v1/referrals/{rid}/transitions"),
+        Some(json!({"to": "offered", "force": true, "force_reason": "test"})),
+        200,
+    )
+    .await;
+    app.expect(
+        &t.coordinator,
+        "POST",
+        &format!("/api/v1/referrals/{rid}/enrollment"),
+        Some(
+            json!({"start_date": today().to_string(), "days": ["mon", "tue"], "force": true,
+                    "force_reason": "test"}),
+        ),
+        201,
+    )
+    .await;
+    let page_path = format!("/app/orientations/{rid}");
+    let token = csrf(&browser.get(&page_path).await.body);
+    let later = (today() + Duration::days(10)).to_string();
+    let exit = [
+        ("csrf", token.as_str()),
+        ("date", later.as_str()),
+        ("reason", "employment"),
+        ("employment_status", "employed_permanent"),
+        ("childcare_solution", "same_creche"),
+    ];
+    // First the check: what will be recorded, nothing written.
+    let check = browser.post(&format!("{page_path}/sortie"), &exit).await;
+    assert_eq!(check.status, 200, "{}", check.body);
+    assert!(
+        check
+            .body
+            .contains("Vérifiez la sortie avant de l’enregistrer")
+    );
+    assert!(
+        check.body.contains("oui : le parent travaille"),
+        "{}",
+        check.body
+    );
+    assert!(check.body.contains("prévue : l’enfant reste inscrit"));
+    assert_eq!(
+        api_referral(&app, &t.coordinator, &rid).await["planned_exit"],
+        Value::Null
+    );
+    // Confirmed: planned, the child still enrolled.
+    let mut confirmed = exit.to_vec();
+    confirmed.push(("confirm", "1"));
+    let planned = browser
+        .post(&format!("{page_path}/sortie"), &confirmed)
+        .await;
+    assert_eq!(planned.status, 303, "{}", planned.body);
+    assert!(planned.location.unwrap().ends_with("fait=sortie-prevue"));
+    let page = browser.get(&page_path).await;
+    assert!(page.body.contains("Sortie prévue le"), "{}", page.body);
+    assert_eq!(
+        api_referral(&app, &t.coordinator, &rid).await["status"],
+        "enrolled"
+    );
+    let cancelled = browser
+        .post(
+            &format!("{page_path}/sortie-annulee"),
+            &[("csrf", token.as_str())],
+        )
+        .await;
+    assert_eq!(cancelled.status, 303);
+    assert_eq!(
+        api_referral(&app, &t.coordinator, &rid).await["planned_exit"],
+        Value::Null
+    );
+
+    // Recorded today, then corrected with a reason.
+    let now = today().to_string();
+    let mut today_exit = confirmed.clone();
+    today_exit[1] = ("date", now.as_str());
+    today_exit[2] = ("reason", "family_moved");
+    today_exit[3] = ("employment_status", "job_search");
+    let recorded = browser
+        .post(&format!("{page_path}/sortie"), &today_exit)
+        .await;
+    assert_eq!(recorded.status, 303, "{}", recorded.body);
+    assert_eq!(
+        api_referral(&app, &t.coordinator, &rid).await["status"],
+        "exited"
+    );
+    let page = browser.get(&page_path).await;
+    assert!(page.body.contains("Corriger la sortie"));
+    let correction = [
+        ("csrf", token.as_str()),
+        ("date", now.as_str()),
+        ("reason", "family_moved"),
+        ("employment_status", "job_search"),
+        ("childcare_solution", "same_creche"),
+        ("correction_reason", "erreur de saisie"),
+    ];
+    let refused = browser
+        .post(&format!("{page_path}/correction"), &correction)
+        .await;
+    assert_eq!(refused.status, 422);
+    assert!(refused.body.contains("Rien à corriger"), "{}", refused.body);
+    let mut changed = correction.to_vec();
+    changed[3] = ("employment_status", "training");
+    changed[2] = ("reason", "training");
+    let done = browser
+        .post(&format!("{page_path}/correction"), &changed)
+        .await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    let api = api_referral(&app, &t.coordinator, &rid).await;
+    assert_eq!(api["exit"]["employment_status"], "training");
+    assert_eq!(api["exit"]["positive"], true);
+    let page = browser.get(&page_path).await;
+    assert!(
+        page.body.contains("Sortie corrigée"),
+        "the timeline says so"
+    );
+}

@@ -49,6 +49,7 @@ fn received(creche: &CrecheId, prescriber: &OrganizationId) -> ReferralBody {
         },
         enrollment: None,
         exit: None,
+        planned_exit: None,
     }
 }
 
