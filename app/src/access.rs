@@ -32,6 +32,9 @@ pub enum Action {
     /// Correct a recorded exit: the crèche's coordinators, and admins (the
     /// 60-day limit is the use case's rule).
     Correct,
+    /// Report the parent's situation after the exit: the prescriber
+    /// organisation that sent the referral.
+    ReportOutcome,
 }
 
 /// Whose a referral is: the crèche it is addressed to and its prescriber.
@@ -156,7 +159,10 @@ fn decide_referral(
     let may = match who.role {
         Role::Admin => matches!(action, List | Read | Erase | Correct),
         Role::Coordinator => matches!(action, List | Read | Act | Withdraw | Annotate | Correct),
-        Role::Prescriber => matches!(action, List | Read | Create | Withdraw | Annotate),
+        Role::Prescriber => matches!(
+            action,
+            List | Read | Create | Withdraw | Annotate | ReportOutcome
+        ),
         Role::Caf => false,
     };
     if !may {

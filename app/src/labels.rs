@@ -3,8 +3,8 @@
 //! coordinator reads them.
 
 use avip_db::model::{
-    ChildcareSolution, DeclineReason, EmploymentStatus, EventKind, ExitReason, ParentSituation,
-    Participant, ProjectKind, ReferralStatus, Role, WithdrawReason,
+    ChildcareSolution, DeclineReason, EmploymentStatus, EventKind, ExitReason, OutcomeSituation,
+    ParentSituation, Participant, ProjectKind, ReferralStatus, Role, WithdrawReason,
 };
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Europe::Paris;
@@ -79,6 +79,19 @@ pub fn employment(e: EmploymentStatus) -> &'static str {
     }
 }
 
+pub fn outcome(s: OutcomeSituation) -> &'static str {
+    match s {
+        OutcomeSituation::JobSearch => "En recherche d’emploi",
+        OutcomeSituation::Training => "En formation",
+        OutcomeSituation::EmployedFixedTerm => "En emploi (CDD)",
+        OutcomeSituation::EmployedPermanent => "En emploi (CDI)",
+        OutcomeSituation::TempWork => "Intérim",
+        OutcomeSituation::BusinessCreation => "Création d’entreprise",
+        OutcomeSituation::Other => "Autre",
+        OutcomeSituation::Unknown => "Je ne sais pas",
+    }
+}
+
 pub fn decline(r: DeclineReason) -> &'static str {
     match r {
         DeclineReason::NoPlaceAvailable => "Pas de place disponible",
@@ -148,6 +161,8 @@ pub fn event(k: EventKind) -> &'static str {
         EventKind::ExitPlanned => "Sortie prévue",
         EventKind::ExitPlanCancelled => "Sortie prévue annulée",
         EventKind::ExitCorrected => "Sortie corrigée",
+        EventKind::OutcomeRequested => "Situation du parent demandée au référent",
+        EventKind::OutcomeRecorded => "Situation du parent après la sortie",
         EventKind::SlaWarning => "Alerte : délai de réponse bientôt atteint",
         EventKind::SlaBreach => "Délai de 72 h dépassé",
         EventKind::SlaEscalation => "Escalade du retard",

@@ -108,11 +108,19 @@ pub fn sweep(settings: &Settings, at: Option<String>, dry_run: bool) -> anyhow::
             })
             .await??
         };
-        let engine = engine(settings, pool, gate, active)?;
+        let engine = engine(settings, pool.clone(), gate.clone(), active)?;
         let instant = at.unwrap_or_else(Utc::now);
         let report = engine.sweep(instant, dry_run).await?;
         print_report(&report, instant, engine.policy().version, dry_run);
         if !dry_run {
+            let links = settings.public_url.to_string();
+            let (exits, asked) = tokio::task::spawn_blocking(move || {
+                let exits = crate::workflow::exits::record_due(&pool, &gate, &links, instant)?;
+                let asked = crate::workflow::outcomes::run_due(&pool, &gate, &links, instant)?;
+                Ok::<_, crate::domain::DomainError>((exits.len(), asked))
+            })
+            .await??;
+            println!("planned exits recorded: {exits}; outcome requests and reminders: {asked}");
             let delivered = engine.deliver().await?;
             println!(
                 "delivery: {} sent, {} failed (kept in the outbox and retried)",
@@ -196,8 +204,9 @@ fn print_report(report: &SweepReport, at: DateTime<Utc>, version: i32, dry_run: 
     }
 }
 
-/// Records the planned exits whose day has come, on `AVIP_SLA_SCHEDULE`
-/// beside the sweeps (the referent's e-mail leaves with the next delivery).
+/// Records the planned exits whose day has come and asks the referents the
+/// parent's situation 3 and 6 months after the exit, on `AVIP_SLA_SCHEDULE`
+/// beside the sweeps (the e-mails leave with the next delivery).
 pub async fn schedule_planned_exits(
     scheduler: &tokio_cron_scheduler::JobScheduler,
     settings: &Settings,
@@ -209,12 +218,15 @@ pub async fn schedule_planned_exits(
         let (pool, gate, links) = (pool.clone(), gate.clone(), links.clone());
         Box::pin(async move {
             let ran = tokio::task::spawn_blocking(move || {
-                crate::workflow::exits::record_due(&pool, &gate, &links, Utc::now())
+                let now = Utc::now();
+                let exits = crate::workflow::exits::record_due(&pool, &gate, &links, now)?;
+                let asked = crate::workflow::outcomes::run_due(&pool, &gate, &links, now)?;
+                Ok::<_, crate::domain::DomainError>((exits.len(), asked))
             })
             .await;
             match ran {
-                Ok(Ok(done)) if !done.is_empty() => {
-                    tracing::info!(exits = done.len(), "planned exits recorded");
+                Ok(Ok((exits, asked))) if exits + asked > 0 => {
+                    tracing::info!(exits, asked, "planned exits recorded, outcomes asked");
                 }
                 Ok(Ok(_)) => {}
                 Ok(Err(e)) => {

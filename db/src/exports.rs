@@ -412,3 +412,13 @@ pub fn service_key(
     }?;
     sk::table.find(name).select(sk::value).first(conn)
 }
+
+/// The service's own key `name`, if it was drawn.
+pub fn stored_service_key(conn: &mut DbConnection, name: &str) -> QueryResult<Option<String>> {
+    use crate::schema::service_keys as sk;
+    sk::table
+        .find(name)
+        .select(sk::value)
+        .first::<String>(conn)
+        .optional()
+}

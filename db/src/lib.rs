@@ -19,6 +19,7 @@ pub mod model;
 pub mod notifications;
 pub mod oidc_attempts;
 pub mod organizations;
+pub mod outcomes;
 pub mod page;
 pub mod places;
 pub mod pool;

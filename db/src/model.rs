@@ -206,6 +206,29 @@ text_enum!(
 );
 
 text_enum!(
+    /// When the parent's situation is asked after the exit.
+    OutcomeAt {
+        ThreeMonths => "3_months",
+        SixMonths => "6_months",
+    }
+);
+
+text_enum!(
+    /// The parent's situation some months after the exit: the follow-up's
+    /// employment statuses, or `unknown` when the referent cannot say.
+    OutcomeSituation {
+        JobSearch => "job_search",
+        Training => "training",
+        EmployedFixedTerm => "employed_fixed_term",
+        EmployedPermanent => "employed_permanent",
+        TempWork => "temp_work",
+        BusinessCreation => "business_creation",
+        Other => "other",
+        Unknown => "unknown",
+    }
+);
+
+text_enum!(
     /// Why a crèche declines a referral.
     DeclineReason {
         NoPlaceAvailable => "no_place_available",
@@ -283,6 +306,11 @@ text_enum!(
         ExitPlanCancelled => "exit_plan_cancelled",
         /// A recorded exit was corrected (before and after in `data`).
         ExitCorrected => "exit_corrected",
+        /// The referent was asked the parent's situation 3 or 6 months
+        /// after the exit (or reminded).
+        OutcomeRequested => "outcome_requested",
+        /// The parent's situation 3 or 6 months after the exit.
+        OutcomeRecorded => "outcome_recorded",
         SlaWarning => "sla_warning",
         SlaBreach => "sla_breach",
         SlaEscalation => "sla_escalation",
@@ -455,6 +483,9 @@ text_enum!(
         Exited => "referral.exited",
         FollowUpAdded => "referral.follow_up_added",
         SlaBreached => "referral.sla_breached",
+        /// The parent's situation after the exit is asked: answer with
+        /// `POST /referrals/{id}/outcomes`.
+        OutcomeRequested => "referral.outcome_requested",
     }
 );
 
@@ -480,6 +511,9 @@ text_enum!(
         ReferralExit => "referral_exit",
         /// To a referent: the crèche did not answer in time.
         ReferralSlaBreach => "referral_sla_breach",
+        /// To a referent: the parent's situation 3 and 6 months after the
+        /// exit is asked.
+        OutcomeRequest => "outcome_request",
         /// To a crèche's coordinators: the SLA engine's e-mails (deadlines,
         /// follow-ups, contract ends).
         SlaAlert => "sla_alert",

@@ -272,6 +272,19 @@ diesel::table! {
 }
 
 diesel::table! {
+    exit_outcomes (referral_id, at) {
+        referral_id -> Text,
+        at -> Text,
+        due_on -> Date,
+        requested_at -> Nullable<Timestamp>,
+        reminded_at -> Nullable<Timestamp>,
+        answered_at -> Nullable<Timestamp>,
+        situation -> Nullable<Text>,
+        answered_via -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
     planned_exits (referral_id) {
         referral_id -> Text,
         exit_date -> Date,
@@ -395,6 +408,7 @@ diesel::joinable!(creche_capacity -> creches (creche_id));
 diesel::joinable!(place_bookings -> creches (creche_id));
 diesel::joinable!(creche_closures -> creches (creche_id));
 diesel::joinable!(planned_exits -> referrals (referral_id));
+diesel::joinable!(exit_outcomes -> referrals (referral_id));
 diesel::joinable!(referral_needs -> referrals (referral_id));
 diesel::joinable!(users -> organizations (organization_id));
 diesel::joinable!(creche_coordinators -> creches (creche_id));
@@ -433,6 +447,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     creche_capacity,
     place_bookings,
     planned_exits,
+    exit_outcomes,
     service_keys,
     evaluation_exports,
     evaluation_export_creches,

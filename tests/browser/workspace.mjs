@@ -4,6 +4,7 @@
 // `avip demo`; the base address comes in AVIP_URL.
 import { chromium } from 'playwright-core';
 import { AxeBuilder } from '@axe-core/playwright';
+import { readdirSync, readFileSync } from 'node:fs';
 
 const base = process.env.AVIP_URL;
 if (!base) throw new Error('AVIP_URL is not set');
@@ -46,9 +47,12 @@ async function newPage() {
   });
   // A refused form or sign-in answers 400, 401, 403 or 422 with its page:
   // chromium notes the status, which is not a fault.
+  // So does a dead outcome link (404), whatever the reason.
   const expected = /Failed to load resource: the server responded with a status of (400|401|403|422)/;
+  const deadLink = /Failed to load resource: the server responded with a status of 404/;
   page.on('console', (m) => {
-    if (m.type() === 'error' && !expected.test(m.text()) && !provider(page.url())) {
+    const dead = page.url().includes('/app/suivi/') && deadLink.test(m.text());
+    if (m.type() === 'error' && !expected.test(m.text()) && !dead && !provider(page.url())) {
       fail(`console error on ${page.url()}: ${m.text()}`);
     }
   });
@@ -275,6 +279,37 @@ async function occupied(page, creche, day) {
   await axe(page, 'corrected exit');
   await phone(page, 'corrected exit');
   await page.context().close();
+}
+
+// ----- The referent answers the outcome request, without an account -----
+{
+  const dir = process.env.AVIP_MAIL_DIR;
+  const decoded = readdirSync(dir)
+    .map((f) => readFileSync(`${dir}/${f}`, 'utf8'))
+    .map((m) => m.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/g, (_, h) => String.fromCharCode(parseInt(h, 16))));
+  const link = decoded
+    .map((m) => m.match(/\/app\/suivi\/[0-9a-f-]+\/[36]_months\/[0-9]+\.[0-9a-f]{64}/))
+    .find((m) => m);
+  expect(Boolean(link), 'an outcome request was e-mailed with its link');
+  if (link) {
+    const page = await newPage();
+    await page.goto(`${base}${link[0]}`);
+    expect((await page.locator('h1').innerText()).includes('Où en est le parent'), 'the question');
+    await axe(page, 'outcome question');
+    await phone(page, 'outcome question');
+    await page.getByRole('button', { name: 'Envoyer la réponse' }).click();
+    expect(await page.locator('input[name=employment_status]:invalid').count() > 0, 'a situation is required');
+    await page.getByLabel('En formation').check();
+    await page.getByRole('button', { name: 'Envoyer la réponse' }).click();
+    await page.waitForLoadState('load');
+    expect((await page.locator('h1').innerText()) === 'Merci', 'the answer is recorded');
+    await axe(page, 'outcome recorded');
+    await page.goto(`${base}${link[0]}`);
+    expect((await page.locator('h1').innerText()).includes('plus valable'), 'the link answers once');
+    await axe(page, 'outcome link used');
+    await phone(page, 'outcome link used');
+    await page.context().close();
+  }
 }
 
 // ----- A France Travail referent -----

@@ -1,11 +1,13 @@
 //! The exit: recorded now or planned for a later day, a plan cancelled, a
-//! recorded exit corrected with its reason.
+//! recorded exit corrected with its reason; the parent's situation 3 and 6
+//! months after.
 
-use actix_web::{delete, post, web};
+use actix_web::{HttpResponse, delete, get, post, web};
 use avip_app::domain::exit::ExitCorrection;
 use avip_app::domain::referral::ExitRequest;
 use avip_app::views::referral::ReferralBody;
 use avip_app::workflow::acts;
+use avip_app::workflow::outcomes::{self, OutcomeBody, OutcomeRequest};
 
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, Bearer};
@@ -86,4 +88,54 @@ pub async fn correct_exit(
         &state.policy.policy,
         now,
     )))
+}
+
+/// The parent's situation 3 and 6 months after the exit, for the
+/// prescriber organisation that sent the referral (told by the webhook
+/// `referral.outcome_requested`), from its due day on, once (`409` before
+/// or after). `unknown` when the referent cannot say.
+#[utoipa::path(operation_id = "recordOutcome", tag = "referrals", params(("id" = String, Path, format = Uuid)), request_body = OutcomeRequest,
+    security(("oauth2" = [])), responses(
+    (status = 201, body = OutcomeBody), Forbidden, NotFound, Conflict, Unprocessable,
+))]
+#[post("/referrals/{id}/outcomes")]
+pub async fn record_outcome(
+    Bearer(who): Bearer,
+    state: State,
+    id: web::Path<String>,
+    body: ApiJson<OutcomeRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let id = referral_id(&id)?;
+    let request = body.0;
+    let outcome = state
+        .write(move |conn| outcomes::answer_api(conn, &who, &id, request, now()))
+        .await?;
+    Ok(HttpResponse::Created().json(OutcomeBody::from(outcome)))
+}
+
+/// The referral's situations after the exit: when each is due, asked and
+/// answered (none before the exit is recorded).
+#[utoipa::path(operation_id = "listOutcomes", tag = "referrals", params(("id" = String, Path, format = Uuid)),
+    security(("oauth2" = [])), responses(
+    (status = 200, body = OutcomeList), Forbidden, NotFound,
+))]
+#[get("/referrals/{id}/outcomes")]
+pub async fn list_outcomes(
+    Bearer(who): Bearer,
+    state: State,
+    id: web::Path<String>,
+) -> Result<web::Json<OutcomeList>, ApiError> {
+    let id = referral_id(&id)?;
+    let items = state
+        .run(move |conn| outcomes::list(conn, &who, &id))
+        .await?;
+    Ok(web::Json(OutcomeList {
+        items: items.into_iter().map(OutcomeBody::from).collect(),
+    }))
+}
+
+/// The situations after the exit.
+#[derive(serde::Serialize, utoipa::ToSchema, Debug)]
+pub struct OutcomeList {
+    pub items: Vec<OutcomeBody>,
 }

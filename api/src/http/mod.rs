@@ -83,6 +83,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(exits::create_exit)
             .service(exits::cancel_exit)
             .service(exits::correct_exit)
+            .service(exits::record_outcome)
+            .service(exits::list_outcomes)
             .service(exports::referrals)
             .service(exports::indicators_handler)
             .service(sla::overdue)

@@ -19,6 +19,7 @@ pub mod forms;
 pub use avip_app::labels as fr;
 pub use sections::Section;
 pub mod indicators;
+pub mod outcome;
 pub mod planning;
 pub mod proconnect;
 mod ranking;
@@ -261,6 +262,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     web::get().to(proconnect::back),
                 )
                 .route("/deconnexion/fin", web::get().to(proconnect::signed_out))
+                .route("/suivi/{id}/{at}/{token}", web::get().to(outcome::show))
+                .route("/suivi/{id}/{at}/{token}", web::post().to(outcome::answer))
                 .route("/a-traiter", web::get().to(worklist::show))
                 .route("/orientations", web::get().to(referrals::list))
                 .route("/orientations/nouvelle", web::get().to(referrals::new_form))

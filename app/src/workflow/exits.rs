@@ -175,6 +175,7 @@ fn record(
     places::occupy_until(conn, id, request.date.min(enrollment.contract_end_date))?;
     lifecycle::on_exit(conn, id)?;
     exits::remove(conn, id)?;
+    avip_db::outcomes::schedule(conn, id, request.date)?;
     let mut ev = event_by(by, id, EventKind::Exit, now);
     ev.note = request.note.clone();
     ev.data = Some(exit_json(request).to_string());
@@ -353,6 +354,7 @@ pub fn correct(
         referrals::save_enrollment(conn, &enrollment)?;
         if after.date != current.date {
             places::occupy_until(conn, id, after.date.min(enrollment.contract_end_date))?;
+            avip_db::outcomes::schedule(conn, id, after.date)?;
         }
         let mut ev = event_by(&actor(who), id, EventKind::ExitCorrected, now);
         ev.reason = Some(after.reason.as_str().to_owned());

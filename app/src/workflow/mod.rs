@@ -20,6 +20,7 @@ pub mod exports;
 pub mod matching;
 pub mod notices;
 pub mod organizations;
+pub mod outcomes;
 pub mod places;
 pub mod preferences;
 pub mod referrals;

@@ -27,6 +27,8 @@ pub struct Choices {
     pub referral_exit: Option<DeliveryMode>,
     /// The crèche did not answer a family you referred in time.
     pub referral_sla_breach: Option<DeliveryMode>,
+    /// The parent's situation 3 and 6 months after the exit is asked.
+    pub outcome_request: Option<DeliveryMode>,
     /// Coordinators: the SLA engine's e-mails about your crèches.
     pub sla_alert: Option<DeliveryMode>,
 }
@@ -38,6 +40,7 @@ impl Choices {
             (NoticeKind::ReferralEnrollment, self.referral_enrollment),
             (NoticeKind::ReferralExit, self.referral_exit),
             (NoticeKind::ReferralSlaBreach, self.referral_sla_breach),
+            (NoticeKind::OutcomeRequest, self.outcome_request),
             (NoticeKind::SlaAlert, self.sla_alert),
         ]
         .into_iter()
@@ -52,6 +55,7 @@ impl Choices {
             referral_enrollment: get(NoticeKind::ReferralEnrollment),
             referral_exit: get(NoticeKind::ReferralExit),
             referral_sla_breach: get(NoticeKind::ReferralSlaBreach),
+            outcome_request: get(NoticeKind::OutcomeRequest),
             sla_alert: get(NoticeKind::SlaAlert),
         }
     }

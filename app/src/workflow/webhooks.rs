@@ -25,8 +25,8 @@ pub struct CreateWebhook {
     pub url: String,
     /// One or more of `referral.created`, `referral.status_changed`,
     /// `referral.enrolled`, `referral.exited`, `referral.follow_up_added`,
-    /// `referral.sla_breached`.
-    #[schema(min_items = 1, max_items = 6, value_type = Vec<WebhookEvent>)]
+    /// `referral.sla_breached`, `referral.outcome_requested`.
+    #[schema(min_items = 1, max_items = 7, value_type = Vec<WebhookEvent>)]
     pub events: Vec<String>,
     /// Admins only: whose subscription it is. An API client's is its own
     /// organisation's.
@@ -41,7 +41,7 @@ pub struct CreateWebhook {
 pub struct UpdateWebhook {
     #[schema(max_length = 2000)]
     pub url: Option<String>,
-    #[schema(min_items = 1, max_items = 6, value_type = Option<Vec<WebhookEvent>>)]
+    #[schema(min_items = 1, max_items = 7, value_type = Option<Vec<WebhookEvent>>)]
     pub events: Option<Vec<String>>,
     pub active: Option<bool>,
 }

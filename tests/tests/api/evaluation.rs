@@ -454,3 +454,228 @@ async fn a_correction_keeps_before_and_after_tells_the_referent_and_changes_the_
         2
     );
 }
+
+/// The outbox rows under `key`: their text bodies.
+fn outbox_bodies(app: &avip_tests::TestApp, key: &str) -> Vec<String> {
+    use avip_db::schema::notifications as n;
+    use diesel::prelude::*;
+    let mut conn = app.db.connect();
+    n::table
+        .filter(n::dedup_key.eq(key))
+        .select(n::body_text)
+        .load(&mut conn)
+        .unwrap()
+}
+
+/// One run of the engine's outcome job at `at`: e-mails written.
+fn ask_at(app: &avip_tests::TestApp, at: chrono::DateTime<chrono::Utc>) -> usize {
+    let mut conn = app.db.connect();
+    avip_app::workflow::outcomes::run_due_batch(&mut conn, "http://localhost", at, 100).unwrap()
+}
+
+fn noon(day: chrono::NaiveDate) -> chrono::DateTime<chrono::Utc> {
+    avip_sla_engine::clock::paris_midnight(day) + chrono::Duration::hours(12)
+}
+
+/// The link in an e-mail: its path.
+fn link_in(body: &str) -> String {
+    let start = body
+        .find("/app/suivi/")
+        .expect("a link to the outcome page");
+    body[start..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .trim_end_matches(['>', ')', '.'])
+        .to_owned()
+}
+
+async fn page(app: &avip_tests::TestApp, path: &str, answer: Option<&str>) -> (u16, String) {
+    let client = reqwest::Client::new();
+    let url = app.url(path);
+    let response = match answer {
+        None => client.get(url).send().await.unwrap(),
+        Some(situation) => client
+            .post(url)
+            .form(&[("employment_status", situation)])
+            .send()
+            .await
+            .unwrap(),
+    };
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn the_referent_is_asked_3_and_6_months_after_once_reminded_once_and_each_link_answers_once()
+{
+    use chrono::Months;
+    let app = spawn_app().await;
+    let t = territory(&app).await;
+    let r = enrolled(&app, &t, "Yanis").await;
+    let other = enrolled(&app, &t, "Inès").await;
+    for id in [&r, &other] {
+        app.expect(
+            &t.coordinator,
+            "POST",
+            &format!("/api/v1/referrals/{id}/exit"),
+            Some(exit_on(today(), "employment", "employed_permanent")),
+            200,
+        )
+        .await;
+    }
+    let outcomes = app
+        .expect(
+            &t.prescriber,
+            "GET",
+            &format!("/api/v1/referrals/{r}/outcomes"),
+            None,
+            200,
+        )
+        .await;
+    let (three, six) = (today() + Months::new(3), today() + Months::new(6));
+    assert_eq!(
+        outcomes["items"][0]["due_on"],
+        three.to_string(),
+        "{outcomes}"
+    );
+    assert_eq!(outcomes["items"][1]["due_on"], six.to_string());
+    assert_eq!(
+        ask_at(&app, noon(three - chrono::Days::new(1))),
+        0,
+        "not before its day"
+    );
+
+    // On its day, once per referral, whatever the number of runs.
+    assert_eq!(ask_at(&app, noon(three)), 2);
+    assert_eq!(ask_at(&app, noon(three) + chrono::Duration::hours(1)), 0);
+    let asked = outbox_bodies(&app, &format!("referent:outcome_request:3_months:{r}"));
+    assert_eq!(asked.len(), 1);
+    assert!(
+        !asked[0].contains("Benali") && !asked[0].contains("Yanis"),
+        "no family data: {}",
+        asked[0]
+    );
+    let link = link_in(&asked[0]);
+    let other_link =
+        link_in(&outbox_bodies(&app, &format!("referent:outcome_request:3_months:{other}"))[0]);
+
+    // The page shows the reference, never the family; a forged token,
+    // another referral's, another date's: the same refusal.
+    let (status, body) = page(&app, &link, None).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("AVIP-") && !body.contains("Benali") && !body.contains("Yanis"));
+    let token = link.rsplit('/').next().unwrap();
+    let forged = format!(
+        "{}{}",
+        &link[..link.len() - 1],
+        if link.ends_with('0') { "1" } else { "0" }
+    );
+    let foreign = link.replace(&r, &other);
+    let swapped = format!("/app/suivi/{other}/3_months/{token}");
+    let later = link.replace("3_months", "6_months");
+    let unknown = link.replace(&r, "01890000-0000-7000-8000-000000000000");
+    let mut refusals = Vec::new();
+    for path in [&forged, &foreign, &swapped, &later, &unknown] {
+        refusals.push(page(&app, path, None).await);
+    }
+    for (status, body) in &refusals {
+        assert_eq!(*status, 404);
+        assert_eq!(body, &refusals[0].1, "every refusal reads the same");
+    }
+    assert!(refusals[0].1.contains("Ce lien n’est pas ou plus valable"));
+
+    // One reminder after ten days, with the same link; none after that.
+    let reminder_day = noon(three) + chrono::Duration::days(10);
+    assert_eq!(ask_at(&app, reminder_day), 2);
+    assert_eq!(ask_at(&app, reminder_day + chrono::Duration::days(5)), 0);
+    let reminded = outbox_bodies(&app, &format!("referent:outcome_reminder:3_months:{r}"));
+    assert_eq!(link_in(&reminded[0]), link);
+
+    // Answered once, by the link; a second answer is refused.
+    let (status, body) = page(&app, &link, Some("employed_fixed_term")).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("Merci"));
+    assert_eq!(page(&app, &link, Some("training")).await.0, 404);
+    assert_eq!(page(&app, &link, None).await.0, 404, "a used link");
+    let outcomes = app
+        .expect(
+            &t.coordinator,
+            "GET",
+            &format!("/api/v1/referrals/{r}/outcomes"),
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(
+        outcomes["items"][0]["employment_status"],
+        "employed_fixed_term"
+    );
+    assert_eq!(outcomes["items"][0]["answered_via"], "link");
+    assert!(
+        kinds(&app, &t.coordinator, &r)
+            .await
+            .contains(&"outcome_recorded".to_owned())
+    );
+
+    // An expired link: thirty days after the request.
+    {
+        use avip_db::schema::exit_outcomes as eo;
+        use diesel::prelude::*;
+        let mut conn = app.db.connect();
+        let month_ago = (chrono::Utc::now() - chrono::Duration::days(31)).naive_utc();
+        diesel::update(eo::table.find((&other, "3_months")))
+            .set(eo::requested_at.eq(month_ago))
+            .execute(&mut conn)
+            .unwrap();
+    }
+    assert_eq!(
+        page(&app, &other_link, None).await.0,
+        404,
+        "an expired link"
+    );
+
+    // The prescriber's system answers the 6-month one, from its day on.
+    let six_months = json!({"at": "6_months", "employment_status": "training"});
+    let path = format!("/api/v1/referrals/{r}/outcomes");
+    let early = app
+        .expect(&t.prescriber, "POST", &path, Some(six_months.clone()), 409)
+        .await;
+    assert!(
+        early["detail"].as_str().unwrap().contains("due from"),
+        "{early}"
+    );
+    app.expect(&t.coordinator, "POST", &path, Some(six_months.clone()), 403)
+        .await;
+    app.expect(
+        &t.other_prescriber,
+        "POST",
+        &path,
+        Some(six_months.clone()),
+        404,
+    )
+    .await;
+    // Its day comes (moved here): asked, answered by the API, not reminded.
+    {
+        use avip_db::schema::exit_outcomes as eo;
+        use diesel::prelude::*;
+        let mut conn = app.db.connect();
+        diesel::update(eo::table.find((&r, "6_months")))
+            .set(eo::due_on.eq(today()))
+            .execute(&mut conn)
+            .unwrap();
+    }
+    assert_eq!(ask_at(&app, chrono::Utc::now()), 1);
+    let answered = app
+        .expect(&t.prescriber, "POST", &path, Some(six_months.clone()), 201)
+        .await;
+    assert_eq!(answered["employment_status"], "training", "{answered}");
+    assert_eq!(answered["answered_via"], "api");
+    app.expect(&t.prescriber, "POST", &path, Some(six_months), 409)
+        .await;
+    assert_eq!(
+        ask_at(&app, chrono::Utc::now() + chrono::Duration::days(11)),
+        0,
+        "no reminder after an answer"
+    );
+    assert!(outbox_bodies(&app, &format!("referent:outcome_reminder:6_months:{r}")).is_empty());
+}

@@ -96,6 +96,7 @@ fn declared() -> BTreeMap<String, Vec<String>> {
         creche_capacity,
         place_bookings,
         planned_exits,
+        exit_outcomes,
         creche_closures,
         referral_needs,
         service_keys,

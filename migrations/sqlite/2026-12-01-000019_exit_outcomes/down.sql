@@ -1,0 +1,1 @@
+DROP TABLE exit_outcomes;
