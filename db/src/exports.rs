@@ -10,8 +10,8 @@ use diesel::prelude::*;
 
 use crate::DbConnection;
 use crate::model::{
-    ActorKind, ChildcareSolution, CrecheId, EventId, EventKind, OrganizationId, OrganizationKind,
-    ReferralId, ReferralStatus,
+    ActorKind, ChildcareSolution, CrecheId, EmploymentStatus, EventId, EventKind, OrganizationId,
+    OrganizationKind, OutcomeAt, OutcomeSituation, ReferralId, ReferralStatus,
 };
 use crate::page::TimeCursor;
 use crate::referrals::{Enrollment, Event, Family, Referral};
@@ -31,7 +31,14 @@ pub struct ExportRow {
     pub children: i64,
     /// Whether the referral was ever offered a place.
     pub offered: bool,
+    /// Whether its exit was corrected after it was recorded.
+    pub exit_corrected: bool,
+    /// The parent's situation 3 and 6 months after the exit, as asked.
+    pub outcomes: Outcomes,
 }
+
+/// The two questions after the exit: each asked or not, and its answer.
+pub type Outcomes = [(bool, Option<OutcomeSituation>); 2];
 
 /// Which referrals: received in `[from, before)` (UTC instants), at these
 /// crèches (`None`: every crèche).
@@ -140,13 +147,17 @@ fn complete(
         }
         entry.2 += 1;
     }
-    let offered = offered(conn, ids)?;
+    let offered = offered(conn, ids.clone())?;
+    let corrected = corrected(conn, ids.clone())?;
+    let mut outcomes = outcomes_of(conn, ids)?;
     Ok(rows
         .into_iter()
         .map(|(referral, family, enrollment)| {
             let k = kids.get(&referral.id);
             ExportRow {
                 offered: offered.contains(&referral.id),
+                exit_corrected: corrected.contains(&referral.id),
+                outcomes: outcomes.remove(&referral.id).unwrap_or_default(),
                 first_birth_date: k.map(|k| k.1),
                 children: k.map_or(0, |k| k.2),
                 referral,
@@ -170,6 +181,43 @@ fn offered(conn: &mut DbConnection, ids: Vec<ReferralId>) -> QueryResult<HashSet
         .collect())
 }
 
+/// Which of `ids` had their exit corrected.
+fn corrected(conn: &mut DbConnection, ids: Vec<ReferralId>) -> QueryResult<HashSet<ReferralId>> {
+    Ok(referral_events::table
+        .filter(referral_events::referral_id.eq_any(ids))
+        .filter(referral_events::kind.eq(EventKind::ExitCorrected))
+        .select(referral_events::referral_id)
+        .load::<ReferralId>(conn)?
+        .into_iter()
+        .collect())
+}
+
+/// The questions after the exit of `ids` (those with an exit).
+fn outcomes_of(
+    conn: &mut DbConnection,
+    ids: Vec<ReferralId>,
+) -> QueryResult<HashMap<ReferralId, Outcomes>> {
+    use crate::schema::exit_outcomes as eo;
+    let rows: Vec<(
+        ReferralId,
+        OutcomeAt,
+        Option<NaiveDateTime>,
+        Option<OutcomeSituation>,
+    )> = eo::table
+        .filter(eo::referral_id.eq_any(ids))
+        .select((eo::referral_id, eo::at, eo::requested_at, eo::situation))
+        .load(conn)?;
+    let mut out: HashMap<ReferralId, Outcomes> = HashMap::new();
+    for (id, at, requested, situation) in rows {
+        let slot = match at {
+            OutcomeAt::ThreeMonths => 0,
+            OutcomeAt::SixMonths => 1,
+        };
+        out.entry(id).or_default()[slot] = (requested.is_some() || situation.is_some(), situation);
+    }
+    Ok(out)
+}
+
 /// What the indicators read of one referral: no personal data, no text
 /// to decode beyond ids, a third of a full row's cost.
 #[derive(Clone, Debug)]
@@ -189,6 +237,10 @@ pub struct TallyRow {
     pub exit_date: Option<NaiveDate>,
     pub positive_exit: Option<bool>,
     pub childcare_solution: Option<ChildcareSolution>,
+    /// The parent's situation at exit.
+    pub exit_employment_status: Option<EmploymentStatus>,
+    /// The parent's situation 3 and 6 months after the exit, as asked.
+    pub outcomes: Outcomes,
 }
 
 /// The next chunk of [`TallyRow`]s after `after`, in the order of [`chunk`].
@@ -210,6 +262,7 @@ pub fn tally_chunk(
         Option<NaiveDate>,
         Option<bool>,
         Option<ChildcareSolution>,
+        Option<EmploymentStatus>,
     );
     let rows: Vec<Read> = in_scope!(
         referrals::table
@@ -226,6 +279,7 @@ pub fn tally_chunk(
                 referral_enrollments::exit_date.nullable(),
                 referral_enrollments::positive_exit.nullable(),
                 referral_enrollments::childcare_solution.nullable(),
+                referral_enrollments::exit_employment_status.nullable(),
             ))
             .into_boxed(),
         scope,
@@ -234,10 +288,18 @@ pub fn tally_chunk(
     )
     .load(conn)?;
     let offered = offered(conn, rows.iter().map(|r| r.0.clone()).collect())?;
+    let exited: Vec<ReferralId> = rows
+        .iter()
+        .filter(|r| r.8.is_some())
+        .map(|r| r.0.clone())
+        .collect();
+    let mut outcomes = outcomes_of(conn, exited)?;
     Ok(rows
         .into_iter()
         .map(|r| TallyRow {
             offered: offered.contains(&r.0),
+            outcomes: outcomes.remove(&r.0).unwrap_or_default(),
+            exit_employment_status: r.11,
             id: r.0,
             received_at: r.1,
             first_response_at: r.2,

@@ -41,6 +41,21 @@ pub struct TableRow {
     pub exits: i64,
     pub positive: String,
     pub occupancy: String,
+    /// At exit, then at 3 and at 6 months: in work and in training.
+    pub at_exit: String,
+    pub after: Vec<String>,
+}
+
+/// "2 en emploi (50,0 %), 1 en formation" out of `of`; "—" without any.
+fn situations(work: i64, training: i64, of: i64) -> String {
+    if of == 0 {
+        return "—".to_owned();
+    }
+    format!(
+        "{work} en emploi ({}), {training} en formation ({})",
+        shown(pct(work, of), " %"),
+        shown(pct(training, of), " %")
+    )
 }
 
 #[derive(Template)]
@@ -101,6 +116,17 @@ fn row(t: &Tally) -> TableRow {
         exits: t.exits,
         positive: shown(pct(t.positive_exits, t.exits), " %"),
         occupancy: shown(t.place_days.and_then(|(o, a)| pct(o, a)), " %"),
+        at_exit: situations(t.exits_in_work, t.exits_in_training, t.exits),
+        after: t
+            .after
+            .iter()
+            .flat_map(|a| {
+                [
+                    format!("{} sur {}", a.answered, a.asked),
+                    situations(a.in_work, a.in_training, a.answered),
+                ]
+            })
+            .collect(),
     }
 }
 

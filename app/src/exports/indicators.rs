@@ -133,6 +133,98 @@ pub const INDICATOR_COLUMNS: &[Column] = &[
         Kind::Number,
         "`occupied_place_days / available_place_days × 100`.",
     ),
+    column(
+        "exits_in_work",
+        10.0,
+        Kind::Integer,
+        "Exits whose parent was in work at exit (fixed-term, permanent,\n\
+         temping, a business created).",
+    ),
+    column(
+        "exits_in_training",
+        10.0,
+        Kind::Integer,
+        "Exits whose parent was in training at exit.",
+    ),
+    column(
+        "outcomes_3_months_asked",
+        10.0,
+        Kind::Integer,
+        "Exits whose referent was asked the parent's situation 3 months after.",
+    ),
+    column(
+        "outcomes_3_months_answered",
+        10.0,
+        Kind::Integer,
+        "Of those, answered (`unknown` counts as an answer).",
+    ),
+    column(
+        "in_work_at_3_months",
+        10.0,
+        Kind::Integer,
+        "Of the answers, parents in work 3 months after the exit.",
+    ),
+    column(
+        "in_training_at_3_months",
+        10.0,
+        Kind::Integer,
+        "Of the answers, parents in training 3 months after the exit.",
+    ),
+    nullable(
+        "in_work_at_3_months_pct",
+        12.0,
+        Kind::Number,
+        "`in_work_at_3_months / outcomes_3_months_answered × 100`.",
+    ),
+    nullable(
+        "in_training_at_3_months_pct",
+        12.0,
+        Kind::Number,
+        "`in_training_at_3_months / outcomes_3_months_answered × 100`.",
+    ),
+    column(
+        "outcomes_6_months_asked",
+        10.0,
+        Kind::Integer,
+        "Exits whose referent was asked the parent's situation 6 months after.",
+    ),
+    column(
+        "outcomes_6_months_answered",
+        10.0,
+        Kind::Integer,
+        "Of those, answered (`unknown` counts as an answer).",
+    ),
+    column(
+        "in_work_at_6_months",
+        10.0,
+        Kind::Integer,
+        "Of the answers, parents in work 6 months after the exit.",
+    ),
+    column(
+        "in_training_at_6_months",
+        10.0,
+        Kind::Integer,
+        "Of the answers, parents in training 6 months after the exit.",
+    ),
+    nullable(
+        "in_work_at_6_months_pct",
+        12.0,
+        Kind::Number,
+        "`in_work_at_6_months / outcomes_6_months_answered × 100`.",
+    ),
+    nullable(
+        "in_training_at_6_months_pct",
+        12.0,
+        Kind::Number,
+        "`in_training_at_6_months / outcomes_6_months_answered × 100`.",
+    ),
+    nullable(
+        "outcome_answer_pct",
+        12.0,
+        Kind::Number,
+        "Answers to the outcome requests, 3 and 6 months together, over the\n\
+         requests sent × 100.",
+    ),
 ];
 
 /// One group of indicators. Every count is over the referrals **received
@@ -153,7 +245,13 @@ impl utoipa::PartialSchema for IndicatorRow {
     "answered_within_deadline_pct": 90.0,
     "median_hours_to_first_response": 20.5, "p90_hours_to_first_response": 70.2, "offers": 6,
     "enrollments": 4, "exits": 2, "positive_exits": 1, "positive_exit_pct": 50.0, "lasting_solutions": 2,
-    "occupied_place_days": 310, "available_place_days": 540, "occupancy_pct": 57.4}),
+    "occupied_place_days": 310, "available_place_days": 540, "occupancy_pct": 57.4,
+    "exits_in_work": 1, "exits_in_training": 0,
+    "outcomes_3_months_asked": 2, "outcomes_3_months_answered": 2, "in_work_at_3_months": 1,
+    "in_training_at_3_months": 1, "in_work_at_3_months_pct": 50.0, "in_training_at_3_months_pct": 50.0,
+    "outcomes_6_months_asked": 1, "outcomes_6_months_answered": 0, "in_work_at_6_months": 0,
+    "in_training_at_6_months": 0, "in_work_at_6_months_pct": null, "in_training_at_6_months_pct": null,
+    "outcome_answer_pct": 66.7}),
         )
     }
 }
@@ -177,6 +275,36 @@ pub struct Tally {
     pub lasting_solutions: i64,
     /// Occupied and available place-days (crèche and month groups).
     pub place_days: Option<(i64, i64)>,
+    pub exits_in_work: i64,
+    pub exits_in_training: i64,
+    /// At 3 and at 6 months after the exit.
+    pub after: [After; 2],
+}
+
+/// The parent's situation some months after the exits of a group.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct After {
+    pub asked: i64,
+    pub answered: i64,
+    pub in_work: i64,
+    pub in_training: i64,
+}
+
+/// Work of any kind: a contract, temping, a business created.
+fn in_work(status: EmploymentStatus) -> bool {
+    use EmploymentStatus::*;
+    matches!(
+        status,
+        EmployedFixedTerm | EmployedPermanent | TempWork | BusinessCreation
+    )
+}
+
+fn situation_in_work(s: OutcomeSituation) -> bool {
+    use OutcomeSituation::*;
+    matches!(
+        s,
+        EmployedFixedTerm | EmployedPermanent | TempWork | BusinessCreation
+    )
 }
 
 impl Tally {
@@ -220,6 +348,17 @@ impl Tally {
                 {
                     self.lasting_solutions += 1;
                 }
+                self.exits_in_work += i64::from(r.exit_employment_status.is_some_and(in_work));
+                self.exits_in_training +=
+                    i64::from(r.exit_employment_status == Some(EmploymentStatus::Training));
+                for (after, (asked, answer)) in self.after.iter_mut().zip(r.outcomes) {
+                    after.asked += i64::from(asked);
+                    if let Some(answer) = answer {
+                        after.answered += 1;
+                        after.in_work += i64::from(situation_in_work(answer));
+                        after.in_training += i64::from(answer == OutcomeSituation::Training);
+                    }
+                }
             }
         }
     }
@@ -261,7 +400,25 @@ impl Tally {
                 Some((o, a)) => pct(o, a),
                 None => Cell::Empty,
             },
+            Cell::Int(self.exits_in_work),
+            Cell::Int(self.exits_in_training),
         ]
+        .into_iter()
+        .chain(self.after.iter().flat_map(|a| {
+            [
+                Cell::Int(a.asked),
+                Cell::Int(a.answered),
+                Cell::Int(a.in_work),
+                Cell::Int(a.in_training),
+                pct(a.in_work, a.answered),
+                pct(a.in_training, a.answered),
+            ]
+        }))
+        .chain([pct(
+            self.after.iter().map(|a| a.answered).sum(),
+            self.after.iter().map(|a| a.asked).sum(),
+        )])
+        .collect()
     }
 }
 

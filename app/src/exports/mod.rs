@@ -18,7 +18,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use avip_db::blocking::checkout;
 use avip_db::exports::{self, ExportRow, ExportScope, TallyRow};
 use avip_db::model::{
-    CrecheId, OrganizationId, OrganizationKind, ReferralId, ReferralStatus, from_db_time,
+    CrecheId, EmploymentStatus, OrganizationId, OrganizationKind, OutcomeSituation, ReferralId,
+    ReferralStatus, from_db_time,
 };
 use avip_db::places::{self, Period};
 use avip_db::{DbConnection, Pool, QueryError};

@@ -110,6 +110,26 @@ pub const ROW_COLUMNS: &[Column] = &[
     ),
     column("children", 10.0, Kind::Integer, ""),
     column("insertion_project_kind", 18.0, Kind::Text, ""),
+    nullable(
+        "exit_corrected",
+        10.0,
+        Kind::Boolean,
+        "Whether the exit was corrected after it was recorded (the row shows\n\
+         the corrected exit); `null` without an exit.",
+    ),
+    nullable(
+        "situation_3_months",
+        20.0,
+        Kind::Text,
+        "The parent's situation 3 months after the exit, as the referent\n\
+         answered (an employment status, or `unknown`); `null` unanswered.",
+    ),
+    nullable(
+        "situation_6_months",
+        20.0,
+        Kind::Text,
+        "The same, 6 months after the exit.",
+    ),
 ];
 
 /// One evaluation row (the JSON shape; CSV and XLSX have the same columns
@@ -141,7 +161,8 @@ impl utoipa::PartialSchema for EvaluationRow {
     "renewals": 0, "days_enrolled": 182, "exit_reason": "employment",
     "exit_employment_status": "employed_permanent", "positive_exit": true,
     "childcare_solution": "same_creche", "parent_situation": "job_seeker", "single_parent": true,
-    "qpv_resident": false, "child_age_bracket": "1_to_2", "children": 1, "insertion_project_kind": "training"}),
+    "qpv_resident": false, "child_age_bracket": "1_to_2", "children": 1, "insertion_project_kind": "training",
+    "exit_corrected": false, "situation_3_months": "employed_permanent", "situation_6_months": null}),
         )
     }
 }
@@ -248,6 +269,12 @@ pub fn row_cells(row: &ExportRow, key: &PseudonymKey, names: &Names) -> Vec<Cell
         Cell::opt(child_age_bracket(row, received), Cell::Text),
         Cell::Int(row.children),
         Cell::text(r.insertion_project_kind),
+        Cell::opt(
+            e.and_then(|e| e.exit_date).map(|_| row.exit_corrected),
+            Cell::Bool,
+        ),
+        Cell::opt(row.outcomes[0].1, Cell::text),
+        Cell::opt(row.outcomes[1].1, Cell::text),
     ]
 }
 
