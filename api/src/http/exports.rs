@@ -42,6 +42,17 @@ pub enum Separator {
     Comma,
 }
 
+/// What a CSV's header row and cells say: the codes, for scripts
+/// (default), or French headers and labels, for people (`fr`). XLSX is
+/// always French, JSON always codes.
+#[derive(Deserialize, ToSchema, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Headers {
+    #[default]
+    Codes,
+    Fr,
+}
+
 #[derive(Deserialize, ToSchema, Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum Grouping {
@@ -67,6 +78,10 @@ pub struct ExportQuery {
     /// CSV separator: `semicolon` (default) or `comma`.
     #[param(inline)]
     pub sep: Option<Separator>,
+    /// CSV: `codes` (default: the column names and codes, for scripts) or
+    /// `fr` (French headers, labels, months, dates).
+    #[param(inline)]
+    pub headers: Option<Headers>,
     /// Admins: only this département's crèches. The CAF sees its own
     /// département only (another is 403).
     #[param(pattern = "^(0[1-9]|1[0-9]|2[1-9AaBb]|[3-8][0-9]|9[0-5]|97[1-6])$")]
@@ -91,15 +106,23 @@ pub struct IndicatorQuery {
     /// CSV separator: `semicolon` (default) or `comma`.
     #[param(inline)]
     pub sep: Option<Separator>,
+    /// CSV: `codes` (default) or `fr` (French headers and labels).
+    #[param(inline)]
+    pub headers: Option<Headers>,
     /// Admins: only this département's crèches. The CAF sees its own only.
     #[param(pattern = "^(0[1-9]|1[0-9]|2[1-9AaBb]|[3-8][0-9]|9[0-5]|97[1-6])$")]
     pub departement: Option<String>,
 }
 
-fn format_of(format: Option<FileFormat>, default: FileFormat, sep: Option<Separator>) -> Format {
+fn format_of(
+    format: Option<FileFormat>,
+    default: FileFormat,
+    (sep, headers): (Option<Separator>, Option<Headers>),
+) -> Format {
     match format.unwrap_or(default) {
         FileFormat::Csv => Format::Csv {
             comma: sep == Some(Separator::Comma),
+            french: headers == Some(Headers::Fr),
         },
         FileFormat::Json => Format::Json,
         FileFormat::Xlsx => Format::Xlsx,
@@ -197,7 +220,7 @@ pub async fn referrals(
     query: ApiQuery<ExportQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.0;
-    let format = format_of(q.format, FileFormat::Csv, q.sep);
+    let format = format_of(q.format, FileFormat::Csv, (q.sep, q.headers));
     let ask = Ask {
         from: q.from,
         to: q.to,
@@ -356,7 +379,7 @@ pub async fn indicators_handler(
     query: ApiQuery<IndicatorQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.0;
-    let format = format_of(q.format, FileFormat::Json, q.sep);
+    let format = format_of(q.format, FileFormat::Json, (q.sep, q.headers));
     let group_by = q.group_by.unwrap_or_default().into();
     let ask = Ask {
         from: q.from,

@@ -314,7 +314,10 @@ pub async fn page(
     {
         let format = match format {
             "xlsx" => Format::Xlsx,
-            "csv" => Format::Csv { comma: false },
+            "csv" => Format::Csv {
+                comma: false,
+                french: true,
+            },
             _ => return Err(WebError::NotFound),
         };
         return download(&state, who, ask(), group_by, format).await;

@@ -19,7 +19,13 @@ pub const INDICATOR_COLUMNS: &[Column] = &[
         "The month of reception (`YYYY-MM`, Paris), the crèche id, the\n\
          prescriber kind or the prescriber organisation id.",
     ),
-    column("label", 30.0, Kind::Text, "A readable name of the group."),
+    column(
+        "label",
+        30.0,
+        Kind::Text,
+        "The group in words, in French: `janvier 2026`, the crèche's name,\n\
+         `France Travail`, the prescriber organisation's name.",
+    ),
     column(
         "received",
         10.0,
@@ -240,7 +246,7 @@ impl utoipa::PartialSchema for IndicatorRow {
             INDICATOR_COLUMNS,
             "One group of indicators. Every count is over the referrals **received\n\
      in the period** (a cohort), whatever happened to them since, up to now.",
-            serde_json::json!({"group": "2026-11", "label": "2026-11", "received": 12, "answered": 10,
+            serde_json::json!({"group": "2026-11", "label": "novembre 2026", "received": 12, "answered": 10,
     "answered_within_deadline": 9, "answered_late": 1, "pending_first_response": 2,
     "answered_within_deadline_pct": 90.0,
     "median_hours_to_first_response": 20.5, "p90_hours_to_first_response": 70.2, "offers": 6,
@@ -366,7 +372,7 @@ impl Tally {
     pub fn cells(&self, group: &str) -> Vec<Cell> {
         let pct = |n: i64, d: i64| {
             if d > 0 {
-                Cell::Num(100.0 * n as f64 / d as f64, 1)
+                Cell::Pct(100.0 * n as f64 / d as f64)
             } else {
                 Cell::Empty
             }
@@ -504,16 +510,18 @@ fn group_of(r: &TallyRow, group_by: GroupBy, names: &Names) -> (String, String) 
             let m = paris_date(from_db_time(r.received_at))
                 .format("%Y-%m")
                 .to_string();
-            (m.clone(), m)
+            let label = month_group(&m);
+            (m, label)
         }
         GroupBy::Creche => (r.creche_id.to_string(), String::new()),
         GroupBy::PrescriberKind => {
-            let kind = names
-                .organizations
-                .get(&r.prescriber_organization_id)
-                .map(|o| o.0.as_str())
-                .unwrap_or_default();
-            (kind.to_owned(), kind.to_owned())
+            let kind = names.organizations.get(&r.prescriber_organization_id);
+            (
+                kind.map(|o| o.0.as_str()).unwrap_or_default().to_owned(),
+                kind.map(|o| organization_kind(o.0))
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
         }
         GroupBy::Prescriber => (
             r.prescriber_organization_id.to_string(),
@@ -569,7 +577,7 @@ fn occupancy(
             }
             for ((month, _), sum) in months.into_iter().zip(sums) {
                 let tally = groups.entry(month.clone()).or_default();
-                tally.label = month;
+                tally.label = month_group(&month);
                 tally.place_days = Some(sum);
             }
         }

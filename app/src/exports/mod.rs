@@ -29,11 +29,13 @@ use hmac::{Hmac, Mac};
 use secrecy::ExposeSecret;
 use sha2::Sha256;
 
+mod french;
 mod indicators;
 mod pseudonym;
 mod rows;
 mod table;
 
+pub use french::{age_bracket, header, month_group, organization_kind};
 pub use indicators::*;
 pub use pseudonym::*;
 pub use rows::*;

@@ -213,31 +213,38 @@ fn days_between(from: NaiveDate, to: NaiveDate) -> i64 {
 }
 
 pub fn row_cells(row: &ExportRow, key: &PseudonymKey, names: &Names) -> Vec<Cell> {
+    use crate::labels as fr;
     let r = &row.referral;
     let e = row.enrollment.as_ref();
     let (creche_name, departement) = names.creches.get(&r.creche_id).cloned().unwrap_or_default();
     let kind = names
         .organizations
         .get(&r.prescriber_organization_id)
-        .map(|(k, _)| k.as_str().to_owned())
-        .unwrap_or_default();
+        .map_or(Cell::Empty, |(k, _)| {
+            Cell::Code(k.as_str().to_owned(), organization_kind(*k).to_owned())
+        });
     let received = paris_date(from_db_time(r.received_at));
+    let code = |code: &str, label: &str| Cell::Code(code.to_owned(), label.to_owned());
     let reason = |status| {
         Cell::opt(
             (r.status == status)
                 .then(|| r.closing_reason.clone())
                 .flatten(),
-            Cell::Text,
+            |c| {
+                let label = fr::reason(&c);
+                Cell::Code(c, label)
+            },
         )
     };
-    vec![
+    let outcome = outcome(row);
+    let mut cells = vec![
         Cell::Text(key.id(&format!("referral:{}", r.id))),
         Cell::Text(family_id(row, key)),
-        Cell::Text(kind),
+        kind,
         Cell::text(&r.creche_id),
         Cell::Text(creche_name),
         Cell::Text(departement),
-        Cell::Date(month_of(received)),
+        Cell::Month(month_of(received)),
         Cell::opt(r.first_response_at, |t| {
             Cell::Num(hours_between(r.received_at, t), 1)
         }),
@@ -245,11 +252,11 @@ pub fn row_cells(row: &ExportRow, key: &PseudonymKey, names: &Names) -> Vec<Cell
             within_deadline(r.first_response_at, r.sla.due_at),
             Cell::Bool,
         ),
-        Cell::text(r.status),
-        Cell::text(outcome(row)),
+        code(r.status.as_str(), fr::status(r.status)),
+        code(outcome, super::french::outcome(outcome)),
         reason(ReferralStatus::Declined),
         reason(ReferralStatus::Withdrawn),
-        Cell::opt(e.map(|e| month_of(e.start_date)), Cell::Date),
+        Cell::opt(e.map(|e| month_of(e.start_date)), Cell::Month),
         Cell::opt(
             e.map(|e| days_between(e.start_date, e.contract_end_date)),
             Cell::Int,
@@ -259,22 +266,51 @@ pub fn row_cells(row: &ExportRow, key: &PseudonymKey, names: &Names) -> Vec<Cell
             e.and_then(|e| e.exit_date.map(|x| days_between(e.start_date, x))),
             Cell::Int,
         ),
-        Cell::opt(e.and_then(|e| e.exit_reason), Cell::text),
-        Cell::opt(e.and_then(|e| e.exit_employment_status), Cell::text),
-        Cell::opt(e.and_then(|e| e.positive_exit), Cell::Bool),
-        Cell::opt(e.and_then(|e| e.childcare_solution), Cell::text),
-        Cell::text(r.parent_situation),
+    ];
+    cells.extend(exit_cells(e));
+    cells.extend([
+        code(
+            r.parent_situation.as_str(),
+            fr::situation(r.parent_situation),
+        ),
         Cell::Bool(r.single_parent),
         Cell::Bool(r.qpv_resident),
-        Cell::opt(child_age_bracket(row, received), Cell::Text),
+        Cell::opt(child_age_bracket(row, received), |b| {
+            let label = age_bracket(&b).to_owned();
+            Cell::Code(b, label)
+        }),
         Cell::Int(row.children),
-        Cell::text(r.insertion_project_kind),
+        code(
+            r.insertion_project_kind.as_str(),
+            fr::project(r.insertion_project_kind),
+        ),
         Cell::opt(
             e.and_then(|e| e.exit_date).map(|_| row.exit_corrected),
             Cell::Bool,
         ),
-        Cell::opt(row.outcomes[0].1, Cell::text),
-        Cell::opt(row.outcomes[1].1, Cell::text),
+    ]);
+    cells.extend(row.outcomes.iter().map(|(_, answer)| {
+        Cell::opt(*answer, |s| {
+            Cell::Code(s.as_str().to_owned(), fr::outcome(s).to_owned())
+        })
+    }));
+    cells
+}
+
+/// The exit's reason, situation, positive flag and lasting solution.
+fn exit_cells(e: Option<&avip_db::referrals::Enrollment>) -> [Cell; 4] {
+    use crate::labels as fr;
+    [
+        Cell::opt(e.and_then(|e| e.exit_reason), |x| {
+            Cell::Code(x.as_str().to_owned(), fr::exit_reason(x).to_owned())
+        }),
+        Cell::opt(e.and_then(|e| e.exit_employment_status), |x| {
+            Cell::Code(x.as_str().to_owned(), fr::employment(x).to_owned())
+        }),
+        Cell::opt(e.and_then(|e| e.positive_exit), Cell::Bool),
+        Cell::opt(e.and_then(|e| e.childcare_solution), |x| {
+            Cell::Code(x.as_str().to_owned(), fr::childcare(x).to_owned())
+        }),
     ]
 }
 

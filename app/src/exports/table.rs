@@ -15,6 +15,15 @@ pub enum Cell {
     Date(NaiveDate),
     /// UTC.
     Time(DateTime<Utc>),
+    /// A code and its French label: the code in JSON and in the scripts'
+    /// CSV, the label in XLSX and in the French CSV (`headers=fr`).
+    Code(String, String),
+    /// A month, by its first day: that date in JSON and the scripts' CSV,
+    /// `janvier 2026` in the French files (in XLSX a date shown so).
+    Month(NaiveDate),
+    /// A percentage (`71.4` for 71.4 %), one decimal; in XLSX a percentage
+    /// cell.
+    Pct(f64),
 }
 
 impl Cell {
@@ -37,13 +46,29 @@ impl Cell {
                 Value::from((x * factor).round() / factor)
             }
             Cell::Bool(b) => Value::Bool(*b),
-            Cell::Date(d) => Value::String(d.to_string()),
+            Cell::Date(d) | Cell::Month(d) => Value::String(d.to_string()),
             Cell::Time(t) => Value::String(t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+            Cell::Code(code, _) => Value::String(code.clone()),
+            Cell::Pct(x) => Cell::Num(*x, 1).json(),
+        }
+    }
+
+    /// The cell in a French CSV (`headers=fr`): labels, French months and
+    /// dates; numbers as for the scripts.
+    fn french_csv(&self, decimal_comma: bool) -> String {
+        match self {
+            Cell::Code(_, label) => neutralised(label),
+            Cell::Month(d) => crate::labels::month(d.year(), d.month()),
+            Cell::Date(d) => crate::labels::date(*d),
+            other => other.csv(decimal_comma),
         }
     }
 
     fn csv(&self, decimal_comma: bool) -> String {
         match self {
+            Cell::Code(code, _) => neutralised(code),
+            Cell::Month(d) => d.to_string(),
+            Cell::Pct(x) => Cell::Num(*x, 1).csv(decimal_comma),
             Cell::Empty => String::new(),
             Cell::Text(s) => neutralised(s),
             Cell::Int(n) => n.to_string(),
@@ -178,8 +203,14 @@ pub fn schema(
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
-    Csv { comma: bool },
+    /// `comma`: `,` and decimal points instead of `;` and commas;
+    /// `french`: French headers and labels instead of the codes.
+    Csv {
+        comma: bool,
+        french: bool,
+    },
     Json,
+    /// Always French: headers, labels, months, percentages.
     Xlsx,
 }
 
@@ -243,6 +274,9 @@ struct XlsxFormats {
     date: rust_xlsxwriter::Format,
     time: rust_xlsxwriter::Format,
     decimal: rust_xlsxwriter::Format,
+    /// French month names whatever the reader's locale (`[$-40C]`).
+    month: rust_xlsxwriter::Format,
+    percent: rust_xlsxwriter::Format,
 }
 
 fn xlsx_error(e: rust_xlsxwriter::XlsxError) -> ExportError {
@@ -265,11 +299,14 @@ impl<'a, O: Out> Writer<'a, O> {
             xlsx: None,
         };
         match format {
-            Format::Csv { comma } => {
+            Format::Csv { comma, french } => {
                 // A BOM, so that Excel reads UTF-8.
                 w.buffer.extend_from_slice("\u{feff}".as_bytes());
                 w.delimiter = if comma { b',' } else { b';' };
-                let names: Vec<&str> = columns.iter().map(|c| c.name).collect();
+                let names: Vec<&str> = columns
+                    .iter()
+                    .map(|c| if french { header(c.name) } else { c.name })
+                    .collect();
                 w.csv_record(&names)?;
             }
             Format::Json => w.buffer.push(b'['),
@@ -278,9 +315,11 @@ impl<'a, O: Out> Writer<'a, O> {
                 let mut book = Workbook::new();
                 let formats = XlsxFormats {
                     header: F::new().set_bold(),
-                    date: F::new().set_num_format("yyyy-mm-dd"),
-                    time: F::new().set_num_format("yyyy-mm-dd hh:mm:ss"),
+                    date: F::new().set_num_format("dd/mm/yyyy"),
+                    time: F::new().set_num_format("dd/mm/yyyy hh:mm:ss"),
                     decimal: F::new().set_num_format("0.0"),
+                    month: F::new().set_num_format("[$-40C]mmmm yyyy"),
+                    percent: F::new().set_num_format("0.0 %"),
                 };
                 let sheet = book
                     .add_worksheet_with_constant_memory()
@@ -290,7 +329,7 @@ impl<'a, O: Out> Writer<'a, O> {
                     let i = i as u16;
                     sheet.set_column_width(i, c.width).map_err(xlsx_error)?;
                     sheet
-                        .write_string_with_format(0, i, c.name, &formats.header)
+                        .write_string_with_format(0, i, header(c.name), &formats.header)
                         .map_err(xlsx_error)?;
                 }
                 sheet.set_freeze_panes(1, 0).map_err(xlsx_error)?;
@@ -315,8 +354,17 @@ impl<'a, O: Out> Writer<'a, O> {
     pub fn row(&mut self, cells: &[Cell]) -> Result<(), ExportError> {
         self.rows += 1;
         match self.format {
-            Format::Csv { comma } => {
-                let fields: Vec<String> = cells.iter().map(|c| c.csv(!comma)).collect();
+            Format::Csv { comma, french } => {
+                let fields: Vec<String> = cells
+                    .iter()
+                    .map(|c| {
+                        if french {
+                            c.french_csv(!comma)
+                        } else {
+                            c.csv(!comma)
+                        }
+                    })
+                    .collect();
                 self.csv_record(&fields)?;
             }
             Format::Json => {
@@ -353,6 +401,14 @@ impl<'a, O: Out> Writer<'a, O> {
                         Cell::Time(t) => {
                             sheet.write_datetime_with_format(r, i, t.naive_utc(), &f.time)
                         }
+                        Cell::Code(_, label) => sheet.write_string(r, i, label),
+                        Cell::Month(d) => sheet.write_datetime_with_format(
+                            r,
+                            i,
+                            d.and_time(chrono::NaiveTime::MIN),
+                            &f.month,
+                        ),
+                        Cell::Pct(x) => sheet.write_number_with_format(r, i, x / 100.0, &f.percent),
                     }
                     .map_err(xlsx_error)?;
                 }

@@ -213,7 +213,7 @@ async fn indicators_match_what_was_worked_out_by_hand() {
     let kinds = json_of(&app, &t.caf, &path("prescriber_kind")).await;
     assert_eq!(kinds.len(), 2, "{kinds:?}");
     let ft = group(&kinds, "france_travail");
-    let mut expected_ft = json!({"group": "france_travail", "label": "france_travail",
+    let mut expected_ft = json!({"group": "france_travail", "label": "France Travail",
         "received": 3, "answered": 2, "answered_within_deadline": 2,
         // D's deadline still runs: pending, not missed.
         "answered_late": 0, "pending_first_response": 1,
@@ -225,7 +225,7 @@ async fn indicators_match_what_was_worked_out_by_hand() {
     after_exits(&mut expected_ft, 1);
     assert_eq!(ft, &expected_ft);
     let ml = group(&kinds, "mission_locale");
-    let mut expected_ml = json!({"group": "mission_locale", "label": "mission_locale",
+    let mut expected_ml = json!({"group": "mission_locale", "label": "Mission locale",
         "received": 2, "answered": 1, "answered_within_deadline": 0,
         // E answered late; C was withdrawn before its deadline: neither.
         "answered_late": 1, "pending_first_response": 0,
@@ -410,7 +410,19 @@ async fn the_rows_are_the_same_in_csv_json_and_xlsx_and_carry_no_personal_data()
         }
     }
 
-    // XLSX: typed cells read back equal the JSON.
+    // XLSX, for people: French headers in the columns' order; typed cells
+    // read back equal the JSON, texts are the French CSV's labels.
+    let (_, french) = get_text(&app, &t.caf, &format!("{base}&headers=fr")).await;
+    let french = csv_records(&french, b';');
+    let headers: Vec<&str> = avip_app::exports::ROW_COLUMNS
+        .iter()
+        .map(|c| avip_app::exports::header(c.name))
+        .collect();
+    assert_eq!(french[0], headers, "the French CSV's headers");
+    assert!(
+        french[1..].iter().flatten().all(|v| !v.contains('_')),
+        "labels, not codes: {french:?}"
+    );
     let (kind, bytes) = get_text(&app, &t.caf, &format!("{base}&format=xlsx")).await;
     assert!(kind.contains("spreadsheetml"), "{kind}");
     use calamine::{Data, Reader};
@@ -423,30 +435,26 @@ async fn the_rows_are_the_same_in_csv_json_and_xlsx_and_carry_no_personal_data()
         .iter()
         .map(|c| c.to_string())
         .collect();
-    let mut sorted = columns.clone();
-    sorted.sort();
-    assert_eq!(sorted, keys, "the XLSX has the JSON's fields");
-    for (cells, row) in cells.zip(&rows) {
-        for (cell, column) in cells.iter().zip(&columns) {
-            let want = &row[column];
+    assert_eq!(columns, headers, "the XLSX speaks French");
+    let names: Vec<&str> = avip_app::exports::ROW_COLUMNS
+        .iter()
+        .map(|c| c.name)
+        .collect();
+    for ((cells, row), labels) in cells.zip(&rows).zip(&french[1..]) {
+        for ((cell, column), label) in cells.iter().zip(&names).zip(labels) {
+            let want = &row[*column];
             let got = match cell {
                 Data::Empty => Value::Null,
-                Data::String(s) => json!(s),
+                // A code is shown by its label; a text as it is.
+                Data::String(s) => {
+                    assert_eq!(s, label, "{column}");
+                    continue;
+                }
                 Data::Bool(b) => json!(b),
                 Data::Float(x) if want.is_i64() => json!(*x as i64),
                 Data::Float(x) => json!((x * 10.0).round() / 10.0),
                 Data::Int(n) => json!(n),
-                Data::DateTime(d) => {
-                    let t = d.as_datetime().unwrap();
-                    if want.as_str().is_some_and(|s| s.len() == 10) {
-                        json!(t.date().to_string())
-                    } else {
-                        json!(
-                            t.and_utc()
-                                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-                        )
-                    }
-                }
+                Data::DateTime(d) => json!(d.as_datetime().unwrap().date().to_string()),
                 other => panic!("unexpected cell {other:?}"),
             };
             assert_eq!(&got, want, "{column}");

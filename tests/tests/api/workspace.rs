@@ -807,7 +807,8 @@ async fn signing_out_ends_the_session_and_each_role_sees_only_its_pages() {
     let csv = caf.get("/app/indicateurs?format=csv").await;
     assert_eq!(csv.status, 200);
     assert!(
-        csv.body.starts_with("\u{feff}group;label;received"),
+        csv.body
+            .starts_with("\u{feff}Groupe;Libellé;Orientations reçues"),
         "{}",
         csv.body
     );
