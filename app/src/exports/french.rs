@@ -118,7 +118,7 @@ pub fn outcome(code: &str) -> &'static str {
 }
 
 /// The rows' `child_age_bracket`.
-pub fn age_bracket(code: &str) -> &'static str {
+pub fn age_bracket_label(code: &str) -> &'static str {
     match code {
         "under_1" => "Moins d’un an",
         "1_to_2" => "1 à 2 ans",

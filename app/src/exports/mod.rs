@@ -35,7 +35,7 @@ mod pseudonym;
 mod rows;
 mod table;
 
-pub use french::{age_bracket, header, month_group, organization_kind};
+pub use french::{age_bracket_label, header, month_group, organization_kind};
 pub use indicators::*;
 pub use pseudonym::*;
 pub use rows::*;

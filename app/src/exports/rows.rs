@@ -268,33 +268,41 @@ pub fn row_cells(row: &ExportRow, key: &PseudonymKey, names: &Names) -> Vec<Cell
         ),
     ];
     cells.extend(exit_cells(e));
-    cells.extend([
-        code(
-            r.parent_situation.as_str(),
-            fr::situation(r.parent_situation),
-        ),
-        Cell::Bool(r.single_parent),
-        Cell::Bool(r.qpv_resident),
-        Cell::opt(child_age_bracket(row, received), |b| {
-            let label = age_bracket(&b).to_owned();
-            Cell::Code(b, label)
-        }),
-        Cell::Int(row.children),
-        code(
-            r.insertion_project_kind.as_str(),
-            fr::project(r.insertion_project_kind),
-        ),
-        Cell::opt(
-            e.and_then(|e| e.exit_date).map(|_| row.exit_corrected),
-            Cell::Bool,
-        ),
-    ]);
+    cells.extend(profile_cells(row, received));
+    cells.extend([Cell::opt(
+        e.and_then(|e| e.exit_date).map(|_| row.exit_corrected),
+        Cell::Bool,
+    )]);
     cells.extend(row.outcomes.iter().map(|(_, answer)| {
         Cell::opt(*answer, |s| {
             Cell::Code(s.as_str().to_owned(), fr::outcome(s).to_owned())
         })
     }));
     cells
+}
+
+/// The family's profile: situation, single parent, QPV, the child's age,
+/// the children, the insertion project.
+fn profile_cells(row: &ExportRow, received: NaiveDate) -> [Cell; 6] {
+    use crate::labels as fr;
+    let r = &row.referral;
+    [
+        Cell::Code(
+            r.parent_situation.as_str().to_owned(),
+            fr::situation(r.parent_situation).to_owned(),
+        ),
+        Cell::Bool(r.single_parent),
+        Cell::Bool(r.qpv_resident),
+        Cell::opt(child_age_bracket(row, received), |b| {
+            let label = age_bracket_label(&b).to_owned();
+            Cell::Code(b, label)
+        }),
+        Cell::Int(row.children),
+        Cell::Code(
+            r.insertion_project_kind.as_str().to_owned(),
+            fr::project(r.insertion_project_kind).to_owned(),
+        ),
+    ]
 }
 
 /// The exit's reason, situation, positive flag and lasting solution.
