@@ -675,8 +675,12 @@ pub fn change_enrollment(
         let c = &change.contract;
         make_room_for_change(conn, who, &referral, (&before, &change), policy, now)?;
         let (old_days, new_days) = (calendar::mask(&before.days), calendar::mask(&c.days));
+        // A planned exit still ends the booking on its day.
+        let last = avip_db::exits::of(conn, id)?.map_or(c.contract_end_date, |plan| {
+            plan.exit_date.min(c.contract_end_date)
+        });
         if c.contract_end_date != before.contract_end_date {
-            places::occupy_until(conn, id, c.contract_end_date)?;
+            places::occupy_until(conn, id, last)?;
         }
         if new_days != old_days {
             places::occupy_days(conn, id, change.days_from, new_days)?;

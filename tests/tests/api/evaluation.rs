@@ -198,6 +198,20 @@ async fn a_planned_exit_keeps_the_child_enrolled_until_its_day_when_the_engine_r
         later + chrono::Days::new(1),
         "booked until that day"
     );
+    // A renewal meanwhile does not book past the planned exit.
+    app.expect(
+        &t.coordinator,
+        "PATCH",
+        &format!("/api/v1/referrals/{r}/enrollment"),
+        Some(json!({"renew": true})),
+        200,
+    )
+    .await;
+    assert_eq!(
+        booked_until(&app, &r),
+        later + chrono::Days::new(1),
+        "still until that day"
+    );
     let timeline = kinds(&app, &t.coordinator, &r).await;
     assert_eq!(
         timeline.iter().filter(|k| *k == "exit_planned").count(),
@@ -678,4 +692,46 @@ async fn the_referent_is_asked_3_and_6_months_after_once_reminded_once_and_each_
         "no reminder after an answer"
     );
     assert!(outbox_bodies(&app, &format!("referent:outcome_reminder:6_months:{r}")).is_empty());
+}
+
+#[tokio::test]
+async fn a_referent_who_turned_outcome_requests_off_gets_no_email_but_her_system_is_told() {
+    let app = spawn_app().await;
+    let t = territory(&app).await;
+    app.expect(
+        &t.prescriber,
+        "PUT",
+        "/api/v1/me/notification-preferences",
+        Some(json!({"outcome_request": "off"})),
+        200,
+    )
+    .await;
+    let r = enrolled(&app, &t, "Yanis").await;
+    app.expect(
+        &t.coordinator,
+        "POST",
+        &format!("/api/v1/referrals/{r}/exit"),
+        Some(exit_on(today(), "training", "training")),
+        200,
+    )
+    .await;
+    let three = today() + chrono::Months::new(3);
+    // Asked (the question stands, the timeline says so), but no e-mail.
+    assert_eq!(ask_at(&app, noon(three)), 1);
+    assert!(outbox_bodies(&app, &format!("referent:outcome_request:3_months:{r}")).is_empty());
+    let outcomes = app
+        .expect(
+            &t.prescriber,
+            "GET",
+            &format!("/api/v1/referrals/{r}/outcomes"),
+            None,
+            200,
+        )
+        .await;
+    assert_ne!(outcomes["items"][0]["requested_at"], Value::Null);
+    assert!(
+        kinds(&app, &t.prescriber, &r)
+            .await
+            .contains(&"outcome_requested".to_owned())
+    );
 }
