@@ -298,7 +298,8 @@ fn cross_field_rules() -> Vec<(&'static str, Value)> {
                     {"properties": {"renew": {"const": true}}, "required": ["renew"]},
                     {"properties": {"contract_end_date": {"not": {"type": "null"}}}, "required": ["contract_end_date"]},
                     {"properties": {"days": {"not": {"type": "null"}}}, "required": ["days"]},
-                    {"properties": {"hours": {"not": {"type": "null"}}}, "required": ["hours"]},
+                    // `"hours": null` clears the hours: a change too.
+                    {"required": ["hours"]},
                     given("note"),
                 ]}));
             rules
