@@ -3,8 +3,9 @@
 //! coordinator reads them.
 
 use avip_db::model::{
-    ChildcareSolution, DeclineReason, EmploymentStatus, EventKind, ExitReason, OutcomeSituation,
-    ParentSituation, Participant, ProjectKind, ReferralStatus, Role, WithdrawReason,
+    ChildcareSolution, DeclineReason, EmploymentStatus, EventKind, ExitReason, OutcomeAt,
+    OutcomeSituation, ParentSituation, Participant, ProjectKind, ReferralStatus, Role,
+    WithdrawReason,
 };
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Europe::Paris;
@@ -89,6 +90,14 @@ pub fn outcome(s: OutcomeSituation) -> &'static str {
         OutcomeSituation::BusinessCreation => "Création d’entreprise",
         OutcomeSituation::Other => "Autre",
         OutcomeSituation::Unknown => "Je ne sais pas",
+    }
+}
+
+/// `3 mois`, `6 mois`: when the situation after the exit is asked.
+pub fn after_exit(at: OutcomeAt) -> &'static str {
+    match at {
+        OutcomeAt::ThreeMonths => "3 mois",
+        OutcomeAt::SixMonths => "6 mois",
     }
 }
 

@@ -304,16 +304,18 @@ pub fn get_referral(conn: &mut DbConnection, id: &ReferralId) -> QueryResult<Ref
 pub fn get(conn: &mut DbConnection, id: &ReferralId) -> QueryResult<ReferralRecord> {
     macro_rules! read {
         ($c:expr) => {{
-            let (referral, family, enrollment, needs) = referrals::table
+            let (referral, family, enrollment, needs, planned_exit) = referrals::table
                 .inner_join(referral_families::table)
                 .left_join(referral_enrollments::table)
                 .left_join(referral_needs::table)
+                .left_join(crate::schema::planned_exits::table)
                 .filter(referrals::id.eq(id))
                 .select((
                     Referral::as_select(),
                     Family::as_select(),
                     Option::<Enrollment>::as_select(),
                     Option::<Needs>::as_select(),
+                    Option::<crate::exits::PlannedExit>::as_select(),
                 ))
                 .first($c)?;
             let children = referral_children::table
@@ -321,11 +323,6 @@ pub fn get(conn: &mut DbConnection, id: &ReferralId) -> QueryResult<ReferralReco
                 .order(referral_children::position)
                 .select(Child::as_select())
                 .load($c)?;
-            let planned_exit = crate::schema::planned_exits::table
-                .find(id)
-                .select(crate::exits::PlannedExit::as_select())
-                .first($c)
-                .optional()?;
             ReferralRecord {
                 children,
                 enrollment,

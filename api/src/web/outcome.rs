@@ -8,7 +8,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{CACHE_CONTROL, HeaderValue, REFERRER_POLICY};
 use actix_web::{HttpResponse, web};
 use askama::Template;
-use avip_db::model::{OutcomeAt, OutcomeSituation};
+use avip_db::model::OutcomeSituation;
 use chrono::Utc;
 
 use crate::shared::State;
@@ -41,10 +41,7 @@ fn page(view: Option<LinkView>, invalid: bool, thanks: bool) -> OutcomePage {
             reference: v.reference,
             creche: v.creche,
             exit_date: v.exit_date.map(fr::date).unwrap_or_default(),
-            months: match v.at {
-                OutcomeAt::ThreeMonths => "3 mois",
-                OutcomeAt::SixMonths => "6 mois",
-            },
+            months: fr::after_exit(v.at),
         }),
         situations: options(OutcomeSituation::ALL, OutcomeSituation::as_str, fr::outcome),
         invalid,

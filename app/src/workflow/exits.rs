@@ -3,8 +3,8 @@
 //! correcting a recorded exit with a trail. Each runs in one transaction.
 
 use avip_db::exits::{self, PlannedExit};
-use avip_db::model::{ActorKind, EventId, EventKind, ReferralId, ReferralStatus, Role, to_db_time};
-use avip_db::referrals::{self, Enrollment, Event, Referral, ReferralRecord};
+use avip_db::model::{ActorKind, EventKind, ReferralId, ReferralStatus, Role, to_db_time};
+use avip_db::referrals::{self, Enrollment, Referral, ReferralRecord};
 use avip_db::{DbConnection, Pool, WriteGate};
 use avip_sla_engine::clock::paris_date;
 use avip_sla_engine::lifecycle;
@@ -17,30 +17,9 @@ use crate::domain::exit::{CORRECTION_DAYS, ExitCorrection};
 use crate::domain::referral::{ExitRequest, Via, invalid_transition, plan_move};
 use crate::workflow::notices::{self, ExitNews, News};
 use crate::workflow::places;
-use crate::workflow::referrals::{actor, apply_move, load_for, not_enrolled};
+use crate::workflow::referrals::{actor, apply_move, event_by, load_for, not_enrolled};
 
 type Actor = (ActorKind, Option<String>);
-
-fn event_by(
-    (actor_kind, actor_id): &Actor,
-    referral: &ReferralId,
-    kind: EventKind,
-    at: DateTime<Utc>,
-) -> Event {
-    Event {
-        id: EventId::generate(),
-        referral_id: referral.clone(),
-        kind,
-        occurred_at: to_db_time(at),
-        actor_kind: *actor_kind,
-        actor_id: actor_id.clone(),
-        from_status: None,
-        to_status: None,
-        reason: None,
-        note: None,
-        data: None,
-    }
-}
 
 fn exit_json(exit: &ExitRequest) -> serde_json::Value {
     serde_json::json!({
@@ -138,7 +117,7 @@ fn plan(
         },
     )?;
     places::occupy_until(conn, id, request.date.min(enrollment.contract_end_date))?;
-    let mut ev = event_by(by, id, EventKind::ExitPlanned, now);
+    let mut ev = event_by(by.clone(), id, EventKind::ExitPlanned, now);
     ev.reason = Some(request.reason.as_str().to_owned());
     ev.note = request.note.clone();
     let mut data = exit_json(request);
@@ -176,7 +155,7 @@ fn record(
     lifecycle::on_exit(conn, id)?;
     exits::remove(conn, id)?;
     avip_db::outcomes::schedule(conn, id, request.date)?;
-    let mut ev = event_by(by, id, EventKind::Exit, now);
+    let mut ev = event_by(by.clone(), id, EventKind::Exit, now);
     ev.note = request.note.clone();
     ev.data = Some(exit_json(request).to_string());
     apply_move(conn, id, step, Some(request.reason.as_str().to_owned()), ev)?;
@@ -223,7 +202,7 @@ pub fn cancel_planned(
             referrals::enrollment(conn, id)?.ok_or_else(|| not_enrolled(referral.status))?;
         exits::remove(conn, id)?;
         places::occupy_until(conn, id, enrollment.contract_end_date)?;
-        let mut ev = event_by(&actor(who), id, EventKind::ExitPlanCancelled, now);
+        let mut ev = event_by(actor(who), id, EventKind::ExitPlanCancelled, now);
         ev.data = Some(serde_json::json!({"date": plan.exit_date}).to_string());
         referrals::insert_event(conn, &ev)?;
         referrals::touch(conn, id, to_db_time(now))?;
@@ -246,6 +225,14 @@ pub fn record_due(
 ) -> Result<Vec<String>, DomainError> {
     let mut recorded = Vec::new();
     loop {
+        // A read first: the writer's turn is taken only when a plan is due.
+        let due = {
+            let mut conn = avip_db::blocking::checkout(pool)?;
+            !exits::due(&mut conn, paris_date(at), 1)?.is_empty()
+        };
+        if !due {
+            return Ok(recorded);
+        }
         let links = public_url.to_owned();
         let done = avip_db::blocking::write_blocking(pool, gate, move |conn| {
             record_due_batch(conn, &links, at, BATCH)
@@ -356,7 +343,7 @@ pub fn correct(
             places::occupy_until(conn, id, after.date.min(enrollment.contract_end_date))?;
             avip_db::outcomes::schedule(conn, id, after.date)?;
         }
-        let mut ev = event_by(&actor(who), id, EventKind::ExitCorrected, now);
+        let mut ev = event_by(actor(who), id, EventKind::ExitCorrected, now);
         ev.reason = Some(after.reason.as_str().to_owned());
         ev.note = Some(checked.why.clone());
         ev.data = Some(

@@ -6,11 +6,11 @@
 //! and may answer through the API. The answer goes on the timeline.
 
 use avip_db::model::{
-    ActorKind, DeliveryMode, EventId, EventKind, NoticeKind, OutcomeAt, OutcomeSituation,
-    ReferralId, ReferralStatus, WebhookEvent, to_db_time,
+    ActorKind, DeliveryMode, EventKind, NoticeKind, OutcomeAt, OutcomeSituation, ReferralId,
+    ReferralStatus, WebhookEvent, to_db_time,
 };
 use avip_db::outcomes::{self, Outcome};
-use avip_db::referrals::{self, Event, Referral};
+use avip_db::referrals::{self, Referral};
 use avip_db::{DbConnection, Pool, QueryError, WriteGate, webhooks};
 use avip_sla_engine::clock::paris_date;
 use avip_sla_engine::daily;
@@ -25,7 +25,7 @@ use crate::access::{Action, Resource, require};
 use crate::auth::Principal;
 use crate::domain::DomainError;
 use crate::labels as fr;
-use crate::workflow::referrals::{actor, load_for};
+use crate::workflow::referrals::{actor, event_by, load_for};
 
 /// How long a link answers after the request was sent.
 pub const LINK_DAYS: i64 = 30;
@@ -120,29 +120,6 @@ fn link(
     )
 }
 
-fn system_event(referral: &ReferralId, kind: EventKind, at: DateTime<Utc>) -> Event {
-    Event {
-        id: EventId::generate(),
-        referral_id: referral.clone(),
-        kind,
-        occurred_at: to_db_time(at),
-        actor_kind: ActorKind::System,
-        actor_id: None,
-        from_status: None,
-        to_status: None,
-        reason: None,
-        note: None,
-        data: None,
-    }
-}
-
-fn months(at: OutcomeAt) -> &'static str {
-    match at {
-        OutcomeAt::ThreeMonths => "3 mois",
-        OutcomeAt::SixMonths => "6 mois",
-    }
-}
-
 /// The e-mail to the referent (the request or its reminder), as she chose
 /// to receive this kind of notice; nothing when she chose `off`.
 fn tell(
@@ -165,13 +142,13 @@ fn tell(
         title: format!(
             "Orientation {} : {word}où en est le parent {} après la sortie ?",
             referral.reference,
-            months(outcome.at)
+            fr::after_exit(outcome.at)
         ),
         intro: format!(
             "L’enfant de la famille que vous avez orientée a quitté sa place AVIP. Pour évaluer le \
              dispositif, dites-nous où en est le parent aujourd’hui, {} après la sortie : une seule \
              question, sans compte, en une minute. Le lien est valable {LINK_DAYS} jours et sert une fois.",
-            months(outcome.at)
+            fr::after_exit(outcome.at)
         ),
         rows: vec![
             ("Crèche".to_owned(), creche),
@@ -215,6 +192,15 @@ pub fn run_due(
 ) -> Result<usize, DomainError> {
     let mut done = 0;
     loop {
+        // A read first: the writer's turn is taken only when something is due.
+        let mut conn = avip_db::blocking::checkout(pool)?;
+        let sent_by = to_db_time(now - Duration::days(REMIND_AFTER_DAYS));
+        let due = !outcomes::due_requests(&mut conn, paris_date(now), 1)?.is_empty()
+            || !outcomes::due_reminders(&mut conn, sent_by, 1)?.is_empty();
+        drop(conn);
+        if !due {
+            return Ok(done);
+        }
         let links = public_url.to_owned();
         let batch = avip_db::blocking::write_blocking(pool, gate, move |conn| {
             run_due_batch(conn, &links, now, BATCH)
@@ -281,7 +267,12 @@ fn ask(
         if !reminder {
             webhooks::enqueue(conn, id, WebhookEvent::OutcomeRequested, to_db_time(now))?;
         }
-        let mut ev = system_event(id, EventKind::OutcomeRequested, now);
+        let mut ev = event_by(
+            (ActorKind::System, None),
+            id,
+            EventKind::OutcomeRequested,
+            now,
+        );
         ev.data = Some(serde_json::json!({"at": at, "reminder": reminder}).to_string());
         referrals::insert_event(conn, &ev)?;
         Ok(true)
@@ -386,9 +377,7 @@ fn record(
     if !outcomes::answer(conn, id, at, situation, via, to_db_time(now))? {
         return Err(DomainError::NotFound);
     }
-    let mut ev = system_event(id, EventKind::OutcomeRecorded, now);
-    ev.actor_kind = actor_kind;
-    ev.actor_id = actor_id;
+    let mut ev = event_by((actor_kind, actor_id), id, EventKind::OutcomeRecorded, now);
     ev.data =
         Some(serde_json::json!({"at": at, "employment_status": situation, "via": via}).to_string());
     referrals::insert_event(conn, &ev)?;

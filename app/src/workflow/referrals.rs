@@ -45,7 +45,17 @@ pub(crate) fn event(
     kind: EventKind,
     at: DateTime<Utc>,
 ) -> Event {
-    let (actor_kind, actor_id) = actor(who);
+    event_by(actor(who), referral, kind, at)
+}
+
+/// An event of `kind` on `referral` by this actor (a person, a client, or
+/// the service itself), its details left for the caller.
+pub(crate) fn event_by(
+    (actor_kind, actor_id): (ActorKind, Option<String>),
+    referral: &ReferralId,
+    kind: EventKind,
+    at: DateTime<Utc>,
+) -> Event {
     Event {
         id: EventId::generate(),
         referral_id: referral.clone(),
