@@ -47,6 +47,11 @@ enum Command {
         #[command(subcommand)]
         command: RetentionCommand,
     },
+    /// The indicators' daily sums.
+    Indicators {
+        #[command(subcommand)]
+        command: IndicatorsCommand,
+    },
     /// Apply pending migrations and exit.
     Migrate,
     /// Copy the SQLite database into FILE while the service runs (a
@@ -83,6 +88,14 @@ enum SlaCommand {
         #[arg(long)]
         dry_run: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum IndicatorsCommand {
+    /// Add every referral up again from scratch, in one transaction (the
+    /// engine does it by itself once after the upgrade that brought the
+    /// sums); prints how many were counted.
+    Rebuild,
 }
 
 #[derive(Subcommand)]
@@ -138,6 +151,9 @@ fn main() -> ExitCode {
         Command::Retention {
             command: RetentionCommand::Run { at, dry_run },
         } => avip_app::retention::run(&settings, at, dry_run),
+        Command::Indicators {
+            command: IndicatorsCommand::Rebuild,
+        } => rebuild_indicators(&settings),
         Command::Migrate => migrate(&settings),
         Command::Backup { file } => return backup(&settings, &file),
         Command::Admin { command } => avip_api::admin::run(&settings, *command),
@@ -242,6 +258,19 @@ fn migrate(settings: &Settings) -> anyhow::Result<()> {
             println!("applied {version}");
         }
     }
+    Ok(())
+}
+
+/// `avip indicators rebuild`: migrations first, then every referral added
+/// up in one transaction (writes wait meanwhile, then add themselves).
+fn rebuild_indicators(settings: &Settings) -> anyhow::Result<()> {
+    let mut conn = avip_db::connect(&settings.database_url)?;
+    avip_db::migrations::run_pending(&mut conn)
+        .map_err(|e| anyhow::anyhow!("cannot apply migrations: {e}"))?;
+    let counted =
+        avip_db::tallies::rebuild(&mut conn, avip_db::model::to_db_time(chrono::Utc::now()))
+            .context("cannot add the referrals up")?;
+    println!("the indicators' sums hold {counted} referrals");
     Ok(())
 }
 

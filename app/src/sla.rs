@@ -115,6 +115,7 @@ pub fn sweep(settings: &Settings, at: Option<String>, dry_run: bool) -> anyhow::
         if !dry_run {
             let links = settings.public_url.to_string();
             let (exits, asked) = tokio::task::spawn_blocking(move || {
+                crate::workflow::exports::ensure_sums(&pool, &gate, false)?;
                 let exits = crate::workflow::exits::record_due(&pool, &gate, &links, instant)?;
                 let asked = crate::workflow::outcomes::run_due(&pool, &gate, &links, instant)?;
                 Ok::<_, crate::domain::DomainError>((exits.len(), asked))
@@ -206,7 +207,8 @@ fn print_report(report: &SweepReport, at: DateTime<Utc>, version: i32, dry_run: 
 
 /// Records the planned exits whose day has come and asks the referents the
 /// parent's situation 3 and 6 months after the exit, on `AVIP_SLA_SCHEDULE`
-/// beside the sweeps (the e-mails leave with the next delivery).
+/// beside the sweeps (the e-mails leave with the next delivery); first, once
+/// after an upgrade, adds the referrals up for the indicators.
 pub async fn schedule_planned_exits(
     scheduler: &tokio_cron_scheduler::JobScheduler,
     settings: &Settings,
@@ -219,6 +221,7 @@ pub async fn schedule_planned_exits(
         Box::pin(async move {
             let ran = tokio::task::spawn_blocking(move || {
                 let now = Utc::now();
+                crate::workflow::exports::ensure_sums(&pool, &gate, false)?;
                 let exits = crate::workflow::exits::record_due(&pool, &gate, &links, now)?;
                 let asked = crate::workflow::outcomes::run_due(&pool, &gate, &links, now)?;
                 Ok::<_, crate::domain::DomainError>((exits.len(), asked))

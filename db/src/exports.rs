@@ -243,28 +243,9 @@ pub struct TallyRow {
     pub outcomes: Outcomes,
 }
 
-/// The next chunk of [`TallyRow`]s after `after`, in the order of [`chunk`].
-pub fn tally_chunk(
-    conn: &mut DbConnection,
-    scope: &ExportScope,
-    after: Option<&(NaiveDateTime, ReferralId)>,
-    limit: i64,
-) -> QueryResult<Vec<TallyRow>> {
-    type Read = (
-        ReferralId,
-        NaiveDateTime,
-        Option<NaiveDateTime>,
-        Option<NaiveDateTime>,
-        Option<NaiveDateTime>,
-        CrecheId,
-        OrganizationId,
-        Option<ReferralId>,
-        Option<NaiveDate>,
-        Option<bool>,
-        Option<ChildcareSolution>,
-        Option<EmploymentStatus>,
-    );
-    let rows: Vec<Read> = in_scope!(
+/// What the indicators read of a referral, joined to its enrollment.
+macro_rules! tally_select {
+    () => {
         referrals::table
             .left_join(referral_enrollments::table)
             .select((
@@ -281,12 +262,45 @@ pub fn tally_chunk(
                 referral_enrollments::childcare_solution.nullable(),
                 referral_enrollments::exit_employment_status.nullable(),
             ))
-            .into_boxed(),
-        scope,
-        after,
-        limit
-    )
-    .load(conn)?;
+    };
+}
+
+type TallyRead = (
+    ReferralId,
+    NaiveDateTime,
+    Option<NaiveDateTime>,
+    Option<NaiveDateTime>,
+    Option<NaiveDateTime>,
+    CrecheId,
+    OrganizationId,
+    Option<ReferralId>,
+    Option<NaiveDate>,
+    Option<bool>,
+    Option<ChildcareSolution>,
+    Option<EmploymentStatus>,
+);
+
+/// The next chunk of [`TallyRow`]s after `after`, in the order of [`chunk`].
+pub fn tally_chunk(
+    conn: &mut DbConnection,
+    scope: &ExportScope,
+    after: Option<&(NaiveDateTime, ReferralId)>,
+    limit: i64,
+) -> QueryResult<Vec<TallyRow>> {
+    let rows: Vec<TallyRead> =
+        in_scope!(tally_select!().into_boxed(), scope, after, limit).load(conn)?;
+    tally_rows_of(conn, rows)
+}
+
+/// The [`TallyRow`]s of these referrals (those that exist).
+pub fn tally_rows(conn: &mut DbConnection, ids: &[ReferralId]) -> QueryResult<Vec<TallyRow>> {
+    let rows: Vec<TallyRead> = tally_select!()
+        .filter(referrals::id.eq_any(ids))
+        .load(conn)?;
+    tally_rows_of(conn, rows)
+}
+
+fn tally_rows_of(conn: &mut DbConnection, rows: Vec<TallyRead>) -> QueryResult<Vec<TallyRow>> {
     let offered = offered(conn, rows.iter().map(|r| r.0.clone()).collect())?;
     let exited: Vec<ReferralId> = rows
         .iter()

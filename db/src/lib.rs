@@ -28,6 +28,7 @@ pub mod referrals;
 pub mod retention;
 pub mod schema;
 pub mod sla;
+pub mod tallies;
 pub mod throttle;
 pub mod timeline;
 pub mod users;
@@ -55,13 +56,22 @@ where
     use diesel::Connection;
     use diesel::connection::{AnsiTransactionManager, TransactionManager};
     type Manager = <DbConnection as Connection>::TransactionManager;
-    // Inside a transaction already (which holds the lock): a savepoint.
+    // Inside a transaction already (which holds the lock): a savepoint, the
+    // outermost one adds the indicators' sums up.
     let nested = Manager::transaction_manager_status_mut(conn)
         .transaction_depth()?
         .is_some();
+    if nested {
+        return conn.transaction(work);
+    }
+    let collecting = tallies::Collecting::start();
+    let work = |conn: &mut DbConnection| {
+        let value = work(conn)?;
+        collecting.flush(conn)?;
+        Ok(value)
+    };
     match conn {
         DbConnection::Pg(_) => conn.transaction(work),
-        DbConnection::Sqlite(_) if nested => conn.transaction(work),
         DbConnection::Sqlite(inner) => {
             AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?;
             match work(conn) {

@@ -127,14 +127,15 @@ pub fn mark_requested(
     at: OutcomeAt,
     now: NaiveDateTime,
 ) -> QueryResult<bool> {
-    Ok(diesel::update(
+    let marked = diesel::update(
         eo::table
             .find((referral, at))
             .filter(eo::requested_at.is_null()),
     )
     .set(eo::requested_at.eq(now))
-    .execute(conn)?
-        == 1)
+    .execute(conn)?;
+    crate::tallies::changed(conn, referral)?;
+    Ok(marked == 1)
 }
 
 /// Marks the reminder sent; `false` when answered or reminded meanwhile.
@@ -164,7 +165,7 @@ pub fn answer(
     via: &str,
     now: NaiveDateTime,
 ) -> QueryResult<bool> {
-    Ok(diesel::update(
+    let answered = diesel::update(
         eo::table
             .find((referral, at))
             .filter(eo::answered_at.is_null()),
@@ -174,6 +175,7 @@ pub fn answer(
         eo::situation.eq(situation),
         eo::answered_via.eq(via),
     ))
-    .execute(conn)?
-        == 1)
+    .execute(conn)?;
+    crate::tallies::changed(conn, referral)?;
+    Ok(answered == 1)
 }

@@ -721,6 +721,7 @@ pub fn change_status(
             sla_next_at: change.stop_first_response_clock.then_some(None),
         })
         .execute(conn)?;
+    crate::tallies::changed(conn, id)?;
     Ok(updated == 1)
 }
 
@@ -735,8 +736,10 @@ pub fn touch(conn: &mut DbConnection, id: &ReferralId, at: NaiveDateTime) -> Que
 pub fn insert_event(conn: &mut DbConnection, event: &Event) -> QueryResult<()> {
     diesel::insert_into(referral_events::table)
         .values(event)
-        .execute(conn)
-        .map(drop)
+        .execute(conn)?;
+    // Every change of a referral is on its timeline: the indicators' sums
+    // follow (see `tallies`).
+    crate::tallies::changed(conn, &event.referral_id)
 }
 
 /// The referral's own events in (time, id) order, after `after`, at most
@@ -806,15 +809,15 @@ pub fn follow_ups(
 pub fn insert_enrollment(conn: &mut DbConnection, enrollment: &Enrollment) -> QueryResult<()> {
     diesel::insert_into(referral_enrollments::table)
         .values(enrollment)
-        .execute(conn)
-        .map(drop)
+        .execute(conn)?;
+    crate::tallies::changed(conn, &enrollment.referral_id)
 }
 
 pub fn save_enrollment(conn: &mut DbConnection, enrollment: &Enrollment) -> QueryResult<()> {
     diesel::update(referral_enrollments::table.find(&enrollment.referral_id))
         .set(enrollment)
-        .execute(conn)
-        .map(drop)
+        .execute(conn)?;
+    crate::tallies::changed(conn, &enrollment.referral_id)
 }
 
 pub fn enrollment(

@@ -285,6 +285,51 @@ diesel::table! {
 }
 
 diesel::table! {
+    indicator_days (day, creche_id, prescriber_organization_id) {
+        day -> Date,
+        creche_id -> Text,
+        prescriber_organization_id -> Text,
+        received -> Integer,
+        answered -> Integer,
+        within_deadline -> Integer,
+        late -> Integer,
+        offers -> Integer,
+        enrollments -> Integer,
+        exits -> Integer,
+        positive_exits -> Integer,
+        lasting_solutions -> Integer,
+        exits_in_work -> Integer,
+        exits_in_training -> Integer,
+        asked_3 -> Integer,
+        answered_3 -> Integer,
+        in_work_3 -> Integer,
+        in_training_3 -> Integer,
+        asked_6 -> Integer,
+        answered_6 -> Integer,
+        in_work_6 -> Integer,
+        in_training_6 -> Integer,
+        response_seconds -> Text,
+    }
+}
+
+diesel::table! {
+    referral_tallies (referral_id) {
+        referral_id -> Text,
+        day -> Date,
+        creche_id -> Text,
+        prescriber_organization_id -> Text,
+        tally -> Text,
+    }
+}
+
+diesel::table! {
+    indicator_state (id) {
+        id -> Integer,
+        built_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     planned_exits (referral_id) {
         referral_id -> Text,
         exit_date -> Date,
@@ -448,6 +493,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     place_bookings,
     planned_exits,
     exit_outcomes,
+    indicator_days,
+    referral_tallies,
+    indicator_state,
     service_keys,
     evaluation_exports,
     evaluation_export_creches,

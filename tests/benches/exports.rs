@@ -15,8 +15,12 @@
 //!   resident memory above what it was before (sampled every 5 ms; the
 //!   service and this client share the process);
 //! - the year as XLSX, once, the same way;
-//! - the year's indicators by month, five times, then by crèche and by
-//!   prescriber.
+//! - the year's indicators by month, by crèche, by prescriber kind and by
+//!   prescriber, 20 times each, from the days' sums (median, p95, max);
+//!   ten years by month;
+//! - the year by month counted from every referral (the sums dropped, as
+//!   before them), the time to add every referral up again
+//!   (`avip indicators rebuild`), and the year by month after it.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -437,40 +441,78 @@ async fn run() {
         bytes as f64 / 1e6
     );
 
-    for (group, runs) in [("month", 5), ("creche", 3), ("prescriber", 3)] {
-        let mut times = Vec::new();
-        let mut groups = 0;
-        for _ in 0..runs {
-            let started = Instant::now();
-            let path = format!("/api/v1/exports/indicators?{period}&group_by={group}");
-            let body: Value = app.expect(&caf, "GET", &path, None, 200).await;
-            times.push(started.elapsed().as_secs_f64() * 1000.0);
-            groups = body.as_array().unwrap().len();
-        }
-        times.sort_by(f64::total_cmp);
-        println!(
-            "indicators by {group} ({groups} groups), {runs} runs: median {:.0} ms, max {:.0} ms",
-            times[runs / 2],
-            times[runs - 1]
-        );
+    // From the days' sums, kept as the referrals were written.
+    for (group, runs) in [
+        ("month", 20),
+        ("creche", 20),
+        ("prescriber_kind", 20),
+        ("prescriber", 20),
+    ] {
+        indicators(&app, &caf, &format!("{period}&group_by={group}"), runs, "").await;
     }
-
     // Ten years of indicators by month: one pass over the days (issue 16).
     let decade = format!("from={}&to={today}", today - Span::days(3652));
-    let mut times = Vec::new();
-    for _ in 0..3 {
-        let started = Instant::now();
-        let path = format!("/api/v1/exports/indicators?{decade}&group_by=month");
-        app.expect(&caf, "GET", &path, None, 200).await;
-        times.push(started.elapsed().as_secs_f64() * 1000.0);
+    indicators(
+        &app,
+        &caf,
+        &format!("{decade}&group_by=month"),
+        10,
+        " over ten years",
+    )
+    .await;
+
+    // The same year counted from every referral, as before the sums (and
+    // as after an upgrade until they are added up); then the adding up.
+    {
+        use diesel::prelude::*;
+        let mut conn = app.db.connect();
+        diesel::delete(avip_db::schema::indicator_state::table)
+            .execute(&mut conn)
+            .unwrap();
     }
-    times.sort_by(f64::total_cmp);
+    let period_by_month = format!("{period}&group_by=month");
+    indicators(
+        &app,
+        &caf,
+        &period_by_month,
+        3,
+        " counted from every referral",
+    )
+    .await;
+    let started = Instant::now();
+    let counted = {
+        let mut conn = app.db.connect();
+        avip_db::tallies::rebuild(&mut conn, to_db_time(Utc::now())).unwrap()
+    };
     println!(
-        "indicators by month over ten years (121 groups), 3 runs: median {:.0} ms, max {:.0} ms",
-        times[1], times[2]
+        "adding up {counted} referrals from scratch (avip indicators rebuild): {:.1} s",
+        started.elapsed().as_secs_f64()
     );
+    indicators(&app, &caf, &period_by_month, 20, " after the rebuild").await;
 
     uniqueness(&app, &caf, &period).await;
+}
+
+/// `runs` downloads of the indicators (`query`): median, 95th percentile
+/// (nearest rank) and max.
+async fn indicators(app: &TestApp, caf: &str, query: &str, runs: usize, what: &str) {
+    let mut times = Vec::new();
+    let mut groups = 0;
+    for _ in 0..runs {
+        let started = Instant::now();
+        let path = format!("/api/v1/exports/indicators?{query}");
+        let body: Value = app.expect(caf, "GET", &path, None, 200).await;
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+        groups = body.as_array().unwrap().len();
+    }
+    times.sort_by(f64::total_cmp);
+    let p95 = times[(runs * 95).div_ceil(100) - 1];
+    let by = query.rsplit("group_by=").next().unwrap_or_default();
+    println!(
+        "indicators by {by}{what} ({groups} groups), {runs} runs: median {:.0} ms, p95 {p95:.0} ms, max {:.0} ms",
+        times[runs / 2],
+        times[runs - 1]
+    );
 }
 
 /// How many rows are the only one of their kind on what someone holding

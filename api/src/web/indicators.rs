@@ -104,26 +104,30 @@ fn hours(t: &Tally) -> Vec<f64> {
 
 fn row(t: &Tally) -> TableRow {
     let h = hours(t);
+    let c = &t.counts;
+    let n = i64::from;
     TableRow {
         label: t.label.clone(),
-        received: t.received,
-        answered: t.answered,
-        within: shown(pct(t.within_deadline, t.within_deadline + t.late), " %"),
+        received: n(c.received),
+        answered: n(c.answered),
+        within: shown(
+            pct(n(c.within_deadline), n(c.within_deadline + c.late)),
+            " %",
+        ),
         pending: t.pending,
         median: shown(percentile(&h, 0.5), " h"),
         p90: shown(percentile(&h, 0.9), " h"),
-        enrollments: t.enrollments,
-        exits: t.exits,
-        positive: shown(pct(t.positive_exits, t.exits), " %"),
+        enrollments: n(c.enrollments),
+        exits: n(c.exits),
+        positive: shown(pct(n(c.positive_exits), n(c.exits)), " %"),
         occupancy: shown(t.place_days.and_then(|(o, a)| pct(o, a)), " %"),
-        at_exit: situations(t.exits_in_work, t.exits_in_training, t.exits),
-        after: t
-            .after
+        at_exit: situations(n(c.exits_in_work), n(c.exits_in_training), n(c.exits)),
+        after: [c.after(0), c.after(1)]
             .iter()
             .flat_map(|a| {
                 [
                     format!("{} sur {}", a.answered, a.asked),
-                    situations(a.in_work, a.in_training, a.answered),
+                    situations(n(a.in_work), n(a.in_training), n(a.answered)),
                 ]
             })
             .collect(),
@@ -146,9 +150,9 @@ fn charts(months: &BTreeMap<String, Tally>) -> Result<Vec<String>, WebError> {
              auxquelles la crèche a répondu dans le délai de 72 heures.",
             &labels,
             &[
-                series("Reçues", "bar1", &|t| Some(t.received as f64)),
+                series("Reçues", "bar1", &|t| Some(f64::from(t.counts.received))),
                 series("Répondues sous 72 h", "bar2", &|t| {
-                    Some(t.within_deadline as f64)
+                    Some(f64::from(t.counts.within_deadline))
                 }),
             ],
             "",
@@ -172,9 +176,9 @@ fn charts(months: &BTreeMap<String, Tally>) -> Result<Vec<String>, WebError> {
              parent a trouvé un emploi ou une formation.",
             &labels,
             &[
-                series("Sorties", "bar1", &|t| Some(t.exits as f64)),
+                series("Sorties", "bar1", &|t| Some(f64::from(t.counts.exits))),
                 series("Sorties positives", "bar2", &|t| {
-                    Some(t.positive_exits as f64)
+                    Some(f64::from(t.counts.positive_exits))
                 }),
             ],
             "",

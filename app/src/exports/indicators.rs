@@ -1,6 +1,8 @@
 //! The indicators: counts, rates, percentiles and occupancy by group,
 //! over the referrals received in the period.
 
+use avip_db::tallies::{self, Counts};
+
 use super::*;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -268,111 +270,49 @@ impl utoipa::ToSchema for IndicatorRow {}
 #[derive(Clone, Debug, Default)]
 pub struct Tally {
     pub label: String,
-    pub received: i64,
-    pub answered: i64,
-    pub within_deadline: i64,
-    pub late: i64,
+    /// What the group's referrals settled, the waits decided by the clock
+    /// added (`late`).
+    pub counts: Counts,
+    /// Open referrals not answered yet whose deadline has not come.
     pub pending: i64,
     pub hours: Vec<f64>,
-    pub offers: i64,
-    pub enrollments: i64,
-    pub exits: i64,
-    pub positive_exits: i64,
-    pub lasting_solutions: i64,
     /// Occupied and available place-days (crèche and month groups).
     pub place_days: Option<(i64, i64)>,
-    pub exits_in_work: i64,
-    pub exits_in_training: i64,
-    /// At 3 and at 6 months after the exit.
-    pub after: [After; 2],
-}
-
-/// The parent's situation some months after the exits of a group.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct After {
-    pub asked: i64,
-    pub answered: i64,
-    pub in_work: i64,
-    pub in_training: i64,
-}
-
-/// Work of any kind: a contract, temping, a business created.
-fn in_work(status: EmploymentStatus) -> bool {
-    use EmploymentStatus::*;
-    matches!(
-        status,
-        EmployedFixedTerm | EmployedPermanent | TempWork | BusinessCreation
-    )
-}
-
-fn situation_in_work(s: OutcomeSituation) -> bool {
-    use OutcomeSituation::*;
-    matches!(
-        s,
-        EmployedFixedTerm | EmployedPermanent | TempWork | BusinessCreation
-    )
 }
 
 impl Tally {
     /// Counts one referral, as it stands at `now`.
     pub fn add(&mut self, r: &TallyRow, now: NaiveDateTime) {
-        self.received += 1;
-        if let Some(at) = r.first_response_at {
-            self.answered += 1;
-            self.hours.push(hours_between(r.received_at, at));
+        let settled = tallies::Tally::of(r);
+        self.add_settled(&settled.counts, settled.seconds);
+        if tallies::is_waiting(r) {
+            self.wait(r, now);
         }
-        match (r.first_response_at, r.sla_due_at) {
-            (Some(_), Some(_)) => {
-                if within_deadline(r.first_response_at, r.sla_due_at) == Some(true) {
-                    self.within_deadline += 1;
-                } else {
-                    self.late += 1;
-                }
-            }
-            (None, Some(due)) => {
-                let until = r.closed_at.unwrap_or(now);
-                if due <= until {
-                    self.late += 1;
-                } else if r.closed_at.is_none() {
-                    self.pending += 1;
-                }
-            }
-            _ => {}
-        }
-        if r.offered {
-            self.offers += 1;
-        }
-        if r.enrolled {
-            self.enrollments += 1;
-            if r.exit_date.is_some() {
-                self.exits += 1;
-                if r.positive_exit == Some(true) {
-                    self.positive_exits += 1;
-                }
-                if r.childcare_solution
-                    .is_some_and(|s| s != avip_db::model::ChildcareSolution::None)
-                {
-                    self.lasting_solutions += 1;
-                }
-                self.exits_in_work += i64::from(r.exit_employment_status.is_some_and(in_work));
-                self.exits_in_training +=
-                    i64::from(r.exit_employment_status == Some(EmploymentStatus::Training));
-                for (after, (asked, answer)) in self.after.iter_mut().zip(r.outcomes) {
-                    after.asked += i64::from(asked);
-                    if let Some(answer) = answer {
-                        after.answered += 1;
-                        after.in_work += i64::from(situation_in_work(answer));
-                        after.in_training += i64::from(answer == OutcomeSituation::Training);
-                    }
-                }
-            }
+    }
+
+    /// Adds what referrals settled, with their seconds to a first response.
+    pub fn add_settled(&mut self, counts: &Counts, seconds: impl IntoIterator<Item = i64>) {
+        self.counts.add(counts, 1);
+        self.hours
+            .extend(seconds.into_iter().map(|s| s as f64 / 3600.0));
+    }
+
+    /// An open referral waiting for its first response: late once its
+    /// deadline has come, pending until then.
+    pub fn wait(&mut self, r: &TallyRow, now: NaiveDateTime) {
+        match r.sla_due_at {
+            Some(due) if due <= now => self.counts.late += 1,
+            Some(_) => self.pending += 1,
+            None => {}
         }
     }
 
     pub fn cells(&self, group: &str) -> Vec<Cell> {
-        let pct = |n: i64, d: i64| {
+        let c = &self.counts;
+        let int = |n: i32| Cell::Int(i64::from(n));
+        let pct = |n: i32, d: i32| {
             if d > 0 {
-                Cell::Pct(100.0 * n as f64 / d as f64)
+                Cell::Pct(100.0 * f64::from(n) / f64::from(d))
             } else {
                 Cell::Empty
             }
@@ -386,44 +326,41 @@ impl Tally {
         vec![
             Cell::text(group),
             Cell::Text(self.label.clone()),
-            Cell::Int(self.received),
-            Cell::Int(self.answered),
-            Cell::Int(self.within_deadline),
-            Cell::Int(self.late),
+            int(c.received),
+            int(c.answered),
+            int(c.within_deadline),
+            int(c.late),
             Cell::Int(self.pending),
-            pct(self.within_deadline, self.within_deadline + self.late),
+            pct(c.within_deadline, c.within_deadline + c.late),
             Cell::opt(percentile(&hours, 0.5), |h| Cell::Num(h, 1)),
             Cell::opt(percentile(&hours, 0.9), |h| Cell::Num(h, 1)),
-            Cell::Int(self.offers),
-            Cell::Int(self.enrollments),
-            Cell::Int(self.exits),
-            Cell::Int(self.positive_exits),
-            pct(self.positive_exits, self.exits),
-            Cell::Int(self.lasting_solutions),
+            int(c.offers),
+            int(c.enrollments),
+            int(c.exits),
+            int(c.positive_exits),
+            pct(c.positive_exits, c.exits),
+            int(c.lasting_solutions),
             occupied,
             available,
             match self.place_days {
-                Some((o, a)) => pct(o, a),
-                None => Cell::Empty,
+                Some((o, a)) if a > 0 => Cell::Pct(100.0 * o as f64 / a as f64),
+                _ => Cell::Empty,
             },
-            Cell::Int(self.exits_in_work),
-            Cell::Int(self.exits_in_training),
+            int(c.exits_in_work),
+            int(c.exits_in_training),
         ]
         .into_iter()
-        .chain(self.after.iter().flat_map(|a| {
+        .chain([c.after(0), c.after(1)].into_iter().flat_map(|a| {
             [
-                Cell::Int(a.asked),
-                Cell::Int(a.answered),
-                Cell::Int(a.in_work),
-                Cell::Int(a.in_training),
+                int(a.asked),
+                int(a.answered),
+                int(a.in_work),
+                int(a.in_training),
                 pct(a.in_work, a.answered),
                 pct(a.in_training, a.answered),
             ]
         }))
-        .chain([pct(
-            self.after.iter().map(|a| a.answered).sum(),
-            self.after.iter().map(|a| a.asked).sum(),
-        )])
+        .chain([pct(c.answered_3 + c.answered_6, c.asked_3 + c.asked_6)])
         .collect()
     }
 }
@@ -462,7 +399,9 @@ fn months(period: Period) -> Vec<(String, Period)> {
     out
 }
 
-/// The indicators of the scope's referrals received in `period`, by group.
+/// The indicators of the scope's referrals received in `period`, by group:
+/// from the days' sums ([`avip_db::tallies`]) once they hold every
+/// referral, from the referrals themselves until then.
 pub fn indicators(
     conn: &mut DbConnection,
     scope: &ExportScope,
@@ -483,39 +422,66 @@ pub fn indicators(
         &names,
         &mut groups,
     )?;
-    in_chunks(
-        |after| exports::tally_chunk(conn, scope, after, CHUNK),
-        |r| (r.received_at, r.id.clone()),
-        |r| {
-            if cancel.is_cancelled() {
-                return Err(ExportError::Gone);
-            }
-            let (key, label) = group_of(r, group_by, &names);
-            let tally = groups.entry(key).or_default();
-            if tally.label.is_empty() {
-                tally.label = label;
-            }
-            tally.add(r, now);
-            Ok(())
-        },
-    )?;
+    if tallies::is_built(conn)? {
+        for d in tallies::days(conn, (period.from, period.to), creches)? {
+            group(
+                &mut groups,
+                (d.day, &d.creche_id, &d.prescriber_organization_id),
+                group_by,
+                &names,
+            )
+            .add_settled(&d.counts, d.seconds);
+        }
+        for r in tallies::waiting(conn, scope)? {
+            let day = tallies::paris_day(r.received_at);
+            group(
+                &mut groups,
+                (day, &r.creche_id, &r.prescriber_organization_id),
+                group_by,
+                &names,
+            )
+            .wait(&r, now);
+        }
+    } else {
+        in_chunks(
+            |after| exports::tally_chunk(conn, scope, after, CHUNK),
+            |r| (r.received_at, r.id.clone()),
+            |r| {
+                if cancel.is_cancelled() {
+                    return Err(ExportError::Gone);
+                }
+                let day = tallies::paris_day(r.received_at);
+                group(
+                    &mut groups,
+                    (day, &r.creche_id, &r.prescriber_organization_id),
+                    group_by,
+                    &names,
+                )
+                .add(r, now);
+                Ok(())
+            },
+        )?;
+    }
     Ok(groups)
 }
 
-/// The group a referral falls in, and the group's label when it is known
-/// from the referral alone.
-fn group_of(r: &TallyRow, group_by: GroupBy, names: &Names) -> (String, String) {
-    match group_by {
+/// The tally of the group a referral received on `day` falls in, labelled
+/// when the label is known from the referral alone.
+fn group<'a>(
+    groups: &'a mut BTreeMap<String, Tally>,
+    (day, creche, org): (NaiveDate, &CrecheId, &OrganizationId),
+    group_by: GroupBy,
+    names: &Names,
+) -> &'a mut Tally {
+    let (key, label) = match group_by {
         GroupBy::Month => {
-            let m = paris_date(from_db_time(r.received_at))
-                .format("%Y-%m")
-                .to_string();
+            let m = day.format("%Y-%m").to_string();
             let label = month_group(&m);
             (m, label)
         }
-        GroupBy::Creche => (r.creche_id.to_string(), String::new()),
+        GroupBy::Creche => (creche.to_string(), String::new()),
         GroupBy::PrescriberKind => {
-            let kind = names.organizations.get(&r.prescriber_organization_id);
+            let kind = names.organizations.get(org);
             (
                 kind.map(|o| o.0.as_str()).unwrap_or_default().to_owned(),
                 kind.map(|o| organization_kind(o.0))
@@ -524,14 +490,19 @@ fn group_of(r: &TallyRow, group_by: GroupBy, names: &Names) -> (String, String) 
             )
         }
         GroupBy::Prescriber => (
-            r.prescriber_organization_id.to_string(),
+            org.to_string(),
             names
                 .organizations
-                .get(&r.prescriber_organization_id)
+                .get(org)
                 .map(|o| o.1.clone())
                 .unwrap_or_default(),
         ),
+    };
+    let tally = groups.entry(key).or_default();
+    if tally.label.is_empty() {
+        tally.label = label;
     }
+    tally
 }
 
 /// Each group's place-days occupied and open (a closed day has none), every

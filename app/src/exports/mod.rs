@@ -18,8 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use avip_db::blocking::checkout;
 use avip_db::exports::{self, ExportRow, ExportScope, TallyRow};
 use avip_db::model::{
-    CrecheId, EmploymentStatus, OrganizationId, OrganizationKind, OutcomeSituation, ReferralId,
-    ReferralStatus, from_db_time,
+    CrecheId, OrganizationId, OrganizationKind, ReferralId, ReferralStatus, from_db_time,
 };
 use avip_db::places::{self, Period};
 use avip_db::{DbConnection, Pool, QueryError};
@@ -38,8 +37,8 @@ mod table;
 pub use french::{age_bracket_label, header, month_group, organization_kind};
 pub use indicators::*;
 pub use pseudonym::*;
+use rows::in_chunks;
 pub use rows::*;
-use rows::{hours_between, in_chunks};
 pub use table::*;
 use table::{column, nullable};
 

@@ -5,10 +5,10 @@
 
 use std::collections::BTreeMap;
 
-use avip_db::DbConnection;
 use avip_db::exports::{self as queries, ExportScope};
 use avip_db::model::{CrecheId, EventId, Role, to_db_time};
 use avip_db::places::Period;
+use avip_db::{DbConnection, Pool, WriteGate};
 use avip_sla_engine::clock::paris_midnight;
 use chrono::{DateTime, NaiveDate, Utc};
 
@@ -245,4 +245,27 @@ fn scope(period: Period, creches: Vec<CrecheId>) -> ExportScope {
         )),
         creches: Some(creches),
     }
+}
+
+/// Adds every referral up for the indicators when the days' sums do not
+/// hold them yet (the first start after the upgrade that brought them, or
+/// `force`: `avip indicators rebuild`); the number of referrals counted, or
+/// `None` when there was nothing to do. The indicators count from the
+/// referrals meanwhile: slower, the same figures.
+pub fn ensure_sums(
+    pool: &Pool,
+    gate: &WriteGate,
+    force: bool,
+) -> Result<Option<usize>, DomainError> {
+    if !force {
+        let mut conn = avip_db::blocking::checkout(pool)?;
+        if avip_db::tallies::is_built(&mut conn)? {
+            return Ok(None);
+        }
+    }
+    let counted = avip_db::blocking::write_blocking(pool, gate, |conn| {
+        avip_db::tallies::rebuild(conn, to_db_time(Utc::now()))
+    })?;
+    tracing::info!(referrals = counted, "the indicators' sums were added up");
+    Ok(Some(counted))
 }

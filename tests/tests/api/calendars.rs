@@ -17,10 +17,12 @@ use crate::referrals::{id, new_referral, territory};
 fn received_at(app: &TestApp, id: &str, at: &str) {
     let at: DateTime<Utc> = at.parse().unwrap();
     let mut conn = app.db.connect();
-    diesel::update(referrals::table.find(ReferralId::parse(id).unwrap()))
+    let id = ReferralId::parse(id).unwrap();
+    diesel::update(referrals::table.find(&id))
         .set(referrals::received_at.eq(at.naive_utc()))
         .execute(&mut conn)
         .unwrap();
+    avip_db::tallies::changed(&mut conn, &id).unwrap();
 }
 
 /// What the sweep would fire for `id` at `at`: the stages reached.

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use crate::referrals::{Territory, id, move_to, new_referral, territory, today};
 
 /// An enrolled child at the territory's crèche.
-async fn enrolled(app: &avip_tests::TestApp, t: &Territory, child: &str) -> String {
+pub(crate) async fn enrolled(app: &avip_tests::TestApp, t: &Territory, child: &str) -> String {
     let r = id(&new_referral(app, &t.prescriber, &t.creche, child).await);
     move_to(app, &t.coordinator, &r, json!({"to": "offered"}), 200).await;
     let path = format!("/api/v1/referrals/{r}/enrollment");
@@ -109,7 +109,7 @@ pub(crate) fn engine_on(app: &avip_tests::TestApp, day: chrono::NaiveDate) -> Ve
     )
 }
 
-fn exit_on(date: chrono::NaiveDate, reason: &str, status: &str) -> Value {
+pub(crate) fn exit_on(date: chrono::NaiveDate, reason: &str, status: &str) -> Value {
     json!({"date": date.to_string(), "reason": reason, "employment_status": status,
            "childcare_solution": "same_creche"})
 }
@@ -318,6 +318,8 @@ fn exit_dated(app: &avip_tests::TestApp, r: &str, date: chrono::NaiveDate) {
         ))
         .execute(&mut conn)
         .unwrap();
+    let id = avip_db::model::ReferralId::parse(r).unwrap();
+    avip_db::tallies::changed(&mut conn, &id).unwrap();
 }
 
 fn outbox_keys(app: &avip_tests::TestApp, like: &str) -> Vec<String> {
@@ -470,7 +472,7 @@ async fn a_correction_keeps_before_and_after_tells_the_referent_and_changes_the_
 }
 
 /// The outbox rows under `key`: their text bodies.
-fn outbox_bodies(app: &avip_tests::TestApp, key: &str) -> Vec<String> {
+pub(crate) fn outbox_bodies(app: &avip_tests::TestApp, key: &str) -> Vec<String> {
     use avip_db::schema::notifications as n;
     use diesel::prelude::*;
     let mut conn = app.db.connect();
@@ -482,17 +484,17 @@ fn outbox_bodies(app: &avip_tests::TestApp, key: &str) -> Vec<String> {
 }
 
 /// One run of the engine's outcome job at `at`: e-mails written.
-fn ask_at(app: &avip_tests::TestApp, at: chrono::DateTime<chrono::Utc>) -> usize {
+pub(crate) fn ask_at(app: &avip_tests::TestApp, at: chrono::DateTime<chrono::Utc>) -> usize {
     let mut conn = app.db.connect();
     avip_app::workflow::outcomes::run_due_batch(&mut conn, "http://localhost", at, 100).unwrap()
 }
 
-fn noon(day: chrono::NaiveDate) -> chrono::DateTime<chrono::Utc> {
+pub(crate) fn noon(day: chrono::NaiveDate) -> chrono::DateTime<chrono::Utc> {
     avip_sla_engine::clock::paris_midnight(day) + chrono::Duration::hours(12)
 }
 
 /// The link in an e-mail: its path.
-fn link_in(body: &str) -> String {
+pub(crate) fn link_in(body: &str) -> String {
     let start = body
         .find("/app/suivi/")
         .expect("a link to the outcome page");
@@ -504,7 +506,11 @@ fn link_in(body: &str) -> String {
         .to_owned()
 }
 
-async fn page(app: &avip_tests::TestApp, path: &str, answer: Option<&str>) -> (u16, String) {
+pub(crate) async fn page(
+    app: &avip_tests::TestApp,
+    path: &str,
+    answer: Option<&str>,
+) -> (u16, String) {
     let client = reqwest::Client::new();
     let url = app.url(path);
     let response = match answer {

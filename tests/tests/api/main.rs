@@ -19,6 +19,7 @@ mod places;
 mod referrals;
 mod schema;
 mod sla;
+mod sums;
 mod webhooks;
 mod week;
 mod workspace;

@@ -1,0 +1,3 @@
+DROP TABLE indicator_state;
+DROP TABLE referral_tallies;
+DROP TABLE indicator_days;
