@@ -7,7 +7,6 @@
 use std::collections::HashMap;
 
 use chrono::{Datelike, NaiveDate, NaiveDateTime};
-use diesel::dsl::sum;
 use diesel::prelude::*;
 
 use crate::DbConnection;
@@ -330,8 +329,6 @@ impl Deltas {
     }
 }
 
-type DayRow = (CrecheId, BookingKind, i32, NaiveDate, Option<i64>);
-
 /// Why the crèche at this index of the list asked for is closed on a day
 /// (`None`: open), as its calendar says.
 pub type Closed<'a> = &'a dyn Fn(usize, NaiveDate) -> Option<String>;
@@ -361,57 +358,42 @@ pub fn availability(
         len: period.days(),
         by_creche: HashMap::new(),
     };
-    let running: Vec<(CrecheId, BookingKind, i32, Option<i64>)> = pb::table
+    // One pass over the bookings that meet the period (an index holds
+    // every column read): each adds its places from its first day (or the
+    // period's) and takes them away on the day after its last, when that
+    // is in the period.
+    type Read = (CrecheId, BookingKind, i32, NaiveDate, NaiveDate, i32);
+    let bookings: Vec<Read> = pb::table
         .filter(pb::creche_id.eq_any(ids.clone()))
         .filter(pb::ends_before.gt(from))
-        .filter(pb::starts_on.le(from))
-        .filter(pb::referral_id.ne_all(except.clone()))
-        .group_by((pb::creche_id, pb::kind, pb::days))
-        .select((pb::creche_id, pb::kind, pb::days, sum(pb::places)))
-        .load(conn)?;
-    for (creche, kind, days, places) in running {
-        deltas.add(creche, (kind, days), 0, places.unwrap_or(0));
-    }
-    let starting: Vec<DayRow> = pb::table
-        .filter(pb::creche_id.eq_any(ids.clone()))
-        .filter(pb::starts_on.gt(from))
         .filter(pb::starts_on.le(to))
         .filter(pb::ends_before.gt(pb::starts_on))
-        .filter(pb::referral_id.ne_all(except.clone()))
-        .group_by((pb::creche_id, pb::kind, pb::days, pb::starts_on))
+        .filter(pb::referral_id.ne_all(except))
         .select((
             pb::creche_id,
             pb::kind,
             pb::days,
             pb::starts_on,
-            sum(pb::places),
-        ))
-        .load(conn)?;
-    for (creche, kind, days, day, places) in starting {
-        deltas.add(creche, (kind, days), period.index(day), places.unwrap_or(0));
-    }
-    let ending: Vec<DayRow> = pb::table
-        .filter(pb::creche_id.eq_any(ids.clone()))
-        .filter(pb::ends_before.gt(from))
-        .filter(pb::ends_before.le(to))
-        .filter(pb::ends_before.gt(pb::starts_on))
-        .filter(pb::referral_id.ne_all(except))
-        .group_by((pb::creche_id, pb::kind, pb::days, pb::ends_before))
-        .select((
-            pb::creche_id,
-            pb::kind,
-            pb::days,
             pb::ends_before,
-            sum(pb::places),
+            pb::places,
         ))
         .load(conn)?;
-    for (creche, kind, days, day, places) in ending {
-        deltas.add(
-            creche,
-            (kind, days),
-            period.index(day),
-            -places.unwrap_or(0),
-        );
+    for (creche, kind, days, starts_on, ends_before, places) in bookings {
+        let places = i64::from(places);
+        let start = if starts_on <= from {
+            0
+        } else {
+            period.index(starts_on)
+        };
+        if ends_before <= to {
+            deltas.add(
+                creche.clone(),
+                (kind, days),
+                period.index(ends_before),
+                -places,
+            );
+        }
+        deltas.add(creche, (kind, days), start, places);
     }
     let capacities = capacities(conn, &ids)?;
     Ok(ids
