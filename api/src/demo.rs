@@ -391,19 +391,31 @@ fn fill(
             .map_err(|e| anyhow::anyhow!("demo referral {i}: {e}"))?;
         let intake = explain(
             "referral",
-            referrals::intake(conn, &prescriber.principal, &draft, None, active, received),
+            referrals::intake(
+                conn,
+                &prescriber.principal,
+                &draft,
+                (None, links),
+                active,
+                received,
+            ),
         )?;
         let id = intake.record.referral.id;
         let cast = (coordinator, prescriber);
         walk(conn, plan, &id, cast, (received, start), &story)?;
     }
-    // The referents were told of this made-up past at the time of the
-    // story: their notices are not sent now.
-    avip_db::notifications::settle_pending_of_kind(
-        conn,
+    // The referents and the coordinators were told of this made-up past at
+    // the time of the story: their notices are not sent now.
+    for kind in [
         avip_db::model::NotificationKind::ReferentNotice,
-        avip_db::model::to_db_time(now),
-    )?;
+        avip_db::model::NotificationKind::ArrivalNotice,
+    ] {
+        avip_db::notifications::settle_pending_of_kind(
+            conn,
+            kind,
+            avip_db::model::to_db_time(now),
+        )?;
+    }
     Ok(referral_count)
 }
 

@@ -350,6 +350,8 @@ text_enum!(
         /// What became of a referral, to its referent: a decision of the
         /// crèche, the enrollment, the exit, an SLA breach.
         ReferentNotice => "referent_notice",
+        /// A family was just referred: to each coordinator of the crèche.
+        ArrivalNotice => "arrival_notice",
         /// An organisation's webhook subscription was disabled.
         WebhookDisabled => "webhook_disabled",
     }
@@ -517,6 +519,8 @@ text_enum!(
         /// To a crèche's coordinators: the SLA engine's e-mails (deadlines,
         /// follow-ups, contract ends).
         SlaAlert => "sla_alert",
+        /// To a crèche's coordinators: a family was just referred to it.
+        ReferralReceived => "referral_received",
     }
 );
 

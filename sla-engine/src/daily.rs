@@ -44,13 +44,38 @@ pub fn tell_referent(
     notice: &Notice,
     at: DateTime<Utc>,
 ) -> Result<bool, QueryError> {
+    tell(
+        conn,
+        (mode, NotificationKind::ReferentNotice),
+        dedup_key,
+        referent,
+        kind,
+        referral,
+        notice,
+        at,
+    )
+}
+
+/// Tells `recipient` of `notice` as she chose (`mode`), the outbox row of
+/// kind `outbox` when at once; see [`tell_referent`].
+#[allow(clippy::too_many_arguments)]
+pub fn tell(
+    conn: &mut DbConnection,
+    (mode, outbox): (DeliveryMode, NotificationKind),
+    dedup_key: &str,
+    recipient: &str,
+    kind: NoticeKind,
+    referral: &ReferralId,
+    notice: &Notice,
+    at: DateTime<Utc>,
+) -> Result<bool, QueryError> {
     match mode {
         DeliveryMode::Off => Ok(false),
         DeliveryMode::DailyDigest => {
             hold(
                 conn,
                 dedup_key,
-                referent,
+                recipient,
                 kind,
                 Some(referral),
                 &notice.title,
@@ -67,9 +92,9 @@ pub fn tell_referent(
                 &Notification {
                     id: NotificationId::generate(),
                     dedup_key: dedup_key.to_owned(),
-                    kind: NotificationKind::ReferentNotice,
+                    kind: outbox,
                     referral_id: Some(referral.clone()),
-                    recipients: serde_json::to_string(&[referent]).unwrap_or_else(|_| "[]".into()),
+                    recipients: serde_json::to_string(&[recipient]).unwrap_or_else(|_| "[]".into()),
                     subject: rendered.subject,
                     body_text: rendered.text,
                     body_html: rendered.html,

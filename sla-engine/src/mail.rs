@@ -81,6 +81,7 @@ impl MailItem {
             NotificationKind::ContractEnding
             | NotificationKind::Digest
             | NotificationKind::ReferentNotice
+            | NotificationKind::ArrivalNotice
             | NotificationKind::WebhookDisabled => (
                 "fin de contrat d'accueil proche",
                 "Fin du contrat",
@@ -172,6 +173,7 @@ pub fn render_item(item: &MailItem) -> Rendered {
         NotificationKind::ContractEnding
         | NotificationKind::Digest
         | NotificationKind::ReferentNotice
+        | NotificationKind::ArrivalNotice
         | NotificationKind::WebhookDisabled => format!(
             "[AVIP] Fin de contrat le {} : orientation {}",
             item.due, item.reference
@@ -197,6 +199,7 @@ pub fn render_item(item: &MailItem) -> Rendered {
         NotificationKind::ContractEnding
         | NotificationKind::Digest
         | NotificationKind::ReferentNotice
+        | NotificationKind::ArrivalNotice
         | NotificationKind::WebhookDisabled => {
             "Le contrat d'accueil d'un enfant sur une place AVIP arrive bientôt à son terme : \
              pensez au renouvellement ou à la sortie."
@@ -224,6 +227,13 @@ pub fn render_digest(items: &[MailItem]) -> Rendered {
     }
 }
 
+/// The footer's reason of a notice to the referral's referent.
+pub const AS_REFERENT: &str =
+    "Vous recevez ce message parce que vous êtes le référent de cette orientation.";
+/// The footer's reason of a notice to a crèche's coordinator.
+pub const AS_COORDINATOR: &str =
+    "Vous recevez ce message parce que vous coordonnez l’accueil AVIP de cette crèche.";
+
 /// What a referent is told about the referral they sent: what happened,
 /// and the few facts that go with it (crèche, status, dates, reasons),
 /// never the family's name, phone or birth date.
@@ -237,6 +247,8 @@ pub struct Notice {
     /// (label, value) lines, in order.
     pub rows: Vec<(String, String)>,
     pub link: String,
+    /// Why the person receives it: [`AS_REFERENT`] or [`AS_COORDINATOR`].
+    pub why: &'static str,
 }
 
 /// The e-mail of one notice to a referent.

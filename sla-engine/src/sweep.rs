@@ -603,6 +603,7 @@ impl Sweep<'_> {
                 ),
             ],
             link: format!("{}/app/orientations/{}", self.options.public_url, clock.id),
+            why: crate::mail::AS_REFERENT,
         };
         let key = format!("referent:sla_breach:{}", clock.id);
         let mode = self

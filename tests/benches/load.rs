@@ -341,7 +341,7 @@ async fn run(rows: usize, seconds: u64, connections: usize) {
                 &mut conn,
                 &who,
                 &draft,
-                None,
+                (None, "http://localhost"),
                 &avip_sla_engine::ActivePolicy {
                     version: 1,
                     policy: s.sla.clone(),

@@ -190,6 +190,7 @@ pub fn tell_referent(
             public_url.trim_end_matches('/'),
             referral.id
         ),
+        why: avip_sla_engine::mail::AS_REFERENT,
     };
     let kind = news.kind();
     let dedup_key = news.key(fact, &referral.id);
@@ -211,4 +212,61 @@ pub fn tell_referent(
         now,
     )?;
     Ok(())
+}
+
+/// Tells each coordinator of `referral`'s crèche that the family arrived
+/// (`referral_received`), as each chose: at once (nobody chose), in the
+/// daily digest, or not at all. In the intake's transaction; it is not a
+/// first response. Returns how many e-mails were queued now.
+pub fn tell_coordinators_of_arrival(
+    conn: &mut DbConnection,
+    referral: &Referral,
+    public_url: &str,
+    now: DateTime<Utc>,
+) -> Result<usize, QueryError> {
+    let contacts = avip_db::sla::creche_contacts(conn, std::slice::from_ref(&referral.creche_id))?;
+    let Some(creche) = contacts.get(&referral.creche_id) else {
+        return Ok(0);
+    };
+    let reference = &referral.reference;
+    let prescriber = avip_db::organizations::get(conn, &referral.prescriber_organization_id)?.name;
+    let mut rows = vec![
+        ("Crèche".to_owned(), creche.name.clone()),
+        ("Prescripteur".to_owned(), prescriber),
+        (
+            "Reçue le".to_owned(),
+            fr::datetime(referral.received_at.and_utc()),
+        ),
+    ];
+    if let Some(due) = referral.sla.due_at {
+        rows.push((
+            "Réponse à la famille avant le".to_owned(),
+            fr::datetime(due.and_utc()),
+        ));
+    }
+    let notice = Notice {
+        reference: reference.clone(),
+        title: format!("Orientation {reference} : nouvelle famille orientée"),
+        intro: "Une famille vient d’être orientée vers votre crèche. Elle attend une \
+                première réponse de votre part avant l’échéance indiquée ci-dessous."
+            .to_owned(),
+        rows,
+        link: format!(
+            "{}/app/orientations/{}",
+            public_url.trim_end_matches('/'),
+            referral.id
+        ),
+        why: avip_sla_engine::mail::AS_COORDINATOR,
+    };
+    let mut queued = 0;
+    for email in &creche.coordinators {
+        let kind = NoticeKind::ReferralReceived;
+        let mode = daily::mode_for(conn, email, kind, None, DeliveryMode::Immediate)?;
+        let key = format!("coordinator:referral_received:{}:{email}", referral.id);
+        let outbox = (mode, avip_db::model::NotificationKind::ArrivalNotice);
+        if daily::tell(conn, outbox, &key, email, kind, &referral.id, &notice, now)? {
+            queued += 1;
+        }
+    }
+    Ok(queued)
 }

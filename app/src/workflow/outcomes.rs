@@ -158,6 +158,7 @@ fn tell(
             ),
         ],
         link,
+        why: avip_sla_engine::mail::AS_REFERENT,
     };
     let mode = daily::mode_for(
         conn,

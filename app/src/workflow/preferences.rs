@@ -17,7 +17,8 @@ use crate::domain::DomainError;
 #[derive(Deserialize, Serialize, ToSchema, Debug, Default, Clone)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"referral_decision": "immediate", "referral_enrollment": "daily_digest",
-    "referral_exit": "daily_digest", "referral_sla_breach": "off", "sla_alert": "daily_digest"}))]
+    "referral_exit": "daily_digest", "referral_sla_breach": "off", "sla_alert": "daily_digest",
+    "referral_received": "immediate"}))]
 pub struct Choices {
     /// A decision of the crèche on a referral you sent.
     pub referral_decision: Option<DeliveryMode>,
@@ -31,6 +32,8 @@ pub struct Choices {
     pub outcome_request: Option<DeliveryMode>,
     /// Coordinators: the SLA engine's e-mails about your crèches.
     pub sla_alert: Option<DeliveryMode>,
+    /// Coordinators: a family was just referred to one of your crèches.
+    pub referral_received: Option<DeliveryMode>,
 }
 
 impl Choices {
@@ -42,6 +45,7 @@ impl Choices {
             (NoticeKind::ReferralSlaBreach, self.referral_sla_breach),
             (NoticeKind::OutcomeRequest, self.outcome_request),
             (NoticeKind::SlaAlert, self.sla_alert),
+            (NoticeKind::ReferralReceived, self.referral_received),
         ]
         .into_iter()
         .filter_map(|(k, m)| m.map(|m| (k, m)))
@@ -57,6 +61,7 @@ impl Choices {
             referral_sla_breach: get(NoticeKind::ReferralSlaBreach),
             outcome_request: get(NoticeKind::OutcomeRequest),
             sla_alert: get(NoticeKind::SlaAlert),
+            referral_received: get(NoticeKind::ReferralReceived),
         }
     }
 }
@@ -82,7 +87,8 @@ pub struct Preference {
     {"notice": "referral_enrollment", "mode": "daily_digest", "chosen_by": "you"},
     {"notice": "referral_exit", "mode": "daily_digest", "chosen_by": "organization"},
     {"notice": "referral_sla_breach", "mode": "off", "chosen_by": "you"},
-    {"notice": "sla_alert", "mode": "immediate", "chosen_by": "service"}],
+    {"notice": "sla_alert", "mode": "immediate", "chosen_by": "service"},
+    {"notice": "referral_received", "mode": "immediate", "chosen_by": "service"}],
     "yours": {"referral_enrollment": "daily_digest", "referral_sla_breach": "off"},
     "organization": {"referral_exit": "daily_digest"}}))]
 pub struct Preferences {

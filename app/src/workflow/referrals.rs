@@ -91,8 +91,8 @@ pub async fn create(
 ) -> Result<Intake, DomainError> {
     let draft = prepare(who, request, now)?;
     app.limits.intake(&who.organization_id)?;
-    let (who, policy) = (who.clone(), app.policy.clone());
-    app.write(move |conn| intake(conn, &who, &draft, key.as_deref(), &policy, now))
+    let (who, policy, links) = (who.clone(), app.policy.clone(), app.public_url.clone());
+    app.write(move |conn| intake(conn, &who, &draft, (key.as_deref(), &links), &policy, now))
         .await
 }
 
@@ -109,18 +109,28 @@ pub fn prepare(
 
 /// Stores a posted referral in one transaction: idempotency, the crèche's
 /// visibility, the active-referral check, a gapless reference, the row, the
-/// family, the children and the `created` event.
+/// family, the children and the `created` event; the crèche's coordinators
+/// told at once (`referral_received`).
 pub fn intake(
     conn: &mut DbConnection,
     who: &Principal,
     draft: &ReferralDraft,
-    key: Option<&str>,
+    (key, public_url): (Option<&str>, &str),
     policy: &ActivePolicy,
     now: DateTime<Utc>,
 ) -> Result<Intake, DomainError> {
     let attempt = |conn: &mut DbConnection| {
         avip_db::write_transaction(conn, |conn| {
-            insert_referral(conn, who, draft, key, policy, now)
+            let intake = insert_referral(conn, who, draft, key, policy, now)?;
+            if !intake.replayed {
+                crate::workflow::notices::tell_coordinators_of_arrival(
+                    conn,
+                    &intake.record.referral,
+                    public_url,
+                    now,
+                )?;
+            }
+            Ok(intake)
         })
     };
     let outcome = match attempt(conn) {

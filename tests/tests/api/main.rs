@@ -1,6 +1,7 @@
 //! Black-box tests of the service: the real application over real HTTP on a
 //! fresh database (SQLite, or PostgreSQL when `AVIP_TEST_DATABASE_URL` is set).
 
+mod arrival;
 mod backup;
 mod calendars;
 mod data_protection;

@@ -470,6 +470,7 @@ async fn the_referent_hears_of_each_decision_once_by_email() {
     })
     .await;
     let t = territory(&app).await;
+    crate::referrals::without_arrival_notices(&app, &t).await;
     let mut body = referral(&t.creche, "Yanis");
     body["referent"]["email"] = json!("referente.sans.compte@ft.example.org");
     let followed = app
@@ -666,12 +667,13 @@ async fn notices_reach_each_person_as_they_chose_at_once_in_a_daily_digest_or_no
         )
         .await;
     assert_eq!(read["organization"]["referral_decision"], "daily_digest");
-    // The coordinator: the SLA engine's e-mails once a day.
+    // The coordinator: the SLA engine's e-mails once a day, no arrival
+    // notice at all.
     app.expect(
         &t.coordinator,
         "PUT",
         "/api/v1/me/notification-preferences",
-        Some(json!({"sla_alert": "daily_digest"})),
+        Some(json!({"sla_alert": "daily_digest", "referral_received": "off"})),
         200,
     )
     .await;

@@ -42,7 +42,7 @@ async fn creche(app: &TestApp, admin: &str, operator: &str, name: &str) -> Strin
         .to_owned()
 }
 
-async fn person(
+pub(crate) async fn person(
     app: &TestApp,
     admin: &str,
     email: &str,
@@ -96,6 +96,16 @@ pub(crate) async fn territory(app: &TestApp) -> Territory {
 }
 
 pub(crate) use avip_tests::today;
+
+/// Turns the coordinators' arrival notices off: for the tests that follow
+/// other e-mails one by one (the arrival notice has its own, `arrival.rs`).
+pub(crate) async fn without_arrival_notices(app: &TestApp, t: &Territory) {
+    for token in [&t.coordinator, &t.other_coordinator] {
+        let off = json!({"referral_received": "off"});
+        let path = "/api/v1/me/notification-preferences";
+        app.expect(token, "PUT", path, Some(off), 200).await;
+    }
+}
 
 /// The body of docs/product.md §6, for `child` (a first name), with dates near today.
 pub(crate) fn referral(creche: &str, child: &str) -> Value {

@@ -9,7 +9,7 @@ use avip_tests::{TestApp, spawn_app_with_engine};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::referrals::{id, move_to, new_referral, territory};
+use super::referrals::{id, move_to, new_referral, territory, without_arrival_notices};
 
 const COORDINATOR: &str = "c.martin@example.org";
 const DIRECTION: &str = "direction.petite-enfance@example.org";
@@ -70,9 +70,15 @@ pub(crate) const REFERENT: &str = "p.durand@example.org";
 fn to_staff(received: &[Received]) -> Vec<Received> {
     received
         .iter()
-        .filter(|m| m.to != [REFERENT])
+        .filter(|m| m.to != [REFERENT] && !is_arrival(m))
         .cloned()
         .collect()
+}
+
+/// The arrival notice of a new referral (`arrival.rs` tests it in full),
+/// not one of the SLA engine's e-mails.
+fn is_arrival(mail: &Received) -> bool {
+    decoded(mail).0.contains("nouvelle famille orientée")
 }
 
 /// The mails to the referent.
@@ -151,6 +157,21 @@ async fn every_stage_of_a_late_referral_is_mailed_once_to_the_right_people() {
     // A few more sweeps: nothing else may arrive.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let everything = sink.received();
+    // The coordinator heard of each arrival once, at once.
+    let arrivals: Vec<Received> = everything
+        .iter()
+        .filter(|m| is_arrival(m))
+        .cloned()
+        .collect();
+    let expected_arrivals: HashSet<String> = [&late, &late2, &answered, &withdrawn]
+        .iter()
+        .map(|r| message_id(&format!("coordinator:referral_received:{r}:{COORDINATOR}")))
+        .collect();
+    assert_eq!(ids(&arrivals).len(), 4);
+    assert_eq!(
+        ids(&arrivals).into_iter().collect::<HashSet<_>>(),
+        expected_arrivals
+    );
     // The referent hears of each breach once, and of the answer, not of
     // the warning, the escalation or their own withdrawal.
     let told: HashSet<String> = ids(&to_referent(&everything)).into_iter().collect();
@@ -250,10 +271,11 @@ async fn every_stage_of_a_late_referral_is_mailed_once_to_the_right_people() {
     for kind in ["sla_warning", "sla_breach", "sla_escalation"] {
         assert_eq!(kinds.iter().filter(|k| **k == kind).count(), 1, "{kinds:?}");
     }
-    // Three to the crèche, one (the breach) to the referent.
+    // The arrival and three stages to the crèche, one (the breach) to the
+    // referent.
     assert_eq!(
         kinds.iter().filter(|k| **k == "email_sent").count(),
-        4,
+        5,
         "{kinds:?}"
     );
     // Never early: each stage fired once its delay after receipt had passed
@@ -329,6 +351,7 @@ async fn a_refusing_smtp_server_delays_mail_but_never_loses_it() {
     sink.refuse(true);
     let app = spawn_app_with_engine(fast(&sink, 1, 3600, 7200)).await;
     let t = territory(&app).await;
+    without_arrival_notices(&app, &t).await;
     let referrals = [
         id(&new_referral(&app, &t.prescriber, &t.creche, "Yanis").await),
         id(&new_referral(&app, &t.prescriber, &t.creche, "Lina").await),
@@ -410,6 +433,7 @@ async fn two_engines_on_one_database_send_nothing_twice() {
     let app = spawn_app_with_engine(fast(&sink, 2, 4, 6)).await;
     let second = app.another_instance(fast(&sink, 2, 4, 6), true).await;
     let t = territory(&app).await;
+    without_arrival_notices(&app, &t).await;
     let names = [
         "Yanis", "Lina", "Noa", "Inès", "Adam", "Jade", "Liam", "Rose",
     ];
@@ -548,6 +572,7 @@ async fn digest_mode_sends_one_mail_per_person_per_sweep_with_follow_ups_and_con
     })
     .await;
     let t = territory(&app).await;
+    without_arrival_notices(&app, &t).await;
     let waiting = new_referral(&app, &t.prescriber, &t.creche, "Yanis").await;
     let enrolled = new_referral(&app, &t.prescriber, &t.creche, "Lina").await;
     let e = id(&enrolled);
