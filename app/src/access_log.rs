@@ -29,7 +29,7 @@ enum Message {
 /// What a read names: which operation, and the request it came in.
 #[derive(Clone, Copy, Debug)]
 pub struct Operation<'a> {
-    /// `get_referral`, `list_referrals`, `referral_changes`, `timeline`,
+    /// `get_referral`, `list_referrals`, `search_referrals`, `referral_changes`, `timeline`,
     /// `follow_ups`, `personal_data`, `erasure`.
     pub name: &'static str,
     pub request_id: Option<&'a str>,

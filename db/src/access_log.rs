@@ -21,7 +21,7 @@ pub struct Access {
     pub actor_kind: String,
     pub actor_id: Option<String>,
     pub organization_id: String,
-    /// `get_referral`, `list_referrals`, `timeline`, `follow_ups`,
+    /// `get_referral`, `list_referrals`, `search_referrals`, `timeline`, `follow_ups`,
     /// `personal_data`, `erasure`.
     pub operation: String,
     pub request_id: Option<String>,

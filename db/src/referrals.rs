@@ -459,7 +459,103 @@ pub struct ReferralFilter {
     pub overdue_at: Option<NaiveDateTime>,
     /// Inclusive.
     pub updated_after: Option<NaiveDateTime>,
+    /// Words found, whatever their case, in the reference, the parent's
+    /// first or last name or a child's first name (see [`Search`]).
+    pub search: Option<Search>,
+    /// Newest first instead of oldest first.
+    pub newest_first: bool,
 }
+
+/// A search of the lists: the text as typed, each `%`, `_` and `\` taken
+/// literally.
+#[derive(Clone, Debug)]
+pub struct Search(String);
+
+impl Search {
+    pub fn new(text: &str) -> Search {
+        Search(text.trim().to_lowercase())
+    }
+
+    /// The `LIKE` pattern (escape `\`) of a text containing the search.
+    fn pattern(&self) -> String {
+        let mut escaped = String::with_capacity(self.0.len() + 2);
+        escaped.push('%');
+        for c in self.0.chars() {
+            if matches!(c, '%' | '_' | '\\') {
+                escaped.push('\\');
+            }
+            escaped.push(c);
+        }
+        escaped.push('%');
+        escaped
+    }
+}
+
+/// A condition on `referrals`, for a boxed query.
+type Condition = Box<
+    dyn BoxableExpression<
+            referrals::table,
+            <DbConnection as diesel::Connection>::Backend,
+            SqlType = diesel::sql_types::Bool,
+        >,
+>;
+
+/// The referrals whose reference, parent's name or child's first name
+/// contains the search.
+fn matching(search: &Search) -> Condition {
+    let pattern = search.pattern();
+    let families = referral_families::table
+        .filter(
+            lower(referral_families::parent_last_name)
+                .like(pattern.clone())
+                .escape('\\')
+                .or(lower(referral_families::parent_first_name)
+                    .like(pattern.clone())
+                    .escape('\\')),
+        )
+        .select(referral_families::referral_id);
+    let children = referral_children::table
+        .filter(
+            lower(referral_children::first_name)
+                .like(pattern.clone())
+                .escape('\\'),
+        )
+        .select(referral_children::referral_id);
+    Box::new(
+        lower(referrals::reference)
+            .like(pattern)
+            .escape('\\')
+            .or(referrals::id.eq_any(families))
+            .or(referrals::id.eq_any(children)),
+    )
+}
+
+/// The referrals after the cursor, in the list's order.
+fn beyond(after: TimeCursor, newest_first: bool) -> Condition {
+    if newest_first {
+        Box::new(
+            referrals::received_at
+                .lt(after.at)
+                .or(referrals::received_at
+                    .eq(after.at)
+                    .and(referrals::id.lt(after.id))),
+        )
+    } else {
+        Box::new(
+            referrals::received_at
+                .gt(after.at)
+                .or(referrals::received_at
+                    .eq(after.at)
+                    .and(referrals::id.gt(after.id))),
+        )
+    }
+}
+
+diesel::define_sql_function!(
+    /// `lower(text)`: both databases lower ASCII letters alike (SQLite
+    /// leaves the others as they are).
+    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text
+);
 
 /// A position in the change feed: just after the change numbered `seq` in
 /// transaction `xid` (0 on SQLite). Written `<xid>.<seq>`.
@@ -619,10 +715,15 @@ pub fn list(
     filter: &ReferralFilter,
     page: &PageRequest,
 ) -> QueryResult<Page<ReferralRecord>> {
-    let mut query = referrals::table
-        .select(Referral::as_select())
-        .order((referrals::received_at, referrals::id))
-        .into_boxed();
+    let mut query = referrals::table.select(Referral::as_select()).into_boxed();
+    query = if filter.newest_first {
+        query.order((referrals::received_at.desc(), referrals::id.desc()))
+    } else {
+        query.order((referrals::received_at, referrals::id))
+    };
+    if let Some(search) = &filter.search {
+        query = query.filter(matching(search));
+    }
     if let Some(ids) = &filter.within_creches {
         query = query.filter(referrals::creche_id.eq_any(ids.clone()));
     }
@@ -653,13 +754,7 @@ pub fn list(
         query = query.filter(referrals::updated_at.ge(t));
     }
     if let Some(after) = page.after.as_deref().and_then(TimeCursor::parse) {
-        query = query.filter(
-            referrals::received_at
-                .gt(after.at)
-                .or(referrals::received_at
-                    .eq(after.at)
-                    .and(referrals::id.gt(after.id))),
-        );
+        query = query.filter(beyond(after, filter.newest_first));
     }
     let rows: Vec<Referral> = query.limit(page.limit + 1).load(conn)?;
     let page = Page::from_rows(rows, page.limit, |r| {

@@ -619,9 +619,19 @@ pub fn days(
         .collect())
 }
 
+/// An open referral waiting for its first response: when it came, where
+/// from and to, and its deadline.
+#[derive(Clone, Debug)]
+pub struct Waiting {
+    pub received_at: NaiveDateTime,
+    pub sla_due_at: Option<NaiveDateTime>,
+    pub creche_id: CrecheId,
+    pub prescriber_organization_id: OrganizationId,
+}
+
 /// The open referrals of the scope that wait for their first response,
 /// which the sums leave to the clock ([`is_waiting`]).
-pub fn waiting(conn: &mut DbConnection, scope: &ExportScope) -> QueryResult<Vec<TallyRow>> {
+pub fn waiting(conn: &mut DbConnection, scope: &ExportScope) -> QueryResult<Vec<Waiting>> {
     let mut query = referrals::table
         .filter(referrals::status.eq(ReferralStatus::Received))
         .filter(referrals::received_at.ge(scope.from))
@@ -630,7 +640,6 @@ pub fn waiting(conn: &mut DbConnection, scope: &ExportScope) -> QueryResult<Vec<
         .filter(referrals::closed_at.is_null())
         .filter(referrals::sla_due_at.is_not_null())
         .select((
-            referrals::id,
             referrals::received_at,
             referrals::sla_due_at,
             referrals::creche_id,
@@ -641,7 +650,6 @@ pub fn waiting(conn: &mut DbConnection, scope: &ExportScope) -> QueryResult<Vec<
         query = query.filter(referrals::creche_id.eq_any(ids.clone()));
     }
     let rows: Vec<(
-        ReferralId,
         NaiveDateTime,
         Option<NaiveDateTime>,
         CrecheId,
@@ -650,21 +658,11 @@ pub fn waiting(conn: &mut DbConnection, scope: &ExportScope) -> QueryResult<Vec<
     Ok(rows
         .into_iter()
         .map(
-            |(id, received_at, sla_due_at, creche_id, prescriber_organization_id)| TallyRow {
-                id,
+            |(received_at, sla_due_at, creche_id, prescriber_organization_id)| Waiting {
                 received_at,
-                first_response_at: None,
                 sla_due_at,
-                closed_at: None,
                 creche_id,
                 prescriber_organization_id,
-                offered: false,
-                enrolled: false,
-                exit_date: None,
-                positive_exit: None,
-                childcare_solution: None,
-                exit_employment_status: None,
-                outcomes: Default::default(),
             },
         )
         .collect())

@@ -241,7 +241,18 @@ async function occupied(page, creche, day) {
 
   await page.goto(`${base}/app/indicateurs`);
   expect(await page.locator('svg.chart').count() === 4, 'four charts');
+  expect(await page.locator('.charts figcaption').count() === 4, 'four visible chart titles');
+  // The charts' text as drawn on the screen, at least 12 px at both widths.
+  const smallest = () => page.evaluate(() => Math.min(...[...document.querySelectorAll('svg.chart text')]
+    .map((t) => t.getScreenCTM().a * parseFloat(getComputedStyle(t).fontSize))));
+  expect(await smallest() >= 11.9, `chart text at 1280 px is ${await smallest()} px`);
+  expect(!(await page.locator('svg.chart text').allInnerHTMLs()).some((t) => /^\d\d\/\d\d$/.test(t)),
+    'months in words on the charts');
   await axe(page, 'indicators');
+  await page.setViewportSize({ width: 390, height: 844 });
+  expect(await smallest() >= 11.9, `chart text at 390 px is ${await smallest()} px`);
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await phone(page, 'indicators');
   const [download] = await Promise.all([
     page.waitForEvent('download'),
     page.getByText('Télécharger en XLSX').click(),

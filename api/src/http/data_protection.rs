@@ -170,7 +170,7 @@ pub struct AccessBody {
     /// timeline, follow-ups, personal data or erasure; each one of the page
     /// for a list, in the order shown.
     pub referral_ids: Vec<String>,
-    /// `get_referral`, `list_referrals`, `referral_changes`, `timeline`,
+    /// `get_referral`, `list_referrals`, `search_referrals`, `referral_changes`, `timeline`,
     /// `follow_ups`, `personal_data` or `erasure`.
     pub operation: String,
     /// The `x-request-id` of the read.

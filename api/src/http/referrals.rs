@@ -104,6 +104,16 @@ pub struct ReferralQuery {
     /// which stays in the order referrals were received: to follow every
     /// change without missing one, read `GET /api/v1/referrals/changes`.
     pub updated_after: Option<DateTime<Utc>>,
+    /// Find a family: words found, whatever their case, in the reference,
+    /// the parent's first or last name or a child's first name (2 to 100
+    /// characters, not only spaces). Each search is written to the access
+    /// log with the referrals it returned.
+    #[param(min_length = 2, max_length = 100, pattern = "\\S", example = "benali")]
+    pub q: Option<String>,
+    /// `received_at`: oldest first (the default); `-received_at`: newest
+    /// first. The cursor follows the order asked for.
+    #[param(pattern = "^-?received_at$")]
+    pub sort: Option<String>,
     /// Items per page, 1 to 200 (default 50).
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
@@ -142,7 +152,21 @@ impl ReferralQuery {
         {
             return Err(bad("received_to", "is before received_from"));
         }
+        let search = match self.q.as_deref() {
+            None => None,
+            Some(q) if (2..=100).contains(&q.chars().count()) && !q.trim().is_empty() => {
+                Some(avip_db::referrals::Search::new(q))
+            }
+            Some(_) => return Err(bad("q", "must be 2 to 100 characters, not only spaces")),
+        };
+        let newest_first = match self.sort.as_deref() {
+            None | Some("received_at") => false,
+            Some("-received_at") => true,
+            Some(_) => return Err(bad("sort", "must be received_at or -received_at")),
+        };
         Ok(ReferralFilter {
+            search,
+            newest_first,
             within_creches: None,
             within_prescriber: None,
             statuses,
@@ -160,8 +184,9 @@ impl ReferralQuery {
 }
 
 /// List referrals: a prescriber sees its organisation's, a coordinator those
-/// addressed to its crèches, an admin all. Oldest first; the cursor neither
-/// skips nor repeats while new referrals arrive.
+/// addressed to its crèches, an admin all. Oldest first (`sort=-received_at`:
+/// newest first); the cursor neither skips nor repeats while new referrals
+/// arrive. `q` finds a family by name, child's first name or reference.
 #[utoipa::path(operation_id = "listReferrals", tag = "referrals", params(ReferralQuery), security(("oauth2" = [])), responses(
     (status = 200, body = List<ReferralBody>), BadRequest, Unauthorized, Forbidden,
 ))]
@@ -174,6 +199,7 @@ pub async fn list(
 ) -> Result<web::Json<List<ReferralBody>>, ApiError> {
     let now = now();
     let page = page_request(query.0.limit, query.0.cursor.as_deref(), Cursor::Time)?;
+    let searched = query.0.q.is_some();
     let filter = query.0.filter(now)?;
     let reader = who.clone();
     let rows = state
@@ -184,7 +210,11 @@ pub async fn list(
         &state,
         &who,
         rows.items.iter().map(|r| &r.referral.id),
-        "list_referrals",
+        if searched {
+            "search_referrals"
+        } else {
+            "list_referrals"
+        },
     );
     let policy = &state.policy.policy;
     Ok(web::Json(List::from_page(rows, |r| {

@@ -82,12 +82,18 @@ fn nice_max(max: f64) -> f64 {
     step * 4.0
 }
 
-/// `2026-11` as `11/26`; other labels as they are.
+/// `2026-11` as `nov. 2026` (the usual French abbreviations); other
+/// labels as they are.
 fn short_month(label: &str) -> String {
+    const MONTHS: [&str; 12] = [
+        "janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.",
+        "déc.",
+    ];
     match label.split_once('-') {
-        Some((year, month)) if year.len() == 4 && month.len() == 2 => {
-            format!("{month}/{}", &year[2..])
-        }
+        Some((year, month)) if year.len() == 4 => match month.parse::<usize>() {
+            Ok(m @ 1..=12) => format!("{} {year}", MONTHS[m - 1]),
+            _ => label.to_owned(),
+        },
         _ => label.to_owned(),
     }
 }
@@ -254,7 +260,8 @@ mod tests {
 
     #[test]
     fn months_are_short_under_the_axis() {
-        assert_eq!(short_month("2026-11"), "11/26");
+        assert_eq!(short_month("2026-11"), "nov. 2026");
+        assert_eq!(short_month("2027-01"), "janv. 2027");
         assert_eq!(short_month("Les Lucioles"), "Les Lucioles");
     }
 }

@@ -70,7 +70,8 @@ struct IndicatorsPage {
     admin: bool,
     errors: Errors,
     rows: Vec<TableRow>,
-    charts: Vec<String>,
+    /// Each chart's visible title and its SVG.
+    charts: Vec<(String, String)>,
     csv: String,
     xlsx: String,
 }
@@ -134,7 +135,7 @@ fn row(t: &Tally) -> TableRow {
     }
 }
 
-fn charts(months: &BTreeMap<String, Tally>) -> Result<Vec<String>, WebError> {
+fn charts(months: &BTreeMap<String, Tally>) -> Result<Vec<(String, String)>, WebError> {
     let labels: Vec<String> = months.keys().cloned().collect();
     let tallies: Vec<&Tally> = months.values().collect();
     let series = |name: &str, class, f: &dyn Fn(&Tally) -> Option<f64>| Series {
@@ -195,7 +196,10 @@ fn charts(months: &BTreeMap<String, Tally>) -> Result<Vec<String>, WebError> {
         ),
     ];
     list.iter()
-        .map(|c| c.render().map_err(|e| WebError::Unexpected(e.into())))
+        .map(|c| {
+            let svg = c.render().map_err(|e| WebError::Unexpected(e.into()))?;
+            Ok((c.title.clone(), svg))
+        })
         .collect()
 }
 

@@ -35,6 +35,8 @@ pub struct ListRow {
     /// `répondu en 5 h 12 min`, `reste 2 j 3 h`, `en retard de 3 h`.
     pub answer: String,
     pub class: &'static str,
+    /// The contract's end, for an enrolled child (`dd/mm/yyyy`).
+    pub contract_end: String,
 }
 
 #[derive(Template)]
@@ -47,6 +49,10 @@ struct ListPage {
     statuses: Vec<Choice>,
     next: Option<String>,
     is_prescriber: bool,
+    /// The search as typed.
+    q: String,
+    orders: Vec<Choice>,
+    newest_first: bool,
 }
 
 #[derive(Deserialize)]
@@ -54,6 +60,10 @@ pub struct ListQuery {
     statut: Option<String>,
     creche: Option<String>,
     suite: Option<String>,
+    /// A family name, a child's first name or a reference.
+    q: Option<String>,
+    /// `recentes` (newest first) or `anciennes`.
+    ordre: Option<String>,
 }
 
 /// A referral as a row of the list: when it came, and how it was answered
@@ -73,7 +83,12 @@ fn list_row(body: ReferralBody, creche: String) -> ListRow {
         }
         _ => (String::new(), ""),
     };
+    let contract_end = match (&body.enrollment, body.status) {
+        (Some(e), ReferralStatus::Enrolled) => fr::date(e.contract_end_date),
+        _ => String::new(),
+    };
     ListRow {
+        contract_end,
         id: body.id.to_string(),
         family: format!("{} {}", body.parent.first_name, body.parent.last_name),
         reference: body.reference,
@@ -108,6 +123,59 @@ fn filter_choices(
     (creches, statuses)
 }
 
+/// The search as typed (at most 100 characters) and whether the newest
+/// come first: as asked, else for a prescriber (she follows what she just
+/// sent), the oldest first for the crèche (who waited longest).
+fn search_and_order(query: &ListQuery, role: Role) -> (String, bool) {
+    let q = query.q.as_deref().unwrap_or_default().trim();
+    let newest_first = match query.ordre.as_deref() {
+        Some("recentes") => true,
+        Some("anciennes") => false,
+        _ => role == Role::Prescriber,
+    };
+    (q.chars().take(100).collect(), newest_first)
+}
+
+/// The link to the next page, with the same filters, search and order.
+fn next_link(
+    cursor: &str,
+    (status, creche): (Option<ReferralStatus>, Option<&CrecheId>),
+    q: &str,
+    newest_first: bool,
+) -> String {
+    let mut link = format!("/app/orientations?suite={}", urlencode(cursor));
+    if let Some(s) = status {
+        link.push_str(&format!("&statut={s}"));
+    }
+    if let Some(c) = creche {
+        link.push_str(&format!("&creche={c}"));
+    }
+    if !q.is_empty() {
+        link.push_str(&format!("&q={}", urlencode(q)));
+    }
+    link.push_str(if newest_first {
+        "&ordre=recentes"
+    } else {
+        "&ordre=anciennes"
+    });
+    link
+}
+
+/// The two orders of the list, the current one selected.
+fn order_choices(newest_first: bool) -> Vec<Choice> {
+    [
+        ("anciennes", "Les plus anciennes d’abord", false),
+        ("recentes", "Les plus récentes d’abord", true),
+    ]
+    .into_iter()
+    .map(|(value, label, newest)| Choice {
+        value: value.to_owned(),
+        label: label.to_owned(),
+        selected: newest == newest_first,
+    })
+    .collect()
+}
+
 /// `GET /app/orientations`.
 pub async fn list(
     req: HttpRequest,
@@ -126,9 +194,12 @@ pub async fn list(
         .as_deref()
         .filter(|c| !c.is_empty())
         .and_then(CrecheId::parse);
+    let (q, newest_first) = search_and_order(&query, who.role);
     let filter = ReferralFilter {
         statuses: status.into_iter().collect(),
         creche_id: creche.clone(),
+        search: (q.chars().count() >= 2).then(|| avip_db::referrals::Search::new(&q)),
+        newest_first,
         ..ReferralFilter::default()
     };
     let page_request = PageRequest {
@@ -149,7 +220,7 @@ pub async fn list(
         &state,
         &who,
         page.items.iter().map(|r| &r.referral.id),
-        "list_referrals",
+        ["search_referrals", "list_referrals"][usize::from(q.is_empty())],
     );
     let by_id: HashMap<&CrecheId, &str> = names.iter().map(|c| (&c.id, c.name.as_str())).collect();
     let now = Utc::now();
@@ -160,22 +231,11 @@ pub async fn list(
             list_row(body, creche.to_owned())
         })
         .collect();
-    let next = page.next_cursor.map(|cursor| {
-        let mut link = format!("/app/orientations?suite={}", urlencode(&cursor));
-        if let Some(s) = status {
-            link.push_str(&format!("&statut={s}"));
-        }
-        if let Some(c) = &creche {
-            link.push_str(&format!("&creche={c}"));
-        }
-        link
-    });
+    let next = page
+        .next_cursor
+        .map(|cursor| next_link(&cursor, (status, creche.as_ref()), &q, newest_first));
     let is_prescriber = who.role == Role::Prescriber;
-    let heading = if is_prescriber {
-        "Mes orientations"
-    } else {
-        "Orientations"
-    };
+    let heading = ["Orientations", "Mes orientations"][usize::from(is_prescriber)];
     let (creches, statuses) = filter_choices(&names, creche.as_ref(), status);
     let layout = Layout::load(&state, &visitor, Section::Referrals, heading).await?;
     ok_page(&ListPage {
@@ -186,6 +246,9 @@ pub async fn list(
         statuses,
         next,
         is_prescriber,
+        q,
+        orders: order_choices(newest_first),
+        newest_first,
     })
 }
 

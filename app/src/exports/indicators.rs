@@ -286,7 +286,7 @@ impl Tally {
         let settled = tallies::Tally::of(r);
         self.add_settled(&settled.counts, settled.seconds);
         if tallies::is_waiting(r) {
-            self.wait(r, now);
+            self.wait(r.sla_due_at, now);
         }
     }
 
@@ -299,8 +299,8 @@ impl Tally {
 
     /// An open referral waiting for its first response: late once its
     /// deadline has come, pending until then.
-    pub fn wait(&mut self, r: &TallyRow, now: NaiveDateTime) {
-        match r.sla_due_at {
+    pub fn wait(&mut self, due: Option<NaiveDateTime>, now: NaiveDateTime) {
+        match due {
             Some(due) if due <= now => self.counts.late += 1,
             Some(_) => self.pending += 1,
             None => {}
@@ -440,7 +440,7 @@ pub fn indicators(
                 group_by,
                 &names,
             )
-            .wait(&r, now);
+            .wait(r.sla_due_at, now);
         }
     } else {
         in_chunks(
@@ -473,34 +473,35 @@ fn group<'a>(
     group_by: GroupBy,
     names: &Names,
 ) -> &'a mut Tally {
-    let (key, label) = match group_by {
-        GroupBy::Month => {
-            let m = day.format("%Y-%m").to_string();
-            let label = month_group(&m);
-            (m, label)
-        }
-        GroupBy::Creche => (creche.to_string(), String::new()),
-        GroupBy::PrescriberKind => {
-            let kind = names.organizations.get(org);
-            (
-                kind.map(|o| o.0.as_str()).unwrap_or_default().to_owned(),
-                kind.map(|o| organization_kind(o.0))
-                    .unwrap_or_default()
-                    .to_owned(),
-            )
-        }
-        GroupBy::Prescriber => (
-            org.to_string(),
-            names
+    // The key only, each row; the label once per group.
+    let key = match group_by {
+        GroupBy::Month => format!("{:04}-{:02}", day.year(), day.month()),
+        GroupBy::Creche => creche.to_string(),
+        GroupBy::PrescriberKind => names
+            .organizations
+            .get(org)
+            .map(|o| o.0.as_str())
+            .unwrap_or_default()
+            .to_owned(),
+        GroupBy::Prescriber => org.to_string(),
+    };
+    let tally = groups.entry(key).or_default();
+    if tally.label.is_empty() {
+        tally.label = match group_by {
+            GroupBy::Month => crate::labels::month(day.year(), day.month()),
+            GroupBy::Creche => String::new(),
+            GroupBy::PrescriberKind => names
+                .organizations
+                .get(org)
+                .map(|o| organization_kind(o.0))
+                .unwrap_or_default()
+                .to_owned(),
+            GroupBy::Prescriber => names
                 .organizations
                 .get(org)
                 .map(|o| o.1.clone())
                 .unwrap_or_default(),
-        ),
-    };
-    let tally = groups.entry(key).or_default();
-    if tally.label.is_empty() {
-        tally.label = label;
+        };
     }
     tally
 }

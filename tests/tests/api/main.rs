@@ -13,6 +13,7 @@ mod hardening;
 mod identity;
 mod layers;
 mod limits;
+mod lists;
 mod meta;
 mod metrics;
 mod partners;
