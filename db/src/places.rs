@@ -1,8 +1,9 @@
 //! AVIP places: each crèche's capacity over time, the places that offers
 //! hold and enrollments occupy, and the availability per day derived from
-//! them. Availability is summed by the database from the bookings' start and
-//! end days (grouped, indexed queries), so its cost follows the days and the
-//! crèches asked for, not how many enrollments are stored.
+//! them. Availability is read from the days the places taken change (the
+//! bookings' first and last days, kept by the database in `place_steps`), so
+//! its cost follows the days and the crèches asked for, not how many
+//! enrollments are stored.
 
 use std::collections::HashMap;
 
@@ -11,7 +12,7 @@ use diesel::prelude::*;
 
 use crate::DbConnection;
 use crate::model::{BookingKind, CrecheId, ReferralId};
-use crate::schema::{creche_capacity, creches, place_bookings};
+use crate::schema::{creche_capacity, creches, place_bookings, place_steps};
 
 /// From `effective_from` on, the crèche reserves `avip_places` AVIP places.
 #[derive(Queryable, Selectable, Insertable, Clone, Debug, PartialEq, Eq)]
@@ -306,6 +307,24 @@ struct Deltas {
 }
 
 impl Deltas {
+    fn series(&mut self, creche: CrecheId) -> &mut [[Vec<i64>; 7]; 2] {
+        let len = self.len;
+        self.by_creche
+            .entry(creche)
+            .or_insert_with(|| std::array::from_fn(|_| std::array::from_fn(|_| vec![0; len + 1])))
+    }
+
+    /// A stored step: every weekday and kind changes at `index`.
+    fn add_step(&mut self, creche: CrecheId, index: usize, step: Step) {
+        for (series, changes) in self.series(creche).iter_mut().zip(step) {
+            for (series, change) in series.iter_mut().zip(changes) {
+                if let Some(slot) = series.get_mut(index) {
+                    *slot += change;
+                }
+            }
+        }
+    }
+
     fn add(
         &mut self,
         creche: CrecheId,
@@ -313,13 +332,8 @@ impl Deltas {
         index: usize,
         places: i64,
     ) {
-        let len = self.len;
-        let series = self
-            .by_creche
-            .entry(creche)
-            .or_insert_with(|| std::array::from_fn(|_| std::array::from_fn(|_| vec![0; len + 1])));
         let k = usize::from(kind == BookingKind::Enrollment);
-        for (weekday, series) in series[k].iter_mut().enumerate() {
+        for (weekday, series) in self.series(creche)[k].iter_mut().enumerate() {
             if days & (1 << weekday) != 0
                 && let Some(slot) = series.get_mut(index)
             {
@@ -339,10 +353,11 @@ pub type Closed<'a> = &'a dyn Fn(usize, NaiveDate) -> Option<String>;
 /// and nothing is taken. `except`: bookings of these referrals do not
 /// count (a referral checking room for itself).
 ///
-/// Three grouped queries read the bookings that overlap the period: those
-/// running on its first day (index on the end), and those starting or
-/// ending inside it (indexes on the start and on the end), summed per
-/// weekday mask and day by the database.
+/// The places taken change only on the days the bookings start and end:
+/// without `except`, they are read from those changes as the database keeps
+/// them (`place_steps`, written by triggers with every booking), one sum per
+/// crèche for what came before the period and the steps of its days; with
+/// `except`, from the bookings themselves ([`availability_by_bookings`]).
 pub fn availability(
     conn: &mut DbConnection,
     creches: &[CrecheId],
@@ -350,6 +365,167 @@ pub fn availability(
     except: &[ReferralId],
     closed: Closed<'_>,
 ) -> QueryResult<Vec<Vec<Day>>> {
+    if !except.is_empty() {
+        return availability_by_bookings(conn, creches, period, except, closed);
+    }
+    let deltas = steps(conn, creches, period)?;
+    days_from(conn, creches, period, &deltas, closed)
+}
+
+/// The same as [`availability`], from every booking that meets the period
+/// (what the steps are checked against, and the way a referral checking
+/// room for itself leaves its own bookings out).
+pub fn availability_by_bookings(
+    conn: &mut DbConnection,
+    creches: &[CrecheId],
+    period: Period,
+    except: &[ReferralId],
+    closed: Closed<'_>,
+) -> QueryResult<Vec<Vec<Day>>> {
+    let deltas = booking_deltas(conn, creches, period, except)?;
+    days_from(conn, creches, period, &deltas, closed)
+}
+
+fn days_from(
+    conn: &mut DbConnection,
+    creches: &[CrecheId],
+    period: Period,
+    deltas: &Deltas,
+    closed: Closed<'_>,
+) -> QueryResult<Vec<Vec<Day>>> {
+    let capacities = capacities(conn, creches)?;
+    Ok(creches
+        .iter()
+        .enumerate()
+        .map(|(at, creche)| days_of((at, creche), deltas, &capacities, period, closed))
+        .collect())
+}
+
+/// One step row's changes, `[kind][weekday]` (kind 0: held by offers, 1:
+/// occupied by enrollments).
+type Step = [[i64; 7]; 2];
+
+fn step_of(values: [i64; 14]) -> Step {
+    let mut step = [[0; 7]; 2];
+    for (i, v) in values.into_iter().enumerate() {
+        step[i / 7][i % 7] = v;
+    }
+    step
+}
+
+/// The changes of the places taken at these crèches over the period, from
+/// the stored steps: those up to its first day summed by the database (what
+/// is taken on that day), then each of its days' own.
+fn steps(conn: &mut DbConnection, creches: &[CrecheId], period: Period) -> QueryResult<Deltas> {
+    use diesel::dsl::sum;
+    use place_steps as ps;
+    let ids = creches.to_vec();
+    let mut deltas = Deltas {
+        len: period.days(),
+        by_creche: HashMap::new(),
+    };
+    type Before = (
+        CrecheId,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+    );
+    let before: Vec<Before> = ps::table
+        .filter(ps::creche_id.eq_any(ids.clone()))
+        .filter(ps::day.le(period.from))
+        .group_by(ps::creche_id)
+        .select((
+            ps::creche_id,
+            sum(ps::held_mon),
+            sum(ps::held_tue),
+            sum(ps::held_wed),
+            sum(ps::held_thu),
+            sum(ps::held_fri),
+            sum(ps::held_sat),
+            sum(ps::held_sun),
+            sum(ps::occupied_mon),
+            sum(ps::occupied_tue),
+            sum(ps::occupied_wed),
+            sum(ps::occupied_thu),
+            sum(ps::occupied_fri),
+            sum(ps::occupied_sat),
+            sum(ps::occupied_sun),
+        ))
+        .load(conn)?;
+    for (creche, s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13) in before {
+        let values = [s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13]
+            .map(Option::unwrap_or_default);
+        deltas.add_step(creche, 0, step_of(values));
+    }
+    type Within = (
+        CrecheId,
+        NaiveDate,
+        i32,
+        i32,
+        i32,
+        i32,
+        i32,
+        i32,
+        i32,
+        i32,
+        i32,
+        i32,
+        i32,
+        i32,
+        i32,
+        i32,
+    );
+    let within: Vec<Within> = ps::table
+        .filter(ps::creche_id.eq_any(ids))
+        .filter(ps::day.gt(period.from))
+        .filter(ps::day.le(period.to))
+        .select((
+            ps::creche_id,
+            ps::day,
+            ps::held_mon,
+            ps::held_tue,
+            ps::held_wed,
+            ps::held_thu,
+            ps::held_fri,
+            ps::held_sat,
+            ps::held_sun,
+            ps::occupied_mon,
+            ps::occupied_tue,
+            ps::occupied_wed,
+            ps::occupied_thu,
+            ps::occupied_fri,
+            ps::occupied_sat,
+            ps::occupied_sun,
+        ))
+        .load(conn)?;
+    for (creche, day, s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13) in within {
+        let values = [s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13].map(i64::from);
+        deltas.add_step(creche, period.index(day), step_of(values));
+    }
+    Ok(deltas)
+}
+
+/// The changes of the places taken, from the bookings that meet the period
+/// (one pass; an index holds every column read): each adds its places from
+/// its first day (or the period's) and takes them away on the day after its
+/// last, when that is in the period.
+fn booking_deltas(
+    conn: &mut DbConnection,
+    creches: &[CrecheId],
+    period: Period,
+    except: &[ReferralId],
+) -> QueryResult<Deltas> {
     use place_bookings as pb;
     let ids = creches.to_vec();
     let except = except.to_vec();
@@ -358,13 +534,9 @@ pub fn availability(
         len: period.days(),
         by_creche: HashMap::new(),
     };
-    // One pass over the bookings that meet the period (an index holds
-    // every column read): each adds its places from its first day (or the
-    // period's) and takes them away on the day after its last, when that
-    // is in the period.
     type Read = (CrecheId, BookingKind, i32, NaiveDate, NaiveDate, i32);
     let bookings: Vec<Read> = pb::table
-        .filter(pb::creche_id.eq_any(ids.clone()))
+        .filter(pb::creche_id.eq_any(ids))
         .filter(pb::ends_before.gt(from))
         .filter(pb::starts_on.le(to))
         .filter(pb::ends_before.gt(pb::starts_on))
@@ -395,12 +567,7 @@ pub fn availability(
         }
         deltas.add(creche, (kind, days), start, places);
     }
-    let capacities = capacities(conn, &ids)?;
-    Ok(ids
-        .iter()
-        .enumerate()
-        .map(|(at, creche)| days_of((at, creche), &deltas, &capacities, period, closed))
-        .collect())
+    Ok(deltas)
 }
 
 /// One crèche's days: the running sums of its deltas for each day's

@@ -251,6 +251,27 @@ diesel::table! {
 }
 
 diesel::table! {
+    place_steps (creche_id, day) {
+        creche_id -> Text,
+        day -> Date,
+        held_mon -> Integer,
+        held_tue -> Integer,
+        held_wed -> Integer,
+        held_thu -> Integer,
+        held_fri -> Integer,
+        held_sat -> Integer,
+        held_sun -> Integer,
+        occupied_mon -> Integer,
+        occupied_tue -> Integer,
+        occupied_wed -> Integer,
+        occupied_thu -> Integer,
+        occupied_fri -> Integer,
+        occupied_sat -> Integer,
+        occupied_sun -> Integer,
+    }
+}
+
+diesel::table! {
     referral_needs (referral_id) {
         referral_id -> Text,
         days -> Integer,
@@ -451,6 +472,7 @@ diesel::joinable!(evaluation_export_creches -> evaluation_exports (export_id));
 diesel::joinable!(evaluation_export_creches -> creches (creche_id));
 diesel::joinable!(creche_capacity -> creches (creche_id));
 diesel::joinable!(place_bookings -> creches (creche_id));
+diesel::joinable!(place_steps -> creches (creche_id));
 diesel::joinable!(creche_closures -> creches (creche_id));
 diesel::joinable!(planned_exits -> referrals (referral_id));
 diesel::joinable!(exit_outcomes -> referrals (referral_id));
@@ -491,6 +513,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     notifications,
     creche_capacity,
     place_bookings,
+    place_steps,
     planned_exits,
     exit_outcomes,
     indicator_days,

@@ -410,11 +410,18 @@ async fn run() {
         })
         .unwrap();
     }
-    drop(conn);
     println!(
         "seeded {rows} referrals over 365 days through diesel in {:.1} s",
         started.elapsed().as_secs_f64()
     );
+    // A database in service has been vacuumed and analysed by autovacuum
+    // long since; right after a bulk load it would be at work during the
+    // measurements, with plans made on no statistics.
+    if let avip_db::DbConnection::Pg(pg) = &mut conn {
+        use diesel::RunQueryDsl;
+        diesel::sql_query("VACUUM ANALYZE").execute(pg).unwrap();
+    }
+    drop(conn);
 
     let today = avip_sla_engine::clock::paris_date(now);
     let period = format!("from={}&to={today}", today - Span::days(365));

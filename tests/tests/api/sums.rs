@@ -151,3 +151,98 @@ async fn the_days_sums_give_what_counting_every_referral_gives() {
         assert_eq!(month[column], expected, "{column}: {month}");
     }
 }
+
+/// The places taken, read from the steps the triggers keep, are those read
+/// from every booking: after offers, enrollments, exits and a correction
+/// through the API, then bookings written, moved, cut, given other days and
+/// deleted straight in the database, for periods before, across and after
+/// them.
+#[tokio::test]
+async fn the_places_taken_from_the_steps_are_those_of_every_booking() {
+    use avip_db::model::{BookingKind, CrecheId, ReferralId};
+    use avip_db::places::{self, Booking, Period};
+    let app = spawn_app().await;
+    let t = territory(&app).await;
+    a_year_of_referrals(&app, &t).await;
+    let creches = vec![
+        CrecheId::parse(&t.creche).unwrap(),
+        CrecheId::parse(&t.other_creche).unwrap(),
+    ];
+    let day = |n: i64| today() + chrono::Duration::days(n);
+    let ids: Vec<ReferralId> = {
+        let mut conn = app.db.connect();
+        referrals::table
+            .filter(referrals::creche_id.eq(&creches[0]))
+            .select(referrals::id)
+            .load(&mut conn)
+            .unwrap()
+    };
+    let mut conn = app.db.connect();
+    avip_db::write_transaction(&mut conn, |conn| {
+        for (n, referral) in ids.iter().enumerate() {
+            let n = n as i64;
+            let booking = Booking {
+                referral_id: referral.clone(),
+                kind: if n % 3 == 0 {
+                    BookingKind::Offer
+                } else {
+                    BookingKind::Enrollment
+                },
+                creche_id: creches[0].clone(),
+                places: 1 + (n % 2) as i32,
+                starts_on: day(-200 + 37 * n),
+                ends_before: day(-100 + 53 * n),
+                days: [127, 3, 21, 96, 1][n as usize % 5],
+            };
+            places::book(conn, &booking)?;
+            places::change_days(conn, referral, booking.kind, day(-150 + 41 * n), 10)?;
+            if n % 2 == 0 {
+                places::set_end(conn, referral, booking.kind, day(-120 + 29 * n))?;
+            }
+        }
+        // A booking that ends before it starts takes nothing either way.
+        places::book(
+            conn,
+            &Booking {
+                referral_id: ids[0].clone(),
+                kind: BookingKind::Offer,
+                creche_id: creches[0].clone(),
+                places: 2,
+                starts_on: day(10),
+                ends_before: day(10),
+                days: 127,
+            },
+        )?;
+        Ok::<_, avip_db::QueryError>(())
+    })
+    .unwrap();
+    // Deleted (a trigger takes its steps away).
+    diesel::delete(
+        avip_db::schema::place_bookings::table
+            .filter(avip_db::schema::place_bookings::referral_id.eq(&ids[1])),
+    )
+    .execute(&mut conn)
+    .unwrap();
+    let open = |_: usize, _: chrono::NaiveDate| None;
+    for (from, to) in [
+        (-400, -250),
+        (-300, 0),
+        (-130, 200),
+        (-1, 1),
+        (100, 465),
+        (500, 800),
+    ] {
+        let period = Period {
+            from: day(from),
+            to: day(to),
+        };
+        let stepped = places::availability(&mut conn, &creches, period, &[], &open).unwrap();
+        let counted =
+            places::availability_by_bookings(&mut conn, &creches, period, &[], &open).unwrap();
+        assert_eq!(stepped, counted, "{from}..{to}");
+        assert!(
+            counted.iter().flatten().any(|d| d.occupied + d.held > 0) || from >= 500 || to <= -250,
+            "the period {from}..{to} sees some booking"
+        );
+    }
+}
