@@ -413,26 +413,87 @@ fn step_of(values: [i64; 14]) -> Step {
     step
 }
 
+/// One day's stored steps at a crèche.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = place_steps)]
+struct StepRow {
+    creche_id: CrecheId,
+    day: NaiveDate,
+    held_mon: i32,
+    held_tue: i32,
+    held_wed: i32,
+    held_thu: i32,
+    held_fri: i32,
+    held_sat: i32,
+    held_sun: i32,
+    occupied_mon: i32,
+    occupied_tue: i32,
+    occupied_wed: i32,
+    occupied_thu: i32,
+    occupied_fri: i32,
+    occupied_sat: i32,
+    occupied_sun: i32,
+}
+
+impl StepRow {
+    fn step(&self) -> Step {
+        step_of(
+            [
+                self.held_mon,
+                self.held_tue,
+                self.held_wed,
+                self.held_thu,
+                self.held_fri,
+                self.held_sat,
+                self.held_sun,
+                self.occupied_mon,
+                self.occupied_tue,
+                self.occupied_wed,
+                self.occupied_thu,
+                self.occupied_fri,
+                self.occupied_sat,
+                self.occupied_sun,
+            ]
+            .map(i64::from),
+        )
+    }
+}
+
 /// The changes of the places taken at these crèches over the period, from
 /// the stored steps: those up to its first day summed by the database (what
 /// is taken on that day), then each of its days' own.
 fn steps(conn: &mut DbConnection, creches: &[CrecheId], period: Period) -> QueryResult<Deltas> {
-    use diesel::dsl::sum;
     use place_steps as ps;
-    let ids = creches.to_vec();
     let mut deltas = Deltas {
         len: period.days(),
         by_creche: HashMap::new(),
     };
-    type Before = (
-        CrecheId,
-        Option<i64>,
-        Option<i64>,
-        Option<i64>,
-        Option<i64>,
-        Option<i64>,
-        Option<i64>,
-        Option<i64>,
+    for (creche, step) in steps_before(conn, creches, period.from)? {
+        deltas.add_step(creche, 0, step);
+    }
+    let within: Vec<StepRow> = ps::table
+        .filter(ps::creche_id.eq_any(creches.to_vec()))
+        .filter(ps::day.gt(period.from))
+        .filter(ps::day.le(period.to))
+        .select(StepRow::as_select())
+        .load(conn)?;
+    for row in within {
+        let step = row.step();
+        deltas.add_step(row.creche_id, period.index(row.day), step);
+    }
+    Ok(deltas)
+}
+
+/// Each crèche's steps up to `day`, summed by the database: the places taken
+/// on that day.
+fn steps_before(
+    conn: &mut DbConnection,
+    creches: &[CrecheId],
+    day: NaiveDate,
+) -> QueryResult<Vec<(CrecheId, Step)>> {
+    use diesel::dsl::sum;
+    use place_steps as ps;
+    type Week = (
         Option<i64>,
         Option<i64>,
         Option<i64>,
@@ -441,79 +502,37 @@ fn steps(conn: &mut DbConnection, creches: &[CrecheId], period: Period) -> Query
         Option<i64>,
         Option<i64>,
     );
-    let before: Vec<Before> = ps::table
-        .filter(ps::creche_id.eq_any(ids.clone()))
-        .filter(ps::day.le(period.from))
+    let rows: Vec<(CrecheId, Week, Week)> = ps::table
+        .filter(ps::creche_id.eq_any(creches.to_vec()))
+        .filter(ps::day.le(day))
         .group_by(ps::creche_id)
         .select((
             ps::creche_id,
-            sum(ps::held_mon),
-            sum(ps::held_tue),
-            sum(ps::held_wed),
-            sum(ps::held_thu),
-            sum(ps::held_fri),
-            sum(ps::held_sat),
-            sum(ps::held_sun),
-            sum(ps::occupied_mon),
-            sum(ps::occupied_tue),
-            sum(ps::occupied_wed),
-            sum(ps::occupied_thu),
-            sum(ps::occupied_fri),
-            sum(ps::occupied_sat),
-            sum(ps::occupied_sun),
+            (
+                sum(ps::held_mon),
+                sum(ps::held_tue),
+                sum(ps::held_wed),
+                sum(ps::held_thu),
+                sum(ps::held_fri),
+                sum(ps::held_sat),
+                sum(ps::held_sun),
+            ),
+            (
+                sum(ps::occupied_mon),
+                sum(ps::occupied_tue),
+                sum(ps::occupied_wed),
+                sum(ps::occupied_thu),
+                sum(ps::occupied_fri),
+                sum(ps::occupied_sat),
+                sum(ps::occupied_sun),
+            ),
         ))
         .load(conn)?;
-    for (creche, s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13) in before {
-        let values = [s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13]
-            .map(Option::unwrap_or_default);
-        deltas.add_step(creche, 0, step_of(values));
-    }
-    type Within = (
-        CrecheId,
-        NaiveDate,
-        i32,
-        i32,
-        i32,
-        i32,
-        i32,
-        i32,
-        i32,
-        i32,
-        i32,
-        i32,
-        i32,
-        i32,
-        i32,
-        i32,
-    );
-    let within: Vec<Within> = ps::table
-        .filter(ps::creche_id.eq_any(ids))
-        .filter(ps::day.gt(period.from))
-        .filter(ps::day.le(period.to))
-        .select((
-            ps::creche_id,
-            ps::day,
-            ps::held_mon,
-            ps::held_tue,
-            ps::held_wed,
-            ps::held_thu,
-            ps::held_fri,
-            ps::held_sat,
-            ps::held_sun,
-            ps::occupied_mon,
-            ps::occupied_tue,
-            ps::occupied_wed,
-            ps::occupied_thu,
-            ps::occupied_fri,
-            ps::occupied_sat,
-            ps::occupied_sun,
-        ))
-        .load(conn)?;
-    for (creche, day, s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13) in within {
-        let values = [s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13].map(i64::from);
-        deltas.add_step(creche, period.index(day), step_of(values));
-    }
-    Ok(deltas)
+    let week = |(a, b, c, d, e, f, g): Week| [a, b, c, d, e, f, g].map(Option::unwrap_or_default);
+    Ok(rows
+        .into_iter()
+        .map(|(creche, held, occupied)| (creche, [week(held), week(occupied)]))
+        .collect())
 }
 
 /// The changes of the places taken, from the bookings that meet the period

@@ -95,6 +95,7 @@ fn declared() -> BTreeMap<String, Vec<String>> {
         notifications,
         creche_capacity,
         place_bookings,
+        place_steps,
         planned_exits,
         exit_outcomes,
         indicator_days,
