@@ -243,6 +243,7 @@ fn front(settings: &Settings, app: avip_app::App) -> anyhow::Result<Front> {
         web: WebSettings {
             secure_cookies: settings.env == avip_app::settings::Environment::Production,
             oidc,
+            about: crate::shared::About::of(settings),
         },
         metrics_elsewhere: settings.metrics_bind.is_some(),
     })

@@ -109,7 +109,14 @@ fn production_names_each_missing_secret() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
-    for name in ["AVIP_JWT_SECRET", "AVIP_SMTP_URL", "AVIP_PSEUDONYM_KEY"] {
+    for name in [
+        "AVIP_JWT_SECRET",
+        "AVIP_SMTP_URL",
+        "AVIP_PSEUDONYM_KEY",
+        "AVIP_OPERATOR_NAME",
+        "AVIP_DPO_EMAIL",
+        "AVIP_SUPPORT_EMAIL",
+    ] {
         assert!(stderr.contains(name), "{name} not named: {stderr}");
     }
 }
@@ -126,11 +133,23 @@ fn demo_refuses_a_production_service() {
             "AVIP_PSEUDONYM_KEY",
             "fedcba9876543210fedcba9876543210-prod",
         )
+        .envs([
+            ("AVIP_OPERATOR_NAME", "Communauté d’agglomération Exemple"),
+            (
+                "AVIP_OPERATOR_ADDRESS",
+                "1 place de la Mairie, 83000 Toulon",
+            ),
+            ("AVIP_PUBLICATION_DIRECTOR", "Camille Martin, présidente"),
+            ("AVIP_HOSTING", "Hébergeur Exemple, Paris"),
+            ("AVIP_DPO_EMAIL", "dpo@example.org"),
+            ("AVIP_SUPPORT_EMAIL", "avip@example.org"),
+        ])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success(), "{stderr}");
     assert!(stderr.contains("AVIP_ENV=production"), "{stderr}");
+    assert!(!stderr.contains("invalid configuration"), "{stderr}");
 }
 
 #[test]

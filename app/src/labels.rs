@@ -230,6 +230,27 @@ pub fn month(year: i32, month: u32) -> String {
     format!("{} {year}", MONTHS[(month as usize).clamp(1, 12) - 1])
 }
 
+/// `8 h 30`, `17 h` from `08:30`, `17:00`; anything else as it is.
+pub fn hour(hh_mm: &str) -> String {
+    match hh_mm.split_once(':') {
+        Some((h, m)) if h.len() == 2 && m.len() == 2 => {
+            let h = h.trim_start_matches('0');
+            let h = if h.is_empty() { "0" } else { h };
+            if m == "00" {
+                format!("{h} h")
+            } else {
+                format!("{h} h {m}")
+            }
+        }
+        _ => hh_mm.to_owned(),
+    }
+}
+
+/// `de 8 h 30 à 17 h`.
+pub fn hours(from: &str, to: &str) -> String {
+    format!("de {} à {}", hour(from), hour(to))
+}
+
 /// `14/03/2025`.
 pub fn date(d: NaiveDate) -> String {
     d.format("%d/%m/%Y").to_string()
@@ -627,6 +648,15 @@ mod tests {
         found.sort();
         found.dedup();
         found
+    }
+
+    #[test]
+    fn hours_read_as_the_french_write_them() {
+        assert_eq!(hour("08:30"), "8 h 30");
+        assert_eq!(hour("17:00"), "17 h");
+        assert_eq!(hour("00:15"), "0 h 15");
+        assert_eq!(hours("08:00", "17:30"), "de 8 h à 17 h 30");
+        assert_eq!(hour("midi"), "midi");
     }
 
     #[test]

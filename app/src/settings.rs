@@ -71,6 +71,47 @@ pub struct Settings {
     /// Sign-in to the workspace through an OpenID Connect provider
     /// (ProConnect), when `AVIP_OIDC_ISSUER` is set.
     pub oidc: Option<OidcSettings>,
+    /// Who publishes the service, as its legal pages name them.
+    pub publisher: Publisher,
+}
+
+/// Who runs the service, as the pages a public service owes name them
+/// (legal notice, accessibility statement, personal data, help). Production
+/// requires each; in development a missing one reads "à renseigner".
+#[derive(Clone, Debug)]
+pub struct Publisher {
+    /// `AVIP_OPERATOR_NAME`: the organisation that runs the service for the
+    /// territory (the controller of the processing).
+    pub operator_name: String,
+    /// `AVIP_OPERATOR_ADDRESS`: its postal address.
+    pub operator_address: String,
+    /// `AVIP_PUBLICATION_DIRECTOR`: the publication director (name, title).
+    pub publication_director: String,
+    /// `AVIP_HOSTING`: the host (name, address, phone).
+    pub hosting: String,
+    /// `AVIP_DPO_EMAIL`: the data protection officer's address.
+    pub dpo_email: String,
+    /// `AVIP_SUPPORT_EMAIL`: where people write for help, and about
+    /// accessibility.
+    pub support_email: String,
+}
+
+/// The longest text a publisher setting may hold.
+const MAX_PUBLISHER_TEXT: usize = 500;
+
+/// An address as the pages link to it: one `@` between a local part and a
+/// domain with a dot, no space, at most 254 characters.
+fn email_address(value: &str) -> bool {
+    let Some((local, domain)) = value.split_once('@') else {
+        return false;
+    };
+    value.len() <= 254
+        && !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains('@')
+        && !value.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 /// The OpenID Connect provider the workspace's people may sign in with.
@@ -190,6 +231,7 @@ impl Settings {
         if env == Some(Environment::Production) {
             r.production(&server, &tokens, &mail, &keeping);
         }
+        let publisher = r.publisher(env);
         if !r.errors.is_empty() {
             return Err(SettingsError(r.errors));
         }
@@ -204,8 +246,9 @@ impl Settings {
             Some(keeping),
             Some(edge),
             Some(oidc),
+            Some(publisher),
         ) = (
-            env, server, tokens, mail, sla, delivery, keeping, edge, oidc,
+            env, server, tokens, mail, sla, delivery, keeping, edge, oidc, publisher,
         )
         else {
             return Err(SettingsError(vec![(
@@ -247,6 +290,7 @@ impl Settings {
             exports_per_identity: edge.exports_per_identity,
             write_timeout: edge.write_timeout,
             oidc,
+            publisher,
         })
     }
 }
@@ -595,6 +639,52 @@ impl<F: Fn(&str) -> Option<String>> Reader<'_, F> {
         }))
     }
 
+    /// Who publishes the service: required in production, each setting
+    /// named when missing; in development a missing one says where to set it.
+    fn publisher(&mut self, env: Option<Environment>) -> Option<Publisher> {
+        let production = env == Some(Environment::Production);
+        let operator_name = self.publisher_text("AVIP_OPERATOR_NAME", production, false);
+        let operator_address = self.publisher_text("AVIP_OPERATOR_ADDRESS", production, false);
+        let publication_director =
+            self.publisher_text("AVIP_PUBLICATION_DIRECTOR", production, false);
+        let hosting = self.publisher_text("AVIP_HOSTING", production, false);
+        let dpo_email = self.publisher_text("AVIP_DPO_EMAIL", production, true);
+        let support_email = self.publisher_text("AVIP_SUPPORT_EMAIL", production, true);
+        Some(Publisher {
+            operator_name: operator_name?,
+            operator_address: operator_address?,
+            publication_director: publication_director?,
+            hosting: hosting?,
+            dpo_email: dpo_email?,
+            support_email: support_email?,
+        })
+    }
+
+    fn publisher_text(
+        &mut self,
+        name: &'static str,
+        production: bool,
+        email: bool,
+    ) -> Option<String> {
+        let value = (self.lookup)(name).unwrap_or_default().trim().to_owned();
+        let why = if value.is_empty() {
+            if !production {
+                return Some(format!("à renseigner ({name})"));
+            }
+            "is required when AVIP_ENV=production: the legal pages name it"
+        } else if value.chars().count() > MAX_PUBLISHER_TEXT {
+            "must be at most 500 characters"
+        } else if value.chars().any(|c| c.is_control()) {
+            "must not hold control characters"
+        } else if email && !email_address(&value) {
+            "must be an e-mail address"
+        } else {
+            return Some(value);
+        };
+        self.errors.push((name, why.to_owned()));
+        None
+    }
+
     /// What production refuses: missing or weak secrets, mail in clear to
     /// another machine, long-lived tokens, a public URL without TLS.
     fn production(
@@ -733,6 +823,22 @@ mod tests {
     use super::*;
     use secrecy::ExposeSecret;
 
+    /// Who publishes a production service (the legal pages).
+    const PUBLISHER: [(&str, &str); 6] = [
+        ("AVIP_OPERATOR_NAME", "Communauté d’agglomération Exemple"),
+        (
+            "AVIP_OPERATOR_ADDRESS",
+            "1 place de la Mairie, 83000 Toulon",
+        ),
+        ("AVIP_PUBLICATION_DIRECTOR", "Camille Martin, présidente"),
+        (
+            "AVIP_HOSTING",
+            "Hébergeur Exemple, 2 rue des Serveurs, 75000 Paris",
+        ),
+        ("AVIP_DPO_EMAIL", "dpo@example.org"),
+        ("AVIP_SUPPORT_EMAIL", "avip@example.org"),
+    ];
+
     fn settings(vars: &[(&str, &str)]) -> Result<Settings, SettingsError> {
         let map = vars
             .iter()
@@ -792,17 +898,24 @@ mod tests {
     fn production_refuses_to_start_without_its_secrets() {
         let err = settings(&[("AVIP_ENV", "production")]).unwrap_err();
         let names: Vec<_> = err.0.iter().map(|(n, _)| *n).collect();
-        // The default public URL (http://127.0.0.1:8080) is not one either.
+        // The default public URL (http://127.0.0.1:8080) is not one either;
+        // then who publishes the service, for its legal pages.
         assert_eq!(
             names,
             [
                 "AVIP_JWT_SECRET",
                 "AVIP_SMTP_URL",
                 "AVIP_PSEUDONYM_KEY",
-                "AVIP_PUBLIC_URL"
+                "AVIP_PUBLIC_URL",
+                "AVIP_OPERATOR_NAME",
+                "AVIP_OPERATOR_ADDRESS",
+                "AVIP_PUBLICATION_DIRECTOR",
+                "AVIP_HOSTING",
+                "AVIP_DPO_EMAIL",
+                "AVIP_SUPPORT_EMAIL",
             ]
         );
-        let ok = settings(&[
+        let production = [
             ("AVIP_ENV", "production"),
             ("AVIP_PUBLIC_URL", "https://avip.example.org"),
             ("AVIP_JWT_SECRET", "0123456789abcdef0123456789abcdef-prod"),
@@ -811,8 +924,47 @@ mod tests {
                 "AVIP_PSEUDONYM_KEY",
                 "fedcba9876543210fedcba9876543210-prod",
             ),
-        ]);
-        assert!(ok.is_ok());
+        ];
+        let ok = settings(&[&production[..], &PUBLISHER[..]].concat()).unwrap();
+        assert_eq!(ok.publisher.dpo_email, "dpo@example.org");
+        assert_eq!(ok.publisher.operator_name, PUBLISHER[0].1);
+    }
+
+    #[test]
+    fn who_publishes_the_service_is_checked_and_said_missing_in_development() {
+        let dev = settings(&[]).unwrap();
+        assert_eq!(
+            dev.publisher.operator_name,
+            "à renseigner (AVIP_OPERATOR_NAME)"
+        );
+        for (name, value, why) in [
+            (
+                "AVIP_DPO_EMAIL",
+                "dpo at example.org",
+                "must be an e-mail address",
+            ),
+            (
+                "AVIP_SUPPORT_EMAIL",
+                "avip@localhost",
+                "must be an e-mail address",
+            ),
+            (
+                "AVIP_SUPPORT_EMAIL",
+                "a b@example.org",
+                "must be an e-mail address",
+            ),
+            (
+                "AVIP_HOSTING",
+                "Hébergeur\u{7}",
+                "must not hold control characters",
+            ),
+        ] {
+            let err = settings(&[(name, value)]).unwrap_err();
+            assert_eq!(err.0, [(name, why.to_owned())], "{value}");
+        }
+        let long = "x".repeat(501);
+        let err = settings(&[("AVIP_OPERATOR_ADDRESS", &long)]).unwrap_err();
+        assert_eq!(err.0[0].0, "AVIP_OPERATOR_ADDRESS");
     }
 
     #[test]
@@ -864,6 +1016,7 @@ mod tests {
             ("AVIP_OIDC_CLIENT_ID", "avip"),
             ("AVIP_OIDC_CLIENT_SECRET", "s3cret"),
         ];
+        let production = [&production[..], &PUBLISHER[..]].concat();
         let mut http = production.to_vec();
         http.push(("AVIP_OIDC_ISSUER", "http://proconnect.example"));
         let err = settings(&http).unwrap_err();
@@ -891,6 +1044,7 @@ mod tests {
                 "fedcba9876543210fedcba9876543210-prod",
             ),
         ];
+        let base = [&base[..], &PUBLISHER[..]].concat();
         let with = |name: &'static str, value: &'static str| {
             let mut vars: Vec<(&str, &str)> =
                 base.iter().copied().filter(|(n, _)| *n != name).collect();

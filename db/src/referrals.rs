@@ -301,6 +301,23 @@ pub fn get_referral(conn: &mut DbConnection, id: &ReferralId) -> QueryResult<Ref
 /// in the connection's cache by its type, whereas through `DbConnection`
 /// its SQL text is written out on every call to look it up (a fifth of the
 /// time of `GET /referrals/{id}` on SQLite, BENCHMARKS.md session 10).
+/// The parent's name of each of these referrals (first and last), for
+/// lists that show the family beside a reference.
+pub fn family_names(
+    conn: &mut DbConnection,
+    ids: &[ReferralId],
+) -> QueryResult<std::collections::HashMap<ReferralId, String>> {
+    use crate::schema::referral_families as f;
+    let rows: Vec<(ReferralId, String, String)> = f::table
+        .filter(f::referral_id.eq_any(ids.to_vec()))
+        .select((f::referral_id, f::parent_first_name, f::parent_last_name))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, first, last)| (id, format!("{first} {last}").trim().to_owned()))
+        .collect())
+}
+
 pub fn get(conn: &mut DbConnection, id: &ReferralId) -> QueryResult<ReferralRecord> {
     macro_rules! read {
         ($c:expr) => {{

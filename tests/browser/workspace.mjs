@@ -62,7 +62,7 @@ async function newPage() {
 
 async function axe(page, name) {
   const results = await new AxeBuilder({ page })
-    .withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'])
+    .withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'])
     .analyze();
   checked.push(name);
   for (const v of results.violations) {
@@ -110,6 +110,27 @@ async function occupied(page, creche, day) {
   return m ? Number(m[1]) : NaN;
 }
 
+// ----- The pages a public service owes, from the footer, without an account -----
+{
+  const page = await newPage();
+  await page.goto(`${base}/app/connexion`);
+  for (const [link, title] of [
+    ['Mentions légales', 'Mentions légales'],
+    ['Accessibilité : non conforme', 'Déclaration d’accessibilité'],
+    ['Données personnelles', 'Données personnelles'],
+    ['Aide et contact', 'Aide et contact'],
+  ]) {
+    await page.getByRole('contentinfo').getByRole('link', { name: link }).click();
+    await page.waitForLoadState('load');
+    expect(await page.locator('h1').innerText() === title, `the footer's "${link}" opens its page`);
+    await axe(page, title);
+    await phone(page, title);
+  }
+  expect((await page.content()).includes('mailto:') || (await page.content()).includes('à renseigner'),
+    'help names where to write');
+  await page.close();
+}
+
 // ----- The coordinator -----
 {
   const page = await newPage();
@@ -144,7 +165,7 @@ async function occupied(page, creche, day) {
   await page.goto(`${base}/app/a-traiter`);
   const offered = page.locator('table[aria-labelledby="en-cours"] tbody tr', { hasText: 'Place proposée' }).first();
   const crecheName = (await offered.locator('td').nth(2).innerText()).trim();
-  await offered.locator('a').click();
+  await offered.locator('a').first().click();
   await page.waitForLoadState('load');
   const enrollPage = page.url();
   await page.goto(`${base}/app/places`);

@@ -3,9 +3,11 @@
 //! address the rate limits count, each request's log span. It imports
 //! neither front-end.
 
+pub mod about;
 pub mod request_span;
 pub mod state;
 
+pub use about::About;
 pub use state::{Front, State, WebSettings};
 
 use std::net::IpAddr;

@@ -36,6 +36,8 @@ pub struct WebSettings {
     /// The OpenID Connect provider (ProConnect), when `AVIP_OIDC_ISSUER` is
     /// set.
     pub oidc: Option<std::sync::Arc<avip_app::auth::oidc::Provider>>,
+    /// Who runs the service, for the pages a public service owes.
+    pub about: super::About,
 }
 
 /// Each documented path template with the methods it answers, for the

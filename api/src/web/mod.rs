@@ -19,6 +19,7 @@ pub mod forms;
 pub use avip_app::labels as fr;
 pub use sections::Section;
 pub mod indicators;
+pub mod legal;
 pub mod outcome;
 pub mod planning;
 pub mod proconnect;
@@ -30,16 +31,6 @@ pub mod sections;
 pub mod session;
 pub mod sign_in;
 pub mod worklist;
-
-/// What the workspace needs from the settings.
-#[derive(Clone, Debug)]
-pub struct WebSettings {
-    /// `Secure` cookies (production, served over https).
-    pub secure_cookies: bool,
-    /// The OpenID Connect provider (ProConnect), when `AVIP_OIDC_ISSUER` is
-    /// set.
-    pub oidc: Option<std::sync::Arc<avip_app::auth::oidc::Provider>>,
-}
 
 /// What a page cannot show: a redirect to sign in, or a page saying why.
 #[derive(Debug, thiserror::Error)]
@@ -262,6 +253,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     web::get().to(proconnect::back),
                 )
                 .route("/deconnexion/fin", web::get().to(proconnect::signed_out))
+                .route("/mentions-legales", web::get().to(legal::legal))
+                .route("/accessibilite", web::get().to(legal::accessibility))
+                .route("/donnees-personnelles", web::get().to(legal::personal_data))
+                .route("/aide", web::get().to(legal::help))
                 .route("/suivi/{id}/{at}/{token}", web::get().to(outcome::show))
                 .route("/suivi/{id}/{at}/{token}", web::post().to(outcome::answer))
                 .route("/a-traiter", web::get().to(worklist::show))

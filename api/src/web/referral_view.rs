@@ -40,6 +40,28 @@ pub struct Fact {
     pub value: String,
 }
 
+impl Fact {
+    /// A phone number or an address as a link (`tel:`, `mailto:`), so a
+    /// phone calls or writes with one touch.
+    pub fn href(&self) -> Option<String> {
+        if self.value.is_empty() {
+            return None;
+        }
+        match self.label {
+            "Téléphone" => {
+                let number: String = self
+                    .value
+                    .chars()
+                    .filter(|c| c.is_ascii_digit() || *c == '+')
+                    .collect();
+                (!number.is_empty()).then(|| format!("tel:{number}"))
+            }
+            "E-mail" => Some(format!("mailto:{}", self.value)),
+            _ => None,
+        }
+    }
+}
+
 pub struct TimelineItem {
     pub when: String,
     pub what: String,
@@ -65,7 +87,11 @@ pub struct MoveOffer {
 pub struct View {
     pub id: String,
     pub reference: String,
-    pub status: &'static str,
+    /// The parent's name, for the heading (empty once anonymised).
+    pub family: String,
+    pub status: String,
+    /// The status's code, which gives its badge its colour.
+    pub status_code: &'static str,
     pub creche: String,
     pub received: String,
     pub sla: String,
@@ -154,7 +180,11 @@ impl View {
         View {
             id: body.id.to_string(),
             reference: body.reference.clone(),
-            status: fr::status(body.status),
+            family: format!("{} {}", body.parent.first_name, body.parent.last_name)
+                .trim()
+                .to_owned(),
+            status: status_words(body, today),
+            status_code: body.status.as_str(),
             creche,
             received: fr::datetime(body.received_at),
             sla,
@@ -200,6 +230,17 @@ impl View {
             participants: options(Participant::ALL, Participant::as_str, fr::participant),
             weekdays: weekday_options(),
         }
+    }
+}
+
+/// The status in words; an enrolled child whose care has not started yet
+/// reads "Inscrit, accueil à partir du …", not "Accueil en cours".
+fn status_words(body: &ReferralBody, today: NaiveDate) -> String {
+    match &body.enrollment {
+        Some(e) if body.status == ReferralStatus::Enrolled && e.start_date > today => {
+            format!("Inscrit, accueil à partir du {}", fr::date(e.start_date))
+        }
+        _ => fr::status(body.status).to_owned(),
     }
 }
 
@@ -299,7 +340,7 @@ fn needs_facts(body: &ReferralBody) -> Vec<Fact> {
             value: n
                 .hours
                 .as_ref()
-                .map(|h| format!("{} – {}", h.from, h.to))
+                .map(|h| fr::hours(&h.from, &h.to))
                 .unwrap_or_default(),
         },
         Fact {
@@ -353,7 +394,7 @@ fn contract_facts(body: &ReferralBody) -> Vec<Fact> {
                     value: e
                         .hours
                         .as_ref()
-                        .map(|h| format!("{} – {}", h.from, h.to))
+                        .map(|h| fr::hours(&h.from, &h.to))
                         .unwrap_or_default(),
                 },
                 Fact {
@@ -497,12 +538,15 @@ fn sla_text(body: &ReferralBody) -> (String, &'static str) {
             },
         ),
         (Some(true), _, Some(at)) => (
-            format!("Famille répondue le {} (dans les 72 h)", fr::datetime(at)),
+            format!(
+                "Réponse à la famille le {} (dans les 72 h)",
+                fr::datetime(at)
+            ),
             "ok",
         ),
         (Some(false), _, Some(at)) => (
             format!(
-                "Famille répondue le {}, après l’échéance du {due}",
+                "Réponse à la famille le {}, après l’échéance du {due}",
                 fr::datetime(at)
             ),
             "late",
@@ -521,14 +565,23 @@ fn describe_event(e: &EventBody) -> (String, String) {
         detail.push(format!("Motif : {}", fr::reason(reason)));
     }
     if let Some(data) = &e.data {
-        if let Some(start) = data.get("start_date").and_then(|v| v.as_str()) {
+        // A date the event recorded (`2027-01-04`), as the page writes
+        // dates (`04/01/2027`).
+        let day = |key: &str| {
+            data.get(key).and_then(|v| v.as_str()).map(|text| {
+                text.parse::<NaiveDate>()
+                    .map(fr::date)
+                    .unwrap_or_else(|_| text.to_owned())
+            })
+        };
+        if let Some(start) = day("start_date") {
             detail.push(format!("Début : {start}"));
         }
-        if let Some(end) = data.get("contract_end_date").and_then(|v| v.as_str()) {
+        if let Some(end) = day("contract_end_date") {
             detail.push(format!("Fin du contrat : {end}"));
         }
-        if let Some(day) = data.get("first_full_day").and_then(|v| v.as_str()) {
-            detail.push(format!("Premier jour complet : {day}"));
+        if let Some(first) = day("first_full_day") {
+            detail.push(format!("Premier jour complet : {first}"));
         }
         if let Some(status) = data
             .get("employment_status")

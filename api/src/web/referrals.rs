@@ -31,6 +31,8 @@ pub struct ListRow {
     pub family: String,
     pub creche: String,
     pub status: &'static str,
+    /// The status's code, which gives its badge its colour.
+    pub status_code: &'static str,
     pub received: String,
     /// `répondu en 5 h 12 min`, `reste 2 j 3 h`, `en retard de 3 h`.
     pub answer: String,
@@ -94,6 +96,7 @@ fn list_row(body: ReferralBody, creche: String) -> ListRow {
         reference: body.reference,
         creche,
         status: fr::status(body.status),
+        status_code: body.status.as_str(),
         received: fr::datetime(body.received_at),
         answer,
         class,

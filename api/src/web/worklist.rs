@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use avip_db::model::{CrecheId, ReferralStatus};
+use avip_db::model::{CrecheId, ReferralId, ReferralStatus};
 use avip_db::page::PageRequest;
 use avip_db::referrals::ReferralFilter;
 use avip_sla_engine::attention::AttentionKind;
@@ -31,6 +31,8 @@ pub struct Row {
     pub family: String,
     pub creche: String,
     pub status: &'static str,
+    /// The status's code, which gives its badge its colour.
+    pub status_code: &'static str,
     /// When it is due, in words.
     pub due: String,
     /// `reste 5 h 12 min`, `en retard de 2 j 3 h`.
@@ -55,6 +57,9 @@ struct WorklistPage {
     follow_ups: Vec<Row>,
     contracts: Vec<Row>,
     in_progress: Vec<Row>,
+    /// This page with its filters: the lists are read again every minute
+    /// while it is open.
+    refresh: String,
 }
 
 #[derive(Deserialize)]
@@ -78,6 +83,8 @@ struct Lists {
     names: Vec<avip_db::creches::CrecheName>,
     unanswered: Vec<avip_db::referrals::ReferralRecord>,
     attention: Vec<avip_sla_engine::attention::AttentionItem>,
+    /// The parent's name for each referral of `attention`.
+    families: HashMap<ReferralId, String>,
     open: Vec<avip_db::referrals::ReferralRecord>,
 }
 
@@ -102,7 +109,8 @@ async fn read(
             };
             let received = scoped(vec![ReferralStatus::Received]);
             let unanswered = referrals::list(conn, &who, received, &first)?.items;
-            let (attention, _) = sla::overdue(conn, &who, &policy, now, None, ROWS as usize)?;
+            let attention = sla::worklist(conn, &who, &policy, now, ROWS as usize)?;
+            let families = sla::families_of(conn, &attention)?;
             let open_statuses = match status {
                 Some(s) => vec![s],
                 None => IN_PROGRESS.to_vec(),
@@ -112,6 +120,7 @@ async fn read(
                 names: avip_app::workflow::creches::names(conn, &who)?,
                 unanswered,
                 attention,
+                families,
                 open,
             })
         })
@@ -135,6 +144,7 @@ fn referral_row(body: ReferralBody, creche: String, due: String, left: Option<i6
         reference: body.reference,
         creche,
         status: fr::status(body.status),
+        status_code: body.status.as_str(),
         due,
         delay: left.map(fr::time_left).unwrap_or_default(),
         class: left.map_or("", class_of),
@@ -146,6 +156,7 @@ fn attention_rows(
     attention: Vec<avip_sla_engine::attention::AttentionItem>,
     creche: Option<&CrecheId>,
     creche_name: impl Fn(&CrecheId) -> String,
+    families: &HashMap<ReferralId, String>,
 ) -> (Vec<Row>, Vec<Row>) {
     let (mut follow_ups, mut contracts) = (Vec::new(), Vec::new());
     for item in attention {
@@ -155,9 +166,10 @@ fn attention_rows(
         let row = Row {
             id: item.referral_id.to_string(),
             reference: item.reference.clone(),
-            family: String::new(),
+            family: families.get(&item.referral_id).cloned().unwrap_or_default(),
             creche: creche_name(&item.creche_id),
             status: fr::status(ReferralStatus::Enrolled),
+            status_code: ReferralStatus::Enrolled.as_str(),
             due: fr::datetime(item.due_at),
             delay: fr::time_left(item.seconds_left),
             class: class_of(item.seconds_left),
@@ -169,6 +181,29 @@ fn attention_rows(
         }
     }
     (follow_ups, contracts)
+}
+
+/// The filters' choices: the visitor's crèches, the statuses in progress.
+fn choices(
+    names: &[avip_db::creches::CrecheName],
+    creche: Option<&CrecheId>,
+    status: Option<ReferralStatus>,
+) -> (Vec<Choice>, Vec<Choice>) {
+    let creches = (names.iter())
+        .map(|c| Choice {
+            value: c.id.to_string(),
+            label: c.name.clone(),
+            selected: creche == Some(&c.id),
+        })
+        .collect();
+    let statuses = (IN_PROGRESS.iter())
+        .map(|s| Choice {
+            value: s.as_str().to_owned(),
+            label: fr::status(*s).to_owned(),
+            selected: status == Some(*s),
+        })
+        .collect();
+    (creches, statuses)
 }
 
 /// `GET /app/a-traiter`.
@@ -193,6 +228,7 @@ pub async fn show(
     let lists = read(&state, &who, creche.clone(), status, now).await?;
     let read: Vec<_> = (lists.unanswered.iter().chain(lists.open.iter()))
         .map(|r| r.referral.id.clone())
+        .chain(lists.families.keys().cloned())
         .collect();
     crate::shared::record_read(&req, &state, &who, &read, "list_referrals");
     let by_id: HashMap<&CrecheId, &str> = lists
@@ -212,7 +248,12 @@ pub async fn show(
         })
         .collect();
     first_responses.sort_by_key(|(left, _)| *left);
-    let (follow_ups, contracts) = attention_rows(lists.attention, creche.as_ref(), creche_name);
+    let (follow_ups, contracts) = attention_rows(
+        lists.attention,
+        creche.as_ref(),
+        creche_name,
+        &lists.families,
+    );
     let in_progress = (lists.open.into_iter())
         .map(|record| {
             let body = ReferralBody::new(record, policy, now);
@@ -220,20 +261,7 @@ pub async fn show(
             referral_row(body, creche, due, None)
         })
         .collect();
-    let creches = (lists.names.iter())
-        .map(|c| Choice {
-            value: c.id.to_string(),
-            label: c.name.clone(),
-            selected: creche.as_ref() == Some(&c.id),
-        })
-        .collect();
-    let statuses = (IN_PROGRESS.iter())
-        .map(|s| Choice {
-            value: s.as_str().to_owned(),
-            label: fr::status(*s).to_owned(),
-            selected: status == Some(*s),
-        })
-        .collect();
+    let (creches, statuses) = choices(&lists.names, creche.as_ref(), status);
     let layout = Layout::load(&state, &visitor, Section::Worklist, "À traiter").await?;
     ok_page(&WorklistPage {
         layout,
@@ -243,5 +271,10 @@ pub async fn show(
         follow_ups,
         contracts,
         in_progress,
+        refresh: format!(
+            "/app/a-traiter?creche={}&statut={}",
+            creche.as_ref().map(CrecheId::to_string).unwrap_or_default(),
+            status.map(ReferralStatus::as_str).unwrap_or_default()
+        ),
     })
 }

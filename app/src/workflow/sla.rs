@@ -32,9 +32,39 @@ pub fn overdue(
     )?)
 }
 
+/// How far ahead the worklist shows the contracts that end: two months,
+/// time enough to plan a renewal or the exit, whatever the e-mail notice.
+pub const WORKLIST_CONTRACTS_AHEAD: std::time::Duration =
+    std::time::Duration::from_secs(60 * 24 * 3600);
+
+/// What the worklist shows besides the unanswered families: overdue
+/// follow-ups and the contracts ending within [`WORKLIST_CONTRACTS_AHEAD`]
+/// (or the policy's notice, when longer), most urgent first.
+pub fn worklist(
+    conn: &mut DbConnection,
+    who: &Principal,
+    policy: &Policy,
+    now: DateTime<Utc>,
+    limit: usize,
+) -> Result<Vec<AttentionItem>, DomainError> {
+    let mut ahead = policy.clone();
+    ahead.contract_notice = ahead.contract_notice.max(WORKLIST_CONTRACTS_AHEAD);
+    Ok(overdue(conn, who, &ahead, now, None, limit)?.0)
+}
+
+/// The parent's name of each of these items' referrals, for the worklist's
+/// rows (the items are already within what `who` may see).
+pub fn families_of(
+    conn: &mut DbConnection,
+    items: &[AttentionItem],
+) -> Result<std::collections::HashMap<ReferralId, String>, DomainError> {
+    let ids: Vec<ReferralId> = items.iter().map(|i| i.referral_id.clone()).collect();
+    Ok(avip_db::referrals::family_names(conn, &ids)?)
+}
+
 /// What the workspace's navigation counts: families still unanswered, overdue
-/// follow-ups and contracts ending (the caller's crèches; everything for
-/// admins).
+/// follow-ups and contracts ending, as the worklist shows them (the
+/// caller's crèches; everything for admins).
 pub fn awaiting(
     conn: &mut DbConnection,
     who: &Principal,
@@ -42,7 +72,7 @@ pub fn awaiting(
     now: DateTime<Utc>,
 ) -> Result<usize, DomainError> {
     let unanswered = avip_db::sla::count_unanswered(conn, creche_scope(who))?;
-    let (items, _) = overdue(conn, who, policy, now, None, 1000)?;
+    let items = worklist(conn, who, policy, now, 1000)?;
     let others = items
         .iter()
         .filter(|i| i.kind != AttentionKind::FirstResponse)

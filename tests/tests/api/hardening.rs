@@ -16,6 +16,18 @@ pub(crate) fn production(env: &mut std::collections::HashMap<String, String>) {
             "AVIP_PSEUDONYM_KEY",
             "fedcba9876543210fedcba9876543210-prod",
         ),
+        ("AVIP_OPERATOR_NAME", "Communauté d’agglomération Exemple"),
+        (
+            "AVIP_OPERATOR_ADDRESS",
+            "1 place de la Mairie, 83000 Toulon",
+        ),
+        ("AVIP_PUBLICATION_DIRECTOR", "Camille Martin, présidente"),
+        (
+            "AVIP_HOSTING",
+            "Hébergeur Exemple, 2 rue des Serveurs, 75000 Paris",
+        ),
+        ("AVIP_DPO_EMAIL", "dpo@example.org"),
+        ("AVIP_SUPPORT_EMAIL", "avip@example.org"),
     ] {
         env.insert(k.into(), v.into());
     }

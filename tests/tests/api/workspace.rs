@@ -240,6 +240,29 @@ async fn a_coordinator_moves_a_referral_from_its_page_and_reads_refusals_in_fren
     assert_eq!(page.status, 200);
     assert!(page.body.contains("Amina Benali"));
     assert!(page.body.contains("Réponse attendue avant le"));
+    // The family in the heading, its status as a badge, one touch to call
+    // or write.
+    assert!(
+        page.body.contains(&format!(
+            "<h1>Amina Benali — orientation {}</h1>",
+            r["reference"].as_str().unwrap()
+        )),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains("<strong class=\"badge st-received\">Reçue</strong>")
+    );
+    assert!(
+        page.body
+            .contains("<a href=\"tel:0612345678\">0612345678</a>")
+    );
+    assert!(
+        page.body
+            .contains("<a href=\"mailto:amina.b@example.org\">amina.b@example.org</a>")
+    );
+    assert!(page.body.contains("<a href=\"tel:0494000000\">"));
     let token = csrf(&page.body);
     // Exactly the moves the lifecycle allows from `received`.
     for action in [
@@ -1133,7 +1156,7 @@ async fn the_planning_and_a_referral_page_speak_of_the_week() {
     assert_eq!(page.status, 200);
     assert!(page.body.contains("Jours souhaités"), "{}", page.body);
     assert!(page.body.contains("lundi, mardi"), "{}", page.body);
-    assert!(page.body.contains("08:00 – 17:00"), "{}", page.body);
+    assert!(page.body.contains("de 8 h à 17 h"), "{}", page.body);
     // The other crèche of the département, free on those days.
     assert!(
         page.body.contains("Ailleurs sur le territoire"),
@@ -1357,4 +1380,143 @@ async fn the_exit_is_checked_before_it_is_recorded_planned_or_cancelled_and_corr
         page.body.contains("Sortie corrigée"),
         "the timeline says so"
     );
+}
+
+/// The four pages a public service owes: open without an account, linked
+/// from the footer of every page (signed in or not), naming who runs the
+/// service and, for personal data, the retention the service runs with.
+#[tokio::test]
+async fn the_pages_a_public_service_owes_are_open_to_all_and_linked_from_every_page() {
+    let app = avip_tests::spawn_app_with(|env| {
+        for (k, v) in [
+            ("AVIP_OPERATOR_NAME", "Métropole Exemple"),
+            (
+                "AVIP_OPERATOR_ADDRESS",
+                "1 place de la Mairie, 83000 Toulon",
+            ),
+            ("AVIP_PUBLICATION_DIRECTOR", "Camille Martin, présidente"),
+            (
+                "AVIP_HOSTING",
+                "Hébergeur Exemple, 2 rue des Serveurs, 75000 Paris",
+            ),
+            ("AVIP_DPO_EMAIL", "dpo@metropole.example"),
+            ("AVIP_SUPPORT_EMAIL", "avip@metropole.example"),
+            ("AVIP_RETENTION", "400d"),
+            ("AVIP_ACCESS_LOG_RETENTION", "90d"),
+        ] {
+            env.insert(k.into(), v.into());
+        }
+    })
+    .await;
+    let (_t, mut coordinator) = coordinator_in(&app).await;
+    let mut anonymous = Browser::new(&app);
+    let pages = [
+        (
+            "/app/mentions-legales",
+            "Mentions légales",
+            "Camille Martin, présidente",
+        ),
+        (
+            "/app/accessibilite",
+            "Déclaration d’accessibilité",
+            "Défenseur des droits",
+        ),
+        (
+            "/app/donnees-personnelles",
+            "Données personnelles",
+            "<strong>400 jours</strong>",
+        ),
+        (
+            "/app/aide",
+            "Aide et contact",
+            "mailto:avip@metropole.example",
+        ),
+    ];
+    for (path, title, says) in pages {
+        let page = anonymous.get(path).await;
+        assert_eq!(page.status, 200, "{path}");
+        assert!(page.body.contains(&format!("<h1>{title}</h1>")), "{path}");
+        assert!(page.body.contains(says), "{path}: {says}");
+        assert!(page.body.contains("Métropole Exemple"), "{path}");
+    }
+    let data = anonymous.get("/app/donnees-personnelles").await.body;
+    assert!(
+        data.contains("<strong>90 jours</strong>"),
+        "the access log's"
+    );
+    assert!(data.contains("mailto:dpo@metropole.example"));
+    let access = anonymous.get("/app/accessibilite").await.body;
+    assert!(access.contains("<strong>non conforme</strong>"));
+
+    // The footer: on the sign-in page, on a signed-in person's pages, on a
+    // page that is not found.
+    let signed_in = coordinator.get("/app/a-traiter").await;
+    assert_eq!(signed_in.status, 200);
+    for body in [
+        anonymous.get("/app/connexion").await.body,
+        signed_in.body,
+        coordinator.get("/app/orientations").await.body,
+        coordinator.get("/app/orientations/nope").await.body,
+    ] {
+        for (path, _, _) in pages {
+            assert!(body.contains(&format!("href=\"{path}\"")), "{path}");
+        }
+        assert!(body.contains("Accessibilité : non conforme"));
+    }
+}
+
+/// In development a missing setting says where to set it, and no link is
+/// made of it.
+#[tokio::test]
+async fn unset_publisher_settings_read_a_to_do_in_development() {
+    let app = spawn_app().await;
+    let page = Browser::new(&app).get("/app/mentions-legales").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("à renseigner (AVIP_OPERATOR_NAME)"));
+    assert!(page.body.contains("à renseigner (AVIP_SUPPORT_EMAIL)"));
+    assert!(!page.body.contains("mailto:"));
+}
+
+/// "À traiter" names the family on every row, as a link, and shows the
+/// contracts that end within two months (not those further off); its lists
+/// are read again every minute while it is open.
+#[tokio::test]
+async fn the_worklist_names_every_family_and_looks_two_months_ahead() {
+    let app = spawn_app().await;
+    let (t, mut browser) = coordinator_in(&app).await;
+    for (child, days) in [("Soon", 45), ("Later", 90)] {
+        let r = id(&new_referral(&app, &t.prescriber, &t.creche, child).await);
+        crate::referrals::move_to(&app, &t.coordinator, &r, json!({"to": "offered"}), 200).await;
+        let contract = json!({"start_date": today().to_string(),
+            "contract_end_date": (today() + Duration::days(days)).to_string(),
+            "days": ["mon", "tue", "wed", "thu", "fri"], "force": true, "force_reason": "test"});
+        let path = format!("/api/v1/referrals/{r}/enrollment");
+        app.expect(&t.coordinator, "POST", &path, Some(contract), 201)
+            .await;
+    }
+    let page = browser.get("/app/a-traiter").await;
+    assert_eq!(page.status, 200);
+    let contracts = &page.body[page.body.find("id=\"contrats\"").unwrap()..];
+    let contracts = &contracts[..contracts.find("</table>").unwrap()];
+    assert_eq!(contracts.matches("<tr><td>").count(), 1, "{contracts}");
+    assert!(contracts.contains(">Amina Benali</a></td>"), "{contracts}");
+    assert!(contracts.contains("<th scope=\"col\">Famille</th>"));
+    assert!(page.body.contains("hx-trigger=\"every 60s\""));
+    assert!(page.body.contains("hx-get=\"/app/a-traiter?creche="));
+
+    // Enrolled, care starting next month: not yet "Accueil en cours".
+    let r = id(&new_referral(&app, &t.prescriber, &t.creche, "Next").await);
+    crate::referrals::move_to(&app, &t.coordinator, &r, json!({"to": "offered"}), 200).await;
+    let start = today() + Duration::days(30);
+    let contract = json!({"start_date": start.to_string(),
+        "days": ["mon", "tue"], "force": true, "force_reason": "test"});
+    let path = format!("/api/v1/referrals/{r}/enrollment");
+    app.expect(&t.coordinator, "POST", &path, Some(contract), 201)
+        .await;
+    let page = browser.get(&format!("/app/orientations/{r}")).await;
+    let words = format!("Inscrit, accueil à partir du {}", start.format("%d/%m/%Y"));
+    assert!(page.body.contains(&words), "{}", page.body);
+    // The timeline writes its dates as the page does.
+    let started = format!("Début : {}", start.format("%d/%m/%Y"));
+    assert!(page.body.contains(&started), "{}", page.body);
 }
