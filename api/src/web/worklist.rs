@@ -109,7 +109,9 @@ async fn read(
             };
             let received = scoped(vec![ReferralStatus::Received]);
             let unanswered = referrals::list(conn, &who, received, &first)?.items;
-            let attention = sla::worklist(conn, &who, &policy, now, ROWS as usize)?;
+            let mut attention = sla::worklist(conn, &who, &policy, now, ROWS as usize)?;
+            // The crèche asked for only: the families read are those shown.
+            attention.retain(|i| creche.as_ref().is_none_or(|c| *c == i.creche_id));
             let families = sla::families_of(conn, &attention)?;
             let open_statuses = match status {
                 Some(s) => vec![s],

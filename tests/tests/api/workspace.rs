@@ -1447,6 +1447,7 @@ async fn the_pages_a_public_service_owes_are_open_to_all_and_linked_from_every_p
     assert!(data.contains("mailto:dpo@metropole.example"));
     let access = anonymous.get("/app/accessibilite").await.body;
     assert!(access.contains("<strong>non conforme</strong>"));
+    assert!(access.contains("<h2>Contenus non accessibles</h2>"));
 
     // The footer: on the sign-in page, on a signed-in person's pages, on a
     // page that is not found.
