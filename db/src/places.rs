@@ -307,6 +307,13 @@ struct Deltas {
 }
 
 impl Deltas {
+    fn new(period: Period) -> Deltas {
+        Deltas {
+            len: period.days(),
+            by_creche: HashMap::new(),
+        }
+    }
+
     fn series(&mut self, creche: CrecheId) -> &mut [[Vec<i64>; 7]; 2] {
         let len = self.len;
         self.by_creche
@@ -464,10 +471,7 @@ impl StepRow {
 /// is taken on that day), then each of its days' own.
 fn steps(conn: &mut DbConnection, creches: &[CrecheId], period: Period) -> QueryResult<Deltas> {
     use place_steps as ps;
-    let mut deltas = Deltas {
-        len: period.days(),
-        by_creche: HashMap::new(),
-    };
+    let mut deltas = Deltas::new(period);
     for (creche, step) in steps_before(conn, creches, period.from)? {
         deltas.add_step(creche, 0, step);
     }
@@ -549,10 +553,7 @@ fn booking_deltas(
     let ids = creches.to_vec();
     let except = except.to_vec();
     let (from, to) = (period.from, period.to);
-    let mut deltas = Deltas {
-        len: period.days(),
-        by_creche: HashMap::new(),
-    };
+    let mut deltas = Deltas::new(period);
     type Read = (CrecheId, BookingKind, i32, NaiveDate, NaiveDate, i32);
     let bookings: Vec<Read> = pb::table
         .filter(pb::creche_id.eq_any(ids))

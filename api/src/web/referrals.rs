@@ -103,29 +103,6 @@ fn list_row(body: ReferralBody, creche: String) -> ListRow {
     }
 }
 
-/// The choices of the list's filters.
-fn filter_choices(
-    names: &[avip_db::creches::CrecheName],
-    creche: Option<&CrecheId>,
-    status: Option<ReferralStatus>,
-) -> (Vec<Choice>, Vec<Choice>) {
-    let creches = (names.iter())
-        .map(|c| Choice {
-            value: c.id.to_string(),
-            label: c.name.clone(),
-            selected: creche == Some(&c.id),
-        })
-        .collect();
-    let statuses = (ReferralStatus::ALL.iter())
-        .map(|s| Choice {
-            value: s.as_str().to_owned(),
-            label: fr::status(*s).to_owned(),
-            selected: status == Some(*s),
-        })
-        .collect();
-    (creches, statuses)
-}
-
 /// The search as typed (at most 100 characters) and whether the newest
 /// come first: as asked, else for a prescriber (she follows what she just
 /// sent), the oldest first for the crèche (who waited longest).
@@ -239,7 +216,8 @@ pub async fn list(
         .map(|cursor| next_link(&cursor, (status, creche.as_ref()), &q, newest_first));
     let is_prescriber = who.role == Role::Prescriber;
     let heading = ["Orientations", "Mes orientations"][usize::from(is_prescriber)];
-    let (creches, statuses) = filter_choices(&names, creche.as_ref(), status);
+    let (creches, statuses) =
+        super::worklist::filter_choices(&names, creche.as_ref(), ReferralStatus::ALL, status);
     let layout = Layout::load(&state, &visitor, Section::Referrals, heading).await?;
     ok_page(&ListPage {
         layout,

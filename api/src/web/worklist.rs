@@ -156,15 +156,11 @@ fn referral_row(body: ReferralBody, creche: String, due: String, left: Option<i6
 /// The follow-ups and the contracts that need attention, as rows.
 fn attention_rows(
     attention: Vec<avip_sla_engine::attention::AttentionItem>,
-    creche: Option<&CrecheId>,
     creche_name: impl Fn(&CrecheId) -> String,
     families: &HashMap<ReferralId, String>,
 ) -> (Vec<Row>, Vec<Row>) {
     let (mut follow_ups, mut contracts) = (Vec::new(), Vec::new());
     for item in attention {
-        if creche.is_some_and(|c| *c != item.creche_id) {
-            continue;
-        }
         let row = Row {
             id: item.referral_id.to_string(),
             reference: item.reference.clone(),
@@ -185,10 +181,11 @@ fn attention_rows(
     (follow_ups, contracts)
 }
 
-/// The filters' choices: the visitor's crèches, the statuses in progress.
-fn choices(
+/// The choices of a list's filters: the visitor's crèches, and `statuses`.
+pub fn filter_choices(
     names: &[avip_db::creches::CrecheName],
     creche: Option<&CrecheId>,
+    statuses: &[ReferralStatus],
     status: Option<ReferralStatus>,
 ) -> (Vec<Choice>, Vec<Choice>) {
     let creches = (names.iter())
@@ -198,7 +195,7 @@ fn choices(
             selected: creche == Some(&c.id),
         })
         .collect();
-    let statuses = (IN_PROGRESS.iter())
+    let statuses = (statuses.iter())
         .map(|s| Choice {
             value: s.as_str().to_owned(),
             label: fr::status(*s).to_owned(),
@@ -250,12 +247,7 @@ pub async fn show(
         })
         .collect();
     first_responses.sort_by_key(|(left, _)| *left);
-    let (follow_ups, contracts) = attention_rows(
-        lists.attention,
-        creche.as_ref(),
-        creche_name,
-        &lists.families,
-    );
+    let (follow_ups, contracts) = attention_rows(lists.attention, creche_name, &lists.families);
     let in_progress = (lists.open.into_iter())
         .map(|record| {
             let body = ReferralBody::new(record, policy, now);
@@ -263,7 +255,7 @@ pub async fn show(
             referral_row(body, creche, due, None)
         })
         .collect();
-    let (creches, statuses) = choices(&lists.names, creche.as_ref(), status);
+    let (creches, statuses) = filter_choices(&lists.names, creche.as_ref(), &IN_PROGRESS, status);
     let layout = Layout::load(&state, &visitor, Section::Worklist, "À traiter").await?;
     ok_page(&WorklistPage {
         layout,
