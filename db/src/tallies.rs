@@ -15,7 +15,7 @@
 use std::cell::RefCell;
 use std::collections::BTreeSet;
 
-use chrono::{NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{Datelike, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -38,6 +38,7 @@ use crate::schema::{indicator_days, indicator_state, referral_tallies, referrals
     Serialize,
     Deserialize,
     Queryable,
+    QueryableByName,
     Selectable,
     AsChangeset,
 )]
@@ -574,24 +575,38 @@ fn write_days(
     Ok(())
 }
 
-/// One day's sums as the indicators read them.
+/// Sums of the referrals received in one month (Paris), at one crèche,
+/// from one prescriber, as the indicators read them. Several rows may share
+/// a key: the caller adds them up.
 #[derive(Clone, Debug)]
-pub struct DaySums {
-    pub day: NaiveDate,
+pub struct MonthSums {
+    /// The first day of the month.
+    pub month: NaiveDate,
     pub creche_id: CrecheId,
     pub prescriber_organization_id: OrganizationId,
     pub counts: Counts,
-    /// The seconds to the first response of the day's answered referrals.
+    /// The seconds to the first response of the answered referrals.
     pub seconds: Vec<i64>,
 }
 
-/// The sums of the days `[from, to]` at these crèches.
-pub fn days(
+/// The first day of `day`'s month.
+fn month_of(day: NaiveDate) -> NaiveDate {
+    day.with_day(1).unwrap_or(day)
+}
+
+/// The sums of the days `[from, to]` at these crèches, by month. SQLite
+/// reads its day rows in-process and sends each one (its month named);
+/// PostgreSQL adds the days of a month up before they travel, since the
+/// cost there is in the rows sent and decoded (BENCHMARKS.md, session 20).
+pub fn months(
     conn: &mut DbConnection,
     (from, to): (NaiveDate, NaiveDate),
     creches: &[CrecheId],
-) -> QueryResult<Vec<DaySums>> {
+) -> QueryResult<Vec<MonthSums>> {
     use indicator_days as d;
+    if let DbConnection::Pg(pg) = conn {
+        return months_in_postgres(pg, (from, to), creches);
+    }
     let rows: Vec<(NaiveDate, CrecheId, OrganizationId, Counts, String)> = d::table
         .filter(d::day.ge(from))
         .filter(d::day.le(to))
@@ -608,8 +623,8 @@ pub fn days(
     Ok(rows
         .into_iter()
         .map(
-            |(day, creche_id, prescriber_organization_id, counts, list)| DaySums {
-                day,
+            |(day, creche_id, prescriber_organization_id, counts, list)| MonthSums {
+                month: month_of(day),
                 creche_id,
                 prescriber_organization_id,
                 counts,
@@ -619,19 +634,101 @@ pub fn days(
         .collect())
 }
 
-/// An open referral waiting for its first response: when it came, where
-/// from and to, and its deadline.
-#[derive(Clone, Debug)]
-pub struct Waiting {
-    pub received_at: NaiveDateTime,
-    pub sla_due_at: Option<NaiveDateTime>,
-    pub creche_id: CrecheId,
-    pub prescriber_organization_id: OrganizationId,
+/// The names of the counts' columns, in [`Counts`]' order.
+const COUNT_COLUMNS: [&str; 19] = [
+    "received",
+    "answered",
+    "within_deadline",
+    "late",
+    "offers",
+    "enrollments",
+    "exits",
+    "positive_exits",
+    "lasting_solutions",
+    "exits_in_work",
+    "exits_in_training",
+    "asked_3",
+    "answered_3",
+    "in_work_3",
+    "in_training_3",
+    "asked_6",
+    "answered_6",
+    "in_work_6",
+    "in_training_6",
+];
+
+fn months_in_postgres(
+    conn: &mut diesel::PgConnection,
+    (from, to): (NaiveDate, NaiveDate),
+    creches: &[CrecheId],
+) -> QueryResult<Vec<MonthSums>> {
+    use diesel::sql_types::{Array, Date, Text};
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Date)]
+        month: NaiveDate,
+        #[diesel(sql_type = Text)]
+        creche_id: CrecheId,
+        #[diesel(sql_type = Text)]
+        prescriber_organization_id: OrganizationId,
+        #[diesel(embed)]
+        counts: Counts,
+        #[diesel(sql_type = Text)]
+        response_seconds: String,
+    }
+    let sums = COUNT_COLUMNS
+        .iter()
+        .map(|c| format!("SUM({c})::int4 AS {c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "SELECT date_trunc('month', day)::date AS month, creche_id, \
+         prescriber_organization_id, {sums}, \
+         string_agg(response_seconds, ' ') AS response_seconds \
+         FROM indicator_days \
+         WHERE day >= $1 AND day <= $2 AND creche_id = ANY($3) AND received > 0 \
+         GROUP BY 1, 2, 3"
+    );
+    let rows: Vec<Row> = diesel::sql_query(sql)
+        .bind::<Date, _>(from)
+        .bind::<Date, _>(to)
+        .bind::<Array<Text>, _>(creches)
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| MonthSums {
+            month: r.month,
+            creche_id: r.creche_id,
+            prescriber_organization_id: r.prescriber_organization_id,
+            counts: r.counts,
+            seconds: parse_seconds(&r.response_seconds),
+        })
+        .collect())
 }
 
-/// The open referrals of the scope that wait for their first response,
-/// which the sums leave to the clock ([`is_waiting`]).
-pub fn waiting(conn: &mut DbConnection, scope: &ExportScope) -> QueryResult<Vec<Waiting>> {
+/// The open referrals received in one month (Paris), at one crèche, from
+/// one prescriber, that wait for their first response: late once their
+/// deadline has come, pending until then. Several rows may share a key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Waits {
+    pub month: NaiveDate,
+    pub creche_id: CrecheId,
+    pub prescriber_organization_id: OrganizationId,
+    pub late: i64,
+    pub pending: i64,
+}
+
+/// The open referrals of the scope that wait for their first response at
+/// `now`, which the sums leave to the clock ([`is_waiting`]); counted by
+/// month in PostgreSQL, as [`months`] does.
+pub fn waits(
+    conn: &mut DbConnection,
+    scope: &ExportScope,
+    now: NaiveDateTime,
+) -> QueryResult<Vec<Waits>> {
+    if let DbConnection::Pg(pg) = conn {
+        return waits_in_postgres(pg, scope, now);
+    }
     let mut query = referrals::table
         .filter(referrals::status.eq(ReferralStatus::Received))
         .filter(referrals::received_at.ge(scope.from))
@@ -658,12 +755,65 @@ pub fn waiting(conn: &mut DbConnection, scope: &ExportScope) -> QueryResult<Vec<
     Ok(rows
         .into_iter()
         .map(
-            |(received_at, sla_due_at, creche_id, prescriber_organization_id)| Waiting {
-                received_at,
-                sla_due_at,
-                creche_id,
-                prescriber_organization_id,
+            |(received_at, due, creche_id, prescriber_organization_id)| {
+                let late = due.is_some_and(|due| due <= now);
+                Waits {
+                    month: month_of(paris_day(received_at)),
+                    creche_id,
+                    prescriber_organization_id,
+                    late: i64::from(late),
+                    pending: i64::from(!late),
+                }
             },
         )
+        .collect())
+}
+
+fn waits_in_postgres(
+    conn: &mut diesel::PgConnection,
+    scope: &ExportScope,
+    now: NaiveDateTime,
+) -> QueryResult<Vec<Waits>> {
+    use diesel::sql_types::{Array, BigInt, Date, Nullable, Text, Timestamp};
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Date)]
+        month: NaiveDate,
+        #[diesel(sql_type = Text)]
+        creche_id: CrecheId,
+        #[diesel(sql_type = Text)]
+        prescriber_organization_id: OrganizationId,
+        #[diesel(sql_type = BigInt)]
+        late: i64,
+        #[diesel(sql_type = BigInt)]
+        pending: i64,
+    }
+    // The same conditions as the partial index `referrals_waiting`, so
+    // the read stays an index-only scan; times are stored as UTC.
+    let sql = "SELECT date_trunc('month', \
+         (received_at AT TIME ZONE 'UTC') AT TIME ZONE 'Europe/Paris')::date AS month, \
+         creche_id, prescriber_organization_id, \
+         count(*) FILTER (WHERE sla_due_at <= $3) AS late, \
+         count(*) FILTER (WHERE sla_due_at > $3) AS pending \
+         FROM referrals \
+         WHERE status = 'received' AND received_at >= $1 AND received_at < $2 \
+         AND first_response_at IS NULL AND closed_at IS NULL AND sla_due_at IS NOT NULL \
+         AND ($4 IS NULL OR creche_id = ANY($4)) \
+         GROUP BY 1, 2, 3";
+    let rows: Vec<Row> = diesel::sql_query(sql)
+        .bind::<Timestamp, _>(scope.from)
+        .bind::<Timestamp, _>(scope.before)
+        .bind::<Timestamp, _>(now)
+        .bind::<Nullable<Array<Text>>, _>(scope.creches.as_deref())
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| Waits {
+            month: r.month,
+            creche_id: r.creche_id,
+            prescriber_organization_id: r.prescriber_organization_id,
+            late: r.late,
+            pending: r.pending,
+        })
         .collect())
 }

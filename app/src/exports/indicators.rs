@@ -423,24 +423,24 @@ pub fn indicators(
         &mut groups,
     )?;
     if tallies::is_built(conn)? {
-        for d in tallies::days(conn, (period.from, period.to), creches)? {
+        for m in tallies::months(conn, (period.from, period.to), creches)? {
             group(
                 &mut groups,
-                (d.day, &d.creche_id, &d.prescriber_organization_id),
+                (m.month, &m.creche_id, &m.prescriber_organization_id),
                 group_by,
                 &names,
             )
-            .add_settled(&d.counts, d.seconds);
+            .add_settled(&m.counts, m.seconds);
         }
-        for r in tallies::waiting(conn, scope)? {
-            let day = tallies::paris_day(r.received_at);
-            group(
+        for w in tallies::waits(conn, scope, now)? {
+            let tally = group(
                 &mut groups,
-                (day, &r.creche_id, &r.prescriber_organization_id),
+                (w.month, &w.creche_id, &w.prescriber_organization_id),
                 group_by,
                 &names,
-            )
-            .wait(r.sla_due_at, now);
+            );
+            tally.counts.late += i32::try_from(w.late).unwrap_or(i32::MAX);
+            tally.pending += w.pending;
         }
     } else {
         in_chunks(

@@ -52,7 +52,25 @@ fn sums(app: &TestApp) -> Vec<DayRow> {
 /// first response, a decline, a withdrawal before any answer, an offer,
 /// enrollments, exits, a correction, an outcome asked and answered.
 async fn a_year_of_referrals(app: &TestApp, t: &Territory) {
-    new_referral(app, &t.prescriber, &t.creche, "Waiting").await;
+    let waiting = id(&new_referral(app, &t.prescriber, &t.creche, "Waiting").await);
+    {
+        // Received at half past midnight on the 1st in Paris: still the
+        // previous month in UTC. The month is Paris's, in the sums and in
+        // the waits the clock decides, on both databases.
+        use chrono::Datelike;
+        let first = today().with_day(1).unwrap();
+        // 23:30 UTC the day before: 00:30 in winter, 01:30 in summer.
+        let at = first.and_hms_opt(0, 30, 0).unwrap() - chrono::Duration::hours(1);
+        assert_eq!(avip_sla_engine::clock::paris_date(at.and_utc()), first);
+        assert_ne!(at.month(), first.month(), "{at} is the month before in UTC");
+        let mut conn = app.db.connect();
+        let waiting = avip_db::model::ReferralId::parse(&waiting).unwrap();
+        diesel::update(referrals::table.find(&waiting))
+            .set(referrals::received_at.eq(at))
+            .execute(&mut conn)
+            .unwrap();
+        avip_db::tallies::changed(&mut conn, &waiting).unwrap();
+    }
     let late = id(&new_referral(app, &t.other_prescriber, &t.other_creche, "Late").await);
     {
         // Its deadline passed (the clock's part, counted from the referral).
