@@ -149,10 +149,10 @@ async function occupied(page, creche, day) {
   const referral = page.url();
   await axe(page, 'referral page');
   await page.getByText('Refuser l’orientation').click();
-  await page.locator('#transition-reason').selectOption('other');
+  await page.locator('#refus-reason').selectOption('other');
   await page.getByRole('button', { name: 'Refuser', exact: true }).click();
   await page.waitForLoadState('load');
-  expect((await page.locator('#transition-note-err').innerText()).includes('Expliquez le motif'),
+  expect((await page.locator('#refus-note-err').innerText()).includes('Expliquez le motif'),
     'the missing note is named next to its field, in French');
   await axe(page, 'referral page with an error');
   await page.goto(referral);

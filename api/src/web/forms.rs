@@ -82,6 +82,20 @@ impl Form {
         }
     }
 
+    /// The same form with `name` set to `value` only (`None`: without it).
+    pub fn set(&self, name: &str, value: Option<&str>) -> Form {
+        let mut pairs: Vec<(String, String)> = self
+            .pairs
+            .iter()
+            .filter(|(k, _)| k != name)
+            .cloned()
+            .collect();
+        if let Some(value) = value {
+            pairs.push((name.to_owned(), value.to_owned()));
+        }
+        Form { pairs }
+    }
+
     /// The JSON body these fields make.
     pub fn to_json(&self, fields: &[(&str, Kind)]) -> Value {
         let mut root = Value::Object(Map::new());
@@ -251,6 +265,27 @@ impl Errors {
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect()
+    }
+
+    /// The summary's lines in the form's order (`labels`: each field and
+    /// its label as the form shows them, top to bottom), each naming its
+    /// field: the id of the field's input (`id`) and "Label : message".
+    /// A field the list does not know comes last, with its message alone.
+    pub fn summary(
+        &self,
+        labels: &[(&str, &str)],
+        id: impl Fn(&str) -> String,
+    ) -> Vec<(String, String)> {
+        let known = labels.iter().filter_map(|(field, label)| {
+            self.get(field)
+                .map(|message| (id(field), format!("{label} : {message}")))
+        });
+        let others = self
+            .by_field
+            .iter()
+            .filter(|(field, _)| !labels.iter().any(|(f, _)| f == field))
+            .map(|(field, message)| (id(field), message.clone()));
+        known.chain(others).collect()
     }
 
     /// What a use case refused, if it is about the form (field errors, a

@@ -141,6 +141,12 @@ struct PlanningPage {
 }
 
 impl PlanningPage {
+    /// The closure form's refusals, in its order, each naming its field.
+    fn closure_summary(&self) -> Vec<(String, String)> {
+        self.errors
+            .summary(CLOSURE_LABELS, |field| format!("closure-{field}"))
+    }
+
     fn err(&self, field: &str) -> Option<&str> {
         self.errors.get(field)
     }
@@ -397,6 +403,9 @@ pub async fn remove_closure(
         .await?;
     Ok(back(&creche, first))
 }
+
+/// The closure form's fields and labels, top to bottom.
+const CLOSURE_LABELS: &[(&str, &str)] = &[("from", "Du"), ("to", "Au"), ("label", "Motif affiché")];
 
 const CLOSURE: &[(&str, Kind)] = &[
     ("from", Kind::Required),

@@ -46,6 +46,8 @@ struct ReferralPage {
     done: Option<&'static str>,
     /// The exit the service checked, shown to be confirmed.
     confirm: Vec<Fact>,
+    /// The enrollment form before it is sent: the family's needs.
+    defaults: Form,
 }
 
 /// What the page shows besides the referral: the form sent and refused (or
@@ -86,26 +88,75 @@ impl ReferralPage {
         }
     }
 
-    /// The value sent in form `name`, to fill it again.
+    /// The value sent in form `name`, to fill it again; before anything
+    /// is sent, the enrollment form holds what the family asked for.
     fn val(&self, name: &str, field: &str) -> &str {
         if self.open == name {
             self.form.get(field)
+        } else if name == "inscription" {
+            self.defaults.get(field)
         } else {
             ""
         }
     }
 
     fn ticked(&self, name: &str, field: &str, value: &str) -> bool {
-        self.open == name && self.form.has(field, value)
+        if self.open == name {
+            self.form.has(field, value)
+        } else {
+            name == "inscription" && self.defaults.has(field, value)
+        }
     }
 
-    /// The summary's links: each message and the id of its field.
+    /// The summary's links, in the refused form's order: the id of each
+    /// field and its message, naming the field's label.
     fn summary(&self) -> Vec<(String, String)> {
-        self.errors
-            .all()
-            .into_iter()
-            .map(|(field, message)| (input_id(&self.open, &field), message))
-            .collect()
+        let labels = FORM_LABELS
+            .iter()
+            .find(|(form, _)| *form == self.open)
+            .map(|(_, labels)| *labels)
+            .unwrap_or_default();
+        self.errors.summary(labels, |field| {
+            if self.open == "note" && !self.moves.is_empty() {
+                // The note goes with the next step's form.
+                input_id("transition", field)
+            } else {
+                input_id(&self.open, field)
+            }
+        })
+    }
+
+    /// Whether one of the next step's moves offers a place (the week and
+    /// the override then go with it).
+    fn offers_a_place(&self) -> bool {
+        self.moves.iter().any(|m| m.to == "offered")
+    }
+
+    /// An enrolled child's next step is the follow-up of the parent's path.
+    fn follow_up_first(&self) -> bool {
+        self.can_annotate && self.status_code == "enrolled"
+    }
+
+    /// The next step's note, shared by its moves and "note only".
+    fn step_note(&self) -> &str {
+        match self.open.as_str() {
+            "transition" | "note" => self.form.get("note"),
+            _ => "",
+        }
+    }
+
+    fn step_note_err(&self) -> Option<&str> {
+        self.err("transition", "note")
+            .or_else(|| self.err("note", "note"))
+    }
+
+    fn step_note_invalid(&self) -> String {
+        match self.open.as_str() {
+            "note" => self
+                .invalid("note", "note")
+                .replace("note-note", "transition-note"),
+            _ => self.invalid("transition", "note"),
+        }
     }
 
     fn is_open(&self, name: &str) -> bool {
@@ -259,7 +310,15 @@ fn build(layout: Layout, who: &Principal, loaded: Loaded, shown: Shown) -> Refer
         &loaded.follow_ups,
         today,
     );
+    let defaults = Form::with(
+        &view
+            .enroll_defaults
+            .iter()
+            .map(|(k, v)| (*k, v.as_str()))
+            .collect::<Vec<_>>(),
+    );
     ReferralPage {
+        defaults,
         layout,
         week,
         week_from,
@@ -286,6 +345,7 @@ pub struct Done {
 fn done_message(action: &str) -> Option<&'static str> {
     Some(match action {
         "transition" => "Le statut de l’orientation a été mis à jour.",
+        "refus" => "L’orientation est refusée ; le référent en est informé.",
         "retrait" => "L’orientation est retirée.",
         "inscription" => "L’inscription est enregistrée.",
         "contrat" => "Le contrat est mis à jour.",
@@ -354,6 +414,102 @@ const ENROLLMENT: &[(&str, Kind)] = &[
     ("force", Kind::Flag),
     ("force_reason", Kind::Text),
 ];
+/// Each form's fields and labels, top to bottom, for its error summary.
+const FORM_LABELS: &[(&str, &[(&str, &str)])] = &[
+    (
+        "transition",
+        &[
+            ("to", "Étape"),
+            ("note", "Note"),
+            ("force", "Proposer malgré tout"),
+            ("force_reason", "Raison"),
+        ],
+    ),
+    ("refus", &[("reason", "Motif du refus"), ("note", "Note")]),
+    (
+        "retrait",
+        &[("reason", "Motif du retrait"), ("note", "Note")],
+    ),
+    (
+        "inscription",
+        &[
+            ("start_date", "Début de l’accueil"),
+            ("contract_end_date", "Fin du contrat"),
+            ("days", "Jours d’accueil"),
+            ("hours.from", "Arrivée"),
+            ("hours.to", "Départ"),
+            ("hours", "Horaires"),
+            ("note", "Note"),
+            ("force", "Accueillir malgré tout"),
+            ("force_reason", "Raison de l’accueil au-delà des places"),
+        ],
+    ),
+    (
+        "contrat",
+        &[
+            ("choix", "Renouvellement"),
+            ("renew", "Renouvellement"),
+            ("contract_end_date", "Nouvelle date de fin"),
+            ("note", "Note"),
+            ("force", "Prolonger malgré tout"),
+            ("force_reason", "Raison"),
+        ],
+    ),
+    (
+        "sortie",
+        &[
+            ("date", "Date de sortie"),
+            ("reason", "Motif"),
+            ("employment_status", "Situation du parent à la sortie"),
+            ("childcare_solution", "Solution d’accueil durable"),
+            ("note", "Note"),
+        ],
+    ),
+    (
+        "correction",
+        &[
+            ("date", "Date de sortie"),
+            ("reason", "Motif de sortie"),
+            ("employment_status", "Situation du parent à la sortie"),
+            ("childcare_solution", "Solution d’accueil durable"),
+            ("correction_reason", "Motif de la correction"),
+        ],
+    ),
+    ("note", &[("note", "Note")]),
+    (
+        "suivi",
+        &[
+            ("date", "Date de l’échange"),
+            ("participants", "Participants"),
+            ("employment_status", "Situation du parent"),
+            ("next_steps", "Prochaines étapes"),
+            ("next_date", "Prochain point le"),
+        ],
+    ),
+];
+
+/// The renewal form: "six mois de plus" or a new end date, one or the
+/// other (never both silently), as the change the API takes.
+fn contract_form(form: &Form) -> Result<Form, Errors> {
+    let mut errors = Errors::default();
+    match form.get("choix") {
+        "six_mois" => {
+            return Ok(form
+                .set("contract_end_date", None)
+                .set("renew", Some("true")));
+        }
+        "date" if !form.get("contract_end_date").trim().is_empty() => {
+            return Ok(form.set("renew", None));
+        }
+        "date" => errors.field("contract_end_date", "Indiquez la nouvelle date de fin."),
+        _ => errors.field(
+            "choix",
+            "Choisissez « six mois de plus » ou une nouvelle date de fin.",
+        ),
+    }
+    Err(errors)
+}
+
 const CONTRACT: &[(&str, Kind)] = &[
     ("renew", Kind::Flag),
     ("contract_end_date", Kind::Text),
@@ -399,7 +555,7 @@ pub async fn act(
     let who = visitor.who.clone();
     let (app, now) = (&state.app, Utc::now());
     let outcome: Result<(), Errors> = match action.as_str() {
-        "transition" | "retrait" => match form.parse::<TransitionRequest>(TRANSITION) {
+        "transition" | "refus" | "retrait" => match form.parse::<TransitionRequest>(TRANSITION) {
             Ok(request) => refused(acts::transition(app, &who, &id, request, now).await)?,
             Err(e) => Err(e),
         },
@@ -407,7 +563,8 @@ pub async fn act(
             Ok(request) => refused(acts::enroll(app, &who, &id, request, now).await)?,
             Err(e) => Err(e),
         },
-        "contrat" => match form.parse::<EnrollmentChange>(CONTRACT) {
+        "contrat" => match contract_form(&form).and_then(|f| f.parse::<EnrollmentChange>(CONTRACT))
+        {
             Ok(change) => refused(acts::change_enrollment(app, &who, &id, change, now).await)?,
             Err(e) => Err(e),
         },

@@ -13,7 +13,7 @@ use crate::web::fr;
 use avip_app::access::{Action, ReferralOwners, Resource, require};
 use avip_app::auth::Principal;
 use avip_app::domain::Weekday;
-use avip_app::domain::referral::{Via, allowed_next};
+use avip_app::domain::referral::{CONTRACT_MONTHS, Via, allowed_next};
 use avip_app::views::referral::{EventBody, FollowUpBody, ReferralBody};
 
 /// A value of a fixed list and its French label.
@@ -123,6 +123,13 @@ pub struct View {
     pub childcare: Vec<Opt>,
     pub participants: Vec<Opt>,
     pub weekdays: Vec<Opt>,
+    /// The enrollment form as the family's needs fill it: the start, the
+    /// days and the hours asked for.
+    pub enroll_defaults: Vec<(&'static str, String)>,
+    /// The contract's current end and its end six months later, for the
+    /// renewal form (empty without a contract).
+    pub contract_end: String,
+    pub renewed_end: String,
 }
 
 /// What the visitor may do from the page: the lifecycle's next moves,
@@ -229,8 +236,44 @@ impl View {
             ),
             participants: options(Participant::ALL, Participant::as_str, fr::participant),
             weekdays: weekday_options(),
+            enroll_defaults: enroll_defaults(body, today),
+            contract_end: body
+                .enrollment
+                .as_ref()
+                .map(|e| fr::date(e.contract_end_date))
+                .unwrap_or_default(),
+            renewed_end: body
+                .enrollment
+                .as_ref()
+                .and_then(|e| {
+                    e.contract_end_date
+                        .checked_add_months(chrono::Months::new(CONTRACT_MONTHS))
+                })
+                .map(fr::date)
+                .unwrap_or_default(),
         }
     }
+}
+
+/// The enrollment as the family asked for it: from the wished start (or
+/// today, once it has passed), on the wished days, at the wished hours.
+fn enroll_defaults(body: &ReferralBody, today: NaiveDate) -> Vec<(&'static str, String)> {
+    let n = &body.needs;
+    let mut out = vec![(
+        "start_date",
+        n.desired_start_date
+            .max(today)
+            .format("%Y-%m-%d")
+            .to_string(),
+    )];
+    for day in n.days.iter().flatten() {
+        out.push(("days", weekday_code(*day).to_owned()));
+    }
+    if let Some(h) = &n.hours {
+        out.push(("hours.from", h.from.clone()));
+        out.push(("hours.to", h.to.clone()));
+    }
+    out
 }
 
 /// The status in words; an enrolled child whose care has not started yet

@@ -281,13 +281,46 @@ impl FormPage {
     }
 
     fn summary(&self) -> Vec<(String, String)> {
-        self.errors
-            .all()
-            .into_iter()
-            .map(|(field, message)| (input_id(&field), message))
-            .collect()
+        self.errors.summary(LABELS, input_id)
     }
 }
+
+/// The form's fields and labels, top to bottom, for its error summary.
+const LABELS: &[(&str, &str)] = &[
+    ("creche_id", "Crèche AVIP"),
+    ("parent.first_name", "Prénom du parent"),
+    ("parent.last_name", "Nom du parent"),
+    ("parent.phone", "Téléphone du parent"),
+    ("parent.email", "E-mail du parent"),
+    ("parent.postal_code", "Code postal"),
+    ("parent.commune", "Commune"),
+    ("parent.situation", "Situation du parent"),
+    ("parent.single_parent", "Parent isolé"),
+    ("parent.qpv_resident", "Habite un QPV"),
+    ("parent.france_travail_id", "Identifiant France Travail"),
+    ("children", "Enfants"),
+    ("children[0].first_name", "Prénom du 1er enfant"),
+    ("children[0].birth_date", "Date de naissance du 1er enfant"),
+    ("children[1].first_name", "Prénom du 2e enfant"),
+    ("children[1].birth_date", "Date de naissance du 2e enfant"),
+    ("children[2].first_name", "Prénom du 3e enfant"),
+    ("children[2].birth_date", "Date de naissance du 3e enfant"),
+    ("needs.desired_start_date", "Accueil souhaité à partir du"),
+    ("needs.days", "Jours d’accueil souhaités"),
+    ("needs.days_per_week", "Jours d’accueil souhaités"),
+    ("needs.hours.from", "Arrivée de l’enfant"),
+    ("needs.hours.to", "Départ de l’enfant"),
+    ("needs.hours", "Horaires"),
+    ("needs.atypical_hours", "Horaires atypiques"),
+    ("needs.notes", "Précisions sur les besoins"),
+    ("insertion_project.kind", "Projet d’insertion"),
+    ("insertion_project.description", "Description du projet"),
+    ("referent.name", "Nom du référent"),
+    ("referent.email", "E-mail du référent"),
+    ("referent.phone", "Téléphone du référent"),
+    ("consent.given", "Accord de la famille"),
+    ("consent.date", "Date de l’accord"),
+];
 
 const FIELDS: &[(&str, Kind)] = &[
     ("creche_id", Kind::Required),

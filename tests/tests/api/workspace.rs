@@ -1521,3 +1521,170 @@ async fn the_worklist_names_every_family_and_looks_two_months_ahead() {
     let started = format!("Début : {}", start.format("%d/%m/%Y"));
     assert!(page.body.contains(&started), "{}", page.body);
 }
+
+/// A referral's page leads: on arrival one note goes with whichever move is
+/// chosen; after an offer the enrollment comes first, open and filled from
+/// the family's needs; a refused form's summary names each field by its
+/// label in the form's order and takes the focus; an enrolled child's
+/// contract is renewed by six months or to a date, one or the other.
+#[tokio::test]
+async fn the_next_step_comes_first_filled_from_the_needs_and_the_renewal_is_one_choice() {
+    let app = spawn_app().await;
+    let (t, mut browser) = coordinator_in(&app).await;
+    let mut body = crate::referrals::referral(&t.creche, "Lina");
+    body["needs"]["days"] = json!(["mon", "tue", "thu"]);
+    body["needs"]["days_per_week"] = json!(3);
+    body["needs"]["hours"] = json!({"from": "08:30", "to": "17:00"});
+    let created = app
+        .expect(&t.prescriber, "POST", "/api/v1/referrals", Some(body), 201)
+        .await;
+    let rid = id(&created);
+    let page_path = format!("/app/orientations/{rid}");
+
+    let page = browser.get(&page_path).await;
+    assert_eq!(page.body.matches("Note (facultative)").count(), 1);
+    assert!(
+        page.body.contains(&format!(
+            "formaction=\"{page_path}/note\">Ajouter seulement la note"
+        )),
+        "the note alone goes from the same field"
+    );
+    assert!(!page.body.contains("<summary>Ajouter une note</summary>"));
+    let token = csrf(&page.body);
+    // "Other" without its note, from the refusal's own form: its summary
+    // names the field.
+    let refused = browser
+        .post(
+            &format!("{page_path}/refus"),
+            &[("csrf", &token), ("to", "declined"), ("reason", "other")],
+        )
+        .await;
+    assert_eq!(refused.status, 422);
+    assert!(
+        refused.body.contains(
+            "<a href=\"#refus-note\">Note : Expliquez le motif « Autre » dans la note.</a>"
+        )
+    );
+    assert!(refused.body.contains("id=\"refus-note-err\""));
+    assert!(
+        refused
+            .body
+            .contains("class=\"error-summary\" role=\"alert\" tabindex=\"-1\" autofocus")
+    );
+    // The note alone, sent from the next step's field.
+    let noted = browser
+        .post(
+            &format!("{page_path}/note"),
+            &[("csrf", &token), ("note", "message laissé")],
+        )
+        .await;
+    assert_eq!(noted.status, 303);
+
+    app.expect(
+        &t.coordinator,
+        "POST",
+        &format!("/api/v1/referrals/{rid}/transitions"),
+        Some(json!({"to": "offered", "force": true, "force_reason": "test"})),
+        200,
+    )
+    .await;
+    let page = browser.get(&page_path).await;
+    let first = page.body.find("id=\"inscrire\"").expect("the enrollment");
+    assert!(first < page.body.find("id=\"autres\"").unwrap());
+    assert!(!page.body.contains("<summary>Inscrire l’enfant</summary>"));
+    let start = (today() + Duration::days(10)).to_string();
+    assert!(page.body.contains(&format!(
+        "id=\"inscription-start_date\" name=\"start_date\" required value=\"{start}\""
+    )));
+    for (day, ticked) in [("mon", true), ("tue", true), ("wed", false), ("thu", true)] {
+        let checked = format!("id=\"inscription-day-{day}\" name=\"days\" value=\"{day}\" checked");
+        assert_eq!(page.body.contains(&checked), ticked, "{day}");
+    }
+    assert!(
+        page.body
+            .contains("id=\"inscription-hours-from\" name=\"hours.from\" value=\"08:30\"")
+    );
+    let before_start = (today() + Duration::days(5)).to_string();
+    let refused = browser
+        .post(
+            &format!("{page_path}/inscription"),
+            &[
+                ("csrf", &token),
+                ("start_date", &start),
+                ("contract_end_date", &before_start),
+                ("hours.from", "17:00"),
+                ("hours.to", "08:00"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    let end_line = refused
+        .body
+        .find("<a href=\"#inscription-contract_end_date\">Fin du contrat : ")
+        .expect("the end date named by its label");
+    let days_line = refused
+        .body
+        .find("<a href=\"#inscription-days\">Jours d’accueil : ")
+        .expect("the days named by their label");
+    assert!(end_line < days_line, "in the form's order");
+
+    app.expect(
+        &t.coordinator,
+        "POST",
+        &format!("/api/v1/referrals/{rid}/enrollment"),
+        Some(
+            json!({"start_date": start, "days": ["mon", "tue"], "force": true,
+                    "force_reason": "test"}),
+        ),
+        201,
+    )
+    .await;
+    let contract = &api_referral(&app, &t.coordinator, &rid).await["enrollment"];
+    let end: chrono::NaiveDate = contract["contract_end_date"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let renewed = end + chrono::Months::new(6);
+    let page = browser.get(&page_path).await;
+    assert!(page.body.find("id=\"suivre\"").unwrap() < page.body.find("id=\"autres\"").unwrap());
+    assert!(page.body.contains(&format!(
+        "Le contrat en cours finit le <strong>{}</strong>",
+        end.format("%d/%m/%Y")
+    )));
+    assert!(page.body.contains(&format!(
+        "Six mois de plus : jusqu’au {}",
+        renewed.format("%d/%m/%Y")
+    )));
+    let path = format!("{page_path}/contrat");
+    let empty = browser.post(&path, &[("csrf", &token)]).await;
+    assert_eq!(empty.status, 422);
+    assert!(
+        empty.body.contains(
+            "Renouvellement : Choisissez « six mois de plus » ou une nouvelle date de fin."
+        )
+    );
+    assert!(!empty.body.contains("les jours ou les horaires"));
+    let no_date = browser
+        .post(&path, &[("csrf", &token), ("choix", "date")])
+        .await;
+    assert_eq!(no_date.status, 422);
+    assert!(no_date.body.contains("Indiquez la nouvelle date de fin."));
+    // Six months chosen: a date typed as well does not silently win.
+    let elsewhere = (end + Duration::days(30)).to_string();
+    let six = browser
+        .post(
+            &path,
+            &[
+                ("csrf", &token),
+                ("choix", "six_mois"),
+                ("contract_end_date", &elsewhere),
+                ("force", "true"),
+                ("force_reason", "test"),
+            ],
+        )
+        .await;
+    assert_eq!(six.status, 303, "{}", six.body);
+    let contract = &api_referral(&app, &t.coordinator, &rid).await["enrollment"];
+    assert_eq!(contract["contract_end_date"], renewed.to_string());
+}
