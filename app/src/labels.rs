@@ -3,8 +3,8 @@
 //! coordinator reads them.
 
 use avip_db::model::{
-    ChildcareSolution, DeclineReason, EmploymentStatus, EventKind, ExitReason, OutcomeAt,
-    OutcomeSituation, ParentSituation, Participant, ProjectKind, ReferralStatus, Role,
+    ChildcareSolution, DeclineReason, EmploymentStatus, EventKind, ExitReason, NotificationKind,
+    OutcomeAt, OutcomeSituation, ParentSituation, Participant, ProjectKind, ReferralStatus, Role,
     WithdrawReason,
 };
 use chrono::{DateTime, NaiveDate, Utc};
@@ -181,6 +181,23 @@ pub fn event(k: EventKind) -> &'static str {
         EventKind::Exported => "Exporté",
         EventKind::CapacityOverride => "Accueil au-delà des places AVIP",
         EventKind::Anonymised => "Données personnelles effacées",
+    }
+}
+
+/// To whom an e-mail of this kind about a referral went.
+pub fn email_recipients(kind: NotificationKind) -> &'static str {
+    match kind {
+        NotificationKind::ReferentNotice => "au référent",
+        NotificationKind::FirstResponseEscalation => {
+            "à la coordination et à la direction de la crèche"
+        }
+        NotificationKind::WebhookDisabled => "à l’organisation",
+        NotificationKind::FirstResponseWarning
+        | NotificationKind::FirstResponseBreach
+        | NotificationKind::FollowUpOverdue
+        | NotificationKind::ContractEnding
+        | NotificationKind::Digest
+        | NotificationKind::ArrivalNotice => "à la coordination de la crèche",
     }
 }
 

@@ -106,6 +106,7 @@ pub fn anonymise(
     diesel::update(referral_events::table.filter(referral_events::referral_id.eq(id)))
         .set(referral_events::note.eq(None::<String>))
         .execute(conn)?;
+    forget_recipients(conn, id)?;
     diesel::update(referral_follow_ups::table.filter(referral_follow_ups::referral_id.eq(id)))
         .set(referral_follow_ups::next_steps.eq(None::<String>))
         .execute(conn)?;
@@ -116,4 +117,30 @@ pub fn anonymise(
         .execute(conn)?;
     crate::exits::remove(conn, id)?;
     Ok(true)
+}
+
+/// The addresses the referral's e-mails went to (the referent's among
+/// them), kept on the timeline for the people who follow the family,
+/// go with the family's data; the kind of e-mail and its date stay.
+fn forget_recipients(conn: &mut DbConnection, id: &ReferralId) -> QueryResult<()> {
+    use crate::model::EventKind;
+    let sent: Vec<(String, Option<String>)> = referral_events::table
+        .filter(referral_events::referral_id.eq(id))
+        .filter(referral_events::kind.eq(EventKind::EmailSent))
+        .filter(referral_events::data.is_not_null())
+        .select((referral_events::id, referral_events::data))
+        .load(conn)?;
+    for (event, data) in sent {
+        let Some(Ok(serde_json::Value::Object(mut map))) =
+            data.map(|d| serde_json::from_str::<serde_json::Value>(&d))
+        else {
+            continue;
+        };
+        if map.remove("to").is_some() {
+            diesel::update(referral_events::table.find(&event))
+                .set(referral_events::data.eq(serde_json::Value::Object(map).to_string()))
+                .execute(conn)?;
+        }
+    }
+    Ok(())
 }

@@ -149,6 +149,10 @@ fn record(
                                     "notification": row.dedup_key,
                                     "kind": row.kind,
                                     "attempts": row.attempts + 1,
+                                    // To whom, for the timeline (blanked
+                                    // with the family's data).
+                                    "to": serde_json::from_str::<serde_json::Value>(&row.recipients)
+                                        .unwrap_or_default(),
                                 })
                                 .to_string(),
                             ),

@@ -4,8 +4,8 @@
 //! frame, the forms' state and the template.
 
 use avip_db::model::{
-    ChildcareSolution, DeclineReason, EmploymentStatus, ExitReason, Participant, ReferralStatus,
-    WithdrawReason,
+    ChildcareSolution, DeclineReason, EmploymentStatus, EventKind, ExitReason, NotificationKind,
+    Participant, ReferralStatus, WithdrawReason,
 };
 use chrono::{Datelike, NaiveDate};
 
@@ -603,6 +603,9 @@ fn describe_event(e: &EventBody) -> (String, String) {
         (Some(from), Some(to)) => format!("{} → {}", fr::status(from), fr::status(to)),
         _ => fr::event(e.kind).to_owned(),
     };
+    if e.kind == EventKind::EmailSent {
+        return email_sent(e, what);
+    }
     let mut detail = Vec::new();
     if let Some(reason) = &e.reason {
         detail.push(format!("Motif : {}", fr::reason(reason)));
@@ -635,6 +638,27 @@ fn describe_event(e: &EventBody) -> (String, String) {
         }
     }
     (what, detail.join(" · "))
+}
+
+/// "E-mail envoyé au référent", with the addresses while the family's
+/// data is kept.
+fn email_sent(e: &EventBody, what: String) -> (String, String) {
+    let data = e.data.as_ref();
+    let to = data
+        .and_then(|d| d.get("kind"))
+        .and_then(|k| k.as_str())
+        .and_then(|k| k.parse::<NotificationKind>().ok())
+        .map(fr::email_recipients);
+    let addresses: Vec<&str> = data
+        .and_then(|d| d.get("to"))
+        .and_then(|t| t.as_array())
+        .map(|list| list.iter().filter_map(|a| a.as_str()).collect())
+        .unwrap_or_default();
+    let what = match to {
+        Some(to) => format!("{what} {to}"),
+        None => what,
+    };
+    (what, addresses.join(", "))
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ const PERSONAL: &[&str] = &[
     "0612345678",
     "1234567A",
     "Paul Durand",
+    "p.durand@example.org",
     "0494000000",
     "Zephyrin",
     "Ondine",
@@ -140,6 +141,31 @@ async fn closed_families_are_anonymised_and_the_evaluation_does_not_change() {
     )
     .await;
     let open = post_referral(&app, &t, "Yanis").await;
+    // An e-mail to the referent, as the dispatcher records it: its
+    // address goes with the family's data.
+    {
+        use avip_db::model::{ActorKind, EventId, EventKind, ReferralId};
+        let mut conn = app.db.connect();
+        avip_db::referrals::insert_event(
+            &mut conn,
+            &avip_db::referrals::Event {
+                id: EventId::generate(),
+                referral_id: ReferralId::parse(&declined).unwrap(),
+                kind: EventKind::EmailSent,
+                occurred_at: chrono::Utc::now().naive_utc(),
+                actor_kind: ActorKind::System,
+                actor_id: None,
+                from_status: None,
+                to_status: None,
+                reason: None,
+                note: None,
+                data: Some(
+                    json!({"kind": "referent_notice", "to": ["p.durand@example.org"]}).to_string(),
+                ),
+            },
+        )
+        .unwrap();
+    }
     let before = evaluation(&app, &t).await;
     tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
 

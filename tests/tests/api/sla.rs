@@ -278,6 +278,31 @@ async fn every_stage_of_a_late_referral_is_mailed_once_to_the_right_people() {
         5,
         "{kinds:?}"
     );
+    // Each e-mail says to whom it went: the breach to the referent, the
+    // stages to the crèche.
+    let sent: Vec<&Value> = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "email_sent")
+        .collect();
+    let to = |kind: &str| -> Vec<Value> {
+        sent.iter()
+            .filter(|e| e["data"]["kind"] == kind)
+            .map(|e| e["data"]["to"].clone())
+            .collect()
+    };
+    assert_eq!(
+        to("referent_notice"),
+        [serde_json::json!(["p.durand@example.org"])],
+        "{sent:?}"
+    );
+    assert!(
+        to("first_response_warning")
+            .iter()
+            .all(|list| list.as_array().is_some_and(|a| !a.is_empty())),
+        "{sent:?}"
+    );
     // Never early: each stage fired once its delay after receipt had passed
     // (the upper bound only catches a stuck scheduler).
     let time =

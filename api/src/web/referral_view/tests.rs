@@ -125,3 +125,49 @@ fn each_visitor_is_offered_what_the_rules_allow_it() {
     let admin = view(&person(Role::Admin, &[]));
     assert!(admin.moves.is_empty() && !admin.can_withdraw && !admin.can_annotate);
 }
+
+#[test]
+fn each_email_on_the_timeline_says_to_whom() {
+    use avip_app::views::referral::Actor;
+    use avip_db::model::{ActorKind, EventId};
+    let sent = |data: serde_json::Value| EventBody {
+        id: EventId::generate(),
+        kind: EventKind::EmailSent,
+        occurred_at: at("2026-11-23T09:12:00Z"),
+        actor: Actor {
+            kind: ActorKind::System,
+            id: None,
+        },
+        from_status: None,
+        to_status: None,
+        reason: None,
+        note: None,
+        data: Some(data),
+    };
+    let to_referent = sent(json!({"kind": "referent_notice", "to": ["p.durand@example.org"]}));
+    assert_eq!(
+        describe_event(&to_referent),
+        (
+            "E-mail envoyé au référent".to_owned(),
+            "p.durand@example.org".to_owned()
+        )
+    );
+    let to_creche = sent(json!({"kind": "first_response_escalation",
+        "to": ["c.martin@example.org", "direction@example.org"]}));
+    assert_eq!(
+        describe_event(&to_creche),
+        (
+            "E-mail envoyé à la coordination et à la direction de la crèche".to_owned(),
+            "c.martin@example.org, direction@example.org".to_owned()
+        )
+    );
+    // Once the family's data is erased, the addresses are gone, the kind stays.
+    let anonymised = sent(json!({"kind": "arrival_notice"}));
+    assert_eq!(
+        describe_event(&anonymised),
+        (
+            "E-mail envoyé à la coordination de la crèche".to_owned(),
+            String::new()
+        )
+    );
+}
