@@ -142,6 +142,13 @@ async function occupied(page, creche, day) {
   expect(await page.locator('h1').innerText() === 'À traiter', 'the worklist');
   expect(await page.locator('nav .count').count() === 1, 'the count in the navigation');
   await axe(page, 'worklist');
+  await phone(page, 'worklist');
+  await page.goto(`${base}/app/orientations`);
+  await axe(page, 'referrals');
+  await phone(page, 'referrals');
+  await page.goto(`${base}/app/orientations?q=benali&ordre=recentes`);
+  await phone(page, 'referrals searched');
+  await page.goto(`${base}/app/a-traiter`);
 
   // A family awaiting its first answer: a refusal without its note, then contacted.
   await page.locator('table[aria-labelledby="reponses"] tbody a').first().click();
@@ -156,6 +163,22 @@ async function occupied(page, creche, day) {
     'the missing note is named next to its field, in French');
   await axe(page, 'referral page with an error');
   await page.goto(referral);
+  // A note typed while the session ends is not lost: after signing in
+  // again she is back on the page with it, told that nothing was saved.
+  await page.locator('#transition-note').fill('rappeler la maman jeudi');
+  await page.context().clearCookies();
+  await page.getByRole('button', { name: 'Ajouter seulement la note' }).click();
+  await page.waitForLoadState('load');
+  expect(page.url().includes('/app/connexion?suite='), `a form sent after the session ended asks to sign in (${page.url()})`);
+  await signIn(page, 'coordination@toulon.demo.avip.example');
+  expect(page.url() === referral, `back on the referral after signing in (${page.url()})`);
+  expect(await page.locator('#transition-note').inputValue() === 'rappeler la maman jeudi', 'what was typed is back');
+  expect((await page.locator('#saisie-retablie').innerText()).includes('rien n’a encore été enregistré'),
+    'she is told nothing was saved yet');
+  expect(!(await page.locator('.timeline').innerText()).includes('rappeler la maman jeudi'), 'nothing was saved');
+  await axe(page, 'referral page with a form put back');
+  await phone(page, 'referral page');
+  await page.locator('#transition-note').fill('');
   await page.getByRole('button', { name: 'Famille contactée' }).click();
   await page.waitForLoadState('load');
   expect((await page.locator('[role=status]').innerText()).includes('mis à jour'), 'the move is confirmed');

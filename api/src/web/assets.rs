@@ -6,12 +6,14 @@ use crate::web::WebError;
 
 const HTMX: &[u8] = include_bytes!("../../assets/htmx-2.0.11.min.js");
 const CSS: &[u8] = include_bytes!("../../assets/app.css");
+const KEEP: &[u8] = include_bytes!("../../assets/keep-1.js");
 
 /// `GET /app/static/{file}`: versioned names, cached for a day.
 pub async fn serve(file: web::Path<String>) -> Result<HttpResponse, WebError> {
     let (body, content_type) = match file.as_str() {
         "htmx-2.0.11.min.js" => (HTMX, "text/javascript; charset=utf-8"),
         "app.css" => (CSS, "text/css; charset=utf-8"),
+        "keep-1.js" => (KEEP, "text/javascript; charset=utf-8"),
         _ => return Err(WebError::NotFound),
     };
     Ok(HttpResponse::Ok()

@@ -454,7 +454,17 @@ async fn form_page(
 pub async fn new_form(visitor: Visitor, state: State) -> Result<HttpResponse, WebError> {
     Section::NewReferral.require(&visitor.who)?;
     let today = avip_sla_engine::clock::paris_date(Utc::now()).to_string();
-    let form = Form::with(&[("consent.date", &today)]);
+    // The referent is, unless she says otherwise, the person signed in.
+    let who = visitor.who.clone();
+    let (me, _) = state
+        .run(move |conn| avip_app::workflow::sign_in::me(conn, &who))
+        .await?;
+    let email = me.email.unwrap_or_default();
+    let form = Form::with(&[
+        ("consent.date", &today),
+        ("referent.name", &me.name),
+        ("referent.email", &email),
+    ]);
     form_page(&state, &visitor, form, Errors::default(), StatusCode::OK).await
 }
 

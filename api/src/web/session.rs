@@ -101,7 +101,9 @@ impl Visitor {
 }
 
 /// Where the sign-in page sends back to: the page asked for, when it is a
-/// page of the workspace read with GET.
+/// page of the workspace read with GET; for a form sent after the session
+/// ended, the page the form is on (what was typed is kept by the browser,
+/// `app.js`, and put back there).
 pub fn back_to(req: &HttpRequest) -> String {
     let target = if req.method() == actix_web::http::Method::GET {
         req.uri()
@@ -109,9 +111,25 @@ pub fn back_to(req: &HttpRequest) -> String {
             .map(|p| p.as_str().to_owned())
             .unwrap_or_default()
     } else {
-        String::new()
+        form_page(req.path()).to_owned()
     };
     next_or_home(Some(&target))
+}
+
+/// The page a form posted to `path` is on.
+fn form_page(path: &str) -> &str {
+    const REFERRALS: &str = "/app/orientations/";
+    if let Some((id, _action)) = path
+        .strip_prefix(REFERRALS)
+        .and_then(|rest| rest.split_once('/'))
+    {
+        return &path[..REFERRALS.len() + id.len()];
+    }
+    match path {
+        "/app/orientations/nouvelle" => path,
+        _ if path.starts_with("/app/places/") => "/app/places",
+        _ => "/app/",
+    }
 }
 
 /// Where to go after signing in: `next` when it is a page of the workspace
@@ -198,6 +216,25 @@ mod tests {
             "{dev}"
         );
         assert!(removal(true).to_string().contains("Max-Age=0"));
+    }
+
+    #[test]
+    fn a_form_sent_after_the_session_ended_leads_back_to_its_page() {
+        let id = "0193a5b0-7c1e-7d2a-9b1e-000000000001";
+        for (posted, page) in [
+            (
+                format!("/app/orientations/{id}/note"),
+                format!("/app/orientations/{id}"),
+            ),
+            (
+                "/app/orientations/nouvelle".into(),
+                "/app/orientations/nouvelle".into(),
+            ),
+            ("/app/places/fermetures".into(), "/app/places".into()),
+            ("/app/deconnexion".into(), "/app/".into()),
+        ] {
+            assert_eq!(form_page(&posted), page);
+        }
     }
 
     #[test]

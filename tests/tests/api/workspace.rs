@@ -434,6 +434,21 @@ async fn a_prescriber_sends_the_referral_form_and_reads_each_error_by_its_field(
     let form = browser.get("/app/orientations/nouvelle").await;
     assert_eq!(form.status, 200);
     assert!(form.body.contains("Les Petits Pas"));
+    // She is the referent unless she says otherwise.
+    let name = app
+        .expect(&t.prescriber, "GET", "/api/v1/me", None, 200)
+        .await["name"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(form.body.contains(&format!(
+        "id=\"referent-name\" name=\"referent.name\" value=\"{name}\""
+    )));
+    assert!(
+        form.body.contains(
+            "id=\"referent-email\" name=\"referent.email\" value=\"p.durand@example.org\""
+        )
+    );
     let token = csrf(&form.body);
     let key = {
         let start = form.body.find("name=\"cle\" value=\"").unwrap() + 18;
@@ -447,6 +462,20 @@ async fn a_prescriber_sends_the_referral_form_and_reads_each_error_by_its_field(
         )
         .await;
     assert_eq!(empty.status, 422);
+    // The summary names each field by its label, in the form's order.
+    let creche = empty
+        .body
+        .find("<a href=\"#creche_id\">Crèche AVIP : Ce champ est obligatoire.</a>")
+        .expect("the crèche named first");
+    let parent = empty
+        .body
+        .find("<a href=\"#parent-first_name\">Prénom du parent : ")
+        .expect("the parent's first name");
+    let consent = empty
+        .body
+        .find("<a href=\"#consent-date\">Date de l’accord : ")
+        .expect("the consent's date");
+    assert!(creche < parent && parent < consent, "in the form's order");
     for field in [
         "creche_id",
         "parent-first_name",
@@ -695,11 +724,28 @@ async fn a_prescriber_withdraws_her_referral_and_adds_a_note_and_a_follow_up() {
 #[tokio::test]
 async fn an_expired_session_sends_to_sign_in_then_back_to_the_page() {
     let app = spawn_app().await;
-    let (_t, mut browser) = coordinator_in(&app).await;
+    let (t, mut browser) = coordinator_in(&app).await;
+    let rid = id(&new_referral(&app, &t.prescriber, &t.creche, "Yanis").await);
+    let token = csrf(&browser.get(&format!("/app/orientations/{rid}")).await.body);
     let mut conn = app.db.connect();
     diesel::sql_query("UPDATE web_sessions SET expires_at = created_at")
         .execute(&mut conn)
         .unwrap();
+    // A form sent after the end: back to its page after signing in (the
+    // browser's script puts back what was typed; see scripts/browser).
+    let sent = browser
+        .post(
+            &format!("/app/orientations/{rid}/note"),
+            &[("csrf", &token), ("note", "appel de la maman")],
+        )
+        .await;
+    assert_eq!(sent.status, 303);
+    assert_eq!(
+        sent.location,
+        Some(format!(
+            "/app/connexion?suite=%2Fapp%2Forientations%2F{rid}"
+        ))
+    );
     let page = browser.get("/app/places?mois=2026-12").await;
     assert_eq!(page.status, 303);
     assert_eq!(
