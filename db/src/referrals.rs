@@ -479,8 +479,63 @@ pub struct ReferralFilter {
     /// Words found, whatever their case, in the reference, the parent's
     /// first or last name or a child's first name (see [`Search`]).
     pub search: Option<Search>,
-    /// Newest first instead of oldest first.
-    pub newest_first: bool,
+    /// The list's order (received, oldest first, unless asked otherwise).
+    pub order: ListOrder,
+}
+
+/// The order of a list; each has its cursor, so paging neither skips nor
+/// repeats.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ListOrder {
+    /// Received, oldest first.
+    #[default]
+    Received,
+    /// Received, newest first.
+    ReceivedNewest,
+    /// The first-response deadline, soonest first; those without one last.
+    Deadline,
+    /// The contract's end, soonest first; those without a contract last.
+    ContractEnd,
+}
+
+/// Where a list without the key puts a row: after every real value.
+fn last_day() -> NaiveDate {
+    NaiveDate::from_ymd_opt(9999, 12, 31).unwrap_or(NaiveDate::MAX)
+}
+
+diesel::define_sql_function!(
+    /// `COALESCE` of a time: the deadline, or [`last_day`].
+    #[sql_name = "COALESCE"]
+    fn time_or(x: diesel::sql_types::Nullable<diesel::sql_types::Timestamp>, y: diesel::sql_types::Timestamp) -> diesel::sql_types::Timestamp
+);
+
+diesel::define_sql_function!(
+    /// `COALESCE` of a day: the contract's end, or [`last_day`].
+    #[sql_name = "COALESCE"]
+    fn day_or(x: diesel::sql_types::Nullable<diesel::sql_types::Date>, y: diesel::sql_types::Date) -> diesel::sql_types::Date
+);
+
+/// The deadline key of a row: its first-response deadline, or the last day.
+macro_rules! deadline_key {
+    () => {
+        time_or(
+            referrals::sla_due_at,
+            last_day().and_time(chrono::NaiveTime::MIN),
+        )
+    };
+}
+
+/// The contract-end key of a row: its contract's end, or the last day.
+macro_rules! contract_end_key {
+    () => {
+        day_or(
+            referral_enrollments::table
+                .filter(referral_enrollments::referral_id.eq(referrals::id))
+                .select(referral_enrollments::contract_end_date)
+                .single_value(),
+            last_day(),
+        )
+    };
 }
 
 /// A search of the lists: the text as typed, each `%`, `_` and `\` taken
@@ -548,23 +603,54 @@ fn matching(search: &Search) -> Condition {
 }
 
 /// The referrals after the cursor, in the list's order.
-fn beyond(after: TimeCursor, newest_first: bool) -> Condition {
-    if newest_first {
-        Box::new(
-            referrals::received_at
-                .lt(after.at)
-                .or(referrals::received_at
-                    .eq(after.at)
-                    .and(referrals::id.lt(after.id))),
-        )
-    } else {
-        Box::new(
+fn beyond(after: TimeCursor, order: ListOrder) -> Condition {
+    let id = after.id;
+    match order {
+        ListOrder::Received => Box::new(
             referrals::received_at
                 .gt(after.at)
                 .or(referrals::received_at
                     .eq(after.at)
-                    .and(referrals::id.gt(after.id))),
-        )
+                    .and(referrals::id.gt(id))),
+        ),
+        ListOrder::ReceivedNewest => Box::new(
+            referrals::received_at
+                .lt(after.at)
+                .or(referrals::received_at
+                    .eq(after.at)
+                    .and(referrals::id.lt(id))),
+        ),
+        ListOrder::Deadline => Box::new(
+            deadline_key!()
+                .gt(after.at)
+                .or(deadline_key!().eq(after.at).and(referrals::id.gt(id))),
+        ),
+        ListOrder::ContractEnd => {
+            let day = after.at.date();
+            Box::new(
+                contract_end_key!()
+                    .gt(day)
+                    .or(contract_end_key!().eq(day).and(referrals::id.gt(id))),
+            )
+        }
+    }
+}
+
+/// A row's place in the list's order, as its cursor says it.
+fn position(r: &Referral, contract_end: Option<NaiveDate>, order: ListOrder) -> TimeCursor {
+    let at = match order {
+        ListOrder::Received | ListOrder::ReceivedNewest => r.received_at,
+        ListOrder::Deadline => r
+            .sla
+            .due_at
+            .unwrap_or_else(|| last_day().and_time(chrono::NaiveTime::MIN)),
+        ListOrder::ContractEnd => contract_end
+            .unwrap_or_else(last_day)
+            .and_time(chrono::NaiveTime::MIN),
+    };
+    TimeCursor {
+        at,
+        id: r.id.to_string(),
     }
 }
 
@@ -733,10 +819,13 @@ pub fn list(
     page: &PageRequest,
 ) -> QueryResult<Page<ReferralRecord>> {
     let mut query = referrals::table.select(Referral::as_select()).into_boxed();
-    query = if filter.newest_first {
-        query.order((referrals::received_at.desc(), referrals::id.desc()))
-    } else {
-        query.order((referrals::received_at, referrals::id))
+    query = match filter.order {
+        ListOrder::Received => query.order((referrals::received_at, referrals::id)),
+        ListOrder::ReceivedNewest => {
+            query.order((referrals::received_at.desc(), referrals::id.desc()))
+        }
+        ListOrder::Deadline => query.order((deadline_key!(), referrals::id)),
+        ListOrder::ContractEnd => query.order((contract_end_key!(), referrals::id)),
     };
     if let Some(search) = &filter.search {
         query = query.filter(matching(search));
@@ -771,21 +860,19 @@ pub fn list(
         query = query.filter(referrals::updated_at.ge(t));
     }
     if let Some(after) = page.after.as_deref().and_then(TimeCursor::parse) {
-        query = query.filter(beyond(after, filter.newest_first));
+        query = query.filter(beyond(after, filter.order));
     }
     let rows: Vec<Referral> = query.limit(page.limit + 1).load(conn)?;
-    let page = Page::from_rows(rows, page.limit, |r| {
-        TimeCursor {
-            at: r.received_at,
-            id: r.id.to_string(),
-        }
-        .encode()
+    let page = Page::from_rows(rows, page.limit, |r| r.id.to_string());
+    let items = complete(conn, page.items)?;
+    // The cursor is the last row's key in the order asked for.
+    let next_cursor = page.next_cursor.and_then(|_| {
+        items.last().map(|last| {
+            let end = last.enrollment.as_ref().map(|e| e.contract_end_date);
+            position(&last.referral, end, filter.order).encode()
+        })
     });
-    let next_cursor = page.next_cursor;
-    Ok(Page {
-        items: complete(conn, page.items)?,
-        next_cursor,
-    })
+    Ok(Page { items, next_cursor })
 }
 
 /// A status change, applied only if the referral is still in `from`.

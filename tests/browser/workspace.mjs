@@ -146,7 +146,7 @@ async function occupied(page, creche, day) {
   await page.goto(`${base}/app/orientations`);
   await axe(page, 'referrals');
   await phone(page, 'referrals');
-  await page.goto(`${base}/app/orientations?q=benali&ordre=recentes`);
+  await page.goto(`${base}/app/orientations?q=benali&ordre=echeance`);
   await phone(page, 'referrals searched');
   await page.goto(`${base}/app/a-traiter`);
 

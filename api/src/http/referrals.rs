@@ -4,7 +4,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
 use avip_db::model::{CrecheId, OrganizationId, ReferralId, ReferralStatus, to_db_time};
-use avip_db::referrals::{ChangePosition, ReferralFilter};
+use avip_db::referrals::{ChangePosition, ListOrder, ReferralFilter};
 use avip_sla_engine::clock::paris_midnight;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -111,8 +111,11 @@ pub struct ReferralQuery {
     #[param(min_length = 2, max_length = 100, pattern = "\\S", example = "benali")]
     pub q: Option<String>,
     /// `received_at`: oldest first (the default); `-received_at`: newest
-    /// first. The cursor follows the order asked for.
-    #[param(pattern = "^-?received_at$")]
+    /// first; `sla_due_at`: the first-response deadline, soonest first
+    /// (referrals without one last); `contract_end_date`: the contract's
+    /// end, soonest first (referrals without a contract last). The cursor
+    /// follows the order asked for.
+    #[param(pattern = "^(-?received_at|sla_due_at|contract_end_date)$")]
     pub sort: Option<String>,
     /// Items per page, 1 to 200 (default 50).
     #[param(minimum = 1, maximum = 200)]
@@ -159,14 +162,21 @@ impl ReferralQuery {
             }
             Some(_) => return Err(bad("q", "must be 2 to 100 characters, not only spaces")),
         };
-        let newest_first = match self.sort.as_deref() {
-            None | Some("received_at") => false,
-            Some("-received_at") => true,
-            Some(_) => return Err(bad("sort", "must be received_at or -received_at")),
+        let order = match self.sort.as_deref() {
+            None | Some("received_at") => ListOrder::Received,
+            Some("-received_at") => ListOrder::ReceivedNewest,
+            Some("sla_due_at") => ListOrder::Deadline,
+            Some("contract_end_date") => ListOrder::ContractEnd,
+            Some(_) => {
+                return Err(bad(
+                    "sort",
+                    "must be received_at, -received_at, sla_due_at or contract_end_date",
+                ));
+            }
         };
         Ok(ReferralFilter {
             search,
-            newest_first,
+            order,
             within_creches: None,
             within_prescriber: None,
             statuses,

@@ -9,7 +9,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use avip_db::model::{CrecheId, ParentSituation, ProjectKind, ReferralStatus, Role};
 use avip_db::page::PageRequest;
-use avip_db::referrals::ReferralFilter;
+use avip_db::referrals::{ListOrder, ReferralFilter};
 use chrono::Utc;
 use serde::Deserialize;
 
@@ -54,7 +54,8 @@ struct ListPage {
     /// The search as typed.
     q: String,
     orders: Vec<Choice>,
-    newest_first: bool,
+    /// The order in words, for the table's caption.
+    order_words: &'static str,
 }
 
 #[derive(Deserialize)]
@@ -64,7 +65,8 @@ pub struct ListQuery {
     suite: Option<String>,
     /// A family name, a child's first name or a reference.
     q: Option<String>,
-    /// `recentes` (newest first) or `anciennes`.
+    /// `anciennes` (oldest first), `recentes`, `echeance` (deadline) or
+    /// `fin-contrat` (contract end).
     ordre: Option<String>,
 }
 
@@ -103,17 +105,57 @@ fn list_row(body: ReferralBody, creche: String) -> ListRow {
     }
 }
 
-/// The search as typed (at most 100 characters) and whether the newest
-/// come first: as asked, else for a prescriber (she follows what she just
-/// sent), the oldest first for the crèche (who waited longest).
-fn search_and_order(query: &ListQuery, role: Role) -> (String, bool) {
+/// The list's orders: the value in the address, the words of the choice
+/// and of the table's caption.
+const ORDERS: &[(&str, ListOrder, &str, &str)] = &[
+    (
+        "anciennes",
+        ListOrder::Received,
+        "Reçues, les plus anciennes d’abord",
+        "par ordre de réception, les plus anciennes d’abord",
+    ),
+    (
+        "recentes",
+        ListOrder::ReceivedNewest,
+        "Reçues, les plus récentes d’abord",
+        "par ordre de réception, les plus récentes d’abord",
+    ),
+    (
+        "echeance",
+        ListOrder::Deadline,
+        "Échéance de réponse la plus proche d’abord",
+        "par échéance de la réponse à la famille, la plus proche d’abord",
+    ),
+    (
+        "fin-contrat",
+        ListOrder::ContractEnd,
+        "Fin de contrat la plus proche d’abord",
+        "par fin de contrat, la plus proche d’abord",
+    ),
+];
+
+/// The search as typed (at most 100 characters) and the order: as asked,
+/// else for a prescriber the newest first (she follows what she just
+/// sent), for the crèche the oldest first (who waited longest).
+fn search_and_order(query: &ListQuery, role: Role) -> (String, ListOrder) {
     let q = query.q.as_deref().unwrap_or_default().trim();
-    let newest_first = match query.ordre.as_deref() {
-        Some("recentes") => true,
-        Some("anciennes") => false,
-        _ => role == Role::Prescriber,
-    };
-    (q.chars().take(100).collect(), newest_first)
+    let asked = ORDERS
+        .iter()
+        .find(|(value, ..)| Some(*value) == query.ordre.as_deref())
+        .map(|(_, order, ..)| *order);
+    let order = asked.unwrap_or(if role == Role::Prescriber {
+        ListOrder::ReceivedNewest
+    } else {
+        ListOrder::Received
+    });
+    (q.chars().take(100).collect(), order)
+}
+
+fn order_entry(order: ListOrder) -> &'static (&'static str, ListOrder, &'static str, &'static str) {
+    ORDERS
+        .iter()
+        .find(|(_, o, ..)| *o == order)
+        .unwrap_or(&ORDERS[0])
 }
 
 /// The link to the next page, with the same filters, search and order.
@@ -121,7 +163,7 @@ fn next_link(
     cursor: &str,
     (status, creche): (Option<ReferralStatus>, Option<&CrecheId>),
     q: &str,
-    newest_first: bool,
+    order: ListOrder,
 ) -> String {
     let mut link = format!("/app/orientations?suite={}", urlencode(cursor));
     if let Some(s) = status {
@@ -133,27 +175,20 @@ fn next_link(
     if !q.is_empty() {
         link.push_str(&format!("&q={}", urlencode(q)));
     }
-    link.push_str(if newest_first {
-        "&ordre=recentes"
-    } else {
-        "&ordre=anciennes"
-    });
+    link.push_str(&format!("&ordre={}", order_entry(order).0));
     link
 }
 
-/// The two orders of the list, the current one selected.
-fn order_choices(newest_first: bool) -> Vec<Choice> {
-    [
-        ("anciennes", "Les plus anciennes d’abord", false),
-        ("recentes", "Les plus récentes d’abord", true),
-    ]
-    .into_iter()
-    .map(|(value, label, newest)| Choice {
-        value: value.to_owned(),
-        label: label.to_owned(),
-        selected: newest == newest_first,
-    })
-    .collect()
+/// The list's orders, the current one selected.
+fn order_choices(current: ListOrder) -> Vec<Choice> {
+    ORDERS
+        .iter()
+        .map(|(value, order, label, _)| Choice {
+            value: (*value).to_owned(),
+            label: (*label).to_owned(),
+            selected: *order == current,
+        })
+        .collect()
 }
 
 /// `GET /app/orientations`.
@@ -174,12 +209,12 @@ pub async fn list(
         .as_deref()
         .filter(|c| !c.is_empty())
         .and_then(CrecheId::parse);
-    let (q, newest_first) = search_and_order(&query, who.role);
+    let (q, order) = search_and_order(&query, who.role);
     let filter = ReferralFilter {
         statuses: status.into_iter().collect(),
         creche_id: creche.clone(),
         search: (q.chars().count() >= 2).then(|| avip_db::referrals::Search::new(&q)),
-        newest_first,
+        order,
         ..ReferralFilter::default()
     };
     let page_request = PageRequest {
@@ -213,7 +248,7 @@ pub async fn list(
         .collect();
     let next = page
         .next_cursor
-        .map(|cursor| next_link(&cursor, (status, creche.as_ref()), &q, newest_first));
+        .map(|cursor| next_link(&cursor, (status, creche.as_ref()), &q, order));
     let is_prescriber = who.role == Role::Prescriber;
     let heading = ["Orientations", "Mes orientations"][usize::from(is_prescriber)];
     let (creches, statuses) =
@@ -228,8 +263,8 @@ pub async fn list(
         next,
         is_prescriber,
         q,
-        orders: order_choices(newest_first),
-        newest_first,
+        orders: order_choices(order),
+        order_words: order_entry(order).3,
     })
 }
 

@@ -141,3 +141,85 @@ async fn a_search_finds_a_family_by_name_child_or_reference_within_what_one_may_
         .collect();
     assert!(operations.contains(&"search_referrals"), "{operations:?}");
 }
+
+/// The lists sort by the first-response deadline and by the contract's
+/// end, soonest first, those without one last; page by page the same.
+#[tokio::test]
+async fn the_lists_sort_by_deadline_and_by_contract_end_page_by_page() {
+    use avip_db::model::ReferralId;
+    use avip_db::schema::referrals;
+    use diesel::prelude::*;
+    let app = spawn_app().await;
+    let t = territory(&app).await;
+    let mut ids = Vec::new();
+    for child in ["Yanis", "Lina", "Inès", "Noé", "Jade"] {
+        ids.push(id(
+            &send(&app, &t, &t.creche, ("Amina", "Benali"), child).await
+        ));
+    }
+    // Deadlines in the other order than receipt.
+    {
+        let mut conn = app.db.connect();
+        for (n, rid) in ids.iter().take(3).enumerate() {
+            // As the service stores times: to the microsecond.
+            let due = avip_db::model::to_db_time(
+                chrono::Utc::now() + chrono::Duration::hours(30 - 10 * n as i64),
+            );
+            diesel::update(referrals::table.find(ReferralId::parse(rid).unwrap()))
+                .set(referrals::sla_due_at.eq(due))
+                .execute(&mut conn)
+                .unwrap();
+        }
+    }
+    // Two enrolled: the later received ends first.
+    for (rid, days) in [(&ids[3], 200), (&ids[4], 100)] {
+        let offer = json!({"to": "offered", "force": true, "force_reason": "test"});
+        let path = format!("/api/v1/referrals/{rid}/transitions");
+        app.expect(&t.coordinator, "POST", &path, Some(offer), 200)
+            .await;
+        let today = crate::referrals::today();
+        let enrollment = json!({"start_date": today.to_string(), "days": ["mon", "tue"],
+            "contract_end_date": (today + chrono::Duration::days(days)).to_string(),
+            "force": true, "force_reason": "test"});
+        let path = format!("/api/v1/referrals/{rid}/enrollment");
+        app.expect(&t.coordinator, "POST", &path, Some(enrollment), 201)
+            .await;
+    }
+    let all = app
+        .expect(&t.coordinator, "GET", "/api/v1/referrals", None, 200)
+        .await;
+    let items = all["items"].as_array().unwrap().clone();
+    for (sort, key) in [
+        ("sla_due_at", ["sla", "due_at"]),
+        ("contract_end_date", ["enrollment", "contract_end_date"]),
+    ] {
+        // What the answers themselves say, soonest first, none last.
+        let mut expected = items.clone();
+        expected.sort_by_key(|r| {
+            let k = r[key[0]][key[1]].as_str().map(str::to_owned);
+            (k.is_none(), k, id(r))
+        });
+        let expected: Vec<String> = expected.iter().map(id).collect();
+        assert_eq!(
+            found(&app, &t.coordinator, &format!("sort={sort}")).await,
+            expected
+        );
+        let mut paged = Vec::new();
+        let mut query = format!("sort={sort}&limit=1");
+        for _ in 0..=items.len() {
+            let path = format!("/api/v1/referrals?{query}");
+            let page = app.expect(&t.coordinator, "GET", &path, None, 200).await;
+            paged.extend(page["items"].as_array().unwrap().iter().map(id));
+            match page["next_cursor"].as_str() {
+                Some(cursor) => query = format!("sort={sort}&limit=1&cursor={cursor}"),
+                None => break,
+            }
+        }
+        assert_eq!(paged, expected, "{sort}, page by page");
+    }
+    let by_deadline = found(&app, &t.coordinator, "sort=sla_due_at").await;
+    let place = |rid: &String| by_deadline.iter().position(|x| x == rid).unwrap();
+    assert!(place(&ids[2]) < place(&ids[1]) && place(&ids[1]) < place(&ids[0]));
+    let by_end = found(&app, &t.coordinator, "sort=contract_end_date").await;
+    assert_eq!(by_end[..2], [ids[4].clone(), ids[3].clone()]);
+}
