@@ -539,13 +539,13 @@ macro_rules! contract_end_key {
 }
 
 /// A search of the lists: the text as typed, each `%`, `_` and `\` taken
-/// literally.
+/// literally, its letters folded ([`fold`]).
 #[derive(Clone, Debug)]
 pub struct Search(String);
 
 impl Search {
     pub fn new(text: &str) -> Search {
-        Search(text.trim().to_lowercase())
+        Search(fold(text.trim()))
     }
 
     /// The `LIKE` pattern (escape `\`) of a text containing the search.
@@ -572,23 +572,96 @@ type Condition = Box<
         >,
 >;
 
+/// The letters a search does not tell from their plain form, in both
+/// cases ("Hélène" is found by "helene", "Œuvray" by "oeuvray"); the rest
+/// is lowered. One list for the search and for the names it reads.
+const FOLDS: &[(&str, &str)] = &[
+    ("à", "a"),
+    ("À", "a"),
+    ("á", "a"),
+    ("Á", "a"),
+    ("â", "a"),
+    ("Â", "a"),
+    ("ä", "a"),
+    ("Ä", "a"),
+    ("ã", "a"),
+    ("å", "a"),
+    ("ç", "c"),
+    ("Ç", "c"),
+    ("è", "e"),
+    ("È", "e"),
+    ("é", "e"),
+    ("É", "e"),
+    ("ê", "e"),
+    ("Ê", "e"),
+    ("ë", "e"),
+    ("Ë", "e"),
+    ("ì", "i"),
+    ("í", "i"),
+    ("î", "i"),
+    ("Î", "i"),
+    ("ï", "i"),
+    ("Ï", "i"),
+    ("ñ", "n"),
+    ("Ñ", "n"),
+    ("ò", "o"),
+    ("ó", "o"),
+    ("ô", "o"),
+    ("Ô", "o"),
+    ("ö", "o"),
+    ("Ö", "o"),
+    ("õ", "o"),
+    ("ù", "u"),
+    ("ú", "u"),
+    ("û", "u"),
+    ("Û", "u"),
+    ("ü", "u"),
+    ("Ü", "u"),
+    ("ý", "y"),
+    ("ÿ", "y"),
+    ("Ÿ", "y"),
+    ("œ", "oe"),
+    ("Œ", "oe"),
+    ("æ", "ae"),
+    ("Æ", "ae"),
+];
+
+/// A text as the search compares it: lowered, the accents of [`FOLDS`]
+/// taken off.
+pub fn fold(text: &str) -> String {
+    FOLDS
+        .iter()
+        .fold(text.to_lowercase(), |t, (from, to)| t.replace(from, to))
+}
+
+/// `column` (table-qualified) as [`fold`] makes a text, in SQL: SQLite's
+/// `lower` lowers only ASCII letters, so the accented ones are replaced
+/// first, in both cases. The letters are this file's constants, never
+/// input.
+fn folded(column: &str) -> diesel::expression::SqlLiteral<diesel::sql_types::Text> {
+    let replaced = FOLDS.iter().fold(column.to_owned(), |sql, (from, to)| {
+        format!("replace({sql}, '{from}', '{to}')")
+    });
+    diesel::dsl::sql(&format!("lower({replaced})"))
+}
+
 /// The referrals whose reference, parent's name or child's first name
-/// contains the search.
+/// contains the search, accents and case aside.
 fn matching(search: &Search) -> Condition {
     let pattern = search.pattern();
     let families = referral_families::table
         .filter(
-            lower(referral_families::parent_last_name)
+            folded("referral_families.parent_last_name")
                 .like(pattern.clone())
                 .escape('\\')
-                .or(lower(referral_families::parent_first_name)
+                .or(folded("referral_families.parent_first_name")
                     .like(pattern.clone())
                     .escape('\\')),
         )
         .select(referral_families::referral_id);
     let children = referral_children::table
         .filter(
-            lower(referral_children::first_name)
+            folded("referral_children.first_name")
                 .like(pattern.clone())
                 .escape('\\'),
         )
@@ -1069,5 +1142,28 @@ mod horizon_tests {
             horizon_of(epoch + 90, &[epoch + 5, epoch + 7], &[7]),
             epoch + 7
         );
+    }
+}
+
+#[cfg(test)]
+mod search_tests {
+    use super::*;
+
+    #[test]
+    fn a_search_folds_case_and_accents_and_takes_wildcards_literally() {
+        for (typed, folded) in [
+            ("Hélène", "helene"),
+            ("ÉLOÏSE", "eloise"),
+            ("Œuvray", "oeuvray"),
+            ("François-Noël", "francois-noel"),
+            ("plain", "plain"),
+        ] {
+            assert_eq!(fold(typed), folded, "{typed}");
+        }
+        assert_eq!(Search::new(" 50%_x\\ ").pattern(), "%50\\%\\_x\\\\%");
+        // Every letter the SQL side replaces is folded the same way here.
+        for (from, to) in FOLDS {
+            assert_eq!(fold(from), *to, "{from}");
+        }
     }
 }

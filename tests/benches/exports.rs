@@ -18,6 +18,8 @@
 //! - the year's indicators by month, by crèche, by prescriber kind and by
 //!   prescriber, 20 times each, from the days' sums (median, p95, max);
 //!   ten years by month;
+//! - as the coordinator of one crèche in the workspace, the worklist, a
+//!   referral's page and a search by name, 20 times each;
 //! - the year by month counted from every referral (the sums dropped, as
 //!   before them), the time to add every referral up again
 //!   (`avip indicators rebuild`), and the year by month after it.
@@ -103,6 +105,10 @@ fn path_to(status: ReferralStatus) -> &'static [ReferralStatus] {
 struct Territory {
     creches: Vec<CrecheId>,
     prescribers: Vec<OrganizationId>,
+    /// The crèches' operator and the administrator's token, for the
+    /// coordinator of the pages' measurements.
+    operator: String,
+    admin: String,
 }
 
 fn event(
@@ -353,6 +359,8 @@ async fn territory(app: &TestApp) -> (Territory, String) {
         Territory {
             creches,
             prescribers,
+            operator: op["id"].as_str().unwrap().to_owned(),
+            admin,
         },
         token,
     )
@@ -468,6 +476,9 @@ async fn run() {
     )
     .await;
 
+    // The coordinator's day over the same year.
+    pages(&app, &territory).await;
+
     // The same year counted from every referral, as before the sums (and
     // as after an upgrade until they are added up); then the adding up.
     {
@@ -498,6 +509,95 @@ async fn run() {
     indicators(&app, &caf, &period_by_month, 20, " after the rebuild").await;
 
     uniqueness(&app, &caf, &period).await;
+}
+
+/// The coordinator's pages over the year (issue 33): as the coordinator
+/// of one of the 20 crèches (about 5,000 referrals), signed in to the
+/// workspace, 20 times each: the worklist, a referral's page, a search by
+/// the family's name. Median, p95 (nearest rank) and max.
+async fn pages(app: &TestApp, t: &Territory) {
+    let body = json!({"email": "coordination@example.org", "name": "Coordination",
+        "role": "coordinator", "organization_id": t.operator,
+        "creche_ids": [t.creches[0].to_string()], "password": PASSWORD});
+    app.expect(&t.admin, "POST", "/api/v1/users", Some(body), 201)
+        .await;
+    let token = app
+        .password_token("coordination@example.org", PASSWORD)
+        .await;
+    let one: Value = app
+        .expect(
+            &token,
+            "GET",
+            "/api/v1/referrals?limit=1&sort=-received_at",
+            None,
+            200,
+        )
+        .await;
+    let referral = &one["items"][0];
+    let family = referral["parent"]["last_name"].as_str().unwrap().to_owned();
+    // Signed in as a browser is: the sign-in form's token, then the cookie.
+    let form = app
+        .client
+        .get(app.url("/app/connexion"))
+        .send()
+        .await
+        .unwrap();
+    let html = form.text().await.unwrap();
+    let start = html.find("name=\"csrf\" value=\"").unwrap() + "name=\"csrf\" value=\"".len();
+    let csrf = &html[start..start + html[start..].find('"').unwrap()];
+    let signed = app
+        .client
+        .post(app.url("/app/connexion"))
+        .form(&[
+            ("csrf", csrf),
+            ("suite", "/app/"),
+            ("email", "coordination@example.org"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let cookie = signed.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let q: String = family.to_lowercase().replace(' ', "+");
+    for (what, path) in [
+        ("the worklist", "/app/a-traiter".to_owned()),
+        (
+            "a referral's page",
+            format!("/app/orientations/{}", referral["id"].as_str().unwrap()),
+        ),
+        ("a search by name", format!("/app/orientations?q={q}")),
+    ] {
+        let runs = 20;
+        let mut times = Vec::new();
+        let mut size = 0;
+        for _ in 0..runs {
+            let started = Instant::now();
+            let page = app
+                .client
+                .get(app.url(&path))
+                .header("cookie", &cookie)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(page.status().as_u16(), 200, "{path}");
+            size = page.bytes().await.unwrap().len();
+            times.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+        times.sort_by(f64::total_cmp);
+        let p95 = times[(runs * 95).div_ceil(100) - 1];
+        println!(
+            "{what} ({} kB), {runs} runs: median {:.1} ms, p95 {p95:.1} ms, max {:.1} ms",
+            size / 1000,
+            times[runs / 2],
+            times[runs - 1]
+        );
+    }
 }
 
 /// `runs` downloads of the indicators (`query`): median, 95th percentile

@@ -104,8 +104,9 @@ pub struct ReferralQuery {
     /// which stays in the order referrals were received: to follow every
     /// change without missing one, read `GET /api/v1/referrals/changes`.
     pub updated_after: Option<DateTime<Utc>>,
-    /// Find a family: words found, whatever their case, in the reference,
-    /// the parent's first or last name or a child's first name (2 to 100
+    /// Find a family: words found, whatever their case and accents
+    /// ("helene" finds "Hélène"), in the reference, the parent's first or
+    /// last name or a child's first name (2 to 100
     /// characters, not only spaces). Each search is written to the access
     /// log with the referrals it returned.
     #[param(min_length = 2, max_length = 100, pattern = "\\S", example = "benali")]

@@ -223,3 +223,28 @@ async fn the_lists_sort_by_deadline_and_by_contract_end_page_by_page() {
     let by_end = found(&app, &t.coordinator, "sort=contract_end_date").await;
     assert_eq!(by_end[..2], [ids[4].clone(), ids[3].clone()]);
 }
+
+/// A search does not tell accented letters from plain ones, in either
+/// case, on both databases (SQLite's `lower` knows only ASCII).
+#[tokio::test]
+async fn a_search_finds_names_whatever_their_accents() {
+    let app = spawn_app().await;
+    let t = territory(&app).await;
+    let accented = id(&send(&app, &t, &t.creche, ("Hélène", "ÉLOÏSE-Œuvray"), "Zoé").await);
+    let plain = id(&send(&app, &t, &t.creche, ("Helene", "Martin"), "Noe").await);
+    for (q, expected) in [
+        ("helene", vec![accented.clone(), plain.clone()]),
+        ("HÉLÈNE", vec![accented.clone(), plain.clone()]),
+        ("eloise", vec![accented.clone()]),
+        ("éloïse-oeuvray", vec![accented.clone()]),
+        ("œuvray", vec![accented.clone()]),
+        ("zoe", vec![accented.clone()]),
+        ("noé", vec![plain.clone()]),
+    ] {
+        let query = format!(
+            "q={}",
+            url::form_urlencoded::byte_serialize(q.as_bytes()).collect::<String>()
+        );
+        assert_eq!(found(&app, &t.coordinator, &query).await, expected, "{q}");
+    }
+}
