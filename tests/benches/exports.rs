@@ -573,7 +573,7 @@ async fn pages(app: &TestApp, t: &Territory) {
         ),
         ("a search by name", format!("/app/orientations?q={q}")),
     ] {
-        let runs = 20;
+        let runs: usize = 20;
         let mut times = Vec::new();
         let mut size = 0;
         for _ in 0..runs {
