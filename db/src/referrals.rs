@@ -264,7 +264,10 @@ pub fn insert(conn: &mut DbConnection, new: &NewReferral) -> QueryResult<()> {
         .values(&new.referral)
         .execute(conn)?;
     diesel::insert_into(referral_families::table)
-        .values(&new.family)
+        .values((
+            &new.family,
+            referral_families::search_text.eq(search_text(&new.family, &new.children)),
+        ))
         .execute(conn)?;
     for child in &new.children {
         diesel::insert_into(referral_children::table)
@@ -634,15 +637,22 @@ pub fn fold(text: &str) -> String {
         .fold(text.to_lowercase(), |t, (from, to)| t.replace(from, to))
 }
 
-/// `column` (table-qualified) as [`fold`] makes a text, in SQL: SQLite's
-/// `lower` lowers only ASCII letters, so the accented ones are replaced
-/// first, in both cases. The letters are this file's constants, never
-/// input.
-fn folded(column: &str) -> diesel::expression::SqlLiteral<diesel::sql_types::Text> {
-    let replaced = FOLDS.iter().fold(column.to_owned(), |sql, (from, to)| {
-        format!("replace({sql}, '{from}', '{to}')")
-    });
-    diesel::dsl::sql(&format!("lower({replaced})"))
+/// What a search reads of a family (`referral_families.search_text`):
+/// the parent's first and last names, then each child's first name on its
+/// own line, folded. The migration that added it wrote the same for the
+/// families already there.
+pub fn search_text(family: &Family, children: &[Child]) -> String {
+    let mut text = format!("{} {}\n", family.parent_first_name, family.parent_last_name);
+    let mut ordered: Vec<&Child> = children.iter().collect();
+    ordered.sort_by_key(|c| c.position);
+    text.push_str(
+        &ordered
+            .iter()
+            .map(|c| c.first_name.as_str())
+            .collect::<Vec<_>>()
+            .join("\n"),
+    );
+    fold(&text)
 }
 
 /// The referrals whose reference, parent's name or child's first name
@@ -651,27 +661,16 @@ fn matching(search: &Search) -> Condition {
     let pattern = search.pattern();
     let families = referral_families::table
         .filter(
-            folded("referral_families.parent_last_name")
-                .like(pattern.clone())
-                .escape('\\')
-                .or(folded("referral_families.parent_first_name")
-                    .like(pattern.clone())
-                    .escape('\\')),
-        )
-        .select(referral_families::referral_id);
-    let children = referral_children::table
-        .filter(
-            folded("referral_children.first_name")
+            referral_families::search_text
                 .like(pattern.clone())
                 .escape('\\'),
         )
-        .select(referral_children::referral_id);
+        .select(referral_families::referral_id);
     Box::new(
         lower(referrals::reference)
             .like(pattern)
             .escape('\\')
-            .or(referrals::id.eq_any(families))
-            .or(referrals::id.eq_any(children)),
+            .or(referrals::id.eq_any(families)),
     )
 }
 

@@ -86,6 +86,7 @@ pub fn anonymise(
             referral_families::france_travail_id.eq(None::<String>),
             referral_families::needs_notes.eq(None::<String>),
             referral_families::insertion_project_description.eq(None::<String>),
+            referral_families::search_text.eq(""),
             referral_families::pseudonym.eq(&kept.pseudonym),
             referral_families::age_bracket.eq(&kept.age_bracket),
         ))

@@ -126,6 +126,7 @@ diesel::table! {
         insertion_project_description -> Nullable<Text>,
         pseudonym -> Nullable<Text>,
         age_bracket -> Nullable<Text>,
+        search_text -> Text,
     }
 }
 

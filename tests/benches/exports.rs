@@ -542,12 +542,22 @@ async fn pages(app: &TestApp, t: &Territory) {
         .send()
         .await
         .unwrap();
+    let cookies = |r: &reqwest::Response| -> String {
+        r.headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_owned))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let before = cookies(&form);
     let html = form.text().await.unwrap();
     let start = html.find("name=\"csrf\" value=\"").unwrap() + "name=\"csrf\" value=\"".len();
     let csrf = &html[start..start + html[start..].find('"').unwrap()];
     let signed = app
         .client
         .post(app.url("/app/connexion"))
+        .header("cookie", &before)
         .form(&[
             ("csrf", csrf),
             ("suite", "/app/"),
@@ -557,13 +567,8 @@ async fn pages(app: &TestApp, t: &Territory) {
         .send()
         .await
         .unwrap();
-    let cookie = signed.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    assert_eq!(signed.status().as_u16(), 303, "signed in");
+    let cookie = cookies(&signed);
     let q: String = family.to_lowercase().replace(' ', "+");
     for (what, path) in [
         ("the worklist", "/app/a-traiter".to_owned()),

@@ -83,6 +83,18 @@ async function phone(page, name) {
   await page.setViewportSize({ width: 1280, height: 900 });
 }
 
+// With AVIP_SCREENSHOTS=<folder>, the run also photographs the main pages
+// at both widths (docs/screenshots/, README there).
+async function screenshot(page, name) {
+  const folder = process.env.AVIP_SCREENSHOTS;
+  if (!folder) return;
+  for (const [width, height] of [[1280, 900], [390, 844]]) {
+    await page.setViewportSize({ width, height });
+    await page.screenshot({ path: `${folder}/${name}-${width}.png`, fullPage: true });
+  }
+  await page.setViewportSize({ width: 1280, height: 900 });
+}
+
 async function signIn(page, email) {
   await page.getByLabel('Adresse e-mail').fill(email);
   await page.getByLabel('Mot de passe').fill(PASSWORD);
@@ -143,9 +155,11 @@ async function occupied(page, creche, day) {
   expect(await page.locator('nav .count').count() === 1, 'the count in the navigation');
   await axe(page, 'worklist');
   await phone(page, 'worklist');
+  await screenshot(page, 'a-traiter');
   await page.goto(`${base}/app/orientations`);
   await axe(page, 'referrals');
   await phone(page, 'referrals');
+  await screenshot(page, 'orientations');
   await page.goto(`${base}/app/orientations?q=benali&ordre=echeance`);
   await phone(page, 'referrals searched');
   await page.goto(`${base}/app/a-traiter`);
@@ -178,6 +192,7 @@ async function occupied(page, creche, day) {
   expect(!(await page.locator('.timeline').innerText()).includes('rappeler la maman jeudi'), 'nothing was saved');
   await axe(page, 'referral page with a form put back');
   await phone(page, 'referral page');
+  await screenshot(page, 'orientation');
   await page.locator('#transition-note').fill('');
   await page.getByRole('button', { name: 'Famille contactée' }).click();
   await page.waitForLoadState('load');
@@ -213,6 +228,7 @@ async function occupied(page, creche, day) {
     'its days are closed on the planning');
   await axe(page, 'planning with a closure');
   await phone(page, 'planning');
+  await screenshot(page, 'planning');
   await page.locator('.closures button').first().click();
   await page.waitForLoadState('load');
   expect(await page.locator('.closures').count() === 0, 'the closure is removed');
@@ -297,6 +313,7 @@ async function occupied(page, creche, day) {
   expect(await smallest() >= 11.9, `chart text at 390 px is ${await smallest()} px`);
   await page.setViewportSize({ width: 1280, height: 900 });
   await phone(page, 'indicators');
+  await screenshot(page, 'indicateurs');
   const [download] = await Promise.all([
     page.waitForEvent('download'),
     page.getByText('Télécharger en XLSX').click(),
@@ -408,6 +425,7 @@ async function occupied(page, creche, day) {
   const wideForm = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   expect(wideForm <= 0, `the referral form fits 390 px (${wideForm} px too wide)`);
   await axe(page, 'referral form with ranked crèches at 390 px');
+  await screenshot(page, 'nouvelle-orientation');
   await page.setViewportSize({ width: 1280, height: 900 });
   await page.locator('#insertion_project-kind').selectOption('training');
   await page.locator('#referent-name').fill('Paul Durand');

@@ -247,4 +247,25 @@ async fn a_search_finds_names_whatever_their_accents() {
         );
         assert_eq!(found(&app, &t.coordinator, &query).await, expected, "{q}");
     }
+
+    // The migration that added the search's text wrote, for the families
+    // already there, what every intake writes since.
+    use avip_db::schema::referral_families as f;
+    use diesel::prelude::*;
+    let mut conn = app.db.connect();
+    let read = |conn: &mut avip_db::DbConnection| -> Vec<String> {
+        f::table
+            .order(f::referral_id)
+            .select(f::search_text)
+            .load(conn)
+            .unwrap()
+    };
+    let written = read(&mut conn);
+    assert!(
+        written.contains(&"helene eloise-oeuvray\nzoe".to_owned()),
+        "{written:?}"
+    );
+    avip_db::migrations::revert_last(&mut conn).unwrap();
+    avip_db::migrations::run_pending(&mut conn).unwrap();
+    assert_eq!(read(&mut conn), written);
 }

@@ -1,0 +1,8 @@
+-- What a search of the lists reads: the parent's first and last names,
+-- then each child's first name on its own line, lowered and with the
+-- accents taken off (db/src/referrals.rs, `fold`, written with every
+-- intake and blanked with the family's data). Filled here for the
+-- referrals already there, with the same letters as `fold`.
+ALTER TABLE referral_families ADD COLUMN search_text TEXT NOT NULL DEFAULT '';
+UPDATE referral_families SET search_text = lower(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(parent_first_name || ' ' || parent_last_name || chr(10) || COALESCE((SELECT string_agg(c.first_name, chr(10) ORDER BY c.position) FROM referral_children c WHERE c.referral_id = referral_families.referral_id), ''), 'à', 'a'), 'À', 'a'), 'á', 'a'), 'Á', 'a'), 'â', 'a'), 'Â', 'a'), 'ä', 'a'), 'Ä', 'a'), 'ã', 'a'), 'å', 'a'), 'ç', 'c'), 'Ç', 'c'), 'è', 'e'), 'È', 'e'), 'é', 'e'), 'É', 'e'), 'ê', 'e'), 'Ê', 'e'), 'ë', 'e'), 'Ë', 'e'), 'ì', 'i'), 'í', 'i'), 'î', 'i'), 'Î', 'i'), 'ï', 'i'), 'Ï', 'i'), 'ñ', 'n'), 'Ñ', 'n'), 'ò', 'o'), 'ó', 'o'), 'ô', 'o'), 'Ô', 'o'), 'ö', 'o'), 'Ö', 'o'), 'õ', 'o'), 'ù', 'u'), 'ú', 'u'), 'û', 'u'), 'Û', 'u'), 'ü', 'u'), 'Ü', 'u'), 'ý', 'y'), 'ÿ', 'y'), 'Ÿ', 'y'), 'œ', 'oe'), 'Œ', 'oe'), 'æ', 'ae'), 'Æ', 'ae'))
+    WHERE parent_last_name <> '';

@@ -1,0 +1,1 @@
+ALTER TABLE referral_families DROP COLUMN search_text;
