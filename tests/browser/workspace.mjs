@@ -60,7 +60,15 @@ async function newPage() {
   return page;
 }
 
+// Every page checked is checked twice: as it is (1,280 px wide) and at a
+// phone's 390 px, each time no wider than the screen and through axe-core.
 async function axe(page, name) {
+  await fits(page, name);
+  await axeOnly(page, name);
+  await phone(page, name);
+}
+
+async function axeOnly(page, name) {
   const results = await new AxeBuilder({ page })
     .withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'])
     .analyze();
@@ -71,15 +79,19 @@ async function axe(page, name) {
   }
 }
 
-// The page at a phone's width: nothing scrolls sideways but the regions
-// made to (wide tables), and axe-core passes there too.
+async function fits(page, name) {
+  const width = page.viewportSize().width;
+  const wide = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  expect(wide <= 0, `${name} fits ${width} px (${wide} px too wide: ${wide > 0 ? await tooWide(page) : ''})`);
+}
+
+// The page at a phone's width (resized, not reloaded: a form's answer is
+// not sent again): nothing scrolls sideways but the regions made to (wide
+// tables), and axe-core passes there too.
 async function phone(page, name) {
   await page.setViewportSize({ width: 390, height: 844 });
-  await page.reload();
-  await page.waitForLoadState('load');
-  const wide = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-  expect(wide <= 0, `${name} fits 390 px (${wide} px too wide)`);
-  await axe(page, `${name} at 390 px`);
+  await fits(page, name);
+  await axeOnly(page, `${name} at 390 px`);
   await page.setViewportSize({ width: 1280, height: 900 });
 }
 
@@ -93,6 +105,24 @@ async function screenshot(page, name) {
     await page.screenshot({ path: `${folder}/${name}-${width}.png`, fullPage: true });
   }
   await page.setViewportSize({ width: 1280, height: 900 });
+}
+
+// What sticks out of the page on the right (not what scrolls inside a box
+// of its own), to say which element makes a page too wide.
+function tooWide(page) {
+  return page.evaluate(() => {
+    const clipped = (e) => {
+      for (let a = e.parentElement; a && a !== document.body; a = a.parentElement) {
+        if (['auto', 'scroll', 'hidden'].includes(getComputedStyle(a).overflowX)) return true;
+      }
+      return false;
+    };
+    return [...document.querySelectorAll('body *')]
+      .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1 && !clipped(e))
+      .slice(0, 6)
+      .map((e) => `${e.tagName.toLowerCase()}${e.id ? `#${e.id}` : ''}${typeof e.className === 'string' && e.className ? `.${e.className.trim().replace(/\s+/g, '.')}` : ''} ${Math.round(e.getBoundingClientRect().right)}px`)
+      .join(', ');
+  });
 }
 
 async function signIn(page, email) {
@@ -136,7 +166,6 @@ async function occupied(page, creche, day) {
     await page.waitForLoadState('load');
     expect(await page.locator('h1').innerText() === title, `the footer's "${link}" opens its page`);
     await axe(page, title);
-    await phone(page, title);
   }
   expect((await page.content()).includes('mailto:') || (await page.content()).includes('à renseigner'),
     'help names where to write');
@@ -154,11 +183,9 @@ async function occupied(page, creche, day) {
   expect(await page.locator('h1').innerText() === 'À traiter', 'the worklist');
   expect(await page.locator('nav .count').count() === 1, 'the count in the navigation');
   await axe(page, 'worklist');
-  await phone(page, 'worklist');
   await screenshot(page, 'a-traiter');
   await page.goto(`${base}/app/orientations`);
   await axe(page, 'referrals');
-  await phone(page, 'referrals');
   await screenshot(page, 'orientations');
   await page.goto(`${base}/app/orientations?q=benali&ordre=echeance`);
   await phone(page, 'referrals searched');
@@ -191,7 +218,6 @@ async function occupied(page, creche, day) {
     'she is told nothing was saved yet');
   expect(!(await page.locator('.timeline').innerText()).includes('rappeler la maman jeudi'), 'nothing was saved');
   await axe(page, 'referral page with a form put back');
-  await phone(page, 'referral page');
   await screenshot(page, 'orientation');
   await page.locator('#transition-note').fill('');
   await page.getByRole('button', { name: 'Famille contactée' }).click();
@@ -227,7 +253,6 @@ async function occupied(page, creche, day) {
   expect(await page.locator('table.planning td.closed', { hasText: 'Fermeture estivale' }).count() >= 10,
     'its days are closed on the planning');
   await axe(page, 'planning with a closure');
-  await phone(page, 'planning');
   await screenshot(page, 'planning');
   await page.locator('.closures button').first().click();
   await page.waitForLoadState('load');
@@ -282,7 +307,6 @@ async function occupied(page, creche, day) {
   expect((await page.locator('[role=status]').innerText()).includes('sortie est prévue'), 'the exit is planned');
   expect(await page.locator('#sortie-prevue').count() === 1, 'the planned exit is shown');
   await axe(page, 'planned exit');
-  await phone(page, 'planned exit');
   await page.getByRole('button', { name: 'Annuler la sortie prévue' }).click();
   await page.waitForLoadState('load');
   expect(await page.locator('#sortie-prevue').count() === 0, 'the planned exit is cancelled');
@@ -349,7 +373,6 @@ async function occupied(page, creche, day) {
   expect((await page.locator('[role=status]').innerText()).includes('sortie est corrigée'), 'the exit is corrected');
   expect((await page.locator('main').innerText()).includes('Sortie corrigée'), 'the timeline keeps the correction');
   await axe(page, 'corrected exit');
-  await phone(page, 'corrected exit');
   await page.context().close();
 }
 
@@ -368,7 +391,6 @@ async function occupied(page, creche, day) {
     await page.goto(`${base}${link[0]}`);
     expect((await page.locator('h1').innerText()).includes('Où en est le parent'), 'the question');
     await axe(page, 'outcome question');
-    await phone(page, 'outcome question');
     await page.getByRole('button', { name: 'Envoyer la réponse' }).click();
     expect(await page.locator('input[name=employment_status]:invalid').count() > 0, 'a situation is required');
     await page.getByLabel('En formation').check();
@@ -379,7 +401,6 @@ async function occupied(page, creche, day) {
     await page.goto(`${base}${link[0]}`);
     expect((await page.locator('h1').innerText()).includes('plus valable'), 'the link answers once');
     await axe(page, 'outcome link used');
-    await phone(page, 'outcome link used');
     await page.context().close();
   }
 }

@@ -50,7 +50,7 @@ fn show(state: &State, page: PublicPage) -> HttpResponse {
             title: page.title(),
             page,
             about: &state.web.about,
-            statement_date: "2 décembre 2026",
+            statement_date: "7 décembre 2026",
         },
     )
 }
