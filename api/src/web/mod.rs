@@ -25,6 +25,7 @@ pub mod planning;
 pub mod proconnect;
 mod ranking;
 pub mod referral;
+pub mod referral_forms;
 pub mod referral_view;
 pub mod referrals;
 pub mod sections;

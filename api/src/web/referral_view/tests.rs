@@ -129,7 +129,7 @@ fn each_visitor_is_offered_what_the_rules_allow_it() {
 #[test]
 fn each_email_on_the_timeline_says_to_whom() {
     use avip_app::views::referral::Actor;
-    use avip_db::model::{ActorKind, EventId};
+    use avip_db::model::{ActorKind, EventId, EventKind};
     let sent = |data: serde_json::Value| EventBody {
         id: EventId::generate(),
         kind: EventKind::EmailSent,
