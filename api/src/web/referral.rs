@@ -154,11 +154,13 @@ impl ReferralPage {
     }
 
     fn step_note_invalid(&self) -> String {
-        match self.open.as_str() {
-            "note" => self
-                .invalid("note", "note")
-                .replace("note-note", "transition-note"),
-            _ => self.invalid("transition", "note"),
+        if self.step_note_err().is_some() {
+            format!(
+                " aria-invalid=\"true\" aria-describedby=\"{}\"",
+                error_id("transition", "note")
+            )
+        } else {
+            String::new()
         }
     }
 

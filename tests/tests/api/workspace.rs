@@ -1617,6 +1617,21 @@ async fn the_next_step_comes_first_filled_from_the_needs_and_the_renewal_is_one_
             .body
             .contains("class=\"error-summary\" role=\"alert\" tabindex=\"-1\" autofocus")
     );
+    // The note alone, empty: refused next to the one note field.
+    let empty = browser
+        .post(
+            &format!("{page_path}/note"),
+            &[("csrf", &token), ("note", "")],
+        )
+        .await;
+    assert_eq!(empty.status, 422);
+    assert!(empty.body.contains("<a href=\"#transition-note\">Note : "));
+    assert!(
+        empty
+            .body
+            .contains("aria-describedby=\"transition-note-err\"")
+    );
+    assert!(empty.body.contains("id=\"transition-note-err\""));
     // The note alone, sent from the next step's field.
     let noted = browser
         .post(
