@@ -657,6 +657,18 @@ const COUNT_COLUMNS: [&str; 19] = [
     "in_training_6",
 ];
 
+/// The key PostgreSQL's grouped reads answer by: the month (its first
+/// day), the crèche, the prescriber.
+#[derive(QueryableByName)]
+struct MonthGroup {
+    #[diesel(sql_type = diesel::sql_types::Date)]
+    month: NaiveDate,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    creche_id: CrecheId,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    prescriber_organization_id: OrganizationId,
+}
+
 fn months_in_postgres(
     conn: &mut diesel::PgConnection,
     (from, to): (NaiveDate, NaiveDate),
@@ -665,12 +677,8 @@ fn months_in_postgres(
     use diesel::sql_types::{Array, Date, Text};
     #[derive(QueryableByName)]
     struct Row {
-        #[diesel(sql_type = Date)]
-        month: NaiveDate,
-        #[diesel(sql_type = Text)]
-        creche_id: CrecheId,
-        #[diesel(sql_type = Text)]
-        prescriber_organization_id: OrganizationId,
+        #[diesel(embed)]
+        group: MonthGroup,
         #[diesel(embed)]
         counts: Counts,
         #[diesel(sql_type = Text)]
@@ -697,9 +705,9 @@ fn months_in_postgres(
     Ok(rows
         .into_iter()
         .map(|r| MonthSums {
-            month: r.month,
-            creche_id: r.creche_id,
-            prescriber_organization_id: r.prescriber_organization_id,
+            month: r.group.month,
+            creche_id: r.group.creche_id,
+            prescriber_organization_id: r.group.prescriber_organization_id,
             counts: r.counts,
             seconds: parse_seconds(&r.response_seconds),
         })
@@ -774,15 +782,11 @@ fn waits_in_postgres(
     scope: &ExportScope,
     now: NaiveDateTime,
 ) -> QueryResult<Vec<Waits>> {
-    use diesel::sql_types::{Array, BigInt, Date, Nullable, Text, Timestamp};
+    use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamp};
     #[derive(QueryableByName)]
     struct Row {
-        #[diesel(sql_type = Date)]
-        month: NaiveDate,
-        #[diesel(sql_type = Text)]
-        creche_id: CrecheId,
-        #[diesel(sql_type = Text)]
-        prescriber_organization_id: OrganizationId,
+        #[diesel(embed)]
+        group: MonthGroup,
         #[diesel(sql_type = BigInt)]
         late: i64,
         #[diesel(sql_type = BigInt)]
@@ -809,9 +813,9 @@ fn waits_in_postgres(
     Ok(rows
         .into_iter()
         .map(|r| Waits {
-            month: r.month,
-            creche_id: r.creche_id,
-            prescriber_organization_id: r.prescriber_organization_id,
+            month: r.group.month,
+            creche_id: r.group.creche_id,
+            prescriber_organization_id: r.group.prescriber_organization_id,
             late: r.late,
             pending: r.pending,
         })
