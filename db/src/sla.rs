@@ -452,23 +452,51 @@ pub fn running_enrollments(
         Option<NaiveDateTime>,
     );
     let rows: Vec<Row> = query.load(conn)?;
-    rows.into_iter()
+    let mut latest = latest_follow_ups(conn, within)?;
+    Ok(rows
+        .into_iter()
         .map(
             |(id, reference, creche_id, received_at, start, end, follow, notice)| {
-                Ok(RunningEnrollment {
+                RunningEnrollment {
                     follow_up_notice_at: follow,
                     contract_notice_at: notice,
-                    last_follow_up: last_follow_up(conn, &id)?,
+                    last_follow_up: latest.remove(&id),
                     referral_id: id,
                     reference,
                     creche_id,
                     received_at,
                     start_date: start,
                     contract_end_date: end,
-                })
+                }
             },
         )
-        .collect()
+        .collect())
+}
+
+/// The latest follow-up of each enrolled referral within a scope, in one
+/// grouped read (one read per enrollment cost the worklist a round trip
+/// each on PostgreSQL: BENCHMARKS.md, session 21).
+fn latest_follow_ups(
+    conn: &mut DbConnection,
+    within: Option<&[CrecheId]>,
+) -> QueryResult<HashMap<ReferralId, NaiveDate>> {
+    let mut query = referral_follow_ups::table
+        .inner_join(referrals::table)
+        .filter(referrals::status.eq(ReferralStatus::Enrolled))
+        .group_by(referral_follow_ups::referral_id)
+        .select((
+            referral_follow_ups::referral_id,
+            diesel::dsl::max(referral_follow_ups::date),
+        ))
+        .into_boxed();
+    if let Some(ids) = within {
+        query = query.filter(referrals::creche_id.eq_any(ids.to_vec()));
+    }
+    let rows: Vec<(ReferralId, Option<NaiveDate>)> = query.load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, date)| Some((id, date?)))
+        .collect())
 }
 
 /// How many referrals await their first response (within these crèches;

@@ -42,6 +42,63 @@ impl AttentionItem {
     }
 }
 
+impl AttentionItem {
+    fn new(
+        (kind, due_at, now): (AttentionKind, DateTime<Utc>, DateTime<Utc>),
+        id: &ReferralId,
+        reference: &str,
+        creche: &CrecheId,
+        received: chrono::NaiveDateTime,
+        stage: Option<SlaStage>,
+    ) -> AttentionItem {
+        AttentionItem {
+            kind,
+            referral_id: id.clone(),
+            reference: reference.to_owned(),
+            creche_id: creche.clone(),
+            received_at: from_db(received),
+            stage,
+            due_at,
+            seconds_left: (due_at - now).num_seconds(),
+        }
+    }
+}
+
+/// The overdue follow-ups and the contracts within their notice, within a
+/// coordinator's crèches (`None`: everywhere), in no order: what the
+/// worklist and the navigation's count read besides the first responses.
+pub fn enrollments_needing_attention(
+    conn: &mut DbConnection,
+    policy: &Policy,
+    within: Option<&[CrecheId]>,
+    now: DateTime<Utc>,
+) -> Result<Vec<AttentionItem>, QueryError> {
+    let mut items = Vec::new();
+    for e in sla::running_enrollments(conn, within)? {
+        let mut push = |kind, due| {
+            items.push(AttentionItem::new(
+                (kind, due, now),
+                &e.referral_id,
+                &e.reference,
+                &e.creche_id,
+                e.received_at,
+                None,
+            ))
+        };
+        let follow_up = timers::follow_up_due(policy, e.start_date, e.last_follow_up);
+        if follow_up <= now {
+            push(AttentionKind::FollowUp, follow_up);
+        }
+        if timers::contract_notice_at(policy, e.contract_end_date) <= now {
+            push(
+                AttentionKind::ContractEnd,
+                crate::clock::paris_midnight(e.contract_end_date),
+            );
+        }
+    }
+    Ok(items)
+}
+
 /// Up to `limit` items after `after` (a previous item's key), most urgent
 /// first, within a coordinator's crèches (`None`: everywhere). The second
 /// value says whether more follow.
@@ -53,22 +110,6 @@ pub fn needing_attention(
     after: Option<(DateTime<Utc>, ReferralId, AttentionKind)>,
     limit: usize,
 ) -> Result<(Vec<AttentionItem>, bool), QueryError> {
-    let item = |kind,
-                id: &ReferralId,
-                reference: &str,
-                creche: &CrecheId,
-                received,
-                stage,
-                due: DateTime<Utc>| AttentionItem {
-        kind,
-        referral_id: id.clone(),
-        reference: reference.to_owned(),
-        creche_id: creche.clone(),
-        received_at: from_db(received),
-        stage,
-        due_at: due,
-        seconds_left: (due - now).num_seconds(),
-    };
     let since = after.as_ref().map(|(t, _, _)| to_db(*t));
     let mut items: Vec<AttentionItem> = sla::first_responses_needing_attention(
         conn,
@@ -80,43 +121,17 @@ pub fn needing_attention(
     .into_iter()
     .filter_map(|c| {
         let due = from_db(c.sla_due_at?);
-        Some(item(
-            AttentionKind::FirstResponse,
+        Some(AttentionItem::new(
+            (AttentionKind::FirstResponse, due, now),
             &c.id,
             &c.reference,
             &c.creche_id,
             c.received_at,
             c.sla_stage,
-            due,
         ))
     })
     .collect();
-    for e in sla::running_enrollments(conn, within)? {
-        let follow_up = timers::follow_up_due(policy, e.start_date, e.last_follow_up);
-        if follow_up <= now {
-            items.push(item(
-                AttentionKind::FollowUp,
-                &e.referral_id,
-                &e.reference,
-                &e.creche_id,
-                e.received_at,
-                None,
-                follow_up,
-            ));
-        }
-        if timers::contract_notice_at(policy, e.contract_end_date) <= now {
-            let end = crate::clock::paris_midnight(e.contract_end_date);
-            items.push(item(
-                AttentionKind::ContractEnd,
-                &e.referral_id,
-                &e.reference,
-                &e.creche_id,
-                e.received_at,
-                None,
-                end,
-            ));
-        }
-    }
+    items.extend(enrollments_needing_attention(conn, policy, within, now)?);
     if let Some((t, id, kind)) = &after {
         items.retain(|i| i.key() > (*t, id, *kind));
     }

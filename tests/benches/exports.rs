@@ -19,10 +19,14 @@
 //!   prescriber, 20 times each, from the days' sums (median, p95, max);
 //!   ten years by month;
 //! - as the coordinator of one crèche in the workspace, the worklist, a
-//!   referral's page and a search by name, 20 times each;
+//!   referral's page and a search by name, 50 times each;
 //! - the year by month counted from every referral (the sums dropped, as
 //!   before them), the time to add every referral up again
 //!   (`avip indicators rebuild`), and the year by month after it.
+//!
+//! `BENCH_PAGES=only` seeds, then measures the coordinator's pages and
+//! nothing else; `BENCH_KEEP=/tmp/bench.sqlite` keeps a copy of the seeded
+//! SQLite database, to read a query's plan with `sqlite3`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -429,7 +433,23 @@ async fn run() {
         use diesel::RunQueryDsl;
         diesel::sql_query("VACUUM ANALYZE").execute(pg).unwrap();
     }
+    // `BENCH_KEEP=/tmp/bench.sqlite` keeps a copy of the seeded database
+    // (SQLite) to read its query plans with `sqlite3`.
+    if let (Ok(path), avip_db::DbConnection::Sqlite(lite)) =
+        (std::env::var("BENCH_KEEP"), &mut conn)
+    {
+        use diesel::RunQueryDsl;
+        diesel::sql_query(format!("VACUUM INTO '{}'", path.replace('\'', "''")))
+            .execute(lite)
+            .unwrap();
+        println!("kept the seeded database in {path}");
+    }
     drop(conn);
+    // `BENCH_PAGES=only` measures the coordinator's pages and nothing else.
+    if std::env::var("BENCH_PAGES").as_deref() == Ok("only") {
+        pages(&app, &territory).await;
+        return;
+    }
 
     let today = avip_sla_engine::clock::paris_date(now);
     let period = format!("from={}&to={today}", today - Span::days(365));
@@ -513,7 +533,7 @@ async fn run() {
 
 /// The coordinator's pages over the year (issue 33): as the coordinator
 /// of one of the 20 crèches (about 5,000 referrals), signed in to the
-/// workspace, 20 times each: the worklist, a referral's page, a search by
+/// workspace, 50 times each: the worklist, a referral's page, a search by
 /// the family's name. Median, p95 (nearest rank) and max.
 async fn pages(app: &TestApp, t: &Territory) {
     let body = json!({"email": "coordination@example.org", "name": "Coordination",
@@ -578,7 +598,7 @@ async fn pages(app: &TestApp, t: &Territory) {
         ),
         ("a search by name", format!("/app/orientations?q={q}")),
     ] {
-        let runs: usize = 20;
+        let runs: usize = 50;
         let mut times = Vec::new();
         let mut size = 0;
         for _ in 0..runs {

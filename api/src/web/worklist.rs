@@ -9,7 +9,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use avip_db::model::{CrecheId, ReferralId, ReferralStatus};
 use avip_db::page::PageRequest;
-use avip_db::referrals::ReferralFilter;
+use avip_db::referrals::{ListOrder, ReferralFilter};
 use avip_sla_engine::attention::AttentionKind;
 use chrono::Utc;
 use serde::Deserialize;
@@ -22,8 +22,13 @@ use avip_app::domain::DomainError;
 use avip_app::views::referral::ReferralBody;
 use avip_app::workflow::{referrals, sla};
 
-/// The most rows a section shows.
-const ROWS: i64 = 200;
+/// The most rows the two lists of referrals show, the most urgent first;
+/// a link leads to the whole list (a crèche has a handful at a time; 200
+/// full records rendered every minute cost the page most of its time:
+/// BENCHMARKS.md, session 21).
+const ROWS: i64 = 50;
+/// The most follow-ups and contracts shown (light rows, no full record).
+const ATTENTION_ROWS: usize = 200;
 
 pub struct Row {
     pub id: String,
@@ -57,6 +62,9 @@ struct WorklistPage {
     follow_ups: Vec<Row>,
     contracts: Vec<Row>,
     in_progress: Vec<Row>,
+    /// Where the whole list of each is, when it has more than shown.
+    more_first_responses: Option<String>,
+    more_in_progress: Option<String>,
     /// This page with its filters: the lists are read again every minute
     /// while it is open.
     refresh: String,
@@ -82,10 +90,12 @@ fn class_of(seconds_left: i64) -> &'static str {
 struct Lists {
     names: Vec<avip_db::creches::CrecheName>,
     unanswered: Vec<avip_db::referrals::ReferralRecord>,
+    more_unanswered: bool,
     attention: Vec<avip_sla_engine::attention::AttentionItem>,
     /// The parent's name for each referral of `attention`.
     families: HashMap<ReferralId, String>,
     open: Vec<avip_db::referrals::ReferralRecord>,
+    more_open: bool,
 }
 
 async fn read(
@@ -107,9 +117,12 @@ async fn read(
                 after: None,
                 limit: ROWS,
             };
-            let received = scoped(vec![ReferralStatus::Received]);
-            let unanswered = referrals::list(conn, &who, received, &first)?.items;
-            let mut attention = sla::worklist(conn, &who, &policy, now, ROWS as usize)?;
+            let received = ReferralFilter {
+                order: ListOrder::Deadline,
+                ..scoped(vec![ReferralStatus::Received])
+            };
+            let unanswered = referrals::list(conn, &who, received, &first)?;
+            let mut attention = sla::worklist(conn, &who, &policy, now, ATTENTION_ROWS)?;
             // The crèche asked for only: the families read are those shown.
             attention.retain(|i| creche.as_ref().is_none_or(|c| *c == i.creche_id));
             let families = sla::families_of(conn, &attention)?;
@@ -117,13 +130,15 @@ async fn read(
                 Some(s) => vec![s],
                 None => IN_PROGRESS.to_vec(),
             };
-            let open = referrals::list(conn, &who, scoped(open_statuses), &first)?.items;
+            let open = referrals::list(conn, &who, scoped(open_statuses), &first)?;
             Ok::<_, DomainError>(Lists {
                 names: avip_app::workflow::creches::names(conn, &who)?,
-                unanswered,
+                more_unanswered: unanswered.next_cursor.is_some(),
+                unanswered: unanswered.items,
                 attention,
                 families,
-                open,
+                more_open: open.next_cursor.is_some(),
+                open: open.items,
             })
         })
         .await?;
@@ -265,10 +280,25 @@ pub async fn show(
         follow_ups,
         contracts,
         in_progress,
+        more_first_responses: lists
+            .more_unanswered
+            .then(|| whole_list(Some(ReferralStatus::Received), creche.as_ref(), "echeance")),
+        more_in_progress: lists
+            .more_open
+            .then(|| whole_list(status, creche.as_ref(), "anciennes")),
         refresh: format!(
             "/app/a-traiter?creche={}&statut={}",
             creche.as_ref().map(CrecheId::to_string).unwrap_or_default(),
             status.map(ReferralStatus::as_str).unwrap_or_default()
         ),
     })
+}
+
+/// The list of referrals with these filters, in this order (`ordre`).
+fn whole_list(status: Option<ReferralStatus>, creche: Option<&CrecheId>, order: &str) -> String {
+    format!(
+        "/app/orientations?statut={}&creche={}&ordre={order}",
+        status.map(ReferralStatus::as_str).unwrap_or_default(),
+        creche.map(CrecheId::to_string).unwrap_or_default(),
+    )
 }

@@ -47,9 +47,13 @@ pub fn worklist(
     now: DateTime<Utc>,
     limit: usize,
 ) -> Result<Vec<AttentionItem>, DomainError> {
+    require(who, Action::List, Resource::SlaOverdue)?;
     let mut ahead = policy.clone();
     ahead.contract_notice = ahead.contract_notice.max(WORKLIST_CONTRACTS_AHEAD);
-    Ok(overdue(conn, who, &ahead, now, None, limit)?.0)
+    let mut items = attention::enrollments_needing_attention(conn, &ahead, creche_scope(who), now)?;
+    items.sort_by(|a, b| a.key().cmp(&b.key()));
+    items.truncate(limit);
+    Ok(items)
 }
 
 /// The parent's name of each of these items' referrals, for the worklist's
@@ -72,10 +76,6 @@ pub fn awaiting(
     now: DateTime<Utc>,
 ) -> Result<usize, DomainError> {
     let unanswered = avip_db::sla::count_unanswered(conn, creche_scope(who))?;
-    let items = worklist(conn, who, policy, now, 1000)?;
-    let others = items
-        .iter()
-        .filter(|i| i.kind != AttentionKind::FirstResponse)
-        .count();
+    let others = worklist(conn, who, policy, now, usize::MAX)?.len();
     Ok(usize::try_from(unanswered).unwrap_or(0) + others)
 }

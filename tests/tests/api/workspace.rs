@@ -1749,3 +1749,46 @@ async fn the_next_step_comes_first_filled_from_the_needs_and_the_renewal_is_one_
     let contract = &api_referral(&app, &t.coordinator, &rid).await["enrollment"];
     assert_eq!(contract["contract_end_date"], renewed.to_string());
 }
+
+/// With more families waiting than the worklist shows, it shows the most
+/// urgent (the soonest deadline first) and leads to the whole list in that
+/// order.
+#[tokio::test]
+async fn the_worklist_shows_the_most_urgent_and_leads_to_the_whole_list() {
+    let app = spawn_app().await;
+    let (t, mut browser) = coordinator_in(&app).await;
+    let mut references = Vec::new();
+    for n in 0..51 {
+        let r = new_referral(&app, &t.prescriber, &t.creche, &format!("Enfant{n}")).await;
+        references.push(r["reference"].as_str().unwrap().to_owned());
+    }
+    let page = browser.get("/app/a-traiter").await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body
+            .contains("Premières réponses à donner (plus de 50)"),
+        "{}",
+        page.body
+    );
+    let waiting = &page.body[page.body.find("id=\"reponses\"").unwrap()..];
+    let (table, after) = waiting.split_at(waiting.find("</table>").unwrap());
+    assert_eq!(table.matches("<tr><td>").count(), 50, "{table}");
+    // The first sent waits the longest; the last sent is the one left out.
+    assert!(
+        table.contains(&format!(">{}</a>", references[0])),
+        "{table}"
+    );
+    assert!(
+        !table.contains(&format!(">{}</a>", references[50])),
+        "{table}"
+    );
+    let link = "/app/orientations?statut=received&#38;creche=&#38;ordre=echeance";
+    let more = &after[..after.find("</p>").unwrap()];
+    assert!(more.contains(&format!("href=\"{link}\"")), "{more}");
+
+    let whole = browser.get(&link.replace("&#38;", "&")).await;
+    assert_eq!(whole.status, 200);
+    let first = whole.body.find(&format!(">{}</a>", references[0])).unwrap();
+    let second = whole.body.find(&format!(">{}</a>", references[1])).unwrap();
+    assert!(first < second, "soonest deadline first");
+}
