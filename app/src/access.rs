@@ -35,6 +35,9 @@ pub enum Action {
     /// Report the parent's situation after the exit: the prescriber
     /// organisation that sent the referral.
     ReportOutcome,
+    /// Hand an open referral to another crèche: the crèche holding it, or
+    /// the prescriber organisation that sent it.
+    Transfer,
 }
 
 /// Whose a referral is: the crèche it is addressed to and its prescriber.
@@ -158,10 +161,13 @@ fn decide_referral(
     use Action::*;
     let may = match who.role {
         Role::Admin => matches!(action, List | Read | Erase | Correct),
-        Role::Coordinator => matches!(action, List | Read | Act | Withdraw | Annotate | Correct),
+        Role::Coordinator => matches!(
+            action,
+            List | Read | Act | Withdraw | Annotate | Correct | Transfer
+        ),
         Role::Prescriber => matches!(
             action,
-            List | Read | Create | Withdraw | Annotate | ReportOutcome
+            List | Read | Create | Withdraw | Annotate | ReportOutcome | Transfer
         ),
         Role::Caf => false,
     };

@@ -5,7 +5,7 @@
 use avip_db::model::{
     ChildcareSolution, DeclineReason, EmploymentStatus, EventKind, ExitReason, NotificationKind,
     OutcomeAt, OutcomeSituation, ParentSituation, Participant, ProjectKind, ReferralStatus, Role,
-    WithdrawReason,
+    TransferReason, WithdrawReason,
 };
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Europe::Paris;
@@ -101,6 +101,16 @@ pub fn after_exit(at: OutcomeAt) -> &'static str {
     }
 }
 
+pub fn transfer_reason(r: TransferReason) -> &'static str {
+    match r {
+        TransferReason::NoPlaceOnDays => "Pas de place les jours demandés",
+        TransferReason::HoursNotCovered => "Horaires non couverts",
+        TransferReason::CloserToHomeOrWork => "Plus proche du domicile ou du travail",
+        TransferReason::FamilyRequest => "À la demande de la famille",
+        TransferReason::Other => "Autre",
+    }
+}
+
 pub fn decline(r: DeclineReason) -> &'static str {
     match r {
         DeclineReason::NoPlaceAvailable => "Pas de place disponible",
@@ -181,6 +191,7 @@ pub fn event(k: EventKind) -> &'static str {
         EventKind::Exported => "Exporté",
         EventKind::CapacityOverride => "Accueil au-delà des places AVIP",
         EventKind::Anonymised => "Données personnelles effacées",
+        EventKind::Transferred => "Transférée vers une autre crèche",
     }
 }
 
@@ -379,6 +390,14 @@ const EXACT: &[(&str, &str)] = &[
     ("must be between 1 and 6", "Entre 1 et 6."),
     ("is not an id", "Choisissez une valeur dans la liste."),
     (
+        "is not a registered crèche",
+        "Cette crèche n’est pas enregistrée : choisissez-en une autre.",
+    ),
+    (
+        "is the crèche the referral is already at",
+        "La famille est déjà orientée vers cette crèche : choisissez-en une autre.",
+    ),
+    (
         "no such crèche in your département",
         "Cette crèche n’est pas dans votre département.",
     ),
@@ -556,6 +575,10 @@ pub fn message(english: &str) -> String {
     if let Some(range) = english.strip_prefix("must be between ") {
         return format!("Entre {}.", range.replace(" and ", " et "));
     }
+    if english.starts_with("is in département ") {
+        return "Une orientation ne peut être transférée qu’à une crèche de son département."
+            .to_owned();
+    }
     if english.starts_with("is required to make a referral") {
         return "Ce champ est obligatoire.".to_owned();
     }
@@ -618,6 +641,7 @@ mod tests {
         include_str!("workflow/creches.rs"),
         include_str!("workflow/coordinators.rs"),
         include_str!("workflow/exports.rs"),
+        include_str!("workflow/transfers.rs"),
     ];
 
     /// Every string literal that reads like a field's refusal, with each

@@ -229,6 +229,21 @@ text_enum!(
 );
 
 text_enum!(
+    /// Why a referral is handed to another crèche.
+    TransferReason {
+        /// No place on the weekdays the family needs.
+        NoPlaceOnDays => "no_place_on_days",
+        /// The crèche's hours do not cover the family's.
+        HoursNotCovered => "hours_not_covered",
+        /// The other crèche is closer to home or work.
+        CloserToHomeOrWork => "closer_to_home_or_work",
+        FamilyRequest => "family_request",
+        /// Explained in the note.
+        Other => "other",
+    }
+);
+
+text_enum!(
     /// Why a crèche declines a referral.
     DeclineReason {
         NoPlaceAvailable => "no_place_available",
@@ -322,6 +337,9 @@ text_enum!(
         CapacityOverride => "capacity_override",
         /// The family's personal data was blanked (retention or erasure).
         Anonymised => "anonymised",
+        /// The referral was handed to another crèche (from and to in
+        /// `data`, the reason in `reason`).
+        Transferred => "transferred",
     }
 );
 
@@ -488,6 +506,8 @@ text_enum!(
         /// The parent's situation after the exit is asked: answer with
         /// `POST /referrals/{id}/outcomes`.
         OutcomeRequested => "referral.outcome_requested",
+        /// The referral was handed to another crèche.
+        Transferred => "referral.transferred",
     }
 );
 

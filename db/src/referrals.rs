@@ -1004,6 +1004,53 @@ pub fn change_status(
     Ok(updated == 1)
 }
 
+/// A referral handed from one crèche to another.
+#[derive(Clone, Debug)]
+pub struct CrecheChange<'a> {
+    pub from: &'a CrecheId,
+    pub to: &'a CrecheId,
+    /// The statuses it may be in (it is refused in any other).
+    pub open: &'a [ReferralStatus],
+    pub at: NaiveDateTime,
+}
+
+/// Moves a referral to another crèche with its claims on the children,
+/// only if it is still at `from` and in one of `open`: `Ok(false)` when
+/// another request moved it first. The reference, the family, the needs,
+/// the history and the first-response clock stay as they are.
+pub fn change_creche(
+    conn: &mut DbConnection,
+    id: &ReferralId,
+    change: &CrecheChange<'_>,
+) -> QueryResult<bool> {
+    let target = referrals::table
+        .filter(referrals::id.eq(id))
+        .filter(referrals::creche_id.eq(change.from))
+        .filter(referrals::status.eq_any(change.open));
+    let updated = diesel::update(target)
+        .set((
+            referrals::creche_id.eq(change.to),
+            referrals::updated_at.eq(change.at),
+        ))
+        .execute(conn)?;
+    if updated == 1 {
+        diesel::update(referral_child_claims::table)
+            .filter(referral_child_claims::referral_id.eq(id))
+            .set(referral_child_claims::creche_id.eq(change.to))
+            .execute(conn)?;
+        crate::tallies::changed(conn, id)?;
+    }
+    Ok(updated == 1)
+}
+
+/// The child keys a referral claims (at its crèche).
+pub fn claimed_keys(conn: &mut DbConnection, id: &ReferralId) -> QueryResult<Vec<String>> {
+    referral_child_claims::table
+        .filter(referral_child_claims::referral_id.eq(id))
+        .select(referral_child_claims::child_key)
+        .load(conn)
+}
+
 /// Marks the referral as changed now (a note, a follow-up…), for pollers.
 pub fn touch(conn: &mut DbConnection, id: &ReferralId, at: NaiveDateTime) -> QueryResult<()> {
     diesel::update(referrals::table.find(id))

@@ -74,6 +74,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(data_protection::erasure)
             .service(data_protection::access_log)
             .service(referrals::transitions)
+            .service(referrals::transfer)
             .service(referrals::events)
             .service(referrals::notes)
             .service(referrals::follow_ups)

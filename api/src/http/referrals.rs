@@ -19,6 +19,7 @@ use crate::http::responses::{
 };
 use crate::shared::{State, record_read};
 use avip_app::domain::DomainError;
+use avip_app::domain::referral::TransferRequest;
 use avip_app::domain::referral::{
     EnrollmentChange, EnrollmentRequest, FollowUpRequest, NoteRequest, ReferralRequest,
     TransitionRequest, idempotency_key,
@@ -26,6 +27,7 @@ use avip_app::domain::referral::{
 use avip_app::views::referral::{EventBody, FollowUpBody, ReferralBody};
 use avip_app::workflow::acts;
 use avip_app::workflow::referrals as referral;
+use avip_app::workflow::transfers::Transfer;
 
 pub(crate) fn now() -> DateTime<Utc> {
     Utc::now()
@@ -355,6 +357,32 @@ pub async fn transitions(
         &state.policy.policy,
         now,
     )))
+}
+
+/// Hand an open referral (received, contacted, waitlisted) to another
+/// crèche of the same département: the crèche holding it, or the
+/// prescriber organisation that sent it. The family, children, needs,
+/// follow-ups, history and reference go with it; the first-response
+/// deadline is unchanged (a transfer is not an answer to the family). The
+/// new crèche's coordinators and the referent are told, a
+/// `referral.transferred` webhook is delivered, and the crèche it leaves
+/// no longer sees it (404). 409 for a referral offered, enrolled or
+/// closed; 422 for a crèche of another département.
+#[utoipa::path(operation_id = "transferReferral", tag = "referrals", params(("id" = String, Path, format = Uuid)), request_body = TransferRequest,
+    security(("oauth2" = [])), responses(
+    (status = 200, body = Transfer), Forbidden, NotFound, Conflict, Unprocessable,
+))]
+#[post("/referrals/{id}/transfer")]
+pub async fn transfer(
+    Bearer(who): Bearer,
+    state: State,
+    id: web::Path<String>,
+    body: ApiJson<TransferRequest>,
+) -> Result<web::Json<Transfer>, ApiError> {
+    let id = referral_id(&id)?;
+    Ok(web::Json(
+        acts::transfer(&state.app, &who, &id, body.0, now()).await?,
+    ))
 }
 
 /// The timeline, in the order things happened, with who and when. It

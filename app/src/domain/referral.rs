@@ -4,7 +4,7 @@
 
 use avip_db::model::{
     ChildcareSolution, DeclineReason, EmploymentStatus, ExitReason, ParentSituation, Participant,
-    ProjectKind, ReferralStatus, WithdrawReason,
+    ProjectKind, ReferralStatus, TransferReason, WithdrawReason,
 };
 use chrono::{Datelike, Months, NaiveDate};
 use serde::{Deserialize, Serialize};
@@ -663,6 +663,49 @@ impl TransitionDraft {
             reason,
             note,
             force_reason,
+        })
+    }
+}
+
+/// `POST /api/v1/referrals/{id}/transfer`.
+#[derive(Deserialize, ToSchema, Debug)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"creche_id": "0193a5f2-7c4e-7d1a-9b2c-3d4e5f6a7b8c",
+    "reason": "no_place_on_days", "note": "la crèche des Lilas a une place le lundi et le mardi"}))]
+pub struct TransferRequest {
+    /// Another crèche of the same département.
+    #[schema(format = Uuid)]
+    pub creche_id: String,
+    pub reason: TransferReason,
+    /// Free text; required when the reason is `other`.
+    #[schema(max_length = 2000)]
+    pub note: Option<String>,
+}
+
+/// A transfer request, checked.
+#[derive(Clone, Debug)]
+pub struct TransferDraft {
+    pub creche_id: avip_db::model::CrecheId,
+    pub reason: TransferReason,
+    pub note: Option<String>,
+}
+
+impl TransferDraft {
+    pub fn parse(req: TransferRequest) -> Result<TransferDraft, DomainError> {
+        let mut p = Problems::default();
+        let note = free_text(req.note, "note", &mut p);
+        let creche_id = avip_db::model::CrecheId::parse(req.creche_id.trim());
+        if creche_id.is_none() {
+            p.push("creche_id", "is not an id");
+        }
+        if req.reason == TransferReason::Other && note.is_none() {
+            p.push("note", "explain the reason when it is \"other\"");
+        }
+        p.into_result()?;
+        Ok(TransferDraft {
+            creche_id: creche_id.ok_or_else(|| DomainError::invalid("creche_id", "is required"))?,
+            reason: req.reason,
+            note,
         })
     }
 }

@@ -135,3 +135,18 @@ pub async fn add_follow_up(
     app.write(move |conn| referrals::add_follow_up(conn, &who, &id, request, &policy, now))
         .await
 }
+
+/// The referral handed to another crèche of its département.
+pub async fn transfer(
+    app: &App,
+    who: &Principal,
+    id: &ReferralId,
+    request: crate::domain::referral::TransferRequest,
+    now: DateTime<Utc>,
+) -> Result<crate::workflow::transfers::Transfer, DomainError> {
+    let (who, id, links) = (who.clone(), id.clone(), app.public_url.clone());
+    app.write(move |conn| {
+        crate::workflow::transfers::transfer(conn, &who, &id, request, &links, now)
+    })
+    .await
+}

@@ -27,6 +27,7 @@ pub mod referrals;
 pub mod retention;
 pub mod sign_in;
 pub mod sla;
+pub mod transfers;
 pub mod users;
 pub mod webhooks;
 

@@ -5,7 +5,7 @@
 //! retried request never tells twice. No family name, phone or birth date:
 //! the reference and the link lead to the rest.
 
-use avip_db::model::{ChildcareSolution, DeclineReason, ExitReason};
+use avip_db::model::{ChildcareSolution, DeclineReason, ExitReason, TransferReason};
 use avip_db::model::{DeliveryMode, EventId, NoticeKind, ReferralId, ReferralStatus};
 use avip_db::referrals::Referral;
 use avip_db::{DbConnection, QueryError};
@@ -32,6 +32,14 @@ pub enum News<'a> {
     ExitCorrected {
         exit: ExitNews,
         why: &'a str,
+        event: &'a EventId,
+    },
+    /// The referral was handed from the crèche `from` to its crèche now;
+    /// `event`: the transfer's timeline entry.
+    Transferred {
+        from: &'a str,
+        reason: TransferReason,
+        status: ReferralStatus,
         event: &'a EventId,
     },
 }
@@ -99,6 +107,18 @@ impl News<'_> {
                     rows,
                 )
             }
+            News::Transferred { from, reason, .. } => (
+                "transferred",
+                "transférée vers une autre crèche",
+                "La famille que vous avez orientée a été transférée vers une autre crèche AVIP du territoire, qui la suit désormais. Son dossier et son historique la suivent.",
+                vec![
+                    ("Crèche précédente".to_owned(), (*from).to_owned()),
+                    (
+                        "Motif du transfert".to_owned(),
+                        fr::transfer_reason(*reason).to_owned(),
+                    ),
+                ],
+            ),
         }
     }
 
@@ -108,13 +128,14 @@ impl News<'_> {
             News::Decision { to, .. } => *to,
             News::Enrolled { .. } => ReferralStatus::Enrolled,
             News::Exited(_) | News::ExitCorrected { .. } => ReferralStatus::Exited,
+            News::Transferred { status, .. } => *status,
         }
     }
 
     /// The notice the referent's preferences are asked about.
     fn kind(&self) -> NoticeKind {
         match self {
-            News::Decision { .. } => NoticeKind::ReferralDecision,
+            News::Decision { .. } | News::Transferred { .. } => NoticeKind::ReferralDecision,
             News::Enrolled { .. } => NoticeKind::ReferralEnrollment,
             News::Exited(_) | News::ExitCorrected { .. } => NoticeKind::ReferralExit,
         }
@@ -123,7 +144,9 @@ impl News<'_> {
     /// What tells one fact from another of the same name on a referral.
     fn key(&self, fact: &str, referral: &ReferralId) -> String {
         match self {
-            News::ExitCorrected { event, .. } => format!("referent:{fact}:{referral}:{event}"),
+            News::ExitCorrected { event, .. } | News::Transferred { event, .. } => {
+                format!("referent:{fact}:{referral}:{event}")
+            }
             _ => format!("referent:{fact}:{referral}"),
         }
     }
@@ -214,13 +237,28 @@ pub fn tell_referent(
     Ok(())
 }
 
+/// How a family came to a crèche.
+pub enum Arrival<'a> {
+    /// Sent by its prescriber.
+    Intake,
+    /// Handed over by another crèche (`from`, its name); `event`: the
+    /// transfer's timeline entry, so that each transfer is told once.
+    Transfer {
+        from: &'a str,
+        reason: TransferReason,
+        event: &'a EventId,
+    },
+}
+
 /// Tells each coordinator of `referral`'s crèche that the family arrived
 /// (`referral_received`), as each chose: at once (nobody chose), in the
-/// daily digest, or not at all. In the intake's transaction; it is not a
-/// first response. Returns how many e-mails were queued now.
+/// daily digest, or not at all. In the intake's (or the transfer's)
+/// transaction; it is not a first response. Returns how many e-mails were
+/// queued now.
 pub fn tell_coordinators_of_arrival(
     conn: &mut DbConnection,
     referral: &Referral,
+    arrival: &Arrival<'_>,
     public_url: &str,
     now: DateTime<Utc>,
 ) -> Result<usize, QueryError> {
@@ -238,18 +276,18 @@ pub fn tell_coordinators_of_arrival(
             fr::datetime(referral.received_at.and_utc()),
         ),
     ];
-    if let Some(due) = referral.sla.due_at {
+    let waiting = referral.first_response_at.is_none();
+    if let (Some(due), true) = (referral.sla.due_at, waiting) {
         rows.push((
             "Réponse à la famille avant le".to_owned(),
             fr::datetime(due.and_utc()),
         ));
     }
+    let (title, intro) = arrival_words(arrival, waiting, &mut rows);
     let notice = Notice {
         reference: reference.clone(),
-        title: format!("Orientation {reference} : nouvelle famille orientée"),
-        intro: "Une famille vient d’être orientée vers votre crèche. Elle attend une \
-                première réponse de votre part avant l’échéance indiquée ci-dessous."
-            .to_owned(),
+        title: format!("Orientation {reference} : {title}"),
+        intro,
         rows,
         link: format!(
             "{}/app/orientations/{}",
@@ -262,11 +300,53 @@ pub fn tell_coordinators_of_arrival(
     for email in &creche.coordinators {
         let kind = NoticeKind::ReferralReceived;
         let mode = daily::mode_for(conn, email, kind, None, DeliveryMode::Immediate)?;
-        let key = format!("coordinator:referral_received:{}:{email}", referral.id);
+        let key = match arrival {
+            Arrival::Intake => format!("coordinator:referral_received:{}:{email}", referral.id),
+            Arrival::Transfer { event, .. } => {
+                format!(
+                    "coordinator:referral_transferred:{}:{event}:{email}",
+                    referral.id
+                )
+            }
+        };
         let outbox = (mode, avip_db::model::NotificationKind::ArrivalNotice);
         if daily::tell(conn, outbox, &key, email, kind, &referral.id, &notice, now)? {
             queued += 1;
         }
     }
     Ok(queued)
+}
+
+/// The title and introduction of an arrival notice; a transfer adds who
+/// handed the family over and why to `rows`.
+fn arrival_words(
+    arrival: &Arrival<'_>,
+    waiting: bool,
+    rows: &mut Vec<(String, String)>,
+) -> (String, String) {
+    match arrival {
+        Arrival::Intake => (
+            "nouvelle famille orientée".to_owned(),
+            "Une famille vient d’être orientée vers votre crèche. Elle attend une \
+             première réponse de votre part avant l’échéance indiquée ci-dessous."
+                .to_owned(),
+        ),
+        Arrival::Transfer { from, reason, .. } => {
+            rows.push(("Transférée par".to_owned(), (*from).to_owned()));
+            rows.push((
+                "Motif du transfert".to_owned(),
+                fr::transfer_reason(*reason).to_owned(),
+            ));
+            let then = if waiting {
+                "Elle attend toujours une première réponse : l’échéance court depuis \
+                 son orientation et reste celle indiquée ci-dessous."
+            } else {
+                "Elle a déjà reçu une première réponse de l’autre crèche."
+            };
+            (
+                "famille transférée vers votre crèche".to_owned(),
+                format!("La crèche {from} vous transfère une famille. {then}"),
+            )
+        }
+    }
 }

@@ -126,6 +126,7 @@ pub fn intake(
                 crate::workflow::notices::tell_coordinators_of_arrival(
                     conn,
                     &intake.record.referral,
+                    &crate::workflow::notices::Arrival::Intake,
                     public_url,
                     now,
                 )?;
@@ -271,7 +272,7 @@ fn family_of(draft: &ReferralDraft, id: &ReferralId) -> Family {
 
 /// `409 duplicate_referral` when an active referral at the crèche already
 /// claims one of the children (its id only if it is the caller's own).
-fn refuse_a_second_claim(
+pub(crate) fn refuse_a_second_claim(
     conn: &mut DbConnection,
     who: &Principal,
     creche: &avip_db::model::CrecheId,

@@ -22,6 +22,7 @@ mod referrals;
 mod schema;
 mod sla;
 mod sums;
+mod transfers;
 mod webhooks;
 mod week;
 mod workspace;

@@ -24,7 +24,7 @@ pub(crate) async fn create(app: &TestApp, token: &str, path: &str, body: Value) 
     app.expect(token, "POST", path, Some(body), 201).await
 }
 
-async fn org(app: &TestApp, admin: &str, kind: &str, name: &str) -> String {
+pub(crate) async fn org(app: &TestApp, admin: &str, kind: &str, name: &str) -> String {
     let body = json!({"kind": kind, "name": name, "departement": "83"});
     create(app, admin, "/api/v1/organizations", body).await["id"]
         .as_str()
@@ -32,7 +32,7 @@ async fn org(app: &TestApp, admin: &str, kind: &str, name: &str) -> String {
         .to_owned()
 }
 
-async fn creche(app: &TestApp, admin: &str, operator: &str, name: &str) -> String {
+pub(crate) async fn creche(app: &TestApp, admin: &str, operator: &str, name: &str) -> String {
     let body = json!({"operator_id": operator, "name": name, "address": "1 place de la Liberté",
         "postal_code": "83000", "commune": "Toulon", "avip_places": 6,
         "opening_hours": {"opens": "07:00", "closes": "19:00", "days": ["mon","tue","wed","thu","fri"]}});

@@ -24,7 +24,7 @@ const ALL_EVENTS: [&str; 6] = [
 ];
 
 /// A token of an API client of the prescriber's organisation.
-async fn partner_system(app: &TestApp, t: &Territory) -> String {
+pub(crate) async fn partner_system(app: &TestApp, t: &Territory) -> String {
     let me = app
         .expect(&t.prescriber, "GET", "/api/v1/me", None, 200)
         .await;

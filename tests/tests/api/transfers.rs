@@ -1,0 +1,188 @@
+//! A referral handed to another crèche of its département (issue 34,
+//! point 1), end to end: the API, both crèches' views, the timeline, the
+//! e-mails through a real SMTP server and the webhook to a real receiver.
+
+use std::time::Duration;
+
+use avip_tests::receiver::Receiver;
+use avip_tests::smtp::SmtpSink;
+use avip_tests::{TestApp, spawn_app_with_engine};
+use serde_json::{Value, json};
+
+use crate::referrals::{Territory, id, move_to, new_referral, territory};
+
+async fn transfer(app: &TestApp, token: &str, r: &str, body: Value, status: u16) -> Value {
+    let path = format!("/api/v1/referrals/{r}/transfer");
+    app.expect(token, "POST", &path, Some(body), status).await
+}
+
+/// A crèche of another département (13), with its operator.
+async fn creche_elsewhere(app: &TestApp, t: &Territory) -> String {
+    let body = json!({"kind": "creche_operator", "name": "Crèches des Bouches-du-Rhône",
+        "departement": "13"});
+    let op = app
+        .expect(&t.admin, "POST", "/api/v1/organizations", Some(body), 201)
+        .await;
+    crate::referrals::creche(app, &t.admin, op["id"].as_str().unwrap(), "Les Calanques").await
+}
+
+fn field_errors(problem: &Value) -> Vec<(String, String)> {
+    (problem["errors"].as_array().unwrap().iter())
+        .map(|e| {
+            let text = |k: &str| e[k].as_str().unwrap_or_default().to_owned();
+            (text("field"), text("message"))
+        })
+        .collect()
+}
+
+fn subject(mail: &avip_tests::smtp::Received) -> String {
+    mail_parser::MessageParser::default()
+        .parse(mail.raw.as_bytes())
+        .and_then(|m| m.subject().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_family_handed_to_another_creche_keeps_its_file_and_deadline_and_everyone_is_told() {
+    let (receiver, sink) = (Receiver::start(), SmtpSink::start());
+    let smtp = sink.url();
+    let app = spawn_app_with_engine(move |env| {
+        env.insert("AVIP_SMTP_URL".into(), smtp);
+        // The outbox is sent every second.
+        env.insert("AVIP_SLA_SCHEDULE".into(), "* * * * * *".into());
+    })
+    .await;
+    let t = territory(&app).await;
+    let system = crate::webhooks::partner_system(&app, &t).await;
+    let hook = json!({"url": receiver.url, "events": ["referral.transferred"]});
+    app.expect(&system, "POST", "/api/v1/webhooks", Some(hook), 201)
+        .await;
+    let created = new_referral(&app, &t.prescriber, &t.creche, "Yanis").await;
+    let r = id(&created);
+    let get = format!("/api/v1/referrals/{r}");
+    app.expect(&t.other_coordinator, "GET", &get, None, 404)
+        .await;
+
+    // Refused, each naming the field and the reason, nothing moved.
+    let elsewhere = creche_elsewhere(&app, &t).await;
+    let body = json!({"creche_id": elsewhere, "reason": "no_place_on_days"});
+    let refused = transfer(&app, &t.coordinator, &r, body, 422).await;
+    let errors = field_errors(&refused);
+    assert_eq!(errors[0].0, "creche_id", "{refused}");
+    assert!(errors[0].1.contains("département 13"), "{refused}");
+    let unknown =
+        json!({"creche_id": "0193a5f2-7c4e-7d1a-9b2c-3d4e5f6a7b8c", "reason": "family_request"});
+    let refused = transfer(&app, &t.coordinator, &r, unknown, 422).await;
+    assert_eq!(field_errors(&refused)[0].0, "creche_id", "{refused}");
+    let unexplained = json!({"creche_id": "not an id", "reason": "other"});
+    let refused = transfer(&app, &t.coordinator, &r, unexplained, 422).await;
+    let fields: Vec<String> = field_errors(&refused).into_iter().map(|e| e.0).collect();
+    assert_eq!(fields, ["creche_id", "note"], "{refused}");
+    let same = json!({"creche_id": t.creche, "reason": "family_request"});
+    transfer(&app, &t.coordinator, &r, same, 422).await;
+    let body = json!({"creche_id": t.other_creche, "reason": "family_request"});
+    // Neither another prescriber nor a crèche that does not hold it.
+    transfer(&app, &t.other_prescriber, &r, body.clone(), 404).await;
+    transfer(&app, &t.other_coordinator, &r, body, 404).await;
+    transfer(
+        &app,
+        &t.caf,
+        &r,
+        json!({"creche_id": t.other_creche, "reason": "other", "note": "x"}),
+        403,
+    )
+    .await;
+
+    // The crèche holding it hands it over.
+    let body = json!({"creche_id": t.other_creche, "reason": "no_place_on_days",
+        "note": "pas de place le lundi ici"});
+    let done = transfer(&app, &t.coordinator, &r, body, 200).await;
+    assert_eq!(done["from_creche_id"], t.creche.as_str());
+    assert_eq!(done["to_creche_id"], t.other_creche.as_str());
+    assert_eq!(done["status"], "received");
+    assert_eq!(done["reference"], created["reference"]);
+    // Not an answer to the family: the deadline is the one it had.
+    assert_eq!(done["sla_due_at"], created["sla"]["due_at"], "{done}");
+
+    // The crèche it left sees it no more; the new one sees all of it.
+    app.expect(&t.coordinator, "GET", &get, None, 404).await;
+    let there = app
+        .expect(&t.other_coordinator, "GET", &get, None, 200)
+        .await;
+    assert_eq!(there["creche_id"], t.other_creche.as_str());
+    assert_eq!(there["sla"]["due_at"], created["sla"]["due_at"]);
+    assert!(there["first_response_at"].is_null());
+    assert_eq!(there["parent"], created["parent"]);
+    assert_eq!(there["children"], created["children"]);
+    assert_eq!(there["needs"], created["needs"]);
+    let events = app
+        .expect(
+            &t.other_coordinator,
+            "GET",
+            &format!("{get}/events"),
+            None,
+            200,
+        )
+        .await;
+    let items = events["items"].as_array().unwrap();
+    let kinds: Vec<&str> = items.iter().filter_map(|e| e["kind"].as_str()).collect();
+    assert!(kinds.contains(&"created"), "{kinds:?}");
+    let moved = items.iter().find(|e| e["kind"] == "transferred").unwrap();
+    assert_eq!(moved["reason"], "no_place_on_days");
+    assert_eq!(moved["note"], "pas de place le lundi ici");
+    assert_eq!(moved["data"]["from_creche_id"], t.creche.as_str());
+    assert_eq!(moved["data"]["to_creche_id"], t.other_creche.as_str());
+    assert_eq!(moved["actor"]["kind"], "user", "{moved}");
+    // The prescriber still follows it, and may hand it back herself.
+    let back = json!({"creche_id": t.creche, "reason": "closer_to_home_or_work"});
+    transfer(&app, &t.prescriber, &r, back, 200).await;
+    app.expect(&t.coordinator, "GET", &get, None, 200).await;
+
+    // Told by e-mail: the new crèche's coordinator, the referent, each
+    // once per transfer (two transfers); the arrival at intake besides.
+    let mails = sink
+        .wait_for(Duration::from_secs(20), |m| m.len() >= 5)
+        .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(sink.received().len(), mails.len(), "nothing twice");
+    let to = |who: &str, words: &str| {
+        (mails.iter())
+            .filter(|m| m.to == [who] && subject(m).contains(words))
+            .count()
+    };
+    let seen: Vec<(Vec<String>, String)> =
+        mails.iter().map(|m| (m.to.clone(), subject(m))).collect();
+    assert_eq!(
+        to("b.roux@example.org", "famille transférée vers votre crèche"),
+        1,
+        "{seen:?}"
+    );
+    assert_eq!(
+        to(
+            "c.martin@example.org",
+            "famille transférée vers votre crèche"
+        ),
+        1
+    );
+    assert_eq!(
+        to("p.durand@example.org", "transférée vers une autre crèche"),
+        2
+    );
+    // And the prescriber's information system by its webhook, signed.
+    let hits = receiver
+        .wait_for(Duration::from_secs(20), |h| h.len() >= 2)
+        .await;
+    let types: Vec<String> = hits.iter().map(|h| h.json()["type"].to_string()).collect();
+    assert!(
+        types.iter().all(|t| t == "\"referral.transferred\""),
+        "{types:?}"
+    );
+
+    // Only an open referral moves: one offered, or closed, is refused.
+    let other = id(&new_referral(&app, &t.prescriber, &t.creche, "Lina").await);
+    let declined = json!({"to": "declined", "reason": "no_place_available"});
+    move_to(&app, &t.coordinator, &other, declined, 200).await;
+    let body = json!({"creche_id": t.other_creche, "reason": "no_place_on_days"});
+    let refused = transfer(&app, &t.coordinator, &other, body, 409).await;
+    assert_eq!(refused["code"], "invalid_transition", "{refused}");
+}
