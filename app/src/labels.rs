@@ -235,6 +235,9 @@ pub fn reason(code: &str) -> String {
     if let Ok(r) = code.parse::<ExitReason>() {
         return exit_reason(r).to_owned();
     }
+    if let Ok(r) = code.parse::<TransferReason>() {
+        return transfer_reason(r).to_owned();
+    }
     code.to_owned()
 }
 

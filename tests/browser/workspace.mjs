@@ -224,6 +224,18 @@ async function occupied(page, creche, day) {
   await page.waitForLoadState('load');
   expect((await page.locator('[role=status]').innerText()).includes('mis à jour'), 'the move is confirmed');
   expect((await page.locator('dl.facts').first().innerText()).includes('Famille contactée'), 'the new status');
+  // No place on the family's days: she hands it to another crèche of the
+  // département, those free on its days offered first.
+  await page.getByText('Transférer vers une autre crèche').click();
+  expect(await page.locator('#transfert-creche_id option').count() >= 2, 'other crèches are offered');
+  await axe(page, 'referral page with the transfer form');
+  await page.locator('#transfert-creche_id').selectOption({ index: 1 });
+  await page.locator('#transfert-reason').selectOption('no_place_on_days');
+  await page.getByRole('button', { name: 'Transférer', exact: true }).click();
+  await page.waitForLoadState('load');
+  expect(page.url().endsWith('/app/a-traiter?fait=transfert'), `after a transfer, the worklist (${page.url()})`);
+  expect((await page.locator('[role=status]').innerText()).includes('transférée'), 'the transfer is confirmed');
+  await axe(page, 'worklist after a transfer');
 
   // An offered family is enrolled; the planning shows the place taken at once.
   await page.goto(`${base}/app/a-traiter`);

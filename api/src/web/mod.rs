@@ -31,6 +31,7 @@ pub mod referrals;
 pub mod sections;
 pub mod session;
 pub mod sign_in;
+pub mod transfer_view;
 pub mod worklist;
 
 /// What a page cannot show: a redirect to sign in, or a page saying why.

@@ -16,7 +16,8 @@ use crate::shared::State;
 use crate::web::exit_view::confirmation;
 use crate::web::forms::{Errors, Form};
 use crate::web::referral_forms::{
-    CONTRACT, CORRECTION, ENROLLMENT, EXIT, FOLLOW_UP, FORM_LABELS, NOTE, TRANSITION, contract_form,
+    CONTRACT, CORRECTION, ENROLLMENT, EXIT, FOLLOW_UP, FORM_LABELS, NOTE, TRANSFER, TRANSITION,
+    contract_form,
 };
 use crate::web::referral_view::{Fact, View};
 use crate::web::session::Visitor;
@@ -26,7 +27,7 @@ use avip_app::domain::DomainError;
 use avip_app::domain::exit::ExitCorrection;
 use avip_app::domain::referral::{
     EnrollmentChange, EnrollmentRequest, ExitRequest, FollowUpRequest, NoteRequest,
-    TransitionRequest,
+    TransferRequest, TransitionRequest,
 };
 use avip_app::views::referral::{EventBody, FollowUpBody, ReferralBody};
 use avip_app::workflow::acts;
@@ -40,6 +41,8 @@ struct ReferralPage {
     week: Vec<crate::web::planning::WeekdayLine>,
     week_from: String,
     elsewhere: Vec<String>,
+    /// The form that hands the family to another crèche, when allowed.
+    transfer: Option<crate::web::transfer_view::TransferPanel>,
     /// What the page shows (the template reads its fields through `Deref`).
     view: View,
     /// The form that was sent and refused, its values and its errors.
@@ -199,8 +202,8 @@ struct Loaded {
     week_from: chrono::NaiveDate,
     /// The other crèches of the territory that can take the family on its
     /// days, best first, in words (for an open referral the crèche may
-    /// have to send elsewhere).
-    elsewhere: Vec<String>,
+    /// have to send elsewhere), and the transfer's choices.
+    elsewhere: crate::web::transfer_view::Elsewhere,
 }
 
 async fn load(state: &State, who: &Principal, id: &ReferralId) -> Result<Loaded, WebError> {
@@ -241,7 +244,8 @@ async fn load(state: &State, who: &Principal, id: &ReferralId) -> Result<Loaded,
                 };
             let creche =
                 avip_app::workflow::creches::name(conn, &record.referral.creche_id, today)?;
-            let elsewhere = elsewhere(conn, &who, &record, week_from, zone)?;
+            let elsewhere =
+                crate::web::transfer_view::elsewhere(conn, &who, &record, week_from, zone)?;
             Ok::<_, DomainError>(Loaded {
                 elsewhere,
                 week: if days.is_empty() {
@@ -258,49 +262,6 @@ async fn load(state: &State, who: &Principal, id: &ReferralId) -> Result<Loaded,
         })
         .await
         .map_err(WebError::from)
-}
-
-/// For a referral still open before an offer, the other crèches of its
-/// département free on the family's days, best first (five at most).
-fn elsewhere(
-    conn: &mut avip_db::DbConnection,
-    who: &Principal,
-    record: &avip_db::referrals::ReferralRecord,
-    start: chrono::NaiveDate,
-    zone: avip_sla_engine::policy::HolidayZone,
-) -> Result<Vec<String>, DomainError> {
-    use avip_db::model::{ReferralStatus, Role};
-    let open = matches!(
-        record.referral.status,
-        ReferralStatus::Received | ReferralStatus::Contacted | ReferralStatus::Waitlisted
-    );
-    let (Some(needs), true, true) = (
-        &record.needs,
-        open,
-        matches!(who.role, Role::Coordinator | Role::Admin),
-    ) else {
-        return Ok(Vec::new());
-    };
-    let wanted = avip_app::workflow::matching::Wanted {
-        departement: who.departement.clone(),
-        start,
-        days: avip_app::workflow::calendar::weekdays(needs.days),
-        hours: needs.hours_from.clone().zip(needs.hours_to.clone()),
-        weeks: 8,
-        places: i32::try_from(record.children.len()).unwrap_or(1).max(1),
-        postal_code: Some(record.family.parent_postal_code.clone()),
-        commune: Some(record.family.parent_commune.clone()),
-    };
-    let found = avip_app::workflow::matching::matches(conn, who, &wanted, zone)?;
-    Ok(found
-        .iter()
-        .filter(|m| m.creche.id != record.referral.creche_id && m.free_on_every_day)
-        .take(5)
-        .map(|m| {
-            let offer = crate::web::ranking::offer(m, &wanted);
-            format!("{} ({}) — {offer}", m.creche.name, m.creche.commune)
-        })
-        .collect())
 }
 
 fn build(layout: Layout, who: &Principal, loaded: Loaded, shown: Shown) -> ReferralPage {
@@ -327,7 +288,8 @@ fn build(layout: Layout, who: &Principal, loaded: Loaded, shown: Shown) -> Refer
         layout,
         week,
         week_from,
-        elsewhere,
+        elsewhere: elsewhere.lines,
+        transfer: elsewhere.transfer,
         view,
         open: shown.open,
         form: shown.form,
@@ -362,6 +324,9 @@ fn done_message(action: &str) -> Option<&'static str> {
         "correction" => "La sortie est corrigée ; le référent en est informé.",
         "note" => "La note est ajoutée.",
         "suivi" => "Le suivi est enregistré.",
+        "transfert" => {
+            "L’orientation est transférée ; la crèche qui la reçoit et le référent en sont informés."
+        }
         "creee" => {
             "L’orientation est envoyée à la crèche ; elle doit répondre à la famille sous 72 heures."
         }
@@ -456,6 +421,16 @@ pub async fn act(
         },
         "suivi" => match form.parse::<FollowUpRequest>(FOLLOW_UP) {
             Ok(request) => refused(acts::add_follow_up(app, &who, &id, request, now).await)?,
+            Err(e) => Err(e),
+        },
+        "transfert" => match form.parse::<TransferRequest>(TRANSFER) {
+            // The crèche that hands the family over sees it no more.
+            Ok(request) => match refused(acts::transfer(app, &who, &id, request, now).await)? {
+                Ok(()) if who.role == avip_db::model::Role::Coordinator => {
+                    return Ok(see_other("/app/a-traiter?fait=transfert"));
+                }
+                outcome => outcome,
+            },
             Err(e) => Err(e),
         },
         _ => return Err(WebError::NotFound),

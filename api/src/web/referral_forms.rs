@@ -83,6 +83,14 @@ pub const FORM_LABELS: &[(&str, &[(&str, &str)])] = &[
     ),
     ("note", &[("note", "Note")]),
     (
+        "transfert",
+        &[
+            ("creche_id", "Crèche qui reçoit la famille"),
+            ("reason", "Motif du transfert"),
+            ("note", "Note"),
+        ],
+    ),
+    (
         "suivi",
         &[
             ("date", "Date de l’échange"),
@@ -138,6 +146,11 @@ pub const CORRECTION: &[(&str, Kind)] = &[
     ("correction_reason", Kind::Required),
 ];
 pub const NOTE: &[(&str, Kind)] = &[("note", Kind::Required)];
+pub const TRANSFER: &[(&str, Kind)] = &[
+    ("creche_id", Kind::Required),
+    ("reason", Kind::Required),
+    ("note", Kind::Text),
+];
 pub const FOLLOW_UP: &[(&str, Kind)] = &[
     ("date", Kind::Required),
     ("participants", Kind::Many),

@@ -62,6 +62,8 @@ struct WorklistPage {
     follow_ups: Vec<Row>,
     contracts: Vec<Row>,
     in_progress: Vec<Row>,
+    /// What a form just did, when it led here.
+    done: Option<&'static str>,
     /// Where the whole list of each is, when it has more than shown.
     more_first_responses: Option<String>,
     more_in_progress: Option<String>,
@@ -74,6 +76,8 @@ struct WorklistPage {
 pub struct Filters {
     creche: Option<String>,
     statut: Option<String>,
+    /// `transfert`: a family was just handed to another crèche.
+    fait: Option<String>,
 }
 
 fn class_of(seconds_left: i64) -> &'static str {
@@ -280,6 +284,9 @@ pub async fn show(
         follow_ups,
         contracts,
         in_progress,
+        done: (filters.fait.as_deref() == Some("transfert")).then_some(
+            "L’orientation est transférée ; la crèche qui la reçoit et le référent en sont informés.",
+        ),
         more_first_responses: lists
             .more_unanswered
             .then(|| whole_list(Some(ReferralStatus::Received), creche.as_ref(), "echeance")),

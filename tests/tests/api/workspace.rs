@@ -1792,3 +1792,97 @@ async fn the_worklist_shows_the_most_urgent_and_leads_to_the_whole_list() {
     let second = whole.body.find(&format!(">{}</a>", references[1])).unwrap();
     assert!(first < second, "soonest deadline first");
 }
+
+/// From the referral page, the crèche hands the family to another crèche
+/// of the département: the one free on the family's days comes first; a
+/// refused form names its field; once handed over the page is gone for
+/// her and there for the crèche that received it, with the transfer on the
+/// timeline (issue 34).
+#[tokio::test]
+async fn a_coordinator_hands_a_family_to_another_creche_from_its_page() {
+    let app = spawn_app().await;
+    let (t, mut browser) = coordinator_in(&app).await;
+    let mut body = crate::referrals::referral(&t.creche, "Yanis");
+    body["needs"]["days"] = json!(["mon", "tue"]);
+    body["needs"]["days_per_week"] = json!(2);
+    let r = app
+        .expect(&t.prescriber, "POST", "/api/v1/referrals", Some(body), 201)
+        .await;
+    let page_path = format!("/app/orientations/{}", id(&r));
+    let page = browser.get(&page_path).await;
+    assert!(
+        page.body
+            .contains("<summary>Transférer vers une autre crèche</summary>")
+    );
+    let select = &page.body[page.body.find("id=\"transfert-creche_id\"").unwrap()..];
+    let select = &select[..select.find("</select>").unwrap()];
+    // The other crèche, free on Monday and Tuesday, with what it offers;
+    // not the crèche it is at.
+    let first = select.find("</option>").unwrap() + "</option>".len();
+    assert!(
+        select[first..]
+            .trim_start()
+            .starts_with(&format!("<option value=\"{}\"", t.other_creche)),
+        "{select}"
+    );
+    assert!(select.contains("Les Lucioles (Toulon) — "), "{select}");
+    assert!(!select.contains(&t.creche), "{select}");
+    let token = csrf(&page.body);
+
+    let form = format!("{page_path}/transfert");
+    let refused = browser
+        .post(
+            &form,
+            &[
+                ("csrf", &token),
+                ("creche_id", &t.other_creche),
+                ("reason", "other"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 422);
+    assert!(
+        refused.body.contains("id=\"transfert-note-err\""),
+        "{}",
+        refused.body
+    );
+    assert!(
+        refused
+            .body
+            .contains("<details open>\n<summary>Transférer vers une autre crèche")
+    );
+
+    let done = browser
+        .post(
+            &form,
+            &[
+                ("csrf", &token),
+                ("creche_id", &t.other_creche),
+                ("reason", "no_place_on_days"),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    assert_eq!(
+        done.location.as_deref(),
+        Some("/app/a-traiter?fait=transfert")
+    );
+    let worklist = browser.get("/app/a-traiter?fait=transfert").await;
+    assert!(worklist.body.contains("L’orientation est transférée"));
+    assert_eq!(browser.get(&page_path).await.status, 404);
+
+    let mut there = Browser::new(&app);
+    there.sign_in("b.roux@example.org", PASSWORD, "/app/").await;
+    let page = there.get(&page_path).await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("Transférée vers une autre crèche"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("Les Petits Pas → Les Lucioles"),
+        "{}",
+        page.body
+    );
+}

@@ -32,6 +32,10 @@ pub(super) fn describe_event(e: &EventBody) -> (String, String) {
         return email_sent(e, what);
     }
     let mut detail = Vec::new();
+    let text = |key: &str| e.data.as_ref()?.get(key)?.as_str();
+    if let (Some(from), Some(to)) = (text("from_creche"), text("to_creche")) {
+        detail.push(format!("{from} → {to}"));
+    }
     if let Some(reason) = &e.reason {
         detail.push(format!("Motif : {}", fr::reason(reason)));
     }
