@@ -219,6 +219,7 @@ fn referral_rules() -> Vec<(&'static str, &'static str, Rule)> {
         ("ErasureRequest", "reason", text()),
         ("TransitionRequest", "note", optional()),
         ("TransitionRequest", "force_reason", optional()),
+        ("TransferRequest", "note", optional()),
         ("EnrollmentRequest", "note", optional()),
         ("EnrollmentRequest", "force_reason", optional()),
         ("EnrollmentRequest", "days", NonEmpty { unique: true }),
@@ -251,6 +252,11 @@ fn cross_field_rules() -> Vec<(&'static str, Value)> {
          "then": {"properties": {"force": {"const": true}}, "required": ["force"]}},
     ]);
     vec![
+        (
+            "TransferRequest",
+            json!([{"if": {"properties": {"reason": {"const": "other"}}, "required": ["reason"]},
+                    "then": given("note")}]),
+        ),
         (
             "TransitionRequest",
             json!([
