@@ -7,7 +7,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use avip_db::model::ReferralId;
+use avip_db::model::{ReferralId, Role};
 use avip_db::page::PageRequest;
 use avip_sla_engine::clock::paris_date;
 use chrono::Utc;
@@ -424,31 +424,45 @@ pub async fn act(
             Err(e) => Err(e),
         },
         "transfert" => match form.parse::<TransferRequest>(TRANSFER) {
-            // The crèche that hands the family over sees it no more.
-            Ok(request) => match refused(acts::transfer(app, &who, &id, request, now).await)? {
-                Ok(()) if who.role == avip_db::model::Role::Coordinator => {
-                    return Ok(see_other("/app/a-traiter?fait=transfert"));
-                }
-                outcome => outcome,
-            },
+            Ok(request) => refused(acts::transfer(app, &who, &id, request, now).await)?,
             Err(e) => Err(e),
         },
         _ => return Err(WebError::NotFound),
     };
+    let sent = Shown {
+        open: action,
+        form,
+        ..Shown::default()
+    };
+    answer(&req, &visitor, &state, &id, sent, outcome).await
+}
+
+/// Where a form sent leads: done, back to the page saying so (the
+/// crèche that handed a family to another one, which sees it no more, to
+/// its worklist); refused, the page with the form as sent and its errors.
+async fn answer(
+    req: &HttpRequest,
+    visitor: &Visitor,
+    state: &State,
+    id: &ReferralId,
+    sent: Shown,
+    outcome: Result<(), Errors>,
+) -> Result<HttpResponse, WebError> {
     match outcome {
-        Ok(()) => Ok(see_other(&format!("/app/orientations/{id}?fait={action}"))),
+        Ok(()) if sent.open == "transfert" && visitor.who.role == Role::Coordinator => {
+            Ok(see_other("/app/a-traiter?fait=transfert"))
+        }
+        Ok(()) => Ok(see_other(&format!(
+            "/app/orientations/{id}?fait={}",
+            sent.open
+        ))),
         Err(errors) => {
-            let shown = Shown {
-                open: action,
-                form,
-                errors,
-                ..Shown::default()
-            };
+            let shown = Shown { errors, ..sent };
             render(
-                &req,
-                &visitor,
-                &state,
-                &id,
+                req,
+                visitor,
+                state,
+                id,
                 shown,
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
