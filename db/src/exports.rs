@@ -498,3 +498,44 @@ pub fn stored_service_key(conn: &mut DbConnection, name: &str) -> QueryResult<Op
         .first::<String>(conn)
         .optional()
 }
+
+/// A referral's transfer to another crèche, for the indicators: when the
+/// referral was received, by whom it was sent, and the transfer event's
+/// `data` (`from_creche_id`, `to_creche_id`).
+#[derive(Clone, Debug)]
+pub struct TransferRow {
+    pub received_at: NaiveDateTime,
+    pub prescriber_organization_id: OrganizationId,
+    pub data: Option<String>,
+}
+
+/// The transfers of the referrals received in `[from, before)`: a few
+/// rows, one per transfer (few families change crèche).
+pub fn transfers_of_received(
+    conn: &mut DbConnection,
+    from: NaiveDateTime,
+    before: NaiveDateTime,
+) -> QueryResult<Vec<TransferRow>> {
+    use crate::schema::referral_events;
+    let rows: Vec<(NaiveDateTime, OrganizationId, Option<String>)> = referral_events::table
+        .inner_join(referrals::table)
+        .filter(referral_events::kind.eq(crate::model::EventKind::Transferred))
+        .filter(referrals::received_at.ge(from))
+        .filter(referrals::received_at.lt(before))
+        .select((
+            referrals::received_at,
+            referrals::prescriber_organization_id,
+            referral_events::data,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(received_at, prescriber_organization_id, data)| TransferRow {
+                received_at,
+                prescriber_organization_id,
+                data,
+            },
+        )
+        .collect())
+}

@@ -60,6 +60,8 @@ const HEADERS: &[(&str, &str)] = &[
         "Délai de réponse, 90e centile (heures)",
     ),
     ("offers", "Places proposées"),
+    ("transfers_in", "Transferts reçus d’une autre crèche"),
+    ("transfers_out", "Transferts vers une autre crèche"),
     ("enrollments", "Inscriptions"),
     ("exits", "Sorties"),
     ("positive_exits", "Sorties positives"),

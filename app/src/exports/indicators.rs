@@ -233,6 +233,22 @@ pub const INDICATOR_COLUMNS: &[Column] = &[
         "Answers to the outcome requests, 3 and 6 months together, over the\n\
          requests sent × 100.",
     ),
+    nullable(
+        "transfers_in",
+        10.0,
+        Kind::Integer,
+        "Transfers of these referrals from another crèche to the group's\n\
+         crèche (crèche groups) or to a crèche in scope (month groups).\n\
+         `null` for prescriber groups.",
+    ),
+    nullable(
+        "transfers_out",
+        10.0,
+        Kind::Integer,
+        "Transfers of these referrals from the group's crèche (or a crèche\n\
+         in scope) to another crèche. The other counts follow a transferred\n\
+         referral to the crèche that holds it now. `null` for prescriber groups.",
+    ),
 ];
 
 /// One group of indicators. Every count is over the referrals **received
@@ -259,7 +275,7 @@ impl utoipa::PartialSchema for IndicatorRow {
     "in_training_at_3_months": 1, "in_work_at_3_months_pct": 50.0, "in_training_at_3_months_pct": 50.0,
     "outcomes_6_months_asked": 1, "outcomes_6_months_answered": 0, "in_work_at_6_months": 0,
     "in_training_at_6_months": 0, "in_work_at_6_months_pct": null, "in_training_at_6_months_pct": null,
-    "outcome_answer_pct": 66.7}),
+    "outcome_answer_pct": 66.7, "transfers_in": 1, "transfers_out": 0}),
         )
     }
 }
@@ -278,6 +294,8 @@ pub struct Tally {
     pub hours: Vec<f64>,
     /// Occupied and available place-days (crèche and month groups).
     pub place_days: Option<(i64, i64)>,
+    /// Transfers in and out (crèche and month groups).
+    pub transfers: Option<(i64, i64)>,
 }
 
 impl Tally {
@@ -361,6 +379,10 @@ impl Tally {
             ]
         }))
         .chain([pct(c.answered_3 + c.answered_6, c.asked_3 + c.asked_6)])
+        .chain(match self.transfers {
+            Some((i, o)) => [Cell::Int(i), Cell::Int(o)],
+            None => [Cell::Empty, Cell::Empty],
+        })
         .collect()
     }
 }
@@ -462,7 +484,59 @@ pub fn indicators(
             },
         )?;
     }
+    transfers(conn, creches, period, group_by, &mut groups)?;
     Ok(groups)
+}
+
+/// Each crèche or month group's transfers in and out, of the referrals
+/// received in the period; prescriber groups have none.
+fn transfers(
+    conn: &mut DbConnection,
+    creches: &[CrecheId],
+    period: Period,
+    group_by: GroupBy,
+    groups: &mut BTreeMap<String, Tally>,
+) -> Result<(), ExportError> {
+    if matches!(group_by, GroupBy::Prescriber | GroupBy::PrescriberKind) {
+        return Ok(());
+    }
+    for tally in groups.values_mut() {
+        tally.transfers = Some((0, 0));
+    }
+    // Paris days, read from UTC instants a day wider on each side.
+    let bound = |d: NaiveDate| d.and_time(chrono::NaiveTime::MIN);
+    let rows = exports::transfers_of_received(
+        conn,
+        bound(period.from - chrono::Days::new(1)),
+        bound(period.to + chrono::Days::new(2)),
+    )?;
+    for row in rows {
+        let day = tallies::paris_day(row.received_at);
+        let data: serde_json::Value = (row.data.as_deref())
+            .and_then(|d| serde_json::from_str(d).ok())
+            .unwrap_or_default();
+        let creche = |key: &str| {
+            data.get(key)
+                .and_then(|v| v.as_str())
+                .and_then(CrecheId::parse)
+                .filter(|c| creches.contains(c))
+        };
+        if day < period.from || day > period.to {
+            continue;
+        }
+        let month = format!("{:04}-{:02}", day.year(), day.month());
+        let key = |c: &CrecheId| match group_by {
+            GroupBy::Creche => c.to_string(),
+            _ => month.clone(),
+        };
+        if let Some(t) = creche("to_creche_id").and_then(|c| groups.get_mut(&key(&c))) {
+            t.transfers = Some(t.transfers.map_or((1, 0), |(i, o)| (i + 1, o)));
+        }
+        if let Some(t) = creche("from_creche_id").and_then(|c| groups.get_mut(&key(&c))) {
+            t.transfers = Some(t.transfers.map_or((0, 1), |(i, o)| (i, o + 1)));
+        }
+    }
+    Ok(())
 }
 
 /// The tally of the group a referral received on `day` falls in, labelled

@@ -185,8 +185,9 @@ fn group<'a>(rows: &'a [Value], key: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no group {key} in {rows:?}"))
 }
 
-/// The situation indicators of a group whose `in_work` exits nobody was
-/// asked about yet.
+/// The situation indicators of a prescriber group whose `in_work` exits
+/// nobody was asked about yet (and its transfers, which such a group does
+/// not count).
 fn after_exits(group: &mut Value, in_work: i64) {
     let object = group.as_object_mut().unwrap();
     object.insert("exits_in_work".into(), json!(in_work));
@@ -205,6 +206,8 @@ fn after_exits(group: &mut Value, in_work: i64) {
         }
     }
     object.insert("outcome_answer_pct".into(), Value::Null);
+    object.insert("transfers_in".into(), Value::Null);
+    object.insert("transfers_out".into(), Value::Null);
 }
 
 #[tokio::test]

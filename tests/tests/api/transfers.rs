@@ -178,6 +178,32 @@ async fn a_family_handed_to_another_creche_keeps_its_file_and_deadline_and_every
         "{types:?}"
     );
 
+    // The indicators count each crèche's transfers in and out (there and
+    // back: one each way for both); prescriber groups have none.
+    let today = crate::referrals::today();
+    let period = format!("from={}&to={}", today - chrono::Duration::days(1), today);
+    let path = format!("/api/v1/exports/indicators?{period}&group_by=creche");
+    let rows = app.expect(&t.caf, "GET", &path, None, 200).await;
+    for creche in [&t.creche, &t.other_creche] {
+        let row = (rows.as_array().unwrap().iter())
+            .find(|r| r["group"] == creche.as_str())
+            .unwrap();
+        assert_eq!(
+            (&row["transfers_in"], &row["transfers_out"]),
+            (&json!(1), &json!(1)),
+            "{row}"
+        );
+    }
+    let path = format!("/api/v1/exports/indicators?{period}&group_by=month");
+    let rows = app.expect(&t.caf, "GET", &path, None, 200).await;
+    let ins: i64 = (rows.as_array().unwrap().iter())
+        .map(|r| r["transfers_in"].as_i64().unwrap())
+        .sum();
+    assert_eq!(ins, 2, "{rows}");
+    let path = format!("/api/v1/exports/indicators?{period}&group_by=prescriber");
+    let rows = app.expect(&t.caf, "GET", &path, None, 200).await;
+    assert!(rows[0]["transfers_in"].is_null(), "{rows}");
+
     // Only an open referral moves: one offered, or closed, is refused.
     let other = id(&new_referral(&app, &t.prescriber, &t.creche, "Lina").await);
     let declined = json!({"to": "declined", "reason": "no_place_available"});
