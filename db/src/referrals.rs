@@ -1221,3 +1221,23 @@ mod search_tests {
         }
     }
 }
+
+/// When each of these referrals was last put on the waiting list.
+pub fn waitlisted_since(
+    conn: &mut DbConnection,
+    ids: &[ReferralId],
+) -> QueryResult<std::collections::HashMap<ReferralId, NaiveDateTime>> {
+    let rows: Vec<(ReferralId, Option<NaiveDateTime>)> = referral_events::table
+        .filter(referral_events::referral_id.eq_any(ids))
+        .filter(referral_events::to_status.eq(ReferralStatus::Waitlisted))
+        .group_by(referral_events::referral_id)
+        .select((
+            referral_events::referral_id,
+            diesel::dsl::max(referral_events::occurred_at),
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, at)| Some((id, at?)))
+        .collect())
+}

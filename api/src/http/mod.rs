@@ -28,6 +28,7 @@ pub mod responses;
 pub mod schema_rules;
 pub mod sla;
 pub mod users;
+pub mod waiting_list;
 pub mod webhooks;
 
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -75,6 +76,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(data_protection::access_log)
             .service(referrals::transitions)
             .service(referrals::transfer)
+            .service(waiting_list::show)
             .service(referrals::events)
             .service(referrals::notes)
             .service(referrals::follow_ups)

@@ -29,6 +29,7 @@ pub mod sign_in;
 pub mod sla;
 pub mod transfers;
 pub mod users;
+pub mod waiting_list;
 pub mod webhooks;
 
 use crate::access::{Action, Resource, require};

@@ -212,3 +212,85 @@ async fn a_family_handed_to_another_creche_keeps_its_file_and_deadline_and_every
     let refused = transfer(&app, &t.coordinator, &other, body, 409).await;
     assert_eq!(refused["code"], "invalid_transition", "{refused}");
 }
+
+/// One waiting list across a coordinator's crèches (issue 34, point 2):
+/// the waitlisted families only, with their week, how long they have
+/// waited, and the crèches of the same operator free on their days.
+#[tokio::test]
+async fn the_waiting_list_shows_each_family_and_where_its_operator_has_room() {
+    let app = avip_tests::spawn_app().await;
+    let t = territory(&app).await;
+    let me = app
+        .expect(&t.coordinator, "GET", "/api/v1/me", None, 200)
+        .await;
+    let operator = me["organization"]["id"].as_str().unwrap().to_owned();
+    let sister = crate::referrals::creche(&app, &t.admin, &operator, "Les Mimosas").await;
+    let mut body = crate::referrals::referral(&t.creche, "Yanis");
+    body["needs"]["days"] = json!(["mon", "tue"]);
+    body["needs"]["days_per_week"] = json!(2);
+    let waiting = app
+        .expect(&t.prescriber, "POST", "/api/v1/referrals", Some(body), 201)
+        .await;
+    move_to(
+        &app,
+        &t.coordinator,
+        &id(&waiting),
+        json!({"to": "waitlisted"}),
+        200,
+    )
+    .await;
+    new_referral(&app, &t.prescriber, &t.creche, "Lina").await;
+
+    let list = app
+        .expect(&t.coordinator, "GET", "/api/v1/waiting-list", None, 200)
+        .await;
+    let items = list["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{list}");
+    let entry = &items[0];
+    assert_eq!(entry["reference"], waiting["reference"]);
+    assert_eq!(entry["creche_name"], "Les Petits Pas");
+    assert_eq!(entry["days"], json!(["mon", "tue"]));
+    assert_eq!(entry["days_waiting"], 0);
+    assert!(entry["waitlisted_at"].is_string());
+    // Its operator's other crèche has room; another operator's is not offered.
+    let room: Vec<&str> = (entry["could_take"].as_array().unwrap().iter())
+        .map(|c| c["creche_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(room, [sister.as_str()], "{entry}");
+
+    // Scoped like the lists; the others have no business there.
+    let other = app
+        .expect(
+            &t.other_coordinator,
+            "GET",
+            "/api/v1/waiting-list",
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(other["items"], json!([]));
+    for token in [&t.prescriber, &t.caf] {
+        app.expect(token, "GET", "/api/v1/waiting-list", None, 403)
+            .await;
+    }
+    let elsewhere = app
+        .expect(
+            &t.coordinator,
+            "GET",
+            "/api/v1/waiting-list?departement=13",
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(elsewhere["items"], json!([]));
+    let refused = app
+        .expect(
+            &t.coordinator,
+            "GET",
+            "/api/v1/waiting-list?creche=nope",
+            None,
+            400,
+        )
+        .await;
+    assert_eq!(refused["errors"][0]["field"], "creche", "{refused}");
+}
