@@ -236,6 +236,11 @@ async function occupied(page, creche, day) {
   expect(page.url().endsWith('/app/a-traiter?fait=transfert'), `after a transfer, the worklist (${page.url()})`);
   expect((await page.locator('[role=status]').innerText()).includes('transférée'), 'the transfer is confirmed');
   await axe(page, 'worklist after a transfer');
+  // One waiting list across her crèches, with where there is room.
+  await page.goto(`${base}/app/liste-attente`);
+  expect(await page.locator('h1').innerText() === 'Liste d’attente', 'the waiting list opens');
+  await axe(page, 'waiting list');
+  await screenshot(page, 'liste-attente');
 
   // An offered family is enrolled; the planning shows the place taken at once.
   await page.goto(`${base}/app/a-traiter`);

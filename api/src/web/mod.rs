@@ -32,6 +32,7 @@ pub mod sections;
 pub mod session;
 pub mod sign_in;
 pub mod transfer_view;
+pub mod waiting_list;
 pub mod worklist;
 
 /// What a page cannot show: a redirect to sign in, or a page saying why.
@@ -267,6 +268,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/orientations/nouvelle", web::post().to(referrals::create))
                 .route("/orientations/{id}", web::get().to(referral::show))
                 .route("/orientations/{id}/{action}", web::post().to(referral::act))
+                .route("/liste-attente", web::get().to(waiting_list::show))
                 .route("/places", web::get().to(planning::creche))
                 .route("/places/territoire", web::get().to(planning::territory))
                 .route("/places/fermetures", web::post().to(planning::add_closure))
@@ -356,6 +358,7 @@ impl Layout {
                     Section::NewReferral => "Nouvelle orientation",
                     Section::Places => "Planning des places",
                     Section::Territory => "Places du territoire",
+                    Section::WaitingList => "Liste d’attente",
                     Section::Indicators => "Indicateurs",
                 },
                 count: if s == Section::Worklist {

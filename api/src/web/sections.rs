@@ -14,16 +14,18 @@ pub enum Section {
     Worklist,
     Referrals,
     NewReferral,
+    WaitingList,
     Places,
     Territory,
     Indicators,
 }
 
 impl Section {
-    pub const ALL: [Section; 6] = [
+    pub const ALL: [Section; 7] = [
         Section::Worklist,
         Section::Referrals,
         Section::NewReferral,
+        Section::WaitingList,
         Section::Places,
         Section::Territory,
         Section::Indicators,
@@ -34,6 +36,7 @@ impl Section {
             Section::Worklist => "/app/a-traiter",
             Section::Referrals => "/app/orientations",
             Section::NewReferral => "/app/orientations/nouvelle",
+            Section::WaitingList => "/app/liste-attente",
             Section::Places => "/app/places",
             Section::Territory => "/app/places/territoire",
             Section::Indicators => "/app/indicateurs",
@@ -44,7 +47,8 @@ impl Section {
     fn shows(self) -> (Action, Resource<'static>) {
         match self {
             // What awaits the coordinator: the SLA engine's list.
-            Section::Worklist => (Action::List, Resource::SlaOverdue),
+            // Both read what awaits the crèches (`GET /waiting-list` too).
+            Section::Worklist | Section::WaitingList => (Action::List, Resource::SlaOverdue),
             Section::Referrals => (Action::List, Resource::Referral(None)),
             Section::NewReferral => (Action::Create, Resource::Referral(None)),
             Section::Places | Section::Territory => (Action::Read, Resource::Availability),

@@ -1139,33 +1139,34 @@ async fn each_role_opens_and_is_shown_exactly_the_sections_the_rules_allow() {
         "/app/a-traiter",
         "/app/orientations",
         "/app/orientations/nouvelle",
+        "/app/liste-attente",
         "/app/places",
         "/app/places/territoire",
         "/app/indicateurs",
     ];
-    let matrix: [(&str, &str, [bool; 6], &str); 4] = [
+    let matrix: [(&str, &str, [bool; 7], &str); 4] = [
         (
             avip_tests::ADMIN_EMAIL,
             avip_tests::ADMIN_PASSWORD,
-            [true, true, false, true, true, true],
+            [true, true, false, true, true, true, true],
             "/app/a-traiter",
         ),
         (
             "c.martin@example.org",
             PASSWORD,
-            [true, true, false, true, true, true],
+            [true, true, false, true, true, true, true],
             "/app/a-traiter",
         ),
         (
             "p.durand@example.org",
             PASSWORD,
-            [false, true, true, true, true, false],
+            [false, true, true, false, true, true, false],
             "/app/orientations",
         ),
         (
             "analyste@caf.example.org",
             PASSWORD,
-            [false, false, false, false, false, true],
+            [false, false, false, false, false, false, true],
             "/app/indicateurs",
         ),
     ];
@@ -1885,4 +1886,38 @@ async fn a_coordinator_hands_a_family_to_another_creche_from_its_page() {
         "{}",
         page.body
     );
+}
+
+/// "Liste d'attente": the waitlisted families of the coordinator's
+/// crèches, each with its days and where its operator has room (issue 34).
+#[tokio::test]
+async fn the_waiting_list_page_names_the_days_and_where_there_is_room() {
+    let app = spawn_app().await;
+    let (t, mut browser) = coordinator_in(&app).await;
+    let me = app
+        .expect(&t.coordinator, "GET", "/api/v1/me", None, 200)
+        .await;
+    let operator = me["organization"]["id"].as_str().unwrap().to_owned();
+    crate::referrals::creche(&app, &t.admin, &operator, "Les Mimosas").await;
+    let mut body = crate::referrals::referral(&t.creche, "Yanis");
+    body["needs"]["days"] = json!(["mon", "tue"]);
+    body["needs"]["days_per_week"] = json!(2);
+    let r = app
+        .expect(&t.prescriber, "POST", "/api/v1/referrals", Some(body), 201)
+        .await;
+    let to = json!({"to": "waitlisted"});
+    crate::referrals::move_to(&app, &t.coordinator, &id(&r), to, 200).await;
+    let page = browser.get("/app/liste-attente").await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("Familles en attente (1)"),
+        "{}",
+        page.body
+    );
+    let row = &page.body[page.body.find(r["reference"].as_str().unwrap()).unwrap()..];
+    let row = &row[..row.find("</tr>").unwrap()];
+    assert!(row.contains("lundi, mardi"), "{row}");
+    assert!(row.contains("(aujourd’hui)"), "{row}");
+    assert!(row.contains("<li>Les Mimosas (Toulon)</li>"), "{row}");
+    assert!(page.body.contains("<li><a href=\"/app/liste-attente\""));
 }
