@@ -4,9 +4,10 @@
 //! the child now.
 
 use avip_db::DbConnection;
+use avip_db::creches::Creche;
 use avip_db::model::{CrecheId, ReferralId, ReferralStatus};
 use avip_db::page::PageRequest;
-use avip_db::referrals::{ListOrder, ReferralFilter};
+use avip_db::referrals::{ListOrder, ReferralFilter, ReferralRecord};
 use avip_sla_engine::policy::HolidayZone;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
@@ -105,32 +106,14 @@ pub fn waiting_list(
         let hours = (record.needs.as_ref())
             .and_then(|n| n.hours_from.clone().zip(n.hours_to.clone()))
             .map(|(from, to)| crate::domain::referral::HoursIn { from, to });
-        let could_take = if days.is_empty() {
-            Vec::new()
-        } else {
-            let wanted = Wanted {
-                departement: own_departement.clone(),
-                start: r.desired_start_date.unwrap_or(today).max(today),
-                days: days.clone(),
-                hours: hours.as_ref().map(|h| (h.from.clone(), h.to.clone())),
-                weeks: 8,
-                places: i32::try_from(record.children.len()).unwrap_or(1).max(1),
-                postal_code: Some(record.family.parent_postal_code.clone()),
-                commune: Some(record.family.parent_commune.clone()),
-            };
-            (matches(conn, who, &wanted, zone)?.into_iter())
-                .filter(|m| {
-                    m.free_on_every_day
-                        && m.creche.id != own.id
-                        && m.creche.operator_id == own.operator_id
-                })
-                .map(|m| Opening {
-                    creche_id: m.creche.id,
-                    name: m.creche.name,
-                    commune: m.creche.commune,
-                })
-                .collect()
-        };
+        let could_take = room(
+            conn,
+            who,
+            (&record, own, own_departement),
+            &days,
+            today,
+            zone,
+        )?;
         let waitlisted_at = avip_db::model::from_db_time(at);
         entries.push(WaitingEntry {
             referral_id: r.id.clone(),
@@ -148,4 +131,44 @@ pub fn waiting_list(
     }
     entries.sort_by_key(|e| e.waitlisted_at);
     Ok(entries)
+}
+
+/// The crèches of `own`'s operator, other than `own`, with a place on each
+/// of the family's `days` over eight weeks from its start (or `today`).
+fn room(
+    conn: &mut DbConnection,
+    who: &Principal,
+    (record, own, departement): (&ReferralRecord, &Creche, &str),
+    days: &[Weekday],
+    today: NaiveDate,
+    zone: HolidayZone,
+) -> Result<Vec<Opening>, DomainError> {
+    if days.is_empty() {
+        return Ok(Vec::new());
+    }
+    let needs = record.needs.as_ref();
+    let wanted = Wanted {
+        departement: departement.to_owned(),
+        start: record
+            .referral
+            .desired_start_date
+            .unwrap_or(today)
+            .max(today),
+        days: days.to_vec(),
+        hours: needs.and_then(|n| n.hours_from.clone().zip(n.hours_to.clone())),
+        weeks: 8,
+        places: i32::try_from(record.children.len()).unwrap_or(1).max(1),
+        postal_code: Some(record.family.parent_postal_code.clone()),
+        commune: Some(record.family.parent_commune.clone()),
+    };
+    Ok((matches(conn, who, &wanted, zone)?.into_iter())
+        .filter(|m| {
+            m.free_on_every_day && m.creche.id != own.id && m.creche.operator_id == own.operator_id
+        })
+        .map(|m| Opening {
+            creche_id: m.creche.id,
+            name: m.creche.name,
+            commune: m.creche.commune,
+        })
+        .collect())
 }
