@@ -18,6 +18,7 @@ use avip_app::workflow::waiting_list::{WaitingEntry, waiting_list};
 pub struct Line {
     pub id: String,
     pub reference: String,
+    pub family: String,
     pub creche: String,
     pub since: String,
     pub waited: String,
@@ -46,6 +47,7 @@ fn line(e: WaitingEntry) -> Line {
     Line {
         id: e.referral_id.to_string(),
         reference: e.reference,
+        family: e.family,
         creche: e.creche_name,
         since: fr::date(e.waitlisted_at.date_naive()),
         waited: match e.days_waiting {

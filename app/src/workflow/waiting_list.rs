@@ -34,7 +34,7 @@ pub struct Opening {
 /// A waitlisted family.
 #[derive(Serialize, ToSchema, Clone, Debug)]
 #[schema(example = json!({"referral_id": "0193a5f2-7c4e-7d1a-9b2c-000000000001",
-    "reference": "AVIP-2026-000042", "creche_id": "0193a5f2-7c4e-7d1a-9b2c-000000000003",
+    "reference": "AVIP-2026-000042", "family": "Amina Benali", "creche_id": "0193a5f2-7c4e-7d1a-9b2c-000000000003",
     "creche_name": "Les Petits Pas", "waitlisted_at": "2026-11-02T09:30:00Z", "days_waiting": 35,
     "days": ["mon", "tue"], "hours": {"from": "08:30", "to": "17:00"},
     "desired_start_date": "2026-12-01", "children": 1,
@@ -44,6 +44,8 @@ pub struct WaitingEntry {
     #[schema(value_type = String, format = Uuid)]
     pub referral_id: ReferralId,
     pub reference: String,
+    /// The parent's first and last name.
+    pub family: String,
     #[schema(value_type = String, format = Uuid)]
     pub creche_id: CrecheId,
     pub creche_name: String,
@@ -118,6 +120,12 @@ pub fn waiting_list(
         entries.push(WaitingEntry {
             referral_id: r.id.clone(),
             reference: r.reference.clone(),
+            family: format!(
+                "{} {}",
+                record.family.parent_first_name, record.family.parent_last_name
+            )
+            .trim()
+            .to_owned(),
             creche_id: r.creche_id.clone(),
             creche_name: own.name.clone(),
             waitlisted_at,

@@ -249,6 +249,7 @@ async fn the_waiting_list_shows_each_family_and_where_its_operator_has_room() {
     let entry = &items[0];
     assert_eq!(entry["reference"], waiting["reference"]);
     assert_eq!(entry["creche_name"], "Les Petits Pas");
+    assert_eq!(entry["family"], "Amina Benali");
     assert_eq!(entry["days"], json!(["mon", "tue"]));
     assert_eq!(entry["days_waiting"], 0);
     assert!(entry["waitlisted_at"].is_string());

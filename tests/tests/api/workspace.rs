@@ -1916,6 +1916,7 @@ async fn the_waiting_list_page_names_the_days_and_where_there_is_room() {
     );
     let row = &page.body[page.body.find(r["reference"].as_str().unwrap()).unwrap()..];
     let row = &row[..row.find("</tr>").unwrap()];
+    assert!(row.contains(">Amina Benali</a></td>"), "{row}");
     assert!(row.contains("lundi, mardi"), "{row}");
     assert!(row.contains("(aujourd’hui)"), "{row}");
     assert!(row.contains("<li>Les Mimosas (Toulon)</li>"), "{row}");
