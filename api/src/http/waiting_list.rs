@@ -49,17 +49,13 @@ pub async fn show(
     let query = query.0;
     let creche = match query.creche.as_deref() {
         None => None,
-        Some(raw) => Some(CrecheId::parse(raw).ok_or_else(|| {
-            DomainError::InvalidParameter(avip_app::domain::FieldError::new(
-                "creche",
-                "is not an id",
-            ))
-        })?),
+        Some(raw) => Some(
+            CrecheId::parse(raw).ok_or_else(|| DomainError::parameter("creche", "is not an id"))?,
+        ),
     };
     if let Some(d) = query.departement.as_deref() {
-        avip_app::domain::departement(d).map_err(|reason| {
-            DomainError::InvalidParameter(avip_app::domain::FieldError::new("departement", reason))
-        })?;
+        avip_app::domain::departement(d)
+            .map_err(|reason| DomainError::parameter("departement", &reason))?;
     }
     let (zone, reader) = (state.zone(), who.clone());
     let entries = state

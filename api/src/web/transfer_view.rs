@@ -56,12 +56,11 @@ pub fn elsewhere(
         creche_id: &referral.creche_id,
         prescriber: &referral.prescriber_organization_id,
     }));
-    let may_transfer = require(who, Action::Transfer, owners).is_ok()
-        && referral.anonymised_at.is_none()
-        && OPEN.contains(&referral.status);
     if !OPEN.contains(&referral.status) {
         return Ok(Elsewhere::default());
     }
+    let may_transfer =
+        require(who, Action::Transfer, owners).is_ok() && referral.anonymised_at.is_none();
     let ranked = match &record.needs {
         Some(needs) => {
             let wanted = Wanted {

@@ -256,16 +256,16 @@ pub async fn show(
         .collect();
     let creche_name = |id: &CrecheId| by_id.get(id).copied().unwrap_or("—").to_owned();
     let policy = &state.policy.policy;
-    let mut first_responses: Vec<(i64, Row)> = (lists.unanswered.into_iter())
+    // Read soonest deadline first: the most urgent first.
+    let first_responses: Vec<Row> = (lists.unanswered.into_iter())
         .map(|record| {
             let body = ReferralBody::new(record, policy, now);
             let left = body.sla.seconds_left.unwrap_or(0);
             let due = body.sla.due_at.map(fr::datetime).unwrap_or_default();
             let creche = creche_name(&body.creche_id);
-            (left, referral_row(body, creche, due, Some(left)))
+            referral_row(body, creche, due, Some(left))
         })
         .collect();
-    first_responses.sort_by_key(|(left, _)| *left);
     let (follow_ups, contracts) = attention_rows(lists.attention, creche_name, &lists.families);
     let in_progress = (lists.open.into_iter())
         .map(|record| {
@@ -280,7 +280,7 @@ pub async fn show(
         layout,
         creches,
         statuses,
-        first_responses: first_responses.into_iter().map(|(_, r)| r).collect(),
+        first_responses,
         follow_ups,
         contracts,
         in_progress,

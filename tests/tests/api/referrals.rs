@@ -127,6 +127,14 @@ async fn post_referral(app: &TestApp, token: &str, body: Value) -> reqwest::Resp
         .await
 }
 
+/// A referral for a family that needs Monday and Tuesday.
+pub(crate) async fn monday_tuesday_referral(app: &TestApp, t: &Territory) -> Value {
+    let mut body = referral(&t.creche, "Yanis");
+    body["needs"]["days"] = json!(["mon", "tue"]);
+    body["needs"]["days_per_week"] = json!(2);
+    create(app, &t.prescriber, "/api/v1/referrals", body).await
+}
+
 pub(crate) async fn new_referral(app: &TestApp, token: &str, creche: &str, child: &str) -> Value {
     create(app, token, "/api/v1/referrals", referral(creche, child)).await
 }

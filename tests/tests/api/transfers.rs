@@ -225,12 +225,7 @@ async fn the_waiting_list_shows_each_family_and_where_its_operator_has_room() {
         .await;
     let operator = me["organization"]["id"].as_str().unwrap().to_owned();
     let sister = crate::referrals::creche(&app, &t.admin, &operator, "Les Mimosas").await;
-    let mut body = crate::referrals::referral(&t.creche, "Yanis");
-    body["needs"]["days"] = json!(["mon", "tue"]);
-    body["needs"]["days_per_week"] = json!(2);
-    let waiting = app
-        .expect(&t.prescriber, "POST", "/api/v1/referrals", Some(body), 201)
-        .await;
+    let waiting = crate::referrals::monday_tuesday_referral(&app, &t).await;
     move_to(
         &app,
         &t.coordinator,

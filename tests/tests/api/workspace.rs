@@ -1803,12 +1803,7 @@ async fn the_worklist_shows_the_most_urgent_and_leads_to_the_whole_list() {
 async fn a_coordinator_hands_a_family_to_another_creche_from_its_page() {
     let app = spawn_app().await;
     let (t, mut browser) = coordinator_in(&app).await;
-    let mut body = crate::referrals::referral(&t.creche, "Yanis");
-    body["needs"]["days"] = json!(["mon", "tue"]);
-    body["needs"]["days_per_week"] = json!(2);
-    let r = app
-        .expect(&t.prescriber, "POST", "/api/v1/referrals", Some(body), 201)
-        .await;
+    let r = crate::referrals::monday_tuesday_referral(&app, &t).await;
     let page_path = format!("/app/orientations/{}", id(&r));
     let page = browser.get(&page_path).await;
     assert!(
@@ -1899,12 +1894,7 @@ async fn the_waiting_list_page_names_the_days_and_where_there_is_room() {
         .await;
     let operator = me["organization"]["id"].as_str().unwrap().to_owned();
     crate::referrals::creche(&app, &t.admin, &operator, "Les Mimosas").await;
-    let mut body = crate::referrals::referral(&t.creche, "Yanis");
-    body["needs"]["days"] = json!(["mon", "tue"]);
-    body["needs"]["days_per_week"] = json!(2);
-    let r = app
-        .expect(&t.prescriber, "POST", "/api/v1/referrals", Some(body), 201)
-        .await;
+    let r = crate::referrals::monday_tuesday_referral(&app, &t).await;
     let to = json!({"to": "waitlisted"});
     crate::referrals::move_to(&app, &t.coordinator, &id(&r), to, 200).await;
     let page = browser.get("/app/liste-attente").await;
