@@ -491,6 +491,7 @@ fn application(
             digest: settings.sla_digest,
         },
         hold: avip_app::workflow::places::OfferHold::new(settings.offer_hold),
+        waiting_review: settings.waiting_review,
         pseudonym_key: key,
         keys,
         limits: avip_app::limits::Limits::new(settings),

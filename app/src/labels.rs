@@ -192,6 +192,8 @@ pub fn event(k: EventKind) -> &'static str {
         EventKind::CapacityOverride => "Accueil au-delà des places AVIP",
         EventKind::Anonymised => "Données personnelles effacées",
         EventKind::Transferred => "Transférée vers une autre crèche",
+        EventKind::OfferExpired => "Offre de place expirée sans réponse",
+        EventKind::WaitingReminder => "Rappel : famille en liste d’attente sans nouvelle",
     }
 }
 
@@ -208,7 +210,31 @@ pub fn email_recipients(kind: NotificationKind) -> &'static str {
         | NotificationKind::FollowUpOverdue
         | NotificationKind::ContractEnding
         | NotificationKind::Digest
-        | NotificationKind::ArrivalNotice => "à la coordination de la crèche",
+        | NotificationKind::ArrivalNotice
+        | NotificationKind::CoordinatorNotice => "à la coordination de la crèche",
+    }
+}
+
+/// `lundi et mardi`, `lundi, mardi et jeudi`.
+pub fn days(days: &[Weekday]) -> String {
+    let names: Vec<&str> = days.iter().map(|d| weekday(*d)).collect();
+    match names.split_last() {
+        None => String::new(),
+        Some((last, [])) => (*last).to_owned(),
+        Some((last, rest)) => format!("{} et {last}", rest.join(", ")),
+    }
+}
+
+/// Why a place became free.
+pub fn freed_cause(cause: avip_db::model::FreedCause) -> &'static str {
+    use avip_db::model::FreedCause::*;
+    match cause {
+        Exit => "un enfant quitte sa place",
+        ContractEnd => "un contrat d’accueil se termine",
+        OfferRefused => "une offre de place n’a pas été retenue",
+        OfferExpired => "une offre de place a expiré sans réponse",
+        Capacity => "la crèche réserve plus de places AVIP",
+        ClosureRemoved => "une fermeture de la crèche est annulée",
     }
 }
 

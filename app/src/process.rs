@@ -66,12 +66,18 @@ impl Jobs {
         key: PseudonymKey,
     ) -> anyhow::Result<Jobs> {
         let webhooks = crate::webhooks::spawn(settings, pool.clone(), gate.clone())?;
+        let zone = policy.policy.holiday_zone;
         let engine = crate::sla::engine(settings, pool.clone(), gate.clone(), policy)?
             .observe_sweeps(crate::metrics::sweep);
         let scheduler = engine.start(&settings.sla_schedule).await?;
         crate::digests::schedule(&scheduler, settings, pool.clone(), gate.clone()).await?;
-        crate::sla::schedule_planned_exits(&scheduler, settings, pool.clone(), gate.clone())
-            .await?;
+        crate::sla::schedule_planned_exits(
+            &scheduler,
+            settings,
+            (pool.clone(), gate.clone()),
+            zone,
+        )
+        .await?;
         crate::retention::schedule(&scheduler, settings, pool.clone(), gate.clone(), key).await?;
         Ok(Jobs {
             engine,

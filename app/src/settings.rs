@@ -55,6 +55,9 @@ pub struct Settings {
     /// How long the access log keeps a read.
     pub access_log_retention: Duration,
     pub offer_hold: Duration,
+    /// How long a waitlisted family waits without a move before the
+    /// coordinators are reminded (then once per period), `AVIP_WAITING_REVIEW`.
+    pub waiting_review: Duration,
     pub pseudonym_key: Option<SecretString>,
     /// Reverse proxies whose `X-Forwarded-For` names the client's address.
     pub trusted_proxies: Vec<std::net::IpAddr>,
@@ -251,10 +254,8 @@ impl Settings {
             env, server, tokens, mail, sla, delivery, keeping, edge, oidc, publisher,
         )
         else {
-            return Err(SettingsError(vec![(
-                "AVIP_ENV",
-                "internal: a setting was not read".to_owned(),
-            )]));
+            let unread = ("AVIP_ENV", "internal: a setting was not read".to_owned());
+            return Err(SettingsError(vec![unread]));
         };
         let jwt_secret_generated = tokens.jwt_secret.is_none() && tokens.jwt_key_files.is_none();
         Ok(Settings {
@@ -282,6 +283,7 @@ impl Settings {
             retention_schedule: keeping.retention_schedule,
             access_log_retention: keeping.access_log_retention,
             offer_hold: keeping.offer_hold,
+            waiting_review: keeping.waiting_review,
             pseudonym_key: keeping.pseudonym_key,
             trusted_proxies: edge.trusted_proxies,
             metrics_bind: edge.metrics_bind,
@@ -339,6 +341,7 @@ struct Keeping {
     retention_schedule: String,
     access_log_retention: Duration,
     offer_hold: Duration,
+    waiting_review: Duration,
     pseudonym_key: Option<SecretString>,
 }
 
@@ -555,12 +558,22 @@ impl<F: Fn(&str) -> Option<String>> Reader<'_, F> {
         let retention_schedule = self.parse("AVIP_RETENTION_SCHEDULE", "0 30 3 * * *", schedule);
         let access_log_retention = self.parse("AVIP_ACCESS_LOG_RETENTION", "365d", duration);
         let offer_hold = self.parse("AVIP_OFFER_HOLD", "7d", duration);
+        let waiting_review = self.parse("AVIP_WAITING_REVIEW", "30d", |v| {
+            duration(v).and_then(|d| {
+                if d.is_zero() {
+                    Err("must be longer than 0".to_owned())
+                } else {
+                    Ok(d)
+                }
+            })
+        });
         let pseudonym_key = self.secret("AVIP_PSEUDONYM_KEY", long_secret);
         Some(Keeping {
             retention: retention?,
             retention_schedule: retention_schedule?,
             access_log_retention: access_log_retention?,
             offer_hold: offer_hold?,
+            waiting_review: waiting_review?,
             pseudonym_key: pseudonym_key?,
         })
     }
@@ -864,6 +877,7 @@ mod tests {
         assert!(!s.sla_digest);
         assert_eq!(s.retention, Duration::from_secs(730 * 86400));
         assert_eq!(s.offer_hold, Duration::from_secs(7 * 86400));
+        assert_eq!(s.waiting_review, Duration::from_secs(30 * 86400));
     }
 
     #[test]

@@ -205,38 +205,55 @@ fn print_report(report: &SweepReport, at: DateTime<Utc>, version: i32, dry_run: 
     }
 }
 
-/// Records the planned exits whose day has come and asks the referents the
-/// parent's situation 3 and 6 months after the exit, on `AVIP_SLA_SCHEDULE`
-/// beside the sweeps (the e-mails leave with the next delivery); first, once
-/// after an upgrade, adds the referrals up for the indicators.
+/// Records the planned exits whose day has come, asks the referents the
+/// parent's situation 3 and 6 months after the exit, and does the
+/// territory's work (offers that end, families waiting, freed places
+/// matched: `workflow::territory`), on `AVIP_SLA_SCHEDULE` beside the
+/// sweeps (the e-mails leave with the next delivery); first, once after an
+/// upgrade, adds the referrals up for the indicators.
 pub async fn schedule_planned_exits(
     scheduler: &tokio_cron_scheduler::JobScheduler,
     settings: &Settings,
-    pool: Pool,
-    gate: WriteGate,
+    (pool, gate): (Pool, WriteGate),
+    zone: avip_sla_engine::policy::HolidayZone,
 ) -> anyhow::Result<()> {
-    let links = settings.public_url.to_string();
+    let rules = crate::workflow::territory::Rules {
+        public_url: settings
+            .public_url
+            .as_str()
+            .trim_end_matches('/')
+            .to_owned(),
+        waiting_review: settings.waiting_review,
+        zone,
+    };
     let job = tokio_cron_scheduler::Job::new_async(settings.sla_schedule.as_str(), move |_, _| {
-        let (pool, gate, links) = (pool.clone(), gate.clone(), links.clone());
+        let (pool, gate, rules) = (pool.clone(), gate.clone(), rules.clone());
         Box::pin(async move {
             let ran = tokio::task::spawn_blocking(move || {
                 let now = Utc::now();
+                let links = &rules.public_url;
                 crate::workflow::exports::ensure_sums(&pool, &gate, false)?;
-                let exits = crate::workflow::exits::record_due(&pool, &gate, &links, now)?;
-                let asked = crate::workflow::outcomes::run_due(&pool, &gate, &links, now)?;
-                Ok::<_, crate::domain::DomainError>((exits.len(), asked))
+                let exits = crate::workflow::exits::record_due(&pool, &gate, links, now)?;
+                let asked = crate::workflow::outcomes::run_due(&pool, &gate, links, now)?;
+                let territory = crate::workflow::territory::run_due(&pool, &gate, &rules, now)?;
+                Ok::<_, crate::domain::DomainError>((exits.len(), asked, territory))
             })
             .await;
             match ran {
-                Ok(Ok((exits, asked))) if exits + asked > 0 => {
-                    tracing::info!(exits, asked, "planned exits recorded, outcomes asked");
+                Ok(Ok((exits, asked, territory))) if exits + asked > 0 || territory.any() => {
+                    tracing::info!(
+                        exits,
+                        asked,
+                        ?territory,
+                        "planned exits recorded, outcomes asked, the territory's work done"
+                    );
                 }
                 Ok(Ok(_)) => {}
                 Ok(Err(e)) => {
-                    tracing::error!(error = %e, "recording the planned exits failed; the next run will try again");
+                    tracing::error!(error = %e, "the scheduled work on referrals failed; the next run will try again");
                 }
                 Err(e) => {
-                    tracing::error!(error = %e, "recording the planned exits did not complete")
+                    tracing::error!(error = %e, "the scheduled work on referrals did not complete")
                 }
             }
         })

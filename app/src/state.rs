@@ -19,6 +19,9 @@ pub struct App {
     pub policy: ActivePolicy,
     pub schedule: SlaSchedule,
     pub hold: OfferHold,
+    /// `AVIP_WAITING_REVIEW`: a family waiting this long without a move
+    /// needs the coordinator's look.
+    pub waiting_review: std::time::Duration,
     pub pseudonym_key: PseudonymKey,
     pub keys: TokenKeys,
     /// Rate limits and bounds on concurrent work.

@@ -29,6 +29,7 @@ pub mod retention;
 pub mod schema;
 pub mod sla;
 pub mod tallies;
+pub mod territory;
 pub mod throttle;
 pub mod timeline;
 pub mod users;

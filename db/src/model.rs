@@ -340,6 +340,11 @@ text_enum!(
         /// The referral was handed to another crèche (from and to in
         /// `data`, the reason in `reason`).
         Transferred => "transferred",
+        /// An offer's hold ended without an answer (its last day in `data`).
+        OfferExpired => "offer_expired",
+        /// A family waited a whole period on the list without a move: the
+        /// coordinators were reminded, the referent told.
+        WaitingReminder => "waiting_reminder",
     }
 );
 
@@ -372,6 +377,28 @@ text_enum!(
         ArrivalNotice => "arrival_notice",
         /// An organisation's webhook subscription was disabled.
         WebhookDisabled => "webhook_disabled",
+        /// To a crèche's coordinators: an offer ends tomorrow or has
+        /// expired, a place freed fits waiting families, a family has
+        /// waited a whole period.
+        CoordinatorNotice => "coordinator_notice",
+    }
+);
+
+text_enum!(
+    /// Why a place became free.
+    FreedCause {
+        /// The child left (the exit's or the planned exit's day).
+        Exit => "exit",
+        /// The contract ends and the engine gave its notice.
+        ContractEnd => "contract_end",
+        /// The family refused the offer, withdrew or went on the list.
+        OfferRefused => "offer_refused",
+        /// The offer's hold ended without an answer.
+        OfferExpired => "offer_expired",
+        /// The crèche reserves more AVIP places.
+        Capacity => "capacity",
+        /// A closure of the crèche was removed.
+        ClosureRemoved => "closure_removed",
     }
 );
 

@@ -163,6 +163,20 @@ fn segments(
         .load(conn)
 }
 
+/// The first day the referral's booking of this kind no longer takes
+/// places (its last segment's end), if it has one.
+pub fn booking_end(
+    conn: &mut DbConnection,
+    referral: &ReferralId,
+    kind: BookingKind,
+) -> QueryResult<Option<NaiveDate>> {
+    place_bookings::table
+        .filter(place_bookings::referral_id.eq(referral))
+        .filter(place_bookings::kind.eq(kind))
+        .select(diesel::dsl::max(place_bookings::ends_before))
+        .first(conn)
+}
+
 /// Sets when the referral's booking of this kind stops taking places: the
 /// segments starting on or after that day go (but the first), the last
 /// one left ends then.

@@ -474,6 +474,7 @@ diesel::joinable!(evaluation_export_creches -> creches (creche_id));
 diesel::joinable!(creche_capacity -> creches (creche_id));
 diesel::joinable!(place_bookings -> creches (creche_id));
 diesel::joinable!(place_steps -> creches (creche_id));
+diesel::joinable!(freed_places -> creches (creche_id));
 diesel::joinable!(creche_closures -> creches (creche_id));
 diesel::joinable!(planned_exits -> referrals (referral_id));
 diesel::joinable!(exit_outcomes -> referrals (referral_id));
@@ -515,6 +516,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     creche_capacity,
     place_bookings,
     place_steps,
+    freed_places,
+    job_marks,
     planned_exits,
     exit_outcomes,
     indicator_days,
@@ -570,5 +573,24 @@ diesel::table! {
     identity_epoch (id) {
         id -> SmallInt,
         n -> BigInt,
+    }
+}
+
+diesel::table! {
+    job_marks (key) {
+        key -> Text,
+        done_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    freed_places (key) {
+        key -> Text,
+        creche_id -> Text,
+        days -> Integer,
+        free_from -> Date,
+        cause -> Text,
+        recorded_at -> Timestamp,
+        matched_at -> Nullable<Timestamp>,
     }
 }

@@ -50,14 +50,15 @@ pub fn tell_referent(
         dedup_key,
         referent,
         kind,
-        referral,
+        Some(referral),
         notice,
         at,
     )
 }
 
-/// Tells `recipient` of `notice` as she chose (`mode`), the outbox row of
-/// kind `outbox` when at once; see [`tell_referent`].
+/// Tells `recipient` of `notice` (about `referral`, if about one) as she
+/// chose (`mode`), the outbox row of kind `outbox` when at once; see
+/// [`tell_referent`].
 #[allow(clippy::too_many_arguments)]
 pub fn tell(
     conn: &mut DbConnection,
@@ -65,7 +66,7 @@ pub fn tell(
     dedup_key: &str,
     recipient: &str,
     kind: NoticeKind,
-    referral: &ReferralId,
+    referral: Option<&ReferralId>,
     notice: &Notice,
     at: DateTime<Utc>,
 ) -> Result<bool, QueryError> {
@@ -77,7 +78,7 @@ pub fn tell(
                 dedup_key,
                 recipient,
                 kind,
-                Some(referral),
+                referral,
                 &notice.title,
                 &notice.link,
                 at,
@@ -93,7 +94,7 @@ pub fn tell(
                     id: NotificationId::generate(),
                     dedup_key: dedup_key.to_owned(),
                     kind: outbox,
-                    referral_id: Some(referral.clone()),
+                    referral_id: referral.cloned(),
                     recipients: serde_json::to_string(&[recipient]).unwrap_or_else(|_| "[]".into()),
                     subject: rendered.subject,
                     body_text: rendered.text,

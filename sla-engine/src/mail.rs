@@ -82,6 +82,7 @@ impl MailItem {
             | NotificationKind::Digest
             | NotificationKind::ReferentNotice
             | NotificationKind::ArrivalNotice
+            | NotificationKind::CoordinatorNotice
             | NotificationKind::WebhookDisabled => (
                 "fin de contrat d'accueil proche",
                 "Fin du contrat",
@@ -174,6 +175,7 @@ pub fn render_item(item: &MailItem) -> Rendered {
         | NotificationKind::Digest
         | NotificationKind::ReferentNotice
         | NotificationKind::ArrivalNotice
+        | NotificationKind::CoordinatorNotice
         | NotificationKind::WebhookDisabled => format!(
             "[AVIP] Fin de contrat le {} : orientation {}",
             item.due, item.reference
@@ -200,6 +202,7 @@ pub fn render_item(item: &MailItem) -> Rendered {
         | NotificationKind::Digest
         | NotificationKind::ReferentNotice
         | NotificationKind::ArrivalNotice
+        | NotificationKind::CoordinatorNotice
         | NotificationKind::WebhookDisabled => {
             "Le contrat d'accueil d'un enfant sur une place AVIP arrive bientôt à son terme : \
              pensez au renouvellement ou à la sortie."

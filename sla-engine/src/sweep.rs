@@ -435,6 +435,24 @@ impl Sweep<'_> {
             self.report.lost_races += 1;
             return Ok(());
         }
+        if let Due::Enrollment {
+            timer: EnrollmentTimer::ContractNotice,
+            due,
+        } = item
+        {
+            // The place the contract's end frees, for the waiting families.
+            let after = due
+                .contract_end_date
+                .succ_opt()
+                .unwrap_or(due.contract_end_date);
+            avip_db::territory::record_booking_freed(
+                conn,
+                (&due.referral_id, avip_db::model::BookingKind::Enrollment),
+                after,
+                avip_db::model::FreedCause::ContractEnd,
+                to_db(self.at),
+            )?;
+        }
         let Some(announcement) = self.announce(item) else {
             return Ok(());
         };

@@ -130,9 +130,9 @@ pub async fn remove(
     let (id, closure) = path.into_inner();
     let id = path_id(&id, CrecheId::parse)?;
     let closure = path_id(&closure, ClosureId::parse)?;
-    let today = paris_date(Utc::now());
+    let now = Utc::now();
     state
-        .write(move |conn| calendar::delete(conn, &who, &id, &closure, today))
+        .write(move |conn| calendar::delete(conn, &who, &id, &closure, now))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

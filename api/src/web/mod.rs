@@ -328,7 +328,7 @@ impl Layout {
     ) -> Result<Layout, WebError> {
         use avip_db::model::Role;
         let who = visitor.who.clone();
-        let policy = state.policy.policy.clone();
+        let (policy, review) = (state.policy.policy.clone(), state.waiting_review);
         let (identity, org, waiting) = state
             .run(move |conn| {
                 let (identity, org) = avip_app::workflow::sign_in::me(conn, &who)?;
@@ -336,7 +336,7 @@ impl Layout {
                     Some(avip_app::workflow::sla::awaiting(
                         conn,
                         &who,
-                        &policy,
+                        (&policy, review),
                         chrono::Utc::now(),
                     )?)
                 } else {

@@ -397,9 +397,9 @@ pub async fn remove_closure(
     let closure = ClosureId::parse(&path.into_inner()).ok_or(WebError::NotFound)?;
     let first = month_of(Some(form.get("mois")).filter(|m| !m.is_empty()));
     let (who, id) = (visitor.who.clone(), creche.clone());
-    let today = avip_sla_engine::clock::paris_date(Utc::now());
+    let now = Utc::now();
     state
-        .write(move |conn| avip_app::workflow::calendar::delete(conn, &who, &id, &closure, today))
+        .write(move |conn| avip_app::workflow::calendar::delete(conn, &who, &id, &closure, now))
         .await?;
     Ok(back(&creche, first))
 }

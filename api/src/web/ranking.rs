@@ -41,25 +41,15 @@ pub fn wanted(form: &Form, departement: &str) -> Option<Wanted> {
     })
 }
 
-/// `lundi et mardi`, `lundi, mardi et jeudi`.
-fn list(days: &[Weekday]) -> String {
-    let names: Vec<&str> = days.iter().map(|d| fr::weekday(*d)).collect();
-    match names.split_last() {
-        None => String::new(),
-        Some((last, [])) => (*last).to_owned(),
-        Some((last, rest)) => format!("{} et {last}", rest.join(", ")),
-    }
-}
-
 fn short(date: NaiveDate) -> String {
     format!("{:02}/{:02}", date.day(), date.month())
 }
 
 /// What a crèche can offer the family, in words.
 pub fn offer(m: &Match, wanted: &Wanted) -> String {
-    let days = list(&wanted.days);
+    let days = fr::days(&wanted.days);
     let mut text = if !m.closed_days.is_empty() {
-        format!("fermée le {}", list(&m.closed_days))
+        format!("fermée le {}", fr::days(&m.closed_days))
     } else if m.free_on_every_day {
         let least = m.free.iter().map(|f| f.free).min().unwrap_or(0);
         let places = if least > 1 {
@@ -85,10 +75,10 @@ mod tests {
 
     #[test]
     fn days_read_as_a_french_list() {
-        assert_eq!(list(&[Weekday::Mon]), "lundi");
-        assert_eq!(list(&[Weekday::Mon, Weekday::Tue]), "lundi et mardi");
+        assert_eq!(fr::days(&[Weekday::Mon]), "lundi");
+        assert_eq!(fr::days(&[Weekday::Mon, Weekday::Tue]), "lundi et mardi");
         assert_eq!(
-            list(&[Weekday::Mon, Weekday::Tue, Weekday::Thu]),
+            fr::days(&[Weekday::Mon, Weekday::Tue, Weekday::Thu]),
             "lundi, mardi et jeudi"
         );
     }

@@ -144,8 +144,10 @@ struct Allowed {
     annotate: bool,
 }
 
-fn allowed(who: &Principal, body: &ReferralBody) -> Allowed {
+fn allowed(who: &Principal, body: &ReferralBody, timeline: &[EventBody]) -> Allowed {
     let open_referral = body.anonymised_at.is_none();
+    // Offered again only once the offer expired.
+    let again = avip_app::views::referral::offer_expired(timeline);
     let next = allowed_next(body.status);
     let act = open_referral && may(who, Action::Act, body);
     let moves = next
@@ -153,10 +155,15 @@ fn allowed(who: &Principal, body: &ReferralBody) -> Allowed {
         .filter(|to| {
             act && Via::to(**to) == Via::Transitions
                 && !matches!(to, ReferralStatus::Declined | ReferralStatus::Withdrawn)
+                && (**to != body.status || again)
         })
         .map(|to| MoveOffer {
             to: to.as_str(),
-            label: fr::move_to(*to),
+            label: if *to == body.status {
+                "Proposer la place à nouveau"
+            } else {
+                fr::move_to(*to)
+            },
         })
         .collect();
     Allowed {
@@ -183,7 +190,7 @@ impl View {
         today: NaiveDate,
     ) -> View {
         let (sla, sla_class) = sla_text(body);
-        let allowed = allowed(who, body);
+        let allowed = allowed(who, body, timeline);
         View {
             id: body.id.to_string(),
             reference: body.reference.clone(),

@@ -61,6 +61,8 @@ struct WorklistPage {
     first_responses: Vec<Row>,
     follow_ups: Vec<Row>,
     contracts: Vec<Row>,
+    /// Offers expired without an answer, families waiting too long.
+    decisions: Vec<Row>,
     in_progress: Vec<Row>,
     /// What a form just did, when it led here.
     done: Option<&'static str>,
@@ -96,7 +98,8 @@ struct Lists {
     unanswered: Vec<avip_db::referrals::ReferralRecord>,
     more_unanswered: bool,
     attention: Vec<avip_sla_engine::attention::AttentionItem>,
-    /// The parent's name for each referral of `attention`.
+    decisions: Vec<sla::Decision>,
+    /// The parent's name for each referral of `attention` and `decisions`.
     families: HashMap<ReferralId, String>,
     open: Vec<avip_db::referrals::ReferralRecord>,
     more_open: bool,
@@ -109,7 +112,11 @@ async fn read(
     status: Option<ReferralStatus>,
     now: chrono::DateTime<Utc>,
 ) -> Result<Lists, WebError> {
-    let (who, policy) = (who.clone(), state.policy.policy.clone());
+    let (who, policy, review) = (
+        who.clone(),
+        state.policy.policy.clone(),
+        state.waiting_review,
+    );
     let lists = state
         .run(move |conn| {
             let scoped = |statuses: Vec<ReferralStatus>| ReferralFilter {
@@ -129,7 +136,12 @@ async fn read(
             let mut attention = sla::worklist(conn, &who, &policy, now, ATTENTION_ROWS)?;
             // The crèche asked for only: the families read are those shown.
             attention.retain(|i| creche.as_ref().is_none_or(|c| *c == i.creche_id));
-            let families = sla::families_of(conn, &attention)?;
+            let mut decisions = sla::decisions(conn, &who, review, now)?;
+            decisions.retain(|d| creche.as_ref().is_none_or(|c| *c == d.creche_id));
+            decisions.truncate(ATTENTION_ROWS);
+            let ids = (attention.iter().map(|i| i.referral_id.clone()))
+                .chain(decisions.iter().map(|d| d.referral_id.clone()));
+            let families = sla::families_of(conn, &ids.collect::<Vec<_>>())?;
             let open_statuses = match status {
                 Some(s) => vec![s],
                 None => IN_PROGRESS.to_vec(),
@@ -140,6 +152,7 @@ async fn read(
                 more_unanswered: unanswered.next_cursor.is_some(),
                 unanswered: unanswered.items,
                 attention,
+                decisions,
                 families,
                 more_open: open.next_cursor.is_some(),
                 open: open.items,
@@ -198,6 +211,46 @@ fn attention_rows(
         }
     }
     (follow_ups, contracts)
+}
+
+/// The decisions waiting, as rows: why, and since when.
+fn decision_rows(
+    decisions: Vec<sla::Decision>,
+    creche_name: impl Fn(&CrecheId) -> String,
+    families: &HashMap<ReferralId, String>,
+    now: chrono::DateTime<Utc>,
+) -> Vec<Row> {
+    (decisions.into_iter())
+        .map(|d| {
+            let (status, due) = match d.kind {
+                sla::DecisionKind::OfferExpired => (
+                    ReferralStatus::Offered,
+                    format!(
+                        "Offre expirée sans réponse le {}",
+                        fr::date(avip_sla_engine::clock::paris_date(d.since),)
+                    ),
+                ),
+                sla::DecisionKind::LongWait => (
+                    ReferralStatus::Waitlisted,
+                    format!(
+                        "En liste d’attente sans nouvelle depuis {} jours",
+                        (now - d.since).num_days()
+                    ),
+                ),
+            };
+            Row {
+                id: d.referral_id.to_string(),
+                reference: d.reference,
+                family: families.get(&d.referral_id).cloned().unwrap_or_default(),
+                creche: creche_name(&d.creche_id),
+                status: fr::status(status),
+                status_code: status.as_str(),
+                due,
+                delay: String::new(),
+                class: "",
+            }
+        })
+        .collect()
 }
 
 /// The choices of a list's filters: the visitor's crèches, and `statuses`.
@@ -267,6 +320,7 @@ pub async fn show(
         })
         .collect();
     let (follow_ups, contracts) = attention_rows(lists.attention, creche_name, &lists.families);
+    let decisions = decision_rows(lists.decisions, creche_name, &lists.families, now);
     let in_progress = (lists.open.into_iter())
         .map(|record| {
             let body = ReferralBody::new(record, policy, now);
@@ -283,6 +337,7 @@ pub async fn show(
         first_responses,
         follow_ups,
         contracts,
+        decisions,
         in_progress,
         done: (filters.fait.as_deref() == Some("transfert")).then_some(
             "L’orientation est transférée ; la crèche qui la reçoit et le référent en sont informés.",

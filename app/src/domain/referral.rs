@@ -489,7 +489,9 @@ pub fn allowed_next(from: ReferralStatus) -> &'static [ReferralStatus] {
         Received => &[Contacted, Offered, Waitlisted, Declined, Withdrawn],
         Contacted => &[Offered, Waitlisted, Declined, Withdrawn],
         Waitlisted => &[Offered, Declined, Withdrawn],
-        Offered => &[Enrolled, Declined, Withdrawn],
+        // Offered again (a new hold) or waitlisted: what an offer that
+        // expired without an answer needs.
+        Offered => &[Enrolled, Offered, Waitlisted, Declined, Withdrawn],
         Enrolled => &[Exited],
         Declined | Withdrawn | Exited => &[],
     }
@@ -1185,7 +1187,10 @@ mod tests {
             ),
             (Contacted, &[Offered, Waitlisted, Declined, Withdrawn]),
             (Waitlisted, &[Offered, Declined, Withdrawn]),
-            (Offered, &[Enrolled, Declined, Withdrawn]),
+            (
+                Offered,
+                &[Enrolled, Offered, Waitlisted, Declined, Withdrawn],
+            ),
             (Enrolled, &[Exited]),
             (Declined, &[]),
             (Withdrawn, &[]),

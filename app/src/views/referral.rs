@@ -271,6 +271,17 @@ pub struct EventBody {
     pub data: Option<serde_json::Value>,
 }
 
+/// Whether the referral's latest offer expired without an answer: of the
+/// timeline's offers and expiries, the latest is an expiry.
+pub fn offer_expired(timeline: &[EventBody]) -> bool {
+    (timeline.iter())
+        .filter(|e| {
+            e.kind == EventKind::OfferExpired || e.to_status == Some(ReferralStatus::Offered)
+        })
+        .max_by_key(|e| e.occurred_at)
+        .is_some_and(|e| e.kind == EventKind::OfferExpired)
+}
+
 impl From<Event> for EventBody {
     fn from(e: Event) -> Self {
         EventBody {

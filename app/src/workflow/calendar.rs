@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 
 use avip_db::closures::{self, Closure};
+use avip_db::model::FreedCause;
 use avip_db::model::{ClosureId, CrecheId, to_db_time};
 use avip_db::places::{Period, weekday_bit};
 use avip_db::{DbConnection, QueryError, creches};
@@ -207,20 +208,27 @@ pub fn create(
 }
 
 /// Removes a closure (admins; the crèche's coordinators): 404 when the
-/// crèche has none with this id.
+/// crèche has none with this id. The days it closed free their places
+/// again: the waiting families are matched to them.
 pub fn delete(
     conn: &mut DbConnection,
     who: &Principal,
     id: &CrecheId,
     closure: &ClosureId,
-    today: NaiveDate,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), DomainError> {
     require(who, Action::Update, Resource::Capacity(id))?;
+    let today = avip_sla_engine::clock::paris_date(now);
     avip_db::write_transaction(conn, |conn| {
         creches::get(conn, id, today)?;
+        let removed = (closures::of_creche(conn, id)?.into_iter()).find(|c| &c.id == closure);
         match closures::delete(conn, id, closure)? {
             0 => Err(DomainError::NotFound),
             _ => {
+                if let Some(c) = removed.filter(|c| c.ends_on >= today) {
+                    let freed = (format!("closure:{closure}"), FreedCause::ClosureRemoved);
+                    super::freed::creche_freed(conn, id, freed, c.starts_on.max(today), now)?;
+                }
                 tracing::info!(creche = %id, closure = %closure, "closure removed");
                 Ok(())
             }

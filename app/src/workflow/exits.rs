@@ -116,7 +116,12 @@ fn plan(
             planned_at: to_db_time(now),
         },
     )?;
-    places::occupy_until(conn, id, request.date.min(enrollment.contract_end_date))?;
+    places::occupy_until(
+        conn,
+        id,
+        request.date.min(enrollment.contract_end_date),
+        now,
+    )?;
     let mut ev = event_by(by.clone(), id, EventKind::ExitPlanned, now);
     ev.reason = Some(request.reason.as_str().to_owned());
     ev.note = request.note.clone();
@@ -151,7 +156,12 @@ fn record(
     enrollment.exit_note = request.note.clone();
     enrollment.updated_at = to_db_time(now);
     referrals::save_enrollment(conn, &enrollment)?;
-    places::occupy_until(conn, id, request.date.min(enrollment.contract_end_date))?;
+    places::occupy_until(
+        conn,
+        id,
+        request.date.min(enrollment.contract_end_date),
+        now,
+    )?;
     lifecycle::on_exit(conn, id)?;
     exits::remove(conn, id)?;
     avip_db::outcomes::schedule(conn, id, request.date)?;
@@ -201,7 +211,7 @@ pub fn cancel_planned(
         let enrollment =
             referrals::enrollment(conn, id)?.ok_or_else(|| not_enrolled(referral.status))?;
         exits::remove(conn, id)?;
-        places::occupy_until(conn, id, enrollment.contract_end_date)?;
+        places::occupy_until(conn, id, enrollment.contract_end_date, now)?;
         let mut ev = event_by(actor(who), id, EventKind::ExitPlanCancelled, now);
         ev.data = Some(serde_json::json!({"date": plan.exit_date}).to_string());
         referrals::insert_event(conn, &ev)?;
@@ -340,7 +350,7 @@ pub fn correct(
         enrollment.updated_at = to_db_time(now);
         referrals::save_enrollment(conn, &enrollment)?;
         if after.date != current.date {
-            places::occupy_until(conn, id, after.date.min(enrollment.contract_end_date))?;
+            places::occupy_until(conn, id, after.date.min(enrollment.contract_end_date), now)?;
             avip_db::outcomes::schedule(conn, id, after.date)?;
         }
         let mut ev = event_by(actor(who), id, EventKind::ExitCorrected, now);

@@ -134,6 +134,30 @@ pub fn matches(
     Ok(found)
 }
 
+/// Whether `creche` can take the family: a place on every one of its
+/// weekdays over the window from its start, open on each, its hours
+/// covered when the family gave them. For the service's own matching of
+/// freed places (no caller to check).
+pub fn fits_at(
+    conn: &mut DbConnection,
+    creche: Creche,
+    wanted: &Wanted,
+    zone: HolidayZone,
+) -> Result<bool, DomainError> {
+    let ids = [creche.id.clone()];
+    let window = u64::from(wanted.weeks.max(1)) * 7;
+    let period = Period {
+        from: wanted.start,
+        to: wanted.start + Days::new(window - 1),
+    };
+    let hours = [(creche.id.clone(), creche.opening_hours.clone())];
+    let calendars = Calendars::with_hours(conn, &ids, &hours, period, zone)?;
+    let days = days_with(conn, &ids, period, &[], &calendars)?;
+    let days = days.into_iter().next().unwrap_or_default();
+    let found = fit(creche, &days, wanted, mask(&wanted.days), window as usize);
+    Ok(found.free_on_every_day && found.closed_days.is_empty() && found.hours_cover != Some(false))
+}
+
 /// A day that has not the places the family needs, on a weekday it asks for.
 fn full_day(wanted: &Wanted, wanted_mask: i32) -> impl Fn(&Day) -> bool + '_ {
     move |d: &Day| {

@@ -42,6 +42,17 @@ pub enum News<'a> {
         status: ReferralStatus,
         event: &'a EventId,
     },
+    /// The offer's hold ended on `last_day` without an answer.
+    OfferExpired {
+        last_day: NaiveDate,
+    },
+    /// The family is still on the waiting list after `days` days without
+    /// a move; `period`: which period of the review, so that each is told
+    /// once.
+    StillWaiting {
+        days: i64,
+        period: &'a str,
+    },
 }
 
 /// An exit as the referent reads it.
@@ -119,6 +130,23 @@ impl News<'_> {
                     ),
                 ],
             ),
+            News::OfferExpired { last_day } => (
+                "offer_expired",
+                "l’offre de place a expiré",
+                "La place proposée à la famille que vous avez orientée n’a pas reçu de \
+                 réponse dans le délai prévu : elle n’est plus réservée. La crèche décide \
+                 de la suite (une nouvelle proposition, la liste d’attente ou une autre \
+                 solution) et vous en serez informé.",
+                vec![("Place réservée jusqu’au".to_owned(), fr::date(*last_day))],
+            ),
+            News::StillWaiting { days, .. } => (
+                "still_waiting",
+                "famille toujours sur liste d’attente",
+                "La famille que vous avez orientée est toujours sur la liste d’attente de \
+                 la crèche : aucune place ne s’est encore libérée sur ses jours. La crèche \
+                 garde sa demande et revoit sa situation.",
+                vec![("En attente depuis".to_owned(), format!("{days} jours"))],
+            ),
         }
     }
 
@@ -129,13 +157,18 @@ impl News<'_> {
             News::Enrolled { .. } => ReferralStatus::Enrolled,
             News::Exited(_) | News::ExitCorrected { .. } => ReferralStatus::Exited,
             News::Transferred { status, .. } => *status,
+            News::OfferExpired { .. } => ReferralStatus::Offered,
+            News::StillWaiting { .. } => ReferralStatus::Waitlisted,
         }
     }
 
     /// The notice the referent's preferences are asked about.
     fn kind(&self) -> NoticeKind {
         match self {
-            News::Decision { .. } | News::Transferred { .. } => NoticeKind::ReferralDecision,
+            News::Decision { .. }
+            | News::Transferred { .. }
+            | News::OfferExpired { .. }
+            | News::StillWaiting { .. } => NoticeKind::ReferralDecision,
             News::Enrolled { .. } => NoticeKind::ReferralEnrollment,
             News::Exited(_) | News::ExitCorrected { .. } => NoticeKind::ReferralExit,
         }
@@ -147,6 +180,8 @@ impl News<'_> {
             News::ExitCorrected { event, .. } | News::Transferred { event, .. } => {
                 format!("referent:{fact}:{referral}:{event}")
             }
+            News::OfferExpired { last_day } => format!("referent:{fact}:{referral}:{last_day}"),
+            News::StillWaiting { period, .. } => format!("referent:{fact}:{referral}:{period}"),
             _ => format!("referent:{fact}:{referral}"),
         }
     }
@@ -310,7 +345,16 @@ pub fn tell_coordinators_of_arrival(
             }
         };
         let outbox = (mode, avip_db::model::NotificationKind::ArrivalNotice);
-        if daily::tell(conn, outbox, &key, email, kind, &referral.id, &notice, now)? {
+        if daily::tell(
+            conn,
+            outbox,
+            &key,
+            email,
+            kind,
+            Some(&referral.id),
+            &notice,
+            now,
+        )? {
             queued += 1;
         }
     }
@@ -349,4 +393,43 @@ fn arrival_words(
             )
         }
     }
+}
+
+/// Tells each coordinator of `creche` of `notice` (about `referral`, if
+/// about one) as each chose for the engine's e-mails (`sla_alert`): at once
+/// (nobody chose), in the daily digest, or not at all; a crèche without a
+/// coordinator has its escalation address told instead. Each under
+/// `key` and her address, so it is told once. Returns how many e-mails
+/// were queued now.
+pub fn tell_coordinators(
+    conn: &mut DbConnection,
+    (creche, referral): (&avip_db::model::CrecheId, Option<&ReferralId>),
+    key: &str,
+    notice: &Notice,
+    now: DateTime<Utc>,
+) -> Result<usize, QueryError> {
+    let contacts = avip_db::sla::creche_contacts(conn, std::slice::from_ref(creche))?;
+    let Some(contacts) = contacts.get(creche) else {
+        return Ok(0);
+    };
+    let outbox = avip_db::model::NotificationKind::CoordinatorNotice;
+    let mut queued = 0;
+    for email in avip_sla_engine::sweep::recipients(outbox, contacts) {
+        let kind = NoticeKind::SlaAlert;
+        let mode = daily::mode_for(conn, &email, kind, None, DeliveryMode::Immediate)?;
+        let key = format!("{key}:{email}");
+        if daily::tell(
+            conn,
+            (mode, outbox),
+            &key,
+            &email,
+            kind,
+            referral,
+            notice,
+            now,
+        )? {
+            queued += 1;
+        }
+    }
+    Ok(queued)
 }

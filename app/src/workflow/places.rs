@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use avip_db::model::{BookingKind, CrecheId, ReferralId, to_db_time};
+use avip_db::model::{BookingKind, CrecheId, FreedCause, ReferralId, to_db_time};
 use avip_db::places::{self, Booking, CapacityChange, Day, Period};
 use avip_db::{DbConnection, creches, referrals};
 use avip_sla_engine::clock::paris_date;
@@ -128,12 +128,16 @@ pub fn occupy(
 }
 
 /// The enrolled child's last day is now `last` (a renewal, an amendment or
-/// an exit).
+/// an exit): an earlier one frees the place from the day after, and the
+/// waiting families are matched to it.
 pub fn occupy_until(
     conn: &mut DbConnection,
     referral: &ReferralId,
     last: NaiveDate,
+    now: DateTime<Utc>,
 ) -> Result<(), DomainError> {
+    let freed = (referral, BookingKind::Enrollment);
+    super::freed::booking_freed(conn, freed, day_after(last), FreedCause::Exit, now)?;
     places::set_end(conn, referral, BookingKind::Enrollment, day_after(last))?;
     Ok(())
 }
@@ -357,6 +361,14 @@ pub fn change_capacity(
     p.into_result()?;
     avip_db::write_transaction(conn, |conn| {
         creches::get(conn, id, today)?;
+        let before = places::capacities(conn, std::slice::from_ref(id))?
+            .get(id)
+            .map_or(0, |c| c.on(request.from));
+        if request.avip_places > before {
+            let key = format!("capacity:{id}:{}:{}", request.from, request.avip_places);
+            let freed = (key, FreedCause::Capacity);
+            super::freed::creche_freed(conn, id, freed, request.from, now)?;
+        }
         places::record_capacity(
             conn,
             &CapacityChange {

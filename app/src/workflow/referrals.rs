@@ -6,8 +6,8 @@
 //! SLA timers in `avip_sla_engine::lifecycle`.
 
 use avip_db::model::{
-    ActorKind, ChildId, EventId, EventKind, FollowUpId, ReferralId, ReferralStatus, Role,
-    WebhookEvent, from_db_time, to_db_time,
+    ActorKind, BookingKind, ChildId, EventId, EventKind, FollowUpId, FreedCause, ReferralId,
+    ReferralStatus, Role, WebhookEvent, from_db_time, to_db_time,
 };
 use avip_db::page::{Page, PageRequest};
 use avip_db::places::Period;
@@ -28,9 +28,9 @@ use crate::domain::referral::{
     invalid_transition, plan_move,
 };
 use crate::domain::{DomainError, Weekday};
-use crate::workflow::calendar;
 use crate::workflow::notices::{self, News};
 use crate::workflow::places::{self, Rules};
+use crate::workflow::{calendar, freed};
 
 pub(crate) fn actor(who: &Principal) -> (ActorKind, Option<String>) {
     match &who.subject {
@@ -412,6 +412,18 @@ pub fn transition(
         ev.note = draft.note.clone();
         apply_move(conn, id, step, draft.reason.clone(), ev)?;
         let today = paris_date(now);
+        if step.from == ReferralStatus::Offered && step.to == ReferralStatus::Offered {
+            offer_ended(conn, &referral, today)?;
+        }
+        if step.from == ReferralStatus::Offered {
+            // Offered again, the old hold gives way to the new one; answered
+            // otherwise, the place frees for the waiting families.
+            if step.to != ReferralStatus::Offered {
+                let freed = (id, BookingKind::Offer);
+                freed::booking_freed(conn, freed, today, FreedCause::OfferRefused, now)?;
+            }
+            places::release_offer(conn, id, today)?;
+        }
         if step.to == ReferralStatus::Offered {
             let days = needed_days(conn, id)?;
             let needed = places::places_of(conn, id)?;
@@ -425,9 +437,6 @@ pub fn transition(
             make_room(conn, who, &referral, room, draft.force_reason.as_ref(), now)?;
             places::hold(conn, id, &referral.creche_id, (rules.hold, days), today)?;
         }
-        if step.from == ReferralStatus::Offered {
-            places::release_offer(conn, id, today)?;
-        }
         if action == Action::Act {
             let news = News::Decision {
                 to: step.to,
@@ -438,6 +447,27 @@ pub fn transition(
         tracing::info!(referral = %id, from = %step.from, to = %step.to, "referral moved");
         Ok(referrals::get(conn, id)?)
     })
+}
+
+/// An offer is made again only once its hold has ended: a decision sent
+/// twice is refused the second time.
+fn offer_ended(
+    conn: &mut DbConnection,
+    referral: &Referral,
+    today: chrono::NaiveDate,
+) -> Result<(), DomainError> {
+    let end = avip_db::places::booking_end(conn, &referral.id, BookingKind::Offer)?;
+    match end {
+        Some(end) if end > today => Err(invalid_transition(
+            ReferralStatus::Offered,
+            ReferralStatus::Offered,
+            format!(
+                "the offer still holds its places until {}: it can be made again once it has expired",
+                end.pred_opt().unwrap_or(end)
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Withdraws an open referral for an erasure request (the caller checked
@@ -701,7 +731,7 @@ pub fn change_enrollment(
             plan.exit_date.min(c.contract_end_date)
         });
         if c.contract_end_date != before.contract_end_date {
-            places::occupy_until(conn, id, last)?;
+            places::occupy_until(conn, id, last, now)?;
         }
         if new_days != old_days {
             places::occupy_days(conn, id, change.days_from, new_days)?;

@@ -1,7 +1,7 @@
 //! What needs the coordinators' attention now, as the SLA engine sees it.
 
 use avip_db::DbConnection;
-use avip_db::model::ReferralId;
+use avip_db::model::{ReferralId, from_db_time, to_db_time};
 use avip_sla_engine::Policy;
 use avip_sla_engine::attention::{self, AttentionItem, AttentionKind};
 use chrono::{DateTime, Utc};
@@ -56,26 +56,82 @@ pub fn worklist(
     Ok(items)
 }
 
-/// The parent's name of each of these items' referrals, for the worklist's
-/// rows (the items are already within what `who` may see).
+/// The parent's name of each of these referrals, for the worklist's rows
+/// (the referrals are already within what the caller may see).
 pub fn families_of(
     conn: &mut DbConnection,
-    items: &[AttentionItem],
+    ids: &[ReferralId],
 ) -> Result<std::collections::HashMap<ReferralId, String>, DomainError> {
-    let ids: Vec<ReferralId> = items.iter().map(|i| i.referral_id.clone()).collect();
-    Ok(avip_db::referrals::family_names(conn, &ids)?)
+    Ok(avip_db::referrals::family_names(conn, ids)?)
 }
 
 /// What the workspace's navigation counts: families still unanswered, overdue
-/// follow-ups and contracts ending, as the worklist shows them (the
-/// caller's crèches; everything for admins).
+/// follow-ups, contracts ending and decisions to take, as the worklist
+/// shows them (the caller's crèches; everything for admins).
 pub fn awaiting(
     conn: &mut DbConnection,
     who: &Principal,
-    policy: &Policy,
+    (policy, review): (&Policy, std::time::Duration),
     now: DateTime<Utc>,
 ) -> Result<usize, DomainError> {
     let unanswered = avip_db::sla::count_unanswered(conn, creche_scope(who))?;
     let others = worklist(conn, who, policy, now, usize::MAX)?.len();
-    Ok(usize::try_from(unanswered).unwrap_or(0) + others)
+    let decisions = decisions(conn, who, review, now)?.len();
+    Ok(usize::try_from(unanswered).unwrap_or(0) + others + decisions)
+}
+
+/// Why a referral waits for the coordinator's decision.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DecisionKind {
+    /// Its offer's hold ended without an answer: enroll if a place is free,
+    /// offer again, waitlist or decline.
+    OfferExpired,
+    /// Waitlisted a whole period (`AVIP_WAITING_REVIEW`) without a move.
+    LongWait,
+}
+
+/// A referral waiting for the coordinator's decision, since when.
+#[derive(Clone, Debug)]
+pub struct Decision {
+    pub kind: DecisionKind,
+    pub referral_id: ReferralId,
+    pub reference: String,
+    pub creche_id: avip_db::model::CrecheId,
+    /// The offer's first day without hold, or the family's last move.
+    pub since: DateTime<Utc>,
+}
+
+/// The offers that expired without an answer and the families waiting
+/// longer than `review` without a move (the caller's crèches; everything
+/// for admins), longest waiting first.
+pub fn decisions(
+    conn: &mut DbConnection,
+    who: &Principal,
+    review: std::time::Duration,
+    now: DateTime<Utc>,
+) -> Result<Vec<Decision>, DomainError> {
+    require(who, Action::List, Resource::SlaOverdue)?;
+    let within = creche_scope(who);
+    let today = avip_sla_engine::clock::paris_date(now);
+    let expired = avip_db::territory::offers_ending(conn, within, today)?;
+    let mut found: Vec<Decision> = (expired.into_iter())
+        .map(|o| Decision {
+            kind: DecisionKind::OfferExpired,
+            referral_id: o.referral_id,
+            reference: o.reference,
+            creche_id: o.creche_id,
+            since: avip_sla_engine::clock::paris_midnight(o.ends_before),
+        })
+        .collect();
+    let before = super::territory::before(now, review);
+    let waiting = avip_db::territory::still_waiting(conn, within, to_db_time(before))?;
+    found.extend(waiting.into_iter().map(|w| Decision {
+        kind: DecisionKind::LongWait,
+        referral_id: w.referral_id,
+        reference: w.reference,
+        creche_id: w.creche_id,
+        since: from_db_time(w.last_move),
+    }));
+    found.sort_by(|a, b| (a.since, &a.referral_id).cmp(&(b.since, &b.referral_id)));
+    Ok(found)
 }

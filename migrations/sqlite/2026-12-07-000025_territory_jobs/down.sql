@@ -1,0 +1,2 @@
+DROP TABLE freed_places;
+DROP TABLE job_marks;
