@@ -241,6 +241,19 @@ async function occupied(page, creche, day) {
   expect(await page.locator('h1').innerText() === 'Liste d’attente', 'the waiting list opens');
   await axe(page, 'waiting list');
   await screenshot(page, 'liste-attente');
+  // An offer left unanswered past its hold waits for a decision on the
+  // worklist: she puts the family on the waiting list.
+  await page.goto(`${base}/app/a-traiter`);
+  const expired = page.locator('table[aria-labelledby="decisions"] tbody tr', { hasText: 'Offre expirée' }).first();
+  expect(await expired.count() === 1, 'an expired offer waits for a decision');
+  await axe(page, 'worklist with decisions to take');
+  await expired.locator('a').first().click();
+  await page.waitForLoadState('load');
+  await axe(page, 'referral page of an expired offer');
+  await page.getByRole('button', { name: 'Mettre en liste d’attente' }).click();
+  await page.waitForLoadState('load');
+  expect((await page.locator('dl.facts').first().innerText()).includes('Liste d’attente'),
+    'the expired offer is decided: the family is on the waiting list');
 
   // An offered family is enrolled; the planning shows the place taken at once.
   await page.goto(`${base}/app/a-traiter`);

@@ -22,6 +22,7 @@ mod referrals;
 mod schema;
 mod sla;
 mod sums;
+mod territory;
 mod transfers;
 mod webhooks;
 mod week;

@@ -115,6 +115,8 @@ fn declared() -> BTreeMap<String, Vec<String>> {
         notification_preferences,
         digest_items,
         oidc_attempts,
+        job_marks,
+        freed_places,
     )
 }
 

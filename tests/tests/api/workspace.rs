@@ -1912,3 +1912,85 @@ async fn the_waiting_list_page_names_the_days_and_where_there_is_room() {
     assert!(row.contains("<li>Les Mimosas (Toulon)</li>"), "{row}");
     assert!(page.body.contains("<li><a href=\"/app/liste-attente\""));
 }
+
+/// An offer whose hold ended without an answer, and a family waiting a
+/// whole period without a move, wait on "À traiter" for the coordinator's
+/// decision; the referral's page offers the moves that answer them.
+#[tokio::test]
+async fn expired_offers_and_long_waits_are_decisions_on_the_worklist() {
+    use avip_db::schema::{place_bookings, referral_events};
+    use diesel::prelude::*;
+    let app = avip_tests::spawn_app_with_engine(|env| {
+        env.insert("AVIP_SLA_SCHEDULE".into(), "* * * * * *".into());
+    })
+    .await;
+    let (t, mut browser) = coordinator_in(&app).await;
+    let offered = new_referral(&app, &t.prescriber, &t.creche, "Yanis").await;
+    let o = offered["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/referrals/{o}/transitions");
+    let offer = Some(json!({"to": "offered"}));
+    app.expect(&t.coordinator, "POST", &path, offer, 200).await;
+    // Its hold has ended: the engine's job writes its expiry.
+    let mut conn = app.db.connect();
+    diesel::update(place_bookings::table.filter(place_bookings::referral_id.eq(&o)))
+        .set(place_bookings::ends_before.eq(today()))
+        .execute(&mut conn)
+        .unwrap();
+    let timeline = format!("/api/v1/referrals/{o}/events");
+    for _ in 0..300 {
+        let events = app
+            .expect(&t.coordinator, "GET", &timeline, None, 200)
+            .await;
+        if events.to_string().contains("offer_expired") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let waiting = new_referral(&app, &t.prescriber, &t.creche, "Lina").await;
+    let w = waiting["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/referrals/{w}/transitions");
+    let wait = Some(json!({"to": "waitlisted"}));
+    app.expect(&t.coordinator, "POST", &path, wait, 200).await;
+
+    let page = browser.get("/app/a-traiter").await;
+    let decisions = &page.body[page.body.find("id=\"decisions\"").unwrap()..];
+    let decisions = &decisions[..decisions.find("</table>").unwrap_or(decisions.len())];
+    assert!(decisions.contains("Décisions à prendre (1)"), "{decisions}");
+    assert!(
+        decisions.contains("Offre expirée sans réponse"),
+        "{decisions}"
+    );
+    assert!(decisions.contains(offered["reference"].as_str().unwrap()));
+
+    // Thirty-one days without a move: the family needs a look too.
+    let at = (chrono::Utc::now() - chrono::Duration::days(31)).naive_utc();
+    diesel::update(referral_events::table.filter(referral_events::referral_id.eq(&w)))
+        .set(referral_events::occurred_at.eq(at))
+        .execute(&mut conn)
+        .unwrap();
+    let page = browser.get("/app/a-traiter").await;
+    let decisions = &page.body[page.body.find("id=\"decisions\"").unwrap()..];
+    assert!(decisions.contains("Décisions à prendre (2)"), "{decisions}");
+    assert!(
+        decisions.contains("En liste d’attente sans nouvelle depuis 31 jours"),
+        "{decisions}"
+    );
+    // The referral's page: offer again, or the waiting list.
+    let referral = browser.get(&format!("/app/orientations/{o}")).await;
+    assert!(
+        referral.body.contains("Proposer la place à nouveau"),
+        "{}",
+        referral.body
+    );
+    assert!(referral.body.contains("Mettre en liste d’attente"));
+    // A note is a move: the family leaves the list of decisions.
+    let note = Some(json!({"note": "Appelée : toujours intéressée, attend une place"}));
+    let path = format!("/api/v1/referrals/{w}/notes");
+    app.expect(&t.coordinator, "POST", &path, note, 201).await;
+    let page = browser.get("/app/a-traiter").await;
+    assert!(
+        page.body.contains("Décisions à prendre (1)"),
+        "{}",
+        page.body
+    );
+}
