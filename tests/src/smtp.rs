@@ -44,6 +44,20 @@ impl Received {
     pub fn message_id(&self) -> String {
         self.header("Message-ID").unwrap_or_default()
     }
+
+    /// The decoded subject, text body and HTML body.
+    pub fn decoded(&self) -> (String, String, String) {
+        let parsed = mail_parser::MessageParser::default()
+            .parse(self.raw.as_bytes())
+            .expect("the message parses");
+        let text = parsed.body_text(0).map(|t| t.into_owned());
+        let html = parsed.body_html(0).map(|t| t.into_owned());
+        (
+            parsed.subject().unwrap_or_default().to_owned(),
+            text.unwrap_or_default(),
+            html.unwrap_or_default(),
+        )
+    }
 }
 
 #[derive(Default)]

@@ -7,6 +7,7 @@
 //! once, with the families that fit, longest waiting first. Nothing is sent
 //! when none fits.
 
+use avip_db::creches::Creche;
 use avip_db::model::{
     BookingKind, CrecheId, FreedCause, ReferralId, ReferralStatus, from_db_time, to_db_time,
 };
@@ -95,9 +96,10 @@ pub fn match_waiting(
         }
         let rules = rules.clone();
         told += avip_db::blocking::write_blocking(pool, gate, move |conn| {
+            let creches = avip_db::creches::all_with_departement(conn)?;
             let mut told = 0;
             for place in &waiting {
-                told += usize::from(match_one(conn, place, &rules, now)?);
+                told += usize::from(match_one(conn, place, (&creches, &rules), now)?);
             }
             Ok::<_, DomainError>(told)
         })?;
@@ -117,14 +119,14 @@ struct Fit {
 fn match_one(
     conn: &mut DbConnection,
     place: &FreedPlace,
-    rules: &Rules,
+    (creches, rules): (&[(Creche, String)], &Rules),
     now: DateTime<Utc>,
 ) -> Result<bool, DomainError> {
     avip_db::write_transaction(conn, |conn| {
         if !territory::mark_matched(conn, &place.key, to_db_time(now))? {
             return Ok(false);
         }
-        let fits = families_that_fit(conn, place, rules, now)?;
+        let fits = families_that_fit(conn, place, (creches, rules), now)?;
         if fits.is_empty() {
             return Ok(false);
         }
@@ -139,14 +141,14 @@ fn match_one(
 }
 
 /// The waitlisted families of the place's crèche and of its operator's
-/// other crèches that it can take, longest waiting first.
+/// other crèches (`all`: every crèche and its département) that it can
+/// take, longest waiting first.
 fn families_that_fit(
     conn: &mut DbConnection,
     place: &FreedPlace,
-    rules: &Rules,
+    (all, rules): (&[(Creche, String)], &Rules),
     now: DateTime<Utc>,
 ) -> Result<Vec<Fit>, DomainError> {
-    let all = avip_db::creches::all_with_departement(conn)?;
     let Some((here, departement)) = all.iter().find(|(c, _)| c.id == place.creche_id) else {
         return Ok(Vec::new());
     };

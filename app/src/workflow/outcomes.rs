@@ -25,7 +25,7 @@ use crate::access::{Action, Resource, require};
 use crate::auth::Principal;
 use crate::domain::DomainError;
 use crate::labels as fr;
-use crate::workflow::referrals::{actor, event_by, load_for};
+use crate::workflow::referrals::{actor, event_by, load_for, record_system_event};
 
 /// How long a link answers after the request was sent.
 pub const LINK_DAYS: i64 = 30;
@@ -268,14 +268,8 @@ fn ask(
         if !reminder {
             webhooks::enqueue(conn, id, WebhookEvent::OutcomeRequested, to_db_time(now))?;
         }
-        let mut ev = event_by(
-            (ActorKind::System, None),
-            id,
-            EventKind::OutcomeRequested,
-            now,
-        );
-        ev.data = Some(serde_json::json!({"at": at, "reminder": reminder}).to_string());
-        referrals::insert_event(conn, &ev)?;
+        let data = serde_json::json!({"at": at, "reminder": reminder});
+        record_system_event(conn, id, EventKind::OutcomeRequested, data, now)?;
         Ok(true)
     })
 }

@@ -71,6 +71,20 @@ pub(crate) fn event_by(
     }
 }
 
+/// Writes an event of `kind` by the service itself on `referral`, with
+/// its details (`data`).
+pub(crate) fn record_system_event(
+    conn: &mut DbConnection,
+    referral: &ReferralId,
+    kind: EventKind,
+    data: serde_json::Value,
+    at: DateTime<Utc>,
+) -> Result<(), avip_db::QueryError> {
+    let mut ev = event_by((ActorKind::System, None), referral, kind, at);
+    ev.data = Some(data.to_string());
+    referrals::insert_event(conn, &ev)
+}
+
 /// What intake answers: the referral, and whether it already existed under
 /// the same `Idempotency-Key`.
 pub struct Intake {

@@ -10,8 +10,9 @@
 use std::time::Duration;
 
 use avip_db::model::{
-    ActorKind, BookingKind, EventKind, FreedCause, ReferralStatus, from_db_time, to_db_time,
+    BookingKind, EventKind, FreedCause, ReferralId, ReferralStatus, from_db_time, to_db_time,
 };
+use avip_db::referrals::Referral;
 use avip_db::territory::{self, OfferEnd, StillWaiting};
 use avip_db::{DbConnection, Pool, WriteGate, referrals};
 use avip_sla_engine::clock::paris_date;
@@ -20,7 +21,7 @@ use avip_sla_engine::policy::HolidayZone;
 use chrono::{DateTime, Days, NaiveDate, Utc};
 
 use super::notices::{self, News};
-use super::referrals::event_by;
+use super::referrals::record_system_event;
 use crate::domain::DomainError;
 use crate::labels as fr;
 
@@ -156,6 +157,45 @@ fn periods(since: DateTime<Utc>, period: Duration, now: DateTime<Utc>) -> u64 {
     elapsed / period
 }
 
+/// Takes `key` and reads the referral, if nobody took the key first and
+/// the referral still is as the job read it (`still`).
+fn claim(
+    conn: &mut DbConnection,
+    key: &str,
+    id: &ReferralId,
+    still: impl Fn(&Referral) -> bool,
+    now: DateTime<Utc>,
+) -> Result<Option<Referral>, DomainError> {
+    if !territory::take_mark(conn, key, to_db_time(now))? {
+        return Ok(None);
+    }
+    let referral = referrals::get_referral(conn, id)?;
+    Ok(still(&referral).then_some(referral))
+}
+
+/// Tells the referral's crèche's coordinators (`title`, `intro`, and one
+/// row after the crèche's name), under `key`.
+fn tell_its_coordinators(
+    conn: &mut DbConnection,
+    referral: &Referral,
+    (title, intro, row): (&str, &str, (String, String)),
+    (key, links): (&str, &str),
+    now: DateTime<Utc>,
+) -> Result<(), DomainError> {
+    let creche = avip_db::creches::name_of(conn, &referral.creche_id)?;
+    let notice = Notice {
+        reference: referral.reference.clone(),
+        title: format!("Orientation {} : {title}", referral.reference),
+        intro: intro.to_owned(),
+        rows: vec![("Crèche".to_owned(), creche), row],
+        link: format!("{links}/app/orientations/{}", referral.id),
+        why: AS_COORDINATOR,
+    };
+    let at = (&referral.creche_id, Some(&referral.id));
+    notices::tell_coordinators(conn, at, key, &notice, now)?;
+    Ok(())
+}
+
 /// The reminder (the hold's last day is today) or the expiry of one
 /// offer, if nobody did it first and the offer is still open.
 fn settle_offer(
@@ -166,16 +206,13 @@ fn settle_offer(
     now: DateTime<Utc>,
 ) -> Result<bool, DomainError> {
     avip_db::write_transaction(conn, |conn| {
-        if !territory::take_mark(conn, key, to_db_time(now))? {
+        let open =
+            |r: &Referral| r.status == ReferralStatus::Offered && r.creche_id == offer.creche_id;
+        let Some(referral) = claim(conn, key, &offer.referral_id, open, now)? else {
             return Ok(false);
-        }
-        let referral = referrals::get_referral(conn, &offer.referral_id)?;
-        if referral.status != ReferralStatus::Offered || referral.creche_id != offer.creche_id {
-            return Ok(false);
-        }
+        };
         let last_day = offer.ends_before.pred_opt().unwrap_or(offer.ends_before);
         let expired = offer.ends_before <= paris_date(now);
-        let creche = avip_db::creches::name_of(conn, &referral.creche_id)?;
         let (title, intro) = if expired {
             (
                 "l’offre de place a expiré",
@@ -191,27 +228,15 @@ fn settle_offer(
                  Sans réponse, elle sera libérée demain.",
             )
         };
-        let notice = Notice {
-            reference: referral.reference.clone(),
-            title: format!("Orientation {} : {title}", referral.reference),
-            intro: intro.to_owned(),
-            rows: vec![
-                ("Crèche".to_owned(), creche),
-                ("Place réservée jusqu’au".to_owned(), fr::date(last_day)),
-            ],
-            link: format!("{links}/app/orientations/{}", referral.id),
-            why: AS_COORDINATOR,
-        };
+        let row = ("Place réservée jusqu’au".to_owned(), fr::date(last_day));
+        tell_its_coordinators(conn, &referral, (title, intro, row), (key, links), now)?;
         let id = &referral.id;
-        notices::tell_coordinators(conn, (&referral.creche_id, Some(id)), key, &notice, now)?;
         if expired {
-            let mut ev = event_by((ActorKind::System, None), id, EventKind::OfferExpired, now);
-            ev.data = Some(serde_json::json!({"held_until": last_day}).to_string());
-            referrals::insert_event(conn, &ev)?;
-            let from = offer.ends_before;
-            let freed = (id, BookingKind::Offer);
-            let at = to_db_time(now);
-            territory::record_booking_freed(conn, freed, from, FreedCause::OfferExpired, at)?;
+            let data = serde_json::json!({"held_until": last_day});
+            record_system_event(conn, id, EventKind::OfferExpired, data, now)?;
+            let (freed, at) = ((id, BookingKind::Offer), to_db_time(now));
+            let cause = FreedCause::OfferExpired;
+            territory::record_booking_freed(conn, freed, offer.ends_before, cause, at)?;
             let news = News::OfferExpired { last_day };
             notices::tell_referent(conn, &referral, &news, links, now)?;
         }
@@ -230,44 +255,21 @@ fn review_waiting(
     now: DateTime<Utc>,
 ) -> Result<bool, DomainError> {
     avip_db::write_transaction(conn, |conn| {
-        if !territory::take_mark(conn, key, to_db_time(now))? {
+        let waiting = |r: &Referral| r.status == ReferralStatus::Waitlisted;
+        let Some(referral) = claim(conn, key, &family.referral_id, waiting, now)? else {
             return Ok(false);
-        }
-        let referral = referrals::get_referral(conn, &family.referral_id)?;
-        if referral.status != ReferralStatus::Waitlisted {
-            return Ok(false);
-        }
+        };
         let since = from_db_time(family.last_move);
         let days = (now - since).num_days();
-        let creche = avip_db::creches::name_of(conn, &referral.creche_id)?;
-        let notice = Notice {
-            reference: referral.reference.clone(),
-            title: format!(
-                "Orientation {} : famille en liste d’attente depuis {days} jours",
-                referral.reference
-            ),
-            intro: "Cette famille attend sur la liste d’attente sans nouvelle depuis \
-                    longtemps. Revoyez sa situation : une place s’est-elle libérée sur ses \
-                    jours, ici ou dans une autre crèche du territoire ? Une note sur sa \
-                    fiche, une proposition ou un transfert arrête ce rappel pour la période."
-                .to_owned(),
-            rows: vec![
-                ("Crèche".to_owned(), creche),
-                ("Dernier mouvement le".to_owned(), fr::datetime(since)),
-            ],
-            link: format!("{links}/app/orientations/{}", referral.id),
-            why: AS_COORDINATOR,
-        };
-        let id = &referral.id;
-        notices::tell_coordinators(conn, (&referral.creche_id, Some(id)), key, &notice, now)?;
-        let mut ev = event_by(
-            (ActorKind::System, None),
-            id,
-            EventKind::WaitingReminder,
-            now,
-        );
-        ev.data = Some(serde_json::json!({"since": since, "days": days}).to_string());
-        referrals::insert_event(conn, &ev)?;
+        let title = format!("famille en liste d’attente depuis {days} jours");
+        let intro = "Cette famille attend sur la liste d’attente sans nouvelle depuis \
+                     longtemps. Revoyez sa situation : une place s’est-elle libérée sur ses \
+                     jours, ici ou dans une autre crèche du territoire ? Une note sur sa \
+                     fiche, une proposition ou un transfert arrête ce rappel pour la période.";
+        let row = ("Dernier mouvement le".to_owned(), fr::datetime(since));
+        tell_its_coordinators(conn, &referral, (&title, intro, row), (key, links), now)?;
+        let data = serde_json::json!({"since": since, "days": days});
+        record_system_event(conn, &referral.id, EventKind::WaitingReminder, data, now)?;
         let news = News::StillWaiting { days, period: key };
         notices::tell_referent(conn, &referral, &news, links, now)?;
         Ok(true)

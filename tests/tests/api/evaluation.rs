@@ -137,7 +137,7 @@ pub(crate) fn engine_at(
     avip_app::workflow::exits::record_due_batch(&mut conn, "http://localhost", at, 100).unwrap()
 }
 
-async fn kinds(app: &avip_tests::TestApp, token: &str, r: &str) -> Vec<String> {
+pub(crate) async fn kinds(app: &avip_tests::TestApp, token: &str, r: &str) -> Vec<String> {
     let events = app
         .expect(
             token,

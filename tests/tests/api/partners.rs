@@ -444,19 +444,6 @@ async fn a_change_committed_late_is_not_skipped_by_a_cursor_stored_meanwhile() {
     assert_eq!(ids(&after), [a.as_str(), b.as_str()]);
 }
 
-fn subject_and_text(mail: &Received) -> (String, String) {
-    let parsed = mail_parser::MessageParser::default()
-        .parse(mail.raw.as_bytes())
-        .expect("the message parses");
-    (
-        parsed.subject().unwrap_or_default().to_owned(),
-        parsed
-            .body_text(0)
-            .map(|t| t.into_owned())
-            .unwrap_or_default(),
-    )
-}
-
 /// The referent named on a referral (not a person of the service) hears of
 /// each decision of the crèche, the enrollment and the exit, once each,
 /// through a real SMTP server; not of their own withdrawal.
@@ -534,7 +521,10 @@ async fn the_referent_hears_of_each_decision_once_by_email() {
     let to_followed: Vec<(String, String)> = received
         .iter()
         .filter(|m| m.to == ["referente.sans.compte@ft.example.org"])
-        .map(subject_and_text)
+        .map(|m| {
+            let (subject, text, _) = m.decoded();
+            (subject, text)
+        })
         .collect();
     let subjects: Vec<&str> = to_followed.iter().map(|(s, _)| s.as_str()).collect();
     assert_eq!(
@@ -572,7 +562,10 @@ async fn the_referent_hears_of_each_decision_once_by_email() {
     let refusal: Vec<(String, String)> = received
         .iter()
         .filter(|m| m.to == ["p.durand@example.org"])
-        .map(subject_and_text)
+        .map(|m| {
+            let (subject, text, _) = m.decoded();
+            (subject, text)
+        })
         .collect();
     assert_eq!(
         refusal.len(),
@@ -718,7 +711,10 @@ async fn notices_reach_each_person_as_they_chose_at_once_in_a_daily_digest_or_no
     let mails = |r: &[Received], to: &str| -> Vec<(String, String)> {
         r.iter()
             .filter(|m| m.to == [to])
-            .map(subject_and_text)
+            .map(|m| {
+                let (subject, text, _) = m.decoded();
+                (subject, text)
+            })
             .collect()
     };
     let received = sink
@@ -774,11 +770,11 @@ async fn notices_reach_each_person_as_they_chose_at_once_in_a_daily_digest_or_no
     // Nothing held is sent twice; nobody with nothing gets a digest.
     let digests = received
         .iter()
-        .filter(|m| subject_and_text(m).0.contains("récapitulatif"))
+        .filter(|m| m.decoded().0.contains("récapitulatif"))
         .count();
     let recipients: std::collections::HashSet<Vec<String>> = received
         .iter()
-        .filter(|m| subject_and_text(m).0.contains("récapitulatif"))
+        .filter(|m| m.decoded().0.contains("récapitulatif"))
         .map(|m| m.to.clone())
         .collect();
     assert!(digests >= 2 && recipients.len() == 2, "{recipients:?}");

@@ -78,7 +78,7 @@ fn to_staff(received: &[Received]) -> Vec<Received> {
 /// The arrival notice of a new referral (`arrival.rs` tests it in full),
 /// not one of the SLA engine's e-mails.
 fn is_arrival(mail: &Received) -> bool {
-    decoded(mail).0.contains("nouvelle famille orientée")
+    mail.decoded().0.contains("nouvelle famille orientée")
 }
 
 /// The mails to the referent.
@@ -88,23 +88,6 @@ fn to_referent(received: &[Received]) -> Vec<Received> {
         .filter(|m| m.to == [REFERENT])
         .cloned()
         .collect()
-}
-
-fn decoded(mail: &Received) -> (String, String, String) {
-    let parsed = mail_parser::MessageParser::default()
-        .parse(mail.raw.as_bytes())
-        .expect("the message parses");
-    (
-        parsed.subject().unwrap_or_default().to_owned(),
-        parsed
-            .body_text(0)
-            .map(|t| t.into_owned())
-            .unwrap_or_default(),
-        parsed
-            .body_html(0)
-            .map(|t| t.into_owned())
-            .unwrap_or_default(),
-    )
 }
 
 async fn set_escalation_address(app: &TestApp, admin: &str, creche: &str) {
@@ -186,7 +169,7 @@ async fn every_stage_of_a_late_referral_is_mailed_once_to_the_right_people() {
     assert_eq!(to_referent(&everything).len(), 3, "{told:?}");
     assert_eq!(told, expected_told);
     for mail in to_referent(&everything) {
-        let (subject, text, _) = decoded(&mail);
+        let (subject, text, _) = mail.decoded();
         assert!(text.contains("Crèche : Les Petits Pas"), "{text}");
         assert!(text.contains("/app/orientations/"), "{text}");
         for secret in ["0612345678", "Benali", "Amina", "Yanis", "Lina", "Noa"] {
@@ -203,7 +186,7 @@ async fn every_stage_of_a_late_referral_is_mailed_once_to_the_right_people() {
     assert_eq!(got.iter().cloned().collect::<HashSet<_>>(), expected);
 
     for mail in &received {
-        let (subject, text, html) = decoded(mail);
+        let (subject, text, html) = mail.decoded();
         let escalation = subject.contains("Escalade");
         let mut to = mail.to.clone();
         to.sort();
@@ -617,7 +600,7 @@ async fn digest_mode_sends_one_mail_per_person_per_sweep_with_follow_ups_and_con
     let texts = |received: &[Received]| -> String {
         received
             .iter()
-            .map(|m| decoded(m).1)
+            .map(|m| m.decoded().1)
             .collect::<Vec<_>>()
             .join("\n")
     };
@@ -635,7 +618,7 @@ async fn digest_mode_sends_one_mail_per_person_per_sweep_with_follow_ups_and_con
     // coordinators' digest mode is theirs.
     let told: Vec<String> = to_referent(&sink.received())
         .iter()
-        .map(|m| decoded(m).0)
+        .map(|m| m.decoded().0)
         .collect();
     assert_eq!(told.len(), 2, "{told:?}");
     assert!(
@@ -671,7 +654,7 @@ async fn digest_mode_sends_one_mail_per_person_per_sweep_with_follow_ups_and_con
     );
     for mail in &all_after {
         assert_eq!(mail.to, [COORDINATOR], "one digest per person");
-        assert!(decoded(mail).0.contains("demande"), "{}", decoded(mail).0);
+        assert!(mail.decoded().0.contains("demande"), "{}", mail.decoded().0);
     }
     // The list of what needs attention shows the same three things.
     let overdue = get(&app, &t.coordinator, "/api/v1/sla/overdue").await;

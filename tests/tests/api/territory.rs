@@ -22,7 +22,10 @@ const COORDINATOR: &str = "c.martin@example.org";
 const REFERENT: &str = "p.durand@example.org";
 
 /// The engine and the territory's jobs every second, mail to `sink`.
-fn every_second(sink: &SmtpSink, more: &[(&str, &str)]) -> impl Fn(&mut HashMap<String, String>) {
+pub(crate) fn every_second(
+    sink: &SmtpSink,
+    more: &[(&str, &str)],
+) -> impl Fn(&mut HashMap<String, String>) {
     let smtp = sink.url();
     let more: Vec<(String, String)> = (more.iter())
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -34,24 +37,10 @@ fn every_second(sink: &SmtpSink, more: &[(&str, &str)]) -> impl Fn(&mut HashMap<
     }
 }
 
-/// Subject and text of a message.
-fn read(mail: &Received) -> (String, String) {
-    let parsed = mail_parser::MessageParser::default()
-        .parse(mail.raw.as_bytes())
-        .expect("the message parses");
-    (
-        parsed.subject().unwrap_or_default().to_owned(),
-        parsed
-            .body_text(0)
-            .map(|t| t.into_owned())
-            .unwrap_or_default(),
-    )
-}
-
 /// The messages to `to` whose subject has `words`.
 fn about<'a>(received: &'a [Received], to: &str, words: &str) -> Vec<&'a Received> {
     (received.iter())
-        .filter(|m| m.to.iter().any(|t| t == to) && read(m).0.contains(words))
+        .filter(|m| m.to.iter().any(|t| t == to) && m.decoded().0.contains(words))
         .collect()
 }
 
@@ -67,20 +56,6 @@ async fn wait_for_one(sink: &SmtpSink, to: &str, words: &str) -> Received {
 async fn still_one(sink: &SmtpSink, to: &str, words: &str) {
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(about(&sink.received(), to, words).len(), 1, "{words:?}");
-}
-
-async fn kinds(app: &TestApp, token: &str, r: &str) -> Vec<String> {
-    let events = (app.expect(
-        token,
-        "GET",
-        &format!("/api/v1/referrals/{r}/events"),
-        None,
-        200,
-    ))
-    .await;
-    (events["items"].as_array().unwrap().iter())
-        .map(|e| e["kind"].as_str().unwrap().to_owned())
-        .collect()
 }
 
 /// The engine again after a restart, on the same database.
@@ -104,7 +79,7 @@ async fn an_offer_left_unanswered_is_reminded_then_expires_once_and_waits_for_a_
 
     // A hold of one day: today is its last, the coordinator is reminded.
     let reminder = wait_for_one(&sink, COORDINATOR, "l’offre de place expire demain").await;
-    let (subject, text) = read(&reminder);
+    let (subject, text, _) = reminder.decoded();
     assert!(subject.contains(&reference), "{subject}");
     assert!(text.contains("Les Petits Pas"), "{text}");
     still_one(&sink, COORDINATOR, "expire demain").await;
@@ -119,7 +94,7 @@ async fn an_offer_left_unanswered_is_reminded_then_expires_once_and_waits_for_a_
         .unwrap();
     wait_for_one(&sink, COORDINATOR, "l’offre de place a expiré").await;
     let told = wait_for_one(&sink, REFERENT, "l’offre de place a expiré").await;
-    let (_, text) = read(&told);
+    let (_, text, _) = told.decoded();
     assert!(
         !text.contains("Amina"),
         "no family data to the referent: {text}"
@@ -127,7 +102,7 @@ async fn an_offer_left_unanswered_is_reminded_then_expires_once_and_waits_for_a_
     still_one(&sink, REFERENT, "a expiré").await;
     let app = restarted(app, &sink, &hold).await;
     still_one(&sink, COORDINATOR, "a expiré").await;
-    let timeline = kinds(&app, &t.coordinator, &r).await;
+    let timeline = crate::evaluation::kinds(&app, &t.coordinator, &r).await;
     let expired = timeline.iter().filter(|k| *k == "offer_expired").count();
     assert_eq!(expired, 1, "{timeline:?}");
 
@@ -230,7 +205,7 @@ async fn a_freed_place_is_matched_once_to_the_families_that_fit_longest_waiting_
     )
     .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let freed = |m: &&Received| read(m).0.contains("Place libérée");
+    let freed = |m: &&Received| m.decoded().0.contains("Place libérée");
     assert_eq!(sink.received().iter().filter(freed).count(), 0);
 
     // The child leaves today: the place is free from tomorrow.
@@ -240,7 +215,7 @@ async fn a_freed_place_is_matched_once_to_the_families_that_fit_longest_waiting_
     app.expect(&t.coordinator, "POST", &path, Some(exit), 200)
         .await;
     let told = wait_for_one(&sink, COORDINATOR, "Place libérée à Les Petits Pas").await;
-    let (subject, text) = read(&told);
+    let (subject, text, _) = told.decoded();
     assert!(
         subject.contains("2 familles en attente correspondent"),
         "{subject}"
@@ -260,6 +235,20 @@ async fn a_freed_place_is_matched_once_to_the_families_that_fit_longest_waiting_
     still_one(&sink, COORDINATOR, "Place libérée").await;
 
     app.stop().await;
+}
+
+/// The referral's moves `days` ago (not the service's own reminders), as
+/// if that time had passed.
+fn moved_back(app: &TestApp, r: &str, days: i64) {
+    let mut conn = app.db.connect();
+    let events = referral_events::table
+        .filter(referral_events::referral_id.eq(r))
+        .filter(referral_events::kind.ne("waiting_reminder"));
+    let at = (chrono::Utc::now() - chrono::Duration::days(days)).naive_utc();
+    diesel::update(events)
+        .set(referral_events::occurred_at.eq(at))
+        .execute(&mut conn)
+        .unwrap();
 }
 
 #[tokio::test]
@@ -282,19 +271,11 @@ async fn a_family_waiting_a_whole_period_is_reviewed_once_per_period() {
     assert!(about(&sink.received(), COORDINATOR, "liste d’attente depuis").is_empty());
 
     // Its last move 31 days ago: one reminder, one word to the referent.
-    let moved_back = |days: i64| {
-        let mut conn = app.db.connect();
-        let events = referral_events::table.filter(referral_events::referral_id.eq(&r));
-        let at = (chrono::Utc::now() - chrono::Duration::days(days)).naive_utc();
-        diesel::update(events)
-            .set(referral_events::occurred_at.eq(at))
-            .execute(&mut conn)
-            .unwrap();
-    };
-    moved_back(31);
+    moved_back(&app, &r, 31);
     let reminder = wait_for_one(&sink, COORDINATOR, "liste d’attente depuis 31 jours").await;
     assert!(
-        read(&reminder)
+        reminder
+            .decoded()
             .0
             .contains(family["reference"].as_str().unwrap())
     );
@@ -304,18 +285,12 @@ async fn a_family_waiting_a_whole_period_is_reviewed_once_per_period() {
     still_one(&sink, REFERENT, "toujours sur liste d’attente").await;
 
     // A second period: a second reminder. Nothing was refused.
-    let mut conn = app.db.connect();
-    let at = (chrono::Utc::now() - chrono::Duration::days(61)).naive_utc();
-    let events = referral_events::table.filter(referral_events::referral_id.eq(&r));
-    diesel::update(events.filter(referral_events::kind.ne("waiting_reminder")))
-        .set(referral_events::occurred_at.eq(at))
-        .execute(&mut conn)
-        .unwrap();
+    moved_back(&app, &r, 61);
     wait_for_one(&sink, COORDINATOR, "liste d’attente depuis 61 jours").await;
     let get = format!("/api/v1/referrals/{r}");
     let now = app.expect(&t.coordinator, "GET", &get, None, 200).await;
     assert_eq!(now["status"], "waitlisted");
-    let reminders = kinds(&app, &t.coordinator, &r).await;
+    let reminders = crate::evaluation::kinds(&app, &t.coordinator, &r).await;
     let n = reminders
         .iter()
         .filter(|k| *k == "waiting_reminder")

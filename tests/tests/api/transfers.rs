@@ -35,23 +35,11 @@ fn field_errors(problem: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
-fn subject(mail: &avip_tests::smtp::Received) -> String {
-    mail_parser::MessageParser::default()
-        .parse(mail.raw.as_bytes())
-        .and_then(|m| m.subject().map(str::to_owned))
-        .unwrap_or_default()
-}
-
 #[tokio::test]
 async fn a_family_handed_to_another_creche_keeps_its_file_and_deadline_and_everyone_is_told() {
     let (receiver, sink) = (Receiver::start(), SmtpSink::start());
-    let smtp = sink.url();
-    let app = spawn_app_with_engine(move |env| {
-        env.insert("AVIP_SMTP_URL".into(), smtp);
-        // The outbox is sent every second.
-        env.insert("AVIP_SLA_SCHEDULE".into(), "* * * * * *".into());
-    })
-    .await;
+    // The outbox is sent every second.
+    let app = spawn_app_with_engine(crate::territory::every_second(&sink, &[])).await;
     let t = territory(&app).await;
     let system = crate::webhooks::partner_system(&app, &t).await;
     let hook = json!({"url": receiver.url, "events": ["referral.transferred"]});
@@ -147,11 +135,13 @@ async fn a_family_handed_to_another_creche_keeps_its_file_and_deadline_and_every
     assert_eq!(sink.received().len(), mails.len(), "nothing twice");
     let to = |who: &str, words: &str| {
         (mails.iter())
-            .filter(|m| m.to == [who] && subject(m).contains(words))
+            .filter(|m| m.to == [who] && m.decoded().0.contains(words))
             .count()
     };
-    let seen: Vec<(Vec<String>, String)> =
-        mails.iter().map(|m| (m.to.clone(), subject(m))).collect();
+    let seen: Vec<(Vec<String>, String)> = mails
+        .iter()
+        .map(|m| (m.to.clone(), m.decoded().0))
+        .collect();
     assert_eq!(
         to("b.roux@example.org", "famille transférée vers votre crèche"),
         1,
