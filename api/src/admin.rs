@@ -405,6 +405,8 @@ impl NewCreche {
                 days,
             },
             escalation_email: self.escalation_email,
+            phone: None,
+            auto_acknowledgment: false,
             coordinator_ids: Vec::new(),
         })
     }
@@ -430,6 +432,8 @@ impl CrecheChanges {
             } else {
                 self.escalation_email.map(Some)
             },
+            phone: None,
+            auto_acknowledgment: None,
             coordinator_ids: if self.no_coordinators {
                 Some(Vec::new())
             } else {

@@ -5,7 +5,7 @@
 
 use anyhow::Context;
 use avip_db::DbConnection;
-use avip_db::model::{OrganizationKind, ReferralId, Role};
+use avip_db::model::{ContactPreference, OrganizationKind, ReferralId, Role};
 use chrono::{DateTime, Duration, Utc};
 
 use avip_app::auth::{Principal, Subject};
@@ -102,6 +102,8 @@ fn creche(
             days: vec![Mon, Tue, Wed, Thu, Fri],
         },
         escalation_email: Some("direction.petite-enfance@demo.avip.example".into()),
+        phone: Some(format!("04 94 00 {:02} {:02}", places, closes.len())),
+        auto_acknowledgment: false,
         coordinator_ids: Vec::new(),
     };
     Ok(explain(name, creches::create(conn, Operator, body, now))?
@@ -433,6 +435,16 @@ const WEEKS: [&[Weekday]; 3] = [
 ];
 
 /// Family number `i`, as its prescriber sends it.
+/// How the demo's families asked to be reached: a mix.
+fn preference(i: usize) -> Option<ContactPreference> {
+    [
+        Some(ContactPreference::Sms),
+        Some(ContactPreference::Email),
+        Some(ContactPreference::PhoneCall),
+        None,
+    ][i % 4]
+}
+
 fn family(
     i: usize,
     creche_id: &avip_db::model::CrecheId,
@@ -476,6 +488,7 @@ fn family(
             france_travail_id: i
                 .is_multiple_of(4)
                 .then(|| format!("{:07}A", 1_000_000 + i)),
+            contact_preference: preference(i),
         },
         children: vec![ChildIn {
             first_name: child.into(),

@@ -83,7 +83,13 @@ impl Application {
     ) -> anyhow::Result<Application> {
         let opened = {
             let settings = settings.clone();
-            tokio::task::spawn_blocking(move || avip_app::process::open(&settings)).await??
+            tokio::task::spawn_blocking(move || {
+                // The phone numbers' metadata loads once, before the
+                // first request rather than during it.
+                avip_app::domain::referral::load_phone_metadata();
+                avip_app::process::open(&settings)
+            })
+            .await??
         };
         let avip_app::process::Opened {
             pool,

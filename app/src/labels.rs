@@ -194,6 +194,10 @@ pub fn event(k: EventKind) -> &'static str {
         EventKind::Transferred => "Transférée vers une autre crèche",
         EventKind::OfferExpired => "Offre de place expirée sans réponse",
         EventKind::WaitingReminder => "Rappel : famille en liste d’attente sans nouvelle",
+        EventKind::FamilyMessage => "Message à la famille",
+        EventKind::FamilyMessageSent => "Message à la famille remis",
+        EventKind::FamilyMessageFailed => "Message à la famille refusé",
+        EventKind::ContactPreferenceChanged => "Moyen de contact de la famille modifié",
     }
 }
 
@@ -205,6 +209,7 @@ pub fn email_recipients(kind: NotificationKind) -> &'static str {
             "à la coordination et à la direction de la crèche"
         }
         NotificationKind::WebhookDisabled => "à l’organisation",
+        NotificationKind::FamilyMessage => "à la famille",
         NotificationKind::FirstResponseWarning
         | NotificationKind::FirstResponseBreach
         | NotificationKind::FollowUpOverdue
@@ -222,6 +227,38 @@ pub fn days(days: &[Weekday]) -> String {
         None => String::new(),
         Some((last, [])) => (*last).to_owned(),
         Some((last, rest)) => format!("{} et {last}", rest.join(", ")),
+    }
+}
+
+/// How the family wants to be reached.
+pub fn contact_preference(p: avip_db::model::ContactPreference) -> &'static str {
+    use avip_db::model::ContactPreference::*;
+    match p {
+        Sms => "par SMS",
+        Email => "par e-mail",
+        PhoneCall => "par téléphone seulement",
+        Referent => "par son référent",
+    }
+}
+
+/// The name of a message to the family, as the coordinator picks it.
+pub fn message_template(t: avip_db::model::MessageTemplate) -> &'static str {
+    use avip_db::model::MessageTemplate::*;
+    match t {
+        Acknowledgment => "Accusé de réception",
+        MeetingInvitation => "Invitation au premier rendez-vous",
+        Reminder => "Relance de l’invitation",
+        PlaceOffer => "Proposition de place",
+        Documents => "Documents à apporter",
+        FreeText => "Message libre",
+    }
+}
+
+/// SMS or e-mail.
+pub fn channel(c: avip_db::model::Channel) -> &'static str {
+    match c {
+        avip_db::model::Channel::Sms => "SMS",
+        avip_db::model::Channel::Email => "e-mail",
     }
 }
 
@@ -577,6 +614,47 @@ const EXACT: &[(&str, &str)] = &[
         "is in the past: only today or a later day can change",
         "Seuls aujourd’hui et les jours suivants peuvent changer.",
     ),
+    (
+        "sms needs the parent's mobile phone number",
+        "Un SMS demande le numéro de portable du parent.",
+    ),
+    (
+        "email needs the parent's e-mail",
+        "Un e-mail demande l’adresse e-mail du parent.",
+    ),
+    ("is required with free_text", "Écrivez le message."),
+    (
+        "is only for free_text",
+        "Un texte ne s’écrit qu’avec « Message libre ».",
+    ),
+    (
+        "the family has not said how it wants to be reached: record its contact preference first",
+        "La famille n’a pas dit comment la joindre : enregistrez d’abord son moyen de contact.",
+    ),
+    (
+        "the family asked to be reached by a phone call only",
+        "La famille souhaite être jointe par téléphone seulement.",
+    ),
+    (
+        "the family asked to be reached through its referent",
+        "La famille souhaite être jointe par son référent.",
+    ),
+    (
+        "the family asked to be reached by sms",
+        "La famille souhaite être jointe par SMS.",
+    ),
+    (
+        "the family asked to be reached by email",
+        "La famille souhaite être jointe par e-mail.",
+    ),
+    (
+        "the crèche has no phone number for the family to call back: add it to the crèche first",
+        "La crèche n’a pas de numéro de téléphone à donner à la famille : ajoutez-le d’abord.",
+    ),
+    (
+        "place_offer is for a referral with an offer (status offered)",
+        "La proposition de place suppose une offre en cours.",
+    ),
 ];
 
 /// A message of the domain, in French.
@@ -603,6 +681,13 @@ pub fn message(english: &str) -> String {
     }
     if let Some(range) = english.strip_prefix("must be between ") {
         return format!("Entre {}.", range.replace(" and ", " et "));
+    }
+    if let Some(rest) = english.strip_prefix("the SMS would take ") {
+        let n = rest.split(' ').next().unwrap_or("plus de 3");
+        return format!("Ce SMS ferait {n} messages (3 au plus) : raccourcissez le texte.");
+    }
+    if english.starts_with("the referral is ") && english.ends_with("gets no more messages") {
+        return "L’orientation est close : la famille ne reçoit plus de message.".to_owned();
     }
     if english.starts_with("is in département ") {
         return "Une orientation ne peut être transférée qu’à une crèche de son département."
@@ -671,6 +756,7 @@ mod tests {
         include_str!("workflow/coordinators.rs"),
         include_str!("workflow/exports.rs"),
         include_str!("workflow/transfers.rs"),
+        include_str!("workflow/family.rs"),
     ];
 
     /// Every string literal that reads like a field's refusal, with each
@@ -688,6 +774,11 @@ mod tests {
             "nothing ",
             "the child",
             "the family",
+            "the crèche",
+            "the SMS",
+            "sms needs",
+            "email needs",
+            "place_offer",
         ];
         let mut found = Vec::new();
         for source in SOURCES {

@@ -34,6 +34,9 @@ pub struct Settings {
     pub smtp_url: Option<SecretString>,
     pub mail_from: String,
     pub mail_dir: PathBuf,
+    /// Brevo's transactional SMS API; `None`: SMS are `.sms` files in
+    /// `mail_dir`.
+    pub sms: Option<SmsSettings>,
     pub sla: Policy,
     pub sla_schedule: String,
     pub sla_digest: bool,
@@ -271,6 +274,7 @@ impl Settings {
             smtp_url: mail.smtp_url,
             mail_from: mail.mail_from,
             mail_dir: mail.mail_dir,
+            sms: mail.sms,
             sla: sla.policy,
             sla_schedule: sla.schedule,
             sla_digest: sla.digest,
@@ -317,6 +321,17 @@ struct Mail {
     smtp_url: Option<SecretString>,
     mail_from: String,
     mail_dir: PathBuf,
+    sms: Option<SmsSettings>,
+}
+
+/// Where SMS go: `AVIP_SMS_URL` (the API's base, `https://api.brevo.com`),
+/// `AVIP_SMS_API_KEY`, `AVIP_SMS_SENDER` (what the phone shows: up to 11
+/// letters and digits, or up to 15 digits). All three, or none.
+#[derive(Clone, Debug)]
+pub struct SmsSettings {
+    pub url: Url,
+    pub api_key: SecretString,
+    pub sender: String,
 }
 
 /// The deadlines' policy and the jobs that watch them.
@@ -492,11 +507,59 @@ impl<F: Fn(&str) -> Option<String>> Reader<'_, F> {
             }
         });
         let mail_dir = self.parse("AVIP_MAIL_DIR", "mail-out", |v| Ok(PathBuf::from(v)));
+        let sms = self.sms();
         Some(Mail {
             smtp_url: smtp_url?,
             mail_from: mail_from?,
             mail_dir: mail_dir?,
+            sms: sms?,
         })
+    }
+
+    fn sms(&mut self) -> Option<Option<SmsSettings>> {
+        let url = self.parse("AVIP_SMS_URL", "", |v| {
+            if v.is_empty() {
+                return Ok(None);
+            }
+            match Url::parse(v) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(Some(u)),
+                _ => Err("expected the SMS API's https:// URL".to_owned()),
+            }
+        });
+        let api_key = self.secret("AVIP_SMS_API_KEY", |_| Ok(()));
+        let sender = self.parse("AVIP_SMS_SENDER", "", |v| {
+            let letters = v.len() <= 11 && v.chars().all(|c| c.is_ascii_alphanumeric());
+            let digits = v.len() <= 15 && v.chars().all(|c| c.is_ascii_digit());
+            if letters || digits {
+                Ok(v.to_owned())
+            } else {
+                Err("expected up to 11 letters and digits, or up to 15 digits".to_owned())
+            }
+        });
+        let (url, api_key, sender) = (url?, api_key?, sender?);
+        let given = [url.is_some(), api_key.is_some(), !sender.is_empty()];
+        if given.iter().all(|g| !g) {
+            return Some(None);
+        }
+        for (name, present) in ["AVIP_SMS_URL", "AVIP_SMS_API_KEY", "AVIP_SMS_SENDER"]
+            .into_iter()
+            .zip(given)
+        {
+            if !present {
+                self.errors.push((
+                    name,
+                    "is required with the other AVIP_SMS_ settings".to_owned(),
+                ));
+            }
+        }
+        match (url, api_key) {
+            (Some(url), Some(api_key)) if !sender.is_empty() => Some(Some(SmsSettings {
+                url,
+                api_key,
+                sender,
+            })),
+            _ => None,
+        }
     }
 
     fn sla(&mut self) -> Option<Sla> {
@@ -740,6 +803,16 @@ impl<F: Fn(&str) -> Option<String>> Reader<'_, F> {
                     .to_owned(),
             ));
         }
+        if let Some(Some(sms)) = mail.as_ref().map(|m| &m.sms)
+            && sms.url.scheme() != "https"
+        {
+            self.errors.push((
+                "AVIP_SMS_URL",
+                "must be an https:// URL in production: it carries the API key and the \
+                 families' numbers"
+                    .to_owned(),
+            ));
+        }
         if let Some(t) = tokens
             && t.token_ttl > MAX_PRODUCTION_TOKEN_TTL
         {
@@ -942,6 +1015,50 @@ mod tests {
         let ok = settings(&[&production[..], &PUBLISHER[..]].concat()).unwrap();
         assert_eq!(ok.publisher.dpo_email, "dpo@example.org");
         assert_eq!(ok.publisher.operator_name, PUBLISHER[0].1);
+        assert!(ok.sms.is_none());
+        let sms = |url: &'static str| {
+            [
+                ("AVIP_SMS_URL", url),
+                ("AVIP_SMS_API_KEY", "xkeysib-secret"),
+                ("AVIP_SMS_SENDER", "CrecheAVIP"),
+            ]
+        };
+        let plain = settings(
+            &[
+                &production[..],
+                &PUBLISHER[..],
+                &sms("http://sms.example.org")[..],
+            ]
+            .concat(),
+        )
+        .unwrap_err();
+        assert_eq!(plain.0.len(), 1, "{plain}");
+        assert_eq!(plain.0[0].0, "AVIP_SMS_URL");
+        let tls = settings(
+            &[
+                &production[..],
+                &PUBLISHER[..],
+                &sms("https://api.brevo.com")[..],
+            ]
+            .concat(),
+        )
+        .unwrap();
+        assert_eq!(tls.sms.map(|s| s.sender).as_deref(), Some("CrecheAVIP"));
+    }
+
+    #[test]
+    fn sms_settings_come_together() {
+        let err = settings(&[("AVIP_SMS_URL", "https://api.brevo.com")]).unwrap_err();
+        let names: Vec<_> = err.0.iter().map(|(n, _)| *n).collect();
+        assert_eq!(names, ["AVIP_SMS_API_KEY", "AVIP_SMS_SENDER"]);
+        let err = settings(&[
+            ("AVIP_SMS_URL", "https://api.brevo.com"),
+            ("AVIP_SMS_API_KEY", "k"),
+            ("AVIP_SMS_SENDER", "Crèche AVIP Toulon"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.0[0].0, "AVIP_SMS_SENDER");
+        assert!(!format!("{err}").contains("xkeysib"));
     }
 
     #[test]

@@ -4,8 +4,9 @@
 
 use anyhow::Context;
 use avip_db::{Pool, WriteGate};
-use avip_sla_engine::dispatch::DispatchOptions;
+use avip_sla_engine::dispatch::{Carriers, DispatchOptions};
 use avip_sla_engine::mail::Mailer;
+use avip_sla_engine::sms::{Brevo, SmsFiles, Texter};
 use avip_sla_engine::sweep::{SweepOptions, SweepReport};
 use avip_sla_engine::{ActivePolicy, Engine};
 use chrono::{DateTime, Utc};
@@ -21,6 +22,21 @@ pub fn mailer(settings: &Settings) -> anyhow::Result<Mailer> {
     })
 }
 
+/// Brevo when the `AVIP_SMS_` settings are given, else `.sms` files in
+/// `AVIP_MAIL_DIR`. Another provider is chosen here.
+pub fn texter(settings: &Settings) -> anyhow::Result<Texter> {
+    Ok(match &settings.sms {
+        Some(sms) => Texter::new(
+            Brevo::new(sms.url.as_str(), sms.api_key.expose_secret(), &sms.sender)
+                .map_err(|e| anyhow::anyhow!("the SMS client cannot be built: {e}"))?,
+        ),
+        None => Texter::new(
+            SmsFiles::new(&settings.mail_dir)
+                .with_context(|| format!("cannot create {}", settings.mail_dir.display()))?,
+        ),
+    })
+}
+
 pub fn engine(
     settings: &Settings,
     pool: Pool,
@@ -32,7 +48,10 @@ pub fn engine(
         gate,
         active,
         SweepOptions::new(settings.public_url.as_str(), settings.sla_digest),
-        mailer(settings)?,
+        Carriers {
+            mail: mailer(settings)?,
+            sms: texter(settings)?,
+        },
         DispatchOptions {
             lease: settings.mail_lease,
             retry_base: settings.mail_retry,

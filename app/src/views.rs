@@ -57,6 +57,7 @@ impl From<Organization> for OrganizationBody {
     "address": "12 rue Victor Hugo", "postal_code": "83000", "commune": "Toulon", "departement": "83",
     "avip_places": 6, "opening_hours": {"opens": "07:00", "closes": "19:30", "days": ["mon","tue","wed","thu","fri"]},
     "escalation_email": "direction.petite-enfance@example.org",
+    "phone": "+33494000000", "auto_acknowledgment": false,
     "coordinator_ids": ["0193a5b0-7c1e-7d2a-9b1e-000000000003"],
     "created_at": "2026-11-20T09:00:00Z", "updated_at": "2026-11-20T09:00:00Z"}))]
 pub struct CrecheBody {
@@ -75,6 +76,10 @@ pub struct CrecheBody {
     pub avip_places: i32,
     pub opening_hours: OpeningHours,
     pub escalation_email: Option<String>,
+    /// E.164; the families' messages give it.
+    pub phone: Option<String>,
+    /// Whether a family that asked for SMS or e-mail is acknowledged at intake.
+    pub auto_acknowledgment: bool,
     #[schema(value_type = Vec<String>)]
     pub coordinator_ids: Vec<UserId>,
     pub created_at: DateTime<Utc>,
@@ -100,6 +105,8 @@ impl From<CrecheView> for CrecheBody {
             avip_places: v.avip_places,
             opening_hours,
             escalation_email: c.escalation_email,
+            phone: c.phone,
+            auto_acknowledgment: c.auto_acknowledgment,
             coordinator_ids: v.coordinator_ids,
             created_at: time(c.created_at),
             updated_at: time(c.updated_at),

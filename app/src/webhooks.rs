@@ -505,6 +505,7 @@ fn disable(
             last_error: None,
             created_at: now,
             sent_at: None,
+            channel: avip_db::model::Channel::Email,
         },
     )?;
     Ok(())

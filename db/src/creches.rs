@@ -23,6 +23,10 @@ pub struct Creche {
     pub escalation_email: Option<String>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// The crèche's phone (E.164), which the family's messages give.
+    pub phone: Option<String>,
+    /// Whether a family that can be reached is acknowledged at intake.
+    pub auto_acknowledgment: bool,
 }
 
 #[derive(Insertable, Debug)]
@@ -38,6 +42,10 @@ pub struct NewCreche {
     pub escalation_email: Option<String>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// The crèche's phone (E.164), which the family's messages give.
+    pub phone: Option<String>,
+    /// Whether a family that can be reached is acknowledged at intake.
+    pub auto_acknowledgment: bool,
 }
 
 #[derive(AsChangeset, Debug, Default)]
@@ -49,6 +57,8 @@ pub struct CrecheChanges {
     pub commune: Option<String>,
     pub opening_hours: Option<String>,
     pub escalation_email: Option<Option<String>>,
+    pub phone: Option<Option<String>>,
+    pub auto_acknowledgment: Option<bool>,
     pub updated_at: Option<NaiveDateTime>,
 }
 

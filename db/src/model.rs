@@ -345,6 +345,15 @@ text_enum!(
         /// A family waited a whole period on the list without a move: the
         /// coordinators were reminded, the referent told.
         WaitingReminder => "waiting_reminder",
+        /// A message to the family was queued (`data`: template, channel,
+        /// the outbox key); its delivery follows.
+        FamilyMessage => "family_message",
+        /// The provider or mail server accepted a message to the family.
+        FamilyMessageSent => "family_message_sent",
+        /// The provider refused a message to the family for good.
+        FamilyMessageFailed => "family_message_failed",
+        /// How the family wants to be reached changed.
+        ContactPreferenceChanged => "contact_preference_changed",
     }
 );
 
@@ -381,6 +390,8 @@ text_enum!(
         /// expired, a place freed fits waiting families, a family has
         /// waited a whole period.
         CoordinatorNotice => "coordinator_notice",
+        /// A message to the family, by SMS or e-mail, from its crèche.
+        FamilyMessage => "family_message",
     }
 );
 
@@ -407,6 +418,46 @@ text_enum!(
     NotificationStatus {
         Pending => "pending",
         Sent => "sent",
+        /// Refused for good (an SMS provider's 4xx): never tried again.
+        Failed => "failed",
+    }
+);
+
+text_enum!(
+    /// How an outbox row leaves.
+    Channel {
+        Email => "email",
+        Sms => "sms",
+    }
+);
+
+text_enum!(
+    /// How the family wants to be reached (asked at intake or later).
+    ContactPreference {
+        Sms => "sms",
+        Email => "email",
+        /// A phone call only: no written message.
+        PhoneCall => "phone_call",
+        /// Only through its referent.
+        Referent => "referent",
+    }
+);
+
+text_enum!(
+    /// What a message to the family says.
+    MessageTemplate {
+        /// The crèche received the request and will call.
+        Acknowledgment => "acknowledgment",
+        /// An invitation to a first meeting at the crèche.
+        MeetingInvitation => "meeting_invitation",
+        /// A reminder of the invitation.
+        Reminder => "reminder",
+        /// A place is offered.
+        PlaceOffer => "place_offer",
+        /// What to bring to the first meeting.
+        Documents => "documents",
+        /// The coordinator's own words.
+        FreeText => "free_text",
     }
 );
 

@@ -7,7 +7,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::DbConnection;
-use crate::model::{NotificationId, NotificationKind, NotificationStatus, ReferralId};
+use crate::model::{Channel, NotificationId, NotificationKind, NotificationStatus, ReferralId};
 use crate::schema::notifications;
 
 #[derive(Queryable, Selectable, Insertable, Clone, Debug, PartialEq, Eq)]
@@ -30,6 +30,8 @@ pub struct Notification {
     pub last_error: Option<String>,
     pub created_at: NaiveDateTime,
     pub sent_at: Option<NaiveDateTime>,
+    /// E-mail (recipients are addresses) or SMS (E.164 numbers).
+    pub channel: Channel,
 }
 
 /// Inserts the row unless its deduplication key is taken; `Ok(false)` then.
@@ -47,6 +49,14 @@ pub fn insert(conn: &mut DbConnection, notification: &Notification) -> QueryResu
             .execute(c)?,
     };
     Ok(inserted == 1)
+}
+
+pub fn find_by_key(conn: &mut DbConnection, dedup_key: &str) -> QueryResult<Option<Notification>> {
+    notifications::table
+        .filter(notifications::dedup_key.eq(dedup_key))
+        .select(Notification::as_select())
+        .first(conn)
+        .optional()
 }
 
 pub fn is_taken(conn: &mut DbConnection, dedup_key: &str) -> QueryResult<bool> {
@@ -136,6 +146,26 @@ pub fn mark_failed(
         .set((
             notifications::attempts.eq(attempts),
             notifications::next_attempt_at.eq(retry_at),
+            notifications::last_error.eq(Some(error)),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+/// Records an attempt refused for good: the row is `failed`, never
+/// claimed again.
+pub fn mark_refused(
+    conn: &mut DbConnection,
+    id: &NotificationId,
+    attempts: i32,
+    at: NaiveDateTime,
+    error: &str,
+) -> QueryResult<()> {
+    diesel::update(notifications::table.find(id))
+        .set((
+            notifications::status.eq(NotificationStatus::Failed),
+            notifications::attempts.eq(attempts),
+            notifications::next_attempt_at.eq(at),
             notifications::last_error.eq(Some(error)),
         ))
         .execute(conn)

@@ -6,8 +6,8 @@ use diesel::prelude::*;
 
 use crate::DbConnection;
 use crate::model::{
-    ActorKind, ChildId, ChildcareSolution, CrecheId, EmploymentStatus, EventId, EventKind,
-    ExitReason, FollowUpId, OrganizationId, ParentSituation, ProjectKind, ReferralId,
+    ActorKind, ChildId, ChildcareSolution, ContactPreference, CrecheId, EmploymentStatus, EventId,
+    EventKind, ExitReason, FollowUpId, OrganizationId, ParentSituation, ProjectKind, ReferralId,
     ReferralStatus, SlaStage,
 };
 use crate::page::{Page, PageRequest, TimeCursor};
@@ -89,6 +89,9 @@ pub struct Family {
     /// gave, and the first child's age bracket when referred.
     pub pseudonym: Option<String>,
     pub age_bracket: Option<String>,
+    /// How the family wants to be reached; `None`: nobody asked, so the
+    /// crèche sends it no message.
+    pub parent_contact: Option<ContactPreference>,
 }
 
 #[derive(Queryable, Selectable, Insertable, Clone, Debug)]
@@ -1066,6 +1069,36 @@ pub fn insert_event(conn: &mut DbConnection, event: &Event) -> QueryResult<()> {
     // Every change of a referral is on its timeline: the indicators' sums
     // follow (see `tallies`).
     crate::tallies::changed(conn, &event.referral_id)
+}
+
+/// The referral's events of one kind, oldest first.
+pub fn events_of_kind(
+    conn: &mut DbConnection,
+    referral: &ReferralId,
+    kind: EventKind,
+) -> QueryResult<Vec<Event>> {
+    referral_events::table
+        .filter(referral_events::referral_id.eq(referral))
+        .filter(referral_events::kind.eq(kind))
+        .select(Event::as_select())
+        .order((referral_events::occurred_at, referral_events::id))
+        .load(conn)
+}
+
+/// Records how the family wants to be reached.
+pub fn set_contact(
+    conn: &mut DbConnection,
+    referral: &ReferralId,
+    preference: Option<ContactPreference>,
+    at: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::update(referral_families::table.find(referral))
+        .set(referral_families::parent_contact.eq(preference))
+        .execute(conn)?;
+    diesel::update(referrals::table.find(referral))
+        .set(referrals::updated_at.eq(at))
+        .execute(conn)
+        .map(drop)
 }
 
 /// The referral's own events in (time, id) order, after `after`, at most

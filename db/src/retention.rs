@@ -5,9 +5,9 @@ use chrono::{Datelike, NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
 use crate::DbConnection;
-use crate::model::{ReferralId, ReferralStatus};
+use crate::model::{ContactPreference, ReferralId, ReferralStatus};
 use crate::schema::{
-    referral_child_claims, referral_children, referral_enrollments, referral_events,
+    notifications, referral_child_claims, referral_children, referral_enrollments, referral_events,
     referral_families, referral_follow_ups, referrals,
 };
 
@@ -89,6 +89,7 @@ pub fn anonymise(
             referral_families::search_text.eq(""),
             referral_families::pseudonym.eq(&kept.pseudonym),
             referral_families::age_bracket.eq(&kept.age_bracket),
+            referral_families::parent_contact.eq(None::<ContactPreference>),
         ))
         .execute(conn)?;
     let children: Vec<(String, NaiveDate)> = referral_children::table
@@ -108,6 +109,7 @@ pub fn anonymise(
         .set(referral_events::note.eq(None::<String>))
         .execute(conn)?;
     forget_recipients(conn, id)?;
+    forget_messages(conn, id, now)?;
     diesel::update(referral_follow_ups::table.filter(referral_follow_ups::referral_id.eq(id)))
         .set(referral_follow_ups::next_steps.eq(None::<String>))
         .execute(conn)?;
@@ -118,6 +120,36 @@ pub fn anonymise(
         .execute(conn)?;
     crate::exits::remove(conn, id)?;
     Ok(true)
+}
+
+/// The messages to the family (its phone or address, its first name, the
+/// coordinator's words) go with its data: their kind, channel and dates
+/// stay; one not delivered yet never will be.
+fn forget_messages(
+    conn: &mut DbConnection,
+    id: &ReferralId,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    use crate::model::{NotificationKind, NotificationStatus};
+    let theirs = notifications::table
+        .filter(notifications::referral_id.eq(id))
+        .filter(notifications::kind.eq(NotificationKind::FamilyMessage));
+    diesel::update(theirs.filter(notifications::status.eq(NotificationStatus::Pending)))
+        .set((
+            notifications::status.eq(NotificationStatus::Failed),
+            notifications::last_error.eq(Some("erased with the family's data")),
+            notifications::next_attempt_at.eq(now),
+        ))
+        .execute(conn)?;
+    diesel::update(theirs)
+        .set((
+            notifications::recipients.eq("[]"),
+            notifications::subject.eq(""),
+            notifications::body_text.eq(""),
+            notifications::body_html.eq(""),
+        ))
+        .execute(conn)?;
+    Ok(())
 }
 
 /// The addresses the referral's e-mails went to (the referent's among

@@ -26,6 +26,8 @@ diesel::table! {
         escalation_email -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        phone -> Nullable<Text>,
+        auto_acknowledgment -> Bool,
     }
 }
 
@@ -127,6 +129,7 @@ diesel::table! {
         pseudonym -> Nullable<Text>,
         age_bracket -> Nullable<Text>,
         search_text -> Text,
+        parent_contact -> Nullable<Text>,
     }
 }
 
@@ -226,6 +229,7 @@ diesel::table! {
         last_error -> Nullable<Text>,
         created_at -> Timestamp,
         sent_at -> Nullable<Timestamp>,
+        channel -> Text,
     }
 }
 

@@ -105,6 +105,7 @@ pub fn tell(
                     last_error: None,
                     created_at: at,
                     sent_at: None,
+                    channel: avip_db::model::Channel::Email,
                 },
             )?)
         }
@@ -180,6 +181,7 @@ pub fn gather(conn: &mut DbConnection, at: DateTime<Utc>) -> Result<usize, Query
                 last_error: None,
                 created_at: to_db(at),
                 sent_at: None,
+                channel: avip_db::model::Channel::Email,
             },
         )? {
             written += 1;

@@ -9,14 +9,59 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use avip_db::model::{ActorKind, EventId, EventKind};
+use avip_db::model::{ActorKind, Channel, EventId, EventKind, NotificationKind};
 use avip_db::notifications::{self, Notification};
 use avip_db::referrals::{self, Event};
 use avip_db::{Pool, QueryError, WriteGate};
 
 use crate::error::EngineError;
 use crate::mail::Mailer;
+use crate::sms::{Sms, SmsFailure, SmsText, Texter};
 use crate::timers::to_db;
+
+/// What carries the outbox's rows: e-mails and SMS.
+#[derive(Clone, Debug)]
+pub struct Carriers {
+    pub mail: Mailer,
+    pub sms: Texter,
+}
+
+/// How one attempt went.
+#[derive(Debug)]
+enum Attempt {
+    Sent,
+    /// Tried again after the backoff.
+    Retry(String),
+    /// Refused for good: the row is `failed`, never tried again.
+    Refused(String),
+}
+
+impl Carriers {
+    async fn carry(&self, row: &Notification) -> Attempt {
+        match row.channel {
+            Channel::Email => match self.mail.send(row).await {
+                Ok(()) => Attempt::Sent,
+                Err(error) => Attempt::Retry(error),
+            },
+            Channel::Sms => {
+                let Ok([to]) = serde_json::from_str::<[String; 1]>(&row.recipients) else {
+                    return Attempt::Refused("an SMS has one recipient".to_owned());
+                };
+                let text = SmsText::prepare(&row.body_text);
+                let sms = Sms {
+                    key: &row.dedup_key,
+                    to: &to,
+                    text: &text,
+                };
+                match self.sms.send(&sms).await {
+                    Ok(()) => Attempt::Sent,
+                    Err(SmsFailure::Transient(error)) => Attempt::Retry(error),
+                    Err(SmsFailure::Permanent(error)) => Attempt::Refused(error),
+                }
+            }
+        }
+    }
+}
 
 #[derive(Clone, Debug)]
 pub struct DispatchOptions {
@@ -66,7 +111,7 @@ pub struct DispatchReport {
 pub async fn dispatch(
     pool: &Pool,
     gate: &WriteGate,
-    mailer: &Mailer,
+    carriers: &Carriers,
     options: &DispatchOptions,
     stopping: &AtomicBool,
 ) -> Result<DispatchReport, EngineError> {
@@ -91,15 +136,20 @@ pub async fn dispatch(
                 untried.push(row.id);
                 continue;
             }
-            let outcome = mailer.send(&row).await;
+            let outcome = carriers.carry(&row).await;
+            // Never the recipients: a family's number stays out of the logs.
             match &outcome {
-                Ok(()) => {
+                Attempt::Sent => {
                     report.sent += 1;
-                    tracing::info!(notification = %row.id, kind = %row.kind, "e-mail sent");
+                    tracing::info!(notification = %row.id, kind = %row.kind, channel = %row.channel, "message sent");
                 }
-                Err(error) => {
+                Attempt::Retry(error) => {
                     report.failed += 1;
-                    tracing::warn!(notification = %row.id, kind = %row.kind, attempts = row.attempts + 1, %error, "e-mail not sent; it will be retried");
+                    tracing::warn!(notification = %row.id, kind = %row.kind, channel = %row.channel, attempts = row.attempts + 1, %error, "message not sent; it will be retried");
+                }
+                Attempt::Refused(error) => {
+                    report.failed += 1;
+                    tracing::warn!(notification = %row.id, kind = %row.kind, channel = %row.channel, %error, "message refused for good; it will not be retried");
                 }
             }
             outcomes.push((row, outcome));
@@ -123,52 +173,91 @@ pub async fn dispatch(
 fn record(
     conn: &mut avip_db::DbConnection,
     options: &DispatchOptions,
-    outcomes: Vec<(Notification, Result<(), String>)>,
+    outcomes: Vec<(Notification, Attempt)>,
 ) -> Result<(), QueryError> {
     let now = Utc::now();
     for (row, outcome) in outcomes {
+        let attempts = row.attempts + 1;
         match outcome {
-            Ok(()) => {
+            Attempt::Sent => {
                 notifications::mark_sent(conn, &row.id, to_db(now))?;
                 if let Some(referral) = &row.referral_id {
-                    referrals::insert_event(
-                        conn,
-                        &Event {
-                            id: EventId::generate(),
-                            referral_id: referral.clone(),
-                            kind: EventKind::EmailSent,
-                            occurred_at: to_db(now),
-                            actor_kind: ActorKind::System,
-                            actor_id: None,
-                            from_status: None,
-                            to_status: None,
-                            reason: None,
-                            note: None,
-                            data: Some(
-                                serde_json::json!({
-                                    "notification": row.dedup_key,
-                                    "kind": row.kind,
-                                    "attempts": row.attempts + 1,
-                                    // To whom, for the timeline (blanked
-                                    // with the family's data).
-                                    "to": serde_json::from_str::<serde_json::Value>(&row.recipients)
-                                        .unwrap_or_default(),
-                                })
-                                .to_string(),
-                            ),
-                        },
-                    )?;
+                    let (kind, data) = if row.kind == NotificationKind::FamilyMessage {
+                        // The number or address is on the referral already.
+                        let data = serde_json::json!({
+                            "notification": row.dedup_key,
+                            "channel": row.channel,
+                            "attempts": attempts,
+                        });
+                        (EventKind::FamilyMessageSent, data)
+                    } else {
+                        let data = serde_json::json!({
+                            "notification": row.dedup_key,
+                            "kind": row.kind,
+                            "attempts": attempts,
+                            // To whom, for the timeline (blanked with the
+                            // family's data).
+                            "to": serde_json::from_str::<serde_json::Value>(&row.recipients)
+                                .unwrap_or_default(),
+                        });
+                        (EventKind::EmailSent, data)
+                    };
+                    system_event(conn, referral, kind, None, data, now)?;
                 }
             }
-            Err(error) => {
-                let attempts = row.attempts + 1;
+            Attempt::Retry(error) => {
                 let retry_at = add(now, options.backoff(attempts));
                 let error: String = error.chars().take(500).collect();
                 notifications::mark_failed(conn, &row.id, attempts, to_db(retry_at), &error)?;
             }
+            Attempt::Refused(error) => {
+                let error: String = error.chars().take(500).collect();
+                notifications::mark_refused(conn, &row.id, attempts, to_db(now), &error)?;
+                if let Some(referral) = &row.referral_id {
+                    let data = serde_json::json!({
+                        "notification": row.dedup_key,
+                        "channel": row.channel,
+                        "attempts": attempts,
+                    });
+                    system_event(
+                        conn,
+                        referral,
+                        EventKind::FamilyMessageFailed,
+                        Some(error),
+                        data,
+                        now,
+                    )?;
+                }
+            }
         }
     }
     Ok(())
+}
+
+fn system_event(
+    conn: &mut avip_db::DbConnection,
+    referral: &avip_db::model::ReferralId,
+    kind: EventKind,
+    reason: Option<String>,
+    data: serde_json::Value,
+    now: DateTime<Utc>,
+) -> Result<(), QueryError> {
+    referrals::insert_event(
+        conn,
+        &Event {
+            id: EventId::generate(),
+            referral_id: referral.clone(),
+            kind,
+            occurred_at: to_db(now),
+            actor_kind: ActorKind::System,
+            actor_id: None,
+            from_status: None,
+            to_status: None,
+            reason,
+            note: None,
+            data: Some(data.to_string()),
+        },
+    )
 }
 
 fn add(t: DateTime<Utc>, d: Duration) -> DateTime<Utc> {

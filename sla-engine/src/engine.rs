@@ -11,9 +11,8 @@ use tokio_cron_scheduler::{Job, JobScheduler};
 
 use avip_db::{Pool, WriteGate};
 
-use crate::dispatch::{self, DispatchOptions, DispatchReport};
+use crate::dispatch::{self, Carriers, DispatchOptions, DispatchReport};
 use crate::error::EngineError;
-use crate::mail::Mailer;
 use crate::policy::ActivePolicy;
 use crate::sweep::{self, SweepOptions, SweepReport};
 
@@ -24,7 +23,7 @@ pub struct Engine {
     gate: WriteGate,
     active: ActivePolicy,
     sweep: SweepOptions,
-    mailer: Mailer,
+    carriers: Carriers,
     dispatch: DispatchOptions,
     /// A tick that finds the previous one still running skips its turn.
     busy: Arc<tokio::sync::Mutex<()>>,
@@ -53,7 +52,7 @@ impl Engine {
         gate: WriteGate,
         active: ActivePolicy,
         sweep: SweepOptions,
-        mailer: Mailer,
+        carriers: Carriers,
         dispatch: DispatchOptions,
     ) -> Engine {
         Engine {
@@ -61,7 +60,7 @@ impl Engine {
             gate,
             active,
             sweep,
-            mailer,
+            carriers,
             dispatch,
             busy: Arc::default(),
             stopping: Arc::default(),
@@ -102,7 +101,7 @@ impl Engine {
         dispatch::dispatch(
             &self.pool,
             &self.gate,
-            &self.mailer,
+            &self.carriers,
             &self.dispatch,
             &self.stopping,
         )

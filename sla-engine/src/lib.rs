@@ -11,6 +11,7 @@ pub mod error;
 pub mod lifecycle;
 pub mod mail;
 pub mod policy;
+pub mod sms;
 pub mod store;
 pub mod sweep;
 pub mod timers;

@@ -83,6 +83,7 @@ impl MailItem {
             | NotificationKind::ReferentNotice
             | NotificationKind::ArrivalNotice
             | NotificationKind::CoordinatorNotice
+            | NotificationKind::FamilyMessage
             | NotificationKind::WebhookDisabled => (
                 "fin de contrat d'accueil proche",
                 "Fin du contrat",
@@ -137,6 +138,8 @@ fn templates() -> &'static minijinja::Environment<'static> {
             ("notice.html", include_str!("../templates/notice.html")),
             ("daily.txt", include_str!("../templates/daily.txt")),
             ("daily.html", include_str!("../templates/daily.html")),
+            ("family.txt", include_str!("../templates/family.txt")),
+            ("family.html", include_str!("../templates/family.html")),
         ] {
             env.add_template(name, source)
                 .unwrap_or_else(|e| panic!("template {name} does not parse: {e}"));
@@ -176,6 +179,7 @@ pub fn render_item(item: &MailItem) -> Rendered {
         | NotificationKind::ReferentNotice
         | NotificationKind::ArrivalNotice
         | NotificationKind::CoordinatorNotice
+        | NotificationKind::FamilyMessage
         | NotificationKind::WebhookDisabled => format!(
             "[AVIP] Fin de contrat le {} : orientation {}",
             item.due, item.reference
@@ -203,6 +207,7 @@ pub fn render_item(item: &MailItem) -> Rendered {
         | NotificationKind::ReferentNotice
         | NotificationKind::ArrivalNotice
         | NotificationKind::CoordinatorNotice
+        | NotificationKind::FamilyMessage
         | NotificationKind::WebhookDisabled => {
             "Le contrat d'accueil d'un enfant sur une place AVIP arrive bientôt à son terme : \
              pensez au renouvellement ou à la sortie."
@@ -283,6 +288,25 @@ pub fn render_daily(day: &str, items: &[DailyLine]) -> Rendered {
         text: render("daily.txt", context.clone()),
         html: render("daily.html", context),
         subject,
+    }
+}
+
+/// A message to a family, in plain words: its paragraphs, then who
+/// writes (the crèche's name, address and phone).
+#[derive(Clone, Debug, Serialize)]
+pub struct FamilyMessage {
+    pub subject: String,
+    pub lines: Vec<String>,
+    pub signature: Vec<String>,
+}
+
+/// The e-mail of a message to a family.
+pub fn render_family(message: &FamilyMessage) -> Rendered {
+    let context = minijinja::context! { subject => message.subject, message => message };
+    Rendered {
+        text: render("family.txt", context.clone()),
+        html: render("family.html", context),
+        subject: message.subject.clone(),
     }
 }
 
@@ -481,6 +505,7 @@ mod tests {
             last_error: None,
             created_at: Utc::now().naive_utc(),
             sent_at: None,
+            channel: avip_db::model::Channel::Email,
         };
         mailer.send(&row).await.unwrap();
         mailer.send(&row).await.unwrap();

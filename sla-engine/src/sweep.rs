@@ -691,6 +691,7 @@ impl Sweep<'_> {
             last_error: None,
             created_at: to_db(self.at),
             sent_at: None,
+            channel: avip_db::model::Channel::Email,
         }
     }
 }

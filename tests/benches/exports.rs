@@ -245,6 +245,7 @@ fn seed_one(
             insertion_project_description: None,
             pseudonym: None,
             age_bracket: None,
+            parent_contact: None,
         },
         children,
         child_keys: if status.is_closed() {

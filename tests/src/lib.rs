@@ -12,6 +12,7 @@ pub mod client;
 pub mod receiver;
 pub mod seed;
 pub mod served;
+pub mod sms;
 pub mod smtp;
 
 pub use seed::seed_referrals;

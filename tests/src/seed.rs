@@ -74,6 +74,7 @@ pub fn seed_referrals(
                         insertion_project_description: None,
                         pseudonym: None,
                         age_bracket: None,
+                        parent_contact: None,
                     },
                     children: vec![Child {
                         id: ChildId::generate(),

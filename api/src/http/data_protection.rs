@@ -51,12 +51,14 @@ pub struct PersonalData {
     pub timeline: Vec<EventBody>,
     /// Every follow-up of the parent's path.
     pub follow_ups: Vec<FollowUpBody>,
+    /// Every message sent to the family, with its words and delivery.
+    pub messages: Vec<avip_app::workflow::family::MessageOut>,
 }
 
 /// Everything this service holds about the family of a referral, in one
 /// answer, for an access request (RGPD article 15): the referral with its
 /// family, children, needs and project, the whole timeline and the
-/// follow-ups. Admins, and the coordinators of the referral's crèche. The
+/// follow-ups, the messages sent to the family. Admins, and the coordinators of the referral's crèche. The
 /// read is in the access log.
 #[utoipa::path(operation_id = "getPersonalData", tag = "data protection",
     params(("id" = String, Path, format = Uuid)), security(("oauth2" = [])), responses(
@@ -92,6 +94,7 @@ pub async fn personal_data(
             .into_iter()
             .map(FollowUpBody::from)
             .collect(),
+        messages: data.messages,
     }))
 }
 

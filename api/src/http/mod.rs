@@ -16,6 +16,7 @@ pub mod error;
 pub mod exits;
 pub mod exports;
 pub mod extract;
+pub mod family;
 pub mod matching;
 pub mod meta;
 pub mod openapi;
@@ -76,6 +77,9 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(data_protection::access_log)
             .service(referrals::transitions)
             .service(referrals::transfer)
+            .service(family::send)
+            .service(family::list)
+            .service(family::contact_preference)
             .service(waiting_list::show)
             .service(referrals::events)
             .service(referrals::notes)

@@ -38,7 +38,7 @@ pub(crate) fn referral_id(raw: &str) -> Result<ReferralId, DomainError> {
 }
 
 /// The `Idempotency-Key` header, checked.
-fn key_of(req: &HttpRequest) -> Result<Option<String>, DomainError> {
+pub(crate) fn key_of(req: &HttpRequest) -> Result<Option<String>, DomainError> {
     req.headers()
         .get("idempotency-key")
         .map(|value| {

@@ -15,6 +15,7 @@ use avip_app::domain::DomainError;
 pub mod assets;
 pub mod charts;
 pub mod exit_view;
+pub mod family_view;
 pub mod forms;
 pub use avip_app::labels as fr;
 pub use sections::Section;

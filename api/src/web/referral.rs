@@ -16,8 +16,8 @@ use crate::shared::State;
 use crate::web::exit_view::confirmation;
 use crate::web::forms::{Errors, Form};
 use crate::web::referral_forms::{
-    CONTRACT, CORRECTION, ENROLLMENT, EXIT, FOLLOW_UP, FORM_LABELS, NOTE, TRANSFER, TRANSITION,
-    contract_form,
+    CONTACT, CONTRACT, CORRECTION, ENROLLMENT, EXIT, FOLLOW_UP, FORM_LABELS, MESSAGE, NOTE,
+    TRANSFER, TRANSITION, contract_form,
 };
 use crate::web::referral_view::{Fact, View};
 use crate::web::session::Visitor;
@@ -31,6 +31,7 @@ use avip_app::domain::referral::{
 };
 use avip_app::views::referral::{EventBody, FollowUpBody, ReferralBody};
 use avip_app::workflow::acts;
+use avip_app::workflow::family::{ContactPreferenceRequest, MessageRequest};
 
 #[derive(Template)]
 #[template(path = "referral.html")]
@@ -43,6 +44,8 @@ struct ReferralPage {
     elsewhere: Vec<String>,
     /// The form that hands the family to another crèche, when allowed.
     transfer: Option<crate::web::transfer_view::TransferPanel>,
+    /// How the family is reached, and the messages sent to it.
+    reach: Option<crate::web::family_view::FamilyPanel>,
     /// What the page shows (the template reads its fields through `Deref`).
     view: View,
     /// The form that was sent and refused, its values and its errors.
@@ -204,6 +207,7 @@ struct Loaded {
     /// days, best first, in words (for an open referral the crèche may
     /// have to send elsewhere), and the transfer's choices.
     elsewhere: crate::web::transfer_view::Elsewhere,
+    reach: Option<crate::web::family_view::FamilyPanel>,
 }
 
 async fn load(state: &State, who: &Principal, id: &ReferralId) -> Result<Loaded, WebError> {
@@ -246,8 +250,10 @@ async fn load(state: &State, who: &Principal, id: &ReferralId) -> Result<Loaded,
                 avip_app::workflow::creches::name(conn, &record.referral.creche_id, today)?;
             let elsewhere =
                 crate::web::transfer_view::elsewhere(conn, &who, &record, week_from, zone)?;
+            let reach = crate::web::family_view::panel(conn, &who, &record)?;
             Ok::<_, DomainError>(Loaded {
                 elsewhere,
+                reach,
                 week: if days.is_empty() {
                     Vec::new()
                 } else {
@@ -290,6 +296,7 @@ fn build(layout: Layout, who: &Principal, loaded: Loaded, shown: Shown) -> Refer
         week_from,
         elsewhere: elsewhere.lines,
         transfer: elsewhere.transfer,
+        reach: loaded.reach,
         view,
         open: shown.open,
         form: shown.form,
@@ -324,6 +331,8 @@ fn done_message(action: &str) -> Option<&'static str> {
         "correction" => "La sortie est corrigée ; le référent en est informé.",
         "note" => "La note est ajoutée.",
         "suivi" => "Le suivi est enregistré.",
+        "message" => "Le message part vers la famille ; il apparaît ci-dessous avec son envoi.",
+        "contact" => "Le moyen de contact de la famille est enregistré.",
         "transfert" => {
             "L’orientation est transférée ; la crèche qui la reçoit et le référent en sont informés."
         }
@@ -362,6 +371,13 @@ async fn render(
     let loaded = load(state, who, id).await?;
     crate::shared::record_read(req, state, who, [id], "get_referral");
     crate::shared::record_read(req, state, who, [id], "timeline");
+    if loaded
+        .reach
+        .as_ref()
+        .is_some_and(|r| !r.messages.is_empty())
+    {
+        crate::shared::record_read(req, state, who, [id], "family_messages");
+    }
     let title = format!("Orientation {}", loaded.body.reference);
     let layout = Layout::load(state, visitor, Section::Referrals, title).await?;
     Ok(html(status, &build(layout, who, loaded, shown)))
@@ -421,6 +437,13 @@ pub async fn act(
         },
         "suivi" => match form.parse::<FollowUpRequest>(FOLLOW_UP) {
             Ok(request) => refused(acts::add_follow_up(app, &who, &id, request, now).await)?,
+            Err(e) => Err(e),
+        },
+        "message" => message_form(app, &who, &id, &form).await?,
+        "contact" => match form.parse::<ContactPreferenceRequest>(CONTACT) {
+            Ok(request) => {
+                refused(acts::set_contact_preference(app, &who, &id, request, now).await)?
+            }
             Err(e) => Err(e),
         },
         "transfert" => match form.parse::<TransferRequest>(TRANSFER) {
@@ -505,6 +528,21 @@ async fn exit_form(
             Err(errors) => Err(errors),
         },
     )
+}
+
+/// A message to the family, once per form (its key `cle`).
+async fn message_form(
+    app: &avip_app::App,
+    who: &Principal,
+    id: &ReferralId,
+    form: &Form,
+) -> Result<Result<(), Errors>, DomainError> {
+    let request = match form.parse::<MessageRequest>(MESSAGE) {
+        Ok(request) => request,
+        Err(errors) => return Ok(Err(errors)),
+    };
+    let key = Some(form.get("cle").to_owned()).filter(|k| !k.is_empty());
+    refused(acts::send_message(app, who, id, request, key, Utc::now()).await)
 }
 
 /// What a use case refused about the form comes back as the form's errors

@@ -20,8 +20,19 @@ pub const ENROLLMENT: &[(&str, Kind)] = &[
     ("force", Kind::Flag),
     ("force_reason", Kind::Text),
 ];
+pub const MESSAGE: &[(&str, Kind)] = &[("template", Kind::Required), ("text", Kind::Text)];
+pub const CONTACT: &[(&str, Kind)] = &[("contact_preference", Kind::Text)];
 /// Each form's fields and labels, top to bottom, for its error summary.
 pub const FORM_LABELS: &[(&str, &[(&str, &str)])] = &[
+    (
+        "message",
+        &[
+            ("template", "Message"),
+            ("channel", "Moyen de contact"),
+            ("text", "Votre message"),
+        ],
+    ),
+    ("contact", &[("contact_preference", "Moyen de contact")]),
     (
         "transition",
         &[

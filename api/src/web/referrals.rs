@@ -280,6 +280,7 @@ struct FormPage {
     creches: Vec<Choice>,
     weekdays: Vec<Opt>,
     situations: Vec<Opt>,
+    contacts: Vec<Opt>,
     projects: Vec<Opt>,
     child_rows: Vec<usize>,
     form: Form,
@@ -327,6 +328,10 @@ const LABELS: &[(&str, &str)] = &[
     ("parent.last_name", "Nom du parent"),
     ("parent.phone", "Téléphone du parent"),
     ("parent.email", "E-mail du parent"),
+    (
+        "parent.contact_preference",
+        "Comment la famille veut être jointe",
+    ),
     ("parent.postal_code", "Code postal"),
     ("parent.commune", "Commune"),
     ("parent.situation", "Situation du parent"),
@@ -366,6 +371,7 @@ const FIELDS: &[(&str, Kind)] = &[
     ("parent.last_name", Kind::Required),
     ("parent.phone", Kind::Text),
     ("parent.email", Kind::Text),
+    ("parent.contact_preference", Kind::Text),
     ("parent.postal_code", Kind::Required),
     ("parent.commune", Kind::Required),
     ("parent.situation", Kind::Required),
@@ -470,6 +476,11 @@ async fn form_page(
                     label: fr::situation(*s),
                 })
                 .collect(),
+            contacts: crate::web::referral_view::options(
+                avip_db::model::ContactPreference::ALL,
+                avip_db::model::ContactPreference::as_str,
+                fr::contact_preference,
+            ),
             projects: ProjectKind::ALL
                 .iter()
                 .map(|p| Opt {

@@ -3,8 +3,8 @@
 //! Requests are parsed here into values that cannot hold invalid data.
 
 use avip_db::model::{
-    ChildcareSolution, DeclineReason, EmploymentStatus, ExitReason, ParentSituation, Participant,
-    ProjectKind, ReferralStatus, TransferReason, WithdrawReason,
+    ChildcareSolution, ContactPreference, DeclineReason, EmploymentStatus, ExitReason,
+    ParentSituation, Participant, ProjectKind, ReferralStatus, TransferReason, WithdrawReason,
 };
 use chrono::{Datelike, Months, NaiveDate};
 use serde::{Deserialize, Serialize};
@@ -16,19 +16,50 @@ use crate::domain::{self, DomainError, Problems, Weekday};
 pub const MAX_CHILDREN: usize = 6;
 const MAX_FREE_TEXT: usize = 2000;
 
-/// A French phone number: ten digits starting with 0 (spaces, dots and
-/// dashes allowed), or +33 / 0033 followed by nine digits; overseas
-/// départements' numbers with their own country codes (+262, +590, +594,
-/// +596, +269) too. Stored as ten digits (`0612345678`) or `+262…`.
+/// The regions whose numbers a French crèche receives: metropolitan
+/// France and the overseas départements (their own country codes).
+const FRENCH_REGIONS: [phonenumber::country::Id; 6] = {
+    use phonenumber::country::Id;
+    [Id::FR, Id::RE, Id::YT, Id::GP, Id::MQ, Id::GF]
+};
+
+/// A French phone number as people write it: ten digits led by 0 (not
+/// 00), or +33 / 0033 and nine digits (`+33 (0)6…` too), or an overseas
+/// département's own code (+262, +590, +594, +596, +269) and nine digits;
+/// spaces, dots, dashes and brackets anywhere (the OpenAPI pattern says
+/// the same). Stored in E.164, as libphonenumber's metadata (the
+/// `phonenumber` crate) places it: a national number is tried in
+/// metropolitan France, then in each overseas département
+/// (`0692 12 34 56` → `+262692123456`).
 pub fn phone(value: &str) -> Result<String, String> {
     domain::at_most(value, 30)?;
+    let written = french_digits(value).ok_or_else(|| {
+        "is not a French phone number (e.g. 06 12 34 56 78 or +33 6 12 34 56 78)".to_owned()
+    })?;
+    let region = |id: phonenumber::country::Id| {
+        phonenumber::parse(Some(id), &written)
+            .ok()
+            .filter(|n| n.is_valid())
+    };
+    let number = FRENCH_REGIONS
+        .iter()
+        .find_map(|id| region(*id))
+        .or_else(|| phonenumber::parse(Some(phonenumber::country::Id::FR), &written).ok());
+    Ok(number.map_or(written, |n| {
+        n.format().mode(phonenumber::Mode::E164).to_string()
+    }))
+}
+
+/// The number's digits as written (`0612345678`, `+262692123456`), or
+/// `None` when it is no French number.
+fn french_digits(value: &str) -> Option<String> {
     let compact: String = value
         .trim()
         .chars()
         .filter(|c| !matches!(c, ' ' | '.' | '-' | '(' | ')'))
         .collect();
     let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-    let national = if let Some(rest) = compact
+    let written = if let Some(rest) = compact
         .strip_prefix("+33")
         .or_else(|| compact.strip_prefix("0033"))
     {
@@ -46,10 +77,55 @@ pub fn phone(value: &str) -> Result<String, String> {
     } else {
         (compact.len() == 10 && digits(&compact) && compact.starts_with('0')).then_some(compact)
     };
-    match national {
-        Some(n) if !n.starts_with("00") => Ok(n),
-        _ => Err("is not a French phone number (e.g. 06 12 34 56 78 or +33 6 12 34 56 78)".into()),
+    written.filter(|n| !n.starts_with("00"))
+}
+
+fn french_number(stored: &str) -> Option<phonenumber::PhoneNumber> {
+    phonenumber::parse(None, stored).ok().filter(|n| {
+        n.is_valid()
+            && n.country()
+                .id()
+                .is_some_and(|id| FRENCH_REGIONS.contains(&id))
+    })
+}
+
+/// A stored French number in the ten digits people dial in France
+/// (`+33612345678` → `0612345678`, `+262692123456` → `0692123456`).
+pub fn national_digits(stored: &str) -> Option<String> {
+    ["+33", "+262", "+590", "+594", "+596"]
+        .iter()
+        .find_map(|code| stored.strip_prefix(code))
+        .filter(|rest| rest.len() == 9 && rest.bytes().all(|b| b.is_ascii_digit()))
+        .map(|rest| format!("0{rest}"))
+}
+
+/// A stored number as people read it: `06 12 34 56 78`.
+pub fn phone_as_written(stored: &str) -> String {
+    match national_digits(stored) {
+        Some(digits) => digits
+            .as_bytes()
+            .chunks(2)
+            .map(|pair| String::from_utf8_lossy(pair).into_owned())
+            .collect::<Vec<_>>()
+            .join(" "),
+        None => stored.to_owned(),
     }
+}
+
+/// Loads libphonenumber's metadata now (it is read on first use, which
+/// takes a moment).
+pub fn load_phone_metadata() {
+    let _ = phone("06 12 34 56 78");
+}
+
+/// Whether a stored number (E.164) reaches a mobile phone, so an SMS.
+pub fn is_mobile(stored: &str) -> bool {
+    french_number(stored).is_some_and(|n| {
+        matches!(
+            n.number_type(&phonenumber::metadata::DATABASE),
+            phonenumber::Type::Mobile | phonenumber::Type::FixedLineOrMobile
+        )
+    })
 }
 
 /// A France Travail identifier: seven digits and a digit or capital letter.
@@ -118,6 +194,11 @@ pub struct ParentIn {
     pub qpv_resident: bool,
     #[schema(max_length = 20)]
     pub france_travail_id: Option<String>,
+    /// How the family wants to be reached: `sms` (needs a mobile phone),
+    /// `email` (needs an e-mail), `phone_call` only, or through its
+    /// `referent`. Without it the crèche sends the family no message.
+    #[serde(default)]
+    pub contact_preference: Option<ContactPreference>,
 }
 
 #[derive(Deserialize, Serialize, ToSchema, Clone, Debug)]
@@ -205,6 +286,7 @@ pub struct ReferralDraft {
     pub parent_last_name: String,
     pub parent_phone: Option<String>,
     pub parent_email: Option<String>,
+    pub parent_contact: Option<ContactPreference>,
     pub parent_postal_code: String,
     pub parent_commune: String,
     pub situation: ParentSituation,
@@ -246,15 +328,7 @@ impl ReferralDraft {
         let parent = req.parent;
         let parent_first_name = p.check("parent.first_name", domain::text(&parent.first_name, 100));
         let parent_last_name = p.check("parent.last_name", domain::text(&parent.last_name, 100));
-        let parent_phone = parent
-            .phone
-            .filter(|v| !v.trim().is_empty())
-            .and_then(|v| p.check("parent.phone", phone(&v)));
-        let parent_email = parent
-            .email
-            .filter(|v| !v.trim().is_empty())
-            .and_then(|v| p.check("parent.email", domain::email(&v)));
-        require_contact(parent_phone.as_deref(), parent_email.as_deref(), &mut p);
+        let (parent_phone, parent_email) = parent_contact(&parent, &mut p);
         let parent_postal_code = p.check(
             "parent.postal_code",
             domain::postal_code(&parent.postal_code),
@@ -289,6 +363,7 @@ impl ReferralDraft {
             parent_last_name: parent_last_name.ok_or_else(missing)?,
             parent_phone,
             parent_email,
+            parent_contact: parent.contact_preference,
             parent_postal_code: parent_postal_code.ok_or_else(missing)?,
             parent_commune: parent_commune.ok_or_else(missing)?,
             situation: parent.situation,
@@ -448,6 +523,37 @@ fn the_week(needs: &NeedsIn, p: &mut Problems) -> Week {
         days,
         hours,
         atypical_hours,
+    }
+}
+
+/// The parent's phone and e-mail, checked: one at least, and what the
+/// contact preference needs.
+fn parent_contact(parent: &ParentIn, p: &mut Problems) -> (Option<String>, Option<String>) {
+    let given = |v: &Option<String>| v.clone().filter(|v| !v.trim().is_empty());
+    let phone = given(&parent.phone).and_then(|v| p.check("parent.phone", phone(&v)));
+    let email = given(&parent.email).and_then(|v| p.check("parent.email", domain::email(&v)));
+    require_contact(phone.as_deref(), email.as_deref(), p);
+    if let Some(preference) = parent.contact_preference
+        && let Err(why) = reachable(preference, phone.as_deref(), email.as_deref())
+    {
+        p.push("parent.contact_preference", why);
+    }
+    (phone, email)
+}
+
+/// Whether the family can be reached as it asked: an SMS needs a mobile
+/// phone, an e-mail an address.
+pub fn reachable(
+    preference: ContactPreference,
+    phone: Option<&str>,
+    email: Option<&str>,
+) -> Result<(), &'static str> {
+    match preference {
+        ContactPreference::Sms if !phone.is_some_and(is_mobile) => {
+            Err("sms needs the parent's mobile phone number")
+        }
+        ContactPreference::Email if email.is_none() => Err("email needs the parent's e-mail"),
+        _ => Ok(()),
     }
 }
 
@@ -1143,17 +1249,32 @@ mod tests {
     #[test]
     fn phones() {
         for (raw, stored) in [
-            ("0612345678", "0612345678"),
-            ("06 12 34 56 78", "0612345678"),
-            ("06.12.34.56.78", "0612345678"),
-            ("+33 6 12 34 56 78", "0612345678"),
-            ("+33 (0)6 12 34 56 78", "0612345678"),
-            ("0033612345678", "0612345678"),
-            ("04 94 00 00 00", "0494000000"),
+            ("0612345678", "+33612345678"),
+            ("06 12 34 56 78", "+33612345678"),
+            ("06.12.34.56.78", "+33612345678"),
+            ("06-12-34-56-78", "+33612345678"),
+            ("+33 6 12 34 56 78", "+33612345678"),
+            ("+33 (0)6 12 34 56 78", "+33612345678"),
+            ("0033612345678", "+33612345678"),
+            ("04 94 00 00 00", "+33494000000"),
             ("+262 692 12 34 56", "+262692123456"),
+            ("0692 12 34 56", "+262692123456"),
+            ("0639 01 23 45", "+262639012345"),
+            ("0690 12 34 56", "+590690123456"),
+            ("0694 12 34 56", "+594694123456"),
+            ("0696 12 34 56", "+596696123456"),
         ] {
             assert_eq!(phone(raw).as_deref(), Ok(stored), "{raw}");
         }
+        assert_eq!(phone_as_written("+33612345678"), "06 12 34 56 78");
+        assert_eq!(phone_as_written("+262692123456"), "06 92 12 34 56");
+        assert_eq!(
+            national_digits("+33612345678").as_deref(),
+            Some("0612345678")
+        );
+        assert!(is_mobile("+33612345678"));
+        assert!(is_mobile("+262692123456"));
+        assert!(!is_mobile("+33494000000"));
         for bad in [
             "",
             "061234567",

@@ -75,6 +75,11 @@ pub fn family_material(row: &ExportRow) -> String {
             normal(
                 f.parent_phone
                     .as_deref()
+                    // Stored as ten digits before E.164: a family keeps
+                    // its pseudonym across that change.
+                    .map(|p| crate::domain::referral::national_digits(p)
+                        .unwrap_or_else(|| p.to_owned()))
+                    .as_deref()
                     .or(f.parent_email.as_deref())
                     .unwrap_or("")
             )

@@ -61,11 +61,11 @@ pub struct ExitOut {
 #[schema(example = json!({"id": "0193a5b0-7c1e-7d2a-9b1e-000000000010", "reference": "AVIP-83-2026-00042",
     "status": "received", "creche_id": "0193a5b0-7c1e-7d2a-9b1e-000000000003",
     "prescriber_organization_id": "0193a5b0-7c1e-7d2a-9b1e-000000000001",
-    "referent": {"name": "Paul Durand", "email": "p.durand@example.org", "phone": "0494000000"},
-    "parent": {"first_name": "Amina", "last_name": "Benali", "phone": "0612345678",
+    "referent": {"name": "Paul Durand", "email": "p.durand@example.org", "phone": "+33494000000"},
+    "parent": {"first_name": "Amina", "last_name": "Benali", "phone": "+33612345678",
                "email": "amina.b@example.org", "postal_code": "83000", "commune": "Toulon",
                "situation": "job_seeker", "single_parent": true, "qpv_resident": false,
-               "france_travail_id": "1234567A"},
+               "france_travail_id": "1234567A", "contact_preference": "sms"},
     "children": [{"first_name": "Yanis", "birth_date": "2025-03-14"}],
     "needs": {"desired_start_date": "2026-12-01", "days_per_week": 4,
               "days": ["mon", "tue", "thu", "fri"], "hours": {"from": "08:30", "to": "17:30"},
@@ -200,6 +200,7 @@ impl ReferralBody {
                 single_parent: r.single_parent,
                 qpv_resident: r.qpv_resident,
                 france_travail_id: f.france_travail_id,
+                contact_preference: f.parent_contact,
             },
             children: children
                 .into_iter()

@@ -16,7 +16,7 @@ use crate::domain::referral::{
     EnrollmentChange, EnrollmentRequest, ExitRequest, FollowUpRequest, NoteRequest,
     TransitionRequest,
 };
-use crate::workflow::{exits, referrals};
+use crate::workflow::{exits, family, referrals};
 
 /// A move through the lifecycle (`/transitions`, the page's move and
 /// withdrawal forms).
@@ -149,4 +149,40 @@ pub async fn transfer(
         crate::workflow::transfers::transfer(conn, &who, &id, request, &links, now)
     })
     .await
+}
+
+/// A message to the family (`/messages`, the page's form); `key`: the
+/// `Idempotency-Key` or the form's, so a message is sent once. Returns the
+/// message and whether it is new.
+pub async fn send_message(
+    app: &App,
+    who: &Principal,
+    id: &ReferralId,
+    request: family::MessageRequest,
+    key: Option<String>,
+    now: DateTime<Utc>,
+) -> Result<(family::MessageOut, bool), DomainError> {
+    let (who, id, links) = (who.clone(), id.clone(), app.public_url.clone());
+    app.write(move |conn| {
+        let sending = family::Sending {
+            key: key.as_deref(),
+            public_url: &links,
+            now,
+        };
+        family::send(conn, &who, &id, request, sending)
+    })
+    .await
+}
+
+/// How the family wants to be reached.
+pub async fn set_contact_preference(
+    app: &App,
+    who: &Principal,
+    id: &ReferralId,
+    request: family::ContactPreferenceRequest,
+    now: DateTime<Utc>,
+) -> Result<ReferralRecord, DomainError> {
+    let (who, id) = (who.clone(), id.clone());
+    app.write(move |conn| family::set_contact_preference(conn, &who, &id, request, now))
+        .await
 }

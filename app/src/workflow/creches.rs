@@ -60,6 +60,14 @@ pub struct CreateCreche {
     pub opening_hours: OpeningHours,
     #[schema(max_length = 254)]
     pub escalation_email: Option<String>,
+    /// The crèche's phone, given to the families in their messages; a
+    /// French number, stored in E.164.
+    #[schema(max_length = 30, example = "04 94 00 00 00")]
+    pub phone: Option<String>,
+    /// Whether a family that asked for SMS or e-mail gets an
+    /// acknowledgment at intake (not a first response).
+    #[serde(default)]
+    pub auto_acknowledgment: bool,
     /// Coordinators (users of the operator with the coordinator role).
     #[serde(default)]
     #[schema(max_items = 100, value_type = Vec<uuid::Uuid>)]
@@ -84,6 +92,11 @@ pub struct UpdateCreche {
     #[serde(default, with = "::serde_with::rust::double_option")]
     #[schema(value_type = Option<String>, max_length = 254)]
     pub escalation_email: Option<Option<String>>,
+    /// `null` removes it.
+    #[serde(default, with = "::serde_with::rust::double_option")]
+    #[schema(value_type = Option<String>, max_length = 30)]
+    pub phone: Option<Option<String>>,
+    pub auto_acknowledgment: Option<bool>,
     /// Admins only: replaces the crèche's coordinators.
     #[schema(max_items = 100, value_type = Option<Vec<uuid::Uuid>>)]
     pub coordinator_ids: Option<Vec<String>>,
@@ -130,6 +143,7 @@ pub fn create(
         commune,
         avip_places,
         escalation_email,
+        phone,
         coordinators,
     } = check_new(conn, &body)?;
     let id = CrecheId::generate();
@@ -150,6 +164,8 @@ pub fn create(
         commune,
         opening_hours: body.opening_hours.to_json(),
         escalation_email,
+        phone,
+        auto_acknowledgment: body.auto_acknowledgment,
         created_at: now,
         updated_at: now,
     };
@@ -169,6 +185,7 @@ struct Checked {
     commune: String,
     avip_places: i32,
     escalation_email: Option<String>,
+    phone: Option<String>,
     coordinators: Vec<UserId>,
 }
 
@@ -191,6 +208,12 @@ fn check_new(conn: &mut DbConnection, body: &CreateCreche) -> Result<Checked, Do
             .check("escalation_email", domain::email(e))
             .map(Some),
     };
+    let phone = match &body.phone {
+        None => Some(None),
+        Some(v) => problems
+            .check("phone", crate::domain::referral::phone(v))
+            .map(Some),
+    };
     let coordinators = domain::ids(
         "coordinator_ids",
         &body.coordinator_ids,
@@ -210,6 +233,7 @@ fn check_new(conn: &mut DbConnection, body: &CreateCreche) -> Result<Checked, Do
         commune: commune.ok_or_else(missing)?,
         avip_places: avip_places.ok_or_else(missing)?,
         escalation_email: escalation_email.ok_or_else(missing)?,
+        phone: phone.ok_or_else(missing)?,
         coordinators,
     })
 }
@@ -236,29 +260,7 @@ pub fn update(
     if let Some(hours) = &body.opening_hours {
         hours.check("opening_hours", &mut problems);
     }
-    let changes = CrecheChanges {
-        name: body
-            .name
-            .and_then(|v| problems.check("name", domain::text(&v, 200))),
-        address: body
-            .address
-            .and_then(|v| problems.check("address", domain::text(&v, 300))),
-        postal_code: body
-            .postal_code
-            .and_then(|v| problems.check("postal_code", domain::postal_code(&v))),
-        commune: body
-            .commune
-            .and_then(|v| problems.check("commune", domain::text(&v, 200))),
-        opening_hours: body.opening_hours.as_ref().map(OpeningHours::to_json),
-        escalation_email: match body.escalation_email {
-            None => None,
-            Some(None) => Some(None),
-            Some(Some(e)) => problems
-                .check("escalation_email", domain::email(&e))
-                .map(Some),
-        },
-        updated_at: Some(to_db_time(now)),
-    };
+    let changes = changes_of(&body, &mut problems, now);
     let avip_places = body
         .avip_places
         .and_then(|v| problems.check("avip_places", places(v)));
@@ -294,6 +296,36 @@ pub fn update(
         }
         Ok(creches::update(conn, id, &changes, today)?)
     })
+}
+
+/// The crèche's fields a change names, each checked.
+fn changes_of(body: &UpdateCreche, problems: &mut Problems, now: DateTime<Utc>) -> CrecheChanges {
+    CrecheChanges {
+        name: (body.name.as_deref()).and_then(|v| problems.check("name", domain::text(v, 200))),
+        address: (body.address.as_deref())
+            .and_then(|v| problems.check("address", domain::text(v, 300))),
+        postal_code: (body.postal_code.as_deref())
+            .and_then(|v| problems.check("postal_code", domain::postal_code(v))),
+        commune: (body.commune.as_deref())
+            .and_then(|v| problems.check("commune", domain::text(v, 200))),
+        opening_hours: body.opening_hours.as_ref().map(OpeningHours::to_json),
+        escalation_email: match &body.escalation_email {
+            None => None,
+            Some(None) => Some(None),
+            Some(Some(e)) => problems
+                .check("escalation_email", domain::email(e))
+                .map(Some),
+        },
+        phone: match &body.phone {
+            None => None,
+            Some(None) => Some(None),
+            Some(Some(v)) => problems
+                .check("phone", crate::domain::referral::phone(v))
+                .map(Some),
+        },
+        auto_acknowledgment: body.auto_acknowledgment,
+        updated_at: Some(to_db_time(now)),
+    }
 }
 
 /// The crèches a person works with, by name: a coordinator's own, every

@@ -17,6 +17,7 @@ pub mod creches;
 pub mod data_inclusion;
 pub mod exits;
 pub mod exports;
+pub mod family;
 pub mod freed;
 pub mod matching;
 pub mod notices;

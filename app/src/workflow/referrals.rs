@@ -144,6 +144,7 @@ pub fn intake(
                     public_url,
                     now,
                 )?;
+                crate::workflow::family::acknowledge_at_intake(conn, &intake.record, now)?;
             }
             Ok(intake)
         })
@@ -273,6 +274,7 @@ fn family_of(draft: &ReferralDraft, id: &ReferralId) -> Family {
         parent_first_name: draft.parent_first_name.clone(),
         parent_last_name: draft.parent_last_name.clone(),
         parent_phone: draft.parent_phone.clone(),
+        parent_contact: draft.parent_contact,
         parent_email: draft.parent_email.clone(),
         parent_postal_code: draft.parent_postal_code.clone(),
         parent_commune: draft.parent_commune.clone(),
@@ -928,6 +930,7 @@ pub struct PersonalData {
     pub record: ReferralRecord,
     pub timeline: Vec<Event>,
     pub follow_ups: Vec<FollowUp>,
+    pub messages: Vec<crate::workflow::family::MessageOut>,
 }
 
 pub fn personal_data(
@@ -954,6 +957,7 @@ pub fn personal_data(
         record: referrals::record(conn, referral)?,
         timeline,
         follow_ups,
+        messages: crate::workflow::family::messages_of(conn, id)?,
     })
 }
 

@@ -13,11 +13,11 @@ use crate::referrals::{Territory, referral, territory};
 const PERSONAL: &[&str] = &[
     "Benali",
     "amina.b@example.org",
-    "0612345678",
+    "612345678",
     "1234567A",
     "Paul Durand",
     "p.durand@example.org",
-    "0494000000",
+    "494000000",
     "Zephyrin",
     "Ondine",
     "secret-note-7431",

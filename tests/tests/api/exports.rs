@@ -472,7 +472,7 @@ async fn the_rows_are_the_same_in_csv_json_and_xlsx_and_carry_no_personal_data()
     let personal = [
         "Amina",
         "Benali",
-        "0612345678",
+        "612345678",
         "06 12 34 56 78",
         "amina.b@example.org",
         "1234567A",
@@ -487,7 +487,7 @@ async fn the_rows_are_the_same_in_csv_json_and_xlsx_and_carry_no_personal_data()
         "Elias",
         "Paul Durand",
         "p.durand@example.org",
-        "0494000000",
+        "494000000",
         "formation de 9h à 17h",
         "CAP petite enfance",
         // Minimised: no prescriber agency.

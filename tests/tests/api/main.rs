@@ -8,6 +8,7 @@ mod data_protection;
 mod errors;
 mod evaluation;
 mod exports;
+mod family;
 mod faults;
 mod hardening;
 mod identity;

@@ -177,7 +177,7 @@ async fn a_prescriber_posts_a_referral_and_follows_it() {
     assert_eq!(created["reference"], format!("AVIP-83-{year}-00001"));
     assert_eq!(created["status"], "received");
     assert_eq!(
-        created["parent"]["phone"], "0612345678",
+        created["parent"]["phone"], "+33612345678",
         "stored normalised"
     );
     assert_eq!(created["children"][0]["first_name"], "Yanis");

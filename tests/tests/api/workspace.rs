@@ -256,7 +256,7 @@ async fn a_coordinator_moves_a_referral_from_its_page_and_reads_refusals_in_fren
     );
     assert!(
         page.body
-            .contains("<a href=\"tel:0612345678\">0612345678</a>")
+            .contains("<a href=\"tel:0612345678\">06 12 34 56 78</a>")
     );
     assert!(
         page.body
@@ -1993,4 +1993,96 @@ async fn expired_offers_and_long_waits_are_decisions_on_the_worklist() {
         "{}",
         page.body
     );
+}
+
+/// The value of the hidden field `name` in a page's form.
+fn hidden(html: &str, name: &str) -> String {
+    let start = html
+        .find(&format!("name=\"{name}\" value=\""))
+        .expect("the page has the field")
+        + format!("name=\"{name}\" value=\"").len();
+    html[start..start + html[start..].find('"').unwrap()].to_owned()
+}
+
+#[tokio::test]
+async fn a_coordinator_writes_to_the_family_from_its_page_once_per_click() {
+    let app = spawn_app().await;
+    let (t, mut browser) = coordinator_in(&app).await;
+    let path = format!("/api/v1/creches/{}", t.creche);
+    let phone = json!({"phone": "04 94 00 00 01"});
+    app.expect(&t.admin, "PATCH", &path, Some(phone), 200).await;
+    let mut body = crate::referrals::referral(&t.creche, "Yanis");
+    body["parent"]["contact_preference"] = json!("sms");
+    let created = app
+        .expect(&t.prescriber, "POST", "/api/v1/referrals", Some(body), 201)
+        .await;
+    let page_path = format!("/app/orientations/{}", id(&created));
+    let page = browser.get(&page_path).await;
+    assert!(
+        page.body
+            .contains("Moyen de contact choisi par la famille : <strong>par SMS</strong>"),
+        "{}",
+        page.body
+    );
+    let (token, key) = (csrf(&page.body), hidden(&page.body, "cle"));
+    let message = format!("{page_path}/message");
+    let refused = browser
+        .post(
+            &message,
+            &[("csrf", &token), ("cle", &key), ("template", "free_text")],
+        )
+        .await;
+    assert_eq!(refused.status, 422);
+    assert!(
+        refused
+            .body
+            .contains("<p class=\"field-error\" id=\"message-text-err\">Écrivez le message.</p>"),
+        "{}",
+        refused.body
+    );
+    // The refused form keeps its key: the message it becomes goes once.
+    assert_eq!(hidden(&refused.body, "cle"), key);
+    let form = [
+        ("csrf", token.as_str()),
+        ("cle", key.as_str()),
+        ("template", "meeting_invitation"),
+    ];
+    for _ in 0..2 {
+        let sent = browser.post(&message, &form).await;
+        assert_eq!(sent.status, 303, "{}", sent.body);
+    }
+    let page = browser.get(&format!("{page_path}?fait=message")).await;
+    assert_eq!(
+        page.body
+            .matches("Invitation au premier rendez-vous par SMS")
+            .count(),
+        1,
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("en cours d’envoi"));
+    assert!(
+        page.body
+            .contains("Appelez-nous pour choisir le jour : 04 94 00 00 01.")
+    );
+    let answered = api_referral(&app, &t.coordinator, &id(&created)).await;
+    assert_eq!(
+        answered["status"], "contacted",
+        "the message answered the family"
+    );
+
+    let changed = browser
+        .post(
+            &format!("{page_path}/contact"),
+            &[("csrf", &token), ("contact_preference", "phone_call")],
+        )
+        .await;
+    assert_eq!(changed.status, 303);
+    let page = browser.get(&page_path).await;
+    assert!(
+        page.body
+            .contains("<strong>par téléphone seulement</strong>")
+    );
+    assert!(!page.body.contains("Envoyer à la famille"));
+    app.stop().await;
 }

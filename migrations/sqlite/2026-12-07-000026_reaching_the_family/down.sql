@@ -1,0 +1,5 @@
+DELETE FROM notifications WHERE channel = 'sms' OR status = 'failed';
+ALTER TABLE notifications DROP COLUMN channel;
+ALTER TABLE creches DROP COLUMN auto_acknowledgment;
+ALTER TABLE creches DROP COLUMN phone;
+ALTER TABLE referral_families DROP COLUMN parent_contact;
