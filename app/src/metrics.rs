@@ -23,6 +23,7 @@ pub struct Metrics {
     http_duration: HistogramVec,
     referrals_received: IntCounter,
     referral_moves: IntCounterVec,
+    family_messages: IntCounterVec,
     oidc_sign_ins: IntCounterVec,
     sweeps: IntCounter,
     sweep_duration: Histogram,
@@ -126,6 +127,12 @@ impl Metrics {
                 "avip_referral_moves_total",
                 "Referrals moved, by the status they moved to.",
                 &["to"],
+            ),
+            family_messages: counter_vec(
+                r,
+                "avip_family_messages_total",
+                "Messages to families queued, by channel (sms, email) and template.",
+                &["channel", "template"],
             ),
             oidc_sign_ins: counter_vec(
                 r,
@@ -244,6 +251,14 @@ pub fn referral_moved(to: avip_db::model::ReferralStatus) {
     get().referral_moves.with_label_values(&[to.as_str()]).inc();
 }
 
+/// A message to a family queued.
+pub fn family_message(channel: avip_db::model::Channel, template: avip_db::model::MessageTemplate) {
+    get()
+        .family_messages
+        .with_label_values(&[channel.as_str(), template.as_str()])
+        .inc();
+}
+
 /// The end of a sign-in through the OpenID Connect provider.
 pub fn oidc_sign_in(outcome: &'static str) {
     get().oidc_sign_ins.with_label_values(&[outcome]).inc();
@@ -267,9 +282,14 @@ pub fn watch_writer(gate: &WriteGate) {
 }
 
 fn database_figures(conn: &mut DbConnection) -> avip_db::QueryResult<()> {
+    use avip_db::model::Channel;
     let m = get();
     for (kind, outbox) in [
-        ("email", avip_db::notifications::stats(conn)?),
+        (
+            "email",
+            avip_db::notifications::stats(conn, Channel::Email)?,
+        ),
+        ("sms", avip_db::notifications::stats(conn, Channel::Sms)?),
         ("webhook", avip_db::webhooks::stats(conn)?),
     ] {
         let kind = [kind];

@@ -218,19 +218,19 @@ impl OutboxStats {
     }
 }
 
-pub fn stats(conn: &mut DbConnection) -> QueryResult<OutboxStats> {
+/// The outbox of one channel (e-mail or SMS).
+pub fn stats(conn: &mut DbConnection, channel: Channel) -> QueryResult<OutboxStats> {
     use diesel::dsl::{count_star, min, sum};
-    let pending = notifications::table
+    let of = || notifications::table.filter(notifications::channel.eq(channel));
+    let pending = of()
         .filter(notifications::status.eq(NotificationStatus::Pending))
         .select((count_star(), min(notifications::created_at)))
         .first(conn)?;
-    let sent = notifications::table
+    let sent = of()
         .filter(notifications::status.eq(NotificationStatus::Sent))
         .count()
         .get_result(conn)?;
-    let attempts = notifications::table
-        .select(sum(notifications::attempts))
-        .first(conn)?;
+    let attempts = of().select(sum(notifications::attempts)).first(conn)?;
     Ok(OutboxStats::of(pending, sent, attempts))
 }
 

@@ -142,6 +142,7 @@ pub fn send(
             )?;
         }
         tracing::info!(referral = %id, template = %request.template, channel = %composed.channel, "message to the family queued");
+        crate::metrics::family_message(composed.channel, request.template);
         Ok((out(row, Some(request.template)), true))
     })
 }
@@ -596,6 +597,7 @@ pub(crate) fn acknowledge_at_intake(
         other => other?,
     };
     if notifications::insert(conn, &composed.row(&r.id, &dedup_key, now))? {
+        crate::metrics::family_message(composed.channel, MessageTemplate::Acknowledgment);
         crate::workflow::referrals::record_system_event(
             conn,
             &r.id,
