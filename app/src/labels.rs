@@ -198,6 +198,12 @@ pub fn event(k: EventKind) -> &'static str {
         EventKind::FamilyMessageSent => "Message à la famille remis",
         EventKind::FamilyMessageFailed => "Message à la famille refusé",
         EventKind::ContactPreferenceChanged => "Moyen de contact de la famille modifié",
+        EventKind::MeetingInvited => "Famille invitée à choisir son premier rendez-vous",
+        EventKind::MeetingInvitationRevoked => "Invitation au rendez-vous annulée",
+        EventKind::MeetingBooked => "Premier rendez-vous choisi par la famille",
+        EventKind::CallbackRequested => "La famille demande à être rappelée",
+        EventKind::WithdrawalRequested => "La famille dit ne plus avoir besoin de place",
+        EventKind::MeetingRecorded => "Premier rendez-vous",
     }
 }
 
@@ -251,6 +257,8 @@ pub fn message_template(t: avip_db::model::MessageTemplate) -> &'static str {
         PlaceOffer => "Proposition de place",
         Documents => "Documents à apporter",
         FreeText => "Message libre",
+        MeetingConfirmation => "Confirmation du rendez-vous",
+        MeetingReminder => "Rappel du rendez-vous",
     }
 }
 
@@ -650,6 +658,10 @@ const EXACT: &[(&str, &str)] = &[
     (
         "the crèche has no phone number for the family to call back: add it to the crèche first",
         "La crèche n’a pas de numéro de téléphone à donner à la famille : ajoutez-le d’abord.",
+    ),
+    (
+        "is sent by the service when the family books its meeting",
+        "Ce message part tout seul quand la famille choisit son rendez-vous.",
     ),
     (
         "place_offer is for a referral with an offer (status offered)",

@@ -20,12 +20,18 @@ use crate::domain::DomainError;
 /// How long a sign-in waits for its turn to check a password.
 const HASHING_WAIT: Duration = Duration::from_secs(10);
 
+/// Pages a client address may open by links without account a minute:
+/// a family needs a few; guessing links needs millions.
+const LINKS_PER_MINUTE: u32 = 30;
+
 /// Keys kept by a rate limiter before the idle ones are forgotten.
 const KEYS_KEPT: usize = 10_000;
 
 pub struct Limits {
     trusted_proxies: Vec<IpAddr>,
     token: DefaultKeyedRateLimiter<IpAddr>,
+    /// Pages opened by a link without account (the family's booking).
+    links: DefaultKeyedRateLimiter<IpAddr>,
     intake: DefaultKeyedRateLimiter<OrganizationId>,
     /// Passwords checked at once: half the cores, so that a flood of
     /// sign-ins leaves the others to everything else.
@@ -45,6 +51,7 @@ impl Limits {
         Limits {
             trusted_proxies: settings.trusted_proxies.clone(),
             token: RateLimiter::keyed(per_minute(settings.token_rate_limit)),
+            links: RateLimiter::keyed(per_minute(LINKS_PER_MINUTE)),
             intake: RateLimiter::keyed(per_minute(settings.intake_rate_limit)),
             hashing: tokio::sync::Semaphore::new((cores / 2).max(1)),
             exports: Arc::default(),
@@ -82,6 +89,17 @@ impl Limits {
             too_many(
                 "too_many_requests",
                 format!("too many token requests from this address; try again in {wait} s"),
+                wait,
+            )
+        })
+    }
+
+    /// One more page opened by a link without account from `address`.
+    pub fn link_request(&self, address: IpAddr) -> Result<(), DomainError> {
+        check(&self.links, &address).map_err(|wait| {
+            too_many(
+                "too_many_requests",
+                format!("too many pages opened from this address; try again in {wait} s"),
                 wait,
             )
         })

@@ -128,12 +128,7 @@ impl Metrics {
                 "Referrals moved, by the status they moved to.",
                 &["to"],
             ),
-            family_messages: counter_vec(
-                r,
-                "avip_family_messages_total",
-                "Messages to families queued, by channel (sms, email) and template.",
-                &["channel", "template"],
-            ),
+            family_messages: counter_vec(r, FAMILY_MESSAGES, FAMILY_HELP, &["channel", "template"]),
             oidc_sign_ins: counter_vec(
                 r,
                 "avip_oidc_sign_ins_total",
@@ -250,6 +245,9 @@ pub fn referral_received() {
 pub fn referral_moved(to: avip_db::model::ReferralStatus) {
     get().referral_moves.with_label_values(&[to.as_str()]).inc();
 }
+
+const FAMILY_MESSAGES: &str = "avip_family_messages_total";
+const FAMILY_HELP: &str = "Messages to families queued, by channel (sms, email) and template.";
 
 /// A message to a family queued.
 pub fn family_message(channel: avip_db::model::Channel, template: avip_db::model::MessageTemplate) {

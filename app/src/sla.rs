@@ -255,16 +255,20 @@ pub async fn schedule_planned_exits(
                 let exits = crate::workflow::exits::record_due(&pool, &gate, links, now)?;
                 let asked = crate::workflow::outcomes::run_due(&pool, &gate, links, now)?;
                 let territory = crate::workflow::territory::run_due(&pool, &gate, &rules, now)?;
-                Ok::<_, crate::domain::DomainError>((exits.len(), asked, territory))
+                let reminded = crate::workflow::meetings::run_due(&pool, &gate, now)?;
+                Ok::<_, crate::domain::DomainError>((exits.len(), (asked, reminded), territory))
             })
             .await;
             match ran {
-                Ok(Ok((exits, asked, territory))) if exits + asked > 0 || territory.any() => {
+                Ok(Ok((exits, (asked, reminded), territory)))
+                    if exits + asked + reminded > 0 || territory.any() =>
+                {
                     tracing::info!(
                         exits,
                         asked,
+                        reminded,
                         ?territory,
-                        "planned exits recorded, outcomes asked, the territory's work done"
+                        "planned exits recorded, outcomes asked, meetings reminded, the territory's work done"
                     );
                 }
                 Ok(Ok(_)) => {}

@@ -506,6 +506,7 @@ fn disable(
             created_at: now,
             sent_at: None,
             channel: avip_db::model::Channel::Email,
+            calendar: None,
         },
     )?;
     Ok(())

@@ -354,6 +354,19 @@ text_enum!(
         FamilyMessageFailed => "family_message_failed",
         /// How the family wants to be reached changed.
         ContactPreferenceChanged => "contact_preference_changed",
+        /// The family was invited to book a first meeting (`data`: the
+        /// invitation, its slots, until when).
+        MeetingInvited => "meeting_invited",
+        /// An invitation was revoked.
+        MeetingInvitationRevoked => "meeting_invitation_revoked",
+        /// The family booked a slot (`data`: when).
+        MeetingBooked => "meeting_booked",
+        /// The family asked to be called back.
+        CallbackRequested => "callback_requested",
+        /// The family said it no longer needs a place.
+        WithdrawalRequested => "withdrawal_requested",
+        /// The coordinator recorded the meeting held or not honoured.
+        MeetingRecorded => "meeting_recorded",
     }
 );
 
@@ -458,6 +471,31 @@ text_enum!(
         Documents => "documents",
         /// The coordinator's own words.
         FreeText => "free_text",
+        /// The service confirms the meeting the family booked.
+        MeetingConfirmation => "meeting_confirmation",
+        /// The service reminds the family of its meeting, the day before.
+        MeetingReminder => "meeting_reminder",
+    }
+);
+
+text_enum!(
+    /// What the family chose through its invitation's link.
+    MeetingChoice {
+        /// One of the slots offered.
+        Slot => "slot",
+        /// To be called back.
+        Callback => "callback",
+        /// It no longer needs a place (the coordinator confirms).
+        Withdraw => "withdraw",
+    }
+);
+
+text_enum!(
+    /// What became of a booked meeting.
+    MeetingOutcome {
+        Held => "held",
+        /// « Rendez-vous non honoré ».
+        NoShow => "no_show",
     }
 );
 

@@ -32,6 +32,8 @@ pub struct Notification {
     pub sent_at: Option<NaiveDateTime>,
     /// E-mail (recipients are addresses) or SMS (E.164 numbers).
     pub channel: Channel,
+    /// An e-mail's calendar invitation (iCalendar), attached as `.ics`.
+    pub calendar: Option<String>,
 }
 
 /// Inserts the row unless its deduplication key is taken; `Ok(false)` then.

@@ -230,6 +230,7 @@ diesel::table! {
         created_at -> Timestamp,
         sent_at -> Nullable<Timestamp>,
         channel -> Text,
+        calendar -> Nullable<Text>,
     }
 }
 
@@ -472,6 +473,36 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    meeting_slots (id) {
+        id -> Text,
+        creche_id -> Text,
+        starts_at -> Timestamp,
+        minutes -> Integer,
+        created_by -> Nullable<Text>,
+        created_at -> Timestamp,
+        referral_id -> Nullable<Text>,
+        booked_at -> Nullable<Timestamp>,
+        outcome -> Nullable<Text>,
+        outcome_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    meeting_invitations (id) {
+        id -> Text,
+        referral_id -> Text,
+        slot_ids -> Text,
+        created_by -> Nullable<Text>,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+        used_at -> Nullable<Timestamp>,
+        choice -> Nullable<Text>,
+        slot_id -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(creches -> organizations (operator_id));
 diesel::joinable!(evaluation_export_creches -> evaluation_exports (export_id));
 diesel::joinable!(evaluation_export_creches -> creches (creche_id));
@@ -482,6 +513,8 @@ diesel::joinable!(freed_places -> creches (creche_id));
 diesel::joinable!(creche_closures -> creches (creche_id));
 diesel::joinable!(planned_exits -> referrals (referral_id));
 diesel::joinable!(exit_outcomes -> referrals (referral_id));
+diesel::joinable!(meeting_slots -> creches (creche_id));
+diesel::joinable!(meeting_invitations -> referrals (referral_id));
 diesel::joinable!(referral_needs -> referrals (referral_id));
 diesel::joinable!(users -> organizations (organization_id));
 diesel::joinable!(creche_coordinators -> creches (creche_id));
@@ -522,6 +555,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     place_steps,
     freed_places,
     job_marks,
+    meeting_slots,
+    meeting_invitations,
     planned_exits,
     exit_outcomes,
     indicator_days,

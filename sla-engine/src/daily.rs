@@ -106,6 +106,7 @@ pub fn tell(
                     created_at: at,
                     sent_at: None,
                     channel: avip_db::model::Channel::Email,
+                    calendar: None,
                 },
             )?)
         }
@@ -182,6 +183,7 @@ pub fn gather(conn: &mut DbConnection, at: DateTime<Utc>) -> Result<usize, Query
                 created_at: to_db(at),
                 sent_at: None,
                 channel: avip_db::model::Channel::Email,
+                calendar: None,
             },
         )? {
             written += 1;

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Europe::Paris;
-use lettre::message::{Mailbox, MultiPart};
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment, Mailbox, MultiPart};
 use lettre::transport::file::AsyncFileTransport;
 use lettre::transport::stub::AsyncStubTransport;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -392,12 +393,23 @@ impl Mailer {
                 .parse::<Mailbox>()
                 .map_err(|e| format!("recipient {to:?}: {e}"))?);
         }
-        builder
-            .multipart(MultiPart::alternative_plain_html(
-                notification.body_text.clone(),
-                notification.body_html.clone(),
-            ))
-            .map_err(|e| e.to_string())
+        let body = MultiPart::alternative_plain_html(
+            notification.body_text.clone(),
+            notification.body_html.clone(),
+        );
+        let body = match &notification.calendar {
+            None => body,
+            // A calendar invitation: the text, then the `.ics` a phone's
+            // or a mail client's calendar adds in one touch.
+            Some(ics) => {
+                let kind = ContentType::parse("text/calendar; charset=utf-8; method=PUBLISH")
+                    .map_err(|e| e.to_string())?;
+                MultiPart::mixed().multipart(body).singlepart(
+                    Attachment::new("rendez-vous.ics".to_owned()).body(ics.clone(), kind),
+                )
+            }
+        };
+        builder.multipart(body).map_err(|e| e.to_string())
     }
 
     /// Hands one row to the transport.
@@ -506,6 +518,7 @@ mod tests {
             created_at: Utc::now().naive_utc(),
             sent_at: None,
             channel: avip_db::model::Channel::Email,
+            calendar: None,
         };
         mailer.send(&row).await.unwrap();
         mailer.send(&row).await.unwrap();

@@ -692,6 +692,7 @@ impl Sweep<'_> {
             created_at: to_db(self.at),
             sent_at: None,
             channel: avip_db::model::Channel::Email,
+            calendar: None,
         }
     }
 }

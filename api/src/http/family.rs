@@ -49,6 +49,10 @@ pub async fn send(
 
 /// The messages sent to the family.
 #[derive(Serialize, ToSchema, Debug)]
+#[schema(example = json!({"items": [{"id": "0193a5b0-7c1e-7d2a-9b1e-000000000020", "template": "acknowledgment",
+    "channel": "sms", "status": "sent", "text": "Bonjour Amina, la crèche Les Petits Pas a bien recu votre demande…",
+    "segments": 1, "attempts": 1, "last_error": null, "queued_at": "2026-11-22T16:05:00Z",
+    "sent_at": "2026-11-22T16:05:02Z"}]}))]
 pub struct MessageList {
     pub items: Vec<MessageOut>,
 }

@@ -18,6 +18,7 @@ pub mod exports;
 pub mod extract;
 pub mod family;
 pub mod matching;
+pub mod meetings;
 pub mod meta;
 pub mod openapi;
 pub mod organizations;
@@ -80,6 +81,12 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(family::send)
             .service(family::list)
             .service(family::contact_preference)
+            .service(meetings::propose)
+            .service(meetings::list)
+            .service(meetings::remove)
+            .service(meetings::invite)
+            .service(meetings::revoke)
+            .service(meetings::record)
             .service(waiting_list::show)
             .service(referrals::events)
             .service(referrals::notes)

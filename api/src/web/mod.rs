@@ -21,6 +21,7 @@ pub use avip_app::labels as fr;
 pub use sections::Section;
 pub mod indicators;
 pub mod legal;
+pub mod meeting;
 pub mod outcome;
 pub mod planning;
 pub mod proconnect;
@@ -263,6 +264,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/aide", web::get().to(legal::help))
                 .route("/suivi/{id}/{at}/{token}", web::get().to(outcome::show))
                 .route("/suivi/{id}/{at}/{token}", web::post().to(outcome::answer))
+                .route("/rendez-vous/{id}/{token}", web::get().to(meeting::show))
+                .route("/rendez-vous/{id}/{token}", web::post().to(meeting::answer))
                 .route("/a-traiter", web::get().to(worklist::show))
                 .route("/orientations", web::get().to(referrals::list))
                 .route("/orientations/nouvelle", web::get().to(referrals::new_form))

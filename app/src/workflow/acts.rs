@@ -16,7 +16,7 @@ use crate::domain::referral::{
     EnrollmentChange, EnrollmentRequest, ExitRequest, FollowUpRequest, NoteRequest,
     TransitionRequest,
 };
-use crate::workflow::{exits, family, referrals};
+use crate::workflow::{exits, family, meetings, referrals};
 
 /// A move through the lifecycle (`/transitions`, the page's move and
 /// withdrawal forms).
@@ -184,5 +184,31 @@ pub async fn set_contact_preference(
 ) -> Result<ReferralRecord, DomainError> {
     let (who, id) = (who.clone(), id.clone());
     app.write(move |conn| family::set_contact_preference(conn, &who, &id, request, now))
+        .await
+}
+
+/// Invites the family to book its first meeting.
+pub async fn invite_to_meeting(
+    app: &App,
+    who: &Principal,
+    id: &ReferralId,
+    request: meetings::InviteRequest,
+    now: DateTime<Utc>,
+) -> Result<meetings::InvitationOut, DomainError> {
+    let (who, id, links) = (who.clone(), id.clone(), app.public_url.clone());
+    app.write(move |conn| meetings::invite(conn, &who, &id, request, (&links, now)))
+        .await
+}
+
+/// The first meeting held, or not honoured.
+pub async fn record_meeting(
+    app: &App,
+    who: &Principal,
+    id: &ReferralId,
+    request: meetings::MeetingRecord,
+    now: DateTime<Utc>,
+) -> Result<meetings::SlotOut, DomainError> {
+    let (who, id) = (who.clone(), id.clone());
+    app.write(move |conn| meetings::record(conn, &who, &id, request, now))
         .await
 }

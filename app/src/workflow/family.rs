@@ -7,8 +7,8 @@
 //! crèche's name, address and phone.
 
 use avip_db::model::{
-    Channel, ContactPreference, EventKind, MessageTemplate, NotificationId, NotificationKind,
-    NotificationStatus, ReferralId, ReferralStatus, Role, to_db_time,
+    ActorKind, Channel, ContactPreference, EventKind, MessageTemplate, NotificationId,
+    NotificationKind, NotificationStatus, ReferralId, ReferralStatus, Role, to_db_time,
 };
 use avip_db::notifications::{self, Notification};
 use avip_db::referrals::{self, ReferralRecord};
@@ -26,7 +26,7 @@ use crate::domain::referral::{Via, phone_as_written, plan_move, reachable};
 use crate::domain::{self, DomainError};
 use crate::labels as fr;
 use crate::workflow::notices::{self, News};
-use crate::workflow::referrals::{apply_move, event, load_for};
+use crate::workflow::referrals::{actor, apply_move, event, event_by, load_for};
 
 /// The longest free text a coordinator writes to a family.
 pub const MAX_FREE_TEXT: usize = 480;
@@ -107,6 +107,15 @@ pub fn send(
         .map(crate::domain::referral::idempotency_key)
         .transpose()
         .map_err(|why| DomainError::invalid("Idempotency-Key", why))?;
+    if matches!(
+        request.template,
+        MessageTemplate::MeetingConfirmation | MessageTemplate::MeetingReminder
+    ) {
+        return Err(DomainError::invalid(
+            "template",
+            "is sent by the service when the family books its meeting",
+        ));
+    }
     let dedup_key = format!(
         "family_message:{id}:{}",
         key.unwrap_or_else(|| uuid::Uuid::now_v7().to_string())
@@ -117,39 +126,78 @@ pub fn send(
             return Ok((out(existing, Some(request.template)), false));
         }
         let record = referrals::record(conn, referral)?;
-        let composed = compose(conn, &record, &request, now)?;
-        let row = composed.row(id, &dedup_key, now);
-        notifications::insert(conn, &row)?;
-        let mut ev = event(who, id, EventKind::FamilyMessage, now);
-        ev.data = Some(
-            serde_json::json!({
-                "notification": dedup_key,
-                "template": request.template,
-                "channel": composed.channel,
-                "segments": composed.segments,
-            })
-            .to_string(),
-        );
-        referrals::insert_event(conn, &ev)?;
+        let row = queue(
+            conn,
+            &record,
+            &request,
+            Extra::default(),
+            &dedup_key,
+            actor(who),
+            now,
+        )?
+        .ok_or_else(|| DomainError::Unexpected(anyhow::anyhow!("the message's key was taken")))?;
         if record.referral.status == ReferralStatus::Received && who.role == Role::Coordinator {
             first_response(
                 conn,
                 who,
                 &record,
-                (request.template, composed.channel),
+                (request.template, row.channel),
                 public_url,
                 now,
             )?;
         }
-        tracing::info!(referral = %id, template = %request.template, channel = %composed.channel, "message to the family queued");
-        crate::metrics::family_message(composed.channel, request.template);
         Ok((out(row, Some(request.template)), true))
     })
 }
 
+/// What a message of the service adds to its template: the booking link,
+/// the meeting's time, its calendar invitation (e-mail).
+#[derive(Default)]
+pub(crate) struct Extra<'a> {
+    pub link: Option<&'a str>,
+    pub when: Option<&'a str>,
+    pub calendar: Option<String>,
+}
+
+/// Writes the message to the outbox and the timeline (as `actor`), once
+/// per `dedup_key`: `None` when the key was taken.
+pub(crate) fn queue(
+    conn: &mut DbConnection,
+    record: &ReferralRecord,
+    request: &MessageRequest,
+    extra: Extra<'_>,
+    dedup_key: &str,
+    actor: (ActorKind, Option<String>),
+    now: DateTime<Utc>,
+) -> Result<Option<Notification>, DomainError> {
+    let id = &record.referral.id;
+    let composed = compose(conn, record, request, &extra, now)?;
+    let mut row = composed.row(id, dedup_key, now);
+    if row.channel == Channel::Email {
+        row.calendar = extra.calendar;
+    }
+    if !notifications::insert(conn, &row)? {
+        return Ok(None);
+    }
+    let mut ev = event_by(actor, id, EventKind::FamilyMessage, now);
+    ev.data = Some(
+        serde_json::json!({
+            "notification": dedup_key,
+            "template": request.template,
+            "channel": composed.channel,
+            "segments": composed.segments,
+        })
+        .to_string(),
+    );
+    referrals::insert_event(conn, &ev)?;
+    tracing::info!(referral = %id, template = %request.template, channel = %composed.channel, "message to the family queued");
+    crate::metrics::family_message(composed.channel, request.template);
+    Ok(Some(row))
+}
+
 /// The first message to a family just referred answers it: `received →
 /// contacted`, as a transition would, with the referent told.
-fn first_response(
+pub(crate) fn first_response(
     conn: &mut DbConnection,
     who: &Principal,
     record: &ReferralRecord,
@@ -207,6 +255,7 @@ impl Composed {
             created_at: at,
             sent_at: None,
             channel: self.channel,
+            calendar: None,
         }
     }
 }
@@ -216,6 +265,7 @@ fn compose(
     conn: &mut DbConnection,
     record: &ReferralRecord,
     request: &MessageRequest,
+    extra: &Extra<'_>,
     now: DateTime<Utc>,
 ) -> Result<Composed, DomainError> {
     let r = &record.referral;
@@ -258,6 +308,8 @@ fn compose(
             "{}, {} {}",
             creche.address, creche.postal_code, creche.commune
         ),
+        link: extra.link,
+        when: extra.when.unwrap_or_default(),
     };
     let (subject, lines) = words.of(request.template, free.as_deref());
     let signature = vec![
@@ -305,10 +357,12 @@ fn free_text(request: &MessageRequest) -> Result<Option<String>, DomainError> {
 /// The SMS: the lines and the crèche's phone, in at most 3 segments.
 fn sms(record: &ReferralRecord, message: &FamilyMessage) -> Result<Composed, DomainError> {
     let mut text = message.lines.join(" ");
-    text.push_str(&format!(
-        " {}",
-        message.signature.last().map_or("", String::as_str)
-    ));
+    // The crèche's phone closes the SMS, unless the words gave it already.
+    let phone = message.signature.last().map_or("", String::as_str);
+    let number = phone.rsplit(": ").next().unwrap_or(phone);
+    if !text.contains(number) {
+        text.push_str(&format!(" {phone}"));
+    }
     let prepared = SmsText::prepare(&text);
     if prepared.segments > MAX_SEGMENTS {
         let field = if message.lines.len() == 1 {
@@ -386,6 +440,10 @@ struct Words<'a> {
     creche: &'a str,
     phone: &'a str,
     address: &'a str,
+    /// The booking page's link, for an invitation.
+    link: Option<&'a str>,
+    /// The meeting's day and hour, for its confirmation and reminder.
+    when: &'a str,
 }
 
 impl Words<'_> {
@@ -398,6 +456,8 @@ impl Words<'_> {
             creche,
             phone,
             address,
+            link,
+            ..
         } = self;
         let hello = format!("Bonjour {parent},");
         let (subject, lines) = match template {
@@ -416,10 +476,16 @@ impl Words<'_> {
                     format!(
                         "la crèche {creche} vous invite à un premier rendez-vous pour parler de l’accueil de {child}."
                     ),
-                    format!("Appelez-nous pour choisir le jour : {phone}."),
+                    match link {
+                        Some(link) => format!("Choisissez le jour ici : {link}"),
+                        None => format!("Appelez-nous pour choisir le jour : {phone}."),
+                    },
                     format!("Adresse : {address}."),
                 ],
             ),
+            MessageTemplate::MeetingConfirmation | MessageTemplate::MeetingReminder => {
+                self.meeting(template, hello)
+            }
             MessageTemplate::Reminder => (
                 "nous attendons votre appel",
                 vec![
@@ -451,6 +517,36 @@ impl Words<'_> {
             MessageTemplate::FreeText => ("un message", vec![free.unwrap_or_default().to_owned()]),
         };
         (format!("Crèche {creche} : {subject}"), lines)
+    }
+    /// The service's messages about the booked meeting.
+    fn meeting(&self, template: MessageTemplate, hello: String) -> (&'static str, Vec<String>) {
+        let Words {
+            creche,
+            phone,
+            address,
+            when,
+            ..
+        } = self;
+        match template {
+            MessageTemplate::MeetingConfirmation => (
+                "votre rendez-vous",
+                vec![
+                    hello,
+                    format!("votre rendez-vous à la crèche {creche} est le {when}."),
+                    format!("Adresse : {address}."),
+                    "Apportez votre numéro CAF et le carnet de santé de l’enfant.".to_owned(),
+                ],
+            ),
+            _ => (
+                "votre rendez-vous demain",
+                vec![
+                    hello,
+                    format!("nous vous attendons demain, le {when}, à la crèche {creche}."),
+                    format!("Adresse : {address}."),
+                    format!("Un empêchement ? Appelez-nous : {phone}."),
+                ],
+            ),
+        }
     }
 }
 
@@ -499,7 +595,7 @@ fn templates_of(
     )
 }
 
-fn out(n: Notification, template: Option<MessageTemplate>) -> MessageOut {
+pub(crate) fn out(n: Notification, template: Option<MessageTemplate>) -> MessageOut {
     let segments = match n.channel {
         Channel::Sms if !n.body_text.is_empty() => SmsText::prepare(&n.body_text).segments,
         _ => 1,
@@ -588,28 +684,21 @@ pub(crate) fn acknowledge_at_intake(
     let dedup_key = format!("family_message:{}:acknowledgment", r.id);
     // A family that cannot be written to as it asked (an SMS too long for
     // a long name…) is answered by a person; the intake goes on.
-    let composed = match compose(conn, record, &request, now) {
+    let system = (ActorKind::System, None);
+    match queue(
+        conn,
+        record,
+        &request,
+        Extra::default(),
+        &dedup_key,
+        system,
+        now,
+    ) {
         Err(DomainError::Invalid(fields)) => {
             let fields: Vec<&str> = fields.iter().map(|f| f.field.as_str()).collect();
             tracing::warn!(referral = %r.id, ?fields, "no acknowledgment at intake");
-            return Ok(());
+            Ok(())
         }
-        other => other?,
-    };
-    if notifications::insert(conn, &composed.row(&r.id, &dedup_key, now))? {
-        crate::metrics::family_message(composed.channel, MessageTemplate::Acknowledgment);
-        crate::workflow::referrals::record_system_event(
-            conn,
-            &r.id,
-            EventKind::FamilyMessage,
-            serde_json::json!({
-                "notification": dedup_key,
-                "template": MessageTemplate::Acknowledgment,
-                "channel": composed.channel,
-                "segments": composed.segments,
-            }),
-            now,
-        )?;
+        other => other.map(drop),
     }
-    Ok(())
 }

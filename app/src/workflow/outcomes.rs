@@ -16,15 +16,14 @@ use avip_sla_engine::clock::paris_date;
 use avip_sla_engine::daily;
 use avip_sla_engine::mail::Notice;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 use utoipa::ToSchema;
 
 use crate::access::{Action, Resource, require};
 use crate::auth::Principal;
 use crate::domain::DomainError;
 use crate::labels as fr;
+use crate::workflow::links::LinkKey;
 use crate::workflow::referrals::{actor, event_by, load_for, record_system_event};
 
 /// How long a link answers after the request was sent.
@@ -33,72 +32,6 @@ pub const LINK_DAYS: i64 = 30;
 pub const REMIND_AFTER_DAYS: i64 = 10;
 const KEY_NAME: &str = "outcome_link_key";
 const BATCH: i64 = 200;
-
-/// The key the links are signed with: the database's own, drawn on first
-/// use, so every process of the service signs and checks alike.
-struct LinkKey(Vec<u8>);
-
-impl LinkKey {
-    fn load(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<LinkKey, QueryError> {
-        let drawn = avip_db::exports::service_key(
-            conn,
-            KEY_NAME,
-            || {
-                let mut bytes = [0u8; 32];
-                getrandom::fill(&mut bytes).expect("the system has a random source");
-                bytes.iter().map(|b| format!("{b:02x}")).collect()
-            },
-            to_db_time(now),
-        )?;
-        Ok(LinkKey(drawn.into_bytes()))
-    }
-
-    fn stored(conn: &mut DbConnection) -> Result<Option<LinkKey>, QueryError> {
-        Ok(avip_db::exports::stored_service_key(conn, KEY_NAME)?.map(|k| LinkKey(k.into_bytes())))
-    }
-
-    fn mac(&self, referral: &ReferralId, at: OutcomeAt, expires: i64) -> Hmac<Sha256> {
-        let mut mac =
-            Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC accepts keys of any length");
-        mac.update(format!("outcome:{referral}:{at}:{expires}").as_bytes());
-        mac
-    }
-
-    /// `<expiry>.<signature>`, the expiry in Unix seconds.
-    fn sign(&self, referral: &ReferralId, at: OutcomeAt, expires: i64) -> String {
-        let tag = self.mac(referral, at, expires).finalize().into_bytes();
-        let hex: String = tag.iter().map(|b| format!("{b:02x}")).collect();
-        format!("{expires}.{hex}")
-    }
-
-    /// Whether `token` was signed for this referral and date and is still
-    /// valid at `now` (compared in constant time).
-    fn verify(
-        &self,
-        referral: &ReferralId,
-        at: OutcomeAt,
-        token: &str,
-        now: DateTime<Utc>,
-    ) -> bool {
-        let Some((expires, hex)) = token.split_once('.') else {
-            return false;
-        };
-        let (Ok(expires), Some(tag)) = (expires.parse::<i64>(), from_hex(hex)) else {
-            return false;
-        };
-        expires >= now.timestamp() && self.mac(referral, at, expires).verify_slice(&tag).is_ok()
-    }
-}
-
-fn from_hex(hex: &str) -> Option<Vec<u8>> {
-    if hex.len() != 64 || !hex.is_ascii() {
-        return None;
-    }
-    (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).ok())
-        .collect()
-}
 
 /// When the links of a request sent at `requested` stop answering.
 fn expiry(requested: chrono::NaiveDateTime) -> i64 {
@@ -111,7 +44,10 @@ fn link(
     outcome: &Outcome,
     requested: chrono::NaiveDateTime,
 ) -> String {
-    let token = key.sign(&outcome.referral_id, outcome.at, expiry(requested));
+    let token = key.sign(
+        &format!("outcome:{}:{}", outcome.referral_id, outcome.at),
+        expiry(requested),
+    );
     format!(
         "{}/app/suivi/{}/{}/{token}",
         public_url.trim_end_matches('/'),
@@ -221,7 +157,7 @@ pub fn run_due_batch(
     now: DateTime<Utc>,
     limit: i64,
 ) -> Result<usize, DomainError> {
-    let key = LinkKey::load(conn, now)?;
+    let key = LinkKey::load(conn, KEY_NAME, now)?;
     let mut done = 0;
     for (id, at) in outcomes::due_requests(conn, paris_date(now), limit)? {
         done += usize::from(ask(conn, &key, &id, at, public_url, now, false)?);
@@ -296,8 +232,8 @@ fn open(
     let (Some(id), Ok(at)) = (ReferralId::parse(id), at.parse::<OutcomeAt>()) else {
         return Err(DomainError::NotFound);
     };
-    let key = LinkKey::stored(conn)?.ok_or(DomainError::NotFound)?;
-    if !key.verify(&id, at, token, now) {
+    let key = LinkKey::stored(conn, KEY_NAME)?.ok_or(DomainError::NotFound)?;
+    if !key.verify(&format!("outcome:{id}:{at}"), token, now) {
         return Err(DomainError::NotFound);
     }
     let outcome = outcomes::get(conn, &id, at)?

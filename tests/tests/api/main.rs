@@ -15,6 +15,7 @@ mod identity;
 mod layers;
 mod limits;
 mod lists;
+mod meetings;
 mod meta;
 mod metrics;
 mod partners;

@@ -117,6 +117,8 @@ fn declared() -> BTreeMap<String, Vec<String>> {
         oidc_attempts,
         job_marks,
         freed_places,
+        meeting_slots,
+        meeting_invitations,
     )
 }
 

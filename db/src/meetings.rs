@@ -1,0 +1,254 @@
+//! First meetings: the slots a crèche proposes, the invitations sent to
+//! families (one link each) and the booking a family makes through its
+//! link. A slot is taken once (compare-and-set on `referral_id`), an
+//! invitation used once (on `used_at`).
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::DbConnection;
+use crate::model::{CrecheId, MeetingChoice, MeetingOutcome, ReferralId};
+use crate::schema::{meeting_invitations, meeting_slots};
+
+#[derive(Queryable, Selectable, Insertable, Clone, Debug, PartialEq, Eq)]
+#[diesel(table_name = meeting_slots)]
+pub struct Slot {
+    pub id: String,
+    pub creche_id: CrecheId,
+    pub starts_at: NaiveDateTime,
+    pub minutes: i32,
+    pub created_by: Option<String>,
+    pub created_at: NaiveDateTime,
+    /// The family that booked it.
+    pub referral_id: Option<ReferralId>,
+    pub booked_at: Option<NaiveDateTime>,
+    pub outcome: Option<MeetingOutcome>,
+    pub outcome_at: Option<NaiveDateTime>,
+}
+
+#[derive(Queryable, Selectable, Insertable, Clone, Debug, PartialEq, Eq)]
+#[diesel(table_name = meeting_invitations)]
+pub struct Invitation {
+    pub id: String,
+    pub referral_id: ReferralId,
+    /// JSON array of the slots' ids.
+    pub slot_ids: String,
+    pub created_by: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+    pub revoked_at: Option<NaiveDateTime>,
+    pub used_at: Option<NaiveDateTime>,
+    pub choice: Option<MeetingChoice>,
+    pub slot_id: Option<String>,
+}
+
+impl Invitation {
+    pub fn slots(&self) -> Vec<String> {
+        serde_json::from_str(&self.slot_ids).unwrap_or_default()
+    }
+}
+
+pub fn insert_slots(conn: &mut DbConnection, slots: &[Slot]) -> QueryResult<()> {
+    // One row at a time: a batch insert is not one statement on both backends.
+    for slot in slots {
+        diesel::insert_into(meeting_slots::table)
+            .values(slot)
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// The crèche's slots starting at or after `from`, by time.
+pub fn slots_of(
+    conn: &mut DbConnection,
+    creche: &CrecheId,
+    from: NaiveDateTime,
+) -> QueryResult<Vec<Slot>> {
+    meeting_slots::table
+        .filter(meeting_slots::creche_id.eq(creche))
+        .filter(meeting_slots::starts_at.ge(from))
+        .order((meeting_slots::starts_at, meeting_slots::id))
+        .select(Slot::as_select())
+        .limit(500)
+        .load(conn)
+}
+
+pub fn slots_by_id(conn: &mut DbConnection, ids: &[String]) -> QueryResult<Vec<Slot>> {
+    meeting_slots::table
+        .filter(meeting_slots::id.eq_any(ids))
+        .order((meeting_slots::starts_at, meeting_slots::id))
+        .select(Slot::as_select())
+        .load(conn)
+}
+
+pub fn find_slot(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Slot>> {
+    meeting_slots::table
+        .find(id)
+        .select(Slot::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Removes a slot nobody booked; `false` when it was booked (or is gone).
+pub fn remove_free_slot(conn: &mut DbConnection, creche: &CrecheId, id: &str) -> QueryResult<bool> {
+    let removed = diesel::delete(
+        meeting_slots::table
+            .filter(meeting_slots::id.eq(id))
+            .filter(meeting_slots::creche_id.eq(creche))
+            .filter(meeting_slots::referral_id.is_null()),
+    )
+    .execute(conn)?;
+    Ok(removed == 1)
+}
+
+/// The family takes the slot, if nobody took it first.
+pub fn book(
+    conn: &mut DbConnection,
+    slot: &str,
+    referral: &ReferralId,
+    at: NaiveDateTime,
+) -> QueryResult<bool> {
+    let taken = diesel::update(
+        meeting_slots::table
+            .filter(meeting_slots::id.eq(slot))
+            .filter(meeting_slots::referral_id.is_null()),
+    )
+    .set((
+        meeting_slots::referral_id.eq(referral),
+        meeting_slots::booked_at.eq(at),
+    ))
+    .execute(conn)?;
+    Ok(taken == 1)
+}
+
+/// The family's latest booking.
+pub fn booking_of(conn: &mut DbConnection, referral: &ReferralId) -> QueryResult<Option<Slot>> {
+    meeting_slots::table
+        .filter(meeting_slots::referral_id.eq(referral))
+        .order((meeting_slots::starts_at.desc(), meeting_slots::id.desc()))
+        .select(Slot::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// What became of the meeting, once.
+pub fn record_outcome(
+    conn: &mut DbConnection,
+    slot: &str,
+    outcome: MeetingOutcome,
+    at: NaiveDateTime,
+) -> QueryResult<bool> {
+    let recorded = diesel::update(
+        meeting_slots::table
+            .filter(meeting_slots::id.eq(slot))
+            .filter(meeting_slots::outcome.is_null()),
+    )
+    .set((
+        meeting_slots::outcome.eq(outcome),
+        meeting_slots::outcome_at.eq(at),
+    ))
+    .execute(conn)?;
+    Ok(recorded == 1)
+}
+
+/// The booked meetings starting in `[from, to)`: tomorrow's, for their
+/// reminder.
+pub fn booked_between(
+    conn: &mut DbConnection,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+) -> QueryResult<Vec<Slot>> {
+    meeting_slots::table
+        .filter(meeting_slots::referral_id.is_not_null())
+        .filter(meeting_slots::outcome.is_null())
+        .filter(meeting_slots::starts_at.ge(from))
+        .filter(meeting_slots::starts_at.lt(to))
+        .order((meeting_slots::starts_at, meeting_slots::id))
+        .select(Slot::as_select())
+        .load(conn)
+}
+
+/// The booked meetings of these crèches from `from` on, by time (the
+/// worklist's).
+pub fn booked_at(
+    conn: &mut DbConnection,
+    creches: &[CrecheId],
+    from: NaiveDateTime,
+) -> QueryResult<Vec<Slot>> {
+    meeting_slots::table
+        .filter(meeting_slots::creche_id.eq_any(creches))
+        .filter(meeting_slots::referral_id.is_not_null())
+        .filter(meeting_slots::starts_at.ge(from))
+        .order((meeting_slots::starts_at, meeting_slots::id))
+        .select(Slot::as_select())
+        .limit(200)
+        .load(conn)
+}
+
+pub fn insert_invitation(conn: &mut DbConnection, invitation: &Invitation) -> QueryResult<()> {
+    diesel::insert_into(meeting_invitations::table)
+        .values(invitation)
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn find_invitation(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Invitation>> {
+    meeting_invitations::table
+        .find(id)
+        .select(Invitation::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn invitations_of(
+    conn: &mut DbConnection,
+    referral: &ReferralId,
+) -> QueryResult<Vec<Invitation>> {
+    meeting_invitations::table
+        .filter(meeting_invitations::referral_id.eq(referral))
+        .order((meeting_invitations::created_at, meeting_invitations::id))
+        .select(Invitation::as_select())
+        .load(conn)
+}
+
+/// Revokes an invitation not used yet; `false` otherwise.
+pub fn revoke(
+    conn: &mut DbConnection,
+    referral: &ReferralId,
+    id: &str,
+    at: NaiveDateTime,
+) -> QueryResult<bool> {
+    let revoked = diesel::update(
+        meeting_invitations::table
+            .filter(meeting_invitations::id.eq(id))
+            .filter(meeting_invitations::referral_id.eq(referral))
+            .filter(meeting_invitations::used_at.is_null())
+            .filter(meeting_invitations::revoked_at.is_null()),
+    )
+    .set(meeting_invitations::revoked_at.eq(at))
+    .execute(conn)?;
+    Ok(revoked == 1)
+}
+
+/// The family's choice, once: `false` when the invitation was used or
+/// revoked first.
+pub fn answer(
+    conn: &mut DbConnection,
+    id: &str,
+    (choice, slot): (MeetingChoice, Option<&str>),
+    at: NaiveDateTime,
+) -> QueryResult<bool> {
+    let answered = diesel::update(
+        meeting_invitations::table
+            .filter(meeting_invitations::id.eq(id))
+            .filter(meeting_invitations::used_at.is_null())
+            .filter(meeting_invitations::revoked_at.is_null()),
+    )
+    .set((
+        meeting_invitations::used_at.eq(at),
+        meeting_invitations::choice.eq(choice),
+        meeting_invitations::slot_id.eq(slot),
+    ))
+    .execute(conn)?;
+    Ok(answered == 1)
+}

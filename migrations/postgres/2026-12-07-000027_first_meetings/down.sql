@@ -1,0 +1,3 @@
+ALTER TABLE notifications DROP COLUMN calendar;
+DROP TABLE meeting_invitations;
+DROP TABLE meeting_slots;
