@@ -659,6 +659,32 @@ const EXACT: &[(&str, &str)] = &[
         "the crèche has no phone number for the family to call back: add it to the crèche first",
         "La crèche n’a pas de numéro de téléphone à donner à la famille : ajoutez-le d’abord.",
     ),
+    ("must be in the future", "Choisissez un moment à venir."),
+    (
+        "is not a free slot to come at the referral's crèche",
+        "Ce créneau n’est pas libre, ou il est passé.",
+    ),
+    (
+        "is booked by a family: record the meeting instead",
+        "Une famille a choisi ce créneau : notez plutôt si le rendez-vous a eu lieu.",
+    ),
+    (
+        "the family has booked no meeting",
+        "La famille n’a pas choisi de rendez-vous.",
+    ),
+    (
+        "the meeting has not begun yet",
+        "Le rendez-vous n’a pas encore commencé.",
+    ),
+    (
+        "the meeting is recorded already",
+        "Ce rendez-vous est déjà noté.",
+    ),
+    ("choose a slot", "Choisissez un créneau."),
+    (
+        "this slot was just taken: choose another one",
+        "Ce créneau vient d’être pris : choisissez-en un autre.",
+    ),
     (
         "is sent by the service when the family books its meeting",
         "Ce message part tout seul quand la famille choisit son rendez-vous.",
@@ -747,6 +773,9 @@ fn counted(english: &str) -> Option<String> {
     if let Some(n) = between("must be at most ", " bytes long") {
         return Some(format!("{n} octets au plus."));
     }
+    if let Some(n) = between("must list 1 to ", " slots") {
+        return Some(format!("Choisissez ou ajoutez de 1 à {n} créneaux."));
+    }
     if let Some(n) = between("must list at most ", " ids") {
         return Some(format!("{n} éléments au plus."));
     }
@@ -769,6 +798,7 @@ mod tests {
         include_str!("workflow/exports.rs"),
         include_str!("workflow/transfers.rs"),
         include_str!("workflow/family.rs"),
+        include_str!("workflow/meetings.rs"),
     ];
 
     /// Every string literal that reads like a field's refusal, with each
@@ -791,6 +821,10 @@ mod tests {
             "sms needs",
             "email needs",
             "place_offer",
+            "the meeting",
+            "the family has",
+            "this slot",
+            "choose a",
         ];
         let mut found = Vec::new();
         for source in SOURCES {

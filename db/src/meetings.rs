@@ -7,8 +7,8 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::DbConnection;
-use crate::model::{CrecheId, MeetingChoice, MeetingOutcome, ReferralId};
-use crate::schema::{meeting_invitations, meeting_slots};
+use crate::model::{ActorKind, CrecheId, EventKind, MeetingChoice, MeetingOutcome, ReferralId};
+use crate::schema::{meeting_invitations, meeting_slots, referral_events};
 
 #[derive(Queryable, Selectable, Insertable, Clone, Debug, PartialEq, Eq)]
 #[diesel(table_name = meeting_slots)]
@@ -251,4 +251,207 @@ pub fn answer(
     ))
     .execute(conn)?;
     Ok(answered == 1)
+}
+
+/// What waits for the coordinators of these crèches (all when `None`)
+/// about first meetings: a meeting begun and not noted, a family that
+/// asked through its link to be called back or said it no longer needs a
+/// place (its referral still open, no newer invitation).
+#[derive(Clone, Debug)]
+pub struct Waiting {
+    pub referral_id: ReferralId,
+    pub reference: String,
+    pub creche_id: CrecheId,
+    pub status: crate::model::ReferralStatus,
+    /// `None`: a meeting to note (since it began); else what was asked.
+    pub asked: Option<MeetingChoice>,
+    pub since: NaiveDateTime,
+}
+
+pub fn waiting(
+    conn: &mut DbConnection,
+    within: Option<&[CrecheId]>,
+    now: NaiveDateTime,
+) -> QueryResult<Vec<Waiting>> {
+    let mut found = to_note(conn, within, now)?;
+    found.extend(asked(conn, within)?);
+    Ok(found)
+}
+
+/// The referrals still open.
+const OPEN: [crate::model::ReferralStatus; 5] = {
+    use crate::model::ReferralStatus::*;
+    [Received, Contacted, Offered, Waitlisted, Enrolled]
+};
+
+/// Meetings begun and not noted.
+fn to_note(
+    conn: &mut DbConnection,
+    within: Option<&[CrecheId]>,
+    now: NaiveDateTime,
+) -> QueryResult<Vec<Waiting>> {
+    use crate::model::ReferralStatus;
+    use crate::schema::referrals;
+    let mut query = meeting_slots::table
+        .inner_join(referrals::table.on(meeting_slots::referral_id.eq(referrals::id.nullable())))
+        .filter(meeting_slots::outcome.is_null())
+        .filter(meeting_slots::starts_at.le(now))
+        .filter(referrals::status.eq_any(OPEN))
+        .select((
+            referrals::id,
+            referrals::reference,
+            referrals::creche_id,
+            referrals::status,
+            meeting_slots::starts_at,
+        ))
+        .into_boxed();
+    if let Some(within) = within {
+        query = query.filter(referrals::creche_id.eq_any(within));
+    }
+    Ok(query
+        .load::<(ReferralId, String, CrecheId, ReferralStatus, NaiveDateTime)>(conn)?
+        .into_iter()
+        .map(
+            |(referral_id, reference, creche_id, status, since)| Waiting {
+                referral_id,
+                reference,
+                creche_id,
+                status,
+                asked: None,
+                since,
+            },
+        )
+        .collect())
+}
+
+/// Families that asked through their link to be called back or said they
+/// no longer need a place, not answered since.
+fn asked(conn: &mut DbConnection, within: Option<&[CrecheId]>) -> QueryResult<Vec<Waiting>> {
+    use crate::model::ReferralStatus;
+    use crate::schema::referrals;
+    let mut query = meeting_invitations::table
+        .inner_join(referrals::table)
+        .filter(
+            meeting_invitations::choice.eq_any([MeetingChoice::Callback, MeetingChoice::Withdraw]),
+        )
+        .filter(referrals::status.eq_any(OPEN))
+        .select((
+            meeting_invitations::referral_id,
+            referrals::reference,
+            referrals::creche_id,
+            referrals::status,
+            meeting_invitations::choice,
+            meeting_invitations::used_at,
+        ))
+        .into_boxed();
+    if let Some(within) = within {
+        query = query.filter(referrals::creche_id.eq_any(within));
+    }
+    type Answer = (
+        ReferralId,
+        String,
+        CrecheId,
+        ReferralStatus,
+        Option<MeetingChoice>,
+        Option<NaiveDateTime>,
+    );
+    let answers: Vec<Answer> = query.load(conn)?;
+    let mut found = Vec::new();
+    for (referral_id, reference, creche_id, status, choice, used_at) in answers {
+        let (Some(choice), Some(since)) = (choice, used_at) else {
+            continue;
+        };
+        if !answered_since(conn, &referral_id, since)? {
+            found.push(Waiting {
+                referral_id,
+                reference,
+                creche_id,
+                status,
+                asked: Some(choice),
+                since,
+            });
+        }
+    }
+    Ok(found)
+}
+
+/// A newer invitation, or a person's note or move (the call made, a
+/// decision) since the family's answer.
+fn answered_since(
+    conn: &mut DbConnection,
+    referral: &ReferralId,
+    since: NaiveDateTime,
+) -> QueryResult<bool> {
+    let newer = meeting_invitations::table
+        .filter(meeting_invitations::referral_id.eq(referral))
+        .filter(meeting_invitations::created_at.gt(since))
+        .count()
+        .get_result::<i64>(conn)?;
+    let acted = referral_events::table
+        .filter(referral_events::referral_id.eq(referral))
+        .filter(referral_events::occurred_at.gt(since))
+        .filter(referral_events::actor_kind.ne(ActorKind::System))
+        .filter(referral_events::kind.eq_any([EventKind::Note, EventKind::Transition]))
+        .count()
+        .get_result::<i64>(conn)?;
+    Ok(newer + acted > 0)
+}
+
+/// A first meeting recorded, with its referral's reception.
+#[derive(Clone, Debug)]
+pub struct Recorded {
+    pub received_at: NaiveDateTime,
+    pub creche_id: CrecheId,
+    pub prescriber_organization_id: crate::model::OrganizationId,
+    pub outcome: MeetingOutcome,
+    pub starts_at: NaiveDateTime,
+}
+
+/// The recorded meetings of the referrals of these crèches received in
+/// `[from, to)`, each referral's first one only.
+pub fn recorded_of_received(
+    conn: &mut DbConnection,
+    creches: &[CrecheId],
+    (from, to): (NaiveDateTime, NaiveDateTime),
+) -> QueryResult<Vec<Recorded>> {
+    use crate::schema::referrals;
+    let rows: Vec<(
+        ReferralId,
+        NaiveDateTime,
+        CrecheId,
+        crate::model::OrganizationId,
+        Option<MeetingOutcome>,
+        NaiveDateTime,
+    )> = meeting_slots::table
+        .inner_join(referrals::table.on(meeting_slots::referral_id.eq(referrals::id.nullable())))
+        .filter(meeting_slots::outcome.is_not_null())
+        .filter(referrals::received_at.ge(from))
+        .filter(referrals::received_at.lt(to))
+        .filter(referrals::creche_id.eq_any(creches))
+        .order((referrals::id, meeting_slots::starts_at))
+        .select((
+            referrals::id,
+            referrals::received_at,
+            referrals::creche_id,
+            referrals::prescriber_organization_id,
+            meeting_slots::outcome,
+            meeting_slots::starts_at,
+        ))
+        .load(conn)?;
+    let mut first: Vec<Recorded> = Vec::new();
+    let mut last: Option<ReferralId> = None;
+    for (referral, received_at, creche_id, prescriber_organization_id, outcome, starts_at) in rows {
+        let (Some(outcome), false) = (outcome, last.as_ref() == Some(&referral)) else {
+            continue;
+        };
+        last = Some(referral);
+        first.push(Recorded {
+            received_at,
+            creche_id,
+            prescriber_organization_id,
+            outcome,
+            starts_at,
+        });
+    }
+    Ok(first)
 }

@@ -5,7 +5,13 @@
 use avip_app::access::{Action, ReferralOwners, Resource, require};
 use avip_app::auth::Principal;
 use avip_app::domain::DomainError;
+use avip_app::workflow::acts;
 use avip_app::workflow::family::{self, MessageOut};
+use avip_app::workflow::meetings::{self, MeetingPanel, MeetingRecord, PageInvitation};
+use avip_db::model::{MeetingChoice, MeetingOutcome, ReferralId};
+use chrono::{NaiveDate, NaiveTime, Utc};
+
+use crate::web::forms::{Errors, Form, Kind};
 use avip_db::model::{Channel, ContactPreference, MessageTemplate, NotificationStatus};
 use avip_db::referrals::ReferralRecord;
 
@@ -36,6 +42,16 @@ pub struct FamilyPanel {
     /// A key for this form, so a message sent twice (a double click) goes
     /// once.
     pub key: String,
+    /// The first meeting: the crèche's free slots to offer…
+    pub free: Vec<(String, String)>,
+    /// …the day the family chose, what was noted of it, whether it can be
+    /// noted now (it began)…
+    pub booked: Option<String>,
+    pub recorded: Option<&'static str>,
+    pub can_record: bool,
+    /// …an invitation waiting for the family until then, or its answer.
+    pub waiting_until: Option<String>,
+    pub answered: Option<&'static str>,
 }
 
 /// The panel for the crèche's coordinators and admins; `None` for the
@@ -74,6 +90,7 @@ pub fn panel(
         ),
         messages: messages.into_iter().map(line).collect(),
         key: uuid::Uuid::now_v7().to_string(),
+        ..meeting_lines(meetings::panel(conn, record, Utc::now())?)
     }))
 }
 
@@ -94,5 +111,125 @@ fn line(m: MessageOut) -> MessageLine {
         status,
         status_code,
         text: m.text,
+    }
+}
+
+/// The first meeting's lines of the panel (the rest left empty).
+fn meeting_lines(m: MeetingPanel) -> FamilyPanel {
+    let (booked, recorded, can_record) = match m.booked {
+        Some((when, outcome_noted, began)) => (
+            Some(when),
+            outcome_noted.map(outcome),
+            outcome_noted.is_none() && began,
+        ),
+        None => (None, None, false),
+    };
+    FamilyPanel {
+        preference: "",
+        preference_code: "",
+        preferences: Vec::new(),
+        can_write: false,
+        templates: Vec::new(),
+        messages: Vec::new(),
+        key: String::new(),
+        free: m.free,
+        booked,
+        recorded,
+        can_record,
+        waiting_until: m.waiting_until,
+        answered: m.answered.map(answered),
+    }
+}
+
+/// What the panel says of the family's answer, of its booking.
+pub fn answered(choice: MeetingChoice) -> &'static str {
+    match choice {
+        MeetingChoice::Callback => "La famille demande à être rappelée.",
+        MeetingChoice::Withdraw => {
+            "La famille dit ne plus avoir besoin de place : confirmez le retrait ci-dessous."
+        }
+        MeetingChoice::Slot => "La famille a choisi un créneau.",
+    }
+}
+
+pub fn outcome(o: MeetingOutcome) -> &'static str {
+    match o {
+        MeetingOutcome::Held => "rendez-vous honoré",
+        MeetingOutcome::NoShow => "rendez-vous non honoré",
+    }
+}
+
+/// The new slots of the invitation form: `nouveau-{n}-date` and
+/// `nouveau-{n}-heure`, both or neither.
+fn new_slots(form: &Form, errors: &mut Errors) -> Vec<(NaiveDate, NaiveTime)> {
+    let mut new = Vec::new();
+    for n in 0..2 {
+        let (day, time) = (
+            form.get(&format!("nouveau-{n}-date")),
+            form.get(&format!("nouveau-{n}-heure")),
+        );
+        if day.is_empty() && time.is_empty() {
+            continue;
+        }
+        let parsed = (
+            NaiveDate::parse_from_str(day, "%Y-%m-%d"),
+            NaiveTime::parse_from_str(time, "%H:%M"),
+        );
+        match parsed {
+            (Ok(d), Ok(t)) => new.push((d, t)),
+            _ => errors.field(
+                &format!("nouveau[{n}].starts_at"),
+                "Donnez le jour et l’heure du créneau.",
+            ),
+        }
+    }
+    new
+}
+
+/// The invitation form: new slots and ticked ones, in one step.
+pub async fn invitation_form(
+    app: &avip_app::App,
+    who: &Principal,
+    id: &ReferralId,
+    form: &Form,
+) -> Result<Result<(), Errors>, DomainError> {
+    let mut errors = Errors::default();
+    let new = new_slots(form, &mut errors);
+    let minutes = form.get("minutes").parse::<i32>().unwrap_or(45);
+    if !errors.is_empty() {
+        return Ok(Err(errors));
+    }
+    let asked = PageInvitation {
+        slot_ids: form.values("slot"),
+        new,
+        minutes,
+    };
+    let (who, id, links) = (who.clone(), id.clone(), app.public_url.clone());
+    let now = Utc::now();
+    let done = app
+        .write(move |conn| meetings::invite_from_page(conn, &who, &id, asked, (&links, now)))
+        .await;
+    match done {
+        Ok(_) => Ok(Ok(())),
+        Err(e) => Errors::of(e).map(Err),
+    }
+}
+
+pub const MEETING_RECORD: &[(&str, Kind)] = &[("outcome", Kind::Required)];
+
+/// The meeting held or not honoured.
+pub async fn record_form(
+    app: &avip_app::App,
+    who: &Principal,
+    id: &ReferralId,
+    form: &Form,
+) -> Result<Result<(), Errors>, DomainError> {
+    let request = match form.parse::<MeetingRecord>(MEETING_RECORD) {
+        Ok(request) => request,
+        Err(errors) => return Ok(Err(errors)),
+    };
+    match acts::record_meeting(app, who, id, request, Utc::now()).await {
+        Ok(_) => Ok(Ok(())),
+        Err(e) => Errors::of(e).map(Err),
     }
 }

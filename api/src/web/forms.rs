@@ -64,6 +64,14 @@ impl Form {
         self.pairs.iter().any(|(k, v)| k == name && v == value)
     }
 
+    /// Every value of a repeated field (ticked checkboxes).
+    pub fn values(&self, name: &str) -> Vec<String> {
+        (self.pairs.iter())
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+
     pub fn checked(&self, name: &str) -> bool {
         self.pairs.iter().any(|(k, _)| k == name)
     }

@@ -14,6 +14,7 @@ use chrono::Utc;
 
 use crate::shared::State;
 use crate::web::exit_view::confirmation;
+use crate::web::family_view;
 use crate::web::forms::{Errors, Form};
 use crate::web::referral_forms::{
     CONTACT, CONTRACT, CORRECTION, ENROLLMENT, EXIT, FOLLOW_UP, FORM_LABELS, MESSAGE, NOTE,
@@ -333,6 +334,10 @@ fn done_message(action: &str) -> Option<&'static str> {
         "suivi" => "Le suivi est enregistré.",
         "message" => "Le message part vers la famille ; il apparaît ci-dessous avec son envoi.",
         "contact" => "Le moyen de contact de la famille est enregistré.",
+        "rendez-vous" => {
+            "L’invitation part vers la famille : elle choisira son rendez-vous avec le lien reçu."
+        }
+        "rendez-vous-note" => "Le rendez-vous est noté.",
         "transfert" => {
             "L’orientation est transférée ; la crèche qui la reçoit et le référent en sont informés."
         }
@@ -440,6 +445,8 @@ pub async fn act(
             Err(e) => Err(e),
         },
         "message" => message_form(app, &who, &id, &form).await?,
+        "rendez-vous" => family_view::invitation_form(app, &who, &id, &form).await?,
+        "rendez-vous-note" => family_view::record_form(app, &who, &id, &form).await?,
         "contact" => match form.parse::<ContactPreferenceRequest>(CONTACT) {
             Ok(request) => {
                 refused(acts::set_contact_preference(app, &who, &id, request, now).await)?

@@ -34,6 +34,19 @@ pub const FORM_LABELS: &[(&str, &[(&str, &str)])] = &[
     ),
     ("contact", &[("contact_preference", "Moyen de contact")]),
     (
+        "rendez-vous",
+        &[
+            ("slot_ids", "Créneaux proposés"),
+            ("slot_ids[0]", "Créneaux proposés"),
+            ("nouveau[0].starts_at", "Nouveau créneau 1"),
+            ("nouveau[1].starts_at", "Nouveau créneau 2"),
+            ("nouveau[0].minutes", "Durée"),
+            ("channel", "Moyen de contact"),
+            ("template", "Message"),
+        ],
+    ),
+    ("rendez-vous-note", &[("outcome", "Premier rendez-vous")]),
+    (
         "transition",
         &[
             ("to", "Étape"),

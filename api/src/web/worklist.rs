@@ -222,20 +222,26 @@ fn decision_rows(
 ) -> Vec<Row> {
     (decisions.into_iter())
         .map(|d| {
-            let (status, due) = match d.kind {
-                sla::DecisionKind::OfferExpired => (
-                    ReferralStatus::Offered,
-                    format!(
-                        "Offre expirée sans réponse le {}",
-                        fr::date(avip_sla_engine::clock::paris_date(d.since),)
-                    ),
+            let status = d.status;
+            let due = match d.kind {
+                sla::DecisionKind::OfferExpired => format!(
+                    "Offre expirée sans réponse le {}",
+                    fr::date(avip_sla_engine::clock::paris_date(d.since),)
                 ),
-                sla::DecisionKind::LongWait => (
-                    ReferralStatus::Waitlisted,
-                    format!(
-                        "En liste d’attente sans nouvelle depuis {} jours",
-                        (now - d.since).num_days()
-                    ),
+                sla::DecisionKind::LongWait => format!(
+                    "En liste d’attente sans nouvelle depuis {} jours",
+                    (now - d.since).num_days()
+                ),
+                sla::DecisionKind::MeetingToNote => {
+                    format!("Rendez-vous du {} à noter", fr::datetime(d.since))
+                }
+                sla::DecisionKind::CallbackAsked => format!(
+                    "Demande à être rappelée depuis le {}",
+                    fr::datetime(d.since)
+                ),
+                sla::DecisionKind::WithdrawalAsked => format!(
+                    "Dit ne plus avoir besoin de place (le {})",
+                    fr::datetime(d.since)
                 ),
             };
             Row {

@@ -62,6 +62,12 @@ const HEADERS: &[(&str, &str)] = &[
     ("offers", "Places proposées"),
     ("transfers_in", "Transferts reçus d’une autre crèche"),
     ("transfers_out", "Transferts vers une autre crèche"),
+    ("first_meetings_held", "Premiers rendez-vous honorés"),
+    ("first_meetings_no_show", "Rendez-vous non honorés"),
+    (
+        "median_days_to_first_meeting",
+        "Délai médian jusqu’au premier rendez-vous (jours)",
+    ),
     ("enrollments", "Inscriptions"),
     ("exits", "Sorties"),
     ("positive_exits", "Sorties positives"),

@@ -249,6 +249,27 @@ pub const INDICATOR_COLUMNS: &[Column] = &[
          in scope) to another crèche. The other counts follow a transferred\n\
          referral to the crèche that holds it now. `null` for prescriber groups.",
     ),
+    column(
+        "first_meetings_held",
+        10.0,
+        Kind::Integer,
+        "Of these referrals, first meetings the family booked through its\n\
+         link and the coordinator recorded as held.",
+    ),
+    column(
+        "first_meetings_no_show",
+        10.0,
+        Kind::Integer,
+        "Of these referrals, first meetings recorded as not honoured\n\
+         (« rendez-vous non honoré »).",
+    ),
+    nullable(
+        "median_days_to_first_meeting",
+        12.0,
+        Kind::Number,
+        "Median days from the referral's reception to its first meeting\n\
+         held.",
+    ),
 ];
 
 /// One group of indicators. Every count is over the referrals **received
@@ -275,7 +296,8 @@ impl utoipa::PartialSchema for IndicatorRow {
     "in_training_at_3_months": 1, "in_work_at_3_months_pct": 50.0, "in_training_at_3_months_pct": 50.0,
     "outcomes_6_months_asked": 1, "outcomes_6_months_answered": 0, "in_work_at_6_months": 0,
     "in_training_at_6_months": 0, "in_work_at_6_months_pct": null, "in_training_at_6_months_pct": null,
-    "outcome_answer_pct": 66.7, "transfers_in": 1, "transfers_out": 0}),
+    "outcome_answer_pct": 66.7, "transfers_in": 1, "transfers_out": 0,
+    "first_meetings_held": 3, "first_meetings_no_show": 1, "median_days_to_first_meeting": 4.0}),
         )
     }
 }
@@ -296,6 +318,10 @@ pub struct Tally {
     pub place_days: Option<(i64, i64)>,
     /// Transfers in and out (crèche and month groups).
     pub transfers: Option<(i64, i64)>,
+    /// First meetings held and not honoured, and the days from the
+    /// reception to each held one.
+    pub meetings: (i64, i64),
+    pub meeting_days: Vec<f64>,
 }
 
 impl Tally {
@@ -337,6 +363,8 @@ impl Tally {
         };
         let mut hours = self.hours.clone();
         hours.sort_by(f64::total_cmp);
+        let mut days = self.meeting_days.clone();
+        days.sort_by(f64::total_cmp);
         let (occupied, available) = match self.place_days {
             Some((o, a)) => (Cell::Int(o), Cell::Int(a)),
             None => (Cell::Empty, Cell::Empty),
@@ -383,6 +411,11 @@ impl Tally {
             Some((i, o)) => [Cell::Int(i), Cell::Int(o)],
             None => [Cell::Empty, Cell::Empty],
         })
+        .chain([
+            Cell::Int(self.meetings.0),
+            Cell::Int(self.meetings.1),
+            Cell::opt(percentile(&days, 0.5), |d| Cell::Num(d, 1)),
+        ])
         .collect()
     }
 }
@@ -485,7 +518,50 @@ pub fn indicators(
         )?;
     }
     transfers(conn, creches, period, group_by, &mut groups)?;
+    first_meetings(conn, creches, period, group_by, (&names, &mut groups))?;
     Ok(groups)
+}
+
+/// Each group's first meetings recorded, of the referrals received in the
+/// period (its first meeting only: one per referral).
+fn first_meetings(
+    conn: &mut DbConnection,
+    creches: &[CrecheId],
+    period: Period,
+    group_by: GroupBy,
+    (names, groups): (&Names, &mut BTreeMap<String, Tally>),
+) -> Result<(), ExportError> {
+    // Paris days, read from UTC instants a day wider on each side.
+    let bound = |d: NaiveDate| d.and_time(chrono::NaiveTime::MIN);
+    let rows = avip_db::meetings::recorded_of_received(
+        conn,
+        creches,
+        (
+            bound(period.from - chrono::Days::new(1)),
+            bound(period.to + chrono::Days::new(2)),
+        ),
+    )?;
+    for row in rows {
+        let day = tallies::paris_day(row.received_at);
+        if day < period.from || day > period.to {
+            continue;
+        }
+        let tally = group(
+            groups,
+            (day, &row.creche_id, &row.prescriber_organization_id),
+            group_by,
+            names,
+        );
+        match row.outcome {
+            avip_db::model::MeetingOutcome::Held => {
+                tally.meetings.0 += 1;
+                let days = (row.starts_at - row.received_at).num_minutes() as f64 / 1440.0;
+                tally.meeting_days.push(days.max(0.0));
+            }
+            avip_db::model::MeetingOutcome::NoShow => tally.meetings.1 += 1,
+        }
+    }
+    Ok(())
 }
 
 /// Each crèche or month group's transfers in and out, of the referrals

@@ -617,7 +617,7 @@ fn tell_family(
         now,
     ) {
         Err(DomainError::Invalid(_)) => {
-            tracing::info!(referral = %record.referral.id, %template, "the family cannot be written to; not sent");
+            tracing::info!(referral = %record.referral.id, %template, "no message sent: the family cannot be written to");
             Ok(())
         }
         other => other.map(drop),
@@ -737,4 +737,126 @@ fn remind(conn: &mut DbConnection, slot: &Slot, now: DateTime<Utc>) -> Result<()
     }
     let record = referrals::record(conn, referral)?;
     tell_family(conn, &record, slot, MessageTemplate::MeetingReminder, now)
+}
+
+/// The referral page's view of the first meeting.
+#[derive(Clone, Debug, Default)]
+pub struct MeetingPanel {
+    /// The crèche's free slots to come: (id, `15/12/2026 à 09 h 30`).
+    pub free: Vec<(String, String)>,
+    /// The family's booking: when, what was recorded, whether it began.
+    pub booked: Option<(String, Option<MeetingOutcome>, bool)>,
+    /// An invitation waiting for the family's answer: until when.
+    pub waiting_until: Option<String>,
+    /// What the family answered last, when it did not book.
+    pub answered: Option<MeetingChoice>,
+}
+
+/// What the page shows of the first meeting (the crèche's coordinators).
+pub fn panel(
+    conn: &mut DbConnection,
+    record: &ReferralRecord,
+    now: DateTime<Utc>,
+) -> Result<MeetingPanel, DomainError> {
+    let r = &record.referral;
+    let free = meetings::slots_of(conn, &r.creche_id, to_db_time(now))?
+        .into_iter()
+        .filter(|s| s.referral_id.is_none())
+        .map(|s| (s.id, moment(s.starts_at.and_utc())))
+        .collect();
+    let booked = meetings::booking_of(conn, &r.id)?.map(|s| {
+        let starts = s.starts_at.and_utc();
+        (moment(starts), s.outcome, starts <= now)
+    });
+    let invitations = meetings::invitations_of(conn, &r.id)?;
+    let last = invitations.last();
+    let waiting_until = last
+        .filter(|i| i.used_at.is_none() && i.revoked_at.is_none())
+        .filter(|i| i.expires_at.and_utc() > now)
+        .map(|i| fr::datetime(i.expires_at.and_utc()));
+    let answered = last
+        .and_then(|i| i.choice)
+        .filter(|c| *c != MeetingChoice::Slot);
+    Ok(MeetingPanel {
+        free,
+        booked,
+        waiting_until,
+        answered,
+    })
+}
+
+/// The page's invitation: new slots (Paris dates and times) proposed with
+/// it, and the crèche's free ones ticked, in one step.
+pub struct PageInvitation {
+    pub slot_ids: Vec<String>,
+    pub new: Vec<(chrono::NaiveDate, NaiveTime)>,
+    pub minutes: i32,
+}
+
+/// Proposes the new slots and invites the family to them and the ticked
+/// ones, in one transaction.
+pub fn invite_from_page(
+    conn: &mut DbConnection,
+    who: &Principal,
+    id: &ReferralId,
+    asked: PageInvitation,
+    (public_url, now): (&str, DateTime<Utc>),
+) -> Result<InvitationOut, DomainError> {
+    avip_db::write_transaction(conn, |conn| {
+        let referral = load_for(conn, who, id, Action::Act)?;
+        let mut slot_ids = asked.slot_ids;
+        if !asked.new.is_empty() {
+            let slots = (asked.new.iter())
+                .map(|(day, time)| SlotIn {
+                    starts_at: paris_time(*day, *time),
+                    minutes: asked.minutes,
+                })
+                .collect();
+            let made = propose(
+                conn,
+                who,
+                referral.creche_id.as_str(),
+                ProposeSlots { slots },
+                now,
+            )
+            .map_err(|e| renamed(e, "slots", "nouveau"))?;
+            slot_ids.extend(made.into_iter().map(|s| s.id));
+        }
+        let body = InviteRequest {
+            slot_ids,
+            channel: None,
+        };
+        invite(conn, who, id, body, (public_url, now))
+    })
+}
+
+/// A day and an hour in Paris, as an instant (the earlier one when the
+/// clocks go back; after the hour that does not exist when they go forward).
+fn paris_time(day: chrono::NaiveDate, time: NaiveTime) -> DateTime<Utc> {
+    use chrono::TimeZone;
+    let local = day.and_time(time);
+    chrono_tz::Europe::Paris
+        .from_local_datetime(&local)
+        .earliest()
+        .or_else(|| {
+            chrono_tz::Europe::Paris
+                .from_local_datetime(&(local + Duration::hours(1)))
+                .earliest()
+        })
+        .map_or_else(|| local.and_utc(), |t| t.with_timezone(&Utc))
+}
+
+/// A refusal of the slots' fields named as the page's fields.
+fn renamed(e: DomainError, from: &str, to: &str) -> DomainError {
+    match e {
+        DomainError::Invalid(mut fields) => {
+            for f in &mut fields {
+                if let Some(rest) = f.field.strip_prefix(from) {
+                    f.field = format!("{to}{rest}");
+                }
+            }
+            DomainError::Invalid(fields)
+        }
+        other => other,
+    }
 }

@@ -88,6 +88,13 @@ pub enum DecisionKind {
     OfferExpired,
     /// Waitlisted a whole period (`AVIP_WAITING_REVIEW`) without a move.
     LongWait,
+    /// Its first meeting began and is not noted (held or not honoured).
+    MeetingToNote,
+    /// The family asked through its link to be called back.
+    CallbackAsked,
+    /// The family said through its link it no longer needs a place: the
+    /// withdrawal to confirm.
+    WithdrawalAsked,
 }
 
 /// A referral waiting for the coordinator's decision, since when.
@@ -97,7 +104,9 @@ pub struct Decision {
     pub referral_id: ReferralId,
     pub reference: String,
     pub creche_id: avip_db::model::CrecheId,
-    /// The offer's first day without hold, or the family's last move.
+    pub status: avip_db::model::ReferralStatus,
+    /// The offer's first day without hold, the family's last move, the
+    /// meeting's start or the family's answer.
     pub since: DateTime<Utc>,
 }
 
@@ -117,6 +126,7 @@ pub fn decisions(
     let mut found: Vec<Decision> = (expired.into_iter())
         .map(|o| Decision {
             kind: DecisionKind::OfferExpired,
+            status: avip_db::model::ReferralStatus::Offered,
             referral_id: o.referral_id,
             reference: o.reference,
             creche_id: o.creche_id,
@@ -127,10 +137,24 @@ pub fn decisions(
     let waiting = avip_db::territory::still_waiting(conn, within, to_db_time(before))?;
     found.extend(waiting.into_iter().map(|w| Decision {
         kind: DecisionKind::LongWait,
+        status: avip_db::model::ReferralStatus::Waitlisted,
         referral_id: w.referral_id,
         reference: w.reference,
         creche_id: w.creche_id,
         since: from_db_time(w.last_move),
+    }));
+    let meetings = avip_db::meetings::waiting(conn, within, to_db_time(now))?;
+    found.extend(meetings.into_iter().map(|m| Decision {
+        kind: match m.asked {
+            None => DecisionKind::MeetingToNote,
+            Some(avip_db::model::MeetingChoice::Withdraw) => DecisionKind::WithdrawalAsked,
+            Some(_) => DecisionKind::CallbackAsked,
+        },
+        referral_id: m.referral_id,
+        reference: m.reference,
+        creche_id: m.creche_id,
+        status: m.status,
+        since: from_db_time(m.since),
     }));
     found.sort_by(|a, b| (a.since, &a.referral_id).cmp(&(b.since, &b.referral_id)));
     Ok(found)

@@ -208,6 +208,9 @@ fn after_exits(group: &mut Value, in_work: i64) {
     object.insert("outcome_answer_pct".into(), Value::Null);
     object.insert("transfers_in".into(), Value::Null);
     object.insert("transfers_out".into(), Value::Null);
+    object.insert("first_meetings_held".into(), json!(0));
+    object.insert("first_meetings_no_show".into(), json!(0));
+    object.insert("median_days_to_first_meeting".into(), Value::Null);
 }
 
 #[tokio::test]

@@ -232,6 +232,22 @@ async fn a_family_books_its_first_meeting_from_the_link_and_is_reminded_the_day_
         )
         .await;
     assert_eq!(recorded["outcome"], "no_show");
+    // The indicators count it, the crèche's row and the month's alike.
+    let path = format!(
+        "/api/v1/exports/indicators?from={}&to={}&group_by=creche&format=json",
+        today() - chrono::Days::new(1),
+        today()
+    );
+    let response = app.call(&t.caf, "GET", &path, None).await;
+    assert_eq!(response.status(), 200);
+    let rows: Vec<Value> = response.json().await.unwrap();
+    let row = rows
+        .iter()
+        .find(|r| r["group"] == t.creche.as_str())
+        .unwrap();
+    assert_eq!(row["first_meetings_no_show"], 1, "{row}");
+    assert_eq!(row["first_meetings_held"], 0);
+    assert_eq!(row["median_days_to_first_meeting"], Value::Null);
     let events = timeline(&app, &t, &by_sms).await;
     for kind in ["meeting_invited", "meeting_booked", "meeting_recorded"] {
         assert!(events.iter().any(|e| e["kind"] == kind), "{kind}");

@@ -2086,3 +2086,141 @@ async fn a_coordinator_writes_to_the_family_from_its_page_once_per_click() {
     assert!(!page.body.contains("Envoyer à la famille"));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_coordinator_invites_the_family_to_a_meeting_and_notes_it_from_its_page() {
+    let app = spawn_app().await;
+    let (t, mut browser) = coordinator_in(&app).await;
+    let path = format!("/api/v1/creches/{}", t.creche);
+    let phone = json!({"phone": "04 94 00 00 01"});
+    app.expect(&t.admin, "PATCH", &path, Some(phone), 200).await;
+    let mut body = crate::referrals::referral(&t.creche, "Yanis");
+    body["parent"]["contact_preference"] = json!("sms");
+    let created = app
+        .expect(&t.prescriber, "POST", "/api/v1/referrals", Some(body), 201)
+        .await;
+    let referral = id(&created);
+    let page_path = format!("/app/orientations/{referral}");
+    let page = browser.get(&page_path).await;
+    assert!(
+        page.body
+            .contains("Inviter la famille à choisir son rendez-vous")
+    );
+    let token = csrf(&page.body);
+    let invite = format!("{page_path}/rendez-vous");
+    let yesterday = (today() - Duration::days(1)).to_string();
+    let refused = browser
+        .post(
+            &invite,
+            &[
+                ("csrf", &token),
+                ("nouveau-0-date", &yesterday),
+                ("nouveau-0-heure", "10:00"),
+                ("minutes", "45"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 422);
+    assert!(
+        refused.body.contains(
+            "<p class=\"field-error\" id=\"rendez-vous-nouveau-0-starts_at-err\">Choisissez un moment à venir.</p>"
+        ),
+        "{}",
+        refused.body
+    );
+    let day = (today() + Duration::days(3)).to_string();
+    let sent = browser
+        .post(
+            &invite,
+            &[
+                ("csrf", &token),
+                ("nouveau-0-date", &day),
+                ("nouveau-0-heure", "10:00"),
+                ("minutes", "45"),
+            ],
+        )
+        .await;
+    assert_eq!(sent.status, 303, "{}", sent.body);
+    let page = browser.get(&page_path).await;
+    assert!(
+        page.body
+            .contains("Une invitation attend la réponse de la famille")
+    );
+    assert!(
+        page.body
+            .contains("Invitation au premier rendez-vous par SMS")
+    );
+    let answered = api_referral(&app, &t.coordinator, &referral).await;
+    assert_eq!(answered["status"], "contacted");
+
+    // The family books through its link; once the meeting began, it is noted.
+    let messages = app
+        .expect(
+            &t.coordinator,
+            "GET",
+            &format!("/api/v1/referrals/{referral}/messages"),
+            None,
+            200,
+        )
+        .await;
+    let text = messages["items"][0]["text"].as_str().unwrap();
+    let link = &text[text.find("/app/rendez-vous/").unwrap()..];
+    let link = &link[..link.find(' ').unwrap()];
+    let family = reqwest::get(app.url(link))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let slot = hidden_radio(&family);
+    let chose = reqwest::Client::new()
+        .post(app.url(link))
+        .form(&[("choix", slot.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(chose.status().as_u16(), 200);
+    let mut conn = app.db.connect();
+    diesel::sql_query(format!(
+        "UPDATE meeting_slots SET starts_at = '{}' WHERE id = '{slot}'",
+        (chrono::Utc::now() - Duration::hours(1))
+            .naive_utc()
+            .format("%Y-%m-%d %H:%M:%S")
+    ))
+    .execute(&mut conn)
+    .unwrap();
+    let worklist = browser.get("/app/a-traiter").await;
+    assert!(
+        worklist.body.contains("Rendez-vous du "),
+        "{}",
+        worklist.body
+    );
+    let page = browser.get(&page_path).await;
+    assert!(
+        page.body.contains("Le rendez-vous a-t-il eu lieu ?"),
+        "{}",
+        page.body
+    );
+    let noted = browser
+        .post(
+            &format!("{page_path}/rendez-vous-note"),
+            &[("csrf", &token), ("outcome", "no_show")],
+        )
+        .await;
+    assert_eq!(noted.status, 303, "{}", noted.body);
+    let page = browser.get(&page_path).await;
+    assert!(page.body.contains("Noté : rendez-vous non honoré."));
+    let worklist = browser.get("/app/a-traiter").await;
+    assert!(
+        !worklist.body.contains("Rendez-vous du "),
+        "noted, it leaves the worklist"
+    );
+    app.stop().await;
+}
+
+/// The first slot a family's page offers.
+fn hidden_radio(html: &str) -> String {
+    let start = html.find("name=\"choix\" id=\"choix-0\" value=\"").unwrap()
+        + "name=\"choix\" id=\"choix-0\" value=\"".len();
+    html[start..start + html[start..].find('"').unwrap()].to_owned()
+}
