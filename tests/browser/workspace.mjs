@@ -47,11 +47,12 @@ async function newPage() {
   });
   // A refused form or sign-in answers 400, 401, 403 or 422 with its page:
   // chromium notes the status, which is not a fault.
-  // So does a dead outcome link (404), whatever the reason.
+  // So does a dead outcome or booking link (404), whatever the reason.
   const expected = /Failed to load resource: the server responded with a status of (400|401|403|422)/;
   const deadLink = /Failed to load resource: the server responded with a status of 404/;
   page.on('console', (m) => {
-    const dead = page.url().includes('/app/suivi/') && deadLink.test(m.text());
+    const dead = (page.url().includes('/app/suivi/') || page.url().includes('/app/rendez-vous/'))
+      && deadLink.test(m.text());
     if (m.type() === 'error' && !expected.test(m.text()) && !dead && !provider(page.url())) {
       fail(`console error on ${page.url()}: ${m.text()}`);
     }
@@ -433,6 +434,62 @@ async function occupied(page, creche, day) {
     await axe(page, 'outcome link used');
     await page.context().close();
   }
+}
+
+// ----- The coordinator invites a family; the parent books from her phone -----
+{
+  const page = await newPage();
+  await page.goto(`${base}/app/a-traiter`);
+  await signIn(page, 'coordination@toulon.demo.avip.example');
+  let invited = false;
+  for (const status of ['received', 'contacted']) {
+    if (invited) break;
+    await page.goto(`${base}/app/orientations?statut=${status}`);
+    const links = await page.locator('table tbody tr a').evaluateAll((as) => as.map((a) => a.href));
+    for (const href of links.slice(0, 12)) {
+      await page.goto(href);
+      if (await page.getByText('Inviter la famille à choisir son rendez-vous').count() === 0) continue;
+      await page.getByText('Inviter la famille à choisir son rendez-vous').click();
+      const day = new Date(Date.now() + 3 * 86400000).toISOString().slice(0, 10);
+      await page.locator('#rendez-vous-nouveau-0-starts_at').fill(day);
+      await page.locator('#rendez-vous-nouveau-0-heure').fill('10:00');
+      await page.getByRole('button', { name: 'Envoyer l’invitation' }).click();
+      await page.waitForLoadState('load');
+      invited = true;
+      break;
+    }
+  }
+  expect(invited, 'a family that asked for SMS or e-mail can be invited from its page');
+  if (invited) {
+    expect((await page.locator('[role=status]').innerText()).includes('L’invitation part'), 'the invitation is sent');
+    expect((await page.locator('main').innerText()).includes('Une invitation attend la réponse'), 'it waits for the family');
+    await axe(page, 'referral page with a meeting invitation');
+    const link = (await page.locator('main').innerText()).match(/\/app\/rendez-vous\/[0-9a-f-]+\/[0-9]+\.[0-9a-f]{64}/);
+    expect(Boolean(link), 'the message sent carries the booking link');
+    if (link) {
+      const family = await newPage();
+      await family.setViewportSize({ width: 390, height: 844 });
+      await family.goto(`${base}${link[0]}`);
+      expect((await family.locator('h1').innerText()).startsWith('Bonjour'), 'the family is greeted by its first name');
+      await axe(family, 'booking page');
+      await family.setViewportSize({ width: 390, height: 844 });
+      await family.getByRole('button', { name: 'Envoyer ma réponse' }).click();
+      expect(await family.locator('input[name=choix]:invalid').count() > 0, 'an answer is required');
+      await family.locator('#choix-0').check();
+      await family.getByRole('button', { name: 'Envoyer ma réponse' }).click();
+      await family.waitForLoadState('load');
+      expect((await family.locator('h1').innerText()).includes('C’est noté'), 'the slot is booked');
+      expect((await family.locator('[role=status]').innerText()).includes('Votre rendez-vous est le'), 'the day is confirmed');
+      await axe(family, 'booking confirmed');
+      await family.goto(`${base}${link[0]}`);
+      expect((await family.locator('h1').innerText()).includes('plus valable'), 'the link answers once');
+      await axe(family, 'booking link used');
+      await family.context().close();
+      await page.reload();
+      expect((await page.locator('main').innerText()).includes('La famille a choisi le'), 'the coordinator sees the booking');
+    }
+  }
+  await page.context().close();
 }
 
 // ----- A France Travail referent -----
