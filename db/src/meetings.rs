@@ -121,6 +121,15 @@ pub fn book(
     Ok(taken == 1)
 }
 
+/// Every slot the family booked, oldest first.
+pub fn booked_by(conn: &mut DbConnection, referral: &ReferralId) -> QueryResult<Vec<Slot>> {
+    meeting_slots::table
+        .filter(meeting_slots::referral_id.eq(referral))
+        .order((meeting_slots::starts_at, meeting_slots::id))
+        .select(Slot::as_select())
+        .load(conn)
+}
+
 /// The family's latest booking.
 pub fn booking_of(conn: &mut DbConnection, referral: &ReferralId) -> QueryResult<Option<Slot>> {
     meeting_slots::table
@@ -168,21 +177,47 @@ pub fn booked_between(
         .load(conn)
 }
 
-/// The booked meetings of these crèches from `from` on, by time (the
-/// worklist's).
-pub fn booked_at(
+/// The booked meetings of these crèches (all when `None`) in `[from, to)`,
+/// by time, of referrals still open (the worklist's), at most 200.
+pub fn upcoming(
     conn: &mut DbConnection,
-    creches: &[CrecheId],
-    from: NaiveDateTime,
-) -> QueryResult<Vec<Slot>> {
-    meeting_slots::table
-        .filter(meeting_slots::creche_id.eq_any(creches))
-        .filter(meeting_slots::referral_id.is_not_null())
+    within: Option<&[CrecheId]>,
+    (from, to): (NaiveDateTime, NaiveDateTime),
+) -> QueryResult<Vec<Waiting>> {
+    use crate::model::ReferralStatus;
+    use crate::schema::referrals;
+    let mut query = meeting_slots::table
+        .inner_join(referrals::table.on(meeting_slots::referral_id.eq(referrals::id.nullable())))
         .filter(meeting_slots::starts_at.ge(from))
+        .filter(meeting_slots::starts_at.lt(to))
+        .filter(referrals::status.eq_any(OPEN))
         .order((meeting_slots::starts_at, meeting_slots::id))
-        .select(Slot::as_select())
+        .select((
+            referrals::id,
+            referrals::reference,
+            referrals::creche_id,
+            referrals::status,
+            meeting_slots::starts_at,
+        ))
         .limit(200)
-        .load(conn)
+        .into_boxed();
+    if let Some(within) = within {
+        query = query.filter(referrals::creche_id.eq_any(within));
+    }
+    Ok(query
+        .load::<(ReferralId, String, CrecheId, ReferralStatus, NaiveDateTime)>(conn)?
+        .into_iter()
+        .map(
+            |(referral_id, reference, creche_id, status, since)| Waiting {
+                referral_id,
+                reference,
+                creche_id,
+                status,
+                asked: None,
+                since,
+            },
+        )
+        .collect())
 }
 
 pub fn insert_invitation(conn: &mut DbConnection, invitation: &Invitation) -> QueryResult<()> {

@@ -53,12 +53,17 @@ pub struct PersonalData {
     pub follow_ups: Vec<FollowUpBody>,
     /// Every message sent to the family, with its words and delivery.
     pub messages: Vec<avip_app::workflow::family::MessageOut>,
+    /// The invitations to book a first meeting, and what the family chose.
+    pub invitations: Vec<avip_app::workflow::meetings::InvitationRecord>,
+    /// The meetings the family booked, and what became of them.
+    pub meetings: Vec<avip_app::workflow::meetings::SlotOut>,
 }
 
 /// Everything this service holds about the family of a referral, in one
 /// answer, for an access request (RGPD article 15): the referral with its
 /// family, children, needs and project, the whole timeline and the
-/// follow-ups, the messages sent to the family. Admins, and the coordinators of the referral's crèche. The
+/// follow-ups, the messages sent to the family, its meeting invitations
+/// and bookings. Admins, and the coordinators of the referral's crèche. The
 /// read is in the access log.
 #[utoipa::path(operation_id = "getPersonalData", tag = "data protection",
     params(("id" = String, Path, format = Uuid)), security(("oauth2" = [])), responses(
@@ -95,6 +100,8 @@ pub async fn personal_data(
             .map(FollowUpBody::from)
             .collect(),
         messages: data.messages,
+        invitations: data.invitations,
+        meetings: data.meetings,
     }))
 }
 

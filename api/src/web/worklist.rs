@@ -61,8 +61,11 @@ struct WorklistPage {
     first_responses: Vec<Row>,
     follow_ups: Vec<Row>,
     contracts: Vec<Row>,
-    /// Offers expired without an answer, families waiting too long.
+    /// Offers expired without an answer, families waiting too long,
+    /// meetings to note, families' requests.
     decisions: Vec<Row>,
+    /// First meetings booked in the next two weeks.
+    meetings: Vec<Row>,
     in_progress: Vec<Row>,
     /// What a form just did, when it led here.
     done: Option<&'static str>,
@@ -99,7 +102,10 @@ struct Lists {
     more_unanswered: bool,
     attention: Vec<avip_sla_engine::attention::AttentionItem>,
     decisions: Vec<sla::Decision>,
-    /// The parent's name for each referral of `attention` and `decisions`.
+    /// The first meetings booked in the next two weeks.
+    meetings: Vec<sla::Decision>,
+    /// The parent's name for each referral of `attention`, `decisions`
+    /// and `meetings`.
     families: HashMap<ReferralId, String>,
     open: Vec<avip_db::referrals::ReferralRecord>,
     more_open: bool,
@@ -139,8 +145,12 @@ async fn read(
             let mut decisions = sla::decisions(conn, &who, review, now)?;
             decisions.retain(|d| creche.as_ref().is_none_or(|c| *c == d.creche_id));
             decisions.truncate(ATTENTION_ROWS);
+            let mut meetings = sla::upcoming_meetings(conn, &who, now)?;
+            meetings.retain(|d| creche.as_ref().is_none_or(|c| *c == d.creche_id));
+            meetings.truncate(ATTENTION_ROWS);
             let ids = (attention.iter().map(|i| i.referral_id.clone()))
-                .chain(decisions.iter().map(|d| d.referral_id.clone()));
+                .chain(decisions.iter().map(|d| d.referral_id.clone()))
+                .chain(meetings.iter().map(|d| d.referral_id.clone()));
             let families = sla::families_of(conn, &ids.collect::<Vec<_>>())?;
             let open_statuses = match status {
                 Some(s) => vec![s],
@@ -153,6 +163,7 @@ async fn read(
                 unanswered: unanswered.items,
                 attention,
                 decisions,
+                meetings,
                 families,
                 more_open: open.next_cursor.is_some(),
                 open: open.items,
@@ -222,7 +233,6 @@ fn decision_rows(
 ) -> Vec<Row> {
     (decisions.into_iter())
         .map(|d| {
-            let status = d.status;
             let due = match d.kind {
                 sla::DecisionKind::OfferExpired => format!(
                     "Offre expirée sans réponse le {}",
@@ -244,19 +254,29 @@ fn decision_rows(
                     fr::datetime(d.since)
                 ),
             };
-            Row {
-                id: d.referral_id.to_string(),
-                reference: d.reference,
-                family: families.get(&d.referral_id).cloned().unwrap_or_default(),
-                creche: creche_name(&d.creche_id),
-                status: fr::status(status),
-                status_code: status.as_str(),
-                due,
-                delay: String::new(),
-                class: "",
-            }
+            decision_row(d, due, &creche_name, families)
         })
         .collect()
+}
+
+/// A referral waiting for the coordinator as a row: `due` says why.
+fn decision_row(
+    d: sla::Decision,
+    due: String,
+    creche_name: &impl Fn(&CrecheId) -> String,
+    families: &HashMap<ReferralId, String>,
+) -> Row {
+    Row {
+        id: d.referral_id.to_string(),
+        family: families.get(&d.referral_id).cloned().unwrap_or_default(),
+        creche: creche_name(&d.creche_id),
+        status: fr::status(d.status),
+        status_code: d.status.as_str(),
+        reference: d.reference,
+        due,
+        delay: String::new(),
+        class: "",
+    }
 }
 
 /// The choices of a list's filters: the visitor's crèches, and `statuses`.
@@ -292,15 +312,7 @@ pub async fn show(
 ) -> Result<HttpResponse, WebError> {
     let who = visitor.who.clone();
     Section::Worklist.require(&who)?;
-    let creche = filters
-        .creche
-        .as_deref()
-        .filter(|c| !c.is_empty())
-        .and_then(CrecheId::parse);
-    let status = filters
-        .statut
-        .as_deref()
-        .and_then(|s| s.parse::<ReferralStatus>().ok());
+    let (creche, status) = filters.read();
     let now = Utc::now();
     let lists = read(&state, &who, creche.clone(), status, now).await?;
     let read: Vec<_> = (lists.unanswered.iter().chain(lists.open.iter()))
@@ -327,6 +339,12 @@ pub async fn show(
         .collect();
     let (follow_ups, contracts) = attention_rows(lists.attention, creche_name, &lists.families);
     let decisions = decision_rows(lists.decisions, creche_name, &lists.families, now);
+    let meetings = (lists.meetings.into_iter())
+        .map(|m| {
+            let when = fr::datetime(m.since);
+            decision_row(m, when, &creche_name, &lists.families)
+        })
+        .collect();
     let in_progress = (lists.open.into_iter())
         .map(|record| {
             let body = ReferralBody::new(record, policy, now);
@@ -343,6 +361,7 @@ pub async fn show(
         first_responses,
         follow_ups,
         contracts,
+        meetings,
         decisions,
         in_progress,
         done: (filters.fait.as_deref() == Some("transfert")).then_some(
@@ -360,6 +379,17 @@ pub async fn show(
             status.map(ReferralStatus::as_str).unwrap_or_default()
         ),
     })
+}
+
+impl Filters {
+    /// The crèche and the status asked for (an unknown one is none).
+    fn read(&self) -> (Option<CrecheId>, Option<ReferralStatus>) {
+        let creche = (self.creche.as_deref())
+            .filter(|c| !c.is_empty())
+            .and_then(CrecheId::parse);
+        let status = (self.statut.as_deref()).and_then(|s| s.parse::<ReferralStatus>().ok());
+        (creche, status)
+    }
 }
 
 /// The list of referrals with these filters, in this order (`ordre`).

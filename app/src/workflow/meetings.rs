@@ -860,3 +860,37 @@ fn renamed(e: DomainError, from: &str, to: &str) -> DomainError {
         other => other,
     }
 }
+
+/// An invitation as the family's access answer shows it.
+#[derive(Serialize, ToSchema, Clone, Debug)]
+pub struct InvitationRecord {
+    pub id: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub used_at: Option<DateTime<Utc>>,
+    /// What the family chose through the link.
+    pub choice: Option<MeetingChoice>,
+}
+
+/// The family's first meetings: the invitations sent and the slots it
+/// booked, for its access answer.
+pub(crate) fn of_family(
+    conn: &mut DbConnection,
+    id: &ReferralId,
+) -> Result<(Vec<InvitationRecord>, Vec<SlotOut>), QueryError> {
+    let invitations = (meetings::invitations_of(conn, id)?.into_iter())
+        .map(|i| InvitationRecord {
+            id: i.id,
+            created_at: i.created_at.and_utc(),
+            expires_at: i.expires_at.and_utc(),
+            revoked_at: i.revoked_at.map(|t| t.and_utc()),
+            used_at: i.used_at.map(|t| t.and_utc()),
+            choice: i.choice,
+        })
+        .collect();
+    let booked = (meetings::booked_by(conn, id)?.into_iter())
+        .map(SlotOut::from)
+        .collect();
+    Ok((invitations, booked))
+}

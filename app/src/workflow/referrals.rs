@@ -931,6 +931,8 @@ pub struct PersonalData {
     pub timeline: Vec<Event>,
     pub follow_ups: Vec<FollowUp>,
     pub messages: Vec<crate::workflow::family::MessageOut>,
+    pub invitations: Vec<crate::workflow::meetings::InvitationRecord>,
+    pub meetings: Vec<crate::workflow::meetings::SlotOut>,
 }
 
 pub fn personal_data(
@@ -953,11 +955,14 @@ pub fn personal_data(
     };
     let timeline = timeline::page(conn, &referral, &all)?.items;
     let follow_ups = referrals::follow_ups(conn, id, &all)?.items;
+    let (invitations, meetings) = crate::workflow::meetings::of_family(conn, id)?;
     Ok(PersonalData {
         record: referrals::record(conn, referral)?,
         timeline,
         follow_ups,
         messages: crate::workflow::family::messages_of(conn, id)?,
+        invitations,
+        meetings,
     })
 }
 

@@ -110,6 +110,33 @@ pub struct Decision {
     pub since: DateTime<Utc>,
 }
 
+/// The first meetings booked in the next two weeks (the caller's
+/// crèches; everything for admins), soonest first, as decisions whose
+/// `since` is the meeting's start.
+pub fn upcoming_meetings(
+    conn: &mut DbConnection,
+    who: &Principal,
+    now: DateTime<Utc>,
+) -> Result<Vec<Decision>, DomainError> {
+    require(who, Action::List, Resource::SlaOverdue)?;
+    let window = (
+        to_db_time(now),
+        to_db_time(now + chrono::Duration::days(14)),
+    );
+    let booked = avip_db::meetings::upcoming(conn, creche_scope(who), window)?;
+    Ok(booked
+        .into_iter()
+        .map(|m| Decision {
+            kind: DecisionKind::MeetingToNote,
+            referral_id: m.referral_id,
+            reference: m.reference,
+            creche_id: m.creche_id,
+            status: m.status,
+            since: from_db_time(m.since),
+        })
+        .collect())
+}
+
 /// The offers that expired without an answer and the families waiting
 /// longer than `review` without a move (the caller's crèches; everything
 /// for admins), longest waiting first.

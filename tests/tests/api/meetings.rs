@@ -248,6 +248,12 @@ async fn a_family_books_its_first_meeting_from_the_link_and_is_reminded_the_day_
     assert_eq!(row["first_meetings_no_show"], 1, "{row}");
     assert_eq!(row["first_meetings_held"], 0);
     assert_eq!(row["median_days_to_first_meeting"], Value::Null);
+    // The family's access answer holds its invitations and meetings.
+    let path = format!("/api/v1/referrals/{by_sms}/personal-data");
+    let data = app.expect(&t.admin, "GET", &path, None, 200).await;
+    assert_eq!(data["invitations"][0]["choice"], "slot", "{data}");
+    assert_eq!(data["meetings"][0]["outcome"], "no_show");
+    assert_eq!(data["messages"].as_array().unwrap().len(), 3);
     let events = timeline(&app, &t, &by_sms).await;
     for kind in ["meeting_invited", "meeting_booked", "meeting_recorded"] {
         assert!(events.iter().any(|e| e["kind"] == kind), "{kind}");
@@ -362,5 +368,26 @@ async fn slots_and_invitations_are_checked() {
     let slot = format!("{path}/{}", ids[0]);
     app.expect(&t.coordinator, "DELETE", &slot, None, 204).await;
     app.expect(&t.coordinator, "DELETE", &slot, None, 404).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_flood_of_link_requests_from_one_address_is_slowed_down() {
+    let app = spawn_app().await;
+    let t = territory(&app).await;
+    with_phone(&app, &t).await;
+    let referral = family(&app, &t, "Yanis", "sms").await;
+    let ids = slots(&app, &t, &[at(2, 9, 0)]).await;
+    let invitation = invite(&app, &t, &referral, &[&ids[0]]).await;
+    let link = invitation["link"].as_str().unwrap().to_owned();
+    let forged = format!("{}/{}", link.rsplit_once('/').unwrap().0, "1.00");
+    let mut statuses = Vec::new();
+    for _ in 0..35 {
+        statuses.push(open(&forged).await.0);
+    }
+    assert!(statuses[..30].iter().all(|s| *s == 404), "{statuses:?}");
+    assert_eq!(statuses[34], 429, "{statuses:?}");
+    // The family's own link too, from that address, until the minute passes.
+    assert_eq!(open(&link).await.0, 429);
     app.stop().await;
 }

@@ -2180,6 +2180,12 @@ async fn a_coordinator_invites_the_family_to_a_meeting_and_notes_it_from_its_pag
         .await
         .unwrap();
     assert_eq!(chose.status().as_u16(), 200);
+    let worklist = browser.get("/app/a-traiter").await;
+    assert!(
+        worklist.body.contains("Premiers rendez-vous à venir (1)"),
+        "{}",
+        worklist.body
+    );
     let mut conn = app.db.connect();
     diesel::sql_query(format!(
         "UPDATE meeting_slots SET starts_at = '{}' WHERE id = '{slot}'",
