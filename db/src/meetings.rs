@@ -184,40 +184,7 @@ pub fn upcoming(
     within: Option<&[CrecheId]>,
     (from, to): (NaiveDateTime, NaiveDateTime),
 ) -> QueryResult<Vec<Waiting>> {
-    use crate::model::ReferralStatus;
-    use crate::schema::referrals;
-    let mut query = meeting_slots::table
-        .inner_join(referrals::table.on(meeting_slots::referral_id.eq(referrals::id.nullable())))
-        .filter(meeting_slots::starts_at.ge(from))
-        .filter(meeting_slots::starts_at.lt(to))
-        .filter(referrals::status.eq_any(OPEN))
-        .order((meeting_slots::starts_at, meeting_slots::id))
-        .select((
-            referrals::id,
-            referrals::reference,
-            referrals::creche_id,
-            referrals::status,
-            meeting_slots::starts_at,
-        ))
-        .limit(200)
-        .into_boxed();
-    if let Some(within) = within {
-        query = query.filter(referrals::creche_id.eq_any(within));
-    }
-    Ok(query
-        .load::<(ReferralId, String, CrecheId, ReferralStatus, NaiveDateTime)>(conn)?
-        .into_iter()
-        .map(
-            |(referral_id, reference, creche_id, status, since)| Waiting {
-                referral_id,
-                reference,
-                creche_id,
-                status,
-                asked: None,
-                since,
-            },
-        )
-        .collect())
+    booked(conn, within, (Some(from), to), false)
 }
 
 pub fn insert_invitation(conn: &mut DbConnection, invitation: &Invitation) -> QueryResult<()> {
@@ -325,13 +292,30 @@ fn to_note(
     within: Option<&[CrecheId]>,
     now: NaiveDateTime,
 ) -> QueryResult<Vec<Waiting>> {
+    booked(
+        conn,
+        within,
+        (None, now + chrono::Duration::seconds(1)),
+        true,
+    )
+}
+
+/// The booked meetings of open referrals of these crèches (all when
+/// `None`) starting in `[from, to)`, by time (200 at most); only those
+/// not noted yet when `unnoted`.
+fn booked(
+    conn: &mut DbConnection,
+    within: Option<&[CrecheId]>,
+    (from, to): (Option<NaiveDateTime>, NaiveDateTime),
+    unnoted: bool,
+) -> QueryResult<Vec<Waiting>> {
     use crate::model::ReferralStatus;
     use crate::schema::referrals;
     let mut query = meeting_slots::table
         .inner_join(referrals::table.on(meeting_slots::referral_id.eq(referrals::id.nullable())))
-        .filter(meeting_slots::outcome.is_null())
-        .filter(meeting_slots::starts_at.le(now))
+        .filter(meeting_slots::starts_at.lt(to))
         .filter(referrals::status.eq_any(OPEN))
+        .order((meeting_slots::starts_at, meeting_slots::id))
         .select((
             referrals::id,
             referrals::reference,
@@ -339,7 +323,14 @@ fn to_note(
             referrals::status,
             meeting_slots::starts_at,
         ))
+        .limit(200)
         .into_boxed();
+    if let Some(from) = from {
+        query = query.filter(meeting_slots::starts_at.ge(from));
+    }
+    if unnoted {
+        query = query.filter(meeting_slots::outcome.is_null());
+    }
     if let Some(within) = within {
         query = query.filter(referrals::creche_id.eq_any(within));
     }

@@ -472,6 +472,7 @@ async function occupied(page, creche, day) {
       await family.goto(`${base}${link[0]}`);
       expect((await family.locator('h1').innerText()).startsWith('Bonjour'), 'the family is greeted by its first name');
       await axe(family, 'booking page');
+      await screenshot(family, 'rendez-vous');
       await family.setViewportSize({ width: 390, height: 844 });
       await family.getByRole('button', { name: 'Envoyer ma réponse' }).click();
       expect(await family.locator('input[name=choix]:invalid').count() > 0, 'an answer is required');

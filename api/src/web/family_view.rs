@@ -12,6 +12,7 @@ use avip_db::model::{MeetingChoice, MeetingOutcome, ReferralId};
 use chrono::{NaiveDate, NaiveTime, Utc};
 
 use crate::web::forms::{Errors, Form, Kind};
+use crate::web::referral::refused;
 use avip_db::model::{Channel, ContactPreference, MessageTemplate, NotificationStatus};
 use avip_db::referrals::ReferralRecord;
 
@@ -206,13 +207,10 @@ pub async fn invitation_form(
     };
     let (who, id, links) = (who.clone(), id.clone(), app.public_url.clone());
     let now = Utc::now();
-    let done = app
-        .write(move |conn| meetings::invite_from_page(conn, &who, &id, asked, (&links, now)))
-        .await;
-    match done {
-        Ok(_) => Ok(Ok(())),
-        Err(e) => Errors::of(e).map(Err),
-    }
+    refused(
+        app.write(move |conn| meetings::invite_from_page(conn, &who, &id, asked, (&links, now)))
+            .await,
+    )
 }
 
 pub const MEETING_RECORD: &[(&str, Kind)] = &[("outcome", Kind::Required)];
@@ -228,8 +226,5 @@ pub async fn record_form(
         Ok(request) => request,
         Err(errors) => return Ok(Err(errors)),
     };
-    match acts::record_meeting(app, who, id, request, Utc::now()).await {
-        Ok(_) => Ok(Ok(())),
-        Err(e) => Errors::of(e).map(Err),
-    }
+    refused(acts::record_meeting(app, who, id, request, Utc::now()).await)
 }

@@ -7,15 +7,15 @@
 //! referrals it does not open.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{CACHE_CONTROL, HeaderValue, REFERRER_POLICY};
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use avip_db::model::MeetingChoice;
 use chrono::Utc;
 
 use crate::shared::State;
+use crate::web::WebError;
 use crate::web::forms::Form;
-use crate::web::{WebError, html};
+use crate::web::outcome::respond;
 use avip_app::domain::DomainError;
 use avip_app::workflow::meetings::{self, Answered, LinkView};
 
@@ -25,16 +25,6 @@ struct MeetingPage {
     view: Option<LinkView>,
     error: Option<&'static str>,
     done: Option<String>,
-}
-
-/// The page, never cached and never sent on as a referrer (the link is
-/// the key).
-fn respond(status: StatusCode, page: &MeetingPage) -> HttpResponse {
-    let mut response = html(status, page);
-    let headers = response.headers_mut();
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    response
 }
 
 fn not_valid(e: DomainError) -> Result<HttpResponse, WebError> {

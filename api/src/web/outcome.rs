@@ -51,7 +51,7 @@ fn page(view: Option<LinkView>, invalid: bool, thanks: bool) -> OutcomePage {
 
 /// The answer: the page, never cached and never sent on as a referrer
 /// (the link is the key).
-fn respond(status: StatusCode, page: &OutcomePage) -> HttpResponse {
+pub(crate) fn respond(status: StatusCode, page: &impl askama::Template) -> HttpResponse {
     let mut response = html(status, page);
     let headers = response.headers_mut();
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -554,7 +554,7 @@ async fn message_form(
 
 /// What a use case refused about the form comes back as the form's errors
 /// (`Ok(Err(errors))`), anything else as the page's error.
-fn refused<T>(done: Result<T, DomainError>) -> Result<Result<(), Errors>, DomainError> {
+pub(crate) fn refused<T>(done: Result<T, DomainError>) -> Result<Result<(), Errors>, DomainError> {
     match done {
         Ok(_) => Ok(Ok(())),
         Err(e) => Errors::of(e).map(Err),

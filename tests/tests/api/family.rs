@@ -30,7 +30,7 @@ const TEMPLATES: [&str; 6] = [
 const FAMILY_EMAIL: &str = "amina.b@example.org";
 
 /// The engine every second, mail to `sink`, SMS to `sms`.
-fn with_both(
+pub(crate) fn with_both(
     sink: &SmtpSink,
     sms: &SmsProvider,
     more: &[(&str, &str)],
@@ -45,7 +45,7 @@ fn with_both(
 }
 
 /// The crèche gets a phone: the messages give it.
-async fn with_phone(app: &TestApp, t: &Territory, more: Value) {
+pub(crate) async fn with_phone(app: &TestApp, t: &Territory, more: Value) {
     let mut body = json!({"phone": "04 94 00 00 01"});
     body.as_object_mut()
         .unwrap()
@@ -56,7 +56,12 @@ async fn with_phone(app: &TestApp, t: &Territory, more: Value) {
 }
 
 /// A family referred to the crèche, reached as it asked.
-async fn family(app: &TestApp, t: &Territory, child: &str, contact: Option<&str>) -> String {
+pub(crate) async fn family(
+    app: &TestApp,
+    t: &Territory,
+    child: &str,
+    contact: Option<&str>,
+) -> String {
     let mut body = referral(&t.creche, child);
     body["parent"]["contact_preference"] = json!(contact);
     id(&app

@@ -7,7 +7,6 @@
 //! should not open (forged, another's, expired, used, revoked) answered
 //! with the same page.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use avip_db::schema::{meeting_invitations, meeting_slots};
@@ -19,30 +18,8 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde_json::{Value, json};
 
-use crate::referrals::{Territory, id, referral, territory};
-
-fn with_both(sink: &SmtpSink, sms: &SmsProvider) -> impl Fn(&mut HashMap<String, String>) + use<> {
-    let mut all: Vec<(String, String)> = (sms.settings().into_iter())
-        .map(|(k, v)| (k.to_owned(), v))
-        .collect();
-    all.push(("AVIP_SMTP_URL".to_owned(), sink.url()));
-    all.push(("AVIP_SLA_SCHEDULE".to_owned(), "* * * * * *".to_owned()));
-    move |env| env.extend(all.iter().cloned())
-}
-
-async fn with_phone(app: &TestApp, t: &Territory) {
-    let path = format!("/api/v1/creches/{}", t.creche);
-    let body = json!({"phone": "04 94 00 00 01"});
-    app.expect(&t.admin, "PATCH", &path, Some(body), 200).await;
-}
-
-async fn family(app: &TestApp, t: &Territory, child: &str, contact: &str) -> String {
-    let mut body = referral(&t.creche, child);
-    body["parent"]["contact_preference"] = json!(contact);
-    id(&app
-        .expect(&t.prescriber, "POST", "/api/v1/referrals", Some(body), 201)
-        .await)
-}
+use crate::family::{family, with_both, with_phone};
+use crate::referrals::{Territory, territory};
 
 /// `days` from today (Paris) at `hour`:`minute`, Paris time.
 fn at(days: u64, hour: i64, minute: i64) -> DateTime<Utc> {
@@ -109,11 +86,11 @@ async fn timeline(app: &TestApp, t: &Territory, referral: &str) -> Vec<Value> {
 #[tokio::test]
 async fn a_family_books_its_first_meeting_from_the_link_and_is_reminded_the_day_before() {
     let (sink, sms) = (SmtpSink::start(), SmsProvider::start());
-    let app = spawn_app_with_engine(with_both(&sink, &sms)).await;
+    let app = spawn_app_with_engine(with_both(&sink, &sms, &[])).await;
     let t = territory(&app).await;
-    with_phone(&app, &t).await;
-    let by_sms = family(&app, &t, "Yanis", "sms").await;
-    let by_email = family(&app, &t, "Lina", "email").await;
+    with_phone(&app, &t, json!({})).await;
+    let by_sms = family(&app, &t, "Yanis", Some("sms")).await;
+    let by_email = family(&app, &t, "Lina", Some("email")).await;
     let ids = slots(&app, &t, &[at(1, 9, 30), at(2, 14, 0), at(3, 10, 0)]).await;
 
     let invitation = invite(&app, &t, &by_sms, &[&ids[0], &ids[1]]).await;
@@ -201,7 +178,7 @@ async fn a_family_books_its_first_meeting_from_the_link_and_is_reminded_the_day_
     assert!(confirmation.raw.contains("rendez-vous.ics"));
 
     // The reminder is sent once, across a restart.
-    let app = app.restart(with_both(&sink, &sms), true).await;
+    let app = app.restart(with_both(&sink, &sms, &[]), true).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(contents(&sms.sent()).len(), 3);
 
@@ -266,12 +243,12 @@ async fn a_family_books_its_first_meeting_from_the_link_and_is_reminded_the_day_
 async fn links_that_should_not_open_all_answer_the_same_plain_page() {
     let app = spawn_app().await;
     let t = territory(&app).await;
-    with_phone(&app, &t).await;
+    with_phone(&app, &t, json!({})).await;
     let (first, second) = (
-        family(&app, &t, "Yanis", "sms").await,
-        family(&app, &t, "Lina", "sms").await,
+        family(&app, &t, "Yanis", Some("sms")).await,
+        family(&app, &t, "Lina", Some("sms")).await,
     );
-    let third = family(&app, &t, "Noa", "email").await;
+    let third = family(&app, &t, "Noa", Some("email")).await;
     let ids = slots(&app, &t, &[at(2, 9, 0), at(2, 10, 0)]).await;
     let one = invite(&app, &t, &first, &[&ids[0], &ids[1]]).await;
     let two = invite(&app, &t, &second, &[&ids[0]]).await;
@@ -333,7 +310,7 @@ async fn links_that_should_not_open_all_answer_the_same_plain_page() {
 async fn slots_and_invitations_are_checked() {
     let app = spawn_app().await;
     let t = territory(&app).await;
-    with_phone(&app, &t).await;
+    with_phone(&app, &t, json!({})).await;
     let path = format!("/api/v1/creches/{}/meeting-slots", t.creche);
     let past = json!({"slots": [{"starts_at": Utc::now() - chrono::Duration::hours(1), "minutes": 45},
         {"starts_at": at(2, 9, 0), "minutes": 5}]});
@@ -350,7 +327,7 @@ async fn slots_and_invitations_are_checked() {
     let other = format!("/api/v1/creches/{}/meeting-slots", t.other_creche);
     let elsewhere = app.expect(&t.admin, "POST", &other, Some(body), 201).await;
     let elsewhere = elsewhere["items"][0]["id"].as_str().unwrap().to_owned();
-    let referral = family(&app, &t, "Yanis", "sms").await;
+    let referral = family(&app, &t, "Yanis", Some("sms")).await;
     let invitations = format!("/api/v1/referrals/{referral}/meeting-invitations");
     let refused = app
         .expect(
@@ -375,8 +352,8 @@ async fn slots_and_invitations_are_checked() {
 async fn a_flood_of_link_requests_from_one_address_is_slowed_down() {
     let app = spawn_app().await;
     let t = territory(&app).await;
-    with_phone(&app, &t).await;
-    let referral = family(&app, &t, "Yanis", "sms").await;
+    with_phone(&app, &t, json!({})).await;
+    let referral = family(&app, &t, "Yanis", Some("sms")).await;
     let ids = slots(&app, &t, &[at(2, 9, 0)]).await;
     let invitation = invite(&app, &t, &referral, &[&ids[0]]).await;
     let link = invitation["link"].as_str().unwrap().to_owned();
