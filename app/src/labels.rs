@@ -686,10 +686,6 @@ const EXACT: &[(&str, &str)] = &[
         "Ce créneau vient d’être pris : choisissez-en un autre.",
     ),
     (
-        "is sent by the service when the family books its meeting",
-        "Ce message part tout seul quand la famille choisit son rendez-vous.",
-    ),
-    (
         "place_offer is for a referral with an offer (status offered)",
         "La proposition de place suppose une offre en cours.",
     ),

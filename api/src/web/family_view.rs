@@ -55,6 +55,17 @@ pub struct FamilyPanel {
     pub answered: Option<&'static str>,
 }
 
+/// The messages a coordinator writes (the meeting's confirmation and
+/// reminder are the service's).
+const WRITTEN_BY_THE_CRECHE: &[MessageTemplate] = &[
+    MessageTemplate::Acknowledgment,
+    MessageTemplate::MeetingInvitation,
+    MessageTemplate::Reminder,
+    MessageTemplate::PlaceOffer,
+    MessageTemplate::Documents,
+    MessageTemplate::FreeText,
+];
+
 /// The panel for the crèche's coordinators and admins; `None` for the
 /// others (a prescriber follows the family, the crèche writes to it).
 pub fn panel(
@@ -85,7 +96,7 @@ pub fn panel(
             Some(ContactPreference::Sms | ContactPreference::Email)
         ) && !r.status.is_closed(),
         templates: options(
-            MessageTemplate::ALL,
+            WRITTEN_BY_THE_CRECHE,
             MessageTemplate::as_str,
             fr::message_template,
         ),

@@ -31,12 +31,38 @@ use crate::workflow::referrals::{actor, apply_move, event, event_by, load_for};
 /// The longest free text a coordinator writes to a family.
 pub const MAX_FREE_TEXT: usize = 480;
 
+/// What a coordinator writes to a family (the service's own messages,
+/// the meeting's confirmation and reminder, are not among them).
+#[derive(Deserialize, Serialize, ToSchema, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Template {
+    Acknowledgment,
+    MeetingInvitation,
+    Reminder,
+    PlaceOffer,
+    Documents,
+    FreeText,
+}
+
+impl From<Template> for MessageTemplate {
+    fn from(t: Template) -> MessageTemplate {
+        match t {
+            Template::Acknowledgment => MessageTemplate::Acknowledgment,
+            Template::MeetingInvitation => MessageTemplate::MeetingInvitation,
+            Template::Reminder => MessageTemplate::Reminder,
+            Template::PlaceOffer => MessageTemplate::PlaceOffer,
+            Template::Documents => MessageTemplate::Documents,
+            Template::FreeText => MessageTemplate::FreeText,
+        }
+    }
+}
+
 /// `POST /api/v1/referrals/{id}/messages`.
 #[derive(Deserialize, Serialize, ToSchema, Clone, Debug)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"template": "meeting_invitation", "channel": "sms"}))]
 pub struct MessageRequest {
-    pub template: MessageTemplate,
+    pub template: Template,
     /// `sms` or `email`; the family's contact preference when left out,
     /// and it must be that one.
     pub channel: Option<Channel>,
@@ -44,6 +70,23 @@ pub struct MessageRequest {
     /// otherwise. An SMS may take at most 3 segments.
     #[schema(max_length = 480)]
     pub text: Option<String>,
+}
+
+/// A message to write: a coordinator's request, or one the service sends.
+pub(crate) struct Asked {
+    pub template: MessageTemplate,
+    pub channel: Option<Channel>,
+    pub text: Option<String>,
+}
+
+impl From<MessageRequest> for Asked {
+    fn from(r: MessageRequest) -> Asked {
+        Asked {
+            template: r.template.into(),
+            channel: r.channel,
+            text: r.text,
+        }
+    }
 }
 
 /// `PUT /api/v1/referrals/{id}/contact-preference`.
@@ -107,15 +150,7 @@ pub fn send(
         .map(crate::domain::referral::idempotency_key)
         .transpose()
         .map_err(|why| DomainError::invalid("Idempotency-Key", why))?;
-    if matches!(
-        request.template,
-        MessageTemplate::MeetingConfirmation | MessageTemplate::MeetingReminder
-    ) {
-        return Err(DomainError::invalid(
-            "template",
-            "is sent by the service when the family books its meeting",
-        ));
-    }
+    let request = Asked::from(request);
     let dedup_key = format!(
         "family_message:{id}:{}",
         key.unwrap_or_else(|| uuid::Uuid::now_v7().to_string())
@@ -164,7 +199,7 @@ pub(crate) struct Extra<'a> {
 pub(crate) fn queue(
     conn: &mut DbConnection,
     record: &ReferralRecord,
-    request: &MessageRequest,
+    request: &Asked,
     extra: Extra<'_>,
     dedup_key: &str,
     actor: (ActorKind, Option<String>),
@@ -264,7 +299,7 @@ impl Composed {
 fn compose(
     conn: &mut DbConnection,
     record: &ReferralRecord,
-    request: &MessageRequest,
+    request: &Asked,
     extra: &Extra<'_>,
     now: DateTime<Utc>,
 ) -> Result<Composed, DomainError> {
@@ -339,7 +374,7 @@ fn compose(
 }
 
 /// The coordinator's words: with `free_text` only, bounded.
-fn free_text(request: &MessageRequest) -> Result<Option<String>, DomainError> {
+fn free_text(request: &Asked) -> Result<Option<String>, DomainError> {
     Ok(match (&request.text, request.template) {
         (None, MessageTemplate::FreeText) => {
             return Err(DomainError::invalid("text", "is required with free_text"));
@@ -676,7 +711,7 @@ pub(crate) fn acknowledge_at_intake(
     ) {
         return Ok(());
     }
-    let request = MessageRequest {
+    let request = Asked {
         template: MessageTemplate::Acknowledgment,
         channel: None,
         text: None,

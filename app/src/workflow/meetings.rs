@@ -24,7 +24,7 @@ use crate::auth::Principal;
 use crate::domain::DomainError;
 use crate::domain::referral::phone_as_written;
 use crate::labels as fr;
-use crate::workflow::family::{self, Extra, MessageOut, MessageRequest};
+use crate::workflow::family::{self, Asked, Extra, MessageOut};
 use crate::workflow::links::LinkKey;
 use crate::workflow::referrals::{actor, event, event_by, load_for};
 
@@ -283,7 +283,7 @@ pub fn invite(
         meetings::insert_invitation(conn, &invitation)?;
         let key = LinkKey::load(conn, KEY_NAME, now)?;
         let link = link(public_url, &key, &invitation);
-        let request = MessageRequest {
+        let request = Asked {
             template: MessageTemplate::MeetingInvitation,
             channel: body.channel,
             text: None,
@@ -596,7 +596,7 @@ fn tell_family(
     let when = moment(starts);
     let creche = avip_db::creches::get(conn, &slot.creche_id, paris_date(now))?.creche;
     let calendar = calendar(slot, &creche, now);
-    let request = MessageRequest {
+    let request = Asked {
         template,
         channel: None,
         text: None,
