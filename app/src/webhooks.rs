@@ -14,8 +14,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use avip_db::model::{NotificationId, NotificationKind, NotificationStatus, to_db_time};
-use avip_db::notifications::{self, Notification};
+use avip_db::model::{NotificationKind, to_db_time};
+use avip_db::notifications::{self, Content, Notification};
 use avip_db::webhooks::{self, Attempt, Delivery, Webhook, WebhookChanges};
 use avip_db::{Pool, WriteGate};
 use chrono::{DateTime, Utc};
@@ -490,24 +490,17 @@ fn disable(
     let now = to_db_time(at);
     notifications::insert(
         conn,
-        &Notification {
-            id: NotificationId::generate(),
-            dedup_key: format!("webhook_disabled:{}:{}", hook.id, now.and_utc().timestamp()),
-            kind: NotificationKind::WebhookDisabled,
-            referral_id: None,
-            recipients: serde_json::to_string(&recipients).unwrap_or_else(|_| "[]".into()),
-            subject,
-            body_text: text,
-            body_html: html,
-            status: NotificationStatus::Pending,
-            attempts: 0,
-            next_attempt_at: now,
-            last_error: None,
-            created_at: now,
-            sent_at: None,
-            channel: avip_db::model::Channel::Email,
-            calendar: None,
-        },
+        &Notification::pending(
+            format!("webhook_disabled:{}:{}", hook.id, now.and_utc().timestamp()),
+            NotificationKind::WebhookDisabled,
+            &recipients,
+            Content {
+                subject,
+                text,
+                html,
+            },
+            now,
+        ),
     )?;
     Ok(())
 }

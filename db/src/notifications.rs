@@ -36,6 +36,58 @@ pub struct Notification {
     pub calendar: Option<String>,
 }
 
+/// What an outbox row says: its subject and its two bodies (the SMS's
+/// words are the text; its HTML is empty).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Content {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+impl Notification {
+    /// A row by e-mail, due at `at` for its first attempt, about no
+    /// referral and with no calendar; `about` and `by` say otherwise.
+    pub fn pending<S: serde::Serialize>(
+        dedup_key: impl Into<String>,
+        kind: NotificationKind,
+        recipients: &[S],
+        content: Content,
+        at: NaiveDateTime,
+    ) -> Self {
+        Notification {
+            id: NotificationId::generate(),
+            dedup_key: dedup_key.into(),
+            kind,
+            referral_id: None,
+            recipients: serde_json::to_string(recipients).unwrap_or_else(|_| "[]".into()),
+            subject: content.subject,
+            body_text: content.text,
+            body_html: content.html,
+            status: NotificationStatus::Pending,
+            attempts: 0,
+            next_attempt_at: at,
+            last_error: None,
+            created_at: at,
+            sent_at: None,
+            channel: Channel::Email,
+            calendar: None,
+        }
+    }
+
+    /// The referral the row announces something about.
+    pub fn about(mut self, referral: Option<ReferralId>) -> Self {
+        self.referral_id = referral;
+        self
+    }
+
+    /// Sent by `channel` rather than e-mail.
+    pub fn by(mut self, channel: Channel) -> Self {
+        self.channel = channel;
+        self
+    }
+}
+
 /// Inserts the row unless its deduplication key is taken; `Ok(false)` then.
 pub fn insert(conn: &mut DbConnection, notification: &Notification) -> QueryResult<bool> {
     let inserted = match conn {

@@ -5,10 +5,7 @@
 
 use chrono::{DateTime, Utc};
 
-use avip_db::model::{
-    DeliveryMode, NoticeKind, NotificationId, NotificationKind, NotificationStatus, OrganizationId,
-    ReferralId,
-};
+use avip_db::model::{DeliveryMode, NoticeKind, NotificationKind, OrganizationId, ReferralId};
 use avip_db::notifications::{self, Notification};
 use avip_db::preferences::{self, DigestItem};
 use avip_db::{DbConnection, QueryError};
@@ -87,27 +84,10 @@ pub fn tell(
         }
         DeliveryMode::Immediate => {
             let rendered = render_notice(notice);
-            let at = to_db(at);
             Ok(notifications::insert(
                 conn,
-                &Notification {
-                    id: NotificationId::generate(),
-                    dedup_key: dedup_key.to_owned(),
-                    kind: outbox,
-                    referral_id: referral.cloned(),
-                    recipients: serde_json::to_string(&[recipient]).unwrap_or_else(|_| "[]".into()),
-                    subject: rendered.subject,
-                    body_text: rendered.text,
-                    body_html: rendered.html,
-                    status: NotificationStatus::Pending,
-                    attempts: 0,
-                    next_attempt_at: at,
-                    last_error: None,
-                    created_at: at,
-                    sent_at: None,
-                    channel: avip_db::model::Channel::Email,
-                    calendar: None,
-                },
+                &Notification::pending(dedup_key, outbox, &[recipient], rendered, to_db(at))
+                    .about(referral.cloned()),
             )?)
         }
     }
@@ -167,24 +147,13 @@ pub fn gather(conn: &mut DbConnection, at: DateTime<Utc>) -> Result<usize, Query
         let rendered: Rendered = render_daily(&day, &lines);
         if notifications::insert(
             conn,
-            &Notification {
-                id: NotificationId::generate(),
-                dedup_key: key.clone(),
-                kind: NotificationKind::Digest,
-                referral_id: None,
-                recipients: serde_json::to_string(&[recipient]).unwrap_or_else(|_| "[]".into()),
-                subject: rendered.subject,
-                body_text: rendered.text,
-                body_html: rendered.html,
-                status: NotificationStatus::Pending,
-                attempts: 0,
-                next_attempt_at: to_db(at),
-                last_error: None,
-                created_at: to_db(at),
-                sent_at: None,
-                channel: avip_db::model::Channel::Email,
-                calendar: None,
-            },
+            &Notification::pending(
+                &key,
+                NotificationKind::Digest,
+                &[recipient],
+                rendered,
+                to_db(at),
+            ),
         )? {
             written += 1;
         }

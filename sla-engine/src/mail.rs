@@ -105,13 +105,8 @@ impl MailItem {
     }
 }
 
-/// A rendered e-mail.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Rendered {
-    pub subject: String,
-    pub text: String,
-    pub html: String,
-}
+/// A rendered e-mail: what an outbox row says.
+pub use avip_db::notifications::Content as Rendered;
 
 /// `25/11/2026 à 17:00` in Paris.
 pub fn french_time(t: DateTime<Utc>) -> String {
@@ -502,24 +497,13 @@ mod tests {
         let stub = AsyncStubTransport::new_ok();
         let mailer = Mailer::memory(stub.clone(), "AVIP <no-reply@avip.example.org>").unwrap();
         let rendered = render_item(&item(NotificationKind::FirstResponseBreach));
-        let row = Notification {
-            id: avip_db::model::NotificationId::generate(),
-            dedup_key: "first_response:r1:breach:1".into(),
-            kind: NotificationKind::FirstResponseBreach,
-            referral_id: None,
-            recipients: r#"["c.martin@example.org","d.roux@example.org"]"#.into(),
-            subject: rendered.subject,
-            body_text: rendered.text,
-            body_html: rendered.html,
-            status: avip_db::model::NotificationStatus::Pending,
-            attempts: 0,
-            next_attempt_at: Utc::now().naive_utc(),
-            last_error: None,
-            created_at: Utc::now().naive_utc(),
-            sent_at: None,
-            channel: avip_db::model::Channel::Email,
-            calendar: None,
-        };
+        let row = Notification::pending(
+            "first_response:r1:breach:1",
+            NotificationKind::FirstResponseBreach,
+            &["c.martin@example.org", "d.roux@example.org"],
+            rendered,
+            Utc::now().naive_utc(),
+        );
         mailer.send(&row).await.unwrap();
         mailer.send(&row).await.unwrap();
         let sent = stub.messages().await;

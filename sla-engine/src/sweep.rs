@@ -14,8 +14,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use avip_db::model::{
-    ActorKind, CrecheId, DeliveryMode, EventId, EventKind, NoticeKind, NotificationId,
-    NotificationKind, NotificationStatus, OrganizationId, ReferralId, SlaStage,
+    ActorKind, CrecheId, DeliveryMode, EventId, EventKind, NoticeKind, NotificationKind,
+    OrganizationId, ReferralId, SlaStage,
 };
 use avip_db::notifications::{self, Notification};
 use avip_db::preferences;
@@ -676,24 +676,8 @@ impl Sweep<'_> {
         recipients: &[String],
         rendered: Rendered,
     ) -> Notification {
-        Notification {
-            id: NotificationId::generate(),
-            dedup_key,
-            kind,
-            referral_id,
-            recipients: serde_json::to_string(recipients).unwrap_or_else(|_| "[]".into()),
-            subject: rendered.subject,
-            body_text: rendered.text,
-            body_html: rendered.html,
-            status: NotificationStatus::Pending,
-            attempts: 0,
-            next_attempt_at: to_db(self.at),
-            last_error: None,
-            created_at: to_db(self.at),
-            sent_at: None,
-            channel: avip_db::model::Channel::Email,
-            calendar: None,
-        }
+        Notification::pending(dedup_key, kind, recipients, rendered, to_db(self.at))
+            .about(referral_id)
     }
 }
 

@@ -349,6 +349,23 @@ pub async fn bootstrap_admin(settings: &Settings, email: &str, password: &str) {
 /// Today as the service counts days: in Paris. Between 22:00 or 23:00 UTC
 /// and midnight it is already tomorrow there, so a date taken in UTC would
 /// be the service's yesterday.
+/// Reads `read` every 100 ms until `done` holds for what it read, or
+/// `timeout` passes; returns the last reading either way.
+pub async fn wait_until<T>(
+    timeout: std::time::Duration,
+    read: impl Fn() -> Vec<T>,
+    done: impl Fn(&[T]) -> bool,
+) -> Vec<T> {
+    let start = std::time::Instant::now();
+    loop {
+        let read = read();
+        if done(&read) || start.elapsed() > timeout {
+            return read;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 pub fn today() -> chrono::NaiveDate {
     avip_sla_engine::clock::paris_date(chrono::Utc::now())
 }

@@ -4,7 +4,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 
@@ -121,14 +121,7 @@ impl Receiver {
 
     /// Waits until `done` holds for the hits, or `timeout` passes.
     pub async fn wait_for(&self, timeout: Duration, done: impl Fn(&[Hit]) -> bool) -> Vec<Hit> {
-        let start = Instant::now();
-        loop {
-            let hits = self.hits();
-            if done(&hits) || start.elapsed() > timeout {
-                return hits;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        crate::wait_until(timeout, || self.hits(), done).await
     }
 
     pub async fn stop(&self) {

@@ -7,7 +7,7 @@
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 
@@ -81,14 +81,7 @@ impl SmsProvider {
 
     /// Waits until `done` holds for what was sent, or `timeout` passes.
     pub async fn wait_for(&self, timeout: Duration, done: impl Fn(&[Sent]) -> bool) -> Vec<Sent> {
-        let start = Instant::now();
-        loop {
-            let sent = self.sent();
-            if done(&sent) || start.elapsed() > timeout {
-                return sent;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        crate::wait_until(timeout, || self.sent(), done).await
     }
 
     pub async fn stop(&self) {

@@ -4,7 +4,7 @@
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mailin_embedded::response::{self, Response};
 
@@ -171,13 +171,6 @@ impl SmtpSink {
         timeout: Duration,
         done: impl Fn(&[Received]) -> bool,
     ) -> Vec<Received> {
-        let start = Instant::now();
-        loop {
-            let received = self.received();
-            if done(&received) || start.elapsed() > timeout {
-                return received;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        crate::wait_until(timeout, || self.received(), done).await
     }
 }

@@ -43,7 +43,12 @@ pub struct FamilyPanel {
     /// A key for this form, so a message sent twice (a double click) goes
     /// once.
     pub key: String,
-    /// The first meeting: the crèche's free slots to offer…
+    pub meeting: MeetingLines,
+}
+
+/// The panel's first meeting.
+pub struct MeetingLines {
+    /// The crèche's free slots to offer…
     pub free: Vec<(String, String)>,
     /// …the day the family chose, what was noted of it, whether it can be
     /// noted now (it began)…
@@ -82,7 +87,7 @@ pub fn panel(
         return Ok(None);
     }
     let preference = record.family.parent_contact;
-    let messages = family::messages(conn, who, &r.id)?;
+    let messages = family::messages_of(conn, &r.id)?;
     Ok(Some(FamilyPanel {
         preference: preference.map_or("non renseigné", fr::contact_preference),
         preference_code: preference.map_or("", ContactPreference::as_str),
@@ -102,7 +107,7 @@ pub fn panel(
         ),
         messages: messages.into_iter().map(line).collect(),
         key: uuid::Uuid::now_v7().to_string(),
-        ..meeting_lines(meetings::panel(conn, record, Utc::now())?)
+        meeting: meeting_lines(meetings::panel(conn, record, Utc::now())?),
     }))
 }
 
@@ -126,8 +131,8 @@ fn line(m: MessageOut) -> MessageLine {
     }
 }
 
-/// The first meeting's lines of the panel (the rest left empty).
-fn meeting_lines(m: MeetingPanel) -> FamilyPanel {
+/// The first meeting's lines of the panel.
+fn meeting_lines(m: MeetingPanel) -> MeetingLines {
     let (booked, recorded, can_record) = match m.booked {
         Some((when, outcome_noted, began)) => (
             Some(when),
@@ -136,14 +141,7 @@ fn meeting_lines(m: MeetingPanel) -> FamilyPanel {
         ),
         None => (None, None, false),
     };
-    FamilyPanel {
-        preference: "",
-        preference_code: "",
-        preferences: Vec::new(),
-        can_write: false,
-        templates: Vec::new(),
-        messages: Vec::new(),
-        key: String::new(),
+    MeetingLines {
         free: m.free,
         booked,
         recorded,

@@ -10,7 +10,7 @@ use avip_db::model::{
     ActorKind, Channel, ContactPreference, EventKind, MessageTemplate, NotificationId,
     NotificationKind, NotificationStatus, ReferralId, ReferralStatus, Role, to_db_time,
 };
-use avip_db::notifications::{self, Notification};
+use avip_db::notifications::{self, Content, Notification};
 use avip_db::referrals::{self, ReferralRecord};
 use avip_db::{DbConnection, QueryError};
 use avip_sla_engine::clock::paris_date;
@@ -273,25 +273,20 @@ struct Composed {
 
 impl Composed {
     fn row(&self, id: &ReferralId, dedup_key: &str, now: DateTime<Utc>) -> Notification {
-        let at = to_db_time(now);
-        Notification {
-            id: NotificationId::generate(),
-            dedup_key: dedup_key.to_owned(),
-            kind: NotificationKind::FamilyMessage,
-            referral_id: Some(id.clone()),
-            recipients: serde_json::to_string(&[&self.recipient]).unwrap_or_else(|_| "[]".into()),
+        let content = Content {
             subject: self.subject.clone(),
-            body_text: self.text.clone(),
-            body_html: self.html.clone(),
-            status: NotificationStatus::Pending,
-            attempts: 0,
-            next_attempt_at: at,
-            last_error: None,
-            created_at: at,
-            sent_at: None,
-            channel: self.channel,
-            calendar: None,
-        }
+            text: self.text.clone(),
+            html: self.html.clone(),
+        };
+        Notification::pending(
+            dedup_key,
+            NotificationKind::FamilyMessage,
+            &[&self.recipient],
+            content,
+            to_db_time(now),
+        )
+        .about(Some(id.clone()))
+        .by(self.channel)
     }
 }
 
@@ -596,8 +591,9 @@ pub fn messages(
     Ok(messages_of(conn, id)?)
 }
 
-/// The referral's messages to the family, oldest first.
-pub(crate) fn messages_of(
+/// The referral's messages to the family, oldest first, for a caller who
+/// has checked that the person may act on the referral (the page has).
+pub fn messages_of(
     conn: &mut DbConnection,
     id: &ReferralId,
 ) -> Result<Vec<MessageOut>, QueryError> {

@@ -525,7 +525,7 @@ pub fn answer_link(
             return Err(DomainError::NotFound);
         }
         let answered = match slot {
-            Some(slot) => booked(conn, &record, &slot, public_url, now)?,
+            Some(slot) => booked(conn, (&record, id), &slot, public_url, now)?,
             None => {
                 let kind = if choice == MeetingChoice::Callback {
                     EventKind::CallbackRequested
@@ -535,7 +535,7 @@ pub fn answer_link(
                 let mut ev = event_by(system, referral, kind, now);
                 ev.data = Some(serde_json::json!({"invitation": id}).to_string());
                 referrals::insert_event(conn, &ev)?;
-                tell_coordinators(conn, &record, kind, public_url, now)?;
+                tell_coordinators(conn, (&record, id), kind, public_url, now)?;
                 if choice == MeetingChoice::Callback {
                     Answered::Callback
                 } else {
@@ -552,7 +552,7 @@ pub fn answer_link(
 /// e-mail), the coordinators told.
 fn booked(
     conn: &mut DbConnection,
-    record: &ReferralRecord,
+    (record, invitation): (&ReferralRecord, &str),
     slot: &Slot,
     public_url: &str,
     now: DateTime<Utc>,
@@ -578,7 +578,13 @@ fn booked(
         MessageTemplate::MeetingConfirmation,
         now,
     )?;
-    tell_coordinators(conn, record, EventKind::MeetingBooked, public_url, now)?;
+    tell_coordinators(
+        conn,
+        (record, invitation),
+        EventKind::MeetingBooked,
+        public_url,
+        now,
+    )?;
     Ok(Answered::Booked { when })
 }
 
@@ -642,10 +648,11 @@ fn calendar(slot: &Slot, creche: &avip_db::creches::Creche, now: DateTime<Utc>) 
     Calendar::new().push(event).done().to_string()
 }
 
-/// The crèche's coordinators hear what the family chose.
+/// The crèche's coordinators hear what the family chose, once per answer
+/// (an invitation is answered once).
 fn tell_coordinators(
     conn: &mut DbConnection,
-    record: &ReferralRecord,
+    (record, invitation): (&ReferralRecord, &str),
     kind: EventKind,
     public_url: &str,
     now: DateTime<Utc>,
@@ -677,7 +684,7 @@ fn tell_coordinators(
         ),
         why: avip_sla_engine::mail::AS_COORDINATOR,
     };
-    let key = format!("meeting_notice:{}:{kind}:{}", r.id, now.timestamp_millis());
+    let key = format!("meeting_notice:{invitation}:{kind}");
     crate::workflow::notices::tell_coordinators(
         conn,
         (&r.creche_id, Some(&r.id)),
