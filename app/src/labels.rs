@@ -204,6 +204,7 @@ pub fn event(k: EventKind) -> &'static str {
         EventKind::CallbackRequested => "La famille demande à être rappelée",
         EventKind::WithdrawalRequested => "La famille dit ne plus avoir besoin de place",
         EventKind::MeetingRecorded => "Premier rendez-vous",
+        EventKind::Imported => "Importée d’un tableur",
     }
 }
 
@@ -681,6 +682,90 @@ const EXACT: &[(&str, &str)] = &[
         "Ce rendez-vous est déjà noté.",
     ),
     ("choose a slot", "Choisissez un créneau."),
+    ("is larger than 10 MB", "Le fichier dépasse 10 Mo."),
+    (
+        "its name is empty or too long",
+        "Le nom du fichier est vide ou trop long.",
+    ),
+    ("is empty", "Le fichier est vide."),
+    (
+        "has no header row: its first row is empty",
+        "La première ligne doit porter les titres des colonnes : elle est vide.",
+    ),
+    (
+        "has headers but no rows",
+        "Le fichier a des titres de colonnes mais aucune ligne.",
+    ),
+    (
+        "has more than 20000 rows",
+        "Le fichier dépasse 20 000 lignes : découpez-le.",
+    ),
+    (
+        "is protected by a password",
+        "Le classeur est protégé par un mot de passe : enregistrez-le sans mot de passe.",
+    ),
+    (
+        "is not a spreadsheet that can be read (CSV, XLSX, ODS or XLS)",
+        "Ce fichier n’est pas un tableur lisible (CSV, XLSX, ODS ou XLS).",
+    ),
+    (
+        "has no sheet with content",
+        "Le classeur n’a aucune feuille remplie.",
+    ),
+    (
+        "is not a date: write it as DD/MM/YYYY",
+        "Ce n’est pas une date : écrivez-la JJ/MM/AAAA.",
+    ),
+    ("is neither yes nor no (oui / non)", "Écrivez oui ou non."),
+    (
+        "names a day that is not a weekday (lun, mar, mer, jeu, ven, sam, dim)",
+        "Un des jours n’est pas un jour de la semaine (lun, mar, mer, jeu, ven, sam, dim).",
+    ),
+    ("is in the future", "Cette date est dans le futur."),
+    (
+        "names no prescriber organisation of the département",
+        "Aucun organisme prescripteur du département ne porte ce nom.",
+    ),
+    (
+        "names a kind with several organisations in the département: write the organisation's name",
+        "Il y a plusieurs organismes de ce type dans le département : écrivez le nom de l’organisme.",
+    ),
+    (
+        "is before the referral was received",
+        "Cette date précède la réception de l’orientation.",
+    ),
+    (
+        "is required for this status",
+        "Ce champ est obligatoire pour ce statut.",
+    ),
+    (
+        "must be empty for a referral still waiting for its first response",
+        "Laissez vide pour une orientation encore sans réponse.",
+    ),
+    (
+        "is only for a child who left (status Sortie)",
+        "Seulement pour un enfant sorti (statut « Sortie »).",
+    ),
+    (
+        "is in the future: plan a coming exit in the service",
+        "Cette sortie est à venir : planifiez-la dans le service.",
+    ),
+    (
+        "no such crèche among yours",
+        "Cette crèche n’est pas l’une des vôtres.",
+    ),
+    (
+        "the import is committed already",
+        "Cet import est déjà enregistré.",
+    ),
+    (
+        "is not a field an import knows",
+        "Ce champ n’existe pas dans un import.",
+    ),
+    (
+        "is given to another column already",
+        "Ce champ est déjà donné à une autre colonne.",
+    ),
     (
         "this slot was just taken: choose another one",
         "Ce créneau vient d’être pris : choisissez-en un autre.",
@@ -713,6 +798,9 @@ pub fn message(english: &str) -> String {
             return "Cette adresse utilise des lettres qui en imitent d’autres.".to_owned();
         }
     }
+    if let Some(french) = about_a_spreadsheet(english) {
+        return french;
+    }
     if let Some(range) = english.strip_prefix("must be between ") {
         return format!("Entre {}.", range.replace(" and ", " et "));
     }
@@ -741,6 +829,47 @@ pub fn message(english: &str) -> String {
         return "Valeur mal formée.".to_owned();
     }
     "Valeur refusée.".to_owned()
+}
+
+/// What an import says of a file or a cell, with its numbers.
+fn about_a_spreadsheet(english: &str) -> Option<String> {
+    if let Some(list) = english.strip_prefix("is not one of: ") {
+        return Some(format!("Valeur inconnue : choisissez parmi {list}."));
+    }
+    if let Some(rest) = english.strip_prefix("has formulas (cell ") {
+        let cell = rest.split(')').next().unwrap_or_default();
+        return Some(format!(
+            "Le fichier contient des formules (cellule {cell}) : collez-en les valeurs."
+        ));
+    }
+    if let Some(rest) = english.strip_prefix("has merged header cells (") {
+        let cells = rest.split(')').next().unwrap_or_default();
+        return Some(format!(
+            "Des titres de colonnes sont fusionnés ({cells}) : donnez à chaque colonne son propre titre."
+        ));
+    }
+    if let Some(rest) = english.strip_prefix("line ") {
+        let n = rest.split(' ').next().unwrap_or_default();
+        return Some(format!("La ligne {n} du fichier ne peut pas être lue."));
+    }
+    if let Some(rest) = english.strip_suffix(" columns, one per header") {
+        let n = rest.trim_start_matches("must list ");
+        return Some(format!(
+            "Donnez un champ (ou aucun) à chacune des {n} colonnes."
+        ));
+    }
+    if english.ends_with("correct or remove them") {
+        let n = english.split(' ').next().unwrap_or_default();
+        let first = english
+            .split("row ")
+            .nth(1)
+            .and_then(|r| r.split(')').next())
+            .unwrap_or_default();
+        return Some(format!(
+            "{n} lignes ne sont pas valides (la première : ligne {first}) : corrigez-les ou retirez-les."
+        ));
+    }
+    None
 }
 
 /// A message that carries a number ("must be at most 20 characters").
@@ -795,6 +924,10 @@ mod tests {
         include_str!("workflow/transfers.rs"),
         include_str!("workflow/family.rs"),
         include_str!("workflow/meetings.rs"),
+        include_str!("imports/read.rs"),
+        include_str!("imports/columns.rs"),
+        include_str!("imports/rows.rs"),
+        include_str!("imports/mod.rs"),
     ];
 
     /// Every string literal that reads like a field's refusal, with each
@@ -821,6 +954,11 @@ mod tests {
             "the family has",
             "this slot",
             "choose a",
+            "has ",
+            "names ",
+            "no such",
+            "the import",
+            "line ",
         ];
         let mut found = Vec::new();
         for source in SOURCES {

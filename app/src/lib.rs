@@ -12,6 +12,7 @@ pub mod auth;
 pub mod digests;
 pub mod domain;
 pub mod exports;
+pub mod imports;
 pub mod labels;
 pub mod limits;
 pub mod metrics;

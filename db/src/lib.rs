@@ -14,6 +14,7 @@ pub mod exits;
 pub mod exports;
 pub mod gate;
 pub mod identity_epoch;
+pub mod imports;
 pub mod meetings;
 pub mod migrations;
 pub mod model;

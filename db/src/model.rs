@@ -367,6 +367,9 @@ text_enum!(
         WithdrawalRequested => "withdrawal_requested",
         /// The coordinator recorded the meeting held or not honoured.
         MeetingRecorded => "meeting_recorded",
+        /// The referral came from a spreadsheet (`data`: the file, the
+        /// row, the import, whether it was created or updated).
+        Imported => "imported",
     }
 );
 

@@ -124,3 +124,21 @@ pub fn is_empty(conn: &mut DbConnection) -> QueryResult<bool> {
         .optional()?;
     Ok(any.is_none())
 }
+
+/// The prescribing organisations of a département (France Travail, the
+/// Conseil départemental, the missions locales), by name.
+pub fn prescribers_in(
+    conn: &mut DbConnection,
+    departement: &str,
+) -> QueryResult<Vec<Organization>> {
+    organizations::table
+        .filter(organizations::departement.eq(departement))
+        .filter(organizations::kind.eq_any([
+            OrganizationKind::FranceTravail,
+            OrganizationKind::ConseilDepartemental,
+            OrganizationKind::MissionLocale,
+        ]))
+        .order(organizations::name)
+        .select(Organization::as_select())
+        .load(conn)
+}

@@ -17,8 +17,8 @@ use crate::schema::{
 };
 
 /// The facts of a referral: what the evaluation keeps after retention.
-#[derive(Queryable, Selectable, Insertable, Identifiable, Clone, Debug)]
-#[diesel(table_name = referrals)]
+#[derive(Queryable, Selectable, Insertable, Identifiable, AsChangeset, Clone, Debug)]
+#[diesel(table_name = referrals, treat_none_as_null = true)]
 pub struct Referral {
     pub id: ReferralId,
     pub reference: String,
@@ -55,8 +55,8 @@ pub struct Referral {
 /// The first-response clock's columns on a referral. Only the SLA engine
 /// (`avip_sla_engine::lifecycle`, the sweep and a policy change) decides
 /// what they hold.
-#[derive(Queryable, Selectable, Insertable, Clone, Debug, Default, PartialEq, Eq)]
-#[diesel(table_name = referrals)]
+#[derive(Queryable, Selectable, Insertable, AsChangeset, Clone, Debug, Default, PartialEq, Eq)]
+#[diesel(table_name = referrals, treat_none_as_null = true)]
 pub struct FirstResponseClock {
     /// The deadline (the breach stage).
     #[diesel(column_name = sla_due_at)]
@@ -72,8 +72,8 @@ pub struct FirstResponseClock {
 }
 
 /// The family's personal data (blanked by the retention job).
-#[derive(Queryable, Selectable, Insertable, Clone, Debug)]
-#[diesel(table_name = referral_families)]
+#[derive(Queryable, Selectable, Insertable, AsChangeset, Clone, Debug)]
+#[diesel(table_name = referral_families, primary_key(referral_id), treat_none_as_null = true)]
 pub struct Family {
     pub referral_id: ReferralId,
     pub parent_first_name: String,
@@ -272,6 +272,12 @@ pub fn insert(conn: &mut DbConnection, new: &NewReferral) -> QueryResult<()> {
             referral_families::search_text.eq(search_text(&new.family, &new.children)),
         ))
         .execute(conn)?;
+    insert_parts(conn, new)
+}
+
+/// The children, needs, claims and first event of a referral whose row
+/// and family are written.
+pub(crate) fn insert_parts(conn: &mut DbConnection, new: &NewReferral) -> QueryResult<()> {
     for child in &new.children {
         diesel::insert_into(referral_children::table)
             .values(child)

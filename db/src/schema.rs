@@ -531,7 +531,28 @@ diesel::joinable!(notifications -> referrals (referral_id));
 diesel::joinable!(webhooks -> organizations (organization_id));
 diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
 
+diesel::table! {
+    imports (id) {
+        id -> Text,
+        creche_id -> Text,
+        kind -> Text,
+        file_name -> Text,
+        sheet -> Nullable<Text>,
+        created_by -> Text,
+        created_at -> Timestamp,
+        committed_at -> Nullable<Timestamp>,
+        rows_total -> Integer,
+        created -> Integer,
+        updated -> Integer,
+        unchanged -> Integer,
+        skipped -> Integer,
+    }
+}
+
+diesel::joinable!(imports -> creches (creche_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
+    imports,
     organizations,
     creches,
     creche_closures,

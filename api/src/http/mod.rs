@@ -17,6 +17,7 @@ pub mod exits;
 pub mod exports;
 pub mod extract;
 pub mod family;
+pub mod imports;
 pub mod matching;
 pub mod meetings;
 pub mod meta;
@@ -81,6 +82,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(family::send)
             .service(family::list)
             .service(family::contact_preference)
+            .configure(imports::routes)
             .service(meetings::propose)
             .service(meetings::list)
             .service(meetings::remove)

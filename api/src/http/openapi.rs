@@ -27,6 +27,7 @@ use crate::http::error::{FieldError, PROBLEM_JSON, ProblemDocument};
         (name = "users", description = "People (admins)"),
         (name = "api-clients", description = "Machine identities (admins)"),
         (name = "referrals", description = "Referrals: intake from prescribers, the coordinators' workflow, the timeline, follow-ups, enrollment and exit"),
+        (name = "imports", description = "Spreadsheet imports: a crèche's CSV, XLSX or ODS read, mapped, checked and corrected, then committed in one transaction"),
         (name = "meetings", description = "First meetings: the crèche's slots, the invitation a family books through without an account, and what became of the meeting"),
         (name = "places", description = "AVIP places: availability day by day and the dated capacity of each crèche"),
         (name = "exports", description = "The CAF's evaluation: pseudonymised rows and indicators (CSV, XLSX, JSON)"),

@@ -28,7 +28,7 @@ use hmac::{Hmac, Mac};
 use secrecy::ExposeSecret;
 use sha2::Sha256;
 
-mod french;
+pub mod french;
 mod indicators;
 mod pseudonym;
 mod rows;

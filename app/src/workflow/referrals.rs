@@ -268,7 +268,7 @@ fn replay(
 }
 
 /// The family's personal data, kept apart from the referral's facts.
-fn family_of(draft: &ReferralDraft, id: &ReferralId) -> Family {
+pub(crate) fn family_of(draft: &ReferralDraft, id: &ReferralId) -> Family {
     Family {
         referral_id: id.clone(),
         parent_first_name: draft.parent_first_name.clone(),
@@ -304,7 +304,7 @@ pub(crate) fn refuse_a_second_claim(
 }
 
 /// The weekdays and hours the family needs, when the prescriber named them.
-fn needs_of(draft: &ReferralDraft, id: &ReferralId) -> Option<Needs> {
+pub(crate) fn needs_of(draft: &ReferralDraft, id: &ReferralId) -> Option<Needs> {
     draft.days.map(|days| Needs {
         referral_id: id.clone(),
         days,
@@ -314,7 +314,7 @@ fn needs_of(draft: &ReferralDraft, id: &ReferralId) -> Option<Needs> {
 }
 
 /// The children, in the order the prescriber gave them.
-fn children_of(draft: &ReferralDraft, id: &ReferralId) -> Vec<Child> {
+pub(crate) fn children_of(draft: &ReferralDraft, id: &ReferralId) -> Vec<Child> {
     draft
         .children
         .iter()

@@ -171,7 +171,17 @@ async fn a_nul_byte_in_any_string_field_of_any_operation_is_a_4xx_naming_the_fie
                     let slot = body.pointer_mut(&pointer).unwrap();
                     *slot = Value::String(format!("{}\u{0}", slot.as_str().unwrap()));
                     let request = app.client.request(method.clone(), app.url(&path));
-                    let request = if media_type == "application/x-www-form-urlencoded" {
+                    let request = if media_type == "multipart/form-data" {
+                        let mut form = reqwest::multipart::Form::new();
+                        for (k, v) in body.as_object().unwrap() {
+                            let v = v.as_str().unwrap_or_default().to_owned();
+                            form = form.part(
+                                k.clone(),
+                                reqwest::multipart::Part::text(v).file_name(format!("{k}.csv")),
+                            );
+                        }
+                        request.bearer_auth(&admin).multipart(form)
+                    } else if media_type == "application/x-www-form-urlencoded" {
                         let pairs: Vec<(String, String)> = body
                             .as_object()
                             .unwrap()

@@ -12,6 +12,7 @@ mod family;
 mod faults;
 mod hardening;
 mod identity;
+mod imports;
 mod layers;
 mod limits;
 mod lists;

@@ -119,6 +119,7 @@ fn declared() -> BTreeMap<String, Vec<String>> {
         freed_places,
         meeting_slots,
         meeting_invitations,
+        imports,
     )
 }
 

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use crate::referrals::{Territory, id, move_to, new_referral, territory};
 
-const ALL_EVENTS: [&str; 6] = [
+pub(crate) const ALL_EVENTS: [&str; 6] = [
     "referral.created",
     "referral.status_changed",
     "referral.enrolled",
