@@ -88,4 +88,8 @@ fn print(report: &Report, at: DateTime<Utc>, dry_run: bool) {
         "access log: {verb} {} row(s) older than the retention",
         report.access_log_purged
     );
+    println!(
+        "imports: {verb} {} left uncommitted for a week",
+        report.imports_forgotten
+    );
 }

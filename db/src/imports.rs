@@ -190,3 +190,23 @@ pub fn rewrite(conn: &mut DbConnection, new: &crate::referrals::NewReferral) -> 
         .execute(conn)?;
     crate::referrals::insert_parts(conn, new)
 }
+
+/// Imports never committed, started before `before`: their rows (personal
+/// data) are not kept waiting for ever. Deleted, or counted in a dry run.
+pub fn forget_abandoned(
+    conn: &mut DbConnection,
+    before: NaiveDateTime,
+    dry_run: bool,
+) -> QueryResult<usize> {
+    let abandoned = imports::table
+        .filter(imports::committed_at.is_null())
+        .filter(imports::created_at.lt(before));
+    if dry_run {
+        abandoned
+            .count()
+            .get_result::<i64>(conn)
+            .map(|n| n as usize)
+    } else {
+        diesel::delete(abandoned).execute(conn)
+    }
+}

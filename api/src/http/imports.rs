@@ -3,7 +3,6 @@
 
 use actix_multipart::Multipart;
 use actix_web::{HttpResponse, get, patch, post, put, web};
-use futures_util::StreamExt;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -45,57 +44,8 @@ pub struct ImportUpload {
     file: Vec<u8>,
 }
 
-/// The parts of the upload, read with their limits.
-#[derive(Default)]
-struct Parts {
-    creche_id: Option<String>,
-    kind: Option<String>,
-    file: Option<(String, Vec<u8>)>,
-}
-
 fn invalid(field: &str, reason: &str) -> ApiError {
     DomainError::invalid(field, reason).into()
-}
-
-async fn parts(mut form: Multipart) -> Result<Parts, ApiError> {
-    let mut parts = Parts::default();
-    while let Some(field) = form.next().await {
-        let mut field =
-            field.map_err(|e| invalid("file", &format!("the form cannot be read: {e}")))?;
-        let name = field.name().unwrap_or_default().to_owned();
-        let file_name = field
-            .content_disposition()
-            .and_then(|d| d.get_filename())
-            .map(str::to_owned);
-        let limit = if name == "file" {
-            imports::read::MAX_BYTES
-        } else {
-            100
-        };
-        let mut bytes = Vec::new();
-        while let Some(chunk) = field.next().await {
-            let chunk = chunk.map_err(|e| invalid(&name, &format!("cannot be read: {e}")))?;
-            if bytes.len() + chunk.len() > limit {
-                return Err(invalid(
-                    &name,
-                    if name == "file" {
-                        "is larger than 10 MB"
-                    } else {
-                        "is too long"
-                    },
-                ));
-            }
-            bytes.extend_from_slice(&chunk);
-        }
-        let text = || String::from_utf8_lossy(&bytes).trim().to_owned();
-        match name.as_str() {
-            "creche_id" => parts.creche_id = Some(text()),
-            "kind" => parts.kind = Some(text()),
-            "file" => parts.file = Some((file_name.unwrap_or_else(|| "import".into()), bytes)),
-            other => return Err(invalid(other, "is not a part of the upload")),
-        }
-    }
-    Ok(parts)
 }
 
 /// Upload a spreadsheet for a crèche (its coordinators, admins): it is
@@ -112,7 +62,7 @@ pub async fn upload(
     state: State,
     form: Multipart,
 ) -> Result<HttpResponse, ApiError> {
-    let parts = parts(form).await?;
+    let parts = crate::shared::upload::read(form).await?;
     let creche = parts
         .creche_id
         .ok_or_else(|| invalid("creche_id", "is required"))?;
@@ -205,7 +155,9 @@ pub async fn correct(
 ) -> Result<web::Json<ImportView>, ApiError> {
     let ((id, row), body) = (path.into_inner(), body.0);
     // A row that is no number is no row of the import.
-    let row = row.parse::<u32>().map_err(|_| ApiError::from(DomainError::NotFound))?;
+    let row = row
+        .parse::<u32>()
+        .map_err(|_| ApiError::from(DomainError::NotFound))?;
     Ok(web::Json(
         state
             .write(move |conn| imports::correct(conn, &who, (&id, row as usize), body, now()))

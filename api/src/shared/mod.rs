@@ -6,6 +6,7 @@
 pub mod about;
 pub mod request_span;
 pub mod state;
+pub mod upload;
 
 pub use about::About;
 pub use state::{Front, State, WebSettings};

@@ -19,6 +19,7 @@ pub mod family_view;
 pub mod forms;
 pub use avip_app::labels as fr;
 pub use sections::Section;
+pub mod imports;
 pub mod indicators;
 pub mod legal;
 pub mod meeting;
@@ -281,6 +282,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     web::post().to(planning::remove_closure),
                 )
                 .route("/indicateurs", web::get().to(indicators::page))
+                .route("/import", web::get().to(imports::form))
+                .route("/import", web::post().to(imports::upload))
+                .route("/import/modele.xlsx", web::get().to(imports::template))
+                .route("/import/{id}", web::get().to(imports::show))
+                .route("/import/{id}/colonnes", web::post().to(imports::map))
+                .route(
+                    "/import/{id}/lignes/{row}",
+                    web::post().to(imports::correct),
+                )
+                .route("/import/{id}/enregistrer", web::post().to(imports::commit))
                 .default_service(web::to(|| async {
                     Err::<HttpResponse, _>(WebError::NotFound)
                 })),
@@ -364,6 +375,7 @@ impl Layout {
                     Section::Territory => "Places du territoire",
                     Section::WaitingList => "Liste d’attente",
                     Section::Indicators => "Indicateurs",
+                    Section::Import => "Importer",
                 },
                 count: if s == Section::Worklist {
                     waiting

@@ -18,10 +18,11 @@ pub enum Section {
     Places,
     Territory,
     Indicators,
+    Import,
 }
 
 impl Section {
-    pub const ALL: [Section; 7] = [
+    pub const ALL: [Section; 8] = [
         Section::Worklist,
         Section::Referrals,
         Section::NewReferral,
@@ -29,6 +30,7 @@ impl Section {
         Section::Places,
         Section::Territory,
         Section::Indicators,
+        Section::Import,
     ];
 
     pub fn path(self) -> &'static str {
@@ -40,6 +42,7 @@ impl Section {
             Section::Places => "/app/places",
             Section::Territory => "/app/places/territoire",
             Section::Indicators => "/app/indicateurs",
+            Section::Import => "/app/import",
         }
     }
 
@@ -53,6 +56,8 @@ impl Section {
             Section::NewReferral => (Action::Create, Resource::Referral(None)),
             Section::Places | Section::Territory => (Action::Read, Resource::Availability),
             Section::Indicators => (Action::Read, Resource::Indicators),
+            // The crèches' own spreadsheets: their coordinators, admins.
+            Section::Import => (Action::List, Resource::Creche(None)),
         }
     }
 

@@ -38,7 +38,12 @@ pub struct Report {
     pub anonymised: Vec<String>,
     /// Access-log rows deleted (or due).
     pub access_log_purged: usize,
+    /// Spreadsheet imports left uncommitted for a week, deleted (or due).
+    pub imports_forgotten: usize,
 }
+
+/// How long an import waits for its commit before its rows are deleted.
+pub const IMPORT_WAIT: chrono::TimeDelta = chrono::TimeDelta::days(7);
 
 fn cutoff(at: DateTime<Utc>, period: Duration) -> chrono::NaiveDateTime {
     let period = chrono::TimeDelta::from_std(period).unwrap_or(chrono::TimeDelta::MAX);
@@ -119,6 +124,8 @@ pub fn run(
             .map(|(_, reference, _)| reference)
             .collect();
         report.access_log_purged = access_log::count_before(&mut conn, log_before)?;
+        report.imports_forgotten =
+            avip_db::imports::forget_abandoned(&mut conn, to_db_time(at - IMPORT_WAIT), true)?;
         return Ok(report);
     }
     loop {
@@ -149,10 +156,14 @@ pub fn run(
         );
         report.anonymised.extend(done);
     }
-    report.access_log_purged = avip_db::blocking::write_blocking(pool, gate, move |conn| {
-        Ok::<_, DomainError>(access_log::purge(conn, log_before)?)
-    })?;
-    if !report.anonymised.is_empty() || report.access_log_purged > 0 {
+    (report.access_log_purged, report.imports_forgotten) =
+        avip_db::blocking::write_blocking(pool, gate, move |conn| {
+            let before = to_db_time(at - IMPORT_WAIT);
+            let imports = avip_db::imports::forget_abandoned(conn, before, false)?;
+            Ok::<_, DomainError>((access_log::purge(conn, log_before)?, imports))
+        })?;
+    if !report.anonymised.is_empty() || report.access_log_purged > 0 || report.imports_forgotten > 0
+    {
         // SQLite keeps erased text in the WAL until a checkpoint.
         let mut conn = avip_db::blocking::checkout(pool)?;
         avip_db::pool::checkpoint(&mut conn)?;

@@ -477,5 +477,12 @@ async fn bad_files_are_refused_with_their_reason_and_nothing_is_kept() {
         .collect();
     assert_eq!(fields.len(), avip_app::imports::columns::fields().len());
     assert!(!fields.contains(&"-"), "{fields:?}");
-}
 
+    // Imports left uncommitted keep their rows a week, no longer.
+    let week = (chrono::Utc::now() + chrono::Duration::days(6)).to_rfc3339();
+    avip_app::retention::run(&app.settings, Some(week), false).unwrap();
+    app.expect(&t.coordinator, "GET", &path, None, 200).await;
+    let later = (chrono::Utc::now() + chrono::Duration::days(8)).to_rfc3339();
+    avip_app::retention::run(&app.settings, Some(later), false).unwrap();
+    app.expect(&t.coordinator, "GET", &path, None, 404).await;
+}

@@ -99,6 +99,24 @@ impl Browser {
         self.read(response).await
     }
 
+    /// Sends a form with a file, as `<form enctype="multipart/form-data">`.
+    async fn upload(&mut self, path: &str, fields: &[(&str, &str)], file: (&str, Vec<u8>)) -> Page {
+        let mut form = reqwest::multipart::Form::new();
+        for (k, v) in fields {
+            form = form.text((*k).to_owned(), (*v).to_owned());
+        }
+        let part = reqwest::multipart::Part::bytes(file.1).file_name(file.0.to_owned());
+        let response = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header("cookie", self.cookie_header())
+            .multipart(form.part("file", part))
+            .send()
+            .await
+            .unwrap();
+        self.read(response).await
+    }
+
     /// Signs in through the form; returns the answer to the form.
     async fn sign_in(&mut self, email: &str, password: &str, next: &str) -> Page {
         let form = self.get("/app/connexion").await;
@@ -1143,30 +1161,31 @@ async fn each_role_opens_and_is_shown_exactly_the_sections_the_rules_allow() {
         "/app/places",
         "/app/places/territoire",
         "/app/indicateurs",
+        "/app/import",
     ];
-    let matrix: [(&str, &str, [bool; 7], &str); 4] = [
+    let matrix: [(&str, &str, [bool; 8], &str); 4] = [
         (
             avip_tests::ADMIN_EMAIL,
             avip_tests::ADMIN_PASSWORD,
-            [true, true, false, true, true, true, true],
+            [true, true, false, true, true, true, true, true],
             "/app/a-traiter",
         ),
         (
             "c.martin@example.org",
             PASSWORD,
-            [true, true, false, true, true, true, true],
+            [true, true, false, true, true, true, true, true],
             "/app/a-traiter",
         ),
         (
             "p.durand@example.org",
             PASSWORD,
-            [false, true, true, false, true, true, false],
+            [false, true, true, false, true, true, false, false],
             "/app/orientations",
         ),
         (
             "analyste@caf.example.org",
             PASSWORD,
-            [false, false, false, false, false, false, true],
+            [false, false, false, false, false, false, true, false],
             "/app/indicateurs",
         ),
     ];
@@ -2229,4 +2248,151 @@ fn hidden_radio(html: &str) -> String {
     let start = html.find("name=\"choix\" id=\"choix-0\" value=\"").unwrap()
         + "name=\"choix\" id=\"choix-0\" value=\"".len();
     html[start..start + html[start..].find('"').unwrap()].to_owned()
+}
+
+#[tokio::test]
+async fn a_coordinator_imports_her_spreadsheet_corrects_a_row_and_commits_from_the_page() {
+    let app = spawn_app().await;
+    let (t, mut browser) = coordinator_in(&app).await;
+    let form = browser.get("/app/import").await;
+    assert_eq!(form.status, 200);
+    assert!(form.body.contains("Télécharger le modèle"), "{}", form.body);
+    let template = browser.get("/app/import/modele.xlsx").await;
+    assert_eq!(template.status, 200);
+    let token = csrf(&form.body);
+    let fixture = |name: &str| {
+        std::fs::read(format!(
+            "{}/fixtures/imports/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+    };
+
+    // Without the session's token nothing is read.
+    let fields = [("creche_id", t.creche.as_str()), ("kind", "referrals")];
+    let refused = browser
+        .upload(
+            "/app/import",
+            &fields,
+            ("errors.csv", fixture("errors.csv")),
+        )
+        .await;
+    assert_eq!(refused.status, 403);
+    // A file that is no spreadsheet: the reason, in French.
+    let with_token = [
+        ("csrf", token.as_str()),
+        ("creche_id", t.creche.as_str()),
+        ("kind", "referrals"),
+    ];
+    let bad = browser
+        .upload(
+            "/app/import",
+            &with_token,
+            ("photo.png", b"\x89PNG\r\n\x00".to_vec()),
+        )
+        .await;
+    assert_eq!(bad.status, 422);
+    assert!(
+        bad.body.contains("n’est pas un tableur lisible"),
+        "{}",
+        bad.body
+    );
+
+    let read = browser
+        .upload(
+            "/app/import",
+            &with_token,
+            ("errors.csv", fixture("errors.csv")),
+        )
+        .await;
+    assert_eq!(read.status, 303, "{}", read.body);
+    let page_path = read.location.unwrap();
+    let page = browser.get(&page_path).await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("Fichier CSV lu en UTF-8"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("3 à corriger"), "{}", page.body);
+    assert!(
+        page.body
+            .contains("Ce n’est pas une date : écrivez-la JJ/MM/AAAA."),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("Même enfant que la ligne 2"));
+    assert!(
+        !page.body.contains("/enregistrer"),
+        "no commit while a row is invalid"
+    );
+
+    let token = csrf(&page.body);
+    let fix = |row: u32| format!("{page_path}/lignes/{row}");
+    let fixed = browser
+        .post(
+            &fix(3),
+            &[
+                ("csrf", &token),
+                ("champ:child.birth_date", "28/02/2024"),
+                ("champ:parent.situation", "Demandeur d'emploi"),
+                ("action", "verifier"),
+            ],
+        )
+        .await;
+    assert_eq!(fixed.status, 303, "{}", fixed.body);
+    browser
+        .post(
+            &fix(4),
+            &[
+                ("csrf", &token),
+                ("champ:exit.reason", "Choix de la famille"),
+                ("action", "verifier"),
+            ],
+        )
+        .await;
+    // A correction that is still wrong says why, next to the row.
+    let still = browser
+        .post(
+            &fix(5),
+            &[
+                ("csrf", &token),
+                ("champ:prescriber", "Pôle emploi"),
+                ("action", "verifier"),
+            ],
+        )
+        .await;
+    assert_eq!(still.status, 303);
+    let page = browser.get(&page_path).await;
+    assert!(
+        page.body
+            .contains("Aucun organisme prescripteur du département ne porte ce nom."),
+        "{}",
+        page.body
+    );
+    browser
+        .post(&fix(5), &[("csrf", &token), ("action", "retirer")])
+        .await;
+    let page = browser.get(&page_path).await;
+    assert!(
+        page.body.contains("Importer 3 orientations"),
+        "{}",
+        page.body
+    );
+
+    let done = browser
+        .post(&format!("{page_path}/enregistrer"), &[("csrf", &token)])
+        .await;
+    assert_eq!(done.status, 303);
+    let page = browser.get(&page_path).await;
+    assert!(
+        page.body
+            .contains("Import enregistré : 3 orientations créées"),
+        "{}",
+        page.body
+    );
+    let list = app
+        .expect(&t.coordinator, "GET", "/api/v1/referrals", None, 200)
+        .await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 3);
 }
