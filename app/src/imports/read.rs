@@ -154,7 +154,10 @@ fn refuse_merged_headers(
         return Ok(());
     };
     let header_row = start.map_or(0, |s| s.0);
-    if let Some(d) = merged.iter().find(|d| d.start.0 <= header_row) {
+    let first = (merged.iter())
+        .filter(|d| d.start.0 <= header_row)
+        .min_by_key(|d| (d.start.0, d.start.1));
+    if let Some(d) = first {
         return Err(bad(format!(
             "has merged header cells ({}:{}): give each column its own header",
             cell_name(d.start.0, d.start.1),
