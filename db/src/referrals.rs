@@ -756,10 +756,12 @@ impl ChangePosition {
         format!("{}.{}", self.xid, self.seq)
     }
 
+    /// Each number has at most 18 digits (the document's pattern): every
+    /// such number fits an `i64`, so what the pattern lets through parses.
     pub fn parse(text: &str) -> Option<ChangePosition> {
         let (xid, seq) = text.split_once('.')?;
         let number = |t: &str| {
-            (!t.is_empty() && t.len() <= 19 && t.bytes().all(|b| b.is_ascii_digit()))
+            (!t.is_empty() && t.len() <= 18 && t.bytes().all(|b| b.is_ascii_digit()))
                 .then(|| t.parse::<i64>().ok())
                 .flatten()
         };

@@ -36,7 +36,8 @@ pub struct ImportUpload {
     /// The crèche the rows belong to.
     #[schema(format = Uuid)]
     creche_id: String,
-    /// What the rows are: `referrals` (with their history).
+    /// What the rows are: `referrals` (with their history, the default)
+    /// or `places` (the crèche's AVIP places over time).
     kind: ImportKind,
     /// The spreadsheet: CSV (UTF-8 or Windows-1252, `;` or `,`), XLSX,
     /// ODS or XLS; 10 MB and 20,000 rows at most.
@@ -68,7 +69,8 @@ pub async fn upload(
         .ok_or_else(|| invalid("creche_id", "is required"))?;
     let kind = match parts.kind.as_deref() {
         None | Some("referrals") => ImportKind::Referrals,
-        Some(_) => return Err(invalid("kind", "must be referrals")),
+        Some("places") => ImportKind::Places,
+        Some(_) => return Err(invalid("kind", "must be referrals or places")),
     };
     let (name, bytes) = parts.file.ok_or_else(|| invalid("file", "is required"))?;
     let view = state
@@ -77,17 +79,29 @@ pub async fn upload(
     Ok(HttpResponse::Created().json(view))
 }
 
+/// `?kind=` of the template.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TemplateQuery {
+    /// `referrals` (the default) or `places`.
+    kind: Option<ImportKind>,
+}
+
 /// The template to fill in (XLSX, in French): the columns with an example
 /// row, and a sheet saying what each column takes.
-#[utoipa::path(operation_id = "importTemplate", tag = "imports",
+#[utoipa::path(operation_id = "importTemplate", tag = "imports", params(TemplateQuery),
     security(("oauth2" = [])), responses(
     (status = 200, description = "The template",
         content((String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             example = json!("(an XLSX workbook: the sheets \"Orientations\" and \"Colonnes\")")))),
 ))]
 #[get("/imports/template")]
-pub async fn template(Bearer(_who): Bearer) -> Result<HttpResponse, ApiError> {
-    let bytes = imports::template::template()
+pub async fn template(
+    Bearer(_who): Bearer,
+    query: crate::http::extract::ApiQuery<TemplateQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let kind = query.0.kind.unwrap_or(ImportKind::Referrals);
+    let bytes = imports::template::template(kind)
         .map_err(|e| ApiError::from(DomainError::Unexpected(e.into())))?;
     Ok(HttpResponse::Ok()
         .content_type(XLSX)

@@ -240,7 +240,7 @@ pub async fn list(
 pub struct ChangesQuery {
     /// `next_cursor` of the previous answer; without it, the feed starts
     /// from the beginning.
-    #[param(pattern = "^[0-9]{1,19}\\.[0-9]{1,19}$", example = "0.1042")]
+    #[param(pattern = "^[0-9]{1,18}\\.[0-9]{1,18}$", example = "0.1042")]
     pub cursor: Option<String>,
     /// Referrals per answer, 1 to 200 (default 50).
     #[param(minimum = 1, maximum = 200)]

@@ -74,6 +74,8 @@ struct PreviewPage {
     to_write: usize,
     invalid: usize,
     error: Option<String>,
+    /// An import of the crèche's places, not of referrals.
+    places: bool,
 }
 
 /// `GET /app/import`.
@@ -140,6 +142,7 @@ pub async fn upload(
     };
     visitor.check_csrf(upload.csrf.as_deref())?;
     let creche = upload.creche_id.unwrap_or_default();
+    let kind = upload.kind.unwrap_or_default();
     let Some((name, bytes)) = upload.file.filter(|(_, b)| !b.is_empty()) else {
         let error = Some("Choisissez le fichier à importer.".to_owned());
         return upload_page(&state, &visitor, error, StatusCode::UNPROCESSABLE_ENTITY).await;
@@ -147,7 +150,7 @@ pub async fn upload(
     let who = visitor.who.clone();
     let done = state
         .write(move |conn| {
-            let what = (creche.as_str(), ImportKind::Referrals);
+            let what = (creche.as_str(), kind_named(&kind));
             imports::upload(conn, &who, what, (&name, &bytes), Utc::now())
         })
         .await;
@@ -163,15 +166,36 @@ pub async fn upload(
     }
 }
 
-/// `GET /app/import/modele.xlsx`.
-pub async fn template(visitor: Visitor) -> Result<HttpResponse, WebError> {
+#[derive(serde::Deserialize)]
+pub struct TemplateQuery {
+    #[serde(default)]
+    type_: Option<String>,
+}
+
+fn kind_named(name: &str) -> ImportKind {
+    if name == "places" {
+        ImportKind::Places
+    } else {
+        ImportKind::Referrals
+    }
+}
+
+/// `GET /app/import/modele.xlsx` (`?type_=places` for the places').
+pub async fn template(
+    visitor: Visitor,
+    query: web::Query<TemplateQuery>,
+) -> Result<HttpResponse, WebError> {
     Section::Import.require(&visitor.who)?;
-    let bytes = imports::template::template().map_err(|e| WebError::Unexpected(e.into()))?;
+    let kind = kind_named(query.type_.as_deref().unwrap_or_default());
+    let bytes = imports::template::template(kind).map_err(|e| WebError::Unexpected(e.into()))?;
     Ok(HttpResponse::Ok()
         .content_type(XLSX)
         .insert_header((
             actix_web::http::header::CONTENT_DISPOSITION,
-            "attachment; filename=\"modele-import-avip.xlsx\"",
+            format!(
+                "attachment; filename=\"modele-import-avip-{}.xlsx\"",
+                kind.as_str()
+            ),
         ))
         .body(bytes))
 }
@@ -207,6 +231,9 @@ fn detail(status: RowStatus, detail: Option<String>) -> String {
             format!("Même enfant que la ligne {}", &d[4..])
         }
         (RowStatus::Duplicate, Some(d)) => format!("Déjà suivie dans le service : {d}"),
+        (RowStatus::Update, Some(d)) if d.ends_with(" places") => {
+            format!("Enregistré jusqu’ici à cette date : {d}")
+        }
         (RowStatus::Update | RowStatus::Unchanged, Some(d)) => format!("Orientation {d}"),
         _ => String::new(),
     }
@@ -234,52 +261,29 @@ fn summary(v: &ImportView) -> Vec<String> {
     out
 }
 
-async fn preview(
-    state: &State,
-    visitor: &Visitor,
-    v: ImportView,
-    error: Option<String>,
-) -> Result<HttpResponse, WebError> {
-    let committed = v.result.as_ref().map(|r| {
-        format!(
-            "Import enregistré : {} orientations créées, {} mises à jour, {} inchangées, {} lignes non importées (doublons ou retirées). Le fichier n’est pas conservé.",
-            r.created, r.updated, r.unchanged, r.skipped
-        )
-    });
-    let read_as = v
-        .format
-        .as_ref()
-        .map_or_else(String::new, |f| match f.kind.as_str() {
-            "csv" => format!(
-                "Fichier CSV lu en {}, colonnes séparées par « {} ».",
-                if f.encoding.as_deref() == Some("utf-8") {
-                    "UTF-8"
-                } else {
-                    "Windows-1252 (Excel)"
-                },
-                f.separator.as_deref().unwrap_or(";")
-            ),
-            kind => format!(
-                "Classeur {} : feuille « {} ».",
-                kind.to_uppercase(),
-                f.sheet.as_deref().unwrap_or_default()
-            ),
-        });
-    let columns = (v.columns.iter().enumerate())
-        .map(|(index, c)| ColumnLine {
-            index,
-            header: c.header.clone(),
-            choices: (columns::fields().iter())
-                .map(|f| FieldChoice {
-                    value: f.id,
-                    label: f.header,
-                    selected: c.field.as_deref() == Some(f.id),
-                })
-                .collect(),
-        })
-        .collect();
-    let hidden = v.rows.len().saturating_sub(SHOWN);
-    let rows = (v.rows.iter().take(SHOWN))
+/// How the file was read, in words.
+fn read_as(f: &imports::Format) -> String {
+    match f.kind.as_str() {
+        "csv" => format!(
+            "Fichier CSV lu en {}, colonnes séparées par « {} ».",
+            if f.encoding.as_deref() == Some("utf-8") {
+                "UTF-8"
+            } else {
+                "Windows-1252 (Excel)"
+            },
+            f.separator.as_deref().unwrap_or(";")
+        ),
+        kind => format!(
+            "Classeur {} : feuille « {} ».",
+            kind.to_uppercase(),
+            f.sheet.as_deref().unwrap_or_default()
+        ),
+    }
+}
+
+/// The rows to look at, at most [`SHOWN`].
+fn row_lines(v: &ImportView) -> Vec<RowLine> {
+    (v.rows.iter().take(SHOWN))
         .map(|r| {
             let (status, status_code) = status_words(r.status);
             RowLine {
@@ -298,7 +302,41 @@ async fn preview(
                 removed: r.status == RowStatus::Removed,
             }
         })
+        .collect()
+}
+
+async fn preview(
+    state: &State,
+    visitor: &Visitor,
+    v: ImportView,
+    error: Option<String>,
+) -> Result<HttpResponse, WebError> {
+    let committed = v.result.as_ref().map(|r| match v.kind {
+        ImportKind::Places => format!(
+            "Import enregistré : {} changements de places ajoutés, {} corrigés, {} inchangés, {} lignes non importées.",
+            r.created, r.updated, r.unchanged, r.skipped
+        ),
+        ImportKind::Referrals => format!(
+            "Import enregistré : {} orientations créées, {} mises à jour, {} inchangées, {} lignes non importées (doublons ou retirées). Le fichier n’est pas conservé.",
+            r.created, r.updated, r.unchanged, r.skipped
+        ),
+    });
+    let read_as = v.format.as_ref().map_or_else(String::new, read_as);
+    let columns = (v.columns.iter().enumerate())
+        .map(|(index, c)| ColumnLine {
+            index,
+            header: c.header.clone(),
+            choices: (columns::fields_of(v.kind).iter())
+                .map(|f| FieldChoice {
+                    value: f.id,
+                    label: f.header,
+                    selected: c.field.as_deref() == Some(f.id),
+                })
+                .collect(),
+        })
         .collect();
+    let hidden = v.rows.len().saturating_sub(SHOWN);
+    let rows = row_lines(&v);
     let title = format!("Importer {}", v.file_name);
     let layout = Layout::load(state, visitor, Section::Import, title).await?;
     let page = PreviewPage {
@@ -314,6 +352,7 @@ async fn preview(
         to_write: v.counts.ready + v.counts.update,
         invalid: v.counts.invalid,
         error,
+        places: v.kind == ImportKind::Places,
     };
     let status = if page.error.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
@@ -389,7 +428,7 @@ pub async fn correct(
     visitor.check_csrf(form.csrf())?;
     let (id, row) = path.into_inner();
     let request = CorrectionRequest {
-        cells: (columns::fields().iter())
+        cells: (columns::fields().iter().chain(columns::place_fields()))
             .filter(|f| form.checked(&format!("champ:{}", f.id)))
             .map(|f| {
                 (

@@ -138,8 +138,53 @@ pub fn fields() -> &'static [Field] {
     })
 }
 
+/// The fields of a crèche's AVIP places history: from which day, how many.
+pub fn place_fields() -> &'static [Field] {
+    const PLACES: &[Field] = &[
+        f(
+            "places.from",
+            "Date d’effet",
+            &[
+                "a partir du",
+                "depuis le",
+                "date de debut",
+                "date",
+                "debut",
+                "from",
+            ],
+            Kind::Date,
+            "01/01/2025",
+            "Obligatoire. Le premier jour de ce nombre de places.",
+        ),
+        f(
+            "places.avip_places",
+            "Places AVIP",
+            &[
+                "places",
+                "nombre de places",
+                "nombre de places avip",
+                "capacite",
+                "capacite avip",
+                "avip places",
+            ],
+            Kind::Text,
+            "6",
+            "Obligatoire. De 0 à 500.",
+        ),
+    ];
+    PLACES
+}
+
+/// The fields of an import of this kind.
+pub fn fields_of(kind: super::ImportKind) -> &'static [Field] {
+    match kind {
+        super::ImportKind::Referrals => fields(),
+        super::ImportKind::Places => place_fields(),
+    }
+}
+
 pub fn field(id: &str) -> Option<&'static Field> {
-    fields().iter().find(|f| f.id == id)
+    (fields().iter().chain(place_fields())).find(|f| f.id == id)
 }
 
 /// Lower case, without accents, apostrophes or punctuation, single spaces:
@@ -163,17 +208,17 @@ pub fn normal(text: &str) -> String {
     out.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// The field a header names, if one does.
-pub fn guess(header: &str) -> Option<&'static str> {
+/// The field of an import of `kind` a header names, if one does.
+pub fn guess(header: &str, kind: super::ImportKind) -> Option<&'static str> {
     let h = normal(header);
     if h.is_empty() {
         return None;
     }
-    fields()
-        .iter()
+    let fields = fields_of(kind);
+    (fields.iter())
         .find(|f| normal(f.header) == h || normal(f.id) == h)
         .or_else(|| {
-            fields()
+            fields
                 .iter()
                 .find(|f| f.aliases.iter().any(|a| normal(a) == h))
         })
@@ -284,14 +329,21 @@ mod tests {
 
     #[test]
     fn headers_are_found_by_their_french_names_and_variants() {
-        assert_eq!(guess("Nom de la mère"), Some("parent.last_name"));
+        use crate::imports::ImportKind::{Places, Referrals};
+        assert_eq!(guess("Nom de la mère", Referrals), Some("parent.last_name"));
+        let birth = guess("Date de naissance de l'enfant", Referrals);
+        assert_eq!(birth, Some("child.birth_date"));
+        assert_eq!(guess("PRESCRIPTEUR", Referrals), Some("prescriber"));
         assert_eq!(
-            guess("Date de naissance de l'enfant"),
-            Some("child.birth_date")
+            guess("Date d’entrée", Referrals),
+            Some("enrollment.start_date")
         );
-        assert_eq!(guess("PRESCRIPTEUR"), Some("prescriber"));
-        assert_eq!(guess("Date d’entrée"), Some("enrollment.start_date"));
-        assert_eq!(guess("Couleur préférée"), None);
+        assert_eq!(guess("Couleur préférée", Referrals), None);
+        assert_eq!(
+            guess("Nombre de places", Places),
+            Some("places.avip_places")
+        );
+        assert_eq!(guess("Date", Places), Some("places.from"));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! kept (its rows wait, read, until the commit blanks them).
 
 pub mod columns;
+mod places;
 pub mod read;
 mod rows;
 pub mod template;
@@ -33,6 +34,25 @@ use rows::{Checked, Context, Values};
 pub enum ImportKind {
     /// Referrals with their history (one child per row).
     Referrals,
+    /// The crèche's AVIP places over time (one change per row).
+    Places,
+}
+
+impl ImportKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImportKind::Referrals => "referrals",
+            ImportKind::Places => "places",
+        }
+    }
+
+    fn of(import: &Import) -> ImportKind {
+        if import.kind == "places" {
+            ImportKind::Places
+        } else {
+            ImportKind::Referrals
+        }
+    }
 }
 
 /// The rows as read, the mapping and what was removed: kept until the
@@ -176,8 +196,8 @@ pub struct MappingRequest {
 /// One field name (or `null`) per column: the fields an import knows.
 fn mapping_schema() -> utoipa::openapi::schema::Array {
     use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, SchemaType, Type};
-    let mut names: Vec<serde_json::Value> = columns::fields()
-        .iter()
+    let mut names: Vec<serde_json::Value> = (columns::fields().iter())
+        .chain(columns::place_fields())
         .map(|f| serde_json::Value::from(f.id))
         .collect();
     names.push(serde_json::Value::Null);
@@ -250,7 +270,7 @@ pub fn upload(
     let mapping = table
         .headers
         .iter()
-        .map(|h| columns::guess(h).map(str::to_owned))
+        .map(|h| columns::guess(h, kind).map(str::to_owned))
         .collect::<Vec<_>>();
     let mapping = without_repeats(mapping);
     let sheet = Sheet {
@@ -261,7 +281,7 @@ pub fn upload(
     let import = Import {
         id: uuid::Uuid::now_v7().to_string(),
         creche_id,
-        kind: "referrals".into(),
+        kind: kind.as_str().into(),
         file_name,
         sheet: Some(serde_json::to_string(&sheet).map_err(|e| DomainError::Unexpected(e.into()))?),
         created_by: crate::workflow::referrals::actor(who).1.unwrap_or_default(),
@@ -273,7 +293,6 @@ pub fn upload(
         unchanged: 0,
         skipped: 0,
     };
-    let _ = kind;
     stored::insert(conn, &import)?;
     preview(conn, &import, &sheet, now)
 }
@@ -325,7 +344,8 @@ pub fn remap(
         let mut seen = std::collections::HashSet::new();
         for (i, field) in request.columns.iter().enumerate() {
             if let Some(f) = field {
-                if columns::field(f).is_none() {
+                let kind = ImportKind::of(&import);
+                if !columns::fields_of(kind).iter().any(|k| k.id == f) {
                     p.push(format!("columns[{i}]"), "is not a field an import knows");
                 } else if !seen.insert(f.clone()) {
                     p.push(
@@ -358,8 +378,9 @@ pub fn correct(
             .filter(|i| *i < sheet.table.rows.len())
             .ok_or(DomainError::NotFound)?;
         let mut p = crate::domain::Problems::default();
+        let known = columns::fields_of(ImportKind::of(&import));
         for (field, value) in &request.cells {
-            if columns::field(field).is_none() {
+            if !known.iter().any(|k| k.id == field) {
                 p.push(format!("cells.{field}"), "is not a field an import knows");
             } else if value.chars().count() > 2000 {
                 p.push(format!("cells.{field}"), "must be at most 2000 characters");
@@ -413,8 +434,15 @@ fn keep(conn: &mut DbConnection, import: &Import, sheet: &Sheet) -> Result<(), D
     Ok(())
 }
 
+/// A row as checked, by kind.
+#[derive(Clone, Debug)]
+enum Parsed {
+    Referral(Box<Checked>),
+    Places(places::PlaceRow),
+}
+
 /// A row's standing, what it matches, and the row checked.
-type Assessment = (RowStatus, Option<String>, Result<Checked, Vec<CellError>>);
+type Assessment = (RowStatus, Option<String>, Result<Parsed, Vec<CellError>>);
 
 /// Every row checked and matched.
 struct Assessed {
@@ -439,6 +467,19 @@ fn assess(
     sheet: &Sheet,
     now: DateTime<Utc>,
 ) -> Result<Assessed, DomainError> {
+    match ImportKind::of(import) {
+        ImportKind::Referrals => assess_referrals(conn, import, sheet, now),
+        ImportKind::Places => places::assess(conn, import, sheet),
+    }
+}
+
+/// What a referral's row is checked against: the crèche, the
+/// département's prescribers, today.
+fn context(
+    conn: &mut DbConnection,
+    import: &Import,
+    now: DateTime<Utc>,
+) -> Result<Context, DomainError> {
     let creche = avip_db::creches::find(
         conn,
         &import.creche_id,
@@ -446,14 +487,23 @@ fn assess(
     )?
     .ok_or(DomainError::NotFound)?;
     let prescribers = avip_db::organizations::prescribers_in(conn, &creche.departement)?;
-    let ctx = Context {
+    Ok(Context {
         creche_id: import.creche_id.clone(),
         prescribers: prescribers
             .into_iter()
             .map(|o| (o.id, o.name, o.kind))
             .collect(),
         today: avip_sla_engine::clock::paris_date(now),
-    };
+    })
+}
+
+fn assess_referrals(
+    conn: &mut DbConnection,
+    import: &Import,
+    sheet: &Sheet,
+    now: DateTime<Utc>,
+) -> Result<Assessed, DomainError> {
+    let ctx = context(conn, import, now)?;
     let known = stored::children_at(conn, &import.creche_id)?;
     let ids: Vec<ReferralId> = known.iter().map(|k| k.referral_id.clone()).collect();
     let imported = stored::imported_only(conn, &ids)?;
@@ -506,7 +556,11 @@ fn assess(
                 }
             }
         };
-        out.rows.push((status, detail, checked));
+        out.rows.push((
+            status,
+            detail,
+            checked.map(|c| Parsed::Referral(Box::new(c))),
+        ));
     }
     Ok(out)
 }
@@ -588,7 +642,7 @@ fn done(import: &Import) -> ImportView {
     ImportView {
         id: import.id.clone(),
         creche_id: import.creche_id.clone(),
-        kind: ImportKind::Referrals,
+        kind: ImportKind::of(import),
         file_name: import.file_name.clone(),
         format: None,
         created_at: import.created_at.and_utc(),
@@ -635,7 +689,10 @@ pub fn commit(
                 ),
             ));
         }
-        let counts = write::all(conn, who, (&import, &assessed), policy, now)?;
+        let counts = match ImportKind::of(&import) {
+            ImportKind::Referrals => write::all(conn, who, (&import, &assessed), policy, now)?,
+            ImportKind::Places => places::write(conn, who, (&import, &assessed), now)?,
+        };
         stored::committed(conn, &import.id, counts, to_db_time(now))?;
         tracing::info!(import = %import.id, created = counts[0], updated = counts[1], "import committed");
         let import = stored::find(conn, &import.id)?.ok_or(DomainError::NotFound)?;

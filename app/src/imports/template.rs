@@ -3,17 +3,23 @@
 
 use rust_xlsxwriter::{Format, FormatBorder, Workbook, XlsxError};
 
-use super::columns::{Kind, fields};
+use super::ImportKind;
+use super::columns::{Kind, fields_of};
 
-/// The template as an XLSX workbook.
-pub fn template() -> Result<Vec<u8>, XlsxError> {
+/// The template of an import of `kind`, as an XLSX workbook.
+pub fn template(kind: ImportKind) -> Result<Vec<u8>, XlsxError> {
+    let fields = fields_of(kind);
+    let sheet = match kind {
+        ImportKind::Referrals => "Orientations",
+        ImportKind::Places => "Places AVIP",
+    };
     let mut book = Workbook::new();
     let bold = Format::new()
         .set_bold()
         .set_border_bottom(FormatBorder::Thin);
     let wrap = Format::new().set_text_wrap();
-    let rows = book.add_worksheet().set_name("Orientations")?;
-    for (c, f) in (0u16..).zip(fields()) {
+    let rows = book.add_worksheet().set_name(sheet)?;
+    for (c, f) in (0u16..).zip(fields) {
         rows.write_string_with_format(0, c, f.header, &bold)?;
         rows.write_string(1, c, f.example)?;
         rows.set_column_width(c, 22)?;
@@ -26,7 +32,7 @@ pub fn template() -> Result<Vec<u8>, XlsxError> {
     help.set_column_width(0, 32)?;
     help.set_column_width(1, 60)?;
     help.set_column_width(2, 80)?;
-    for (r, f) in (1u32..).zip(fields()) {
+    for (r, f) in (1u32..).zip(fields) {
         let allowed = match f.kind {
             Kind::Choice(list) => list.iter().map(|(_, l)| *l).collect::<Vec<_>>().join(" ; "),
             Kind::Date => "JJ/MM/AAAA".to_owned(),

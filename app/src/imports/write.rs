@@ -38,7 +38,9 @@ pub(super) fn all(
     .ok_or(DomainError::NotFound)?;
     let mut counts = [0; 4];
     for (i, (status, _, checked)) in assessed.rows.iter().enumerate() {
-        let (Ok(row), RowStatus::Ready | RowStatus::Update) = (checked, status) else {
+        let (Ok(super::Parsed::Referral(row)), RowStatus::Ready | RowStatus::Update) =
+            (checked, status)
+        else {
             let slot = if *status == RowStatus::Unchanged {
                 2
             } else {

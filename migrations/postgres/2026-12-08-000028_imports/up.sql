@@ -5,7 +5,7 @@
 CREATE TABLE imports (
     id           TEXT PRIMARY KEY NOT NULL,
     creche_id    TEXT NOT NULL REFERENCES creches (id) ON DELETE CASCADE,
-    kind         TEXT NOT NULL CHECK (kind IN ('referrals')),
+    kind         TEXT NOT NULL CHECK (kind IN ('referrals', 'places')),
     file_name    TEXT NOT NULL,
     -- The headers, the rows' cells and the mapping (JSON), until the commit.
     sheet        TEXT,

@@ -29,9 +29,19 @@ async fn upload(
     name: &str,
     bytes: Vec<u8>,
 ) -> (u16, Value) {
+    upload_kind(app, token, (creche, "referrals"), name, bytes).await
+}
+
+async fn upload_kind(
+    app: &TestApp,
+    token: &str,
+    (creche, kind): (&str, &str),
+    name: &str,
+    bytes: Vec<u8>,
+) -> (u16, Value) {
     let form = reqwest::multipart::Form::new()
         .text("creche_id", creche.to_owned())
-        .text("kind", "referrals")
+        .text("kind", kind.to_owned())
         .part(
             "file",
             reqwest::multipart::Part::bytes(bytes).file_name(name.to_owned()),
@@ -576,4 +586,143 @@ async fn the_imported_history_counts_as_the_same_history_entered_through_the_ser
 
     assert_eq!(by_import, by_hand, "{counted:?}");
     assert_eq!(by_import, [6, 5, 3, 3, 2, 1, 1, 1, 0]);
+}
+
+/// A crèche's AVIP places over time, from LibreOffice's ODS: each change on
+/// its day (the past too), a day twice in the file a duplicate, a
+/// re-import correcting one; the occupancy's available place-days follow.
+#[tokio::test]
+async fn the_places_history_is_imported_day_by_day_and_the_occupancy_follows() {
+    let app = spawn_app().await;
+    let t = territory(&app).await;
+    let indicators = "/api/v1/exports/indicators?from=2025-01-01&to=2025-12-31&group_by=creche";
+    let available = |v: &Value| {
+        (v.as_array().unwrap().iter())
+            .find(|r| r["label"] == "Les Petits Pas")
+            .map(|r| r["available_place_days"].as_i64().unwrap())
+            .unwrap()
+    };
+    let before = available(&app.expect(&t.admin, "GET", indicators, None, 200).await);
+
+    let what = (t.creche.as_str(), "places");
+    let (status, import) = upload_kind(
+        &app,
+        &t.coordinator,
+        what,
+        "places.ods",
+        fixture("places.ods"),
+    )
+    .await;
+    assert_eq!(status, 201, "{import}");
+    assert_eq!(import["kind"], "places");
+    assert_eq!(
+        import["columns"][1]["field"], "places.avip_places",
+        "{import}"
+    );
+    assert_eq!(counts(&import)["ready"], 3, "{import}");
+    assert_eq!(counts(&import)["duplicate"], 1);
+    let done = commit(&app, &t, &import, 200).await;
+    assert_eq!(
+        done["result"],
+        json!({"created": 3, "updated": 0, "unchanged": 0, "skipped": 1})
+    );
+
+    let path = format!("/api/v1/creches/{}/capacity", t.creche);
+    let history = app.expect(&t.coordinator, "GET", &path, None, 200).await;
+    let changes: Vec<(String, i64)> = (history["changes"].as_array().unwrap().iter())
+        .filter(|c| c["from"].as_str().unwrap() < "2026-06-01")
+        .map(|c| {
+            (
+                c["from"].as_str().unwrap().to_owned(),
+                c["avip_places"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            ("2025-01-01".into(), 6),
+            ("2025-09-01".into(), 8),
+            ("2026-01-01".into(), 6)
+        ],
+        "{history}"
+    );
+    let after = available(&app.expect(&t.admin, "GET", indicators, None, 200).await);
+    assert!(
+        after > before,
+        "the crèche had places in 2025: {before} then {after}"
+    );
+
+    // The same file with September at 7: one update, the rest unchanged.
+    let mut csv =
+        String::from("Date d'effet;Nombre de places\n01/01/2025;6\n01/09/2025;7\n01/01/2026;6\n");
+    csv.push_str("15/13/2025;6\n");
+    let (_, again) = upload_kind(&app, &t.coordinator, what, "places.csv", csv.into_bytes()).await;
+    assert_eq!(counts(&again)["invalid"], 1, "{again}");
+    let row_5 = |v: &Value| {
+        (v["rows"].as_array().unwrap().iter())
+            .find(|r| r["row"] == 5)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        row_5(&again)["errors"][0]["field"],
+        "places.from",
+        "{again}"
+    );
+    let update = (again["rows"].as_array().unwrap().iter())
+        .find(|r| r["row"] == 3)
+        .unwrap();
+    assert_eq!(
+        (update["status"].as_str(), update["detail"].as_str()),
+        (Some("update"), Some("8 places"))
+    );
+    let id = again["id"].as_str().unwrap();
+    let fixed = app
+        .expect(
+            &t.coordinator,
+            "PATCH",
+            &format!("/api/v1/imports/{id}/rows/5"),
+            Some(json!({"cells": {"places.avip_places": "501"}})),
+            200,
+        )
+        .await;
+    let fixed = row_5(&fixed);
+    let fields: Vec<&str> = (fixed["errors"].as_array().unwrap().iter())
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["places.from", "places.avip_places"], "{fixed}");
+    app.expect(
+        &t.coordinator,
+        "PATCH",
+        &format!("/api/v1/imports/{id}/rows/5"),
+        Some(json!({"removed": true})),
+        200,
+    )
+    .await;
+    let done = commit(&app, &t, &again, 200).await;
+    assert_eq!(
+        done["result"],
+        json!({"created": 0, "updated": 1, "unchanged": 2, "skipped": 1})
+    );
+    // A referral's field is no field of a places import.
+    let (_, third) = upload_kind(
+        &app,
+        &t.coordinator,
+        what,
+        "places.ods",
+        fixture("places.ods"),
+    )
+    .await;
+    let path = format!("/api/v1/imports/{}/rows/2", third["id"].as_str().unwrap());
+    let refused = app
+        .expect(
+            &t.coordinator,
+            "PATCH",
+            &path,
+            Some(json!({"cells": {"child.first_name": "Léo"}})),
+            422,
+        )
+        .await;
+    assert_eq!(refused["errors"][0]["field"], "cells.child.first_name");
 }
