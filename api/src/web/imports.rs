@@ -388,6 +388,15 @@ async fn after(
     }
 }
 
+/// A form of the import's page, from someone who may import, with the
+/// session's token.
+fn posted(visitor: &Visitor, body: &web::Bytes) -> Result<Form, WebError> {
+    Section::Import.require(&visitor.who)?;
+    let form = Form::read(body)?;
+    visitor.check_csrf(form.csrf())?;
+    Ok(form)
+}
+
 /// `POST /app/import/{id}/colonnes`.
 pub async fn map(
     visitor: Visitor,
@@ -395,9 +404,7 @@ pub async fn map(
     id: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, WebError> {
-    Section::Import.require(&visitor.who)?;
-    let form = Form::read(&body)?;
-    visitor.check_csrf(form.csrf())?;
+    let form = posted(&visitor, &body)?;
     let count: usize = form
         .get("colonnes")
         .parse()
@@ -423,9 +430,7 @@ pub async fn correct(
     path: web::Path<(String, usize)>,
     body: web::Bytes,
 ) -> Result<HttpResponse, WebError> {
-    Section::Import.require(&visitor.who)?;
-    let form = Form::read(&body)?;
-    visitor.check_csrf(form.csrf())?;
+    let form = posted(&visitor, &body)?;
     let (id, row) = path.into_inner();
     let request = CorrectionRequest {
         cells: (columns::fields().iter().chain(columns::place_fields()))
@@ -457,9 +462,7 @@ pub async fn commit(
     id: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, WebError> {
-    Section::Import.require(&visitor.who)?;
-    let form = Form::read(&body)?;
-    visitor.check_csrf(form.csrf())?;
+    posted(&visitor, &body)?;
     let (who, id) = (visitor.who.clone(), id.into_inner());
     let (key, policy) = (id.clone(), state.policy.clone());
     let done = state

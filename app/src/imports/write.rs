@@ -19,7 +19,7 @@ use super::{Assessed, RowStatus};
 use crate::auth::Principal;
 use crate::domain::DomainError;
 use crate::domain::referral::default_contract_end;
-use crate::workflow::referrals::{actor, children_of, event_by, family_of, needs_of};
+use crate::workflow::referrals::{actor, children_of, event_by, family_of, needs_of, referral_of};
 
 /// Writes the ready rows and rewrites the updated ones:
 /// `[created, updated, unchanged, skipped]`.
@@ -101,31 +101,10 @@ fn referral(
         .flatten()
         .map(to_db_time);
     let referral = Referral {
-        id: id.clone(),
-        reference,
-        prescriber_organization_id: row.prescriber.clone(),
-        creche_id: draft.creche_id.clone(),
-        created_by: who.subject.to_claim(),
-        idempotency_key: None,
-        request_fingerprint: None,
-        referent_name: draft.referent_name.clone(),
-        referent_email: draft.referent_email.clone(),
-        referent_phone: draft.referent_phone.clone(),
-        parent_situation: draft.situation,
-        single_parent: draft.single_parent,
-        qpv_resident: draft.qpv_resident,
-        desired_start_date: Some(draft.desired_start_date),
-        days_per_week: draft.days_per_week,
-        atypical_hours: draft.atypical_hours,
-        insertion_project_kind: draft.project_kind,
-        consent_given: true,
-        consent_date: draft.consent_date,
         status: h.status,
-        received_at: to_db_time(received),
         first_response_at: h.first_response.map(|d| to_db_time(moment(d))),
         closed_at: h.closed.map(|d| to_db_time(moment(d))),
         updated_at: to_db_time(now),
-        anonymised_at: None,
         closing_reason: match h.status {
             ReferralStatus::Exited => h.exit.as_ref().map(|e| e.reason.as_str().to_owned()),
             _ => h.closing_reason.clone(),
@@ -136,6 +115,12 @@ fn referral(
             policy_version: Some(policy.version),
             next_at,
         },
+        ..referral_of(
+            draft,
+            (id, reference),
+            (row.prescriber.clone(), who.subject.to_claim()),
+            to_db_time(received),
+        )
     };
     let mut created = event_by(actor(who), id, EventKind::Created, received);
     created.to_status = Some(ReferralStatus::Received);

@@ -188,33 +188,18 @@ fn insert_referral(
     let id = ReferralId::generate();
     let at = to_db_time(now);
     let referral = Referral {
-        id: id.clone(),
-        reference: format!("AVIP-{}-{year}-{number:05}", creche.departement),
-        prescriber_organization_id: who.organization_id.clone(),
-        creche_id: creche.creche.id.clone(),
-        created_by: who.subject.to_claim(),
         idempotency_key: key.map(str::to_owned),
         request_fingerprint: Some(draft.fingerprint.clone()),
-        referent_name: draft.referent_name.clone(),
-        referent_email: draft.referent_email.clone(),
-        referent_phone: draft.referent_phone.clone(),
-        parent_situation: draft.situation,
-        single_parent: draft.single_parent,
-        qpv_resident: draft.qpv_resident,
-        desired_start_date: Some(draft.desired_start_date),
-        days_per_week: draft.days_per_week,
-        atypical_hours: draft.atypical_hours,
-        insertion_project_kind: draft.project_kind,
-        consent_given: true,
-        consent_date: draft.consent_date,
-        status: ReferralStatus::Received,
-        received_at: at,
-        first_response_at: None,
-        closed_at: None,
-        updated_at: at,
-        anonymised_at: None,
-        closing_reason: None,
         sla: lifecycle::on_intake(policy, now),
+        ..referral_of(
+            draft,
+            (
+                &id,
+                format!("AVIP-{}-{year}-{number:05}", creche.departement),
+            ),
+            (who.organization_id.clone(), who.subject.to_claim()),
+            at,
+        )
     };
     let family = family_of(draft, &id);
     let children = children_of(draft, &id);
@@ -265,6 +250,46 @@ fn replay(
         record: referrals::get(conn, &id)?,
         replayed: true,
     }))
+}
+
+/// A new referral's row from its checked request: received at `at` by
+/// `prescriber`, written by `created_by`, waiting for its first response,
+/// its clock not armed (intake arms it; an import computes it).
+pub(crate) fn referral_of(
+    draft: &ReferralDraft,
+    (id, reference): (&ReferralId, String),
+    (prescriber, created_by): (avip_db::model::OrganizationId, String),
+    at: chrono::NaiveDateTime,
+) -> Referral {
+    Referral {
+        id: id.clone(),
+        reference,
+        prescriber_organization_id: prescriber,
+        creche_id: draft.creche_id.clone(),
+        created_by,
+        idempotency_key: None,
+        request_fingerprint: None,
+        referent_name: draft.referent_name.clone(),
+        referent_email: draft.referent_email.clone(),
+        referent_phone: draft.referent_phone.clone(),
+        parent_situation: draft.situation,
+        single_parent: draft.single_parent,
+        qpv_resident: draft.qpv_resident,
+        desired_start_date: Some(draft.desired_start_date),
+        days_per_week: draft.days_per_week,
+        atypical_hours: draft.atypical_hours,
+        insertion_project_kind: draft.project_kind,
+        consent_given: true,
+        consent_date: draft.consent_date,
+        status: ReferralStatus::Received,
+        received_at: at,
+        first_response_at: None,
+        closed_at: None,
+        updated_at: at,
+        anonymised_at: None,
+        closing_reason: None,
+        sla: Default::default(),
+    }
 }
 
 /// The family's personal data, kept apart from the referral's facts.
