@@ -401,6 +401,29 @@ async fn a_reimport_updates_what_changed_and_leaves_the_services_own_referrals_a
         .filter(|e| e["kind"] == "imported")
         .count();
     assert_eq!(imported, 2, "one per import: {timeline}");
+
+    // A row that gives the reference is matched by it, even with the
+    // child's name corrected in the file.
+    let reference = leo["reference"].as_str().unwrap();
+    let renamed = csv.replace(";Léo;", ";Léon;").replacen(
+        "\r\n;10/02/2025;",
+        &format!("\r\n{reference};10/02/2025;"),
+        1,
+    );
+    let (encoded, _, _) = encoding_rs::WINDOWS_1252.encode(&renamed);
+    let (_, third) = upload(
+        &app,
+        &t.coordinator,
+        &t.creche,
+        "clean-leon.csv",
+        encoded.into_owned(),
+    )
+    .await;
+    let update = (third["rows"].as_array().unwrap().iter())
+        .find(|r| r["status"] == "update")
+        .unwrap_or_else(|| panic!("{third}"));
+    assert_eq!(update["detail"], reference, "{third}");
+    assert_eq!(counts(&third)["ready"], 0, "{third}");
 }
 
 #[tokio::test]
