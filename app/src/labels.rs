@@ -739,6 +739,10 @@ const EXACT: &[(&str, &str)] = &[
         "Ce champ est obligatoire pour ce statut.",
     ),
     (
+        "does not fit the status: a refusal's reason for Refusée, a withdrawal's for Retirée",
+        "Ce motif ne correspond pas au statut : un motif de refus pour « Refusée », de retrait pour « Retirée ».",
+    ),
+    (
         "must be empty for a referral still waiting for its first response",
         "Laissez vide pour une orientation encore sans réponse.",
     ),
@@ -959,6 +963,7 @@ mod tests {
             "no such",
             "the import",
             "line ",
+            "does ",
         ];
         let mut found = Vec::new();
         for source in SOURCES {

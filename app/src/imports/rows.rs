@@ -332,6 +332,7 @@ fn history(r: &mut Reader<'_>, received: NaiveDate, today: NaiveDate) -> Option<
         }
     }
     required_by(r, status, (first, start, exit_date));
+    closing_fits(r, status, closing_reason.as_deref());
     if status != Exited && exit_date.is_some() {
         r.p.push("exit.date", "is only for a child who left (status Sortie)");
     }
@@ -395,6 +396,26 @@ fn required_by(
             needs("enrollment.start_date", start.is_some(), r);
         }
         Declined | Withdrawn => {}
+    }
+}
+
+/// A closing reason is a refusal's for a declined referral, a
+/// withdrawal's for a withdrawn one, as the transitions take them.
+fn closing_fits(r: &mut Reader<'_>, status: ReferralStatus, reason: Option<&str>) {
+    use avip_db::model::{DeclineReason, WithdrawReason};
+    let Some(reason) = reason else {
+        return;
+    };
+    let fits = match status {
+        ReferralStatus::Declined => reason.parse::<DeclineReason>().is_ok(),
+        ReferralStatus::Withdrawn => reason.parse::<WithdrawReason>().is_ok(),
+        _ => false,
+    };
+    if !fits {
+        r.p.push(
+            "closing_reason",
+            "does not fit the status: a refusal's reason for Refusée, a withdrawal's for Retirée",
+        );
     }
 }
 

@@ -327,6 +327,17 @@ async fn each_invalid_cell_is_named_corrected_in_place_and_the_commit_is_all_or_
         )
         .await;
     assert_eq!(bad["errors"][0]["field"], "cells.couleur");
+    // A withdrawal's reason on a refused referral is not the refusal's.
+    let closing =
+        json!({"cells": {"status": "Refusée", "closing_reason": "Autre mode de garde trouvé"}});
+    let mismatch = fix(5, closing).await;
+    let row = (mismatch["rows"].as_array().unwrap().iter())
+        .find(|r| r["row"] == 5)
+        .unwrap();
+    let named: Vec<&str> = (row["errors"].as_array().unwrap().iter())
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert!(named.contains(&"closing_reason"), "{row}");
     let left = fix(5, json!({"removed": true})).await;
     assert_eq!(
         counts(&left),
