@@ -446,30 +446,35 @@ async function occupied(page, creche, day) {
 {
   const page = await newPage();
   const heading = async () => (await page.locator('h1').innerText()).trim();
+  // A form's button, and the page its answer leads to (a 303 to the same
+  // address included) fully loaded before anything is read.
+  const send = async (button) => {
+    await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), button.click()]);
+  };
   await page.goto(`${base}/app/import`);
   await signIn(page, 'coordination@toulon.demo.avip.example');
   expect(await heading() === 'Importer un tableur', `the import page (${await heading()})`);
   await axe(page, 'import');
   await page.locator('#file').setInputFiles(new URL('../fixtures/imports/errors.csv', import.meta.url).pathname);
-  await page.getByRole('button', { name: 'Lire le fichier' }).click();
+  await send(page.getByRole('button', { name: 'Lire le fichier' }));
   expect(page.url().includes('/app/import/'), `the file read, its preview (${page.url()})`);
   expect(await page.getByText('Fichier CSV lu en UTF-8').count() === 1, 'the encoding and separator said');
   expect(await page.getByText('Ce n’est pas une date : écrivez-la JJ/MM/AAAA.').count() === 1, 'the invalid date named in French');
   await axe(page, 'import preview');
   await screenshot(page, 'import');
   // The column the coordinator maps again: every row is read again.
-  await page.getByRole('button', { name: 'Vérifier les colonnes' }).click();
+  await send(page.getByRole('button', { name: 'Vérifier les colonnes' }));
   await page.locator('[name="champ:child.birth_date"]').fill('28/02/2024');
   await page.locator('[name="champ:parent.situation"]').fill('Demandeur d’emploi');
-  await page.getByRole('button', { name: 'Vérifier la ligne 3' }).click();
+  await send(page.getByRole('button', { name: 'Vérifier la ligne 3' }));
   expect(await page.getByText('Ce n’est pas une date').count() === 0, 'row 3 corrected');
   for (const row of [4, 5]) {
-    await page.getByRole('button', { name: `Retirer la ligne ${row}` }).click();
+    await send(page.getByRole('button', { name: `Retirer la ligne ${row}` }));
   }
   await axe(page, 'import ready');
   const commit = page.getByRole('button', { name: /^Importer \d+ orientations$/ });
   expect(await commit.count() === 1, 'the commit offered once nothing is invalid');
-  await commit.click();
+  await send(commit);
   expect(await page.getByText(/^Import enregistré/).count() === 1, `the import committed (${await heading()})`);
   await axe(page, 'import committed');
   await page.context().close();

@@ -245,17 +245,36 @@ fn field_label(field: &str) -> String {
 
 fn summary(v: &ImportView) -> Vec<String> {
     let c = &v.counts;
-    let mut out = vec![format!("{} lignes lues", c.total)];
-    for (n, what) in [
-        (c.ready, "prêtes à importer"),
-        (c.update, "mettent à jour une orientation déjà importée"),
-        (c.unchanged, "inchangées depuis le dernier import"),
-        (c.duplicate, "en double (non importées)"),
-        (c.invalid, "à corriger"),
-        (c.removed, "retirées"),
+    let lines = if c.total == 1 {
+        "ligne lue"
+    } else {
+        "lignes lues"
+    };
+    let mut out = vec![format!("{} {lines}", c.total)];
+    for (n, one, many) in [
+        (c.ready, "prête à importer", "prêtes à importer"),
+        (
+            c.update,
+            "met à jour ce qu’un import précédent a écrit",
+            "mettent à jour ce qu’un import précédent a écrit",
+        ),
+        (
+            c.unchanged,
+            "inchangée depuis le dernier import",
+            "inchangées depuis le dernier import",
+        ),
+        (
+            c.duplicate,
+            "en double (non importée)",
+            "en double (non importées)",
+        ),
+        (c.invalid, "à corriger", "à corriger"),
+        (c.removed, "retirée", "retirées"),
     ] {
-        if n > 0 {
-            out.push(format!("{n} {what}"));
+        match n {
+            0 => {}
+            1 => out.push(format!("1 {one}")),
+            n => out.push(format!("{n} {many}")),
         }
     }
     out
