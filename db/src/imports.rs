@@ -54,25 +54,30 @@ pub fn save_sheet(conn: &mut DbConnection, id: &str, sheet: &str) -> QueryResult
         .map(|n| n == 1)
 }
 
-/// The commit's counts: `[created, updated, unchanged, skipped]`.
-pub fn committed(
-    conn: &mut DbConnection,
-    id: &str,
-    counts: [i32; 4],
-    at: NaiveDateTime,
-) -> QueryResult<bool> {
+/// Takes the import for its commit: `false` when another commit took it
+/// first (on PostgreSQL the row's lock makes a concurrent commit wait for
+/// this one's end, then find it taken).
+pub fn take_for_commit(conn: &mut DbConnection, id: &str, at: NaiveDateTime) -> QueryResult<bool> {
     diesel::update(imports::table.find(id))
         .filter(imports::committed_at.is_null())
+        .set(imports::committed_at.eq(at))
+        .execute(conn)
+        .map(|n| n == 1)
+}
+
+/// What the commit did, `[created, updated, unchanged, skipped]`; the rows
+/// are not kept.
+pub fn committed(conn: &mut DbConnection, id: &str, counts: [i32; 4]) -> QueryResult<()> {
+    diesel::update(imports::table.find(id))
         .set((
             imports::sheet.eq(None::<String>),
-            imports::committed_at.eq(at),
             imports::created.eq(counts[0]),
             imports::updated.eq(counts[1]),
             imports::unchanged.eq(counts[2]),
             imports::skipped.eq(counts[3]),
         ))
         .execute(conn)
-        .map(|n| n == 1)
+        .map(drop)
 }
 
 /// A child the crèche already has a referral for: what a row is matched

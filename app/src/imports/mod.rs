@@ -674,6 +674,12 @@ pub fn commit(
     avip_db::write_transaction(conn, |conn| {
         let import = load(conn, who, id)?;
         let sheet = sheet_of(&import)?;
+        if !stored::take_for_commit(conn, &import.id, to_db_time(now))? {
+            return Err(DomainError::invalid(
+                "id",
+                "the import is committed already",
+            ));
+        }
         let assessed = assess(conn, &import, &sheet, now)?;
         let invalid: Vec<usize> = (assessed.rows.iter().enumerate())
             .filter(|(_, r)| r.0 == RowStatus::Invalid)
@@ -693,7 +699,7 @@ pub fn commit(
             ImportKind::Referrals => write::all(conn, who, (&import, &assessed), policy, now)?,
             ImportKind::Places => places::write(conn, who, (&import, &assessed), now)?,
         };
-        stored::committed(conn, &import.id, counts, to_db_time(now))?;
+        stored::committed(conn, &import.id, counts)?;
         tracing::info!(import = %import.id, created = counts[0], updated = counts[1], "import committed");
         let import = stored::find(conn, &import.id)?.ok_or(DomainError::NotFound)?;
         Ok(done(&import))

@@ -344,7 +344,25 @@ async fn each_invalid_cell_is_named_corrected_in_place_and_the_commit_is_all_or_
         json!({"total": 5, "ready": 3, "update": 0, "unchanged": 0, "duplicate": 1, "invalid": 0, "removed": 1})
     );
 
-    let done = commit(&app, &t, &import, 200).await;
+    // Two commits at once (a double click, two tabs): one writes, the
+    // other is told it is done already.
+    let path = format!("/api/v1/imports/{id}/commit");
+    let (a, b) = tokio::join!(
+        app.call(&t.coordinator, "POST", &path, None),
+        app.call(&t.coordinator, "POST", &path, None)
+    );
+    let mut statuses = [a.status().as_u16(), b.status().as_u16()];
+    statuses.sort();
+    assert_eq!(statuses, [200, 422]);
+    let done = app
+        .expect(
+            &t.coordinator,
+            "GET",
+            &format!("/api/v1/imports/{id}"),
+            None,
+            200,
+        )
+        .await;
     assert_eq!(
         done["result"],
         json!({"created": 3, "updated": 0, "unchanged": 0, "skipped": 2})
