@@ -8,6 +8,8 @@ use diesel::prelude::*;
 
 use crate::DbConnection;
 use crate::model::{CrecheId, EventKind, ReferralId};
+use crate::places::Booking;
+use crate::referrals::{Child, Enrollment, Event, Needs, NewReferral, Referral, search_text};
 use crate::schema::{imports, referral_children, referral_events, referral_families, referrals};
 
 #[derive(Queryable, Selectable, Insertable, Clone, Debug, PartialEq, Eq)]
@@ -160,14 +162,111 @@ pub fn imported_only(
     Ok(last)
 }
 
+/// Everything one imported row writes: the referral as intake writes it,
+/// its history's events, its enrollment and the place it booked.
+pub struct Written {
+    pub new: NewReferral,
+    pub events: Vec<Event>,
+    pub enrollment: Option<(Enrollment, Booking)>,
+}
+
+/// Runs one statement on the backend's own connection (a multi-row
+/// `INSERT` is written for each backend).
+macro_rules! on_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            DbConnection::Pg($c) => $body,
+            DbConnection::Sqlite($c) => $body,
+        }
+    };
+}
+
+/// Writes new referrals with their history, a few hundred rows per
+/// statement: what an import commits (each row's referral is new).
+pub fn insert_all(conn: &mut DbConnection, rows: &[Written]) -> QueryResult<()> {
+    use crate::schema::{
+        place_bookings, referral_child_claims, referral_enrollments, referral_needs,
+    };
+    for chunk in rows.chunks(200) {
+        let referrals_: Vec<&Referral> = chunk.iter().map(|w| &w.new.referral).collect();
+        on_backend!(conn, |c| diesel::insert_into(referrals::table)
+            .values(referrals_)
+            .execute(c))?;
+        let families: Vec<_> = (chunk.iter())
+            .map(|w| {
+                let text = search_text(&w.new.family, &w.new.children);
+                (&w.new.family, referral_families::search_text.eq(text))
+            })
+            .collect();
+        on_backend!(conn, |c| diesel::insert_into(referral_families::table)
+            .values(families)
+            .execute(c))?;
+        let children: Vec<&Child> = chunk.iter().flat_map(|w| &w.new.children).collect();
+        on_backend!(conn, |c| diesel::insert_into(referral_children::table)
+            .values(children)
+            .execute(c))?;
+        let needs: Vec<&Needs> = chunk.iter().filter_map(|w| w.new.needs.as_ref()).collect();
+        if !needs.is_empty() {
+            on_backend!(conn, |c| diesel::insert_into(referral_needs::table)
+                .values(needs)
+                .execute(c))?;
+        }
+        let claims: Vec<_> = (chunk.iter())
+            .flat_map(|w| {
+                w.new.child_keys.iter().map(|key| {
+                    (
+                        referral_child_claims::creche_id.eq(&w.new.referral.creche_id),
+                        referral_child_claims::child_key.eq(key),
+                        referral_child_claims::referral_id.eq(&w.new.referral.id),
+                    )
+                })
+            })
+            .collect();
+        if !claims.is_empty() {
+            on_backend!(conn, |c| diesel::insert_into(referral_child_claims::table)
+                .values(claims)
+                .execute(c))?;
+        }
+        let events: Vec<&Event> = (chunk.iter())
+            .flat_map(|w| std::iter::once(&w.new.event).chain(&w.events))
+            .collect();
+        for part in events.chunks(500) {
+            on_backend!(conn, |c| diesel::insert_into(referral_events::table)
+                .values(part.to_vec())
+                .execute(c))?;
+        }
+        let enrollments: Vec<&Enrollment> = chunk
+            .iter()
+            .filter_map(|w| w.enrollment.as_ref().map(|e| &e.0))
+            .collect();
+        let bookings: Vec<&Booking> = chunk
+            .iter()
+            .filter_map(|w| w.enrollment.as_ref().map(|e| &e.1))
+            .collect();
+        if !enrollments.is_empty() {
+            on_backend!(conn, |c| diesel::insert_into(referral_enrollments::table)
+                .values(enrollments)
+                .execute(c))?;
+            on_backend!(conn, |c| diesel::insert_into(place_bookings::table)
+                .values(bookings)
+                .execute(c))?;
+        }
+        for w in chunk {
+            crate::tallies::changed(conn, &w.new.referral.id)?;
+        }
+    }
+    Ok(())
+}
+
 /// Rewrites a referral an import wrote before with what the new row
 /// says: its facts and family in place (same id, same reference), its
 /// children, needs, claims and history replaced (the `imported` events
 /// stay, one per import).
-pub fn rewrite(conn: &mut DbConnection, new: &crate::referrals::NewReferral) -> QueryResult<()> {
+pub fn rewrite(conn: &mut DbConnection, row: &Written) -> QueryResult<()> {
     use crate::schema::{
         place_bookings, referral_child_claims, referral_enrollments, referral_needs,
     };
+    let new = &row.new;
     let id = &new.referral.id;
     diesel::delete(referral_events::table)
         .filter(referral_events::referral_id.eq(id))
@@ -189,11 +288,18 @@ pub fn rewrite(conn: &mut DbConnection, new: &crate::referrals::NewReferral) -> 
     diesel::update(referral_families::table.find(id))
         .set((
             &new.family,
-            referral_families::search_text
-                .eq(crate::referrals::search_text(&new.family, &new.children)),
+            referral_families::search_text.eq(search_text(&new.family, &new.children)),
         ))
         .execute(conn)?;
-    crate::referrals::insert_parts(conn, new)
+    crate::referrals::insert_parts(conn, new)?;
+    for event in &row.events {
+        crate::referrals::insert_event(conn, event)?;
+    }
+    if let Some((enrollment, booking)) = &row.enrollment {
+        crate::referrals::insert_enrollment(conn, enrollment)?;
+        crate::places::book(conn, booking)?;
+    }
+    Ok(())
 }
 
 /// Imports never committed, started before `before`: their rows (personal

@@ -226,6 +226,39 @@ pub fn next_reference_number(
     }
 }
 
+/// Reserves `n` numbers of a département's year at once (an import's new
+/// referrals), without gaps: the first of them.
+pub fn reserve_reference_numbers(
+    conn: &mut DbConnection,
+    departement: &str,
+    year: i32,
+    n: i32,
+) -> QueryResult<i32> {
+    use reference_counters as rc;
+    let values = (
+        rc::departement.eq(departement),
+        rc::year.eq(year),
+        rc::last_value.eq(n),
+    );
+    let last: i32 = match conn {
+        DbConnection::Pg(c) => diesel::insert_into(rc::table)
+            .values(values)
+            .on_conflict((rc::departement, rc::year))
+            .do_update()
+            .set(rc::last_value.eq(rc::last_value + n))
+            .returning(rc::last_value)
+            .get_result(c),
+        DbConnection::Sqlite(c) => diesel::insert_into(rc::table)
+            .values(values)
+            .on_conflict((rc::departement, rc::year))
+            .do_update()
+            .set(rc::last_value.eq(rc::last_value + n))
+            .returning(rc::last_value)
+            .get_result(c),
+    }?;
+    Ok(last - n + 1)
+}
+
 /// The referral a prescriber organisation already posted under this key,
 /// with the fingerprint of the request that created it.
 pub fn find_by_idempotency_key(

@@ -4,6 +4,8 @@
 //! from the recorded dates, the clock runs only for a referral still
 //! waiting before its deadline.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Datelike, Utc};
 
 use avip_db::DbConnection;
@@ -21,8 +23,8 @@ use crate::domain::DomainError;
 use crate::domain::referral::default_contract_end;
 use crate::workflow::referrals::{actor, children_of, event_by, family_of, needs_of, referral_of};
 
-/// Writes the ready rows and rewrites the updated ones:
-/// `[created, updated, unchanged, skipped]`.
+/// Writes the ready rows (a few hundred per statement) and rewrites the
+/// updated ones: `[created, updated, unchanged, skipped]`.
 pub(super) fn all(
     conn: &mut DbConnection,
     who: &Principal,
@@ -37,36 +39,29 @@ pub(super) fn all(
     )?
     .ok_or(DomainError::NotFound)?;
     let mut counts = [0; 4];
+    let mut written: Vec<(usize, &Checked)> = Vec::new();
     for (i, (status, _, checked)) in assessed.rows.iter().enumerate() {
-        let (Ok(super::Parsed::Referral(row)), RowStatus::Ready | RowStatus::Update) =
-            (checked, status)
-        else {
-            let slot = if *status == RowStatus::Unchanged {
-                2
-            } else {
-                3
-            };
-            counts[slot] += 1;
-            continue;
-        };
+        match (checked, status) {
+            (Ok(super::Parsed::Referral(row)), RowStatus::Ready | RowStatus::Update) => {
+                written.push((i, row));
+            }
+            (_, RowStatus::Unchanged) => counts[2] += 1,
+            _ => counts[3] += 1,
+        }
+    }
+    let mut numbers = references(conn, &creche.departement, &written, &assessed.targets)?;
+    let mut fresh = Vec::new();
+    for (i, row) in written {
         let target = assessed.targets.get(&i);
         let (id, reference) = match target {
             Some((id, reference)) => (id.clone(), reference.clone()),
-            None => {
-                let year = row.history.received.year();
-                let number = referrals::next_reference_number(conn, &creche.departement, year)?;
-                (
-                    ReferralId::generate(),
-                    format!("AVIP-{}-{year}-{number:05}", creche.departement),
-                )
-            }
+            None => (
+                ReferralId::generate(),
+                numbers.next(row.history.received.year()),
+            ),
         };
         let new = referral(who, row, (&id, reference), policy, now);
-        match target {
-            Some(_) => stored::rewrite(conn, &new)?,
-            None => referrals::insert(conn, &new)?,
-        }
-        history(conn, who, row, &new.referral, import)?;
+        let mut events = history(who, row, &new.referral, import);
         let mut ev = event_by(actor(who), &id, EventKind::Imported, now);
         ev.data = Some(
             serde_json::json!({
@@ -76,10 +71,65 @@ pub(super) fn all(
             })
             .to_string(),
         );
-        referrals::insert_event(conn, &ev)?;
-        counts[usize::from(target.is_some())] += 1;
+        events.push(ev);
+        let enrollment = enrollment(row, &new.referral);
+        let rows = stored::Written {
+            new,
+            events,
+            enrollment,
+        };
+        match target {
+            Some(_) => {
+                stored::rewrite(conn, &rows)?;
+                counts[1] += 1;
+            }
+            None => {
+                fresh.push(rows);
+                counts[0] += 1;
+            }
+        }
     }
+    stored::insert_all(conn, &fresh)?;
     Ok(counts)
+}
+
+/// The references of an import's new referrals: each year's numbers
+/// reserved at once, in the file's order.
+struct Numbers {
+    departement: String,
+    next: BTreeMap<i32, i32>,
+}
+
+impl Numbers {
+    fn next(&mut self, year: i32) -> String {
+        let n = self.next.entry(year).or_insert(1);
+        let reference = format!("AVIP-{}-{year}-{:05}", self.departement, *n);
+        *n += 1;
+        reference
+    }
+}
+
+fn references(
+    conn: &mut DbConnection,
+    departement: &str,
+    written: &[(usize, &Checked)],
+    targets: &std::collections::HashMap<usize, (ReferralId, String)>,
+) -> Result<Numbers, DomainError> {
+    let mut per_year: BTreeMap<i32, i32> = BTreeMap::new();
+    for (i, row) in written {
+        if !targets.contains_key(i) {
+            *per_year.entry(row.history.received.year()).or_insert(0) += 1;
+        }
+    }
+    let mut next = BTreeMap::new();
+    for (year, n) in per_year {
+        let first = referrals::reserve_reference_numbers(conn, departement, year, n)?;
+        next.insert(year, first);
+    }
+    Ok(Numbers {
+        departement: departement.to_owned(),
+        next,
+    })
 }
 
 /// The referral's row, family, children, needs and `created` event.
@@ -142,13 +192,7 @@ fn referral(
 
 /// The moves the spreadsheet's dates tell, on their days, and the
 /// enrollment with its booked place.
-fn history(
-    conn: &mut DbConnection,
-    who: &Principal,
-    row: &Checked,
-    referral: &Referral,
-    import: &Import,
-) -> Result<(), DomainError> {
+fn history(who: &Principal, row: &Checked, referral: &Referral, import: &Import) -> Vec<Event> {
     use ReferralStatus::*;
     let h = &row.history;
     let id = &referral.id;
@@ -175,12 +219,12 @@ fn history(
     }
     if let (Enrolled | Exited, Some(start)) = (h.status, h.start) {
         moves.push((EventKind::Enrollment, Enrolled, start));
-        enroll(conn, row, referral, start)?;
     }
     if let Some(exit) = &h.exit {
         moves.push((EventKind::Exit, Exited, exit.date));
     }
     let mut from = Received;
+    let mut events = Vec::with_capacity(moves.len());
     for (kind, to, day) in moves {
         let mut ev: Event = event_by(actor(who), id, kind, moment(day));
         ev.from_status = Some(from);
@@ -191,60 +235,57 @@ fn history(
             _ => None,
         };
         ev.data = Some(serde_json::json!({"import": import.id}).to_string());
-        referrals::insert_event(conn, &ev)?;
+        events.push(ev);
         from = to;
     }
-    Ok(())
+    events
 }
 
 /// The enrollment as the spreadsheet gives it (the needed days, Monday
 /// to Friday when none are named; the contract's end the default one or
-/// the exit), its place booked until the child's last day.
-fn enroll(
-    conn: &mut DbConnection,
-    row: &Checked,
-    referral: &Referral,
-    start: chrono::NaiveDate,
-) -> Result<(), DomainError> {
+/// the exit), and its place booked until the child's last day.
+fn enrollment(row: &Checked, referral: &Referral) -> Option<(Enrollment, Booking)> {
     use crate::domain::Weekday;
+    let start = row.history.start.filter(|_| {
+        matches!(
+            row.history.status,
+            ReferralStatus::Enrolled | ReferralStatus::Exited
+        )
+    })?;
     let days = row
         .days
         .clone()
         .unwrap_or_else(|| Weekday::ALL[..5].to_vec());
     let exit = row.history.exit.as_ref();
-    let end = exit.map_or_else(|| default_contract_end(start), |e| e.date);
+    let end = exit
+        .map_or_else(|| default_contract_end(start), |e| e.date)
+        .max(start);
     let at = referral.updated_at;
-    referrals::insert_enrollment(
-        conn,
-        &Enrollment {
-            referral_id: referral.id.clone(),
-            start_date: start,
-            contract_end_date: end.max(start),
-            days: serde_json::to_string(&days).unwrap_or_default(),
-            hours_from: None,
-            hours_to: None,
-            renewals: 0,
-            exit_date: exit.map(|e| e.date),
-            exit_reason: exit.map(|e| e.reason),
-            exit_employment_status: exit.map(|e| e.employment_status),
-            positive_exit: exit.map(|e| e.is_positive()),
-            childcare_solution: exit.map(|e| e.childcare_solution),
-            exit_note: None,
-            created_at: at,
-            updated_at: at,
-        },
-    )?;
-    avip_db::places::book(
-        conn,
-        &Booking {
-            referral_id: referral.id.clone(),
-            kind: BookingKind::Enrollment,
-            creche_id: referral.creche_id.clone(),
-            places: 1,
-            starts_on: start,
-            ends_before: end.max(start).succ_opt().unwrap_or(end),
-            days: crate::workflow::calendar::mask(&days),
-        },
-    )?;
-    Ok(())
+    let enrollment = Enrollment {
+        referral_id: referral.id.clone(),
+        start_date: start,
+        contract_end_date: end,
+        days: serde_json::to_string(&days).unwrap_or_default(),
+        hours_from: None,
+        hours_to: None,
+        renewals: 0,
+        exit_date: exit.map(|e| e.date),
+        exit_reason: exit.map(|e| e.reason),
+        exit_employment_status: exit.map(|e| e.employment_status),
+        positive_exit: exit.map(|e| e.is_positive()),
+        childcare_solution: exit.map(|e| e.childcare_solution),
+        exit_note: None,
+        created_at: at,
+        updated_at: at,
+    };
+    let booking = Booking {
+        referral_id: referral.id.clone(),
+        kind: BookingKind::Enrollment,
+        creche_id: referral.creche_id.clone(),
+        places: 1,
+        starts_on: start,
+        ends_before: end.succ_opt().unwrap_or(end),
+        days: crate::workflow::calendar::mask(&days),
+    };
+    Some((enrollment, booking))
 }
