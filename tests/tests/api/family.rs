@@ -118,6 +118,25 @@ async fn messages(app: &TestApp, t: &Territory, referral: &str) -> Vec<Value> {
     list["items"].as_array().unwrap().clone()
 }
 
+/// The referral's messages once `done` holds for them, or after 30 s: the
+/// dispatcher records a delivery only after the provider answered, so the
+/// provider may have a message a moment before the service says it sent.
+async fn messages_when(
+    app: &TestApp,
+    t: &Territory,
+    referral: &str,
+    done: impl Fn(&[Value]) -> bool,
+) -> Vec<Value> {
+    let start = std::time::Instant::now();
+    loop {
+        let listed = messages(app, t, referral).await;
+        if done(&listed) || start.elapsed() > Duration::from_secs(30) {
+            return listed;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 fn to_family(received: &[Received]) -> Vec<&Received> {
     (received.iter())
         .filter(|m| m.to.iter().any(|t| t == FAMILY_EMAIL))
@@ -224,7 +243,10 @@ async fn messages_reach_the_family_once_by_sms_and_by_email_and_answer_it() {
     assert!(text.contains("Tél. : 04 94 00 00 01"), "{text}");
     assert!(html.contains("<p>Bonjour Amina,</p>"), "{html}");
 
-    let listed = messages(&app, &t, &by_sms).await;
+    let listed = messages_when(&app, &t, &by_sms, |m| {
+        m.len() == 7 && m.iter().all(|m| m["status"] == "sent")
+    })
+    .await;
     assert_eq!(listed.len(), 7);
     assert!(
         listed
@@ -274,7 +296,7 @@ async fn a_provider_s_refusal_is_final_and_its_outage_is_retried() {
     assert_eq!(refused[0].answered, 400);
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(sms.sent().len(), 1, "a refusal is not retried");
-    let listed = messages(&app, &t, &referral).await;
+    let listed = messages_when(&app, &t, &referral, |m| m[0]["status"] == "failed").await;
     assert_eq!(listed[0]["status"], "failed", "{listed:?}");
     let events = timeline(&app, &t, &referral).await;
     let failed = events
@@ -299,14 +321,8 @@ async fn a_provider_s_refusal_is_final_and_its_outage_is_retried() {
         .await;
     let answers: Vec<u16> = sent.iter().map(|s| s.answered).collect();
     assert_eq!(answers, [400, 503, 201]);
-    let mut reminder = Value::Null;
-    for _ in 0..50 {
-        reminder = messages(&app, &t, &referral).await[1].clone();
-        if reminder["status"] == "sent" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let reminder =
+        messages_when(&app, &t, &referral, |m| m[1]["status"] == "sent").await[1].clone();
     assert_eq!(reminder["template"], "reminder");
     assert_eq!(reminder["status"], "sent", "{reminder}");
     assert_eq!(reminder["attempts"], 2);
