@@ -202,28 +202,7 @@ pub fn next_reference_number(
     departement: &str,
     year: i32,
 ) -> QueryResult<i32> {
-    use reference_counters as rc;
-    let values = (
-        rc::departement.eq(departement),
-        rc::year.eq(year),
-        rc::last_value.eq(1),
-    );
-    match conn {
-        DbConnection::Pg(c) => diesel::insert_into(rc::table)
-            .values(values)
-            .on_conflict((rc::departement, rc::year))
-            .do_update()
-            .set(rc::last_value.eq(rc::last_value + 1))
-            .returning(rc::last_value)
-            .get_result(c),
-        DbConnection::Sqlite(c) => diesel::insert_into(rc::table)
-            .values(values)
-            .on_conflict((rc::departement, rc::year))
-            .do_update()
-            .set(rc::last_value.eq(rc::last_value + 1))
-            .returning(rc::last_value)
-            .get_result(c),
-    }
+    reserve_reference_numbers(conn, departement, year, 1)
 }
 
 /// Reserves `n` numbers of a département's year at once (an import's new
