@@ -17,6 +17,7 @@ pub mod labels;
 pub mod limits;
 pub mod metrics;
 pub mod process;
+pub mod reports;
 pub mod retention;
 pub mod settings;
 pub mod sla;

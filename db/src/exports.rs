@@ -425,21 +425,29 @@ pub struct CrecheInfo {
     pub id: CrecheId,
     pub name: String,
     pub departement: String,
+    /// The organisation that runs it (its operator).
+    pub operator: OrganizationId,
 }
 
 /// Every crèche (a few hundred at most), with its operator's département.
 pub fn creches(conn: &mut DbConnection) -> QueryResult<Vec<CrecheInfo>> {
-    let rows: Vec<(CrecheId, String, String)> = creches::table
+    let rows: Vec<(CrecheId, String, String, OrganizationId)> = creches::table
         .inner_join(organizations::table)
-        .select((creches::id, creches::name, organizations::departement))
+        .select((
+            creches::id,
+            creches::name,
+            organizations::departement,
+            creches::operator_id,
+        ))
         .order(creches::id)
         .load(conn)?;
     Ok(rows
         .into_iter()
-        .map(|(id, name, departement)| CrecheInfo {
+        .map(|(id, name, departement, operator)| CrecheInfo {
             id,
             name,
             departement,
+            operator,
         })
         .collect())
 }

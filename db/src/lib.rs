@@ -27,6 +27,7 @@ pub mod places;
 pub mod pool;
 pub mod preferences;
 pub mod referrals;
+pub mod reports;
 pub mod retention;
 pub mod schema;
 pub mod sla;

@@ -23,6 +23,11 @@ use avip_app::exports::{
 use avip_app::limits::ExportSlot;
 use avip_app::workflow::exports::{self, Ask, RowsExport};
 
+/// The exports' routes, in the API's scope.
+pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(referrals).service(indicators_handler);
+}
+
 #[derive(Deserialize, ToSchema, Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum FileFormat {
@@ -110,8 +115,16 @@ pub struct IndicatorQuery {
     #[param(inline)]
     pub headers: Option<Headers>,
     /// Admins: only this département's crèches. The CAF sees its own only.
+    /// At most one of `departement`, `creche` and `operator`.
     #[param(pattern = "^(0[1-9]|1[0-9]|2[1-9AaBb]|[3-8][0-9]|9[0-5]|97[1-6])$")]
     pub departement: Option<String>,
+    /// Only this crèche, among those the caller sees (404 otherwise).
+    #[param(format = Uuid)]
+    pub creche: Option<String>,
+    /// Only this operator's crèches, among those the caller sees (404 when
+    /// it sees none of them).
+    #[param(format = Uuid)]
+    pub operator: Option<String>,
 }
 
 fn format_of(
@@ -222,9 +235,8 @@ pub async fn referrals(
     let q = query.0;
     let format = format_of(q.format, FileFormat::Csv, (q.sep, q.headers));
     let ask = Ask {
-        from: q.from,
-        to: q.to,
         departement: q.departement,
+        ..Ask::period_only(q.from, q.to)
     };
     let slot = state.limits.export_slot(&who.subject.to_claim())?;
     let asker = who.clone();
@@ -381,12 +393,31 @@ pub async fn indicators_handler(
     let q = query.0;
     let format = format_of(q.format, FileFormat::Json, (q.sep, q.headers));
     let group_by = q.group_by.unwrap_or_default().into();
-    let ask = Ask {
-        from: q.from,
-        to: q.to,
-        departement: q.departement,
-    };
+    let ask = scoped_ask(q.from, q.to, (q.departement, q.creche, q.operator))?;
     indicators_file(&state, who, ask, group_by, format).await
+}
+
+/// A period and one scope among the caller's (`departement`, `creche` or
+/// `operator`), the ids checked.
+pub fn scoped_ask(
+    from: NaiveDate,
+    to: NaiveDate,
+    (departement, creche, operator): (Option<String>, Option<String>, Option<String>),
+) -> Result<Ask, ApiError> {
+    use avip_db::model::{CrecheId, OrganizationId};
+    let not_an_id = |name| avip_app::domain::DomainError::parameter(name, "is not an id");
+    let creche = (creche.as_deref())
+        .map(|c| CrecheId::parse(c).ok_or_else(|| not_an_id("creche")))
+        .transpose()?;
+    let operator = (operator.as_deref())
+        .map(|o| OrganizationId::parse(o).ok_or_else(|| not_an_id("operator")))
+        .transpose()?;
+    Ok(Ask {
+        departement,
+        creche,
+        operator,
+        ..Ask::period_only(from, to)
+    })
 }
 
 /// The indicators as a response in `format` (a download for CSV and XLSX).

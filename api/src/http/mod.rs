@@ -27,6 +27,7 @@ pub mod page;
 pub mod places;
 pub mod preferences;
 pub mod referrals;
+pub mod reports;
 pub mod responses;
 pub mod schema_rules;
 pub mod sla;
@@ -101,8 +102,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(exits::correct_exit)
             .service(exits::record_outcome)
             .service(exits::list_outcomes)
-            .service(exports::referrals)
-            .service(exports::indicators_handler)
+            .configure(exports::routes)
+            .configure(reports::routes)
             .service(sla::overdue)
             .service(sla::policy)
             .service(data_inclusion::services)

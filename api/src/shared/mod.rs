@@ -4,6 +4,7 @@
 //! neither front-end.
 
 pub mod about;
+pub mod charts;
 pub mod request_span;
 pub mod state;
 pub mod upload;

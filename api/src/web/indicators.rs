@@ -10,7 +10,7 @@ use chrono::{Datelike, Months, NaiveDate, Utc};
 use serde::Deserialize;
 
 use crate::shared::State;
-use crate::web::charts::{Chart, Series};
+use crate::shared::charts::{Chart, Series};
 use crate::web::forms::Errors;
 use crate::web::session::Visitor;
 use crate::web::worklist::Choice;
@@ -313,9 +313,8 @@ pub async fn page(
         .clone()
         .filter(|d| admin && avip_app::domain::departement(d).is_ok());
     let ask = || Ask {
-        from,
-        to,
         departement: departement.clone(),
+        ..Ask::period_only(from, to)
     };
     if let Some(format) = query.format.as_deref()
         && errors.is_empty()

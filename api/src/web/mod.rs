@@ -13,7 +13,7 @@ use askama::Template;
 use avip_app::domain::DomainError;
 
 pub mod assets;
-pub mod charts;
+pub mod bilan;
 pub mod exit_view;
 pub mod family_view;
 pub mod forms;
@@ -282,6 +282,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     web::post().to(planning::remove_closure),
                 )
                 .route("/indicateurs", web::get().to(indicators::page))
+                .route("/bilan", web::get().to(bilan::page))
                 .route("/import", web::get().to(imports::form))
                 .route("/import", web::post().to(imports::upload))
                 .route("/import/modele.xlsx", web::get().to(imports::template))
@@ -375,6 +376,7 @@ impl Layout {
                     Section::Territory => "Places du territoire",
                     Section::WaitingList => "Liste d’attente",
                     Section::Indicators => "Indicateurs",
+                    Section::Bilan => "Bilan",
                     Section::Import => "Importer",
                 },
                 count: if s == Section::Worklist {

@@ -18,11 +18,12 @@ pub enum Section {
     Places,
     Territory,
     Indicators,
+    Bilan,
     Import,
 }
 
 impl Section {
-    pub const ALL: [Section; 8] = [
+    pub const ALL: [Section; 9] = [
         Section::Worklist,
         Section::Referrals,
         Section::NewReferral,
@@ -30,6 +31,7 @@ impl Section {
         Section::Places,
         Section::Territory,
         Section::Indicators,
+        Section::Bilan,
         Section::Import,
     ];
 
@@ -42,6 +44,7 @@ impl Section {
             Section::Places => "/app/places",
             Section::Territory => "/app/places/territoire",
             Section::Indicators => "/app/indicateurs",
+            Section::Bilan => "/app/bilan",
             Section::Import => "/app/import",
         }
     }
@@ -55,7 +58,8 @@ impl Section {
             Section::Referrals => (Action::List, Resource::Referral(None)),
             Section::NewReferral => (Action::Create, Resource::Referral(None)),
             Section::Places | Section::Territory => (Action::Read, Resource::Availability),
-            Section::Indicators => (Action::Read, Resource::Indicators),
+            // The bilan is the indicators written for people.
+            Section::Indicators | Section::Bilan => (Action::Read, Resource::Indicators),
             // The crèches' own spreadsheets: their coordinators, admins.
             Section::Import => (Action::List, Resource::Creche(None)),
         }

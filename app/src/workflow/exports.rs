@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use avip_db::exports::{self as queries, ExportScope};
-use avip_db::model::{CrecheId, EventId, Role, to_db_time};
+use avip_db::model::{CrecheId, EventId, OrganizationId, Role, to_db_time};
 use avip_db::places::Period;
 use avip_db::{DbConnection, Pool, WriteGate};
 use avip_sla_engine::clock::paris_midnight;
@@ -19,11 +19,14 @@ use crate::exports::{Cancel, ExportError, Format, GroupBy, Tally};
 use crate::workflow::referrals::actor;
 
 /// What a caller asks for: referrals received from `from` to `to` (both
-/// included, Paris days), and for admins one `departement`.
+/// included, Paris days), and, within what the caller may see, one
+/// `departement`, one `creche` or one `operator`'s crèches.
 pub struct Ask {
     pub from: NaiveDate,
     pub to: NaiveDate,
     pub departement: Option<String>,
+    pub creche: Option<CrecheId>,
+    pub operator: Option<OrganizationId>,
 }
 
 /// The longest period one export may cover: ten years, leap days included.
@@ -31,7 +34,18 @@ pub struct Ask {
 pub const MAX_DAYS: usize = 3_653;
 
 impl Ask {
-    fn period(&self) -> Result<Period, DomainError> {
+    /// Referrals received from `from` to `to`, in whatever the caller sees.
+    pub fn period_only(from: NaiveDate, to: NaiveDate) -> Ask {
+        Ask {
+            from,
+            to,
+            departement: None,
+            creche: None,
+            operator: None,
+        }
+    }
+
+    pub(crate) fn period(&self) -> Result<Period, DomainError> {
         if self.to < self.from {
             return Err(DomainError::parameter("to", "must not be before from"));
         }
@@ -78,8 +92,7 @@ pub fn start_rows(
 ) -> Result<RowsExport, DomainError> {
     require(who, Action::Read, Resource::ExportRows)?;
     let period = ask.period()?;
-    let departement = ask.departement()?;
-    let scope = scope(period, creches(conn, who, departement.as_deref())?);
+    let scope = scope(period, creches(conn, who, ask)?);
     let (actor_kind, actor_id) = actor(who);
     let log = queries::ExportLog {
         id: EventId::generate(),
@@ -122,8 +135,7 @@ pub fn indicators(
 ) -> Result<(Period, BTreeMap<String, Tally>), DomainError> {
     require(who, Action::Read, Resource::Indicators)?;
     let period = ask.period()?;
-    let departement = ask.departement()?;
-    let creches = creches(conn, who, departement.as_deref())?;
+    let creches = creches(conn, who, ask)?;
     let scope = scope(period, creches.clone());
     let when = (avip_db::model::to_db_time(now), zone);
     let groups =
@@ -194,19 +206,65 @@ impl From<ExportError> for DomainError {
     }
 }
 
+/// A document that could not be written: a fault of ours.
+pub fn failed_to_write(e: String) -> DomainError {
+    DomainError::Unexpected(anyhow::anyhow!("document not written: {e}"))
+}
+
 /// An export that could not be written: a fault of ours.
 pub fn failed(e: ExportError) -> DomainError {
     DomainError::Unexpected(anyhow::anyhow!("export failed: {e}"))
 }
 
 /// The crèches the caller may export: the CAF its département's, a
-/// coordinator its own, an admin all (or one département's).
-fn creches(
+/// coordinator its own, an admin all (or one département's); then the one
+/// crèche or the operator's crèches asked for, among them. A crèche or an
+/// operator the caller does not see is not found, as it would be anywhere.
+pub(crate) fn creches(
     conn: &mut DbConnection,
+    who: &Principal,
+    ask: &Ask,
+) -> Result<Vec<CrecheId>, DomainError> {
+    let asked = [
+        ("departement", ask.departement.is_some()),
+        ("creche", ask.creche.is_some()),
+        ("operator", ask.operator.is_some()),
+    ];
+    if let Some((name, _)) = asked.iter().filter(|(_, given)| *given).nth(1) {
+        return Err(DomainError::parameter(
+            name,
+            "give one of departement, creche and operator, not several",
+        ));
+    }
+    let departement = ask.departement()?;
+    let all = queries::creches(conn)?;
+    let seen = seen(&all, who, departement.as_deref())?;
+    if let Some(id) = &ask.creche {
+        if !seen.contains(id) {
+            return Err(DomainError::NotFound);
+        }
+        return Ok(vec![id.clone()]);
+    }
+    if let Some(operator) = &ask.operator {
+        let run: Vec<CrecheId> = all
+            .iter()
+            .filter(|c| &c.operator == operator && seen.contains(&c.id))
+            .map(|c| c.id.clone())
+            .collect();
+        if run.is_empty() {
+            return Err(DomainError::NotFound);
+        }
+        return Ok(run);
+    }
+    Ok(seen)
+}
+
+/// The crèches the caller's role sees, in one département when asked.
+fn seen(
+    all: &[queries::CrecheInfo],
     who: &Principal,
     departement: Option<&str>,
 ) -> Result<Vec<CrecheId>, DomainError> {
-    let all = queries::creches(conn)?;
     let in_dep = |dep: &str| -> Vec<CrecheId> {
         all.iter()
             .filter(|c| c.departement == dep)
@@ -231,7 +289,7 @@ fn creches(
             .collect(),
         _ => match departement {
             Some(d) => in_dep(d),
-            None => all.into_iter().map(|c| c.id).collect(),
+            None => all.iter().map(|c| c.id.clone()).collect(),
         },
     })
 }

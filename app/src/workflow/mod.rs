@@ -28,6 +28,7 @@ pub mod outcomes;
 pub mod places;
 pub mod preferences;
 pub mod referrals;
+pub mod reports;
 pub mod retention;
 pub mod sign_in;
 pub mod sla;

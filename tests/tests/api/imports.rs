@@ -32,7 +32,7 @@ async fn upload(
     upload_kind(app, token, (creche, "referrals"), name, bytes).await
 }
 
-async fn upload_kind(
+pub(crate) async fn upload_kind(
     app: &TestApp,
     token: &str,
     (creche, kind): (&str, &str),

@@ -22,6 +22,7 @@ mod metrics;
 mod partners;
 mod places;
 mod referrals;
+mod reports;
 mod schema;
 mod sla;
 mod sums;

@@ -1,8 +1,11 @@
 //! Charts drawn as SVG on the server (an askama template, escaped like the
 //! pages): grouped bars and lines over months. Each chart has a title and
 //! a description for screen readers; the page's table gives the figures.
+//! The workspace shows the SVG; a bilan's DOCX carries the same chart as a
+//! PNG ([`svg_of`] is what the application layer draws it from).
 
 use askama::Template;
+use avip_app::reports::{ChartOf, Table, Value};
 
 const WIDTH: f64 = 640.0;
 const HEIGHT: f64 = 260.0;
@@ -244,6 +247,66 @@ impl Chart {
     }
 }
 
+/// A bilan's chart of one of its section's tables, as the workspace draws
+/// it.
+pub fn chart_of(chart: &ChartOf, tables: &[Table]) -> Chart {
+    let table = &tables[chart.table];
+    // As many characters as the room under the axis holds (a chart shows
+    // eight labels at most, 600 units wide, about 7 units a character).
+    let shown = table.rows.len().clamp(1, 8);
+    let room = 600 / shown / 7;
+    let labels: Vec<String> = table
+        .rows
+        .iter()
+        .map(|r| match r.first() {
+            Some(Value::Text(t)) if t.chars().count() > room => {
+                let cut: String = t.chars().take(room.saturating_sub(1)).collect();
+                format!("{}…", cut.trim_end())
+            }
+            Some(Value::Text(t)) => t.clone(),
+            _ => String::new(),
+        })
+        .collect();
+    let series: Vec<Series> = chart
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(k, &col)| Series {
+            name: table.head[col].clone(),
+            class: match (chart.lines, k) {
+                (true, 0) => "line1",
+                (true, _) => "line2",
+                (false, 0) => "bar1",
+                (false, _) => "bar2",
+            },
+            values: table
+                .rows
+                .iter()
+                .map(|r| r.get(col).and_then(Value::plotted))
+                .collect(),
+        })
+        .collect();
+    let draw = if chart.lines {
+        Chart::lines
+    } else {
+        Chart::bars
+    };
+    draw(
+        chart.id,
+        &chart.title,
+        &chart.description,
+        &labels,
+        &series,
+        chart.unit,
+    )
+}
+
+/// The same chart's SVG: how the application layer draws a bilan's charts
+/// ([`avip_app::reports::DrawChart`]).
+pub fn svg_of(chart: &ChartOf, tables: &[Table]) -> Result<String, String> {
+    chart_of(chart, tables).render().map_err(|e| e.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -256,6 +319,31 @@ mod tests {
         assert_eq!(nice_max(0.0), 4.0);
         assert_eq!(nice_max(1.0), 1.0);
         assert_eq!(nice_max(730.0), 800.0);
+    }
+
+    #[test]
+    fn a_chart_is_drawn_with_its_text() {
+        let chart = Chart::bars(
+            "t",
+            "Titre",
+            "Description",
+            &["2026-01".to_owned()],
+            &[Series {
+                name: "Reçues".to_owned(),
+                class: "bar1",
+                values: vec![Some(3.0)],
+            }],
+            "",
+        );
+        let png = avip_app::reports::png(&chart.render().unwrap(), 1.0).unwrap();
+        assert_eq!(&png[1..4], b"PNG");
+        // The text is drawn: the same chart without it is smaller.
+        let mut bare = chart;
+        bare.labels.clear();
+        bare.keys.clear();
+        bare.ticks.clear();
+        let bare = avip_app::reports::png(&bare.render().unwrap(), 1.0).unwrap();
+        assert!(png.len() > bare.len() + 1000);
     }
 
     #[test]
