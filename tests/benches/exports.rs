@@ -18,6 +18,8 @@
 //! - the year's indicators by month, by crèche, by prescriber kind and by
 //!   prescriber, 20 times each, from the days' sums (median, p95, max);
 //!   ten years by month;
+//! - the year's bilan d'activité of the département, DOCX and XLSX, 5 times
+//!   each (median, max);
 //! - as the coordinator of one crèche in the workspace, the worklist, a
 //!   referral's page and a search by name, 50 times each;
 //! - the year by month counted from every referral (the sums dropped, as
@@ -25,7 +27,7 @@
 //!   (`avip indicators rebuild`), and the year by month after it.
 //!
 //! `BENCH_PAGES=only` seeds, then measures the coordinator's pages and
-//! nothing else; `BENCH_KEEP=/tmp/bench.sqlite` keeps a copy of the seeded
+//! nothing else (`BENCH_PAGES=bilans`: the bilans and nothing else); `BENCH_KEEP=/tmp/bench.sqlite` keeps a copy of the seeded
 //! SQLite database, to read a query's plan with `sqlite3`.
 
 use std::sync::Arc;
@@ -454,6 +456,11 @@ async fn run() {
 
     let today = avip_sla_engine::clock::paris_date(now);
     let period = format!("from={}&to={today}", today - Span::days(365));
+    // `BENCH_PAGES=bilans` measures the year's bilans and nothing else.
+    if std::env::var("BENCH_PAGES").as_deref() == Ok("bilans") {
+        bilans(&app, &caf, &period).await;
+        return;
+    }
     for run in 1..=3 {
         let (lines, bytes, seconds, grew) = download(
             &app,
@@ -497,6 +504,9 @@ async fn run() {
     )
     .await;
 
+    // The year's bilan of the département, in each format.
+    bilans(&app, &caf, &period).await;
+
     // The coordinator's day over the same year.
     pages(&app, &territory).await;
 
@@ -530,6 +540,38 @@ async fn run() {
     indicators(&app, &caf, &period_by_month, 20, " after the rebuild").await;
 
     uniqueness(&app, &caf, &period).await;
+}
+
+/// The year's bilan d'activité of the CAF's département (issue 37), DOCX
+/// then XLSX, 5 times each: median and max, and the file's size.
+async fn bilans(app: &TestApp, caf: &str, period: &str) {
+    for format in ["docx", "xlsx"] {
+        let runs = 5;
+        let mut times = Vec::new();
+        let mut size = 0;
+        for _ in 0..runs {
+            let started = Instant::now();
+            let response = app
+                .client
+                .get(app.url(&format!(
+                    "/api/v1/reports/activity?{period}&format={format}"
+                )))
+                .bearer_auth(caf)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status().as_u16(), 200, "{format}");
+            size = response.bytes().await.unwrap().len();
+            times.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+        times.sort_by(f64::total_cmp);
+        println!(
+            "bilan of the year, {format} ({} kB), {runs} runs: median {:.0} ms, max {:.0} ms",
+            size / 1000,
+            times[runs / 2],
+            times[runs - 1]
+        );
+    }
 }
 
 /// The coordinator's pages over the year (issue 33): as the coordinator

@@ -381,6 +381,23 @@ async function occupied(page, creche, day) {
   ]);
   expect(download.suggestedFilename().endsWith('.xlsx'), `an XLSX file (${download.suggestedFilename()})`);
 
+  // The bilan: its sections previewed with their charts, then the files.
+  await page.goto(`${base}/app/bilan`);
+  expect(await page.locator('h1').innerText() === 'Bilan d’activité', 'the bilan page');
+  expect(await page.locator('section.card h2').count() === 12, 'twelve sections');
+  expect(await page.locator('svg.chart').count() === 4, 'four charts in the preview');
+  await axe(page, 'bilan');
+  await screenshot(page, 'bilan');
+  await page.locator('#perimetre').selectOption({ index: 1 });
+  await page.getByRole('button', { name: 'Afficher' }).click();
+  await page.waitForLoadState('load');
+  expect(page.url().includes('perimetre=operator'), `an operator's bilan (${page.url()})`);
+  await axe(page, 'bilan of an operator');
+  for (const [label, extension] of [['Télécharger le bilan (Word)', '.docx'], ['Télécharger le bilan (Excel)', '.xlsx']]) {
+    const [file] = await Promise.all([page.waitForEvent('download'), page.getByText(label).click()]);
+    expect(file.suggestedFilename().endsWith(extension), `a ${extension} bilan (${file.suggestedFilename()})`);
+  }
+
   await page.getByRole('button', { name: 'Se déconnecter' }).click();
   await page.waitForLoadState('load');
   expect((await page.locator('[role=status]').innerText()).includes('déconnecté'), 'signed out');

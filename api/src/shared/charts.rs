@@ -252,8 +252,10 @@ impl Chart {
 pub fn chart_of(chart: &ChartOf, tables: &[Table]) -> Chart {
     let table = &tables[chart.table];
     // As many characters as the room under the axis holds (a chart shows
-    // eight labels at most, 600 units wide, about 7 units a character).
-    let shown = table.rows.len().clamp(1, 8);
+    // every label up to eight, else one in two, three…; 600 units wide,
+    // about 7 units a character).
+    let every = table.rows.len().div_ceil(8).max(1);
+    let shown = table.rows.len().div_ceil(every).max(1);
     let room = 600 / shown / 7;
     let labels: Vec<String> = table
         .rows

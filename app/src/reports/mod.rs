@@ -72,7 +72,8 @@ pub enum Value {
     Count(i64),
     /// A count from 1 to 4, written « moins de 5 ».
     Masked,
-    /// A percentage; `None` when its base is under [`SECRECY`] (or nil).
+    /// A percentage; `None` when its base is under [`SECRECY`], or its part
+    /// a masked count.
     Pct(Option<f64>),
     /// Hours or days, one decimal; `None` when too few to say.
     Num(Option<f64>),
@@ -118,9 +119,10 @@ impl Value {
 /// What a masked count says.
 pub const MASKED: &str = "moins de 5";
 
-/// `part / base × 100` when the base has at least [`SECRECY`] families.
+/// `part / base × 100` when the base has at least [`SECRECY`] families and
+/// the part is not a masked count (its share would tell it).
 pub fn rate(part: i64, base: i64) -> Option<f64> {
-    (base >= SECRECY).then(|| 100.0 * part as f64 / base as f64)
+    (base >= SECRECY && !(1..SECRECY).contains(&part)).then(|| 100.0 * part as f64 / base as f64)
 }
 
 /// A chart drawn from one table: its first column as labels, the named
@@ -216,8 +218,14 @@ mod tests {
         assert_eq!(Value::count(4), Value::Masked);
         assert_eq!(Value::count(5), Value::Count(5));
         assert_eq!(Value::Masked.french(), "moins de 5");
-        assert_eq!(Value::pct(3, 4), Value::Pct(None));
-        assert_eq!(Value::pct(4, 5).french(), "80\u{a0}%");
+        assert_eq!(Value::pct(3, 4), Value::Pct(None), "too few");
+        assert_eq!(
+            Value::pct(3, 10),
+            Value::Pct(None),
+            "30 % of 10 would tell 3"
+        );
+        assert_eq!(Value::pct(0, 10).french(), "0\u{a0}%");
+        assert_eq!(Value::pct(8, 10).french(), "80\u{a0}%");
     }
 
     #[test]

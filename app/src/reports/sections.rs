@@ -569,8 +569,9 @@ fn method() -> Section {
          service pour la même période et le même périmètre."
             .to_owned(),
         "Secret statistique : un nombre de familles compris entre 1 et 4 est écrit « moins de \
-         5 », et une part ou un délai calculé sur moins de 5 familles n’est pas donné (« — »). \
-         Le document ne contient aucune donnée personnelle."
+         5 » ; une part calculée sur moins de 5 familles, ou qui révélerait un tel nombre, et \
+         un délai calculé sur moins de 5 réponses ne sont pas donnés (« — »). Le document ne \
+         contient aucune donnée personnelle."
             .to_owned(),
         "L’occupation compte les journées d’ouverture écoulées : les places AVIP réservées et \
          celles occupées par des enfants inscrits, jour par jour."

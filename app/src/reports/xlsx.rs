@@ -30,6 +30,9 @@ fn write_section(
         .set_text_wrap();
     let italic = Format::new().set_italic();
     sheet.set_name(section.sheet)?;
+    // Printed (or made a PDF) as one landscape page per section.
+    sheet.set_landscape();
+    sheet.set_print_fit_to_pages(1, 1);
     sheet.set_column_width(0, 46)?;
     for col in 1..4 {
         sheet.set_column_width(col, 20)?;

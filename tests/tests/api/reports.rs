@@ -375,6 +375,7 @@ async fn a_bilan_writes_the_indicators_figures_in_word_and_excel_with_the_previo
         .into_iter()
         .filter(|n| n.starts_with("word/media/") && n.ends_with(".png"))
         .collect();
+    // AVIP_BILAN_OUT=<folder> keeps both files (docs/screenshots' pages).
     if let Ok(dir) = std::env::var("AVIP_BILAN_OUT") {
         std::fs::write(format!("{dir}/bilan.docx"), &docx).unwrap();
     }
@@ -388,6 +389,9 @@ async fn a_bilan_writes_the_indicators_figures_in_word_and_excel_with_the_previo
         kind,
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     );
+    if let Ok(dir) = std::env::var("AVIP_BILAN_OUT") {
+        std::fs::write(format!("{dir}/bilan.xlsx"), &xlsx).unwrap();
+    }
     let s = sheets(&xlsx);
     for sheet in [
         "Synthèse",

@@ -87,6 +87,22 @@ impl Browser {
         self.read(response).await
     }
 
+    /// A download: its status, content type and bytes.
+    async fn get_bytes(&mut self, path: &str) -> (u16, String, Vec<u8>) {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        let kind = (response.headers().get("content-type"))
+            .map(|v| v.to_str().unwrap_or_default().to_owned())
+            .unwrap_or_default();
+        let status = response.status().as_u16();
+        (status, kind, response.bytes().await.unwrap().to_vec())
+    }
+
     async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
         let response = self
             .client
@@ -901,6 +917,78 @@ async fn signing_out_ends_the_session_and_each_role_sees_only_its_pages() {
     );
 }
 
+#[tokio::test]
+async fn a_coordinator_previews_her_bilan_and_downloads_it_in_word_and_excel() {
+    let app = spawn_app().await;
+    let t = territory(&app).await;
+    let mut browser = Browser::new(&app);
+    browser
+        .sign_in("c.martin@example.org", PASSWORD, "/app/")
+        .await;
+    let page = browser.get("/app/bilan").await;
+    assert_eq!(page.status, 200);
+    let year = avip_tests::today().format("%Y").to_string();
+    assert!(
+        page.body.contains(&format!("value=\"{year}-01-01\"")),
+        "this year by default"
+    );
+    for part in [
+        "Synthèse",
+        "Orientations reçues",
+        "Places AVIP et occupation",
+        "Actions menées",
+        "Méthode",
+    ] {
+        assert!(page.body.contains(part), "{part}");
+    }
+    // Her scopes: all her crèches, her operator, her crèche; not another's.
+    assert!(page.body.contains("Toutes mes crèches"));
+    assert!(page.body.contains("Gestionnaire Ville de Toulon"));
+    let choice = format!("creche:{}", t.creche);
+    assert!(page.body.contains(&choice));
+    assert!(!page.body.contains("Les Lucioles"));
+    let chosen = browser
+        .get(&format!(
+            "/app/bilan?du={year}-01-01&au={year}-12-31&perimetre={choice}"
+        ))
+        .await;
+    assert_eq!(chosen.status, 200);
+    assert!(chosen.body.contains("Crèche Les Petits Pas"));
+    assert!(chosen.body.contains("<svg class=\"chart\""), "the charts");
+    for (format, kind) in [("docx", "wordprocessingml"), ("xlsx", "spreadsheetml")] {
+        // The page's own link (its `&` escaped in the HTML).
+        let start = format!("href=\"/app/bilan?format={format}");
+        let at = chosen.body.find(&start).expect("a download link") + 6;
+        let link = chosen.body[at..]
+            .split('"')
+            .next()
+            .unwrap()
+            .replace("&#38;", "&");
+        assert!(link.contains(&format!("du={year}-01-01")), "{link}");
+        assert!(
+            link.contains(&format!("perimetre=creche%3A{}", t.creche)),
+            "{link}"
+        );
+        let file = browser.get_bytes(&link).await;
+        assert_eq!(file.0, 200, "{format}");
+        assert!(file.1.contains(kind), "{format}: {}", file.1);
+        assert_eq!(&file.2[..2], b"PK", "{format} is a zip");
+    }
+    // Another operator's crèche: not found; a bad period: said in French.
+    let other = format!("/app/bilan?perimetre=creche:{}", t.other_creche);
+    assert_eq!(browser.get(&other).await.status, 404);
+    let bad = browser.get("/app/bilan?du=2026-05-01&au=2026-01-01").await;
+    assert_eq!(bad.status, 200);
+    assert!(
+        bad.body
+            .contains("La fin de la période doit suivre son début.")
+    );
+    assert!(
+        !bad.body.contains("Synthèse"),
+        "no figures for a wrong period"
+    );
+}
+
 /// The id of the organisation called `name`.
 async fn organization_named(app: &TestApp, admin: &str, name: &str) -> String {
     let list = app
@@ -1161,31 +1249,32 @@ async fn each_role_opens_and_is_shown_exactly_the_sections_the_rules_allow() {
         "/app/places",
         "/app/places/territoire",
         "/app/indicateurs",
+        "/app/bilan",
         "/app/import",
     ];
-    let matrix: [(&str, &str, [bool; 8], &str); 4] = [
+    let matrix: [(&str, &str, [bool; 9], &str); 4] = [
         (
             avip_tests::ADMIN_EMAIL,
             avip_tests::ADMIN_PASSWORD,
-            [true, true, false, true, true, true, true, true],
+            [true, true, false, true, true, true, true, true, true],
             "/app/a-traiter",
         ),
         (
             "c.martin@example.org",
             PASSWORD,
-            [true, true, false, true, true, true, true, true],
+            [true, true, false, true, true, true, true, true, true],
             "/app/a-traiter",
         ),
         (
             "p.durand@example.org",
             PASSWORD,
-            [false, true, true, false, true, true, false, false],
+            [false, true, true, false, true, true, false, false, false],
             "/app/orientations",
         ),
         (
             "analyste@caf.example.org",
             PASSWORD,
-            [false, false, false, false, false, false, true, false],
+            [false, false, false, false, false, false, true, true, false],
             "/app/indicateurs",
         ),
     ];
