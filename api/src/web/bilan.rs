@@ -14,7 +14,7 @@ use crate::web::worklist::Choice;
 use crate::web::{Layout, Section, WebError, ok_page, urlencode};
 use avip_app::domain::DomainError;
 use avip_app::exports::Cancel;
-use avip_app::workflow::exports::{Ask, MAX_DAYS};
+use avip_app::workflow::exports::Ask;
 use avip_app::workflow::reports::{self, BilanFormat};
 
 #[derive(Deserialize)]
@@ -71,23 +71,7 @@ fn period(q: &BilanQuery, errors: &mut Errors) -> (NaiveDate, NaiveDate) {
         NaiveDate::from_ymd_opt(today.year(), 1, 1).unwrap_or(today),
         NaiveDate::from_ymd_opt(today.year(), 12, 31).unwrap_or(today),
     );
-    let read = |raw: Option<&str>, field: &str, default: NaiveDate, errors: &mut Errors| match raw
-        .filter(|r| !r.is_empty())
-    {
-        None => default,
-        Some(r) => NaiveDate::parse_from_str(r, "%Y-%m-%d").unwrap_or_else(|_| {
-            errors.field(field, "Date attendue (jj/mm/aaaa).");
-            default
-        }),
-    };
-    let from = read(q.du.as_deref(), "du", year.0, errors);
-    let to = read(q.au.as_deref(), "au", year.1, errors);
-    if to < from {
-        errors.field("au", "La fin de la période doit suivre son début.");
-    } else if (to - from).num_days() >= MAX_DAYS as i64 {
-        errors.field("au", "Dix ans au plus.");
-    }
-    (from, to)
+    crate::web::forms::period((q.du.as_deref(), q.au.as_deref()), year, errors)
 }
 
 fn view(bilan: avip_app::reports::Bilan) -> Result<BilanView, WebError> {
@@ -151,23 +135,15 @@ pub async fn page(
         };
         let draw = crate::shared::charts::svg_of;
         let file = reports::bilan_file(&state.app, who, ask, (format, draw)).await?;
-        return Ok(HttpResponse::Ok()
-            .content_type(file.content_type)
-            .insert_header((
-                actix_web::http::header::CONTENT_DISPOSITION,
-                format!(
-                    "attachment; filename=\"{}\"",
-                    file.file_name.unwrap_or_default()
-                ),
-            ))
-            .body(file.bytes));
+        return Ok(crate::web::forms::download(file));
     }
     let zone = state.zone();
     let asker = who.clone();
+    let counted = errors.is_empty();
     let (choices, bilan) = state
         .run(move |conn| {
             let choices = reports::scopes(conn, &asker)?;
-            let bilan = if errors_free(&ask) {
+            let bilan = if counted {
                 Some(reports::bilan(
                     conn,
                     &asker,
@@ -181,10 +157,7 @@ pub async fn page(
             Ok::<_, DomainError>((choices, bilan))
         })
         .await?;
-    let bilan = match bilan {
-        Some(b) if errors.is_empty() => Some(view(b)?),
-        _ => None,
-    };
+    let bilan = bilan.map(view).transpose()?;
     let link = |format: &str| {
         format!(
             "/app/bilan?format={format}&du={from}&au={to}&perimetre={}",
@@ -208,9 +181,4 @@ pub async fn page(
         docx: link("docx"),
         xlsx: link("xlsx"),
     })
-}
-
-/// Whether the period can be counted (else the page shows its errors).
-fn errors_free(ask: &Ask) -> bool {
-    ask.to >= ask.from && (ask.to - ask.from).num_days() < MAX_DAYS as i64
 }

@@ -338,3 +338,43 @@ impl Errors {
         Ok(errors)
     }
 }
+
+/// A period's `du` and `au` fields (`YYYY-MM-DD`), `default` where empty;
+/// French errors on the fields when a date is not one, the end comes
+/// before the start, or the period is over ten years.
+pub fn period(
+    (du, au): (Option<&str>, Option<&str>),
+    default: (chrono::NaiveDate, chrono::NaiveDate),
+    errors: &mut Errors,
+) -> (chrono::NaiveDate, chrono::NaiveDate) {
+    let read = |raw: Option<&str>, field: &str, default, errors: &mut Errors| match raw
+        .filter(|r| !r.is_empty())
+    {
+        None => default,
+        Some(r) => chrono::NaiveDate::parse_from_str(r, "%Y-%m-%d").unwrap_or_else(|_| {
+            errors.field(field, "Date attendue (jj/mm/aaaa).");
+            default
+        }),
+    };
+    let from = read(du, "du", default.0, errors);
+    let to = read(au, "au", default.1, errors);
+    if to < from {
+        errors.field("au", "La fin de la période doit suivre son début.");
+    } else if (to - from).num_days() >= avip_app::workflow::exports::MAX_DAYS as i64 {
+        errors.field("au", "Dix ans au plus.");
+    }
+    (from, to)
+}
+
+/// A file to save (`Content-Disposition: attachment` under its name).
+pub fn download(file: avip_app::workflow::exports::IndicatorsFile) -> actix_web::HttpResponse {
+    let mut response = actix_web::HttpResponse::Ok();
+    response.content_type(file.content_type);
+    if let Some(name) = &file.file_name {
+        response.insert_header((
+            actix_web::http::header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{name}\""),
+        ));
+    }
+    response.body(file.bytes)
+}

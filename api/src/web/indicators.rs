@@ -17,7 +17,7 @@ use crate::web::worklist::Choice;
 use crate::web::{Layout, Section, WebError, ok_page, urlencode};
 use avip_app::domain::DomainError;
 use avip_app::exports::{Cancel, Format, GroupBy, Tally, percentile};
-use avip_app::workflow::exports::{Ask, MAX_DAYS};
+use avip_app::workflow::exports::Ask;
 
 #[derive(Deserialize)]
 pub struct IndicatorsQuery {
@@ -207,23 +207,11 @@ fn charts(months: &BTreeMap<String, Tally>) -> Result<Vec<(String, String)>, Web
 fn period(q: &IndicatorsQuery, errors: &mut Errors) -> (NaiveDate, NaiveDate) {
     let today = avip_sla_engine::clock::paris_date(Utc::now());
     let default_from = (today.with_day(1).unwrap_or(today)) - Months::new(11);
-    let read = |raw: Option<&str>, field: &str, default: NaiveDate, errors: &mut Errors| match raw
-        .filter(|r| !r.is_empty())
-    {
-        None => default,
-        Some(r) => NaiveDate::parse_from_str(r, "%Y-%m-%d").unwrap_or_else(|_| {
-            errors.field(field, "Date attendue (jj/mm/aaaa).");
-            default
-        }),
-    };
-    let from = read(q.du.as_deref(), "du", default_from, errors);
-    let to = read(q.au.as_deref(), "au", today, errors);
-    if to < from {
-        errors.field("au", "La fin de la période doit suivre son début.");
-    } else if (to - from).num_days() >= MAX_DAYS as i64 {
-        errors.field("au", "Dix ans au plus.");
-    }
-    (from, to)
+    crate::web::forms::period(
+        (q.du.as_deref(), q.au.as_deref()),
+        (default_from, today),
+        errors,
+    )
 }
 
 /// The indicators as a file to save (CSV or XLSX).
@@ -236,15 +224,7 @@ async fn download(
 ) -> Result<HttpResponse, WebError> {
     let file = avip_app::workflow::exports::indicators_file(&state.app, who, ask, group_by, format)
         .await?;
-    let mut response = HttpResponse::Ok();
-    response.content_type(file.content_type);
-    if let Some(name) = &file.file_name {
-        response.insert_header((
-            actix_web::http::header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{name}\""),
-        ));
-    }
-    Ok(response.body(file.bytes))
+    Ok(crate::web::forms::download(file))
 }
 
 type Groups = BTreeMap<String, avip_app::exports::Tally>;

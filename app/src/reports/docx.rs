@@ -78,32 +78,30 @@ fn styled(doc: Docx) -> Docx {
             .color("0B4F8A")
             .outline_lvl(level)
     };
-    doc.default_fonts(
-        RunFonts::new()
-            .ascii("Liberation Sans")
-            .hi_ansi("Liberation Sans"),
-    )
-    .default_size(21)
-    .add_style(heading("Title", "Title", 44, 9).outline_lvl(9))
-    .add_style(
-        Style::new("Subtitle", StyleType::Paragraph)
-            .name("Subtitle")
-            .size(28),
-    )
-    .add_style(heading("Heading1", "heading 1", 32, 0))
-    .add_style(heading("Heading2", "heading 2", 24, 1))
-    .add_style(
-        Style::new("Caption", StyleType::Paragraph)
-            .name("caption")
-            .italic()
-            .size(18),
-    )
-    .add_style(
-        Style::new("TOCHeading", StyleType::Paragraph)
-            .name("TOC Heading")
-            .bold()
-            .size(28),
-    )
+    // Arial: Word has it; LibreOffice draws it with Liberation Sans, whose
+    // letters take the same room.
+    doc.default_fonts(RunFonts::new().ascii("Arial").hi_ansi("Arial").cs("Arial"))
+        .default_size(21)
+        .add_style(heading("Title", "Title", 44, 9).outline_lvl(9))
+        .add_style(
+            Style::new("Subtitle", StyleType::Paragraph)
+                .name("Subtitle")
+                .size(28),
+        )
+        .add_style(heading("Heading1", "heading 1", 32, 0))
+        .add_style(heading("Heading2", "heading 2", 24, 1))
+        .add_style(
+            Style::new("Caption", StyleType::Paragraph)
+                .name("caption")
+                .italic()
+                .size(18),
+        )
+        .add_style(
+            Style::new("TOCHeading", StyleType::Paragraph)
+                .name("TOC Heading")
+                .bold()
+                .size(28),
+        )
 }
 
 fn styled_text(style: &str, text: &str) -> Paragraph {

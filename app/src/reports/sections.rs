@@ -189,12 +189,13 @@ fn received(f: &Figures, before: &str) -> Section {
         })
         .collect();
     s.text.push(format!(
-        "Sur la période, {} ont été reçues ({} {before}), de {} prescripteurs.",
+        "Sur la période, {} ont été reçues ({} {before}){}.",
         some(i64::from(c.received), "orientations"),
         some(i64::from(f.before.counts.received), "orientations"),
         match f.kinds.len() {
-            0 => "aucun type de".to_owned(),
-            n => format!("{n} types de"),
+            0 => String::new(),
+            1 => ", d’un seul type de prescripteur".to_owned(),
+            n => format!(", de {n} types de prescripteurs"),
         }
     ));
     s.tables.push(table(
@@ -279,11 +280,8 @@ fn path(f: &Figures) -> Section {
     let (t, c) = (&f.total, &f.total.counts);
     let (transfers_in, transfers_out) = t.transfers.unwrap_or_default();
     s.text.push(format!(
-        "{} une place a été proposée ; {} ont été inscrits.",
-        match Value::count(i64::from(c.offers)) {
-            Value::Count(0) => "Aucune famille à qui".to_owned(),
-            _ => format!("{} à qui", some(i64::from(c.offers), "familles")),
-        },
+        "Une place a été proposée à {} ; {} ont été inscrits.",
+        some(i64::from(c.offers), "familles"),
         some(i64::from(c.enrollments), "enfants")
     ));
     s.tables.push(table(
@@ -437,8 +435,8 @@ fn places(f: &Figures, before: &str) -> Section {
     let mut s = section("Places AVIP et occupation", "Places et occupation");
     let share = occupancy(&f.total);
     s.text.push(format!(
-        "{} places AVIP sont réservées en fin de période. Elles ont été occupées à {} des \
-         journées d’ouverture{}.",
+        "À la fin de la période, {} places AVIP étaient réservées. Elles ont été occupées à {} \
+         des journées d’ouverture{}.",
         integer(f.places),
         pct(share),
         against(share, occupancy(&f.before), before)
