@@ -15,7 +15,7 @@ use tokio::sync::mpsc::error::TrySendError;
 
 use crate::http::error::ApiError;
 use crate::http::extract::ApiQuery;
-use crate::http::responses::{BadRequest, Forbidden, TooManyRequests};
+use crate::http::responses::{BadRequest, Forbidden, NotFound, TooManyRequests};
 use crate::shared::{Front, State};
 use avip_app::exports::{
     EvaluationRow, ExportError, Format, Gone, GroupBy, IndicatorRow, Names, Out, write_rows,
@@ -368,7 +368,9 @@ fn body_of(
 
 /// The indicators of the referrals received in the period, by group (see
 /// `IndicatorRow` for each definition). Coordinators get their crèches'; the
-/// CAF its département's; admins all (or `departement`).
+/// CAF its département's; admins all (or `departement`). `creche` or
+/// `operator` narrow them to one crèche or one operator's crèches among
+/// those (404 for one the caller does not see).
 #[utoipa::path(operation_id = "exportIndicators", tag = "exports", params(IndicatorQuery), security(("oauth2" = [])), responses(
     (status = 200, description = "JSON (an array of `IndicatorRow`), CSV or XLSX",
         content(
@@ -383,6 +385,7 @@ fn body_of(
                 example = json!("(an XLSX workbook: one sheet \"AVIP\", the same columns)")))),
     BadRequest,
     Forbidden,
+    NotFound,
 ))]
 #[get("/exports/indicators")]
 pub async fn indicators_handler(

@@ -343,6 +343,12 @@ async fn a_bilan_writes_the_indicators_figures_in_word_and_excel_with_the_previo
         docx_row(&p, "Délai de réponse, 90e centile (heures)", 1),
         [decimal(&year["p90_hours_to_first_response"])]
     );
+    // The families' profile, counted in the database apart from the
+    // indicators, adds up to the same referrals.
+    assert_eq!(
+        docx_row(&p, "Familles orientées", 2),
+        [count(&year["received"]), "100\u{a0}%".to_owned()]
+    );
     // A breakdown under 5 is masked: three referrals of the mission locale.
     assert_eq!(docx_row(&p, "Mission locale", 1), ["moins de 5"]);
     assert_eq!(docx_row(&p, "France Travail", 1), ["11"]);
