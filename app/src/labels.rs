@@ -391,6 +391,10 @@ pub fn time_left(seconds: i64) -> String {
 /// The domain's messages and their French, word for word.
 const EXACT: &[(&str, &str)] = &[
     (
+        "give one of departement, creche and operator, not several",
+        "Choisissez un seul périmètre : un département, une crèche ou un gestionnaire.",
+    ),
+    (
         "employment needs a situation of work (employed, temping, business created)",
         "« Accès à l’emploi » demande une situation d’emploi (contrat, intérim, création d’entreprise).",
     ),

@@ -367,7 +367,7 @@ pub fn period(
 }
 
 /// A file to save (`Content-Disposition: attachment` under its name).
-pub fn download(file: avip_app::workflow::exports::IndicatorsFile) -> actix_web::HttpResponse {
+pub fn download(file: avip_app::workflow::exports::Download) -> actix_web::HttpResponse {
     let mut response = actix_web::HttpResponse::Ok();
     response.content_type(file.content_type);
     if let Some(name) = &file.file_name {

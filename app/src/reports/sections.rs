@@ -431,16 +431,28 @@ fn capitalised(s: &str) -> String {
         .unwrap_or_default()
 }
 
+/// The places reserved, and how much they were occupied.
+fn occupied(f: &Figures, before: &str) -> String {
+    let share = occupancy(&f.total);
+    format!(
+        "À la fin de la période, {} places AVIP étaient réservées. {}",
+        integer(f.places),
+        match share {
+            Some(_) => format!(
+                "Elles ont été occupées à {} des journées d’ouverture{}.",
+                pct(share),
+                against(share, occupancy(&f.before), before)
+            ),
+            None => "Aucune journée d’ouverture avec des places AVIP n’est encore passée sur la \
+                     période."
+                .to_owned(),
+        }
+    )
+}
+
 fn places(f: &Figures, before: &str) -> Section {
     let mut s = section("Places AVIP et occupation", "Places et occupation");
-    let share = occupancy(&f.total);
-    s.text.push(format!(
-        "À la fin de la période, {} places AVIP étaient réservées. Elles ont été occupées à {} \
-         des journées d’ouverture{}.",
-        integer(f.places),
-        pct(share),
-        against(share, occupancy(&f.before), before)
-    ));
+    s.text.push(occupied(f, before));
     let day_rows = |(o, a): (i64, i64)| {
         vec![
             Value::Count(o),

@@ -143,23 +143,24 @@ pub fn indicators(
     Ok((period, groups))
 }
 
-/// The indicators as a file in `format`, for the API's download and the
-/// workspace's buttons: its bytes, and the name it downloads under (none
-/// for JSON, which is shown, not saved). Dropping the future (the client
-/// left) stops the work.
-pub struct IndicatorsFile {
+/// A file built whole for the API's download and the workspace's buttons
+/// (the indicators, a bilan): its bytes, its type, and the name it
+/// downloads under (none for JSON, which is shown, not saved).
+pub struct Download {
     pub bytes: Vec<u8>,
     pub content_type: &'static str,
     pub file_name: Option<String>,
 }
 
+/// The indicators as a file in `format`. Dropping the future (the client
+/// left) stops the work.
 pub async fn indicators_file(
     app: &crate::App,
     who: Principal,
     ask: Ask,
     group_by: GroupBy,
     format: crate::exports::Format,
-) -> Result<IndicatorsFile, DomainError> {
+) -> Result<Download, DomainError> {
     let cancel = Cancel::default();
     let _cancel_if_gone = cancel.guard();
     let zone = app.zone();
@@ -170,7 +171,7 @@ pub async fn indicators_file(
     crate::exports::write_indicators(&groups, format, &mut out).map_err(failed)?;
     let file_name =
         (format != crate::exports::Format::Json).then(|| file_name("indicators", period, format));
-    Ok(IndicatorsFile {
+    Ok(Download {
         bytes: out.0,
         content_type: format.content_type(),
         file_name,

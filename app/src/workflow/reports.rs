@@ -15,7 +15,7 @@ use crate::auth::Principal;
 use crate::domain::DomainError;
 use crate::exports::Cancel;
 use crate::reports::{Bilan, DrawChart, Target};
-use crate::workflow::exports::{Ask, IndicatorsFile, creches, failed_to_write};
+use crate::workflow::exports::{Ask, Download, creches, failed_to_write};
 
 /// The formats a bilan is written in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -160,7 +160,7 @@ pub async fn bilan_file(
     who: Principal,
     ask: Ask,
     (format, draw): (BilanFormat, DrawChart),
-) -> Result<IndicatorsFile, DomainError> {
+) -> Result<Download, DomainError> {
     let cancel = Cancel::default();
     let _cancel_if_gone = cancel.guard();
     let zone = app.zone();
@@ -176,7 +176,7 @@ pub async fn bilan_file(
         })
         .await?;
     let (bytes, period) = bytes;
-    Ok(IndicatorsFile {
+    Ok(Download {
         bytes,
         content_type: format.content_type(),
         file_name: Some(format!(
