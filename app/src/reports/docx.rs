@@ -110,8 +110,10 @@ fn styled_text(style: &str, text: &str) -> Paragraph {
         .add_run(Run::new().add_text(text))
 }
 
+/// A paragraph of body text, in the `Normal` style by name (docx-rs cannot
+/// mark a style as the default one, so readers would see none).
 fn plain(text: &str) -> Paragraph {
-    Paragraph::new().add_run(Run::new().add_text(text))
+    styled_text("Normal", text)
 }
 
 fn write_section(mut doc: Docx, section: &Section, draw: DrawChart) -> Result<Docx, String> {
@@ -122,9 +124,7 @@ fn write_section(mut doc: Docx, section: &Section, draw: DrawChart) -> Result<Do
     }
     if section.to_fill {
         // Room for the coordinator's paragraphs.
-        doc = doc
-            .add_paragraph(Paragraph::new())
-            .add_paragraph(Paragraph::new());
+        doc = doc.add_paragraph(plain("")).add_paragraph(plain(""));
     }
     for table in &section.tables {
         doc = doc
@@ -138,7 +138,7 @@ fn write_section(mut doc: Docx, section: &Section, draw: DrawChart) -> Result<Do
         let height = CHART_EMU / 640 * 260;
         doc = doc
             .add_paragraph(
-                Paragraph::new()
+                (Paragraph::new().style("Normal"))
                     .keep_next(true)
                     .add_run(Run::new().add_image(Pic::new(&png).size(CHART_EMU, height))),
             )
@@ -154,7 +154,7 @@ fn write_table(table: &Table) -> DocxTable {
     let width = |i: usize| if i == 0 { first } else { other };
     let cell = |i: usize, text: &str, head: bool| {
         let run = Run::new().add_text(text);
-        let mut p = Paragraph::new().add_run(if head { run.bold() } else { run });
+        let mut p = (Paragraph::new().style("Normal")).add_run(if head { run.bold() } else { run });
         if i > 0 {
             p = p.align(AlignmentType::Right);
         }
