@@ -432,12 +432,7 @@ async fn indicators_file(
     format: Format,
 ) -> Result<HttpResponse, ApiError> {
     let file = exports::indicators_file(&state.app, who, ask, group_by, format).await?;
-    let mut response = HttpResponse::Ok();
-    response.content_type(file.content_type);
-    if let Some(name) = &file.file_name {
-        response.insert_header(attachment(name));
-    }
-    Ok(response.body(file.bytes))
+    Ok(crate::shared::download(file))
 }
 
 #[cfg(test)]

@@ -1,7 +1,6 @@
 //! `/api/v1/reports/activity`: the bilan d'activité of a period, as a DOCX
 //! to edit or an XLSX with charts (docs/bilans.md).
 
-use actix_web::http::header;
 use actix_web::{HttpResponse, get};
 use avip_app::workflow::reports::{BilanFormat, bilan_file};
 use chrono::NaiveDate;
@@ -90,12 +89,5 @@ pub async fn activity(
     };
     let draw = crate::shared::charts::svg_of;
     let file = bilan_file(&state.app, who, ask, (format, draw)).await?;
-    let name = file.file_name.unwrap_or_default();
-    Ok(HttpResponse::Ok()
-        .content_type(file.content_type)
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{name}\""),
-        ))
-        .body(file.bytes))
+    Ok(crate::shared::download(file))
 }

@@ -54,3 +54,17 @@ pub fn record_read<'a>(
         },
     );
 }
+
+/// A file built whole (the indicators, a bilan) as the response: its type,
+/// and `Content-Disposition: attachment` under its name when it has one.
+pub fn download(file: avip_app::workflow::exports::Download) -> actix_web::HttpResponse {
+    let mut response = actix_web::HttpResponse::Ok();
+    response.content_type(file.content_type);
+    if let Some(name) = &file.file_name {
+        response.insert_header((
+            actix_web::http::header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{name}\""),
+        ));
+    }
+    response.body(file.bytes)
+}

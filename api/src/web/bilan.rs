@@ -135,7 +135,7 @@ pub async fn page(
         };
         let draw = crate::shared::charts::svg_of;
         let file = reports::bilan_file(&state.app, who, ask, (format, draw)).await?;
-        return Ok(crate::web::forms::download(file));
+        return Ok(crate::shared::download(file));
     }
     let zone = state.zone();
     let asker = who.clone();

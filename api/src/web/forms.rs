@@ -365,16 +365,3 @@ pub fn period(
     }
     (from, to)
 }
-
-/// A file to save (`Content-Disposition: attachment` under its name).
-pub fn download(file: avip_app::workflow::exports::Download) -> actix_web::HttpResponse {
-    let mut response = actix_web::HttpResponse::Ok();
-    response.content_type(file.content_type);
-    if let Some(name) = &file.file_name {
-        response.insert_header((
-            actix_web::http::header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{name}\""),
-        ));
-    }
-    response.body(file.bytes)
-}

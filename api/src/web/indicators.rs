@@ -224,7 +224,7 @@ async fn download(
 ) -> Result<HttpResponse, WebError> {
     let file = avip_app::workflow::exports::indicators_file(&state.app, who, ask, group_by, format)
         .await?;
-    Ok(crate::web::forms::download(file))
+    Ok(crate::shared::download(file))
 }
 
 type Groups = BTreeMap<String, avip_app::exports::Tally>;

@@ -7,7 +7,7 @@ use docx_rs::{
     Table as DocxTable, TableCell, TableOfContents, TableRow, WidthType,
 };
 
-use super::{Bilan, DrawChart, Section, Table, day, png};
+use super::{Bilan, DrawChart, Section, Table, png};
 
 /// Twentieths of a point across the text (A4, 2 cm margins): 17 cm.
 const TEXT_WIDTH: usize = 9_638;
@@ -27,13 +27,7 @@ pub fn write_docx(bilan: &Bilan, draw: DrawChart) -> Result<Vec<u8>, String> {
         )
         .add_paragraph(styled_text("Title", "Bilan d’activité AVIP"))
         .add_paragraph(styled_text("Subtitle", &bilan.scope))
-        .add_paragraph(plain(&format!(
-            "Orientations reçues du {} au {}, comparées à celles du {} au {}.",
-            day(bilan.period.from),
-            day(bilan.period.to),
-            day(bilan.previous.from),
-            day(bilan.previous.to)
-        )));
+        .add_paragraph(plain(&bilan.period_line()));
     if bilan.creches.len() > 1 {
         doc = doc.add_paragraph(plain(&format!("Crèches : {}.", bilan.creches.join(", "))));
     }

@@ -6,11 +6,10 @@
 use std::collections::BTreeMap;
 
 use avip_db::DbConnection;
-use avip_db::exports::ExportScope;
 use avip_db::model::{CrecheId, to_db_time};
 use avip_db::places::Period;
 use avip_db::reports::{ExitCount, OutcomeCount, ProfileCount};
-use avip_sla_engine::clock::{paris_date, paris_midnight};
+use avip_sla_engine::clock::paris_date;
 use avip_sla_engine::policy::HolidayZone;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 
@@ -41,17 +40,6 @@ pub struct Figures {
     pub places: i64,
 }
 
-/// The referrals received in `period` at `creches`: the indicators' scope.
-pub fn scope_of(creches: &[CrecheId], period: Period) -> ExportScope {
-    ExportScope {
-        from: to_db_time(paris_midnight(period.from)),
-        before: to_db_time(paris_midnight(
-            period.to.succ_opt().unwrap_or(NaiveDate::MAX),
-        )),
-        creches: Some(creches.to_vec()),
-    }
-}
-
 /// Reads a bilan's numbers.
 pub fn figures(
     conn: &mut DbConnection,
@@ -61,9 +49,10 @@ pub fn figures(
 ) -> Result<Figures, ExportError> {
     let when = (to_db_time(now), zone);
     let Target { creches, period } = target;
-    let scope = scope_of(creches, *period);
+    let scope_of = |period| crate::workflow::exports::scope(period, creches.to_vec());
+    let scope = scope_of(*period);
     let indicators = |conn: &mut DbConnection, period: Period, group_by| {
-        let scope = scope_of(creches, period);
+        let scope = scope_of(period);
         crate::exports::indicators(conn, &scope, creches, period, group_by, when, cancel)
     };
     let months = indicators(conn, *period, GroupBy::Month)?;

@@ -165,9 +165,18 @@ pub fn decimal(v: f64) -> String {
     }
 }
 
-/// A day as the document writes it: `1er janvier 2026`, `15 mars 2026`.
-pub fn day(d: NaiveDate) -> String {
-    crate::labels::date(d)
+impl Bilan {
+    /// « Orientations reçues du … au …, comparées à celles du … au … ».
+    pub fn period_line(&self) -> String {
+        let day = crate::labels::date;
+        format!(
+            "Orientations reçues du {} au {}, comparées à celles du {} au {}.",
+            day(self.period.from),
+            day(self.period.to),
+            day(self.previous.from),
+            day(self.previous.to)
+        )
+    }
 }
 
 /// Whole calendar months: how many, when `period` is made of them.

@@ -4,7 +4,7 @@
 
 use rust_xlsxwriter::{Chart, ChartType, Format, Workbook, Worksheet, XlsxError};
 
-use super::{Bilan, ChartOf, Section, Value, day};
+use super::{Bilan, ChartOf, Section, Value};
 
 /// Writes the bilan as an XLSX.
 pub fn write_xlsx(bilan: &Bilan) -> Result<Vec<u8>, String> {
@@ -41,14 +41,7 @@ fn write_section(
     let mut row = 1;
     if first {
         sheet.write_string_with_format(row, 0, &bilan.scope, &bold)?;
-        let period = format!(
-            "Orientations reçues du {} au {} (période précédente : du {} au {})",
-            day(bilan.period.from),
-            day(bilan.period.to),
-            day(bilan.previous.from),
-            day(bilan.previous.to)
-        );
-        sheet.write_string(row + 1, 0, period)?;
+        sheet.write_string(row + 1, 0, bilan.period_line())?;
         row += 2;
     }
     for line in &section.text {

@@ -261,7 +261,7 @@ pub(crate) fn creches(
 }
 
 /// The crèches the caller's role sees, in one département when asked.
-fn seen(
+pub(crate) fn seen(
     all: &[queries::CrecheInfo],
     who: &Principal,
     departement: Option<&str>,
@@ -296,7 +296,7 @@ fn seen(
 }
 
 /// Referrals received on the period's days in Paris, at these crèches.
-fn scope(period: Period, creches: Vec<CrecheId>) -> ExportScope {
+pub(crate) fn scope(period: Period, creches: Vec<CrecheId>) -> ExportScope {
     ExportScope {
         from: to_db_time(paris_midnight(period.from)),
         before: to_db_time(paris_midnight(

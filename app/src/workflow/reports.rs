@@ -15,7 +15,7 @@ use crate::auth::Principal;
 use crate::domain::DomainError;
 use crate::exports::Cancel;
 use crate::reports::{Bilan, DrawChart, Target};
-use crate::workflow::exports::{Ask, Download, creches, failed_to_write};
+use crate::workflow::exports::{Ask, Download, creches, failed_to_write, seen};
 
 /// The formats a bilan is written in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,7 +59,7 @@ pub fn scopes(conn: &mut DbConnection, who: &Principal) -> Result<Vec<ScopeChoic
     require(who, Action::Read, Resource::Indicators)?;
     let names = crate::exports::names(conn)?;
     let all = avip_db::exports::creches(conn)?;
-    let seen = creches(conn, who, &Ask::period_only(NaiveDate::MIN, NaiveDate::MIN))?;
+    let seen = seen(&all, who, None)?;
     let seen: Vec<_> = all.iter().filter(|c| seen.contains(&c.id)).collect();
     let choice = |value: String, label: String| ScopeChoice { value, label };
     let mut out = vec![choice(

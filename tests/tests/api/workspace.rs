@@ -77,25 +77,23 @@ impl Browser {
     }
 
     async fn get(&mut self, path: &str) -> Page {
-        let response = self
-            .client
+        let response = self.send_get(path).await;
+        self.read(response).await
+    }
+
+    /// `GET path` with the session's cookies.
+    async fn send_get(&self, path: &str) -> reqwest::Response {
+        self.client
             .get(format!("{}{path}", self.base))
             .header("cookie", self.cookie_header())
             .send()
             .await
-            .unwrap();
-        self.read(response).await
+            .unwrap()
     }
 
     /// A download: its status, content type and bytes.
     async fn get_bytes(&mut self, path: &str) -> (u16, String, Vec<u8>) {
-        let response = self
-            .client
-            .get(format!("{}{path}", self.base))
-            .header("cookie", self.cookie_header())
-            .send()
-            .await
-            .unwrap();
+        let response = self.send_get(path).await;
         let kind = (response.headers().get("content-type"))
             .map(|v| v.to_str().unwrap_or_default().to_owned())
             .unwrap_or_default();
